@@ -1,0 +1,32 @@
+/* The op protocol: every operation supplies shape inference, forward and backward.
+ * Forward writes n->x; backward adds (+=) into in[i]->g for the inputs whose g is not NULL.
+ * Neither allocates: per-op state lives in n->aux (sized by aux_bytes at the maximum batch)
+ * and temporaries in the graph's shared scratch (sized by scratch_floats). */
+#ifndef QREG_OPS_H
+#define QREG_OPS_H
+
+#include "graph_impl.h"
+
+typedef struct qr_op_def {
+    const char *name;
+    /* Infer n->ndim, n->shape and n->batched from the inputs' current shapes. */
+    qr_status (*shape)(qr_graph *g, qr_node *n);
+    void (*forward)(qr_graph *g, qr_node *n);
+    void (*backward)(qr_graph *g, qr_node *n);
+    size_t (*aux_bytes)(const qr_node *n);      /* optional; at the maximum batch */
+    size_t (*scratch_floats)(const qr_node *n); /* optional; at the maximum batch */
+    int alias;  /* output shares its input's value and gradient buffers (reshape) */
+} qr_op_def;
+
+extern const qr_op_def *const qr_op_table[QR_OP_COUNT];
+
+/* Definitions, one per op, in the op_*.c files. */
+extern const qr_op_def qr_opdef_input, qr_opdef_param;
+extern const qr_op_def qr_opdef_matmul;
+extern const qr_op_def qr_opdef_add, qr_opdef_sub, qr_opdef_mul, qr_opdef_scale;
+extern const qr_op_def qr_opdef_sum, qr_opdef_mean;
+extern const qr_op_def qr_opdef_reshape, qr_opdef_transpose, qr_opdef_slice, qr_opdef_concat;
+extern const qr_op_def qr_opdef_relu, qr_opdef_prelu, qr_opdef_sigmoid, qr_opdef_tanh;
+extern const qr_op_def qr_opdef_softmax_ce, qr_opdef_mse;
+
+#endif

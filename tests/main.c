@@ -1,0 +1,14 @@
+/* One runner for every suite; the exit code is the number of failures (0 = pass). */
+#include <stdlib.h>
+#include <check.h>
+#include "testlib.h"
+
+int main(void)
+{
+    SRunner *sr = srunner_create(qr_suite_graph());
+    /* Add one line per module suite. */
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

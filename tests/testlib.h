@@ -1,0 +1,29 @@
+/* Helpers shared by the test suites (prefix qrt_test_ would clash with the runtime: use tl_). */
+#ifndef QREG_TESTLIB_H
+#define QREG_TESTLIB_H
+
+#include <check.h>
+#include <stddef.h>
+#include "qreg/graph.h"
+
+/* Suites, one per module; tests/main.c runs them all. */
+Suite *qr_suite_graph(void);
+
+/* Source and build directories (from the environment make check sets; "." otherwise). */
+const char *tl_srcdir(void);
+const char *tl_builddir(void);
+/* A fresh temporary directory for this test (removed by tl_rmtree). Caller frees. */
+char *tl_tmpdir(void);
+void tl_rmtree(const char *dir);
+/* Write `text` to dir/name; returns the malloc'd full path. */
+char *tl_write_file(const char *dir, const char *name, const char *text);
+
+/* Finite-difference gradient check of the scalar `loss` with respect to every element of
+ * `wrt` (an input or parameter node with a gradient). Central differences with step `eps`
+ * in double-accumulated float; fails the test when |analytic - numeric| > atol + rtol·|numeric|.
+ * Returns the largest relative error seen. */
+double tl_check_grad(qr_graph *g, qr_node *loss, qr_node *wrt, double eps, double atol, double rtol);
+/* Fill a buffer with uniform values in [lo, hi) from a fixed-seed stream. */
+void tl_fill_uniform(float *x, size_t n, float lo, float hi, unsigned seed);
+
+#endif
