@@ -1,0 +1,107 @@
+/* qreg — models: a list of layers (read from the config's "model" array), built into a
+ * graph with initialized parameters, saved to and loaded from a versioned, checksummed file.
+ *
+ * Parameter names are "<layer>/<tensor>" with Keras' tensor names: dense and conv1d
+ * "kernel", "bias"; gru "kernel" (input kernel), "recurrent_kernel", "bias", "recurrent_bias";
+ * batchnorm "gamma", "beta", "moving_mean", "moving_variance"; prelu "alpha". */
+#ifndef QREG_MODEL_H
+#define QREG_MODEL_H
+
+#include "qreg/common.h"
+#include "qreg/graph.h"
+
+struct cJSON;
+
+typedef enum qr_layer_kind {
+    QR_LAYER_DENSE = 0,
+    QR_LAYER_RELU,
+    QR_LAYER_PRELU,
+    QR_LAYER_SIGMOID,
+    QR_LAYER_TANH,
+    QR_LAYER_DROPOUT,
+    QR_LAYER_CONV1D,
+    QR_LAYER_BATCHNORM,
+    QR_LAYER_SPATIAL_DROPOUT,
+    QR_LAYER_GRU,
+    QR_LAYER_GAP1D,
+    QR_LAYER_MAXPOOL1D,
+    QR_LAYER_FLATTEN,
+    QR_LAYER_COUNT
+} qr_layer_kind;
+
+#define QR_NAME_MAX 48
+
+/* One layer's settings; fields a kind does not use are ignored. */
+typedef struct qr_layer_spec {
+    qr_layer_kind kind;
+    char name[QR_NAME_MAX];  /* unique; default "<type>_<k>" */
+    size_t units;            /* dense units (0 on the last dense: the class count), gru units,
+                                conv1d filters */
+    size_t kernel, stride, dilation; /* conv1d; maxpool1d uses kernel (pool) and stride */
+    int padding;             /* conv1d: 0 valid, 1 same, 2 causal */
+    int use_bias;            /* dense, conv1d, gru (default 1) */
+    int return_sequences;    /* gru (default 0: last state) */
+    float rate;              /* dropout, spatial_dropout */
+    float momentum, epsilon; /* batchnorm (Keras: 0.99, 1e-3) */
+    float alpha_init;        /* prelu initial slope (Keras: 0) */
+} qr_layer_spec;
+
+typedef struct qr_model_spec {
+    size_t t, f;             /* input: t steps of f features (t = 1: flat vectors (B, f)) */
+    size_t n_classes;
+    size_t n_layers;
+    qr_layer_spec *layers;   /* owned */
+} qr_model_spec;
+
+/* Stable type names used in JSON ("dense", "conv1d", "gru", ...). NULL when out of range. */
+QR_API const char *qr_layer_kind_name(qr_layer_kind k);
+
+/* Parse a JSON array of layer objects into spec->layers (t, f, n_classes are set by the
+ * caller). Unknown keys, wrong types and bad values are QR_ERR_CONFIG naming the path
+ * ("model[2].units"). `where` prefixes messages (e.g. the config file name). */
+QR_API qr_status qr_model_spec_parse(qr_model_spec *spec, const struct cJSON *layers,
+                                     const char *where, qr_error *err);
+/* The layer list as JSON (caller frees with cJSON_Delete). */
+QR_API struct cJSON *qr_model_spec_to_json(const qr_model_spec *spec);
+QR_API void qr_model_spec_free(qr_model_spec *spec);
+QR_API qr_status qr_model_spec_copy(qr_model_spec *dst, const qr_model_spec *src);
+
+typedef struct qr_model qr_model;
+
+/* Build the graph of a spec for batches of up to max_batch samples: input "x" (B, t, f) or
+ * (B, f), labels "y" (B), logits (B, n_classes), loss = softmax cross-entropy. Parameters
+ * initialized as Keras does (Glorot-uniform kernels, orthogonal recurrent kernels, zero
+ * biases, BN gamma 1 / beta 0 / moving variance 1), from `seed`. */
+QR_API qr_status qr_model_new(const qr_model_spec *spec, size_t max_batch, uint64_t seed,
+                              qr_model **out, qr_error *err);
+QR_API void qr_model_free(qr_model *m);
+
+QR_API const qr_model_spec *qr_model_spec_of(const qr_model *m);
+QR_API qr_graph *qr_model_graph(qr_model *m);
+QR_API qr_node *qr_model_input(qr_model *m);
+QR_API qr_node *qr_model_labels(qr_model *m);
+QR_API qr_node *qr_model_logits(qr_model *m);
+QR_API qr_node *qr_model_loss(qr_model *m);
+/* Parameter count: trainable weights and biases, and non-trainable buffers. */
+QR_API void qr_model_count_params(const qr_model *m, size_t *trainable, size_t *buffers);
+
+/* Optional metadata carried in the model file: class names and input standardization. */
+QR_API qr_status qr_model_set_classes(qr_model *m, const char *const *names, size_t n);
+QR_API const char *const *qr_model_classes(const qr_model *m);
+/* Per-feature mean and std (f values each), applied to raw inputs before the graph. */
+QR_API qr_status qr_model_set_standardization(qr_model *m, const float *mean, const float *std);
+QR_API int qr_model_standardization(const qr_model *m, const float **mean, const float **std);
+
+/* Run the model on `n` samples x (n, t·f) (raw: standardization is applied here), writing
+ * logits (n, n_classes) and, if `pred` is not NULL, the arg-max class of each. Works in
+ * evaluation mode in chunks of the graph's batch. */
+QR_API qr_status qr_model_predict(qr_model *m, const float *x, size_t n, float *logits,
+                                  int32_t *pred);
+
+/* Save to `path` atomically (temporary file + rename): format in docs/format.md. */
+QR_API qr_status qr_model_save(const qr_model *m, const char *path, qr_error *err);
+/* Load a model saved by qr_model_save and build it for batches of up to max_batch. */
+QR_API qr_status qr_model_load(const char *path, size_t max_batch, qr_model **out,
+                               qr_error *err);
+
+#endif /* QREG_MODEL_H */

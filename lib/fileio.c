@@ -1,0 +1,219 @@
+/* Whole-file reads, atomic writes, little-endian buffers: see fileio.h. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "fileio.h"
+
+qr_status qr_file_read_all(const char *path, size_t max_bytes, unsigned char **data,
+                           size_t *len, qr_error *err)
+{
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return qr_error_set(err, QR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 65536, n = 0;
+    unsigned char *buf = malloc(cap);
+    while (buf) {
+        if (n == cap) {
+            if (cap >= max_bytes) {
+                free(buf);
+                fclose(f);
+                return qr_error_set(err, QR_ERR_FORMAT, "%s: larger than %zu bytes", path,
+                                    max_bytes);
+            }
+            unsigned char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (!buf) {
+        fclose(f);
+        return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        return qr_error_set(err, QR_ERR_IO, "%s: read error", path);
+    }
+    fclose(f);
+    *data = buf;
+    *len = n;
+    return QR_OK;
+}
+
+qr_status qr_file_write_atomic(const char *path, const void *data, size_t len, qr_error *err)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp)
+        return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        qr_status s = qr_error_set(err, QR_ERR_IO, "%s: cannot create a temporary file: %s",
+                                   path, strerror(errno));
+        free(tmp);
+        return s;
+    }
+    const unsigned char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        p += w;
+        left -= (size_t)w;
+    }
+    int ok = left == 0 && fsync(fd) == 0;
+    int saved = errno;
+    ok = close(fd) == 0 && ok;
+    if (ok) {
+        fchmodat(AT_FDCWD, tmp, 0644, 0); /* mkstemp makes 0600; a model is not a secret */
+        ok = rename(tmp, path) == 0;
+        saved = errno;
+    }
+    if (!ok) {
+        unlink(tmp);
+        free(tmp);
+        return qr_error_set(err, QR_ERR_IO, "%s: write failed: %s", path, strerror(saved));
+    }
+    free(tmp);
+    return QR_OK;
+}
+
+void qr_buf_put(qr_buf *b, const void *p, size_t n)
+{
+    if (b->nomem)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        unsigned char *d = realloc(b->data, cap);
+        if (!d) {
+            b->nomem = 1;
+            return;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void qr_buf_u8(qr_buf *b, uint8_t v)
+{
+    qr_buf_put(b, &v, 1);
+}
+
+void qr_buf_u16(qr_buf *b, uint16_t v)
+{
+    unsigned char t[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
+    qr_buf_put(b, t, 2);
+}
+
+void qr_buf_u32(qr_buf *b, uint32_t v)
+{
+    unsigned char t[4];
+    for (int i = 0; i < 4; i++)
+        t[i] = (unsigned char)(v >> (8 * i));
+    qr_buf_put(b, t, 4);
+}
+
+void qr_buf_u64(qr_buf *b, uint64_t v)
+{
+    unsigned char t[8];
+    for (int i = 0; i < 8; i++)
+        t[i] = (unsigned char)(v >> (8 * i));
+    qr_buf_put(b, t, 8);
+}
+
+void qr_buf_f32(qr_buf *b, const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        qr_buf_u32(b, u);
+    }
+}
+
+void qr_buf_free(qr_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+int qr_rd_bytes(qr_reader *r, void *out, size_t n)
+{
+    if (r->bad || n > r->len - r->pos) {
+        r->bad = 1;
+        return 0;
+    }
+    memcpy(out, r->data + r->pos, n);
+    r->pos += n;
+    return 1;
+}
+
+uint8_t qr_rd_u8(qr_reader *r)
+{
+    uint8_t v = 0;
+    qr_rd_bytes(r, &v, 1);
+    return v;
+}
+
+uint16_t qr_rd_u16(qr_reader *r)
+{
+    unsigned char t[2] = {0, 0};
+    qr_rd_bytes(r, t, 2);
+    return (uint16_t)(t[0] | t[1] << 8);
+}
+
+uint32_t qr_rd_u32(qr_reader *r)
+{
+    unsigned char t[4] = {0};
+    qr_rd_bytes(r, t, 4);
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = v << 8 | t[i];
+    return v;
+}
+
+uint64_t qr_rd_u64(qr_reader *r)
+{
+    unsigned char t[8] = {0};
+    qr_rd_bytes(r, t, 8);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | t[i];
+    return v;
+}
+
+int qr_rd_f32(qr_reader *r, float *out, size_t n)
+{
+    if (r->bad || n > (r->len - r->pos) / 4) {
+        r->bad = 1;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = qr_rd_u32(r);
+        memcpy(&out[i], &u, 4);
+    }
+    return 1;
+}

@@ -1,0 +1,45 @@
+/* Whole-file reads, atomic writes and little-endian byte buffers. */
+#ifndef QREG_FILEIO_H
+#define QREG_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "qreg/common.h"
+
+/* Read a whole file (at most max_bytes) into a malloc'd buffer the caller frees. */
+qr_status qr_file_read_all(const char *path, size_t max_bytes, unsigned char **data,
+                           size_t *len, qr_error *err);
+/* Write `len` bytes to `path` atomically: a temporary file in the same directory, fsync,
+ * rename over the target. On failure the target is untouched and the temporary removed. */
+qr_status qr_file_write_atomic(const char *path, const void *data, size_t len, qr_error *err);
+
+/* A growing byte buffer for building files. Errors are sticky (nomem). */
+typedef struct qr_buf {
+    unsigned char *data;
+    size_t len, cap;
+    int nomem;
+} qr_buf;
+
+void qr_buf_put(qr_buf *b, const void *p, size_t n);
+void qr_buf_u8(qr_buf *b, uint8_t v);
+void qr_buf_u16(qr_buf *b, uint16_t v);
+void qr_buf_u32(qr_buf *b, uint32_t v);
+void qr_buf_u64(qr_buf *b, uint64_t v);
+void qr_buf_f32(qr_buf *b, const float *v, size_t n);
+void qr_buf_free(qr_buf *b);
+
+/* A bounds-checked reader: every get fails (returns 0 and sets `bad`) past the end. */
+typedef struct qr_reader {
+    const unsigned char *data;
+    size_t len, pos;
+    int bad;
+} qr_reader;
+
+int qr_rd_bytes(qr_reader *r, void *out, size_t n);
+uint8_t qr_rd_u8(qr_reader *r);
+uint16_t qr_rd_u16(qr_reader *r);
+uint32_t qr_rd_u32(qr_reader *r);
+uint64_t qr_rd_u64(qr_reader *r);
+int qr_rd_f32(qr_reader *r, float *out, size_t n);
+
+#endif

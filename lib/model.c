@@ -1,0 +1,314 @@
+/* Building a model's graph from its spec, initializing its parameters, and running it. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "graph_impl.h"
+#include "model_impl.h"
+#include "qreg/init.h"
+
+/* A parameter "<layer>/<tensor>" of 1 or 2+ dimensions. */
+static qr_node *layer_param(qr_graph *g, const qr_layer_spec *l, const char *tensor, int ndim,
+                            const size_t *shape, int buffer)
+{
+    char name[QR_NODE_NAME_MAX];
+    snprintf(name, sizeof name, "%s/%s", l->name, tensor);
+    return qr_param(g, name, ndim, shape, buffer);
+}
+
+static size_t last_dim(const qr_node *h)
+{
+    return h->shape[h->ndim - 1];
+}
+
+/* Append one layer to the graph: returns the layer's output (NULL on error, recorded in the
+ * graph or in err). Initial values are written after compile (init_layer). */
+static qr_node *build_layer(qr_model *m, const qr_layer_spec *l, qr_node *h, qr_error *err)
+{
+    qr_graph *g = m->graph;
+    size_t c = last_dim(h);
+    switch (l->kind) {
+    case QR_LAYER_DENSE: {
+        size_t sw[2] = {c, l->units}, sb[1] = {l->units};
+        qr_node *w = layer_param(g, l, "kernel", 2, sw, 0);
+        qr_node *y = qr_matmul(g, h, w);
+        if (l->use_bias)
+            y = qr_add(g, y, layer_param(g, l, "bias", 1, sb, 0));
+        return y;
+    }
+    case QR_LAYER_RELU:
+        return qr_relu(g, h);
+    case QR_LAYER_SIGMOID:
+        return qr_sigmoid(g, h);
+    case QR_LAYER_TANH:
+        return qr_tanh(g, h);
+    case QR_LAYER_PRELU: {
+        size_t sa[1] = {c};
+        return qr_prelu(g, h, layer_param(g, l, "alpha", 1, sa, 0));
+    }
+    default:
+        qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s': type %s is not available in this build",
+                     l->name, qr_layer_kind_name(l->kind));
+        return NULL;
+    }
+}
+
+/* Keras initial values for one parameter tensor, chosen by its name. */
+static qr_status init_param(qr_node *p, const qr_model_spec *spec, qr_rng *r)
+{
+    const char *slash = strrchr(p->name, '/');
+    const char *t = slash ? slash + 1 : p->name;
+    size_t n = qr_shape_size(p);
+    const qr_layer_spec *l = NULL;
+    for (size_t i = 0; i < spec->n_layers; i++)
+        if (slash && strlen(spec->layers[i].name) == (size_t)(slash - p->name) &&
+            strncmp(spec->layers[i].name, p->name, (size_t)(slash - p->name)) == 0)
+            l = &spec->layers[i];
+    if (strcmp(t, "kernel") == 0) {
+        /* fan_in/fan_out: for a (k, Cin, Cout) conv kernel, the receptive field k times the
+         * channels, as Keras computes them */
+        size_t fan_out = p->shape[p->ndim - 1], fan_in = n / fan_out;
+        size_t rf = p->ndim == 3 ? p->shape[0] : 1;
+        qr_init_glorot_uniform(p->x, fan_in, fan_out * rf, n, r);
+        return QR_OK;
+    }
+    if (strcmp(t, "recurrent_kernel") == 0)
+        return qr_init_orthogonal(p->x, p->shape[0], p->shape[1], 1.0f, r);
+    if (strcmp(t, "gamma") == 0 || strcmp(t, "moving_variance") == 0) {
+        qr_init_constant(p->x, n, 1.0f);
+        return QR_OK;
+    }
+    if (strcmp(t, "alpha") == 0) {
+        qr_init_constant(p->x, n, l ? l->alpha_init : 0.0f);
+        return QR_OK;
+    }
+    qr_init_zeros(p->x, n); /* biases, beta, moving_mean */
+    return QR_OK;
+}
+
+QR_API qr_status qr_model_new(const qr_model_spec *spec, size_t max_batch, uint64_t seed,
+                              qr_model **out, qr_error *err)
+{
+    *out = NULL;
+    if (!spec || spec->n_layers == 0 || spec->f == 0 || spec->t == 0 || max_batch == 0)
+        return qr_error_set(err, QR_ERR_ARG, "model: empty spec or zero input size");
+    if (spec->n_classes < 2)
+        return qr_error_set(err, QR_ERR_ARG, "model: %zu classes (at least 2)", spec->n_classes);
+    qr_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return qr_error_set(err, QR_ERR_NOMEM, "model: out of memory");
+    qr_status s = qr_model_spec_copy(&m->spec, spec);
+    if (s != QR_OK) {
+        free(m);
+        return qr_error_set(err, s, "model: out of memory");
+    }
+    /* the last dense layer without units gets one per class */
+    for (size_t i = m->spec.n_layers; i-- > 0;)
+        if (m->spec.layers[i].kind == QR_LAYER_DENSE) {
+            if (m->spec.layers[i].units == 0)
+                m->spec.layers[i].units = spec->n_classes;
+            break;
+        }
+    m->graph = qr_graph_new(max_batch);
+    if (!m->graph) {
+        qr_model_free(m);
+        return qr_error_set(err, QR_ERR_NOMEM, "model: out of memory");
+    }
+    qr_graph *g = m->graph;
+    size_t sx[3] = {max_batch, spec->t, spec->f}, sy[1] = {max_batch};
+    if (spec->t == 1) {
+        size_t sflat[2] = {max_batch, spec->f};
+        m->x = qr_input(g, "x", 2, sflat);
+    } else {
+        m->x = qr_input(g, "x", 3, sx);
+    }
+    m->y = qr_input(g, "y", 1, sy);
+    qr_node *h = m->x;
+    for (size_t i = 0; i < m->spec.n_layers && h; i++) {
+        const qr_layer_spec *l = &m->spec.layers[i];
+        qr_error lerr = {{0}};
+        h = build_layer(m, l, h, &lerr);
+        if (!h) {
+            if (lerr.msg[0])
+                qr_error_set(err, QR_ERR_UNSUPPORTED, "%s", lerr.msg);
+            else
+                qr_error_set(err, qr_graph_status(g), "layer '%s' (%s): %s", l->name,
+                             qr_layer_kind_name(l->kind), qr_graph_error(g));
+            qr_model_free(m);
+            return lerr.msg[0] ? QR_ERR_UNSUPPORTED : QR_ERR_CONFIG;
+        }
+    }
+    if (h->ndim != 2 || h->shape[1] != spec->n_classes) {
+        char shape[64] = "";
+        for (int i = 1; i < h->ndim; i++)
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), ", %zu", h->shape[i]);
+        qr_error_set(err, QR_ERR_CONFIG,
+                     "model: the last layer's output is (B%s) but must be (B, %zu), one logit "
+                     "per class: end the model with a dense layer", shape, spec->n_classes);
+        qr_model_free(m);
+        return QR_ERR_CONFIG;
+    }
+    m->logits = qr_node_set_name(h, "logits");
+    m->loss = qr_softmax_ce(g, m->logits, m->y);
+    if ((s = qr_graph_compile(g)) != QR_OK) {
+        qr_error_set(err, s, "model: %s", qr_graph_error(g));
+        qr_model_free(m);
+        return s;
+    }
+    qr_rng r;
+    qr_rng_seed(&r, seed);
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == QR_OP_PARAM &&
+            (s = init_param(g->nodes[i], &m->spec, &r)) != QR_OK) {
+            qr_error_set(err, s, "model: initializing %s failed", g->nodes[i]->name);
+            qr_model_free(m);
+            return s;
+        }
+    /* dropout masks draw from the graph's stream, seeded apart from the initializers */
+    qr_rng_seed(qr_graph_rng(g), seed ^ 0x9e3779b97f4a7c15ULL);
+    *out = m;
+    return QR_OK;
+}
+
+QR_API void qr_model_free(qr_model *m)
+{
+    if (!m)
+        return;
+    qr_graph_free(m->graph);
+    qr_model_spec_free(&m->spec);
+    if (m->classes)
+        for (size_t i = 0; i < m->n_classes_named; i++)
+            free(m->classes[i]);
+    free(m->classes);
+    free(m->mean);
+    free(m->std);
+    free(m);
+}
+
+QR_API const qr_model_spec *qr_model_spec_of(const qr_model *m) { return &m->spec; }
+QR_API qr_graph *qr_model_graph(qr_model *m) { return m->graph; }
+QR_API qr_node *qr_model_input(qr_model *m) { return m->x; }
+QR_API qr_node *qr_model_labels(qr_model *m) { return m->y; }
+QR_API qr_node *qr_model_logits(qr_model *m) { return m->logits; }
+QR_API qr_node *qr_model_loss(qr_model *m) { return m->loss; }
+
+QR_API void qr_model_count_params(const qr_model *m, size_t *trainable, size_t *buffers)
+{
+    size_t t = 0, b = 0;
+    for (size_t i = 0; i < m->graph->n_nodes; i++) {
+        const qr_node *n = m->graph->nodes[i];
+        if (n->op != QR_OP_PARAM)
+            continue;
+        if (n->trainable)
+            t += n->max_size;
+        else
+            b += n->max_size;
+    }
+    if (trainable)
+        *trainable = t;
+    if (buffers)
+        *buffers = b;
+}
+
+QR_API qr_status qr_model_set_classes(qr_model *m, const char *const *names, size_t n)
+{
+    if (n != m->spec.n_classes)
+        return QR_ERR_ARG;
+    char **c = calloc(n, sizeof *c);
+    if (!c)
+        return QR_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        c[i] = strdup(names[i] ? names[i] : "");
+        if (!c[i]) {
+            for (size_t j = 0; j < i; j++)
+                free(c[j]);
+            free(c);
+            return QR_ERR_NOMEM;
+        }
+    }
+    if (m->classes)
+        for (size_t i = 0; i < m->n_classes_named; i++)
+            free(m->classes[i]);
+    free(m->classes);
+    m->classes = c;
+    m->n_classes_named = n;
+    return QR_OK;
+}
+
+QR_API const char *const *qr_model_classes(const qr_model *m)
+{
+    return (const char *const *)m->classes;
+}
+
+QR_API qr_status qr_model_set_standardization(qr_model *m, const float *mean, const float *std)
+{
+    size_t f = m->spec.f;
+    if (!mean || !std)
+        return QR_ERR_ARG;
+    for (size_t i = 0; i < f; i++)
+        if (!(std[i] > 0.0f))
+            return QR_ERR_ARG;
+    float *mu = malloc(f * sizeof *mu), *sd = malloc(f * sizeof *sd);
+    if (!mu || !sd) {
+        free(mu);
+        free(sd);
+        return QR_ERR_NOMEM;
+    }
+    memcpy(mu, mean, f * sizeof *mu);
+    memcpy(sd, std, f * sizeof *sd);
+    free(m->mean);
+    free(m->std);
+    m->mean = mu;
+    m->std = sd;
+    return QR_OK;
+}
+
+QR_API int qr_model_standardization(const qr_model *m, const float **mean, const float **std)
+{
+    if (mean)
+        *mean = m->mean;
+    if (std)
+        *std = m->std;
+    return m->mean != NULL;
+}
+
+void qr_model_load_inputs(qr_model *m, const float *x, size_t n)
+{
+    size_t row = m->spec.t * m->spec.f, f = m->spec.f;
+    float *dst = m->x->x;
+    memcpy(dst, x, n * row * sizeof *dst);
+    if (m->mean)
+        for (size_t i = 0; i < n * m->spec.t; i++)
+            for (size_t j = 0; j < f; j++)
+                dst[i * f + j] = (dst[i * f + j] - m->mean[j]) / m->std[j];
+}
+
+QR_API qr_status qr_model_predict(qr_model *m, const float *x, size_t n, float *logits,
+                                  int32_t *pred)
+{
+    qr_graph *g = m->graph;
+    size_t row = m->spec.t * m->spec.f, c = m->spec.n_classes;
+    int was_training = g->training;
+    qr_graph_set_training(g, 0);
+    for (size_t at = 0; at < n; at += g->max_batch) {
+        size_t b = n - at < g->max_batch ? n - at : g->max_batch;
+        qr_status s = qr_graph_set_batch(g, b);
+        if (s != QR_OK)
+            return s;
+        qr_model_load_inputs(m, x + at * row, b);
+        qr_graph_forward(g, m->logits);
+        const float *z = m->logits->x;
+        if (logits)
+            memcpy(logits + at * c, z, b * c * sizeof *z);
+        if (pred)
+            for (size_t i = 0; i < b; i++) {
+                size_t best = 0;
+                for (size_t j = 1; j < c; j++)
+                    if (z[i * c + j] > z[i * c + best])
+                        best = j;
+                pred[at + i] = (int32_t)best;
+            }
+    }
+    qr_graph_set_training(g, was_training);
+    return QR_OK;
+}

@@ -1,0 +1,19 @@
+/* Internal layout of a model (shared by model.c, model_file.c and the trainer). */
+#ifndef QREG_MODEL_IMPL_H
+#define QREG_MODEL_IMPL_H
+
+#include "qreg/model.h"
+
+struct qr_model {
+    qr_model_spec spec;     /* resolved: the last dense layer's units filled in */
+    qr_graph *graph;
+    qr_node *x, *y, *logits, *loss;
+    char **classes;         /* n_classes_named names, or NULL */
+    size_t n_classes_named;
+    float *mean, *std;      /* (f) standardization, or NULL */
+};
+
+/* Copy n raw samples into the input node and standardize them there. n <= batch. */
+void qr_model_load_inputs(qr_model *m, const float *x, size_t n);
+
+#endif
