@@ -46,9 +46,55 @@ static qr_node *build_layer(qr_model *m, const qr_layer_spec *l, qr_node *h, qr_
         size_t sa[1] = {c};
         return qr_prelu(g, h, layer_param(g, l, "alpha", 1, sa, 0));
     }
+    case QR_LAYER_DROPOUT:
+        return qr_dropout(g, h, l->rate);
+    case QR_LAYER_SPATIAL_DROPOUT:
+        return qr_spatial_dropout(g, h, l->rate);
+    case QR_LAYER_CONV1D: {
+        size_t sw[3] = {l->kernel, c, l->units}, sb[1] = {l->units};
+        qr_node *w = layer_param(g, l, "kernel", 3, sw, 0);
+        qr_node *b = l->use_bias ? layer_param(g, l, "bias", 1, sb, 0) : NULL;
+        if (l->use_bias && !b)
+            return NULL;
+        return qr_conv1d(g, h, w, b, (int)l->stride, (int)l->dilation,
+                         (qr_conv_padding)l->padding);
+    }
+    case QR_LAYER_BATCHNORM: {
+        size_t sc[1] = {c};
+        qr_node *gamma = layer_param(g, l, "gamma", 1, sc, 0);
+        qr_node *beta = layer_param(g, l, "beta", 1, sc, 0);
+        qr_node *mean = layer_param(g, l, "moving_mean", 1, sc, 1);
+        qr_node *var = layer_param(g, l, "moving_variance", 1, sc, 1);
+        return qr_batchnorm(g, h, gamma, beta, mean, var, l->momentum, l->epsilon);
+    }
+    case QR_LAYER_GRU: {
+        size_t u = l->units, si[2] = {c, 3 * u}, sh[2] = {u, 3 * u}, sb[1] = {3 * u};
+        qr_node *wi = layer_param(g, l, "kernel", 2, si, 0);
+        qr_node *wh = layer_param(g, l, "recurrent_kernel", 2, sh, 0);
+        qr_node *bi = NULL, *bh = NULL;
+        if (l->use_bias) {
+            bi = layer_param(g, l, "bias", 1, sb, 0);
+            bh = layer_param(g, l, "recurrent_bias", 1, sb, 0);
+        } else {
+            /* the fused op always adds biases: constant zero buffers stand in */
+            bi = layer_param(g, l, "zero_bias", 1, sb, 1);
+            bh = layer_param(g, l, "zero_recurrent_bias", 1, sb, 1);
+        }
+        if (h->ndim != 3) {
+            qr_error_set(err, QR_ERR_CONFIG, "layer '%s': gru needs a (B, T, C) sequence input",
+                         l->name);
+            return NULL;
+        }
+        return qr_gru(g, h, wi, wh, bi, bh, NULL, l->return_sequences);
+    }
+    case QR_LAYER_GAP1D:
+        return qr_gap1d(g, h);
+    case QR_LAYER_MAXPOOL1D:
+        return qr_maxpool1d(g, h, (int)l->kernel, (int)l->stride);
+    case QR_LAYER_FLATTEN:
+        return qr_flatten(g, h);
     default:
-        qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s': type %s is not available in this build",
-                     l->name, qr_layer_kind_name(l->kind));
+        qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s': unknown type", l->name);
         return NULL;
     }
 }
@@ -130,12 +176,12 @@ QR_API qr_status qr_model_new(const qr_model_spec *spec, size_t max_batch, uint6
         h = build_layer(m, l, h, &lerr);
         if (!h) {
             if (lerr.msg[0])
-                qr_error_set(err, QR_ERR_UNSUPPORTED, "%s", lerr.msg);
+                qr_error_set(err, QR_ERR_CONFIG, "%s", lerr.msg);
             else
                 qr_error_set(err, qr_graph_status(g), "layer '%s' (%s): %s", l->name,
                              qr_layer_kind_name(l->kind), qr_graph_error(g));
             qr_model_free(m);
-            return lerr.msg[0] ? QR_ERR_UNSUPPORTED : QR_ERR_CONFIG;
+            return QR_ERR_CONFIG;
         }
     }
     if (h->ndim != 2 || h->shape[1] != spec->n_classes) {

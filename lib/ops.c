@@ -22,6 +22,13 @@ const qr_op_def *const qr_op_table[QR_OP_COUNT] = {
     [QR_OP_TANH] = &qr_opdef_tanh,
     [QR_OP_SOFTMAX_CE] = &qr_opdef_softmax_ce,
     [QR_OP_MSE] = &qr_opdef_mse,
+    [QR_OP_CONV1D] = &qr_opdef_conv1d,
+    [QR_OP_BATCHNORM] = &qr_opdef_batchnorm,
+    [QR_OP_DROPOUT] = &qr_opdef_dropout,
+    [QR_OP_SPATIAL_DROPOUT] = &qr_opdef_spatial_dropout,
+    [QR_OP_GAP1D] = &qr_opdef_gap1d,
+    [QR_OP_MAXPOOL1D] = &qr_opdef_maxpool1d,
+    [QR_OP_GRU] = &qr_opdef_gru,
 };
 
 /* The table is sized by QR_OP_COUNT; test_op_names fails on any hole. */

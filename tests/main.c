@@ -7,6 +7,12 @@ int main(void)
 {
     SRunner *sr = srunner_create(qr_suite_graph());
     /* Add one line per module suite. */
+    srunner_add_suite(sr, qr_suite_gru());
+    srunner_add_suite(sr, qr_suite_seq_ops());
+    srunner_add_suite(sr, qr_suite_rng());
+    srunner_add_suite(sr, qr_suite_init());
+    srunner_add_suite(sr, qr_suite_optim());
+    srunner_add_suite(sr, qr_suite_csv());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

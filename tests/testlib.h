@@ -8,6 +8,12 @@
 
 /* Suites, one per module; tests/main.c runs them all. */
 Suite *qr_suite_graph(void);
+Suite *qr_suite_gru(void);
+Suite *qr_suite_seq_ops(void);
+Suite *qr_suite_rng(void);
+Suite *qr_suite_init(void);
+Suite *qr_suite_optim(void);
+Suite *qr_suite_csv(void);
 
 /* Source and build directories (from the environment make check sets; "." otherwise). */
 const char *tl_srcdir(void);

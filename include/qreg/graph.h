@@ -47,7 +47,14 @@ typedef enum qr_op {
     QR_OP_SOFTMAX_CE,  /* y = mean_b -log softmax(logits_b)[label_b]; labels (B) as class indices */
     QR_OP_MSE,         /* y = mean (a - target)^2 */
     /* sequence layers (Conv1D family) */
+    QR_OP_CONV1D,      /* y = conv(x, w) + bias; x (B, T, Cin), w (k, Cin, Cout) -> (B, T_out, Cout) */
+    QR_OP_BATCHNORM,   /* y = γ (x - μ) / sqrt(σ² + ε) + β per channel (the last axis) */
+    QR_OP_DROPOUT,     /* y = x ⊙ m / (1 - rate) in training, m ~ Bernoulli(1 - rate); eval: y = x */
+    QR_OP_SPATIAL_DROPOUT, /* dropout of whole channels: m (B, C) shared over T of (B, T, C) */
+    QR_OP_GAP1D,       /* y[b, c] = mean_t x[b, t, c]; (B, T, C) -> (B, C) */
+    QR_OP_MAXPOOL1D,   /* y[b, t, c] = max_{j < pool} x[b, t·stride + j, c]; valid padding */
     /* recurrent layers */
+    QR_OP_GRU,         /* fused GRU, reset_after, gates [z | r | n]: see qr_gru */
     QR_OP_COUNT
 } qr_op;
 
@@ -150,6 +157,86 @@ QR_API size_t qr_graph_n_nodes(const qr_graph *g);
 
 /* Give a node a name (copied, at most 63 chars). Returns n. */
 QR_API qr_node *qr_node_set_name(qr_node *n, const char *name);
+
+/* ---- recurrent layers ----------------------------------------------------------------
+ * A fused GRU (PyTorch / Keras reset_after = True, two bias vectors), one node with full
+ * backpropagation through time. Dimensions: B batch, T steps, F features, H units.
+ *   z = σ(x_t Wi_z + bi_z + h Wh_z + bh_z)
+ *   r = σ(x_t Wi_r + bi_r + h Wh_r + bh_r)
+ *   n = tanh(x_t Wi_n + bi_n + r ⊙ (h Wh_n + bh_n))
+ *   h' = (1 - z) ⊙ n + z ⊙ h
+ * The 3H axis of wi, wh, bi, bh is three column blocks in Keras order [z | r | n]: a Keras
+ * GRU(reset_after=True) loads as is (kernel -> wi, recurrent_kernel -> wh, bias[0] -> bi,
+ * bias[1] -> bh). PyTorch stores weight_ih_l0 as (3H, F) in order [r | z | n]: transpose
+ * it and swap the first two H-blocks (same for weight_hh_l0, bias_ih_l0, bias_hh_l0).
+ * Streaming (stateful GRU): give h0 an input (B, H), run a chunk of T steps with
+ * return_sequences = 0, copy the output into h0 and run the next chunk; the result equals
+ * one run over the concatenated sequence. Gradients stop at the chunk boundary (truncated
+ * BPTT) unless h0 asks for a gradient. Design and memory: docs/gru.md.
+ * @param[in] x   (B, T, F) sequence.
+ * @param[in] wi  (F, 3H) input kernel, wh (H, 3H) recurrent kernel; bi, bh (3H) biases.
+ * @param[in] h0  (B, H) initial state, or NULL for zeros.
+ * @param[in] return_sequences  0: the last state (B, H); nonzero: every state (B, T, H).
+ * @return the node, or NULL with QR_ERR_SHAPE recorded on mismatched shapes. */
+QR_API qr_node *qr_gru(qr_graph *g, qr_node *x, qr_node *wi, qr_node *wh, qr_node *bi,
+                       qr_node *bh, qr_node *h0, int return_sequences);
+
+/* ---- sequence layers (Conv1D family) --------------------------------------------------
+ * Channels-last sequences (B, T, C); formulas, shapes and the Keras / PyTorch
+ * correspondence in docs/layers.md. */
+
+/* Conv1D padding, Keras semantics (k kernel size, d dilation, s stride, T input length). */
+typedef enum qr_conv_padding {
+    QR_PAD_VALID = 0, /* none: T_out = floor((T - (k-1)·d - 1) / s) + 1, needs T > (k-1)·d */
+    QR_PAD_SAME,      /* T_out = ceil(T / s); total max((T_out-1)·s + (k-1)·d + 1 - T, 0) zeros,
+                         floor(total / 2) on the left, the rest on the right */
+    QR_PAD_CAUSAL     /* (k-1)·d zeros on the left only: T_out = ceil(T / s), y[t] sees x[<= t·s] */
+} qr_conv_padding;
+
+/* 1-D convolution as Keras Conv1D (a cross-correlation, no kernel flip):
+ *   y[b, t, o] = bias[o] + Σ_j Σ_c x[b, t·s + j·d - pad_left, c] · w[j, c, o]
+ * @param[in] x     (B, T, Cin) sequence.
+ * @param[in] w     (k, Cin, Cout) kernel, Keras layout (PyTorch weight (Cout, Cin, k) permuted).
+ * @param[in] bias  (Cout), or NULL for none.
+ * @param[in] stride, dilation  >= 1 (unlike Keras, both > 1 together are accepted).
+ * @return (B, T_out, Cout), or NULL with QR_ERR_ARG (bad parameters) or QR_ERR_SHAPE
+ *         (mismatched shapes, input shorter than the kernel span) recorded. */
+QR_API qr_node *qr_conv1d(qr_graph *g, qr_node *x, qr_node *w, qr_node *bias, int stride,
+                          int dilation, qr_conv_padding pad);
+
+/* Keras BatchNormalization defaults (PyTorch momentum 0.1 and eps 1e-5 differ). */
+#define QR_BN_MOMENTUM 0.99f
+#define QR_BN_EPS 1e-3f
+/* Batch normalization over every axis but the last: y = γ (x - μ) / sqrt(σ² + ε) + β.
+ * Training mode: μ, σ² are the batch mean and biased variance, and forward updates
+ *   running = momentum · running + (1 - momentum) · batch      (Keras convention)
+ * for both statistics, the biased variance included (Keras; PyTorch's momentum m_pt is
+ * 1 - momentum and it feeds the unbiased variance to running_var). Eval mode: μ, σ² are the
+ * running statistics. Backward follows the mode of the last forward.
+ * @param[in] x             (..., C), at least 2 dimensions.
+ * @param[in] gamma, beta   (C) scale and offset (Keras init: ones, zeros).
+ * @param[in,out] running_mean, running_var  (C) non-trainable buffers (qr_param with
+ *                buffer = 1; Keras init: zeros, ones), written by training-mode forward.
+ * @param[in] momentum      in [0, 1] (QR_BN_MOMENTUM); eps > 0 (QR_BN_EPS).
+ * @return (same shape as x), or NULL with QR_ERR_ARG / QR_ERR_SHAPE recorded. */
+QR_API qr_node *qr_batchnorm(qr_graph *g, qr_node *x, qr_node *gamma, qr_node *beta,
+                             qr_node *running_mean, qr_node *running_var, float momentum,
+                             float eps);
+
+/* Inverted dropout: in training mode y = x ⊙ m / (1 - rate), m[i] ~ Bernoulli(1 - rate)
+ * from qr_graph_rng; y = x in eval mode. rate in [0, 1). Any shape. */
+QR_API qr_node *qr_dropout(qr_graph *g, qr_node *x, float rate);
+/* Keras SpatialDropout1D: x (B, T, C); each sample drops whole channels (one mask (B, C)
+ * shared by all T steps), kept ones scaled by 1 / (1 - rate). rate in [0, 1). */
+QR_API qr_node *qr_spatial_dropout(qr_graph *g, qr_node *x, float rate);
+/* GlobalAveragePooling1D: (B, T, C) -> (B, C), the mean over T. */
+QR_API qr_node *qr_gap1d(qr_graph *g, qr_node *x);
+/* MaxPooling1D, valid padding: (B, T, C) -> (B, floor((T - pool) / stride) + 1, C).
+ * pool >= 1; stride >= 1, or 0 for stride = pool (Keras strides=None). Ties: the first max
+ * gets the gradient. */
+QR_API qr_node *qr_maxpool1d(qr_graph *g, qr_node *x, int pool, int stride);
+/* Flatten: a qr_reshape to (B, product of the other dimensions); (B) becomes (B, 1). */
+QR_API qr_node *qr_flatten(qr_graph *g, qr_node *x);
 
 /* ---- matrix multiply ----------------------------------------------------------------- */
 

@@ -29,7 +29,7 @@ typedef enum qr_layer_kind {
     QR_LAYER_COUNT
 } qr_layer_kind;
 
-#define QR_NAME_MAX 48
+#define QR_NAME_MAX 40 /* layer name + "/" + tensor name fits a node name */
 
 /* One layer's settings; fields a kind does not use are ignored. */
 typedef struct qr_layer_spec {

@@ -1,0 +1,82 @@
+/* qreg — training: a JSON config (data, model, optimizer, training, output), the training
+ * loop that keeps the best model on the validation split, and evaluation. The library
+ * reports progress through a callback and never prints. Format of the config: docs/config.md. */
+#ifndef QREG_TRAIN_H
+#define QREG_TRAIN_H
+
+#include "qreg/common.h"
+#include "qreg/data.h"
+#include "qreg/model.h"
+#include "qreg/optim.h"
+
+typedef struct qr_train_config {
+    /* data: paths resolved against the config file's directory */
+    char *train_path, *val_path, *test_path; /* val/test NULL: split from train */
+    char *label_name;        /* or NULL: label_index */
+    long label_index;        /* default -1: last column */
+    int header;              /* 1, 0, -1 (detect) */
+    size_t t, f;             /* "sequence": [t, f]; 0, 0 = flat */
+    double val_split, test_split;
+    int standardize;         /* default 1 */
+    /* model */
+    qr_model_spec model;     /* t, f, n_classes filled in from the data */
+    /* optimizer */
+    qr_optim_config optim;
+    float clip_norm;         /* 0: off */
+    float weight_decay;      /* L2 factor on kernels (Keras' l2), 0: off */
+    /* training */
+    size_t epochs, batch_size;
+    uint64_t seed;
+    int threads;
+    /* output: paths as given (relative to the working directory) */
+    char *model_path, *log_path;
+    char *source;            /* the config file (for messages) */
+} qr_train_config;
+
+/* Read and check a config file. Unknown keys, wrong types and bad values are QR_ERR_CONFIG
+ * naming the key ("quickstart.json: 'training.epochs' must be an integer"). */
+QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_error *err);
+QR_API void qr_train_config_free(qr_train_config *c);
+
+/* Datasets of a config: loaded, split (seeded, stratified) and sharing one class list. */
+typedef struct qr_split_data {
+    qr_dataset train, val, test; /* val.n or test.n may be 0 */
+} qr_split_data;
+QR_API qr_status qr_train_load_data(const qr_train_config *c, qr_split_data *d, qr_error *err);
+QR_API void qr_split_data_free(qr_split_data *d);
+
+/* Loss and accuracy of a model on a dataset (evaluation mode). pred (d->n) may be NULL. */
+QR_API qr_status qr_evaluate(qr_model *m, const qr_dataset *d, double *loss, double *accuracy,
+                             int32_t *pred);
+
+typedef enum qr_train_event {
+    QR_TRAIN_BATCH,   /* after each optimizer step */
+    QR_TRAIN_EPOCH    /* after each epoch's validation */
+} qr_train_event;
+
+typedef struct qr_train_progress {
+    qr_train_event event;
+    size_t epoch, epochs;          /* 1-based */
+    size_t batch, batches;         /* 1-based within the epoch */
+    double loss, accuracy;         /* running means over the epoch so far (training) */
+    double val_loss, val_accuracy; /* QR_TRAIN_EPOCH with a validation split; else NAN */
+    int improved;                  /* this epoch is the best so far */
+    double seconds;                /* since training started */
+} qr_train_progress;
+
+typedef void (*qr_progress_fn)(void *user, const qr_train_progress *p);
+
+typedef struct qr_train_result {
+    size_t best_epoch;             /* epoch whose weights were kept */
+    double val_loss, val_accuracy; /* of the kept weights (NAN without validation) */
+    double test_loss, test_accuracy; /* NAN without a test split */
+    double seconds;
+} qr_train_result;
+
+/* Train a model on prepared data. On success *out is the trained model (best validation
+ * accuracy; the last epoch without validation data) with classes and standardization set.
+ * A non-finite loss stops training with QR_ERR_NUMERIC naming epoch and step. */
+QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_progress_fn fn,
+                          void *user, qr_model **out, qr_train_result *res, qr_error *err);
+
+#endif /* QREG_TRAIN_H */

@@ -1,0 +1,139 @@
+/* Inverted dropout (Keras Dropout, PyTorch nn.Dropout) and spatial dropout (Keras
+ * SpatialDropout1D, PyTorch nn.Dropout1d on channels-last data).
+ *
+ * Training mode (qr_graph_training at forward time), rate p in [0, 1):
+ *   dropout:          y = x ⊙ m / (1 - p),  m[i] ~ Bernoulli(1 - p) per element
+ *   spatial dropout:  x (B, T, C), y[b, t, c] = x[b, t, c] · m[b, c] / (1 - p): a channel of
+ *                     one sample is kept or dropped for the whole sequence
+ * so E[y] = x. Eval mode, or p = 0: y = x (no random draw).
+ * m[i] = 1 iff u >= p for u = qr_rng_uniform(qr_graph_rng(g)), drawn in element order
+ * (spatial: in (b, c) order), so a restored stream replays the same mask.
+ * Backward: dx += m / (1 - p) ⊙ dy (spatial: broadcast over T), or dx += dy when the last
+ * forward did not drop.
+ * fp[0] = p. aux: byte 0 = 1 if the last forward applied a mask, then one byte per mask entry
+ * (element count, or B·C) at the maximum batch. */
+#include <string.h>
+#include "ops.h"
+
+static qr_status dropout_shape(qr_graph *g, qr_node *n)
+{
+    const qr_node *x = n->in[0];
+    if (n->op == QR_OP_SPATIAL_DROPOUT && x->ndim != 3)
+        return qr_graph_fail(g, QR_ERR_SHAPE,
+                             "spatial_dropout: input %s has %d dimensions, not (B, T, C)", x->name,
+                             x->ndim);
+    n->ndim = x->ndim;
+    for (int i = 0; i < x->ndim; i++)
+        n->shape[i] = x->shape[i];
+    n->batched = x->batched;
+    return QR_OK;
+}
+
+/* Mask entries: one per element, or one per (sample, channel). */
+static size_t dropout_mask_len(const qr_node *n)
+{
+    if (n->op == QR_OP_SPATIAL_DROPOUT)
+        return n->shape[0] * n->shape[2];
+    return qr_shape_size(n);
+}
+
+static size_t dropout_aux(const qr_node *n)
+{
+    return 1 + dropout_mask_len(n);
+}
+
+static void dropout_forward(qr_graph *g, qr_node *n)
+{
+    const float *x = n->in[0]->x;
+    unsigned char *aux = n->aux, *mask = aux + 1;
+    float p = n->fp[0];
+    size_t total = qr_shape_size(n);
+    if (!qr_graph_training(g) || p == 0.0f) {
+        aux[0] = 0;
+        memcpy(n->x, x, total * sizeof(float));
+        return;
+    }
+    aux[0] = 1;
+    float keep = 1.0f / (1.0f - p);
+    qr_rng *r = qr_graph_rng(g);
+    size_t len = dropout_mask_len(n);
+    for (size_t i = 0; i < len; i++)
+        mask[i] = qr_rng_uniform(r) >= p;
+    if (n->op == QR_OP_DROPOUT) {
+        for (size_t i = 0; i < total; i++)
+            n->x[i] = mask[i] ? x[i] * keep : 0.0f;
+        return;
+    }
+    size_t b = n->shape[0], t = n->shape[1], c = n->shape[2];
+    for (size_t i = 0; i < b; i++)
+        for (size_t s = 0; s < t; s++) {
+            const float *xr = x + (i * t + s) * c;
+            float *yr = n->x + (i * t + s) * c;
+            const unsigned char *mr = mask + i * c;
+            for (size_t j = 0; j < c; j++)
+                yr[j] = mr[j] ? xr[j] * keep : 0.0f;
+        }
+}
+
+static void dropout_backward(qr_graph *g, qr_node *n)
+{
+    (void)g;
+    float *dx = n->in[0]->g;
+    if (!dx)
+        return;
+    const unsigned char *aux = n->aux, *mask = aux + 1;
+    size_t total = qr_shape_size(n);
+    if (!aux[0]) {
+        for (size_t i = 0; i < total; i++)
+            dx[i] += n->g[i];
+        return;
+    }
+    float keep = 1.0f / (1.0f - n->fp[0]);
+    if (n->op == QR_OP_DROPOUT) {
+        for (size_t i = 0; i < total; i++)
+            if (mask[i])
+                dx[i] += keep * n->g[i];
+        return;
+    }
+    size_t b = n->shape[0], t = n->shape[1], c = n->shape[2];
+    for (size_t i = 0; i < b; i++)
+        for (size_t s = 0; s < t; s++) {
+            const float *dyr = n->g + (i * t + s) * c;
+            float *dxr = dx + (i * t + s) * c;
+            const unsigned char *mr = mask + i * c;
+            for (size_t j = 0; j < c; j++)
+                if (mr[j])
+                    dxr[j] += keep * dyr[j];
+        }
+}
+
+const qr_op_def qr_opdef_dropout = {
+    .name = "dropout", .shape = dropout_shape, .forward = dropout_forward,
+    .backward = dropout_backward, .aux_bytes = dropout_aux,
+};
+const qr_op_def qr_opdef_spatial_dropout = {
+    .name = "spatial_dropout", .shape = dropout_shape, .forward = dropout_forward,
+    .backward = dropout_backward, .aux_bytes = dropout_aux,
+};
+
+static qr_node *dropout_build(qr_graph *g, qr_op op, qr_node *x, float rate)
+{
+    if (!g)
+        return NULL;
+    if (!(rate >= 0.0f && rate < 1.0f)) {
+        qr_graph_fail(g, QR_ERR_ARG, "%s: rate %g not in [0, 1)", qr_op_name(op), (double)rate);
+        return NULL;
+    }
+    float fp[QR_NODE_NFP] = {rate};
+    return qr_graph_add_node(g, op, 1, &x, NULL, fp);
+}
+
+QR_API qr_node *qr_dropout(qr_graph *g, qr_node *x, float rate)
+{
+    return dropout_build(g, QR_OP_DROPOUT, x, rate);
+}
+
+QR_API qr_node *qr_spatial_dropout(qr_graph *g, qr_node *x, float rate)
+{
+    return dropout_build(g, QR_OP_SPATIAL_DROPOUT, x, rate);
+}

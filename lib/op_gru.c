@@ -1,0 +1,247 @@
+/* gru: a fused GRU layer (PyTorch / Keras reset_after = True), forward and full BPTT.
+ *
+ * Dimensions: B batch, T time steps, F input features, H units. Inputs, in order:
+ *   x (B, T, F), wi (F, 3H), wh (H, 3H), bi (3H), bh (3H), and optionally h0 (B, H).
+ * The 3H axis holds three column blocks in Keras order [z | r | n]:
+ *   z_t = σ(x_t Wi_z + bi_z + h_{t-1} Wh_z + bh_z)
+ *   r_t = σ(x_t Wi_r + bi_r + h_{t-1} Wh_r + bh_r)
+ *   n_t = tanh(x_t Wi_n + bi_n + r_t ⊙ (h_{t-1} Wh_n + bh_n))
+ *   h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1},   h_{-1} = h0 (zeros without h0)
+ * Output: h_{T-1} (B, H), or every h_t (B, T, H) when ip[0] (return_sequences) is set.
+ * ip[1] is 1 when h0 is given (then in[5]).
+ *
+ * Every per-step buffer is laid out (B, T, ·) like x, so that the products over all steps
+ * are single GEMMs on (B·T, ·) matrices and one step is a strided view (rows b·T + t:
+ * offset t·ld, stride T·ld). Design notes and the BPTT derivation: docs/gru.md.
+ *
+ * State kept in aux from forward to backward (at the current batch, sized at the maximum):
+ *   G   (B, T, 3H)  gate activations [z | r | n] (the input projection is computed in place)
+ *   HN  (B, T, H)   hn_t = h_{t-1} Wh_n + bh_n (the recurrent part of n, before r ⊙)
+ *   HP  (B, T, H)   h_{t-1}: HP[b, 0] = h0, HP[b, t] = h_{t-1}
+ * Scratch: forward GH (B, 3H) for one step's recurrent projection; backward
+ *   DG (B, T, 3H) pre-activation gradients of the recurrent projection [dz | dr | dn ⊙ r],
+ *   DN (B, T, H) pre-activation gradients of the input projection's n block, DH (B, H).
+ * Neither forward nor backward allocates. */
+#include <math.h>
+#include <string.h>
+#include "ops.h"
+
+enum { GRU_X, GRU_WI, GRU_WH, GRU_BI, GRU_BH, GRU_H0 };
+
+/* The node's current dimensions. */
+typedef struct gru_dims {
+    size_t b, t, f, h;
+} gru_dims;
+
+static gru_dims gru_get_dims(const qr_node *n)
+{
+    const qr_node *x = n->in[GRU_X];
+    gru_dims d = {x->shape[0], x->shape[1], x->shape[2], n->in[GRU_WH]->shape[0]};
+    return d;
+}
+
+static qr_status gru_shape(qr_graph *g, qr_node *n)
+{
+    (void)g;
+    const qr_node *x = n->in[GRU_X], *wi = n->in[GRU_WI], *wh = n->in[GRU_WH];
+    const qr_node *bi = n->in[GRU_BI], *bh = n->in[GRU_BH];
+    if (x->ndim != 3 || wi->ndim != 2 || wh->ndim != 2 || bi->ndim != 1 || bh->ndim != 1)
+        return QR_ERR_SHAPE;
+    if (wi->batched || wh->batched || bi->batched || bh->batched)
+        return QR_ERR_SHAPE;
+    size_t f = x->shape[2], h = wh->shape[0];
+    if (wi->shape[0] != f || wi->shape[1] != 3 * h || wh->shape[1] != 3 * h ||
+        bi->shape[0] != 3 * h || bh->shape[0] != 3 * h)
+        return QR_ERR_SHAPE;
+    if (n->ip[1]) {
+        const qr_node *h0 = n->in[GRU_H0];
+        if (h0->ndim != 2 || h0->batched != x->batched || h0->shape[0] != x->shape[0] ||
+            h0->shape[1] != h)
+            return QR_ERR_SHAPE;
+    }
+    n->batched = x->batched;
+    n->shape[0] = x->shape[0];
+    if (n->ip[0]) {
+        n->ndim = 3;
+        n->shape[1] = x->shape[1];
+        n->shape[2] = h;
+    } else {
+        n->ndim = 2;
+        n->shape[1] = h;
+    }
+    return QR_OK;
+}
+
+/* G, HN and HP, 5·T·H floats per sample. */
+static size_t gru_aux(const qr_node *n)
+{
+    gru_dims d = gru_get_dims(n);
+    return d.b * d.t * 5 * d.h * sizeof(float);
+}
+
+/* max(forward B·3H, backward B·T·4H + B·H) */
+static size_t gru_scratch(const qr_node *n)
+{
+    gru_dims d = gru_get_dims(n);
+    return d.b * d.t * 4 * d.h + d.b * d.h;
+}
+
+/* The aux buffers at the current batch. */
+static void gru_aux_split(const qr_node *n, gru_dims d, float **gates, float **hn, float **hp)
+{
+    float *base = n->aux;
+    size_t bt = d.b * d.t;
+    *gates = base;                 // (B, T, 3H)
+    *hn = base + bt * 3 * d.h;     // (B, T, H)
+    *hp = *hn + bt * d.h;          // (B, T, H)
+}
+
+static inline float gru_sigmoid(float v)
+{
+    if (v >= 0.0f)
+        return 1.0f / (1.0f + expf(-v));
+    float e = expf(v);
+    return e / (1.0f + e);
+}
+
+static void gru_forward(qr_graph *g, qr_node *n)
+{
+    gru_dims d = gru_get_dims(n);
+    const size_t B = d.b, T = d.t, F = d.f, H = d.h, H3 = 3 * d.h;
+    const float *x = n->in[GRU_X]->x;       // (B, T, F)
+    const float *wi = n->in[GRU_WI]->x;     // (F, 3H)
+    const float *wh = n->in[GRU_WH]->x;     // (H, 3H)
+    const float *bi = n->in[GRU_BI]->x;     // (3H)
+    const float *bh = n->in[GRU_BH]->x;     // (3H)
+    float *gates, *hn, *hp;
+    gru_aux_split(n, d, &gates, &hn, &hp);
+    float *gh = g->scratch;                 // (B, 3H)
+    const int seq = n->ip[0];
+
+    /* input projection of every step at once: G (B·T, 3H) = X (B·T, F) · Wi */
+    qr_sgemm(0, 0, B * T, H3, F, 1.0f, x, F, wi, H3, 0.0f, gates, H3);
+
+    /* HP[:, 0] = h0 */
+    for (size_t b = 0; b < B; b++) {
+        float *dst = hp + b * T * H;
+        if (n->ip[1])
+            memcpy(dst, n->in[GRU_H0]->x + b * H, H * sizeof(float));
+        else
+            memset(dst, 0, H * sizeof(float));
+    }
+
+    for (size_t t = 0; t < T; t++) {
+        /* recurrent projection GH (B, 3H) = h_{t-1} · Wh, rows of HP at stride T·H */
+        qr_sgemm(0, 0, B, H3, H, 1.0f, hp + t * H, T * H, wh, H3, 0.0f, gh, H3);
+        for (size_t b = 0; b < B; b++) {
+            size_t row = b * T + t;
+            float *gt = gates + row * H3;   /* in: x_t Wi; out: [z | r | n] */
+            const float *ght = gh + b * H3;
+            float *hnt = hn + row * H;
+            const float *hprev = hp + row * H;
+            float *hnext = t + 1 < T ? hp + row * H + H : NULL;
+            float *y = seq ? n->x + row * H : t + 1 == T ? n->x + b * H : NULL;
+            for (size_t j = 0; j < H; j++) {
+                float z = gru_sigmoid(gt[j] + bi[j] + ght[j] + bh[j]);
+                float r = gru_sigmoid(gt[H + j] + bi[H + j] + ght[H + j] + bh[H + j]);
+                float hr = ght[2 * H + j] + bh[2 * H + j];
+                float nn = tanhf(gt[2 * H + j] + bi[2 * H + j] + r * hr);
+                float ht = (1.0f - z) * nn + z * hprev[j];
+                gt[j] = z;
+                gt[H + j] = r;
+                gt[2 * H + j] = nn;
+                hnt[j] = hr;
+                if (hnext)
+                    hnext[j] = ht;
+                if (y)
+                    y[j] = ht;
+            }
+        }
+    }
+}
+
+/* acc (3H) += column sums of m (rows, 3H) */
+static void gru_colsum(float *acc, const float *m, size_t rows, size_t cols)
+{
+    for (size_t i = 0; i < rows; i++, m += cols)
+        for (size_t j = 0; j < cols; j++)
+            acc[j] += m[j];
+}
+
+static void gru_backward(qr_graph *g, qr_node *n)
+{
+    gru_dims d = gru_get_dims(n);
+    const size_t B = d.b, T = d.t, F = d.f, H = d.h, H3 = 3 * d.h;
+    qr_node *xn = n->in[GRU_X], *win = n->in[GRU_WI], *whn = n->in[GRU_WH];
+    qr_node *bin = n->in[GRU_BI], *bhn = n->in[GRU_BH];
+    qr_node *h0n = n->ip[1] ? n->in[GRU_H0] : NULL;
+    float *gates, *hn, *hp;
+    gru_aux_split(n, d, &gates, &hn, &hp);
+    float *dg = g->scratch;                 // (B, T, 3H) d(h W_h + b_h): [dz | dr | dn ⊙ r]
+    float *dn = dg + B * T * H3;            // (B, T, H)  d(x W_in + b_in) = dn (pre-tanh)
+    float *dh = dn + B * T * H;             // (B, H)     dL/dh_t, carried backwards
+    const float *dy = n->g;                 // (B, T, H) or (B, H)
+    const float *wh = whn->x;               // (H, 3H)
+    const int seq = n->ip[0];
+    const int need_h0 = h0n && h0n->g;
+
+    memset(dh, 0, B * H * sizeof(float));
+    for (size_t t = T; t-- > 0;) {
+        for (size_t b = 0; b < B; b++) {
+            size_t row = b * T + t;
+            const float *gt = gates + row * H3, *hnt = hn + row * H, *hprev = hp + row * H;
+            const float *dyt = seq ? dy + row * H : t + 1 == T ? dy + b * H : NULL;
+            float *dht = dh + b * H, *dgt = dg + row * H3, *dnt = dn + row * H;
+            for (size_t j = 0; j < H; j++) {
+                float z = gt[j], r = gt[H + j], nn = gt[2 * H + j];
+                float dhj = dht[j] + (dyt ? dyt[j] : 0.0f);
+                /* h = (1 - z) n + z h_prev */
+                float dnj = dhj * (1.0f - z) * (1.0f - nn * nn);    /* through tanh */
+                float dzj = dhj * (hprev[j] - nn) * z * (1.0f - z);  /* through σ */
+                float drj = dnj * hnt[j] * r * (1.0f - r);
+                dgt[j] = dzj;
+                dgt[H + j] = drj;
+                dgt[2 * H + j] = dnj * r;
+                dnt[j] = dnj;
+                dht[j] = dhj * z;   /* direct path; the GEMM below adds the gates' paths */
+            }
+        }
+        /* dh_{t-1} += DG_t (B, 3H) · Whᵀ; skipped at t = 0 unless h0 wants it */
+        if (t > 0 || need_h0)
+            qr_sgemm(0, 1, B, H, H3, 1.0f, dg + t * H3, T * H3, wh, H3, 1.0f, dh, H);
+    }
+    if (need_h0)
+        for (size_t i = 0; i < B * H; i++)
+            h0n->g[i] += dh[i];
+
+    /* recurrent parameters: one GEMM over all steps, dWh (H, 3H) += HPᵀ (H, B·T) · DG */
+    if (whn->g)
+        qr_sgemm(1, 0, H, H3, B * T, 1.0f, hp, H, dg, H3, 1.0f, whn->g, H3);
+    if (bhn->g)
+        gru_colsum(bhn->g, dg, B * T, H3);
+
+    /* DG becomes the input projection's gradient: its n block is dn, not dn ⊙ r */
+    if (!xn->g && !win->g && !bin->g)
+        return;
+    for (size_t row = 0; row < B * T; row++)
+        memcpy(dg + row * H3 + 2 * H, dn + row * H, H * sizeof(float));
+    if (win->g) /* dWi (F, 3H) += Xᵀ (F, B·T) · DG */
+        qr_sgemm(1, 0, F, H3, B * T, 1.0f, xn->x, F, dg, H3, 1.0f, win->g, H3);
+    if (bin->g)
+        gru_colsum(bin->g, dg, B * T, H3);
+    if (xn->g) /* dX (B·T, F) += DG · Wiᵀ */
+        qr_sgemm(0, 1, B * T, F, H3, 1.0f, dg, H3, win->x, H3, 1.0f, xn->g, F);
+}
+
+const qr_op_def qr_opdef_gru = {
+    .name = "gru", .shape = gru_shape, .forward = gru_forward, .backward = gru_backward,
+    .aux_bytes = gru_aux, .scratch_floats = gru_scratch,
+};
+
+QR_API qr_node *qr_gru(qr_graph *g, qr_node *x, qr_node *wi, qr_node *wh, qr_node *bi,
+                       qr_node *bh, qr_node *h0, int return_sequences)
+{
+    qr_node *in[6] = {x, wi, wh, bi, bh, h0};
+    int ip[QR_NODE_NIP] = {return_sequences != 0, h0 != NULL};
+    return qr_graph_add_node(g, QR_OP_GRU, h0 ? 6 : 5, in, ip, NULL);
+}

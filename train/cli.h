@@ -1,0 +1,17 @@
+/* Subcommands of the qreg program (each returns the process exit code: 0 ok, 1 failure,
+ * 2 usage error). */
+#ifndef QREG_CLI_H
+#define QREG_CLI_H
+
+#include "qreg/train.h"
+
+int qr_cmd_train(int argc, char **argv);
+int qr_cmd_eval(int argc, char **argv);
+int qr_cmd_summary(int argc, char **argv);
+
+/* argv option helpers: "--name value" and "--name=value". */
+int qr_cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* Parse a whole non-negative integer; 0 on success. */
+int qr_cli_size(const char *s, size_t *out);
+
+#endif

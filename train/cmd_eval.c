@@ -1,0 +1,149 @@
+/* qreg eval MODEL --data CSV: accuracy, loss and confusion matrix of a saved model. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "cli.h"
+
+static const char eval_help[] =
+    "usage: qreg eval MODEL.qrm --data FILE.csv [options]\n"
+    "\n"
+    "Evaluate a saved model on a labelled CSV file: accuracy, loss and the confusion matrix.\n"
+    "The file is read with the model's input shape and class names; labels the model does\n"
+    "not know are an error.\n"
+    "\n"
+    "options:\n"
+    "  --data FILE       the CSV file (required)\n"
+    "  --label COL       label column: a header name or a 0-based index (default: last)\n"
+    "  --header MODE     auto (default), yes or no\n"
+    "  --json            print the result as one JSON object\n"
+    "  -h, --help        this help\n";
+
+int qr_cmd_eval(int argc, char **argv)
+{
+    const char *model_path = NULL, *data = NULL, *label = NULL, *header = "auto", *v;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(eval_help, stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (qr_cli_opt(argc, argv, &i, "--data", &v)) {
+            if (!(data = v))
+                goto bad;
+        } else if (qr_cli_opt(argc, argv, &i, "--label", &v)) {
+            if (!(label = v) || !*v)
+                goto bad;
+        } else if (qr_cli_opt(argc, argv, &i, "--header", &v)) {
+            if (!(header = v) ||
+                (strcmp(v, "auto") && strcmp(v, "yes") && strcmp(v, "no")))
+                goto bad;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "qreg eval: unknown option '%s' (see qreg eval --help)\n", a);
+            return 2;
+        } else if (!model_path) {
+            model_path = a;
+        } else {
+            fprintf(stderr, "qreg eval: more than one model given ('%s')\n", a);
+            return 2;
+        }
+        continue;
+    bad:
+        fprintf(stderr, "qreg eval: option '%s' needs a valid value (see qreg eval --help)\n", a);
+        return 2;
+    }
+    if (!model_path || !data) {
+        fputs(eval_help, stderr);
+        return 2;
+    }
+    qr_error err = {{0}};
+    qr_model *m = NULL;
+    if (qr_model_load(model_path, 256, &m, &err) != QR_OK) {
+        fprintf(stderr, "qreg eval: %s\n", err.msg);
+        return 1;
+    }
+    const qr_model_spec *spec = qr_model_spec_of(m);
+    qr_csv_options o = {0};
+    o.path = data;
+    o.header = strcmp(header, "yes") == 0 ? 1 : strcmp(header, "no") == 0 ? 0 : -1;
+    o.label_index = -1;
+    if (label) {
+        char *end;
+        long li = strtol(label, &end, 10);
+        if (*end == '\0' && end != label)
+            o.label_index = li;
+        else
+            o.label_name = label;
+    }
+    o.t = spec->t > 1 ? spec->t : 0;
+    o.f = spec->t > 1 ? spec->f : 0;
+    o.classes = qr_model_classes(m);
+    o.n_classes = o.classes ? spec->n_classes : 0;
+    qr_dataset d = {0};
+    int rc = 1;
+    int32_t *pred = NULL;
+    size_t *confusion = NULL;
+    if (qr_csv_load(&o, &d, &err) != QR_OK) {
+        fprintf(stderr, "qreg eval: %s\n", err.msg);
+        goto done;
+    }
+    if (d.t * d.f != spec->t * spec->f) {
+        fprintf(stderr, "qreg eval: %s: %zu features per sample, the model takes %zu\n", data,
+                d.t * d.f, spec->t * spec->f);
+        goto done;
+    }
+    if (d.n_classes != spec->n_classes) {
+        fprintf(stderr, "qreg eval: %s: %zu classes, the model has %zu\n", data, d.n_classes,
+                spec->n_classes);
+        goto done;
+    }
+    size_t c = spec->n_classes;
+    pred = malloc(d.n * sizeof *pred);
+    confusion = calloc(c * c, sizeof *confusion);
+    double loss, acc;
+    if (!pred || !confusion || qr_evaluate(m, &d, &loss, &acc, pred) != QR_OK) {
+        fprintf(stderr, "qreg eval: evaluation failed\n");
+        goto done;
+    }
+    for (size_t i = 0; i < d.n; i++)
+        confusion[(size_t)d.y[i] * c + (size_t)pred[i]]++;
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", model_path);
+        cJSON_AddStringToObject(j, "data", data);
+        cJSON_AddNumberToObject(j, "samples", (double)d.n);
+        cJSON_AddNumberToObject(j, "accuracy", acc);
+        cJSON_AddNumberToObject(j, "loss", loss);
+        cJSON *cm = cJSON_AddArrayToObject(j, "confusion");
+        for (size_t i = 0; i < c; i++) {
+            cJSON *row = cJSON_CreateArray();
+            for (size_t k = 0; k < c; k++)
+                cJSON_AddItemToArray(row, cJSON_CreateNumber((double)confusion[i * c + k]));
+            cJSON_AddItemToArray(cm, row);
+        }
+        char *text = cJSON_PrintUnformatted(j);
+        if (text)
+            printf("%s\n", text);
+        free(text);
+        cJSON_Delete(j);
+    } else {
+        printf("samples: %zu\naccuracy: %.4f\nloss: %.4f\n", d.n, acc, loss);
+        printf("confusion (rows: true class, columns: predicted):\n");
+        for (size_t i = 0; i < c; i++) {
+            printf("  %-12.12s", d.class_names[i]);
+            for (size_t k = 0; k < c; k++)
+                printf(" %6zu", confusion[i * c + k]);
+            printf("\n");
+        }
+    }
+    rc = 0;
+done:
+    free(confusion);
+    free(pred);
+    qr_dataset_free(&d);
+    qr_model_free(m);
+    return rc;
+}

@@ -1,0 +1,137 @@
+/* qreg summary CONFIG: the layer table with parameter counts and the thesis' byte size. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "lib/graph_impl.h"
+
+static const char summary_help[] =
+    "usage: qreg summary CONFIG.json [--classes N]\n"
+    "\n"
+    "Print the model of a config: each layer's output shape and parameters, the total\n"
+    "parameter count and the byte size with every weight at 8 bits and every bias,\n"
+    "batch-norm parameter and PReLU slope at 32 bits (the thesis' accounting, SPEC.md §1).\n"
+    "The input shape comes from data.sequence (or the CSV's width when flat); the class\n"
+    "count from the last dense layer's units, or --classes, or the training data.\n"
+    "\n"
+    "options:\n"
+    "  --classes N   number of classes when the config does not fix it\n"
+    "  -h, --help    this help\n";
+
+/* Weights (kernels) are quantized; everything else is stored at 32 bits. */
+static int is_weight(const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    return slash && (strcmp(slash + 1, "kernel") == 0 || strcmp(slash + 1, "recurrent_kernel") == 0);
+}
+
+int qr_cmd_summary(int argc, char **argv)
+{
+    const char *config = NULL, *v;
+    size_t classes = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(summary_help, stdout);
+            return 0;
+        } else if (qr_cli_opt(argc, argv, &i, "--classes", &v)) {
+            if (qr_cli_size(v, &classes) || classes < 2) {
+                fprintf(stderr, "qreg summary: --classes needs a number >= 2\n");
+                return 2;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "qreg summary: unknown option '%s'\n", a);
+            return 2;
+        } else if (!config) {
+            config = a;
+        } else {
+            fprintf(stderr, "qreg summary: more than one config given\n");
+            return 2;
+        }
+    }
+    if (!config) {
+        fputs(summary_help, stderr);
+        return 2;
+    }
+    qr_error err = {{0}};
+    qr_train_config c;
+    if (qr_train_config_load(config, &c, &err) != QR_OK) {
+        fprintf(stderr, "qreg summary: %s\n", err.msg);
+        return 1;
+    }
+    int rc = 1;
+    qr_model *m = NULL;
+    qr_model_spec spec;
+    qr_split_data d = {0};
+    if (qr_model_spec_copy(&spec, &c.model) != QR_OK)
+        goto done;
+    spec.t = c.t ? c.t : 1;
+    spec.f = c.f;
+    size_t last_dense = 0;
+    for (size_t i = 0; i < spec.n_layers; i++)
+        if (spec.layers[i].kind == QR_LAYER_DENSE)
+            last_dense = spec.layers[i].units;
+    spec.n_classes = classes ? classes : last_dense;
+    if (!spec.f || !spec.n_classes) {
+        /* shape or classes not in the config: read them from the data */
+        if (qr_train_load_data(&c, &d, &err) != QR_OK) {
+            fprintf(stderr, "qreg summary: %s\n", err.msg);
+            goto done_spec;
+        }
+        spec.t = d.train.t;
+        spec.f = d.train.f;
+        if (!spec.n_classes)
+            spec.n_classes = d.train.n_classes;
+    }
+    if (qr_model_new(&spec, 1, 0, &m, &err) != QR_OK) {
+        fprintf(stderr, "qreg summary: %s\n", err.msg);
+        goto done_spec;
+    }
+    const qr_model_spec *ms = qr_model_spec_of(m);
+    qr_graph *g = qr_model_graph(m);
+    printf("input: %zu x %zu, %zu classes\n\n", ms->t, ms->f, ms->n_classes);
+    printf("%-26s %-26s %12s %12s\n", "layer", "parameters", "count", "bytes@8bit");
+    size_t total = 0, weights = 0, others = 0;
+    for (size_t li = 0; li < ms->n_layers; li++) {
+        const qr_layer_spec *l = &ms->layers[li];
+        char layer[64];
+        snprintf(layer, sizeof layer, "%s (%s)", l->name, qr_layer_kind_name(l->kind));
+        size_t lcount = 0, lbytes = 0;
+        char shapes[128] = "";
+        for (size_t i = 0; i < g->n_nodes; i++) {
+            const qr_node *p = g->nodes[i];
+            size_t nl = strlen(l->name);
+            if (p->op != QR_OP_PARAM || strncmp(p->name, l->name, nl) != 0 || p->name[nl] != '/')
+                continue;
+            lcount += p->max_size;
+            if (is_weight(p->name)) {
+                lbytes += p->max_size;
+                weights += p->max_size;
+            } else {
+                lbytes += 4 * p->max_size;
+                others += p->max_size;
+            }
+            char one[48];
+            snprintf(one, sizeof one, "%s%s(", shapes[0] ? " " : "", strrchr(p->name, '/') + 1);
+            strncat(shapes, one, sizeof shapes - strlen(shapes) - 1);
+            for (int k = 0; k < p->ndim; k++) {
+                snprintf(one, sizeof one, "%s%zu", k ? "," : "", p->shape[k]);
+                strncat(shapes, one, sizeof shapes - strlen(shapes) - 1);
+            }
+            strncat(shapes, ")", sizeof shapes - strlen(shapes) - 1);
+        }
+        total += lcount;
+        printf("%-26s %-26s %12zu %12zu\n", layer, shapes[0] ? shapes : "-", lcount, lbytes);
+    }
+    printf("\nparameters: %zu (%zu weights, %zu biases/normalization/slopes)\n", total, weights,
+           others);
+    printf("size at 8 bits: %zu B (weights 1 B each, the rest 4 B each)\n", weights + 4 * others);
+    rc = 0;
+    qr_model_free(m);
+done_spec:
+    qr_model_spec_free(&spec);
+    qr_split_data_free(&d);
+done:
+    qr_train_config_free(&c);
+    return rc;
+}

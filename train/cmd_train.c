@@ -1,0 +1,186 @@
+/* qreg train CONFIG: train, keep the best model on validation, report test accuracy, save. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "cli.h"
+
+static const char train_help[] =
+    "usage: qreg train CONFIG.json [options]\n"
+    "\n"
+    "Train the model a JSON config describes (format: docs/config.md), keep the weights of\n"
+    "the epoch with the best validation accuracy, print the test accuracy and save the\n"
+    "model (a .qrm file, written atomically).\n"
+    "\n"
+    "options:\n"
+    "  --out FILE       where to save the model (default: output.model, or CONFIG's name\n"
+    "                   with .qrm in the working directory)\n"
+    "  --log FILE       write per-epoch loss and accuracy as CSV\n"
+    "  --epochs N       override training.epochs\n"
+    "  --seed N         override training.seed\n"
+    "  --threads N      override training.threads (OpenBLAS threads)\n"
+    "  --json           print the final result as one JSON object on stdout\n"
+    "  --quiet          no progress output\n"
+    "  -h, --help       this help\n";
+
+typedef struct progress_ctx {
+    int tty, quiet;
+} progress_ctx;
+
+static void on_progress(void *user, const qr_train_progress *p)
+{
+    const progress_ctx *ctx = user;
+    if (ctx->quiet)
+        return;
+    if (p->event == QR_TRAIN_BATCH) {
+        if (!ctx->tty)
+            return;
+        int width = 24, done = (int)(width * p->batch / p->batches);
+        char bar[32];
+        for (int i = 0; i < width; i++)
+            bar[i] = i < done ? '=' : (i == done ? '>' : ' ');
+        bar[width] = '\0';
+        fprintf(stderr, "\repoch %zu/%zu [%s] %zu/%zu  loss %.4f  acc %.4f ", p->epoch,
+                p->epochs, bar, p->batch, p->batches, p->loss, p->accuracy);
+        fflush(stderr);
+        return;
+    }
+    if (ctx->tty)
+        fprintf(stderr, "\r\033[K");
+    fprintf(stderr, "epoch %zu/%zu  loss %.4f  acc %.4f", p->epoch, p->epochs, p->loss,
+            p->accuracy);
+    if (!isnan(p->val_accuracy))
+        fprintf(stderr, "  val_loss %.4f  val_acc %.4f%s", p->val_loss, p->val_accuracy,
+                p->improved ? "  *" : "");
+    fprintf(stderr, "  (%.1fs)\n", p->seconds);
+}
+
+int qr_cmd_train(int argc, char **argv)
+{
+    const char *config = NULL, *out = NULL, *log = NULL, *v;
+    size_t epochs = 0, seed = 0, threads = 0;
+    int have_seed = 0, json = 0, quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(train_help, stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--quiet") == 0) {
+            quiet = 1;
+        } else if (qr_cli_opt(argc, argv, &i, "--out", &v)) {
+            if (!(out = v) || !*v)
+                goto bad;
+        } else if (qr_cli_opt(argc, argv, &i, "--log", &v)) {
+            if (!(log = v) || !*v)
+                goto bad;
+        } else if (qr_cli_opt(argc, argv, &i, "--epochs", &v)) {
+            if (qr_cli_size(v, &epochs) || epochs == 0)
+                goto bad;
+        } else if (qr_cli_opt(argc, argv, &i, "--seed", &v)) {
+            if (qr_cli_size(v, &seed))
+                goto bad;
+            have_seed = 1;
+        } else if (qr_cli_opt(argc, argv, &i, "--threads", &v)) {
+            if (qr_cli_size(v, &threads) || threads == 0 || threads > 256)
+                goto bad;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "qreg train: unknown option '%s' (see qreg train --help)\n", a);
+            return 2;
+        } else if (!config) {
+            config = a;
+        } else {
+            fprintf(stderr, "qreg train: more than one config given ('%s')\n", a);
+            return 2;
+        }
+        continue;
+    bad:
+        fprintf(stderr, "qreg train: option '%s' needs a valid value (see qreg train --help)\n", a);
+        return 2;
+    }
+    if (!config) {
+        fputs(train_help, stderr);
+        return 2;
+    }
+    qr_error err = {{0}};
+    qr_train_config c;
+    if (qr_train_config_load(config, &c, &err) != QR_OK) {
+        fprintf(stderr, "qreg train: %s\n", err.msg);
+        return 1;
+    }
+    int rc = 1;
+    if (epochs)
+        c.epochs = epochs;
+    if (have_seed)
+        c.seed = seed;
+    if (threads)
+        c.threads = (int)threads;
+    if (out) {
+        free(c.model_path);
+        c.model_path = strdup(out);
+    }
+    if (log) {
+        free(c.log_path);
+        c.log_path = strdup(log);
+    }
+    qr_split_data d;
+    qr_model *m = NULL;
+    if (!c.model_path || (log && !c.log_path)) {
+        fprintf(stderr, "qreg train: out of memory\n");
+        goto done_config;
+    }
+    if (qr_train_load_data(&c, &d, &err) != QR_OK) {
+        fprintf(stderr, "qreg train: %s\n", err.msg);
+        goto done_config;
+    }
+    if (!quiet)
+        fprintf(stderr, "data: %zu train, %zu validation, %zu test samples of %zu x %zu, "
+                        "%zu classes\n", d.train.n, d.val.n, d.test.n, d.train.t, d.train.f,
+                d.train.n_classes);
+    progress_ctx ctx = {isatty(STDERR_FILENO), quiet};
+    qr_train_result r;
+    if (qr_train(&c, &d, on_progress, &ctx, &m, &r, &err) != QR_OK) {
+        fprintf(stderr, "qreg train: %s\n", err.msg);
+        goto done_data;
+    }
+    if (qr_model_save(m, c.model_path, &err) != QR_OK) {
+        fprintf(stderr, "qreg train: %s\n", err.msg);
+        goto done_data;
+    }
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "model", c.model_path);
+        cJSON_AddNumberToObject(o, "best_epoch", (double)r.best_epoch);
+        /* NaN (no validation or test split) is printed as null */
+        cJSON_AddNumberToObject(o, "val_accuracy", r.val_accuracy);
+        cJSON_AddNumberToObject(o, "val_loss", r.val_loss);
+        cJSON_AddNumberToObject(o, "test_accuracy", r.test_accuracy);
+        cJSON_AddNumberToObject(o, "test_loss", r.test_loss);
+        cJSON_AddNumberToObject(o, "seconds", r.seconds);
+        char *text = cJSON_PrintUnformatted(o);
+        if (text)
+            printf("%s\n", text);
+        free(text);
+        cJSON_Delete(o);
+    } else {
+        printf("best epoch: %zu", r.best_epoch);
+        if (!isnan(r.val_accuracy))
+            printf(" (validation accuracy %.4f)", r.val_accuracy);
+        printf("\n");
+        if (!isnan(r.test_accuracy))
+            printf("test accuracy: %.4f (%zu samples), test loss %.4f\n", r.test_accuracy,
+                   d.test.n, r.test_loss);
+        printf("saved model: %s (%.1f s)\n", c.model_path, r.seconds);
+    }
+    rc = 0;
+done_data:
+    qr_model_free(m);
+    qr_split_data_free(&d);
+done_config:
+    qr_train_config_free(&c);
+    return rc;
+}

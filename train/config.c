@@ -1,0 +1,275 @@
+/* The training config: strict JSON, every key known, every error naming its key. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lib/json_util.h"
+#include "qreg/train.h"
+
+/* dir of `path` joined with `rel` (unchanged when rel is absolute). Caller frees. */
+static char *resolve(const char *path, const char *rel)
+{
+    if (rel[0] == '/')
+        return strdup(rel);
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
+    char *out = malloc(dlen + strlen(rel) + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, path, dlen);
+    strcpy(out + dlen, rel);
+    return out;
+}
+
+static qr_status dup_or_fail(char **dst, const char *src, const char *where, qr_error *err)
+{
+    *dst = strdup(src);
+    return *dst ? QR_OK : qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", where);
+}
+
+static qr_status parse_data(qr_train_config *c, const cJSON *d, const char *where, qr_error *err)
+{
+    static const char *const keys[] = {"train", "validation", "test", "label", "header",
+                                       "sequence", "validation_split", "test_split",
+                                       "standardize", NULL};
+    qr_status s = qr_json_check_keys(d, keys, where, "data", err);
+    if (s != QR_OK)
+        return s;
+    const char *train = NULL, *val = NULL, *test = NULL;
+    if ((s = qr_json_get_string(d, "train", &train, where, "data", err)) ||
+        (s = qr_json_get_string(d, "validation", &val, where, "data", err)) ||
+        (s = qr_json_get_string(d, "test", &test, where, "data", err)))
+        return s;
+    if (!train)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: 'data.train' (a CSV file) is missing", where);
+    const char *paths[3] = {train, val, test};
+    char **dst[3] = {&c->train_path, &c->val_path, &c->test_path};
+    for (int i = 0; i < 3; i++)
+        if (paths[i] && !(*dst[i] = resolve(where, paths[i])))
+            return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", where);
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(d, "label");
+    if (label) {
+        if (cJSON_IsString(label)) {
+            if ((s = dup_or_fail(&c->label_name, label->valuestring, where, err)))
+                return s;
+        } else if ((s = qr_json_get_int(d, "label", -100000, 100000, &c->label_index, where,
+                                        "data", err))) {
+            return qr_error_set(err, QR_ERR_CONFIG,
+                                "%s: 'data.label' must be a column name or a column index", where);
+        }
+    }
+    const cJSON *header = cJSON_GetObjectItemCaseSensitive(d, "header");
+    if (header) {
+        if (cJSON_IsString(header) && strcmp(header->valuestring, "auto") == 0)
+            c->header = -1;
+        else if (cJSON_IsBool(header))
+            c->header = cJSON_IsTrue(header);
+        else
+            return qr_error_set(err, QR_ERR_CONFIG,
+                                "%s: 'data.header' must be true, false or \"auto\"", where);
+    }
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(d, "sequence");
+    if (seq) {
+        const cJSON *t = cJSON_GetArrayItem(seq, 0), *f = cJSON_GetArrayItem(seq, 1);
+        if (!cJSON_IsArray(seq) || cJSON_GetArraySize(seq) != 2 || !cJSON_IsNumber(t) ||
+            !cJSON_IsNumber(f) || t->valuedouble < 1 || f->valuedouble < 1 ||
+            t->valuedouble > 1e6 || f->valuedouble > 1e6 ||
+            t->valuedouble != (double)(size_t)t->valuedouble ||
+            f->valuedouble != (double)(size_t)f->valuedouble)
+            return qr_error_set(err, QR_ERR_CONFIG,
+                                "%s: 'data.sequence' must be [steps, features] (positive integers)",
+                                where);
+        c->t = (size_t)t->valuedouble;
+        c->f = (size_t)f->valuedouble;
+    }
+    if ((s = qr_json_get_double(d, "validation_split", 0, 0.9, &c->val_split, where, "data",
+                                err)) ||
+        (s = qr_json_get_double(d, "test_split", 0, 0.9, &c->test_split, where, "data", err)) ||
+        (s = qr_json_get_bool(d, "standardize", &c->standardize, where, "data", err)))
+        return s;
+    if (c->val_split + c->test_split >= 0.95)
+        return qr_error_set(err, QR_ERR_CONFIG,
+                            "%s: 'data.validation_split' + 'data.test_split' must be below 0.95",
+                            where);
+    /* a split from the training file is only used where no separate file is named */
+    if (c->val_path && cJSON_GetObjectItemCaseSensitive(d, "validation_split"))
+        return qr_error_set(err, QR_ERR_CONFIG,
+                            "%s: give 'data.validation' or 'data.validation_split', not both", where);
+    if (c->test_path && cJSON_GetObjectItemCaseSensitive(d, "test_split"))
+        return qr_error_set(err, QR_ERR_CONFIG,
+                            "%s: give 'data.test' or 'data.test_split', not both", where);
+    if (c->val_path)
+        c->val_split = 0;
+    if (c->test_path)
+        c->test_split = 0;
+    return QR_OK;
+}
+
+static qr_status parse_optimizer(qr_train_config *c, const cJSON *o, const char *where,
+                                 qr_error *err)
+{
+    static const char *const keys[] = {"name", "learning_rate", "momentum", "nesterov",
+                                       "beta_1", "beta_2", "epsilon", "clipnorm",
+                                       "weight_decay", NULL};
+    static const char *const names[] = {"sgd", "adam", "nadam", NULL};
+    qr_status s = qr_json_check_keys(o, keys, where, "optimizer", err);
+    if (s != QR_OK)
+        return s;
+    int kind = QR_OPTIM_ADAM;
+    if ((s = qr_json_get_choice(o, "name", names, &kind, where, "optimizer", err)))
+        return s;
+    qr_optim_config_default(&c->optim, (qr_optim_kind)kind);
+    qr_optim_config *p = &c->optim;
+    if ((s = qr_json_get_float(o, "learning_rate", 0, 10, &p->lr, where, "optimizer", err)) ||
+        (s = qr_json_get_float(o, "momentum", 0, 0.999999, &p->momentum, where, "optimizer",
+                               err)) ||
+        (s = qr_json_get_bool(o, "nesterov", &p->nesterov, where, "optimizer", err)) ||
+        (s = qr_json_get_float(o, "beta_1", 0, 0.999999, &p->beta1, where, "optimizer", err)) ||
+        (s = qr_json_get_float(o, "beta_2", 0, 0.999999999, &p->beta2, where, "optimizer",
+                               err)) ||
+        (s = qr_json_get_float(o, "epsilon", 0, 1, &p->eps, where, "optimizer", err)) ||
+        (s = qr_json_get_float(o, "clipnorm", 0, 1e9, &c->clip_norm, where, "optimizer",
+                               err)) ||
+        (s = qr_json_get_float(o, "weight_decay", 0, 1, &c->weight_decay, where, "optimizer",
+                               err)))
+        return s;
+    if (kind != QR_OPTIM_SGD && (cJSON_GetObjectItemCaseSensitive(o, "momentum") ||
+                                 cJSON_GetObjectItemCaseSensitive(o, "nesterov")))
+        return qr_error_set(err, QR_ERR_CONFIG,
+                            "%s: 'optimizer.momentum'/'nesterov' apply to sgd only", where);
+    if (kind == QR_OPTIM_SGD && (cJSON_GetObjectItemCaseSensitive(o, "beta_1") ||
+                                 cJSON_GetObjectItemCaseSensitive(o, "beta_2") ||
+                                 cJSON_GetObjectItemCaseSensitive(o, "epsilon")))
+        return qr_error_set(err, QR_ERR_CONFIG,
+                            "%s: 'optimizer.beta_1'/'beta_2'/'epsilon' apply to adam and nadam",
+                            where);
+    if (qr_optim_config_check(p) != QR_OK)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: 'optimizer' values out of range", where);
+    return QR_OK;
+}
+
+static qr_status parse_training(qr_train_config *c, const cJSON *o, const char *where,
+                                qr_error *err)
+{
+    static const char *const keys[] = {"epochs", "batch_size", "seed", "threads", NULL};
+    qr_status s = qr_json_check_keys(o, keys, where, "training", err);
+    if (s != QR_OK)
+        return s;
+    long threads = c->threads;
+    double seed = (double)c->seed;
+    if ((s = qr_json_get_size(o, "epochs", 1, 1000000, &c->epochs, where, "training", err)) ||
+        (s = qr_json_get_size(o, "batch_size", 1, 65536, &c->batch_size, where, "training",
+                              err)) ||
+        (s = qr_json_get_double(o, "seed", 0, 9007199254740991.0, &seed, where, "training",
+                                err)) ||
+        (s = qr_json_get_int(o, "threads", 1, 256, &threads, where, "training", err)))
+        return s;
+    if (seed != (double)(uint64_t)seed)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: 'training.seed' must be an integer", where);
+    c->seed = (uint64_t)seed;
+    c->threads = (int)threads;
+    return QR_OK;
+}
+
+static qr_status parse_output(qr_train_config *c, const cJSON *o, const char *where,
+                              qr_error *err)
+{
+    static const char *const keys[] = {"model", "log", NULL};
+    qr_status s = qr_json_check_keys(o, keys, where, "output", err);
+    const char *model = NULL, *log = NULL;
+    if (s || (s = qr_json_get_string(o, "model", &model, where, "output", err)) ||
+        (s = qr_json_get_string(o, "log", &log, where, "output", err)))
+        return s;
+    if (model && !*model)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: 'output.model' is empty", where);
+    if (model && (s = dup_or_fail(&c->model_path, model, where, err)))
+        return s;
+    if (log && *log && (s = dup_or_fail(&c->log_path, log, where, err)))
+        return s;
+    return QR_OK;
+}
+
+/* "<dir>/name.json" -> "name.qrm" in the working directory. */
+static char *default_model_path(const char *config)
+{
+    const char *base = strrchr(config, '/');
+    base = base ? base + 1 : config;
+    size_t n = strlen(base);
+    if (n > 5 && strcmp(base + n - 5, ".json") == 0)
+        n -= 5;
+    char *out = malloc(n + 5);
+    if (out) {
+        memcpy(out, base, n);
+        strcpy(out + n, ".qrm");
+    }
+    return out;
+}
+
+QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->label_index = -1;
+    c->header = -1;
+    c->val_split = 0.15;
+    c->test_split = 0.15;
+    c->standardize = 1;
+    c->epochs = 20;
+    c->batch_size = 32;
+    c->seed = 1;
+    c->threads = 1;
+    qr_optim_config_default(&c->optim, QR_OPTIM_ADAM);
+    cJSON *root = NULL;
+    qr_status s = qr_json_load_file(path, &root, err);
+    if (s != QR_OK)
+        return s;
+    static const char *const keys[] = {"data", "model", "optimizer", "training", "output",
+                                       "description", NULL};
+    if (!(c->source = strdup(path))) {
+        s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    if ((s = qr_json_check_keys(root, keys, path, "", err)))
+        goto done;
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    if (!data || !model) {
+        s = qr_error_set(err, QR_ERR_CONFIG, "%s: '%s' is missing", path, data ? "model" : "data");
+        goto done;
+    }
+    const cJSON *desc = cJSON_GetObjectItemCaseSensitive(root, "description");
+    if (desc && !cJSON_IsString(desc)) {
+        s = qr_error_set(err, QR_ERR_CONFIG, "%s: 'description' must be a string", path);
+        goto done;
+    }
+    const cJSON *opt = cJSON_GetObjectItemCaseSensitive(root, "optimizer");
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "training");
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(root, "output");
+    if ((s = parse_data(c, data, path, err)) ||
+        (s = qr_model_spec_parse(&c->model, model, path, err)) ||
+        (opt && (s = parse_optimizer(c, opt, path, err))) ||
+        (tr && (s = parse_training(c, tr, path, err))) ||
+        (out && (s = parse_output(c, out, path, err))))
+        goto done;
+    if (!c->model_path && !(c->model_path = default_model_path(path)))
+        s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+done:
+    cJSON_Delete(root);
+    if (s != QR_OK)
+        qr_train_config_free(c);
+    return s;
+}
+
+QR_API void qr_train_config_free(qr_train_config *c)
+{
+    if (!c)
+        return;
+    free(c->train_path);
+    free(c->val_path);
+    free(c->test_path);
+    free(c->label_name);
+    free(c->model_path);
+    free(c->log_path);
+    free(c->source);
+    qr_model_spec_free(&c->model);
+    memset(c, 0, sizeof *c);
+}
