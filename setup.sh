@@ -156,7 +156,7 @@ cmd_run() {
 	[[ -x $qreg ]] || die "build/qreg was not built (is bin_PROGRAMS = qreg in Makefile.am yet?)"
 	[[ -f $config ]] || die "$config not found"
 	say "run: build/qreg train $config $*"
-	exec "$qreg" train "$config" "$@"
+	exec "$qreg" train "$config" --out "$BUILD_DIR/quickstart.qrm" "$@"
 }
 
 case "${1:-}" in

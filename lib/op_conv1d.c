@@ -14,7 +14,8 @@
  * read row-major is exactly the matrix W (k·Cin, Cout), so
  *   forward   y (B·T_out, Cout) = bias (broadcast, written first) + col · W   — one GEMM, beta = 1
  *   backward  dW += colᵀ · dy   (one GEMM),   dbias += Σ_rows dy,
- *             dcol = dy · Wᵀ (one GEMM into scratch), then col2im: dx[b, t·s + j·d - pl, c] += dcol.
+ *             dcol = dy · Wᵀ (one GEMM into scratch), then col2im:
+ *             dx[b, t·s + j·d - pl, c] += dcol[b·T_out + t, j·Cin + c].
  *
  * Memory decision: col is kept in the node's aux buffer (sized at the maximum batch) when it
  * is at most QR_CONV1D_KEEP_COL_BYTES (64 MiB), so backward reuses it; larger ones are rebuilt

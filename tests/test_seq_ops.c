@@ -648,7 +648,8 @@ START_TEST(test_dropout_errors)
         for (int spatial = 0; spatial < 2; spatial++) {
             qr_graph *g = qr_graph_new(2);
             qr_node *x = qr_input(g, "x", 3, sx);
-            ck_assert_ptr_null(spatial ? qr_spatial_dropout(g, x, bad[i]) : qr_dropout(g, x, bad[i]));
+            qr_node *y = spatial ? qr_spatial_dropout(g, x, bad[i]) : qr_dropout(g, x, bad[i]);
+            ck_assert_ptr_null(y);
             ck_assert_int_eq(qr_graph_status(g), QR_ERR_ARG);
             ck_assert(strstr(qr_graph_error(g), "dropout") != NULL);
             qr_graph_free(g);

@@ -8,6 +8,7 @@
 int qr_cmd_train(int argc, char **argv);
 int qr_cmd_eval(int argc, char **argv);
 int qr_cmd_summary(int argc, char **argv);
+int qr_cmd_schedule(int argc, char **argv);
 
 /* argv option helpers: "--name value" and "--name=value". */
 int qr_cli_opt(int argc, char **argv, int *i, const char *name, const char **value);

@@ -90,11 +90,11 @@ int qr_cmd_summary(int argc, char **argv)
     const qr_model_spec *ms = qr_model_spec_of(m);
     qr_graph *g = qr_model_graph(m);
     printf("input: %zu x %zu, %zu classes\n\n", ms->t, ms->f, ms->n_classes);
-    printf("%-26s %-26s %12s %12s\n", "layer", "parameters", "count", "bytes@8bit");
+    printf("%-40s %10s %11s  %s\n", "layer", "params", "bytes@8bit", "tensors");
     size_t total = 0, weights = 0, others = 0;
     for (size_t li = 0; li < ms->n_layers; li++) {
         const qr_layer_spec *l = &ms->layers[li];
-        char layer[64];
+        char layer[96];
         snprintf(layer, sizeof layer, "%s (%s)", l->name, qr_layer_kind_name(l->kind));
         size_t lcount = 0, lbytes = 0;
         char shapes[128] = "";
@@ -121,7 +121,7 @@ int qr_cmd_summary(int argc, char **argv)
             strncat(shapes, ")", sizeof shapes - strlen(shapes) - 1);
         }
         total += lcount;
-        printf("%-26s %-26s %12zu %12zu\n", layer, shapes[0] ? shapes : "-", lcount, lbytes);
+        printf("%-40s %10zu %11zu  %s\n", layer, lcount, lbytes, shapes[0] ? shapes : "-");
     }
     printf("\nparameters: %zu (%zu weights, %zu biases/normalization/slopes)\n", total, weights,
            others);

@@ -6,9 +6,41 @@
 #include "lib/json_util.h"
 #include "qreg/train.h"
 
-/* dir of `path` joined with `rel` (unchanged when rel is absolute). Caller frees. */
+/* The data directory dataset scripts write to: $QREG_DATA, else ~/.local/share/qreg/data. */
+static char *data_dir(void)
+{
+    const char *env = getenv("QREG_DATA"), *home = getenv("HOME");
+    if (env && *env)
+        return strdup(env);
+    const char *tail = "/.local/share/qreg/data";
+    if (!home || !*home)
+        home = ".";
+    char *out = malloc(strlen(home) + strlen(tail) + 1);
+    if (out) {
+        strcpy(out, home);
+        strcat(out, tail);
+    }
+    return out;
+}
+
+/* A data path of the config: "${QREG_DATA}/..." expands to the data directory; other
+ * relative paths are taken relative to the config file's directory. Caller frees. */
 static char *resolve(const char *path, const char *rel)
 {
+    static const char var[] = "${QREG_DATA}";
+    if (strncmp(rel, var, sizeof var - 1) == 0) {
+        char *dir = data_dir();
+        if (!dir)
+            return NULL;
+        const char *tail = rel + sizeof var - 1;
+        char *out = malloc(strlen(dir) + strlen(tail) + 1);
+        if (out) {
+            strcpy(out, dir);
+            strcat(out, tail);
+        }
+        free(dir);
+        return out;
+    }
     if (rel[0] == '/')
         return strdup(rel);
     const char *slash = strrchr(path, '/');

@@ -15,6 +15,7 @@ static const struct {
     {"train", qr_cmd_train, "train a model from a JSON config"},
     {"eval", qr_cmd_eval, "evaluate a saved model on a CSV file"},
     {"summary", qr_cmd_summary, "print a config's layers, parameter counts and byte sizes"},
+    {"schedule", qr_cmd_schedule, "print a regularization schedule S(t) as CSV"},
 };
 
 static void usage(FILE *f)

@@ -47,9 +47,9 @@ typedef enum qr_op {
     QR_OP_SOFTMAX_CE,  /* y = mean_b -log softmax(logits_b)[label_b]; labels (B) as class indices */
     QR_OP_MSE,         /* y = mean (a - target)^2 */
     /* sequence layers (Conv1D family) */
-    QR_OP_CONV1D,      /* y = conv(x, w) + bias; x (B, T, Cin), w (k, Cin, Cout) -> (B, T_out, Cout) */
+    QR_OP_CONV1D,      /* y = x ⋆ w + bias; x (B, T, Cin), w (k, Cin, Cout) -> (B, T_out, Cout) */
     QR_OP_BATCHNORM,   /* y = γ (x - μ) / sqrt(σ² + ε) + β per channel (the last axis) */
-    QR_OP_DROPOUT,     /* y = x ⊙ m / (1 - rate) in training, m ~ Bernoulli(1 - rate); eval: y = x */
+    QR_OP_DROPOUT,     /* y = x ⊙ m / (1 - p), m ~ Bernoulli(1 - p) in training; eval: y = x */
     QR_OP_SPATIAL_DROPOUT, /* dropout of whole channels: m (B, C) shared over T of (B, T, C) */
     QR_OP_GAP1D,       /* y[b, c] = mean_t x[b, t, c]; (B, T, C) -> (B, C) */
     QR_OP_MAXPOOL1D,   /* y[b, t, c] = max_{j < pool} x[b, t·stride + j, c]; valid padding */
