@@ -228,6 +228,10 @@ QR_API void qr_model_free(qr_model *m)
     free(m->classes);
     free(m->mean);
     free(m->std);
+    if (m->quant) {
+        qr_quant_plan_free(m->quant);
+        free(m->quant);
+    }
     free(m);
 }
 

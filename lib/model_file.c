@@ -12,6 +12,7 @@
 #include "graph_impl.h"
 #include "json_util.h"
 #include "model_impl.h"
+#include "qreg/quant.h"
 
 static const unsigned char qrm_magic[8] = {'Q', 'R', 'M', 'O', 'D', 'E', 'L', 0x1a};
 #define QRM_VERSION 1u
@@ -52,6 +53,14 @@ QR_API qr_status qr_model_save(const qr_model *m, const char *path, qr_error *er
     cJSON *layers = qr_model_spec_to_json(&m->spec);
     if (layers)
         cJSON_AddItemToObject(root, "model", layers);
+    if (m->quant) {
+        cJSON *q = qr_quant_plan_to_json(m->quant);
+        if (!q) {
+            cJSON_Delete(root);
+            return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+        }
+        cJSON_AddItemToObject(root, "quantize", q);
+    }
     char *json = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!json || !layers) {
@@ -98,7 +107,7 @@ static qr_status parse_header(const char *path, const char *json, size_t len, qr
         return qr_error_set(err, QR_ERR_FORMAT, "%s: header is not valid JSON", path);
     *root_out = root;
     static const char *const keys[] = {"qreg_version", "input", "n_classes", "classes", "model",
-                                       NULL};
+                                       "quantize", NULL};
     qr_status s = qr_json_check_keys(root, keys, path, "", err);
     if (s != QR_OK)
         return QR_ERR_FORMAT;
@@ -175,8 +184,14 @@ QR_API qr_status qr_model_load(const char *path, size_t max_batch, qr_model **ou
     if ((s = parse_header(path, (const char *)data + r.pos, (size_t)json_len, &spec, &root, err)))
         goto done;
     r.pos += (size_t)json_len;
-    if ((s = qr_model_new(&spec, max_batch, 0, &m, err)) != QR_OK)
+    qr_error build_err = {{0}};
+    if ((s = qr_model_new(&spec, max_batch, 0, &m, &build_err)) != QR_OK) {
+        /* a header describing an impossible model is a malformed file, not a bad config */
+        if (s == QR_ERR_CONFIG || s == QR_ERR_SHAPE)
+            s = QR_ERR_FORMAT;
+        qr_error_set(err, s, "%s: %s", path, build_err.msg);
         goto done;
+    }
     const cJSON *cl = cJSON_GetObjectItemCaseSensitive(root, "classes");
     if (cl) {
         const char **names = calloc(spec.n_classes, sizeof *names);
@@ -189,6 +204,18 @@ QR_API qr_status qr_model_load(const char *path, size_t max_batch, qr_model **ou
             names[i++] = it->valuestring;
         s = qr_model_set_classes(m, names, spec.n_classes);
         free(names);
+        if (s != QR_OK) {
+            qr_error_set(err, s, "%s: out of memory", path);
+            goto done;
+        }
+    }
+    const cJSON *qj = cJSON_GetObjectItemCaseSensitive(root, "quantize");
+    if (qj) {
+        qr_quant_plan plan;
+        if ((s = qr_quant_plan_from_json(&plan, qj, &m->spec, path, err)) != QR_OK)
+            goto done;
+        s = qr_model_set_quant_plan(m, &plan);
+        qr_quant_plan_free(&plan);
         if (s != QR_OK) {
             qr_error_set(err, s, "%s: out of memory", path);
             goto done;
@@ -272,13 +299,28 @@ QR_API qr_status qr_model_load(const char *path, size_t max_batch, qr_model **ou
             break;
         }
     }
+    if (s == QR_OK && loaded != n_params) {
+        const char *missing = "?";
+        for (size_t i = 0; i < n_params; i++)
+            if (!seen[qr_graph_param_node(g, i)->index]) {
+                missing = qr_graph_param_node(g, i)->name;
+                break;
+            }
+        s = qr_error_set(err, QR_ERR_FORMAT,
+                         "%s: tensor '%s' is missing (%zu of %zu parameters present)", path,
+                         missing, loaded, n_params);
+    }
     free(seen);
     if (s != QR_OK)
         goto done;
-    if (loaded != n_params || r.pos != r.len || (mean == NULL) != (std == NULL)) {
-        s = qr_error_set(err, QR_ERR_FORMAT,
-                         "%s: %zu of %zu parameters present, %zu trailing bytes", path, loaded,
-                         n_params, r.len - r.pos);
+    if (r.pos != r.len) {
+        s = qr_error_set(err, QR_ERR_FORMAT, "%s: %zu trailing bytes after the last tensor", path,
+                         r.len - r.pos);
+        goto done;
+    }
+    if ((mean == NULL) != (std == NULL)) {
+        s = qr_error_set(err, QR_ERR_FORMAT, "%s: '%s' and '%s' must come together", path,
+                         QRM_STD_MEAN, QRM_STD_STD);
         goto done;
     }
     if (mean && (s = qr_model_set_standardization(m, mean, std)) != QR_OK) {

@@ -3,6 +3,7 @@
 #define QREG_MODEL_IMPL_H
 
 #include "qreg/model.h"
+#include "qreg/quant.h"
 
 struct qr_model {
     qr_model_spec spec;     /* resolved: the last dense layer's units filled in */
@@ -11,6 +12,7 @@ struct qr_model {
     char **classes;         /* n_classes_named names, or NULL */
     size_t n_classes_named;
     float *mean, *std;      /* (f) standardization, or NULL */
+    qr_quant_plan *quant;   /* bit-width and regularizer per weight matrix, or NULL */
 };
 
 /* Copy n raw samples into the input node and standardize them there. n <= batch. */

@@ -114,10 +114,10 @@ static qr_status parse_layer(qr_layer_spec *l, const cJSON *o, size_t index, int
             return s;
         return QR_OK;
     case QR_LAYER_CONV1D: {
-        if (!cJSON_GetObjectItemCaseSensitive(o, "filters") ||
-            !cJSON_GetObjectItemCaseSensitive(o, "kernel_size"))
-            return qr_error_set(err, QR_ERR_CONFIG, "%s: %s needs filters and kernel_size",
-                                where, path);
+        if (!cJSON_GetObjectItemCaseSensitive(o, "filters"))
+            return qr_error_set(err, QR_ERR_CONFIG, "%s: %s.filters is missing", where, path);
+        if (!cJSON_GetObjectItemCaseSensitive(o, "kernel_size"))
+            return qr_error_set(err, QR_ERR_CONFIG, "%s: %s.kernel_size is missing", where, path);
         int pad = 0;
         if ((s = qr_json_get_size(o, "filters", 1, big, &l->units, where, path, err)) ||
             (s = qr_json_get_size(o, "kernel_size", 1, 4096, &l->kernel, where, path, err)) ||
@@ -211,7 +211,8 @@ QR_API cJSON *qr_model_spec_to_json(const qr_model_spec *spec)
         cJSON_AddStringToObject(o, "name", l->name);
         switch (l->kind) {
         case QR_LAYER_DENSE:
-            cJSON_AddNumberToObject(o, "units", (double)l->units);
+            if (l->units) /* 0: the last dense layer before n_classes is known */
+                cJSON_AddNumberToObject(o, "units", (double)l->units);
             cJSON_AddBoolToObject(o, "use_bias", l->use_bias);
             break;
         case QR_LAYER_PRELU:

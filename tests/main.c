@@ -14,6 +14,8 @@ int main(void)
     srunner_add_suite(sr, qr_suite_init());
     srunner_add_suite(sr, qr_suite_optim());
     srunner_add_suite(sr, qr_suite_csv());
+    srunner_add_suite(sr, qr_suite_model());
+    srunner_add_suite(sr, qr_suite_train());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -15,6 +15,8 @@ Suite *qr_suite_rng(void);
 Suite *qr_suite_init(void);
 Suite *qr_suite_optim(void);
 Suite *qr_suite_csv(void);
+Suite *qr_suite_model(void);
+Suite *qr_suite_train(void);
 
 /* Source and build directories (from the environment make check sets; "." otherwise). */
 const char *tl_srcdir(void);

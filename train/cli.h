@@ -10,6 +10,11 @@ int qr_cmd_eval(int argc, char **argv);
 int qr_cmd_summary(int argc, char **argv);
 int qr_cmd_schedule(int argc, char **argv);
 
+#include <stdio.h>
+
+/* Per-matrix bits, method, scale, share near a minimum, mean |w − q|, and the byte size. */
+void qr_cli_print_quant_report(FILE *f, const qr_quant_plan *plan, qr_model *m);
+
 /* argv option helpers: "--name value" and "--name=value". */
 int qr_cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 /* Parse a whole non-negative integer; 0 on success. */

@@ -110,6 +110,27 @@ int qr_cmd_eval(int argc, char **argv)
     }
     for (size_t i = 0; i < d.n; i++)
         confusion[(size_t)d.y[i] * c + (size_t)pred[i]]++;
+    /* with a quantization plan: the accuracy of the weights rounded as deployed */
+    const qr_quant_plan *plan = qr_model_quant_plan(m);
+    double fq_acc = NAN;
+    if (plan) {
+        size_t n_all;
+        float *w = qr_graph_params(qr_model_graph(m), NULL, &n_all);
+        float *save = malloc((n_all + 1) * sizeof *save);
+        if (!save) {
+            fprintf(stderr, "qreg eval: out of memory\n");
+            goto done;
+        }
+        memcpy(save, w, n_all * sizeof *save);
+        qr_quant_fake(plan, m);
+        qr_status es = qr_evaluate(m, &d, NULL, &fq_acc, NULL);
+        memcpy(w, save, n_all * sizeof *save);
+        free(save);
+        if (es != QR_OK) {
+            fprintf(stderr, "qreg eval: evaluation failed\n");
+            goto done;
+        }
+    }
     if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "model", model_path);
@@ -117,6 +138,12 @@ int qr_cmd_eval(int argc, char **argv)
         cJSON_AddNumberToObject(j, "samples", (double)d.n);
         cJSON_AddNumberToObject(j, "accuracy", acc);
         cJSON_AddNumberToObject(j, "loss", loss);
+        if (plan) {
+            double base, bytes = qr_quant_bytes(plan, m, &base);
+            cJSON_AddNumberToObject(j, "fq_accuracy", fq_acc);
+            cJSON_AddNumberToObject(j, "bytes", bytes);
+            cJSON_AddNumberToObject(j, "baseline_bytes", base);
+        }
         cJSON *cm = cJSON_AddArrayToObject(j, "confusion");
         for (size_t i = 0; i < c; i++) {
             cJSON *row = cJSON_CreateArray();
@@ -131,6 +158,10 @@ int qr_cmd_eval(int argc, char **argv)
         cJSON_Delete(j);
     } else {
         printf("samples: %zu\naccuracy: %.4f\nloss: %.4f\n", d.n, acc, loss);
+        if (plan) {
+            printf("fake-quantized accuracy: %.4f\n", fq_acc);
+            qr_cli_print_quant_report(stdout, plan, m);
+        }
         printf("confusion (rows: true class, columns: predicted):\n");
         for (size_t i = 0; i < c; i++) {
             printf("  %-12.12s", d.class_names[i]);

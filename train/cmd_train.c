@@ -52,9 +52,14 @@ static void on_progress(void *user, const qr_train_progress *p)
         fprintf(stderr, "\r\033[K");
     fprintf(stderr, "epoch %zu/%zu  loss %.4f  acc %.4f", p->epoch, p->epochs, p->loss,
             p->accuracy);
+    if (p->penalty > 0)
+        fprintf(stderr, "  penalty %.4g", p->penalty);
     if (!isnan(p->val_accuracy))
-        fprintf(stderr, "  val_loss %.4f  val_acc %.4f%s", p->val_loss, p->val_accuracy,
-                p->improved ? "  *" : "");
+        fprintf(stderr, "  val_loss %.4f  val_acc %.4f", p->val_loss, p->val_accuracy);
+    if (!isnan(p->fq_val_accuracy))
+        fprintf(stderr, "  fq_val_acc %.4f", p->fq_val_accuracy);
+    if (!isnan(p->val_accuracy))
+        fprintf(stderr, "%s", p->improved ? "  *" : "");
     fprintf(stderr, "  (%.1fs)\n", p->seconds);
 }
 
@@ -160,6 +165,14 @@ int qr_cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(o, "val_loss", r.val_loss);
         cJSON_AddNumberToObject(o, "test_accuracy", r.test_accuracy);
         cJSON_AddNumberToObject(o, "test_loss", r.test_loss);
+        cJSON_AddNumberToObject(o, "fq_val_accuracy", r.fq_val_accuracy);
+        cJSON_AddNumberToObject(o, "fq_test_accuracy", r.fq_test_accuracy);
+        const qr_quant_plan *plan = qr_model_quant_plan(m);
+        if (plan) {
+            double base, bytes = qr_quant_bytes(plan, m, &base);
+            cJSON_AddNumberToObject(o, "bytes", bytes);
+            cJSON_AddNumberToObject(o, "baseline_bytes", base);
+        }
         cJSON_AddNumberToObject(o, "seconds", r.seconds);
         char *text = cJSON_PrintUnformatted(o);
         if (text)
@@ -174,6 +187,13 @@ int qr_cmd_train(int argc, char **argv)
         if (!isnan(r.test_accuracy))
             printf("test accuracy: %.4f (%zu samples), test loss %.4f\n", r.test_accuracy,
                    d.test.n, r.test_loss);
+        const qr_quant_plan *plan = qr_model_quant_plan(m);
+        if (plan) {
+            if (!isnan(r.fq_test_accuracy))
+                printf("fake-quantized test accuracy: %.4f (%+.2f points)\n", r.fq_test_accuracy,
+                       100.0 * (r.fq_test_accuracy - r.test_accuracy));
+            qr_cli_print_quant_report(stdout, plan, m);
+        }
         printf("saved model: %s (%.1f s)\n", c.model_path, r.seconds);
     }
     rc = 0;

@@ -206,11 +206,14 @@ static qr_status parse_training(qr_train_config *c, const cJSON *o, const char *
 static qr_status parse_output(qr_train_config *c, const cJSON *o, const char *where,
                               qr_error *err)
 {
-    static const char *const keys[] = {"model", "log", NULL};
+    static const char *const keys[] = {"model", "log", "quant_log", NULL};
     qr_status s = qr_json_check_keys(o, keys, where, "output", err);
-    const char *model = NULL, *log = NULL;
+    const char *model = NULL, *log = NULL, *qlog = NULL;
     if (s || (s = qr_json_get_string(o, "model", &model, where, "output", err)) ||
-        (s = qr_json_get_string(o, "log", &log, where, "output", err)))
+        (s = qr_json_get_string(o, "log", &log, where, "output", err)) ||
+        (s = qr_json_get_string(o, "quant_log", &qlog, where, "output", err)))
+        return s;
+    if (qlog && *qlog && (s = dup_or_fail(&c->quant_log_path, qlog, where, err)))
         return s;
     if (model && !*model)
         return qr_error_set(err, QR_ERR_CONFIG, "%s: 'output.model' is empty", where);
@@ -255,7 +258,7 @@ QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_e
     if (s != QR_OK)
         return s;
     static const char *const keys[] = {"data", "model", "optimizer", "training", "output",
-                                       "description", NULL};
+                                       "quantize", "description", NULL};
     if (!(c->source = strdup(path))) {
         s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
         goto done;
@@ -282,6 +285,19 @@ QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_e
         (tr && (s = parse_training(c, tr, path, err))) ||
         (out && (s = parse_output(c, out, path, err))))
         goto done;
+    const cJSON *quant = cJSON_GetObjectItemCaseSensitive(root, "quantize");
+    if (quant) {
+        /* per-step schedules are checked against the real step count when training starts */
+        if ((s = qr_quant_plan_init(&c->quant, &c->model)) != QR_OK) {
+            qr_error_set(err, s, "%s: out of memory", path);
+            goto done;
+        }
+        const cJSON *per = cJSON_GetObjectItemCaseSensitive(quant, "per");
+        int per_step = cJSON_IsString(per) && strcmp(per->valuestring, "step") == 0;
+        if ((s = qr_quant_plan_parse(&c->quant, quant, &c->model,
+                                     per_step ? 1e12 : (double)c->epochs, path, err)))
+            goto done;
+    }
     if (!c->model_path && !(c->model_path = default_model_path(path)))
         s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
 done:
@@ -301,7 +317,9 @@ QR_API void qr_train_config_free(qr_train_config *c)
     free(c->label_name);
     free(c->model_path);
     free(c->log_path);
+    free(c->quant_log_path);
     free(c->source);
+    qr_quant_plan_free(&c->quant);
     qr_model_spec_free(&c->model);
     memset(c, 0, sizeof *c);
 }

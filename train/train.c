@@ -115,13 +115,44 @@ static int is_kernel(const qr_node *p)
     return slash && (strcmp(slash + 1, "kernel") == 0 || strcmp(slash + 1, "recurrent_kernel") == 0);
 }
 
-/* Append one line to the in-memory log and rewrite the log file atomically. */
-static qr_status write_log(qr_buf *log, const char *path, const char *line, qr_error *err)
+/* Append text to an in-memory log and rewrite the log file atomically. */
+static qr_status write_log(qr_buf *log, const char *path, const char *text, qr_error *err)
 {
-    qr_buf_put(log, line, strlen(line));
+    qr_buf_put(log, text, strlen(text));
     if (log->nomem)
         return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
     return qr_file_write_atomic(path, log->data, log->len, err);
+}
+
+/* Accuracy of the fake-quantized weights: quantize a copy in place, evaluate, restore. */
+static qr_status fq_accuracy(qr_model *m, const qr_quant_plan *plan, const qr_dataset *d,
+                             float *save, size_t n_all, double *acc)
+{
+    float *w = qr_graph_params(m->graph, NULL, NULL);
+    memcpy(save, w, n_all * sizeof *save);
+    qr_quant_fake(plan, m);
+    qr_status s = qr_evaluate(m, d, NULL, acc, NULL);
+    memcpy(w, save, n_all * sizeof *save);
+    return s;
+}
+
+/* One epoch's lines of the quantization log. */
+static qr_status log_quant(qr_buf *qlog, const char *path, const qr_quant_plan *plan, qr_model *m,
+                           size_t epoch, double t, double t_final, qr_quant_stat *stats,
+                           qr_error *err)
+{
+    qr_quant_stats(plan, m, t, t_final, stats);
+    for (size_t i = 0; i < plan->n; i++) {
+        char line[256];
+        const qr_quant_matrix *q = &plan->m[i];
+        snprintf(line, sizeof line, "%zu,%s,%d,%s,%.6g,%.6g,%.6f,%.6g\n", epoch, q->name, q->bits,
+                 q->regularized ? qr_reg_name(q->reg) : "ptq8", stats[i].reg, stats[i].schedule,
+                 stats[i].share_near, stats[i].mean_abs_err);
+        qr_buf_put(qlog, line, strlen(line));
+    }
+    if (qlog->nomem)
+        return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+    return qr_file_write_atomic(path, qlog->data, qlog->len, err);
 }
 
 QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_progress_fn fn,
@@ -129,7 +160,8 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
 {
     *out = NULL;
     const qr_dataset *tr = &d->train;
-    qr_train_result r = {0, NAN, NAN, NAN, NAN, 0};
+    qr_train_result r = {.val_loss = NAN, .val_accuracy = NAN, .test_loss = NAN,
+                         .test_accuracy = NAN, .fq_val_accuracy = NAN, .fq_test_accuracy = NAN};
     qr_model_spec spec;
     qr_status s = qr_model_spec_copy(&spec, &c->model);
     if (s != QR_OK)
@@ -138,11 +170,30 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
     spec.f = tr->f;
     spec.n_classes = tr->n_classes;
     size_t batch = c->batch_size < tr->n ? c->batch_size : tr->n;
+    size_t batches = (tr->n + batch - 1) / batch;
     qr_model *m = NULL;
     s = qr_model_new(&spec, batch, c->seed, &m, err);
     qr_model_spec_free(&spec);
     if (s != QR_OK)
         return s;
+    const qr_quant_plan *plan = c->quant.n ? &c->quant : NULL;
+    int quantizing = plan && qr_quant_plan_active(plan);
+    /* the schedule's clock: epochs (the thesis) or optimizer steps */
+    double t_final = plan && plan->per_step ? (double)(c->epochs * batches) : (double)c->epochs;
+    if (plan) {
+        for (size_t i = 0; i < plan->n; i++)
+            if (plan->m[i].regularized && qr_schedule_check(&plan->m[i].schedule, t_final)) {
+                qr_model_free(m);
+                return qr_error_set(err, QR_ERR_CONFIG,
+                                    "%s: the schedule of %s does not fit %g %s (step too large?)",
+                                    c->source ? c->source : "config", plan->m[i].name, t_final,
+                                    plan->per_step ? "steps" : "epochs");
+            }
+        if ((s = qr_model_set_quant_plan(m, plan)) != QR_OK) {
+            qr_model_free(m);
+            return qr_error_set(err, s, "out of memory");
+        }
+    }
     qr_set_threads(c->threads);
     qr_model_set_classes(m, (const char *const *)tr->class_names, tr->n_classes);
     if (c->standardize) {
@@ -164,9 +215,11 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
     size_t *order = malloc(tr->n * sizeof *order);
     float *stage = malloc(batch * row * sizeof *stage);
     float *best = malloc((n_all + 1) * sizeof *best);
+    float *save = malloc((n_all + 1) * sizeof *save);
     float *decay = calloc(n_tr + 1, sizeof *decay); /* 1 on kernel entries, 0 elsewhere */
-    qr_buf log = {0};
-    if (!opt || !order || !stage || !best || !decay) {
+    qr_quant_stat *stats = plan ? calloc(plan->n, sizeof *stats) : NULL;
+    qr_buf log = {0}, qlog = {0};
+    if (!opt || !order || !stage || !best || !save || !decay || (plan && !stats)) {
         s = qr_error_set(err, QR_ERR_NOMEM, "out of memory preparing training");
         goto done;
     }
@@ -180,20 +233,29 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
         order[i] = i;
     memcpy(best, w, n_all * sizeof *best);
     if (c->log_path &&
-        (s = write_log(&log, c->log_path, "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n",
+        (s = write_log(&log, c->log_path,
+                       "epoch,loss,accuracy,val_loss,val_accuracy,fq_val_accuracy,penalty,seconds\n",
                        err)))
         goto done;
+    if (c->quant_log_path && plan) {
+        const char *head = "epoch,matrix,bits,regularizer,reg,S,share_near,mean_abs_err\n";
+        qr_buf_put(&qlog, head, strlen(head));
+        /* epoch 0: the initial weights */
+        if ((s = log_quant(&qlog, c->quant_log_path, plan, m, 0, 1, t_final, stats, err)))
+            goto done;
+    }
     qr_rng shuffle;
     qr_rng_seed(&shuffle, c->seed + 1);
     double t0 = now_seconds(), best_acc = -1.0;
-    size_t batches = (tr->n + batch - 1) / batch;
+    size_t step = 0;
     for (size_t epoch = 1; epoch <= c->epochs; epoch++) {
         qr_rng_shuffle(&shuffle, order, tr->n);
         qr_graph_set_training(g, 1);
-        double sum_loss = 0.0;
+        double sum_loss = 0.0, penalty = 0.0;
         size_t correct = 0, seen = 0;
         for (size_t bi = 0; bi < batches; bi++) {
             size_t at = bi * batch, b = tr->n - at < batch ? tr->n - at : batch;
+            step++;
             qr_graph_set_batch(g, b);
             for (size_t i = 0; i < b; i++)
                 memcpy(stage + i * row, tr->x + order[at + i] * row, row * sizeof *stage);
@@ -211,6 +273,9 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
                 goto done;
             }
             qr_graph_backward(g, m->loss);
+            if (quantizing)
+                penalty = qr_quant_apply(plan, m, plan->per_step ? (double)step : (double)epoch,
+                                         t_final);
             if (c->weight_decay > 0)
                 for (size_t k = 0; k < n_tr; k++)
                     gw[k] += 2.0f * c->weight_decay * decay[k] * w[k];
@@ -229,23 +294,33 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
                 correct += arg == (size_t)tr->y[order[at + i]];
             }
             if (fn) {
-                qr_train_progress p = {QR_TRAIN_BATCH, epoch, c->epochs, bi + 1, batches,
-                                       sum_loss / (double)seen, (double)correct / (double)seen,
-                                       NAN, NAN, 0, now_seconds() - t0};
+                qr_train_progress p = {.event = QR_TRAIN_BATCH, .penalty = penalty,
+                                       .fq_val_accuracy = NAN, .epoch = epoch,
+                                       .epochs = c->epochs, .batch = bi + 1, .batches = batches,
+                                       .loss = sum_loss / (double)seen,
+                                       .accuracy = (double)correct / (double)seen,
+                                       .val_loss = NAN, .val_accuracy = NAN,
+                                       .seconds = now_seconds() - t0};
                 fn(user, &p);
             }
         }
-        qr_train_progress p = {QR_TRAIN_EPOCH, epoch, c->epochs, batches, batches,
-                               sum_loss / (double)seen, (double)correct / (double)seen,
-                               NAN, NAN, 0, 0};
+        qr_train_progress p = {.event = QR_TRAIN_EPOCH, .penalty = penalty,
+                               .fq_val_accuracy = NAN, .epoch = epoch, .epochs = c->epochs,
+                               .batch = batches, .batches = batches,
+                               .loss = sum_loss / (double)seen,
+                               .accuracy = (double)correct / (double)seen, .val_loss = NAN,
+                               .val_accuracy = NAN};
         if (d->val.n > 0) {
-            if ((s = qr_evaluate(m, &d->val, &p.val_loss, &p.val_accuracy, NULL)) != QR_OK) {
+            if ((s = qr_evaluate(m, &d->val, &p.val_loss, &p.val_accuracy, NULL)) != QR_OK ||
+                (plan && (s = fq_accuracy(m, plan, &d->val, save, n_all, &p.fq_val_accuracy)))) {
                 qr_error_set(err, s, "validation failed");
                 goto done;
             }
-            /* Keras' ModelCheckpoint(save_best_only): strictly better validation accuracy */
-            if (p.val_accuracy > best_acc) {
-                best_acc = p.val_accuracy;
+            /* Keras' ModelCheckpoint(save_best_only): strictly better validation accuracy —
+             * of the weights as they will be deployed, i.e. fake-quantized, under a plan */
+            double acc = plan ? p.fq_val_accuracy : p.val_accuracy;
+            if (acc > best_acc) {
+                best_acc = acc;
                 p.improved = 1;
             }
         } else {
@@ -256,23 +331,31 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
             r.best_epoch = epoch;
             r.val_loss = p.val_loss;
             r.val_accuracy = p.val_accuracy;
+            r.fq_val_accuracy = p.fq_val_accuracy;
         }
         p.seconds = now_seconds() - t0;
         if (fn)
             fn(user, &p);
         if (c->log_path) {
             char line[256];
-            snprintf(line, sizeof line, "%zu,%.6f,%.6f,%.6f,%.6f,%.3f\n", epoch, p.loss,
-                     p.accuracy, p.val_loss, p.val_accuracy, p.seconds);
+            snprintf(line, sizeof line, "%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f\n", epoch, p.loss,
+                     p.accuracy, p.val_loss, p.val_accuracy, p.fq_val_accuracy, p.penalty,
+                     p.seconds);
             if ((s = write_log(&log, c->log_path, line, err)) != QR_OK)
                 goto done;
         }
+        if (c->quant_log_path && plan &&
+            (s = log_quant(&qlog, c->quant_log_path, plan, m, epoch,
+                           plan->per_step ? (double)step : (double)epoch, t_final, stats, err)))
+            goto done;
     }
     memcpy(w, best, n_all * sizeof *best);
-    if (d->test.n > 0 &&
-        (s = qr_evaluate(m, &d->test, &r.test_loss, &r.test_accuracy, NULL)) != QR_OK) {
-        qr_error_set(err, s, "test evaluation failed");
-        goto done;
+    if (d->test.n > 0) {
+        if ((s = qr_evaluate(m, &d->test, &r.test_loss, &r.test_accuracy, NULL)) != QR_OK ||
+            (plan && (s = fq_accuracy(m, plan, &d->test, save, n_all, &r.fq_test_accuracy)))) {
+            qr_error_set(err, s, "test evaluation failed");
+            goto done;
+        }
     }
     r.seconds = now_seconds() - t0;
     if (res)
@@ -281,7 +364,10 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
     m = NULL;
 done:
     qr_buf_free(&log);
+    qr_buf_free(&qlog);
+    free(stats);
     free(decay);
+    free(save);
     free(best);
     free(stage);
     free(order);

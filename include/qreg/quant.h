@@ -18,6 +18,7 @@
 #define QREG_QUANT_H
 
 #include "qreg/common.h"
+#include "qreg/model.h"
 
 typedef enum qr_reg_kind {
     QR_REG_R1 = 0,
@@ -86,5 +87,79 @@ QR_API void qr_schedule_default(qr_schedule *s, qr_sched_kind kind);
 QR_API qr_status qr_schedule_check(const qr_schedule *s, double t_final);
 /* S(t); a degenerate denominator (t_final = 1) gives 1. */
 QR_API double qr_schedule_value(const qr_schedule *s, double t, double t_final);
+
+/* ---- hybrid plans: a bit-width and a regularizer per weight matrix ------------------------ */
+
+struct cJSON;
+
+/* One weight matrix (a kernel or recurrent kernel) and how it is quantized. */
+typedef struct qr_quant_matrix {
+    char name[64];          /* parameter name, "gru_1/recurrent_kernel" */
+    int bits;               /* 1..8 */
+    int regularized;        /* 0: no penalty; quantized by 8-bit min-max PTQ (bits = 8) */
+    qr_reg_kind reg;
+    float lambda;
+    int mean;               /* reduction: 0 sum (the thesis), 1 mean over the entries */
+    qr_schedule schedule;
+} qr_quant_matrix;
+
+typedef struct qr_quant_plan {
+    size_t n;
+    qr_quant_matrix *m;     /* every weight matrix of the model, in parameter order; owned */
+    int per_step;           /* the schedule's t counts optimizer steps (else epochs) */
+    double near_eps;        /* "near a minimum": within near_eps/M (1 bit: near_eps) */
+} qr_quant_plan;
+
+/* Every weight matrix of a model spec, unregularized at 8 bits. */
+QR_API qr_status qr_quant_plan_init(qr_quant_plan *p, const qr_model_spec *spec);
+QR_API void qr_quant_plan_free(qr_quant_plan *p);
+QR_API qr_status qr_quant_plan_copy(qr_quant_plan *dst, const qr_quant_plan *src);
+/* Apply a config's "quantize" section to a plan made by qr_quant_plan_init. Matrices are
+ * chosen by layer (a name, a type such as "gru", "all", or a list) and matrix ("kernel",
+ * "input_kernel", "recurrent_kernel", "all"); later entries override earlier ones. Errors
+ * (QR_ERR_CONFIG) name the key: an entry matching no matrix, bits outside 1..8, a 1-bit
+ * regularizer with bits > 1 (or cos with 1), a negative λ, a bad schedule. The schedule's
+ * t_final is `t_final` (epochs, or steps with "per": "step"). Format: docs/quantization.md. */
+QR_API qr_status qr_quant_plan_parse(qr_quant_plan *p, const struct cJSON *section,
+                                     const qr_model_spec *spec, double t_final,
+                                     const char *where, qr_error *err);
+/* The plan as JSON (stored in model files) and back. */
+QR_API struct cJSON *qr_quant_plan_to_json(const qr_quant_plan *p);
+QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const struct cJSON *j,
+                                         const qr_model_spec *spec, const char *where,
+                                         qr_error *err);
+/* A model's plan (saved with it); NULL when it has none. Set copies the plan. */
+QR_API qr_status qr_model_set_quant_plan(qr_model *m, const qr_quant_plan *p);
+QR_API const qr_quant_plan *qr_model_quant_plan(const qr_model *m);
+
+/* Whether any matrix is regularized. */
+QR_API int qr_quant_plan_active(const qr_quant_plan *p);
+
+/* Per-matrix state of one evaluation of the penalty. */
+typedef struct qr_quant_stat {
+    double reg;             /* Σ Reg(w) over the matrix (no λ, no S) */
+    double schedule;        /* S(t) */
+    double share_near;      /* share of entries within ε of their nearest minimum */
+    double mean_abs_err;    /* mean |w − q(w)| to the PTQ value */
+    double scale;           /* PTQ scale: 1/M, 1 for 1 bit, max|W|/127 for 8-bit min-max */
+} qr_quant_stat;
+
+/* Add the penalty's gradient λ·S(t)·Reg'(w) (÷ n for mean) of every regularized matrix of
+ * the model to its gradient arena; returns the penalty λ·S(t)·Σ Reg (÷ n). */
+QR_API double qr_quant_apply(const qr_quant_plan *p, qr_model *m, double t, double t_final);
+/* Statistics of every matrix (stats has p->n entries). */
+QR_API void qr_quant_stats(const qr_quant_plan *p, qr_model *m, double t, double t_final,
+                           qr_quant_stat *stats);
+
+/* Post-training quantization (SPEC.md §4) of the model's weight matrices in place: a
+ * regularized N-bit matrix to clamp(round(w·M), −M, M)/M, a 1-bit one to sign(w), every
+ * other matrix to 8-bit symmetric min-max s·clamp(round(w/s), −127, 127), s = max|W|/127.
+ * Biases, batch norm and PReLU slopes stay float: this is the "fake-quantized" model. */
+QR_API void qr_quant_fake(const qr_quant_plan *p, qr_model *m);
+
+/* Byte size in the thesis' accounting (SPEC.md §1): N bits per weight at its bit-width, 32
+ * bits per bias, batch-norm parameter (4 per channel) and PReLU slope. `baseline` gets the
+ * size with every weight at 8 bits. */
+QR_API double qr_quant_bytes(const qr_quant_plan *p, qr_model *m, double *baseline);
 
 #endif /* QREG_QUANT_H */

@@ -8,6 +8,7 @@
 #include "qreg/data.h"
 #include "qreg/model.h"
 #include "qreg/optim.h"
+#include "qreg/quant.h"
 
 typedef struct qr_train_config {
     /* data: paths resolved against the config file's directory */
@@ -28,8 +29,11 @@ typedef struct qr_train_config {
     size_t epochs, batch_size;
     uint64_t seed;
     int threads;
+    /* quantization: a plan when the config has a "quantize" section (quant.n = 0 otherwise) */
+    qr_quant_plan quant;
     /* output: paths as given (relative to the working directory) */
     char *model_path, *log_path;
+    char *quant_log_path;    /* per epoch and matrix: reg value, S(t), share near a minimum */
     char *source;            /* the config file (for messages) */
 } qr_train_config;
 
@@ -56,6 +60,8 @@ typedef enum qr_train_event {
 
 typedef struct qr_train_progress {
     qr_train_event event;
+    double penalty;                /* quantization penalty λ·S·ΣReg of the last step (0: none) */
+    double fq_val_accuracy;        /* QR_TRAIN_EPOCH with a plan: fake-quantized; else NAN */
     size_t epoch, epochs;          /* 1-based */
     size_t batch, batches;         /* 1-based within the epoch */
     double loss, accuracy;         /* running means over the epoch so far (training) */
@@ -70,11 +76,14 @@ typedef struct qr_train_result {
     size_t best_epoch;             /* epoch whose weights were kept */
     double val_loss, val_accuracy; /* of the kept weights (NAN without validation) */
     double test_loss, test_accuracy; /* NAN without a test split */
+    /* with a quantization plan: the same for the fake-quantized weights, else NAN */
+    double fq_val_accuracy, fq_test_accuracy;
     double seconds;
 } qr_train_result;
 
 /* Train a model on prepared data. On success *out is the trained model (best validation
- * accuracy; the last epoch without validation data) with classes and standardization set.
+ * accuracy — of the fake-quantized weights when the config has a quantization plan; the
+ * last epoch without validation data) with classes, standardization and plan set.
  * A non-finite loss stops training with QR_ERR_NUMERIC naming epoch and step. */
 QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_progress_fn fn,
                           void *user, qr_model **out, qr_train_result *res, qr_error *err);

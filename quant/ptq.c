@@ -1,0 +1,147 @@
+/* Applying a plan to a model: the penalty's gradient, statistics, post-training
+ * quantization (fake-quantized weights) and the thesis' byte accounting. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lib/graph_impl.h"
+#include "lib/model_impl.h"
+#include "qreg/quant.h"
+
+static qr_node *matrix_node(qr_model *m, const qr_quant_matrix *q)
+{
+    qr_node *n = qr_graph_find(m->graph, q->name);
+    return n && n->op == QR_OP_PARAM ? n : NULL;
+}
+
+QR_API double qr_quant_apply(const qr_quant_plan *p, qr_model *m, double t, double t_final)
+{
+    double penalty = 0.0;
+    for (size_t i = 0; i < p->n; i++) {
+        const qr_quant_matrix *q = &p->m[i];
+        qr_node *n;
+        if (!q->regularized || q->lambda == 0.0f || !(n = matrix_node(m, q)) || !n->g)
+            continue;
+        size_t cnt = qr_shape_size(n);
+        double s = qr_schedule_value(&q->schedule, t, t_final);
+        double coef = (double)q->lambda * s / (q->mean ? (double)cnt : 1.0);
+        if (coef == 0.0)
+            continue;
+        penalty += coef * qr_reg_apply(q->reg, q->bits, n->x, cnt, (float)coef, n->g);
+    }
+    return penalty;
+}
+
+/* The PTQ value of one weight under matrix q, with `scale` its 8-bit min-max scale. */
+static float ptq_value(const qr_quant_matrix *q, float w, float scale)
+{
+    if (q->regularized)
+        return qr_reg_nearest(q->bits, w);
+    if (scale == 0.0f)
+        return 0.0f;
+    float k = roundf(w / scale);
+    k = k > 127.0f ? 127.0f : k < -127.0f ? -127.0f : k;
+    return k * scale;
+}
+
+static float minmax_scale(const float *w, size_t n)
+{
+    float mx = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(w[i]) > mx)
+            mx = fabsf(w[i]);
+    return mx / 127.0f;
+}
+
+QR_API void qr_quant_stats(const qr_quant_plan *p, qr_model *m, double t, double t_final,
+                           qr_quant_stat *stats)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const qr_quant_matrix *q = &p->m[i];
+        qr_quant_stat *st = &stats[i];
+        memset(st, 0, sizeof *st);
+        qr_node *n = matrix_node(m, q);
+        if (!n)
+            continue;
+        size_t cnt = qr_shape_size(n);
+        float scale = q->regularized ? (q->bits == 1 ? 1.0f : 1.0f / (float)qr_reg_levels(q->bits))
+                                     : minmax_scale(n->x, cnt);
+        st->scale = scale;
+        st->schedule = q->regularized ? qr_schedule_value(&q->schedule, t, t_final) : 0.0;
+        st->reg = q->regularized ? qr_reg_apply(q->reg, q->bits, n->x, cnt, 0.0f, NULL) : 0.0;
+        /* ε is relative to the grid spacing: near_eps/M for N bits, near_eps for ±1 */
+        double eps = q->regularized && q->bits > 1 ? p->near_eps / qr_reg_levels(q->bits)
+                   : q->regularized ? p->near_eps : p->near_eps * scale;
+        size_t near = 0;
+        double err = 0.0;
+        for (size_t k = 0; k < cnt; k++) {
+            double d = fabs((double)n->x[k] - (double)ptq_value(q, n->x[k], scale));
+            err += d;
+            near += d <= eps;
+        }
+        st->share_near = cnt ? (double)near / (double)cnt : 0.0;
+        st->mean_abs_err = cnt ? err / (double)cnt : 0.0;
+    }
+}
+
+QR_API void qr_quant_fake(const qr_quant_plan *p, qr_model *m)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const qr_quant_matrix *q = &p->m[i];
+        qr_node *n = matrix_node(m, q);
+        if (!n)
+            continue;
+        size_t cnt = qr_shape_size(n);
+        float scale = q->regularized ? 0.0f : minmax_scale(n->x, cnt);
+        for (size_t k = 0; k < cnt; k++)
+            n->x[k] = ptq_value(q, n->x[k], scale);
+    }
+}
+
+QR_API double qr_quant_bytes(const qr_quant_plan *p, qr_model *m, double *baseline)
+{
+    double bits = 0.0, base = 0.0;
+    qr_graph *g = m->graph;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const qr_node *n = g->nodes[i];
+        if (n->op != QR_OP_PARAM)
+            continue;
+        /* constant stand-ins (a bias-free GRU's zero biases) are not stored */
+        const char *slash = strrchr(n->name, '/');
+        if (slash && strncmp(slash + 1, "zero_", 5) == 0)
+            continue;
+        double cnt = (double)qr_shape_size(n);
+        int weight_bits = 0;
+        for (size_t k = 0; k < p->n; k++)
+            if (strcmp(p->m[k].name, n->name) == 0)
+                weight_bits = p->m[k].bits;
+        bits += cnt * (weight_bits ? weight_bits : 32);
+        base += cnt * (weight_bits ? 8 : 32);
+    }
+    if (baseline)
+        *baseline = base / 8.0;
+    return bits / 8.0;
+}
+
+QR_API qr_status qr_model_set_quant_plan(qr_model *m, const qr_quant_plan *p)
+{
+    qr_quant_plan *copy = NULL;
+    if (p) {
+        if (!(copy = malloc(sizeof *copy)))
+            return QR_ERR_NOMEM;
+        if (qr_quant_plan_copy(copy, p) != QR_OK) {
+            free(copy);
+            return QR_ERR_NOMEM;
+        }
+    }
+    if (m->quant) {
+        qr_quant_plan_free(m->quant);
+        free(m->quant);
+    }
+    m->quant = copy;
+    return QR_OK;
+}
+
+QR_API const qr_quant_plan *qr_model_quant_plan(const qr_model *m)
+{
+    return m->quant;
+}
