@@ -145,3 +145,22 @@ QR_API const qr_quant_plan *qr_model_quant_plan(const qr_model *m)
 {
     return m->quant;
 }
+
+QR_API void qr_quant_histogram(const float *w, size_t n, double lo, double hi, size_t bins,
+                               size_t *counts, size_t *below, size_t *above)
+{
+    memset(counts, 0, bins * sizeof *counts);
+    *below = *above = 0;
+    double scale = (double)bins / (hi - lo);
+    for (size_t i = 0; i < n; i++) {
+        double v = w[i];
+        if (v < lo) {
+            (*below)++;
+        } else if (v >= hi || !(v == v)) {
+            (*above)++;
+        } else {
+            size_t b = (size_t)((v - lo) * scale);
+            counts[b < bins ? b : bins - 1]++;
+        }
+    }
+}

@@ -9,6 +9,7 @@ int qr_cmd_train(int argc, char **argv);
 int qr_cmd_eval(int argc, char **argv);
 int qr_cmd_summary(int argc, char **argv);
 int qr_cmd_schedule(int argc, char **argv);
+int qr_cmd_plot(int argc, char **argv);
 
 #include <stdio.h>
 

@@ -206,13 +206,35 @@ static qr_status parse_training(qr_train_config *c, const cJSON *o, const char *
 static qr_status parse_output(qr_train_config *c, const cJSON *o, const char *where,
                               qr_error *err)
 {
-    static const char *const keys[] = {"model", "log", "quant_log", NULL};
+    static const char *const keys[] = {"model", "log", "quant_log", "histograms",
+                                       "histogram_epochs", NULL};
     qr_status s = qr_json_check_keys(o, keys, where, "output", err);
-    const char *model = NULL, *log = NULL, *qlog = NULL;
+    const char *model = NULL, *log = NULL, *qlog = NULL, *hist = NULL;
     if (s || (s = qr_json_get_string(o, "model", &model, where, "output", err)) ||
         (s = qr_json_get_string(o, "log", &log, where, "output", err)) ||
-        (s = qr_json_get_string(o, "quant_log", &qlog, where, "output", err)))
+        (s = qr_json_get_string(o, "quant_log", &qlog, where, "output", err)) ||
+        (s = qr_json_get_string(o, "histograms", &hist, where, "output", err)))
         return s;
+    if (hist && *hist && (s = dup_or_fail(&c->hist_path, hist, where, err)))
+        return s;
+    const cJSON *he = cJSON_GetObjectItemCaseSensitive(o, "histogram_epochs");
+    if (he) {
+        size_t n = cJSON_IsArray(he) ? (size_t)cJSON_GetArraySize(he) : 0;
+        if (n == 0 || n > 64)
+            return qr_error_set(err, QR_ERR_CONFIG, "%s: 'output.histogram_epochs' must be a list "
+                                "of 1 to 64 epoch numbers", where);
+        if (!(c->hist_epochs = calloc(n, sizeof *c->hist_epochs)))
+            return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", where);
+        c->n_hist_epochs = n;
+        size_t i = 0;
+        for (const cJSON *it = he->child; it; it = it->next, i++) {
+            if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 1e7 ||
+                it->valuedouble != (double)(size_t)it->valuedouble)
+                return qr_error_set(err, QR_ERR_CONFIG, "%s: 'output.histogram_epochs[%zu]' must "
+                                    "be a whole number >= 0", where, i);
+            c->hist_epochs[i] = (size_t)it->valuedouble;
+        }
+    }
     if (qlog && *qlog && (s = dup_or_fail(&c->quant_log_path, qlog, where, err)))
         return s;
     if (model && !*model)
@@ -318,6 +340,8 @@ QR_API void qr_train_config_free(qr_train_config *c)
     free(c->model_path);
     free(c->log_path);
     free(c->quant_log_path);
+    free(c->hist_path);
+    free(c->hist_epochs);
     free(c->source);
     qr_quant_plan_free(&c->quant);
     qr_model_spec_free(&c->model);

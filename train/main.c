@@ -16,6 +16,7 @@ static const struct {
     {"eval", qr_cmd_eval, "evaluate a saved model on a CSV file"},
     {"summary", qr_cmd_summary, "print a config's layers, parameter counts and byte sizes"},
     {"schedule", qr_cmd_schedule, "print a regularization schedule S(t) as CSV"},
+    {"plot", qr_cmd_plot, "draw weight histograms over the regularizer (SVG)"},
 };
 
 static void usage(FILE *f)

@@ -9,6 +9,7 @@
 #include "lib/graph_impl.h"
 #include "lib/model_impl.h"
 #include "qreg/train.h"
+#include "hist_log.h"
 
 static double now_seconds(void)
 {
@@ -219,6 +220,15 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
     float *decay = calloc(n_tr + 1, sizeof *decay); /* 1 on kernel entries, 0 elsewhere */
     qr_quant_stat *stats = plan ? calloc(plan->n, sizeof *stats) : NULL;
     qr_buf log = {0}, qlog = {0};
+    qr_hist_log *hist = NULL;
+    if (c->hist_path && plan) {
+        hist = qr_hist_log_new(plan, c->hist_path, c->hist_epochs, c->n_hist_epochs, c->epochs,
+                               &s);
+        if (s != QR_OK) {
+            qr_error_set(err, s, "%s: out of memory", c->hist_path);
+            goto done;
+        }
+    }
     if (!opt || !order || !stage || !best || !save || !decay || (plan && !stats)) {
         s = qr_error_set(err, QR_ERR_NOMEM, "out of memory preparing training");
         goto done;
@@ -244,6 +254,8 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
         if ((s = log_quant(&qlog, c->quant_log_path, plan, m, 0, 1, t_final, stats, err)))
             goto done;
     }
+    if (qr_hist_log_wants(hist, 0) && (s = qr_hist_log_snapshot(hist, m, 0, err)))
+        goto done;
     qr_rng shuffle;
     qr_rng_seed(&shuffle, c->seed + 1);
     double t0 = now_seconds(), best_acc = -1.0;
@@ -348,6 +360,8 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
             (s = log_quant(&qlog, c->quant_log_path, plan, m, epoch,
                            plan->per_step ? (double)step : (double)epoch, t_final, stats, err)))
             goto done;
+        if (qr_hist_log_wants(hist, epoch) && (s = qr_hist_log_snapshot(hist, m, epoch, err)))
+            goto done;
     }
     memcpy(w, best, n_all * sizeof *best);
     if (d->test.n > 0) {
@@ -363,6 +377,7 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
     *out = m;
     m = NULL;
 done:
+    qr_hist_log_free(hist);
     qr_buf_free(&log);
     qr_buf_free(&qlog);
     free(stats);

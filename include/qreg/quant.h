@@ -162,4 +162,9 @@ QR_API void qr_quant_fake(const qr_quant_plan *p, qr_model *m);
  * size with every weight at 8 bits. */
 QR_API double qr_quant_bytes(const qr_quant_plan *p, qr_model *m, double *baseline);
 
+/* Histogram of w over [lo, hi) in `bins` equal bins (counts zeroed first); values below lo
+ * and at or above hi are counted in *below / *above. */
+QR_API void qr_quant_histogram(const float *w, size_t n, double lo, double hi, size_t bins,
+                               size_t *counts, size_t *below, size_t *above);
+
 #endif /* QREG_QUANT_H */

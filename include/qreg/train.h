@@ -34,6 +34,9 @@ typedef struct qr_train_config {
     /* output: paths as given (relative to the working directory) */
     char *model_path, *log_path;
     char *quant_log_path;    /* per epoch and matrix: reg value, S(t), share near a minimum */
+    char *hist_path;         /* weight histograms of regularized matrices (JSON), or NULL */
+    size_t *hist_epochs;     /* epochs to snapshot (0 = initial weights); NULL: 0, T/4, T/2, T */
+    size_t n_hist_epochs;
     char *source;            /* the config file (for messages) */
 } qr_train_config;
 
