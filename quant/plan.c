@@ -42,6 +42,7 @@ QR_API qr_status qr_quant_plan_init(qr_quant_plan *p, const qr_model_spec *spec)
             snprintf(q->name, sizeof q->name, "%s/%s", spec->layers[i].name, t[j]);
             q->bits = 8;
             q->reg = QR_REG_COS;
+            q->alpha = 1.0f;
             qr_schedule_default(&q->schedule, QR_SCHED_NONE);
         }
     }
@@ -125,7 +126,8 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
     char path[64];
     snprintf(path, sizeof path, "quantize.matrices[%zu]", index);
     static const char *const keys[] = {"layer", "matrix", "bits", "regularizer", "regularize",
-                                       "lambda", "reduction", "schedule", NULL};
+                                       "lambda", "reduction", "schedule", "method", "scale",
+                                       NULL};
     qr_status s = qr_json_check_keys(e, keys, where, path, err);
     if (s != QR_OK)
         return s;
@@ -167,8 +169,18 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
                             "(1-bit regularizers need bits 1, cos needs 2 to 8)", where, path,
                             qr_reg_name(reg), bits);
     if (!regularize && bits != 8)
-        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s': an unregularized matrix is quantized "
-                            "by 8-bit min-max PTQ, so bits must be 8", where, path);
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.bits' must be 8 with 'regularize': "
+                            "false (an unregularized matrix is quantized by 8-bit min-max PTQ)",
+                            where, path);
+    static const char *const methods[] = {"regularize", "ste", NULL};
+    static const char *const scales[] = {"none", "fixed", "learned", NULL};
+    int method = 0, scale = QR_SCALE_NONE;
+    if ((s = qr_json_get_choice(e, "method", methods, &method, where, path, err)) ||
+        (s = qr_json_get_choice(e, "scale", scales, &scale, where, path, err)))
+        return s;
+    if (!regularize && (method != 0 || scale != QR_SCALE_NONE))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s': 'method' and 'scale' apply to matrices "
+                            "on the N-bit grid, not to 8-bit PTQ ('regularize': false)", where, path);
     float lam = lambda;
     const cJSON *lj = cJSON_GetObjectItemCaseSensitive(e, "lambda");
     if (lj && cJSON_IsNumber(lj) && lj->valuedouble < 0)
@@ -214,6 +226,9 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
                     m->lambda = lam;
                     m->mean = red;
                     m->schedule = sc;
+                    m->ste = method == 1;
+                    m->scale_mode = (qr_scale_mode)scale;
+                    m->alpha = 1.0f;
                     matched++;
                 }
         }
@@ -280,6 +295,10 @@ QR_API cJSON *qr_quant_plan_to_json(const qr_quant_plan *p)
         cJSON_AddStringToObject(e, "regularizer", qr_reg_name(m->reg));
         cJSON_AddNumberToObject(e, "lambda", m->lambda);
         cJSON_AddStringToObject(e, "reduction", m->mean ? "mean" : "sum");
+        static const char *const scale_names[] = {"none", "fixed", "learned"};
+        cJSON_AddStringToObject(e, "method", m->ste ? "ste" : "regularize");
+        cJSON_AddStringToObject(e, "scale", scale_names[m->scale_mode]);
+        cJSON_AddNumberToObject(e, "alpha", m->alpha);
         cJSON *sc = cJSON_AddObjectToObject(e, "schedule");
         cJSON_AddStringToObject(sc, "name", qr_sched_name(m->schedule.kind));
         cJSON_AddNumberToObject(sc, "d", m->schedule.d);
@@ -315,7 +334,11 @@ QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const cJSON *j,
     size_t i = 0;
     for (const cJSON *e = arr->child; e; e = e->next, i++) {
         static const char *const ek[] = {"tensor", "bits", "regularize", "regularizer", "lambda",
-                                         "reduction", "schedule", NULL};
+                                         "reduction", "schedule", "method", "scale", "alpha",
+                                         NULL};
+        static const char *const methods[] = {"regularize", "ste", NULL};
+        static const char *const scales[] = {"none", "fixed", "learned", NULL};
+        int method = 0, scale = 0;
         static const char *const reductions[] = {"sum", "mean", NULL};
         qr_quant_matrix *m = &p->m[i];
         const char *tensor = NULL, *reg = NULL;
@@ -330,11 +353,19 @@ QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const cJSON *j,
             (s = qr_json_get_float(e, "lambda", 0, 1e6, &m->lambda, where, "quantize.matrices",
                                    err)) ||
             (s = qr_json_get_choice(e, "reduction", reductions, &red, where, "quantize.matrices",
-                                    err)))
+                                    err)) ||
+            (s = qr_json_get_choice(e, "method", methods, &method, where, "quantize.matrices",
+                                    err)) ||
+            (s = qr_json_get_choice(e, "scale", scales, &scale, where, "quantize.matrices", err)) ||
+            (s = qr_json_get_float(e, "alpha", 1e-30, 1e30, &m->alpha, where, "quantize.matrices",
+                                   err)))
             goto fail;
         m->mean = red;
+        m->ste = method == 1;
+        m->scale_mode = (qr_scale_mode)scale;
         if (!tensor || strcmp(tensor, m->name) != 0 || bits < 1 || !reg ||
-            qr_reg_parse(reg, &m->reg) != QR_OK || !qr_reg_valid(m->reg, (int)bits)) {
+            qr_reg_parse(reg, &m->reg) != QR_OK || !qr_reg_valid(m->reg, (int)bits) ||
+            (!m->regularized && bits != 8)) {
             s = qr_error_set(err, QR_ERR_FORMAT, "%s: quantize.matrices[%zu] is invalid", where, i);
             goto fail;
         }

@@ -6,6 +6,7 @@
 #include "lib/graph_impl.h"
 #include "lib/model_impl.h"
 #include "qreg/quant.h"
+#include "quant_impl.h"
 
 static qr_node *matrix_node(qr_model *m, const qr_quant_matrix *q)
 {
@@ -19,23 +20,32 @@ QR_API double qr_quant_apply(const qr_quant_plan *p, qr_model *m, double t, doub
     for (size_t i = 0; i < p->n; i++) {
         const qr_quant_matrix *q = &p->m[i];
         qr_node *n;
-        if (!q->regularized || q->lambda == 0.0f || !(n = matrix_node(m, q)) || !n->g)
+        if (!q->regularized || q->ste || q->lambda == 0.0f || !(n = matrix_node(m, q)) || !n->g)
             continue;
         size_t cnt = qr_shape_size(n);
         double s = qr_schedule_value(&q->schedule, t, t_final);
         double coef = (double)q->lambda * s / (q->mean ? (double)cnt : 1.0);
         if (coef == 0.0)
             continue;
-        penalty += coef * qr_reg_apply(q->reg, q->bits, n->x, cnt, (float)coef, n->g);
+        penalty += coef * qr_reg_apply_scaled(q->reg, q->bits, n->x, cnt, qr_quant_alpha(q),
+                                              (float)coef, n->g);
     }
     return penalty;
+}
+
+/* The grid scale α of a matrix (1 unless an opt-in scale mode set it). */
+float qr_quant_alpha(const qr_quant_matrix *q)
+{
+    return q->alpha > 0.0f ? q->alpha : 1.0f;
 }
 
 /* The PTQ value of one weight under matrix q, with `scale` its 8-bit min-max scale. */
 static float ptq_value(const qr_quant_matrix *q, float w, float scale)
 {
-    if (q->regularized)
-        return qr_reg_nearest(q->bits, w);
+    if (q->regularized) {
+        float a = qr_quant_alpha(q);
+        return a * qr_reg_nearest(q->bits, w / a);
+    }
     if (scale == 0.0f)
         return 0.0f;
     float k = roundf(w / scale);
@@ -63,14 +73,16 @@ QR_API void qr_quant_stats(const qr_quant_plan *p, qr_model *m, double t, double
         if (!n)
             continue;
         size_t cnt = qr_shape_size(n);
-        float scale = q->regularized ? (q->bits == 1 ? 1.0f : 1.0f / (float)qr_reg_levels(q->bits))
+        float alpha = qr_quant_alpha(q);
+        float scale = q->regularized ? (q->bits == 1 ? alpha : alpha / (float)qr_reg_levels(q->bits))
                                      : minmax_scale(n->x, cnt);
         st->scale = scale;
         st->schedule = q->regularized ? qr_schedule_value(&q->schedule, t, t_final) : 0.0;
-        st->reg = q->regularized ? qr_reg_apply(q->reg, q->bits, n->x, cnt, 0.0f, NULL) : 0.0;
-        /* ε is relative to the grid spacing: near_eps/M for N bits, near_eps for ±1 */
-        double eps = q->regularized && q->bits > 1 ? p->near_eps / qr_reg_levels(q->bits)
-                   : q->regularized ? p->near_eps : p->near_eps * scale;
+        st->reg = q->regularized
+                      ? qr_reg_apply_scaled(q->reg, q->bits, n->x, cnt, alpha, 0.0f, NULL) : 0.0;
+        /* ε is relative to the grid spacing: near_eps·α/M for N bits, near_eps·α for ±α,
+         * near_eps·s for 8-bit min-max */
+        double eps = p->near_eps * scale;
         size_t near = 0;
         double err = 0.0;
         for (size_t k = 0; k < cnt; k++) {

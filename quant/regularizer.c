@@ -93,24 +93,25 @@ QR_API double qr_reg_deriv(qr_reg_kind k, int bits, double w)
 }
 
 /* The hot loop runs in float with sinf/cosf for the cosine families; the value sum is
- * accumulated in double. One switch per call, not per element. */
-QR_API double qr_reg_apply(qr_reg_kind k, int bits, const float *w, size_t n, float coef,
-                           float *g)
+ * accumulated in double. One switch per call, not per element. With α = 1 (the thesis) the
+ * scaling multiplies by exactly 1. */
+QR_API double qr_reg_apply_scaled(qr_reg_kind k, int bits, const float *w, size_t n,
+                                  float alpha, float coef, float *g)
 {
     double sum = 0.0;
-    const float pi = (float)M_PI;
+    const float pi = (float)M_PI, inv = 1.0f / alpha, gc = coef * inv;
     switch (k) {
     case QR_REG_REG1C:
         for (size_t i = 0; i < n; i++) {
-            float x = w[i], a = fabsf(x);
+            float x = w[i] * inv, a = fabsf(x);
             if (a <= 1.5f) {
                 sum += (double)(cosf(pi * x) + 1.0f);
                 if (g)
-                    g[i] += coef * (-pi * sinf(pi * x));
+                    g[i] += gc * (-pi * sinf(pi * x));
             } else {
                 sum += (double)(pi * (a - 1.5f) + 1.0f);
                 if (g)
-                    g[i] += coef * (x > 0 ? pi : -pi);
+                    g[i] += gc * (x > 0 ? pi : -pi);
             }
         }
         return sum;
@@ -121,29 +122,36 @@ QR_API double qr_reg_apply(qr_reg_kind k, int bits, const float *w, size_t n, fl
         double m = qr_reg_levels(bits);
         float lim = (float)(1.0 + 0.25 / m), c = (float)(2.0 * M_PI * m);
         for (size_t i = 0; i < n; i++) {
-            float x = w[i], a = fabsf(x);
+            float x = w[i] * inv, a = fabsf(x);
             if (a <= lim) {
                 double u = (double)x * m;
                 float ang = 2.0f * pi * (float)(u - rint(u));
                 sum += (double)(1.0f - cosf(ang));
                 if (g)
-                    g[i] += coef * c * sinf(ang);
+                    g[i] += gc * c * sinf(ang);
             } else {
                 sum += 1.0 + 2.0 * M_PI * (((double)a - 1.0) * m - 0.25);
                 if (g)
-                    g[i] += coef * (x > 0 ? c : -c);
+                    g[i] += gc * (x > 0 ? c : -c);
             }
         }
         return sum;
     }
     default:
         for (size_t i = 0; i < n; i++) {
-            sum += qr_reg_value(k, bits, w[i]);
+            float x = w[i] * inv;
+            sum += qr_reg_value(k, bits, x);
             if (g)
-                g[i] += coef * (float)qr_reg_deriv(k, bits, w[i]);
+                g[i] += gc * (float)qr_reg_deriv(k, bits, x);
         }
         return sum;
     }
+}
+
+QR_API double qr_reg_apply(qr_reg_kind k, int bits, const float *w, size_t n, float coef,
+                           float *g)
+{
+    return qr_reg_apply_scaled(k, bits, w, n, 1.0f, coef, g);
 }
 
 QR_API float qr_reg_nearest(int bits, float w)

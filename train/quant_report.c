@@ -14,7 +14,7 @@ void qr_cli_print_quant_report(FILE *f, const qr_quant_plan *plan, qr_model *m)
     for (size_t i = 0; i < plan->n; i++) {
         const qr_quant_matrix *q = &plan->m[i];
         fprintf(f, "%-28s %4d %-9s %11.6g %9.2f%% %12.6g\n", q->name, q->bits,
-                q->regularized ? qr_reg_name(q->reg) : "ptq-8bit", st[i].scale,
+                !q->regularized ? "ptq-8bit" : q->ste ? "ste" : qr_reg_name(q->reg), st[i].scale,
                 100.0 * st[i].share_near, st[i].mean_abs_err);
     }
     double base, bytes = qr_quant_bytes(plan, m, &base);

@@ -147,7 +147,8 @@ static qr_status log_quant(qr_buf *qlog, const char *path, const qr_quant_plan *
         char line[256];
         const qr_quant_matrix *q = &plan->m[i];
         snprintf(line, sizeof line, "%zu,%s,%d,%s,%.6g,%.6g,%.6f,%.6g\n", epoch, q->name, q->bits,
-                 q->regularized ? qr_reg_name(q->reg) : "ptq8", stats[i].reg, stats[i].schedule,
+                 !q->regularized ? "ptq8" : q->ste ? "ste" : qr_reg_name(q->reg), stats[i].reg,
+                 stats[i].schedule,
                  stats[i].share_near, stats[i].mean_abs_err);
         qr_buf_put(qlog, line, strlen(line));
     }
@@ -194,6 +195,8 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
             qr_model_free(m);
             return qr_error_set(err, s, "out of memory");
         }
+        /* from here on the model's own copy: it carries the grid scales α */
+        plan = m->quant;
     }
     qr_set_threads(c->threads);
     qr_model_set_classes(m, (const char *const *)tr->class_names, tr->n_classes);
@@ -221,6 +224,14 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
     qr_quant_stat *stats = plan ? calloc(plan->n, sizeof *stats) : NULL;
     qr_buf log = {0}, qlog = {0};
     qr_hist_log *hist = NULL;
+    qr_quant_ste *ste = NULL;
+    float *best_alpha = plan ? calloc(plan->n + 1, sizeof *best_alpha) : NULL;
+    if (plan && (!best_alpha || (s = qr_quant_begin_training(m, &ste)) != QR_OK)) {
+        s = qr_error_set(err, QR_ERR_NOMEM, "out of memory preparing quantization");
+        goto done;
+    }
+    for (size_t i = 0; plan && i < plan->n; i++)
+        best_alpha[i] = plan->m[i].alpha;
     if (c->hist_path && plan) {
         hist = qr_hist_log_new(plan, c->hist_path, c->hist_epochs, c->n_hist_epochs, c->epochs,
                                &s);
@@ -275,6 +286,7 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
             for (size_t i = 0; i < b; i++)
                 m->y->x[i] = (float)tr->y[order[at + i]];
             qr_graph_zero_grad(g);
+            qr_quant_ste_forward(ste, m);
             qr_graph_forward(g, m->loss);
             float loss = m->loss->x[0];
             if (!isfinite(loss)) {
@@ -285,6 +297,7 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
                 goto done;
             }
             qr_graph_backward(g, m->loss);
+            qr_quant_ste_backward(ste, m);
             if (quantizing)
                 penalty = qr_quant_apply(plan, m, plan->per_step ? (double)step : (double)epoch,
                                          t_final);
@@ -316,6 +329,8 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
                 fn(user, &p);
             }
         }
+        if (plan)
+            qr_quant_refit_scales(m);
         qr_train_progress p = {.event = QR_TRAIN_EPOCH, .penalty = penalty,
                                .fq_val_accuracy = NAN, .epoch = epoch, .epochs = c->epochs,
                                .batch = batches, .batches = batches,
@@ -340,6 +355,8 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
         }
         if (p.improved) {
             memcpy(best, w, n_all * sizeof *best);
+            for (size_t i = 0; plan && i < plan->n; i++)
+                best_alpha[i] = plan->m[i].alpha;
             r.best_epoch = epoch;
             r.val_loss = p.val_loss;
             r.val_accuracy = p.val_accuracy;
@@ -364,6 +381,8 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
             goto done;
     }
     memcpy(w, best, n_all * sizeof *best);
+    for (size_t i = 0; plan && i < plan->n; i++)
+        m->quant->m[i].alpha = best_alpha[i];
     if (d->test.n > 0) {
         if ((s = qr_evaluate(m, &d->test, &r.test_loss, &r.test_accuracy, NULL)) != QR_OK ||
             (plan && (s = fq_accuracy(m, plan, &d->test, save, n_all, &r.fq_test_accuracy)))) {
@@ -377,6 +396,8 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
     *out = m;
     m = NULL;
 done:
+    qr_quant_ste_free(ste);
+    free(best_alpha);
     qr_hist_log_free(hist);
     qr_buf_free(&log);
     qr_buf_free(&qlog);

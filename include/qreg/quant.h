@@ -47,6 +47,9 @@ QR_API double qr_reg_deriv(qr_reg_kind k, int bits, double w);
  * NULL to only evaluate). This is the fused gradient update of the penalty coef·Σ Reg(w). */
 QR_API double qr_reg_apply(qr_reg_kind k, int bits, const float *w, size_t n, float coef,
                            float *g);
+/* The same on a grid scaled by α > 0: Σ Reg(w/α), g += coef · Reg'(w/α) / α. */
+QR_API double qr_reg_apply_scaled(qr_reg_kind k, int bits, const float *w, size_t n,
+                                  float alpha, float coef, float *g);
 
 /* The grid: M = 2^(bits−1) − 1 for bits ≥ 2 (levels k/M), 1 for bits = 1 (levels ±1). */
 QR_API int qr_reg_levels(int bits);
@@ -92,15 +95,27 @@ QR_API double qr_schedule_value(const qr_schedule *s, double t, double t_final);
 
 struct cJSON;
 
+/* How a matrix's grid scale α is chosen (beyond the thesis; off by default). */
+typedef enum qr_scale_mode {
+    QR_SCALE_NONE = 0,      /* α = 1: the grid is k/M (the thesis) */
+    QR_SCALE_FIXED,         /* α = max|W| when training starts */
+    QR_SCALE_LEARNED        /* α refit after every epoch: α = Σ w·q / Σ q², q the grid levels */
+} qr_scale_mode;
+
 /* One weight matrix (a kernel or recurrent kernel) and how it is quantized. */
 typedef struct qr_quant_matrix {
     char name[64];          /* parameter name, "gru_1/recurrent_kernel" */
     int bits;               /* 1..8 */
-    int regularized;        /* 0: no penalty; quantized by 8-bit min-max PTQ (bits = 8) */
+    int regularized;        /* 1: on the N-bit grid α·k/M (1 bit: ±α), by the regularizer or
+                               by STE; 0: no penalty, quantized by 8-bit min-max PTQ (bits 8) */
+    int ste;                /* straight-through-estimator fake quantization instead of the
+                               penalty (beyond the thesis; off by default) */
     qr_reg_kind reg;
     float lambda;
     int mean;               /* reduction: 0 sum (the thesis), 1 mean over the entries */
     qr_schedule schedule;
+    qr_scale_mode scale_mode;
+    float alpha;            /* the grid scale α (1 unless scale_mode says otherwise) */
 } qr_quant_matrix;
 
 typedef struct qr_quant_plan {
@@ -161,6 +176,23 @@ QR_API void qr_quant_fake(const qr_quant_plan *p, qr_model *m);
  * bits per bias, batch-norm parameter (4 per channel) and PReLU slope. `baseline` gets the
  * size with every weight at 8 bits. */
 QR_API double qr_quant_bytes(const qr_quant_plan *p, qr_model *m, double *baseline);
+
+/* Straight-through estimation and grid scales (opt-in extensions, docs/quantization.md). */
+typedef struct qr_quant_ste qr_quant_ste;
+/* Prepare a run on the model's own plan (qr_model_quant_plan): α of QR_SCALE_FIXED matrices
+ * from the current weights, and a shadow buffer for the STE matrices (*ste NULL when there
+ * are none). */
+QR_API qr_status qr_quant_begin_training(qr_model *m, qr_quant_ste **ste);
+/* Before forward: save the float weights of STE matrices and put their quantized values in. */
+QR_API void qr_quant_ste_forward(qr_quant_ste *s, qr_model *m);
+/* After backward: restore the float weights; the gradient computed at the quantized weights
+ * is kept (straight through), zeroed where |w/α| is beyond the grid's end (the clipped STE
+ * of BinaryConnect and QKeras). */
+QR_API void qr_quant_ste_backward(qr_quant_ste *s, qr_model *m);
+QR_API void qr_quant_ste_free(qr_quant_ste *s);
+/* After an epoch: refit α of the model plan's QR_SCALE_LEARNED matrices (two least-squares
+ * iterations). */
+QR_API void qr_quant_refit_scales(qr_model *m);
 
 /* Histogram of w over [lo, hi) in `bins` equal bins (counts zeroed first); values below lo
  * and at or above hi are counted in *below / *above. */

@@ -1,0 +1,139 @@
+/* Opt-in extensions beyond the thesis: straight-through-estimator fake quantization (QAT as
+ * Larq, QKeras and Brevitas do it) and per-matrix grid scales α. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lib/graph_impl.h"
+#include "lib/model_impl.h"
+#include "quant_impl.h"
+
+struct qr_quant_ste {
+    size_t n;              /* STE matrices */
+    size_t *plan_index;    /* their index in the plan */
+    float **shadow;        /* their float weights while the quantized ones are in place */
+};
+
+static qr_node *find(qr_model *m, const char *name)
+{
+    qr_node *n = qr_graph_find(m->graph, name);
+    return n && n->op == QR_OP_PARAM ? n : NULL;
+}
+
+/* α = Σ w·q / Σ q² with q = the nearest grid level of w/α: the least-squares scale for the
+ * current assignment of weights to levels; two passes let the assignment follow. */
+static float fit_alpha(const float *w, size_t n, int bits, float alpha)
+{
+    for (int it = 0; it < 2; it++) {
+        double wq = 0.0, qq = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double q = qr_reg_nearest(bits, w[i] / alpha);
+            wq += (double)w[i] * q;
+            qq += q * q;
+        }
+        if (qq > 0.0 && wq > 0.0)
+            alpha = (float)(wq / qq);
+    }
+    return alpha;
+}
+
+QR_API qr_status qr_quant_begin_training(qr_model *m, qr_quant_ste **out)
+{
+    *out = NULL;
+    qr_quant_plan *p = m->quant;
+    if (!p)
+        return QR_OK;
+    size_t n_ste = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        qr_quant_matrix *q = &p->m[i];
+        qr_node *node = find(m, q->name);
+        if (!node || !q->regularized)
+            continue;
+        if (q->scale_mode != QR_SCALE_NONE) {
+            float mx = 0.0f;
+            for (size_t k = 0; k < qr_shape_size(node); k++)
+                mx = fabsf(node->x[k]) > mx ? fabsf(node->x[k]) : mx;
+            q->alpha = mx > 0.0f ? mx : 1.0f;
+            if (q->scale_mode == QR_SCALE_LEARNED)
+                q->alpha = fit_alpha(node->x, qr_shape_size(node), q->bits, q->alpha);
+        }
+        n_ste += q->ste != 0;
+    }
+    if (n_ste == 0)
+        return QR_OK;
+    qr_quant_ste *s = calloc(1, sizeof *s);
+    if (!s || !(s->plan_index = calloc(n_ste, sizeof *s->plan_index)) ||
+        !(s->shadow = calloc(n_ste, sizeof *s->shadow))) {
+        qr_quant_ste_free(s);
+        return QR_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        qr_node *node = find(m, p->m[i].name);
+        if (!node || !p->m[i].regularized || !p->m[i].ste)
+            continue;
+        s->plan_index[s->n] = i;
+        if (!(s->shadow[s->n++] = malloc(qr_shape_size(node) * sizeof(float)))) {
+            qr_quant_ste_free(s);
+            return QR_ERR_NOMEM;
+        }
+    }
+    *out = s;
+    return QR_OK;
+}
+
+QR_API void qr_quant_ste_forward(qr_quant_ste *s, qr_model *m)
+{
+    if (!s)
+        return;
+    for (size_t k = 0; k < s->n; k++) {
+        const qr_quant_matrix *q = &m->quant->m[s->plan_index[k]];
+        qr_node *node = find(m, q->name);
+        size_t cnt = qr_shape_size(node);
+        float a = qr_quant_alpha(q);
+        memcpy(s->shadow[k], node->x, cnt * sizeof(float));
+        for (size_t i = 0; i < cnt; i++)
+            node->x[i] = a * qr_reg_nearest(q->bits, node->x[i] / a);
+    }
+}
+
+QR_API void qr_quant_ste_backward(qr_quant_ste *s, qr_model *m)
+{
+    if (!s)
+        return;
+    for (size_t k = 0; k < s->n; k++) {
+        const qr_quant_matrix *q = &m->quant->m[s->plan_index[k]];
+        qr_node *node = find(m, q->name);
+        size_t cnt = qr_shape_size(node);
+        memcpy(node->x, s->shadow[k], cnt * sizeof(float));
+        /* beyond the last level (plus half a step) the rounding is flat: no gradient */
+        float a = qr_quant_alpha(q);
+        float edge = q->bits == 1 ? a : a * (1.0f + 0.5f / (float)qr_reg_levels(q->bits));
+        if (node->g)
+            for (size_t i = 0; i < cnt; i++)
+                if (fabsf(node->x[i]) > edge)
+                    node->g[i] = 0.0f;
+    }
+}
+
+QR_API void qr_quant_ste_free(qr_quant_ste *s)
+{
+    if (!s)
+        return;
+    for (size_t k = 0; k < s->n; k++)
+        free(s->shadow[k]);
+    free(s->shadow);
+    free(s->plan_index);
+    free(s);
+}
+
+QR_API void qr_quant_refit_scales(qr_model *m)
+{
+    qr_quant_plan *p = m->quant;
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++) {
+        qr_quant_matrix *q = &p->m[i];
+        qr_node *node;
+        if (q->regularized && q->scale_mode == QR_SCALE_LEARNED && (node = find(m, q->name)))
+            q->alpha = fit_alpha(node->x, qr_shape_size(node), q->bits, qr_quant_alpha(q));
+    }
+}

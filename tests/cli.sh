@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Tests of the qreg program: help and version, usage errors (exit 2), train/eval/summary on
+# the bundled data, --json output, and failures (exit 1) that name their cause and leave an
+# existing model file alone. Run by `make check` with QR_SRCDIR and QR_BUILDDIR set; the
+# source tree is only read (it is read-only under `make distcheck`): every output goes to a
+# fresh mktemp directory. Ends with the line "cli: N passed, N failed".
+set -u
+
+srcdir=${QR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+builddir=${QR_BUILDDIR:-.}
+qreg="$builddir/qreg"
+quickstart="$srcdir/examples/quickstart.json"
+csv="$srcdir/data/breast_cancer.csv"
+
+if [ ! -x "$qreg" ]; then
+    echo "cli: $qreg not found (build it first)" >&2
+    exit 99
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/qreg-cli.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+
+passed=0
+failed=0
+have_python=1
+command -v python3 >/dev/null 2>&1 || have_python=0
+
+pass() {
+    passed=$((passed + 1))
+    echo "ok - $1"
+}
+
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL - $1"
+    sed 's/^/    stdout: /' "$tmp/out" | head -n 8
+    sed 's/^/    stderr: /' "$tmp/err" | head -n 8
+}
+
+# check NAME WANT_EXIT STREAM REGEX CMD...: run CMD (stdout to $tmp/out, stderr to
+# $tmp/err); pass if it exits with WANT_EXIT and STREAM (out or err) matches the extended
+# REGEX (an empty REGEX matches anything).
+check() {
+    local name=$1 want=$2 stream=$3 regex=$4
+    shift 4
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    if [ "$rc" -ne "$want" ]; then
+        fail "$name: exit $rc, want $want"
+    elif [ -n "$regex" ] && ! grep -Eq -- "$regex" "$tmp/$stream"; then
+        fail "$name: std$stream does not match /$regex/"
+    else
+        pass "$name"
+    fi
+}
+
+# json_check NAME PYTHON_EXPR: $tmp/out must parse as one JSON document `d` for which
+# PYTHON_EXPR is true.
+json_check() {
+    local name=$1 expr=$2
+    if [ "$have_python" -eq 0 ]; then
+        echo "skip - $name (no python3)"
+        return
+    fi
+    if python3 -c "import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if ($expr) else 1)" <"$tmp/out" 2>"$tmp/py"; then
+        pass "$name"
+    else
+        cat "$tmp/py" >>"$tmp/err"
+        fail "$name: not JSON or not ($expr)"
+    fi
+}
+
+sum() {
+    cksum <"$1"
+}
+
+# ---- help, version, usage errors ------------------------------------------------------
+check "qreg --help" 0 out '^usage: qreg <command>' "$qreg" --help
+check "qreg --version" 0 out '^qreg [0-9]+\.[0-9]+\.[0-9]+$' "$qreg" --version
+check "qreg train --help" 0 out '^usage: qreg train' "$qreg" train --help
+check "qreg eval --help" 0 out '^usage: qreg eval' "$qreg" eval --help
+check "qreg summary --help" 0 out '^usage: qreg summary' "$qreg" summary --help
+check "qreg help train" 0 out '^usage: qreg train' "$qreg" help train
+check "qreg without a command" 2 err 'usage' "$qreg"
+check "unknown command" 2 err "unknown command 'frobnicate'" "$qreg" frobnicate
+check "unknown top-level option" 2 err "unknown command '--frob'" "$qreg" --frob
+check "train: unknown option" 2 err "unknown option '--bogus'" "$qreg" train "$quickstart" --bogus
+check "eval: unknown option" 2 err "unknown option '--bogus'" "$qreg" eval m.qrm --bogus
+check "summary: unknown option" 2 err "unknown option '--bogus'" "$qreg" summary "$quickstart" --bogus
+check "train: no config" 2 err 'usage: qreg train' "$qreg" train
+check "train: --epochs without value" 2 err "'--epochs'" "$qreg" train "$quickstart" --epochs
+check "train: --epochs ten" 2 err "'--epochs'" "$qreg" train "$quickstart" --epochs ten
+check "train: --epochs 0" 2 err "'--epochs'" "$qreg" train "$quickstart" --epochs 0
+check "train: two configs" 2 err 'more than one' "$qreg" train "$quickstart" "$quickstart"
+check "eval: no --data" 2 err 'usage: qreg eval' "$qreg" eval "$tmp/m.qrm"
+check "eval: bad --header" 2 err "'--header'" "$qreg" eval "$tmp/m.qrm" --data "$csv" --header maybe
+
+# ---- train, eval, summary ---------------------------------------------------------------
+model="$tmp/m.qrm"
+check "train quickstart --epochs 3" 0 out '^saved model: ' \
+    "$qreg" train "$quickstart" --out "$model" --epochs 3 --log "$tmp/log.csv"
+if [ -s "$model" ]; then pass "train wrote the model"; else fail "train wrote no model"; fi
+if [ "$(wc -l <"$tmp/log.csv")" -eq 4 ] && head -n 1 "$tmp/log.csv" | grep -q '^epoch,loss,accuracy'; then
+    pass "train --log: a header and 3 epochs"
+else
+    fail "train --log: $(wc -l <"$tmp/log.csv" 2>/dev/null) lines"
+fi
+check "progress on stderr" 0 err '^epoch 3/3 ' \
+    "$qreg" train "$quickstart" --out "$tmp/p.qrm" --epochs 3
+check "eval" 0 out '^accuracy: (0\.[0-9]+|1\.0+)$' "$qreg" eval "$model" --data "$csv"
+check "eval --data=FILE" 0 out '^samples: 569$' "$qreg" eval "$model" --data="$csv"
+check "summary" 0 out '^parameters: 530 ' "$qreg" summary "$quickstart"
+
+# the default output path is relative to the working directory, never the config's
+(cd "$tmp" && "$qreg" train "$quickstart" --epochs 1 --quiet >"$tmp/out" 2>"$tmp/err")
+if [ $? -eq 0 ] && [ -s "$tmp/quickstart.qrm" ]; then
+    pass "default output path in the working directory"
+else
+    fail "default output path: no $tmp/quickstart.qrm"
+fi
+
+# ---- --json ------------------------------------------------------------------------------
+check "train --json --quiet" 0 out '' \
+    "$qreg" train "$quickstart" --out "$tmp/j.qrm" --epochs 3 --json --quiet
+json_check "train --json parses" \
+    'd["model"].endswith("j.qrm") and d["best_epoch"] >= 1 and 0 <= d["test_accuracy"] <= 1'
+if [ -s "$tmp/err" ]; then fail "train --quiet wrote to stderr"; else pass "train --quiet is quiet"; fi
+check "eval --json" 0 out '' "$qreg" eval "$model" --data "$csv" --json
+json_check "eval --json parses" \
+    'd["samples"] == 569 and 0 <= d["accuracy"] <= 1 and sum(map(sum, d["confusion"])) == 569'
+cat >"$tmp/nosplit.json" <<EOF
+{"data": {"train": "$csv", "label": "label", "validation_split": 0, "test_split": 0},
+ "model": [{"type": "dense", "units": 4}, {"type": "relu"}, {"type": "dense"}],
+ "training": {"epochs": 2}}
+EOF
+check "train --json without validation/test" 0 out '' \
+    "$qreg" train "$tmp/nosplit.json" --out "$tmp/n.qrm" --json --quiet
+json_check "train --json with NaN results parses" \
+    'd["val_accuracy"] is None and d["test_accuracy"] is None and d["best_epoch"] == 2'
+
+# ---- failures: exit 1, a message naming the cause --------------------------------------
+size=$(wc -c <"$model")
+head -c $((size - 7)) "$model" >"$tmp/short.qrm"
+check "eval of a truncated model" 1 err 'checksum' "$qreg" eval "$tmp/short.qrm" --data "$csv"
+check "eval of a missing model" 1 err 'no-such\.qrm' "$qreg" eval "$tmp/no-such.qrm" --data "$csv"
+printf 'a,b,label\n1,2,0\n3,4,1\n' >"$tmp/narrow.csv"
+check "eval on data of another width" 1 err 'narrow\.csv: 2 features' "$qreg" eval "$model" --data "$tmp/narrow.csv"
+check "eval on data with an unknown class" 1 err 'iris\.csv:[0-9]+:[0-9]+: label' \
+    "$qreg" eval "$model" --data "$srcdir/data/iris.csv"
+check "eval on a missing CSV" 1 err 'nowhere\.csv' "$qreg" eval "$model" --data "$tmp/nowhere.csv"
+
+cat >"$tmp/bad.json" <<EOF
+{"data": {"train": "$csv"},
+ "model": [{"type": "dense"}],
+ "training": {"epochs": "ten"}}
+EOF
+check "bad config: wrong type" 1 err "'training\.epochs'" "$qreg" train "$tmp/bad.json" --out "$model"
+cat >"$tmp/bad.json" <<EOF
+{"data": {"train": "$csv"},
+ "model": [{"type": "dense", "unit": 4}, {"type": "dense"}]}
+EOF
+check "bad config: unknown key" 1 err "'model\[0\]\.unit'" "$qreg" train "$tmp/bad.json" --out "$model"
+printf '{"data": {"train": "x.csv"},\n "model": [\n' >"$tmp/bad.json"
+check "bad config: invalid JSON" 1 err 'bad\.json:[0-9]+:[0-9]+: ' "$qreg" train "$tmp/bad.json" --out "$model"
+check "summary of a bad config" 1 err "'model\[0\]\.unit'|bad\.json" "$qreg" summary "$tmp/bad.json"
+
+# a training run that fails (diverges) leaves the existing model file as it was
+before=$(sum "$model")
+cat >"$tmp/diverge.json" <<EOF
+{"data": {"train": "$csv", "label": "label", "standardize": false},
+ "model": [{"type": "dense", "units": 16}, {"type": "dense"}],
+ "optimizer": {"name": "sgd", "learning_rate": 10},
+ "training": {"epochs": 5, "seed": 1}}
+EOF
+check "diverging training" 1 err 'epoch [0-9]+, step [0-9]+' \
+    "$qreg" train "$tmp/diverge.json" --out "$model" --quiet
+if [ "$(sum "$model")" = "$before" ]; then
+    pass "a failed train leaves the model file unchanged"
+else
+    fail "a failed train changed $model"
+fi
+leftover=$(find "$tmp" -name '*.tmp.*' | head -n 1)
+if [ -z "$leftover" ]; then pass "no temporary files left"; else fail "left behind: $leftover"; fi
+check "the old model still evaluates" 0 out '^accuracy: ' "$qreg" eval "$model" --data "$csv"
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
