@@ -71,8 +71,8 @@ MOTION MODEL
   Contexts (what the arm does when nothing else happens, shared by both
   classes): standing with the arm hanging (optionally one fidget), walking
   (pendulum arm swing at the stride frequency 0.8-1.0 Hz, +-10-30 deg, body
-  bounce 2-4 cm at twice that, heel strikes 0.1-0.35 g), running (elbow bent,
-  1.25-1.5 Hz, +-25-40 deg, bounce 5-8 cm, heel strikes 0.4-1.2 g), sitting at a
+  bounce 1.5-3 cm at twice that, heel strikes 0.1-0.35 g), running (elbow bent,
+  1.25-1.5 Hz, +-25-40 deg, bounce 3-5 cm, heel strikes 0.3-0.8 g), sitting at a
   desk (still, typing: key-strike pulses and hand drift, or using a mouse),
   sitting with the hand on the lap (upright or reclined), lying on the back.
   Always on: postural sway (0.5-2.5 deg, 0.15-1.2 Hz) and physiological tremor
@@ -550,7 +550,7 @@ class Subject:
         self.sway = r.uniform(0.5, 2.5)  # deg
         self.stride = r.uniform(0.8, 1.0)  # Hz
         self.swing = r.uniform(10.0, 30.0)  # deg
-        self.bounce = r.uniform(0.02, 0.04)  # m
+        self.bounce = r.uniform(0.015, 0.03)  # m
         self.bias = tuple(r.uniform(-0.05, 0.05) for _ in range(3))  # g
         self.scale = tuple(r.uniform(0.97, 1.03) for _ in range(3))
         self.noise = r.uniform(0.010, 0.020)  # g
@@ -679,7 +679,7 @@ class Scene:
             run = name == "run"
             if run:
                 f = r.uniform(1.25, 1.5)
-                amp, B, heel = r.uniform(25.0, 40.0), r.uniform(0.05, 0.08), (0.4, 1.2)
+                amp, B, heel = r.uniform(25.0, 40.0), r.uniform(0.03, 0.05), (0.3, 0.8)
                 e = direction(r.uniform(-10.0, 10.0), -90.0 + r.uniform(0.0, 15.0))
                 u = direction(r.uniform(-40.0, -5.0), r.uniform(-15.0, 15.0))
                 W, q = self.anat(self.arm_wrist(e, u), u, (0.0, 1.0, 0.0), r.uniform(-20.0, 30.0))

@@ -22,6 +22,7 @@ const qr_op_def *const qr_op_table[QR_OP_COUNT] = {
     [QR_OP_TANH] = &qr_opdef_tanh,
     [QR_OP_SOFTMAX_CE] = &qr_opdef_softmax_ce,
     [QR_OP_MSE] = &qr_opdef_mse,
+    [QR_OP_KD] = &qr_opdef_kd,
     [QR_OP_CONV1D] = &qr_opdef_conv1d,
     [QR_OP_BATCHNORM] = &qr_opdef_batchnorm,
     [QR_OP_DROPOUT] = &qr_opdef_dropout,

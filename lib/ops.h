@@ -27,7 +27,7 @@ extern const qr_op_def qr_opdef_add, qr_opdef_sub, qr_opdef_mul, qr_opdef_scale;
 extern const qr_op_def qr_opdef_sum, qr_opdef_mean;
 extern const qr_op_def qr_opdef_reshape, qr_opdef_transpose, qr_opdef_slice, qr_opdef_concat;
 extern const qr_op_def qr_opdef_relu, qr_opdef_prelu, qr_opdef_sigmoid, qr_opdef_tanh;
-extern const qr_op_def qr_opdef_softmax_ce, qr_opdef_mse;
+extern const qr_op_def qr_opdef_softmax_ce, qr_opdef_mse, qr_opdef_kd;
 extern const qr_op_def qr_opdef_conv1d, qr_opdef_batchnorm, qr_opdef_dropout,
     qr_opdef_spatial_dropout, qr_opdef_gap1d, qr_opdef_maxpool1d;
 extern const qr_op_def qr_opdef_gru;

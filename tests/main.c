@@ -8,6 +8,7 @@ int main(void)
     SRunner *sr = srunner_create(qr_suite_graph());
     /* Add one line per module suite. */
     srunner_add_suite(sr, qr_suite_quant());
+    srunner_add_suite(sr, qr_suite_kd());
     srunner_add_suite(sr, qr_suite_quant_plan());
     srunner_add_suite(sr, qr_suite_gru());
     srunner_add_suite(sr, qr_suite_seq_ops());

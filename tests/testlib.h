@@ -9,6 +9,7 @@
 /* Suites, one per module; tests/main.c runs them all. */
 Suite *qr_suite_graph(void);
 Suite *qr_suite_quant(void);
+Suite *qr_suite_kd(void);
 Suite *qr_suite_quant_plan(void);
 Suite *qr_suite_gru(void);
 Suite *qr_suite_seq_ops(void);

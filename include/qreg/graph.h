@@ -46,6 +46,7 @@ typedef enum qr_op {
     QR_OP_TANH,        /* y = tanh(a) */
     QR_OP_SOFTMAX_CE,  /* y = mean_b -log softmax(logits_b)[label_b]; labels (B) as class indices */
     QR_OP_MSE,         /* y = mean (a - target)^2 */
+    QR_OP_KD,          /* distillation: α·CE(y, softmax s) + (1−α)·T²·KL(softmax t/T ‖ softmax s/T) */
     /* sequence layers (Conv1D family) */
     QR_OP_CONV1D,      /* y = x ⋆ w + bias; x (B, T, Cin), w (k, Cin, Cout) -> (B, T_out, Cout) */
     QR_OP_BATCHNORM,   /* y = γ (x - μ) / sqrt(σ² + ε) + β per channel (the last axis) */
@@ -147,6 +148,11 @@ QR_API qr_node *qr_tanh(qr_graph *g, qr_node *a);
 /* logits (B, C), labels (B) holding class indices 0..C-1 as floats. Scalar mean loss. */
 QR_API qr_node *qr_softmax_ce(qr_graph *g, qr_node *logits, qr_node *labels);
 QR_API qr_node *qr_mse(qr_graph *g, qr_node *a, qr_node *target);
+/* Distillation loss (SPEC.md §5): student logits (B, C), teacher logits (B, C) (no gradient),
+ * labels (B); mean over the batch of α·CE + (1 − α)·f·KL(softmax(t/T) ‖ softmax(s/T)),
+ * f = T² when t2 is set (Hinton), 1 otherwise (the thesis' eq. 1.5). α in [0, 1], T > 0. */
+QR_API qr_node *qr_kd_loss(qr_graph *g, qr_node *student, qr_node *teacher, qr_node *labels,
+                           float alpha, float temperature, int t2);
 /* The softmax probabilities (B, C) of a softmax_ce node's last forward; NULL otherwise. */
 QR_API const float *qr_softmax_ce_probs(const qr_node *n);
 
