@@ -49,6 +49,7 @@ QR_API void qr_dataset_free(qr_dataset *d)
         return;
     free(d->x);
     free(d->y);
+    free(d->source_row);
     free_names(d->class_names, d->n_classes);
     memset(d, 0, sizeof *d);
 }
@@ -82,12 +83,14 @@ QR_API qr_status qr_dataset_subset(const qr_dataset *src, const size_t *idx, siz
         }
         d.y = malloc(n * sizeof *d.y);
         d.x = row ? malloc(n * row * sizeof *d.x) : NULL;
-        if (!d.y || (row && !d.x)) {
+        d.source_row = malloc(n * sizeof *d.source_row);
+        if (!d.y || (row && !d.x) || !d.source_row) {
             qr_dataset_free(&d);
             return QR_ERR_NOMEM;
         }
         for (size_t i = 0; i < n; i++) {
             d.y[i] = src->y[idx[i]];
+            d.source_row[i] = src->source_row ? src->source_row[idx[i]] : idx[i];
             if (row)
                 memcpy(d.x + i * row, src->x + idx[i] * row, row * sizeof *d.x);
         }

@@ -155,7 +155,6 @@ def main(argv):
     ap.add_argument("--copyright", default=None, help="the package's copyright file")
     args = ap.parse_args(argv)
 
-    os.makedirs(args.out, exist_ok=True)
     source = [
         "Fashion-MNIST (Zalando Research, Xiao, Rasul & Vollgraf 2017), MIT licence",
         "prepared by qreg datasets/fashion_mnist.sh",
@@ -164,7 +163,8 @@ def main(argv):
         "",
         "inputs (sha256 of the .gz files in %s):" % args.src,
     ]
-    outputs = []
+    # Read and check all four files before writing anything.
+    loaded = []
     for split, img_name, lab_name, count in SPLITS:
         img_path = os.path.join(args.src, img_name + ".gz")
         lab_path = os.path.join(args.src, lab_name + ".gz")
@@ -172,6 +172,12 @@ def main(argv):
         labels = read_gz(lab_path)
         check_images(img_path, images, count)
         check_labels(lab_path, labels, count)
+        loaded.append((split, img_name, lab_name, count, img_path, lab_path, images, labels))
+        print("  %s: %d images and labels checked" % (split, count), flush=True)
+
+    os.makedirs(args.out, exist_ok=True)
+    outputs = []
+    for split, img_name, lab_name, count, img_path, lab_path, images, labels in loaded:
         for p in (img_path, lab_path):
             source.append("  %s  %s" % (sha256_file(p), os.path.basename(p)))
         per_class = [0] * len(CLASSES)
@@ -186,7 +192,6 @@ def main(argv):
             for name, data in ((img_name, images), (lab_name, labels)):
                 changed = write_if_changed(os.path.join(args.out, name), data)
                 outputs.append((name, changed))
-        print("  %s: %d images checked" % (split, count), flush=True)
 
     changed = write_if_changed(os.path.join(args.out, "classes.txt"),
                                ("\n".join(CLASSES) + "\n").encode("ascii"))

@@ -94,7 +94,6 @@ src=$(dirname "$src")
 copyright=$(dpkg -L "$PACKAGE" | grep -E "/usr/share/doc/$PACKAGE/copyright$" | head -n1 || true)
 
 echo "==> $PACKAGE $version: $src -> $out ($format)"
-mkdir -p "$out"
 python3 "$here/fashion_mnist.py" --src "$src" --out "$out" --format "$format" \
 	--package "$PACKAGE" --version "$version" ${copyright:+--copyright "$copyright"}
 echo "==> done: $out"

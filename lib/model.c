@@ -135,6 +135,12 @@ static qr_status init_param(qr_node *p, const qr_model_spec *spec, qr_rng *r)
 QR_API qr_status qr_model_new(const qr_model_spec *spec, size_t max_batch, uint64_t seed,
                               qr_model **out, qr_error *err)
 {
+    return qr_model_new_ex(spec, max_batch, seed, NULL, out, err);
+}
+
+QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, uint64_t seed,
+                                 const qr_model_options *opt, qr_model **out, qr_error *err)
+{
     *out = NULL;
     if (!spec || spec->n_layers == 0 || spec->f == 0 || spec->t == 0 || max_batch == 0)
         return qr_error_set(err, QR_ERR_ARG, "model: empty spec or zero input size");
@@ -196,6 +202,18 @@ QR_API qr_status qr_model_new(const qr_model_spec *spec, size_t max_batch, uint6
     }
     m->logits = qr_node_set_name(h, "logits");
     m->loss = qr_softmax_ce(g, m->logits, m->y);
+    if (opt && opt->distill) {
+        size_t st[2] = {max_batch, spec->n_classes};
+        m->teacher = qr_input(g, "teacher", 2, st);
+        m->kd = qr_kd_loss(g, m->logits, m->teacher, m->y, opt->kd_alpha, opt->kd_temperature,
+                           opt->kd_t2);
+        if (!m->kd) {
+            qr_error_set(err, QR_ERR_CONFIG, "model: distillation needs 0 <= alpha <= 1 and a "
+                         "temperature > 0 (%s)", qr_graph_error(g));
+            qr_model_free(m);
+            return QR_ERR_CONFIG;
+        }
+    }
     if ((s = qr_graph_compile(g)) != QR_OK) {
         qr_error_set(err, s, "model: %s", qr_graph_error(g));
         qr_model_free(m);
@@ -241,6 +259,8 @@ QR_API qr_node *qr_model_input(qr_model *m) { return m->x; }
 QR_API qr_node *qr_model_labels(qr_model *m) { return m->y; }
 QR_API qr_node *qr_model_logits(qr_model *m) { return m->logits; }
 QR_API qr_node *qr_model_loss(qr_model *m) { return m->loss; }
+QR_API qr_node *qr_model_teacher(qr_model *m) { return m->teacher; }
+QR_API qr_node *qr_model_train_loss(qr_model *m) { return m->kd ? m->kd : m->loss; }
 
 QR_API void qr_model_count_params(const qr_model *m, size_t *trainable, size_t *buffers)
 {

@@ -116,7 +116,8 @@ static qr_status parse_header(const char *path, const char *json, size_t len, qr
         return qr_error_set(err, QR_ERR_FORMAT, "%s: header 'input' must be [t, f]", path);
     double t = cJSON_GetArrayItem(input, 0)->valuedouble;
     double f = cJSON_GetArrayItem(input, 1)->valuedouble;
-    if (!(t >= 1 && t <= 1e6 && f >= 1 && f <= 1e6))
+    if (!(t >= 1 && t <= 1e6 && f >= 1 && f <= 1e6) || t != (double)(size_t)t ||
+        f != (double)(size_t)f)
         return qr_error_set(err, QR_ERR_FORMAT, "%s: header 'input' out of range", path);
     spec->t = (size_t)t;
     spec->f = (size_t)f;

@@ -9,6 +9,7 @@ struct qr_model {
     qr_model_spec spec;     /* resolved: the last dense layer's units filled in */
     qr_graph *graph;
     qr_node *x, *y, *logits, *loss;
+    qr_node *teacher, *kd;  /* distillation: teacher logits input and loss, or NULL */
     char **classes;         /* n_classes_named names, or NULL */
     size_t n_classes_named;
     float *mean, *std;      /* (f) standardization, or NULL */

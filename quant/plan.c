@@ -365,7 +365,7 @@ QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const cJSON *j,
         m->scale_mode = (qr_scale_mode)scale;
         if (!tensor || strcmp(tensor, m->name) != 0 || bits < 1 || !reg ||
             qr_reg_parse(reg, &m->reg) != QR_OK || !qr_reg_valid(m->reg, (int)bits) ||
-            (!m->regularized && bits != 8)) {
+            (!m->regularized && (bits != 8 || m->ste || m->scale_mode != QR_SCALE_NONE))) {
             s = qr_error_set(err, QR_ERR_FORMAT, "%s: quantize.matrices[%zu] is invalid", where, i);
             goto fail;
         }

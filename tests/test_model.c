@@ -1042,6 +1042,11 @@ static void json_zero_input(cJSON *root)
     cJSON *in = cJSON_GetObjectItem(root, "input");
     cJSON_ReplaceItemInArray(in, 1, cJSON_CreateNumber(0));
 }
+static void json_fractional_input(cJSON *root)
+{
+    cJSON *in = cJSON_GetObjectItem(root, "input");
+    cJSON_ReplaceItemInArray(in, 1, cJSON_CreateNumber(30.5));
+}
 static void json_wider_input(cJSON *root)
 {
     cJSON *in = cJSON_GetObjectItem(root, "input");
@@ -1204,7 +1209,8 @@ START_TEST(test_file_inconsistent_content)
     write_qrm(bad, &q);
     expect_load_fail(bad, QR_ERR_FORMAT, "JSON", "broken JSON");
     void (*edits[])(cJSON *) = {json_three_classes, json_unknown_key,   json_unknown_layer,
-                                json_bad_input,     json_zero_input,    json_wider_input,
+                                json_bad_input,     json_zero_input,    json_fractional_input,
+                                json_wider_input,
                                 json_classes_wrong_count, json_no_model};
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
         FRESH();

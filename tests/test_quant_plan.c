@@ -134,6 +134,9 @@ static void plan_eq(const qr_quant_plan *a, const qr_quant_plan *b)
         ck_assert_int_eq(x->reg, y->reg);
         ck_assert_float_eq(x->lambda, y->lambda);
         ck_assert_int_eq(x->mean, y->mean);
+        ck_assert_int_eq(x->ste, y->ste);
+        ck_assert_int_eq(x->scale_mode, y->scale_mode);
+        ck_assert_float_eq(x->alpha, y->alpha);
         expect_sched(&y->schedule, x->schedule.kind, x->schedule.d, x->schedule.rate,
                      x->schedule.power, x->schedule.step);
     }
@@ -383,6 +386,12 @@ START_TEST(test_plan_errors)
          "'quantize.matrices[0].bits'"},
         {"{\"matrices\": [{\"layer\": \"dense\", \"bits\": 1, \"regularize\": false}]}",
          "'quantize.matrices[0].bits'"},
+        {"{\"matrices\": [{\"layer\": \"dense\", \"bits\": 8, \"regularize\": false,"
+         " \"method\": \"ste\"}]}", "'quantize.matrices[0]'"},
+        {"{\"matrices\": [{\"layer\": \"dense\", \"bits\": 8, \"regularize\": false,"
+         " \"scale\": \"fixed\"}]}", "'quantize.matrices[0]'"},
+        {"{\"matrices\": [{\"layer\": \"all\", \"bits\": 4, \"method\": \"adaround\"}]}",
+         "'quantize.matrices[0].method'"},
         /* structure */
         {"{\"matrices\": []}", "'quantize.matrices'"},
         {"{\"lambda\": 0.1}", "'quantize.matrices'"},
@@ -433,7 +442,8 @@ static const char *const hybrid_json =
     "   \"lambda\": 0.123456789, \"schedule\": {\"name\": \"step_inverse\", \"rate\": 0.7,"
     "   \"step\": 7}},"
     "  {\"layer\": \"conv1d_1\", \"bits\": 1, \"regularizer\": \"reg1b\","
-    "   \"schedule\": {\"name\": \"polyN\", \"power\": 1.7}}]}";
+    "   \"schedule\": {\"name\": \"polyN\", \"power\": 1.7}},"
+    "  {\"layer\": \"dense\", \"bits\": 3, \"method\": \"ste\", \"scale\": \"learned\"}]}";
 
 static qr_status plan_from_text(qr_quant_plan *p, const char *text, const qr_model_spec *spec,
                                 qr_error *err)
@@ -451,6 +461,11 @@ START_TEST(test_plan_json_round_trip)
     bts_spec(&spec);
     qr_quant_plan p, back, back2;
     parse_plan_ok(&p, hybrid_json, &spec, 1e6);
+    qr_quant_matrix *dm = &p.m[3];
+    ck_assert_int_eq(dm->ste, 1);
+    ck_assert_int_eq(dm->scale_mode, QR_SCALE_LEARNED);
+    ck_assert_float_eq(dm->alpha, 1.0f);
+    dm->alpha = 0.3712345f; /* as a learned scale would leave it */
     cJSON *j = qr_quant_plan_to_json(&p);
     ck_assert_ptr_nonnull(j);
     char *text = cJSON_PrintUnformatted(j);
@@ -488,8 +503,8 @@ START_TEST(test_plan_json_tampered)
     bts_spec(&spec);
     qr_quant_plan p;
     parse_plan_ok(&p, hybrid_json, &spec, 1e6);
-    enum { WRONG_NAME, SWAPPED, COS_1BIT, REG1C_4BIT, UNREG_4BIT, BITS_9, NEG_LAMBDA, SHORT,
-           UNKNOWN_KEY, BAD_SCHED, N_TAMPER };
+    enum { WRONG_NAME, SWAPPED, COS_1BIT, REG1C_4BIT, UNREG_4BIT, UNREG_STE, BITS_9, NEG_LAMBDA,
+           SHORT, UNKNOWN_KEY, BAD_SCHED, BAD_ALPHA, N_TAMPER };
     for (int t = 0; t < N_TAMPER; t++) {
         cJSON *j = qr_quant_plan_to_json(&p);
         cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "matrices");
@@ -506,12 +521,18 @@ START_TEST(test_plan_json_tampered)
         case COS_1BIT: /* conv1d_1 is 1 bit reg1b: make it cos */
             cJSON_ReplaceItemInObject(e0, "regularizer", cJSON_CreateString("cos"));
             break;
-        case REG1C_4BIT: /* dense_1 is 4 bits cos */
+        case REG1C_4BIT: /* dense_1 is 3 bits cos */
             cJSON_ReplaceItemInObject(cJSON_GetArrayItem(arr, 3), "regularizer",
                                       cJSON_CreateString("reg1c"));
             break;
         case UNREG_4BIT: /* gru_1/recurrent_kernel is unregularized 8 bits */
             cJSON_ReplaceItemInObject(e2, "bits", cJSON_CreateNumber(4));
+            break;
+        case UNREG_STE: /* STE and grid scales are for matrices on the N-bit grid */
+            cJSON_ReplaceItemInObject(e2, "method", cJSON_CreateString("ste"));
+            break;
+        case BAD_ALPHA:
+            cJSON_ReplaceItemInObject(e0, "alpha", cJSON_CreateNumber(0));
             break;
         case BITS_9:
             cJSON_ReplaceItemInObject(e2, "bits", cJSON_CreateNumber(9));
@@ -1169,6 +1190,89 @@ START_TEST(test_end_to_end_4bit)
 }
 END_TEST
 
+/* Under a plan the trainer keeps the epoch with the best *fake-quantized* validation accuracy
+ * (docs/quantization.md), reports float and fake-quantized accuracies of the kept weights,
+ * and those numbers are what one gets by evaluating the returned model before and after
+ * qr_quant_fake. Ternary weights without a penalty (λ = 0): rounding visibly changes the
+ * model, so float and fake-quantized accuracies differ and the choice matters. */
+#define SEL_EPOCHS 15
+typedef struct {
+    size_t n;
+    double val[SEL_EPOCHS + 1], fq[SEL_EPOCHS + 1];
+    int improved[SEL_EPOCHS + 1];
+} epoch_log;
+
+static void record_epoch(void *user, const qr_train_progress *pr)
+{
+    epoch_log *l = user;
+    if (pr->event != QR_TRAIN_EPOCH)
+        return;
+    ck_assert_uint_eq(pr->epoch, l->n + 1);
+    ck_assert_uint_le(pr->epoch, SEL_EPOCHS);
+    l->val[l->n] = pr->val_accuracy;
+    l->fq[l->n] = pr->fq_val_accuracy;
+    l->improved[l->n] = pr->improved;
+    l->n++;
+}
+
+START_TEST(test_train_fq_selection)
+{
+    char *dir = tl_tmpdir();
+    char cfg[8192];
+    snprintf(cfg, sizeof cfg,
+             "{\"data\": {\"train\": \"%s/data/breast_cancer.csv\", \"label\": \"label\","
+             "  \"validation_split\": 0.2, \"test_split\": 0.2},"
+             " \"model\": [{\"type\": \"dense\", \"units\": 8}, {\"type\": \"relu\"},"
+             "  {\"type\": \"dense\"}],"
+             " \"optimizer\": {\"name\": \"adam\", \"learning_rate\": 0.01},"
+             " \"training\": {\"epochs\": %d, \"batch_size\": 32, \"seed\": 1},"
+             " \"output\": {\"model\": \"%s/m.qrm\"},"
+             " \"quantize\": {\"lambda\": 0, \"matrices\": [{\"layer\": \"all\", \"bits\": 2}]}}",
+             tl_srcdir(), SEL_EPOCHS, dir);
+    char *path = tl_write_file(dir, "sel.json", cfg);
+    qr_train_config c;
+    qr_error err = {{0}};
+    ck_assert_msg(qr_train_config_load(path, &c, &err) == QR_OK, "config: %s", err.msg);
+    qr_split_data d;
+    ck_assert_msg(qr_train_load_data(&c, &d, &err) == QR_OK, "data: %s", err.msg);
+    epoch_log log = {0};
+    qr_model *m = NULL;
+    qr_train_result r;
+    qr_status s = qr_train(&c, &d, record_epoch, &log, &m, &r, &err);
+    ck_assert_msg(s == QR_OK, "train: %s (%s)", qr_strerror(s), err.msg);
+    ck_assert_uint_eq(log.n, SEL_EPOCHS);
+    size_t best = 0, differ = 0;
+    for (size_t e = 0; e < log.n; e++) {
+        ck_assert(isfinite(log.fq[e]) && log.fq[e] >= 0 && log.fq[e] <= 1);
+        ck_assert_int_eq(log.improved[e], e == 0 || log.fq[e] > log.fq[best]);
+        if (log.fq[e] > log.fq[best])
+            best = e;
+        differ += log.fq[e] != log.val[e];
+    }
+    ck_assert_msg(differ > 0, "ternary rounding never changed the validation accuracy");
+    ck_assert_uint_eq(r.best_epoch, best + 1);
+    ck_assert_double_eq(r.fq_val_accuracy, log.fq[best]);
+    ck_assert_double_eq(r.val_accuracy, log.val[best]);
+    /* the returned model holds the kept weights; its plan rounds them as the trainer did */
+    double acc = 0;
+    ck_assert_int_eq(qr_evaluate(m, &d.val, NULL, &acc, NULL), QR_OK);
+    ck_assert_double_eq(acc, r.val_accuracy);
+    ck_assert_int_eq(qr_evaluate(m, &d.test, NULL, &acc, NULL), QR_OK);
+    ck_assert_double_eq(acc, r.test_accuracy);
+    qr_quant_fake(qr_model_quant_plan(m), m);
+    ck_assert_int_eq(qr_evaluate(m, &d.val, NULL, &acc, NULL), QR_OK);
+    ck_assert_double_eq(acc, r.fq_val_accuracy);
+    ck_assert_int_eq(qr_evaluate(m, &d.test, NULL, &acc, NULL), QR_OK);
+    ck_assert_double_eq(acc, r.fq_test_accuracy);
+    qr_model_free(m);
+    qr_split_data_free(&d);
+    qr_train_config_free(&c);
+    free(path);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *qr_suite_quant_plan(void)
 {
     Suite *s = suite_create("quant_plan");
@@ -1197,6 +1301,7 @@ Suite *qr_suite_quant_plan(void)
     TCase *te = tcase_create("end_to_end");
     tcase_set_timeout(te, 60);
     tcase_add_test(te, test_end_to_end_4bit);
+    tcase_add_test(te, test_train_fq_selection);
     suite_add_tcase(s, te);
     return s;
 }

@@ -250,6 +250,8 @@ START_TEST(test_config_wrong_types_and_ranges)
     expect_cfg_fail3(DATA, MLP, "\"output\": {\"model\": \"\"}", "'output.model'");
     expect_cfg_fail3(DATA, MLP, "\"description\": 3", "'description'");
     expect_cfg_fail3("{\"train\": 3}", MLP, "", "'data.train'");
+    expect_cfg_fail3("{\"train\": \"\"}", MLP, "", "'data.train'");
+    expect_cfg_fail3("{\"train\": \"d.csv\", \"test\": \"\"}", MLP, "", "'data.test'");
     expect_cfg_fail3("{\"train\": \"d.csv\", \"label\": true}", MLP, "", "'data.label'");
     expect_cfg_fail3("{\"train\": \"d.csv\", \"label\": 1.5}", MLP, "", "'data.label'");
     expect_cfg_fail3("{\"train\": \"d.csv\", \"header\": \"maybe\"}", MLP, "", "'data.header'");

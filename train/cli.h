@@ -10,6 +10,7 @@ int qr_cmd_eval(int argc, char **argv);
 int qr_cmd_summary(int argc, char **argv);
 int qr_cmd_schedule(int argc, char **argv);
 int qr_cmd_plot(int argc, char **argv);
+int qr_cmd_distill_logits(int argc, char **argv);
 
 #include <stdio.h>
 

@@ -75,6 +75,10 @@ static qr_status parse_data(qr_train_config *c, const cJSON *d, const char *wher
     if (!train)
         return qr_error_set(err, QR_ERR_CONFIG, "%s: 'data.train' (a CSV file) is missing", where);
     const char *paths[3] = {train, val, test};
+    static const char *const keys3[3] = {"train", "validation", "test"};
+    for (int i = 0; i < 3; i++)
+        if (paths[i] && !*paths[i])
+            return qr_error_set(err, QR_ERR_CONFIG, "%s: 'data.%s' is empty", where, keys3[i]);
     char **dst[3] = {&c->train_path, &c->val_path, &c->test_path};
     for (int i = 0; i < 3; i++)
         if (paths[i] && !(*dst[i] = resolve(where, paths[i])))
@@ -203,6 +207,29 @@ static qr_status parse_training(qr_train_config *c, const cJSON *o, const char *
     return QR_OK;
 }
 
+static qr_status parse_distill(qr_train_config *c, const cJSON *o, const char *where,
+                               qr_error *err)
+{
+    static const char *const keys[] = {"teacher", "logits", "alpha", "temperature", "t2", NULL};
+    qr_status s = qr_json_check_keys(o, keys, where, "distill", err);
+    const char *teacher = NULL, *logits = NULL;
+    if (s || (s = qr_json_get_string(o, "teacher", &teacher, where, "distill", err)) ||
+        (s = qr_json_get_string(o, "logits", &logits, where, "distill", err)) ||
+        (s = qr_json_get_float(o, "alpha", 0, 1, &c->kd_alpha, where, "distill", err)) ||
+        (s = qr_json_get_float(o, "temperature", 1e-3, 1e3, &c->kd_temperature, where, "distill",
+                               err)) ||
+        (s = qr_json_get_bool(o, "t2", &c->kd_t2, where, "distill", err)))
+        return s;
+    if (!teacher == !logits)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: 'distill' needs exactly one of 'teacher' (a "
+                            "model file) and 'logits' (a file of teacher logits)", where);
+    char **dst = teacher ? &c->teacher_path : &c->teacher_logits_path;
+    if (!(*dst = resolve(where, teacher ? teacher : logits)))
+        return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", where);
+    c->distill = 1;
+    return QR_OK;
+}
+
 static qr_status parse_output(qr_train_config *c, const cJSON *o, const char *where,
                               qr_error *err)
 {
@@ -274,13 +301,16 @@ QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_e
     c->batch_size = 32;
     c->seed = 1;
     c->threads = 1;
+    c->kd_alpha = 0.5f;
+    c->kd_temperature = 4.0f;
+    c->kd_t2 = 1;
     qr_optim_config_default(&c->optim, QR_OPTIM_ADAM);
     cJSON *root = NULL;
     qr_status s = qr_json_load_file(path, &root, err);
     if (s != QR_OK)
         return s;
     static const char *const keys[] = {"data", "model", "optimizer", "training", "output",
-                                       "quantize", "description", NULL};
+                                       "quantize", "distill", "description", NULL};
     if (!(c->source = strdup(path))) {
         s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
         goto done;
@@ -306,6 +336,9 @@ QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_e
         (opt && (s = parse_optimizer(c, opt, path, err))) ||
         (tr && (s = parse_training(c, tr, path, err))) ||
         (out && (s = parse_output(c, out, path, err))))
+        goto done;
+    const cJSON *distill = cJSON_GetObjectItemCaseSensitive(root, "distill");
+    if (distill && (s = parse_distill(c, distill, path, err)))
         goto done;
     const cJSON *quant = cJSON_GetObjectItemCaseSensitive(root, "quantize");
     if (quant) {
@@ -340,6 +373,8 @@ QR_API void qr_train_config_free(qr_train_config *c)
     free(c->model_path);
     free(c->log_path);
     free(c->quant_log_path);
+    free(c->teacher_path);
+    free(c->teacher_logits_path);
     free(c->hist_path);
     free(c->hist_epochs);
     free(c->source);

@@ -17,6 +17,7 @@ static const struct {
     {"summary", qr_cmd_summary, "print a config's layers, parameter counts and byte sizes"},
     {"schedule", qr_cmd_schedule, "print a regularization schedule S(t) as CSV"},
     {"plot", qr_cmd_plot, "draw weight histograms over the regularizer (SVG)"},
+    {"distill-logits", qr_cmd_distill_logits, "store a teacher's logits for distillation"},
 };
 
 static void usage(FILE *f)

@@ -45,6 +45,7 @@ QR_API qr_status qr_train_load_data(const qr_train_config *c, qr_split_data *d, 
     qr_status s = qr_csv_load(&o, &all, err);
     if (s != QR_OK)
         return s;
+    d->n_source = all.n;
     if (c->val_split > 0 || c->test_split > 0) {
         s = qr_dataset_split(&all, c->val_split, c->test_split, c->seed, &d->train,
                              c->val_split > 0 ? &d->val : NULL,
@@ -174,10 +175,13 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
     size_t batch = c->batch_size < tr->n ? c->batch_size : tr->n;
     size_t batches = (tr->n + batch - 1) / batch;
     qr_model *m = NULL;
-    s = qr_model_new(&spec, batch, c->seed, &m, err);
+    qr_model_options mopt = {c->distill, c->kd_alpha, c->kd_temperature, c->kd_t2};
+    s = qr_model_new_ex(&spec, batch, c->seed, &mopt, &m, err);
     qr_model_spec_free(&spec);
     if (s != QR_OK)
         return s;
+    float *teacher = NULL; /* (n_train, classes) teacher logits in d->train's order */
+    qr_node *train_loss = qr_model_train_loss(m);
     const qr_quant_plan *plan = c->quant.n ? &c->quant : NULL;
     int quantizing = plan && qr_quant_plan_active(plan);
     /* the schedule's clock: epochs (the thesis) or optimizer steps */
@@ -253,6 +257,8 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
     for (size_t i = 0; i < tr->n; i++)
         order[i] = i;
     memcpy(best, w, n_all * sizeof *best);
+    if (c->distill && (s = qr_teacher_logits(c, d, &teacher, err)) != QR_OK)
+        goto done;
     if (c->log_path &&
         (s = write_log(&log, c->log_path,
                        "epoch,loss,accuracy,val_loss,val_accuracy,fq_val_accuracy,penalty,seconds\n",
@@ -285,10 +291,15 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
             qr_model_load_inputs(m, stage, b);
             for (size_t i = 0; i < b; i++)
                 m->y->x[i] = (float)tr->y[order[at + i]];
+            if (teacher)
+                for (size_t i = 0; i < b; i++)
+                    memcpy(m->teacher->x + i * tr->n_classes,
+                           teacher + order[at + i] * tr->n_classes,
+                           tr->n_classes * sizeof *teacher);
             qr_graph_zero_grad(g);
             qr_quant_ste_forward(ste, m);
-            qr_graph_forward(g, m->loss);
-            float loss = m->loss->x[0];
+            qr_graph_forward(g, train_loss);
+            float loss = train_loss->x[0];
             if (!isfinite(loss)) {
                 s = qr_error_set(err, QR_ERR_NUMERIC,
                                  "training diverged: loss is %g at epoch %zu, step %zu; the model "
@@ -296,7 +307,7 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
                                  (double)loss, epoch, bi + 1);
                 goto done;
             }
-            qr_graph_backward(g, m->loss);
+            qr_graph_backward(g, train_loss);
             qr_quant_ste_backward(ste, m);
             if (quantizing)
                 penalty = qr_quant_apply(plan, m, plan->per_step ? (double)step : (double)epoch,
@@ -396,6 +407,7 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
     *out = m;
     m = NULL;
 done:
+    free(teacher);
     qr_quant_ste_free(ste);
     free(best_alpha);
     qr_hist_log_free(hist);

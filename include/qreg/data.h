@@ -23,6 +23,9 @@ typedef struct qr_dataset {
     int32_t *y;          /* (n) class index in [0, n_classes), owned */
     size_t n_classes;
     char **class_names;  /* n_classes strings, owned (numeric labels become "0", "3", ...) */
+    size_t *source_row;  /* (n) row of each sample in the file it was loaded from (0-based,
+                            data rows only), owned; NULL means sample i is row i. Subsets and
+                            splits keep it, so a split's samples can be traced to the file. */
 } qr_dataset;
 
 /* Frees the members and zeroes the struct. NULL and zeroed datasets are fine. */

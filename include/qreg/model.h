@@ -76,6 +76,24 @@ QR_API qr_status qr_model_new(const qr_model_spec *spec, size_t max_batch, uint6
                               qr_model **out, qr_error *err);
 QR_API void qr_model_free(qr_model *m);
 
+/* Build options beyond qr_model_new. */
+typedef struct qr_model_options {
+    int distill;              /* add a teacher-logits input and the distillation loss */
+    float kd_alpha;           /* weight of the hard-label cross-entropy, [0, 1] */
+    float kd_temperature;     /* T > 0 */
+    int kd_t2;                /* multiply the KL term by T² (Hinton; default on) */
+} qr_model_options;
+
+/* qr_model_new with options (NULL: the defaults of qr_model_new). With distill, the graph
+ * has an input "teacher" (B, n_classes) for the teacher's logits and the training loss is
+ * qr_kd_loss; qr_model_loss stays the plain cross-entropy (for evaluation). */
+QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, uint64_t seed,
+                                 const qr_model_options *opt, qr_model **out, qr_error *err);
+/* The teacher-logits input, or NULL when the model was not built for distillation. */
+QR_API qr_node *qr_model_teacher(qr_model *m);
+/* The loss training minimizes: the distillation loss, or the cross-entropy. */
+QR_API qr_node *qr_model_train_loss(qr_model *m);
+
 QR_API const qr_model_spec *qr_model_spec_of(const qr_model *m);
 QR_API qr_graph *qr_model_graph(qr_model *m);
 QR_API qr_node *qr_model_input(qr_model *m);

@@ -29,6 +29,12 @@ typedef struct qr_train_config {
     size_t epochs, batch_size;
     uint64_t seed;
     int threads;
+    /* distillation ("distill" section): a teacher model or a file of its logits */
+    int distill;
+    char *teacher_path;      /* a .qrm model, run once over the training data */
+    char *teacher_logits_path; /* CSV, one row per row of the training file, one column per class */
+    float kd_alpha, kd_temperature;
+    int kd_t2;
     /* quantization: a plan when the config has a "quantize" section (quant.n = 0 otherwise) */
     qr_quant_plan quant;
     /* output: paths as given (relative to the working directory) */
@@ -48,9 +54,16 @@ QR_API void qr_train_config_free(qr_train_config *c);
 /* Datasets of a config: loaded, split (seeded, stratified) and sharing one class list. */
 typedef struct qr_split_data {
     qr_dataset train, val, test; /* val.n or test.n may be 0 */
+    size_t n_source;             /* data rows of the training file (before any split) */
 } qr_split_data;
 QR_API qr_status qr_train_load_data(const qr_train_config *c, qr_split_data *d, qr_error *err);
 QR_API void qr_split_data_free(qr_split_data *d);
+
+/* Teacher logits for distillation, one row (n_classes floats) per training sample of d, in
+ * d->train's order: from the config's teacher model (run in evaluation mode) or logits file
+ * (validated: a row per training-file row, a column per class, finite numbers). Caller frees. */
+QR_API qr_status qr_teacher_logits(const qr_train_config *c, const qr_split_data *d,
+                                   float **logits, qr_error *err);
 
 /* Loss and accuracy of a model on a dataset (evaluation mode). pred (d->n) may be NULL. */
 QR_API qr_status qr_evaluate(qr_model *m, const qr_dataset *d, double *loss, double *accuracy,
