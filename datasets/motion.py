@@ -105,8 +105,9 @@ MOTION MODEL
     burst      knocks and bumps (0.3-2 g, 30-120 ms) or a wrist shake;
     random     two or three random reachable poses in a row, none facing the eyes;
     partial    (hard negatives) a BTS raise that is less than half done when
-               the window ends; a raise aborted at 25-60 % and taken back; or
-               the lowering from the viewing pose without the raise.
+               the window ends; a raise aborted at 25-60 % and taken back
+               (back before the window ends); or the lowering from the viewing
+               pose without the raise.
   Windows that show a negative gesture start it at a uniform random time, so
   any phase of it (rise, hold, return) can be in the window.
 
@@ -923,11 +924,13 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         elif how < 0.75:  # aborted: 25-60 % of the way, then back
             kind = "partial-abort"
             frac = r.uniform(0.25, 0.6)
-            a = r.uniform(-0.3, 1.3)
+            dd = d1 * math.sqrt(frac)
+            hold, d2 = r.uniform(0.0, 0.3), r.uniform(0.3, 0.8)
+            # the way back ends inside the window
+            a = r.uniform(-0.3 * dd, max(-0.3 * dd, WINDOW - (dd + hold + d2)))
             W0, q0 = ctx.pos(a), ctx.rot(a)
             tgt = Track(vlerp(W0, W, frac), qslerp(q0, q, frac))
-            dd = d1 * math.sqrt(frac)
-            sc.motion = Blend(ctx, tgt, a, dd, a + dd + r.uniform(0.0, 0.3), r.uniform(0.3, 0.8))
+            sc.motion = Blend(ctx, tgt, a, dd, a + dd + hold, d2)
         else:  # the end of a look at the watch: hold, then lower; no raise in view
             kind = "partial-lower"
             b = r.uniform(0.1, 1.2)

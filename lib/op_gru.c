@@ -96,12 +96,46 @@ static void gru_aux_split(const qr_node *n, gru_dims d, float **gates, float **h
     *hp = *hn + bt * d.h;          // (B, T, H)
 }
 
+/* exp, σ and tanh for the gate loops, written so that the compiler vectorizes them (no libm
+ * call; libm's tanhf alone was a third of a bts training step). Accuracy, checked against
+ * double-precision exp / tanh over every 37th float: exp <= 1 ulp on [-87, 88], σ <= 2.4 ulp
+ * (absolute 9e-8), tanh <= 1.3 ulp (glibc's tanhf: 2.05). NaN in, NaN out.
+ * exp: x clamped to [-87, 88] (σ and tanh saturate long before), Cody-Waite reduction
+ * x = n·ln2 + r with |r| <= ln2/2 (n rounded with the 1.5·2^23 trick, no rounding call),
+ * Cephes' degree-5 polynomial for exp(r), and 2^n built in the exponent bits. */
+static inline float gru_exp(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23; /* NaN: p is NaN anyway */
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
 static inline float gru_sigmoid(float v)
 {
-    if (v >= 0.0f)
-        return 1.0f / (1.0f + expf(-v));
-    float e = expf(v);
-    return e / (1.0f + e);
+    return 1.0f / (1.0f + gru_exp(-v));
+}
+
+/* |v| < 0.625: Cephes' odd polynomial; else 1 - 2 / (exp(2|v|) + 1) with v's sign. */
+static inline float gru_tanh(float v)
+{
+    float a = fabsf(v), z = v * v;
+    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
+                    1.33314422036e-1f) * z - 3.33332819422e-1f) * z * v + v;
+    float big = copysignf(1.0f - 2.0f / (gru_exp(2.0f * a) + 1.0f), v);
+    return a < 0.625f ? small : big;
 }
 
 static void gru_forward(qr_graph *g, qr_node *n)
@@ -139,23 +173,21 @@ static void gru_forward(qr_graph *g, qr_node *n)
             const float *ght = gh + b * H3;
             float *hnt = hn + row * H;
             const float *hprev = hp + row * H;
-            float *hnext = t + 1 < T ? hp + row * H + H : NULL;
-            float *y = seq ? n->x + row * H : t + 1 == T ? n->x + b * H : NULL;
+            /* h_t goes to HP[b, t+1]; the last step's to the output */
+            float *hdst = t + 1 < T ? hp + row * H + H : n->x + (seq ? row : b) * H;
             for (size_t j = 0; j < H; j++) {
                 float z = gru_sigmoid(gt[j] + bi[j] + ght[j] + bh[j]);
                 float r = gru_sigmoid(gt[H + j] + bi[H + j] + ght[H + j] + bh[H + j]);
                 float hr = ght[2 * H + j] + bh[2 * H + j];
-                float nn = tanhf(gt[2 * H + j] + bi[2 * H + j] + r * hr);
-                float ht = (1.0f - z) * nn + z * hprev[j];
+                float nn = gru_tanh(gt[2 * H + j] + bi[2 * H + j] + r * hr);
                 gt[j] = z;
                 gt[H + j] = r;
                 gt[2 * H + j] = nn;
                 hnt[j] = hr;
-                if (hnext)
-                    hnext[j] = ht;
-                if (y)
-                    y[j] = ht;
+                hdst[j] = (1.0f - z) * nn + z * hprev[j];
             }
+            if (seq && t + 1 < T)
+                memcpy(n->x + row * H, hdst, H * sizeof(float));
         }
     }
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/json_util.h"
-#include "qreg/quant.h"
+#include "quant_impl.h"
 
 /* The weight matrices a layer owns: conv1d and dense "kernel"; gru "kernel" (input) and
  * "recurrent_kernel". Fills names (up to 2), returns their count. */
@@ -119,26 +119,19 @@ static int matrix_selected(const char *msel, const qr_layer_spec *l, const char 
     return strcmp(msel, "input_kernel") == 0 && l->kind == QR_LAYER_GRU && strcmp(t, "kernel") == 0;
 }
 
-static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_spec *spec,
-                             size_t index, float lambda, int mean, const qr_schedule *sched,
-                             double t_final, const char *where, qr_error *err)
+qr_status qr_quant_select(const qr_model_spec *spec, const qr_quant_plan *all, const cJSON *e,
+                          unsigned char *chosen, size_t *count, const char *where,
+                          const char *path, qr_error *err)
 {
-    char path[64];
-    snprintf(path, sizeof path, "quantize.matrices[%zu]", index);
-    static const char *const keys[] = {"layer", "matrix", "bits", "regularizer", "regularize",
-                                       "lambda", "reduction", "schedule", "method", "scale",
-                                       NULL};
-    qr_status s = qr_json_check_keys(e, keys, where, path, err);
-    if (s != QR_OK)
-        return s;
+    *count = 0;
     const cJSON *layer = cJSON_GetObjectItemCaseSensitive(e, "layer");
-    const char *msel = "all", *regname = NULL;
-    if ((s = qr_json_get_string(e, "matrix", &msel, where, path, err)))
-        return s;
+    const char *msel = "all";
     static const char *const matrix_names[] = {"all", "kernel", "input_kernel",
                                                "recurrent_kernel", NULL};
     int mi;
-    if ((s = qr_json_get_choice(e, "matrix", matrix_names, &mi, where, path, err)))
+    qr_status s;
+    if ((s = qr_json_get_string(e, "matrix", &msel, where, path, err)) ||
+        (s = qr_json_get_choice(e, "matrix", matrix_names, &mi, where, path, err)))
         return s;
     if (!layer)
         return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.layer' is missing (a layer name, a "
@@ -151,6 +144,59 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
             if (!cJSON_IsString(it))
                 return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.layer' must list strings", where,
                                     path);
+    for (size_t li = 0; li < spec->n_layers; li++) {
+        const qr_layer_spec *l = &spec->layers[li];
+        int take = 0;
+        if (cJSON_IsString(layer))
+            take = layer_selected(layer->valuestring, l);
+        else
+            for (const cJSON *it = layer->child; it && !take; it = it->next)
+                take = layer_selected(it->valuestring, l);
+        if (!take)
+            continue;
+        const char *t[2];
+        int k = layer_matrices(l, t);
+        for (int j = 0; j < k; j++) {
+            if (!matrix_selected(msel, l, t[j]))
+                continue;
+            char name[64];
+            snprintf(name, sizeof name, "%s/%s", l->name, t[j]);
+            for (size_t q = 0; q < all->n; q++)
+                if (strcmp(all->m[q].name, name) == 0 && !chosen[q]) {
+                    chosen[q] = 1;
+                    (*count)++;
+                }
+        }
+    }
+    return QR_OK;
+}
+
+static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_spec *spec,
+                             size_t index, float lambda, int mean, const qr_schedule *sched,
+                             double t_final, const char *where, qr_error *err)
+{
+    char path[64];
+    snprintf(path, sizeof path, "quantize.matrices[%zu]", index);
+    static const char *const keys[] = {"layer", "matrix", "bits", "regularizer", "regularize",
+                                       "lambda", "reduction", "schedule", "method", "scale",
+                                       NULL};
+    qr_status s = qr_json_check_keys(e, keys, where, path, err);
+    if (s != QR_OK)
+        return s;
+    const char *regname = NULL;
+    unsigned char *chosen = calloc(p->n ? p->n : 1, 1);
+    size_t matched = 0;
+    if (!chosen)
+        return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", where);
+    s = qr_quant_select(spec, p, e, chosen, &matched, where, path, err);
+    if (s == QR_OK && matched == 0)
+        s = qr_error_set(err, QR_ERR_CONFIG, "%s: '%s' matches no weight matrix of the model "
+                         "(layer names, layer types, \"all\"; matrix kernel, input_kernel, "
+                         "recurrent_kernel, all)", where, path);
+    if (s != QR_OK) {
+        free(chosen);
+        return s;
+    }
     long bits = -1;
     if ((s = qr_json_get_int(e, "bits", 1, 8, &bits, where, path, err)))
         return s;
@@ -199,44 +245,21 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
         if ((s = parse_schedule(sj, &sc, t_final, where, spath, err)))
             return s;
     }
-    size_t matched = 0;
-    for (size_t li = 0; li < spec->n_layers; li++) {
-        const qr_layer_spec *l = &spec->layers[li];
-        int chosen = 0;
-        if (cJSON_IsString(layer))
-            chosen = layer_selected(layer->valuestring, l);
-        else
-            for (const cJSON *it = layer->child; it && !chosen; it = it->next)
-                chosen = layer_selected(it->valuestring, l);
-        if (!chosen)
+    for (size_t q = 0; q < p->n; q++) {
+        if (!chosen[q])
             continue;
-        const char *t[2];
-        int k = layer_matrices(l, t);
-        for (int j = 0; j < k; j++) {
-            if (!matrix_selected(msel, l, t[j]))
-                continue;
-            char name[64];
-            snprintf(name, sizeof name, "%s/%s", l->name, t[j]);
-            for (size_t q = 0; q < p->n; q++)
-                if (strcmp(p->m[q].name, name) == 0) {
-                    qr_quant_matrix *m = &p->m[q];
-                    m->bits = (int)bits;
-                    m->regularized = regularize;
-                    m->reg = reg;
-                    m->lambda = lam;
-                    m->mean = red;
-                    m->schedule = sc;
-                    m->ste = method == 1;
-                    m->scale_mode = (qr_scale_mode)scale;
-                    m->alpha = 1.0f;
-                    matched++;
-                }
-        }
+        qr_quant_matrix *m = &p->m[q];
+        m->bits = (int)bits;
+        m->regularized = regularize;
+        m->reg = reg;
+        m->lambda = lam;
+        m->mean = red;
+        m->schedule = sc;
+        m->ste = method == 1;
+        m->scale_mode = (qr_scale_mode)scale;
+        m->alpha = 1.0f;
     }
-    if (matched == 0)
-        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s' matches no weight matrix of the model "
-                            "(layer names, layer types, \"all\"; matrix kernel, input_kernel, "
-                            "recurrent_kernel, all)", where, path);
+    free(chosen);
     return QR_OK;
 }
 

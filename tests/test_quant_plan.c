@@ -367,7 +367,8 @@ START_TEST(test_plan_errors)
         {"{\"schedule\": {\"name\": \"linear\", \"steps\": 3},"
          " \"matrices\": [{\"layer\": \"all\", \"bits\": 4}]}", "'quantize.schedule.steps'"},
         /* schedules */
-        {"{\"schedule\": {\"name\": \"cosine\"}, \"matrices\": [{\"layer\": \"all\", \"bits\": 4}]}",
+        {"{\"schedule\": {\"name\": \"cosine\"},"
+         " \"matrices\": [{\"layer\": \"all\", \"bits\": 4}]}",
          "'quantize.schedule.name'"},
         {"{\"matrices\": [{\"layer\": \"all\", \"bits\": 4},"
          " {\"layer\": \"gru\", \"bits\": 4, \"schedule\": {\"name\": \"exp\"}}]}",
@@ -397,7 +398,8 @@ START_TEST(test_plan_errors)
         {"{\"lambda\": 0.1}", "'quantize.matrices'"},
         {"{\"matrices\": [{\"bits\": 4}]}", "'quantize.matrices[0].layer'"},
         {"{\"matrices\": [{\"layer\": 3, \"bits\": 4}]}", "'quantize.matrices[0].layer'"},
-        {"{\"matrices\": [{\"layer\": [\"gru\", 1], \"bits\": 4}]}", "'quantize.matrices[0].layer'"},
+        {"{\"matrices\": [{\"layer\": [\"gru\", 1], \"bits\": 4}]}",
+         "'quantize.matrices[0].layer'"},
         {"{\"matrices\": [{\"layer\": \"all\", \"matrix\": \"bias\", \"bits\": 4}]}",
          "'quantize.matrices[0].matrix'"},
         {"{\"reduction\": \"max\", \"matrices\": [{\"layer\": \"all\", \"bits\": 4}]}",
@@ -670,7 +672,8 @@ END_TEST
 static const char *const mlp_layers =
     "[{\"type\": \"dense\", \"units\": 4, \"name\": \"q4\"}, {\"type\": \"batchnorm\"},"
     " {\"type\": \"relu\"}, {\"type\": \"dense\", \"units\": 2, \"name\": \"q2\"},"
-    " {\"type\": \"dense\", \"units\": 4, \"name\": \"q1\"}, {\"type\": \"dense\", \"name\": \"mm\"}]";
+    " {\"type\": \"dense\", \"units\": 4, \"name\": \"q1\"},"
+    " {\"type\": \"dense\", \"name\": \"mm\"}]";
 
 static const char *const mlp_plan =
     "{\"matrices\": [{\"layer\": \"q4\", \"bits\": 4}, {\"layer\": \"q2\", \"bits\": 2},"
@@ -1017,7 +1020,8 @@ START_TEST(test_apply_fd)
 {
     /* q4 4-bit sum, q1 1-bit mean; q2 regularized at λ = 0 and mm unregularized add nothing */
     check_apply("{\"matrices\": ["
-                " {\"layer\": \"q4\", \"bits\": 4, \"lambda\": 0.3, \"schedule\": {\"name\": \"poly2\"}},"
+                " {\"layer\": \"q4\", \"bits\": 4, \"lambda\": 0.3,"
+                "  \"schedule\": {\"name\": \"poly2\"}},"
                 " {\"layer\": \"q2\", \"bits\": 2, \"lambda\": 0},"
                 " {\"layer\": \"q1\", \"bits\": 1, \"lambda\": 0.2, \"reduction\": \"mean\","
                 "  \"schedule\": {\"name\": \"linear\"}}]}", 0);

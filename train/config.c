@@ -234,7 +234,7 @@ static qr_status parse_output(qr_train_config *c, const cJSON *o, const char *wh
                               qr_error *err)
 {
     static const char *const keys[] = {"model", "log", "quant_log", "histograms",
-                                       "histogram_epochs", NULL};
+                                       "histogram_epochs", "prune_log", NULL};
     qr_status s = qr_json_check_keys(o, keys, where, "output", err);
     const char *model = NULL, *log = NULL, *qlog = NULL, *hist = NULL;
     if (s || (s = qr_json_get_string(o, "model", &model, where, "output", err)) ||
@@ -243,6 +243,11 @@ static qr_status parse_output(qr_train_config *c, const cJSON *o, const char *wh
         (s = qr_json_get_string(o, "histograms", &hist, where, "output", err)))
         return s;
     if (hist && *hist && (s = dup_or_fail(&c->hist_path, hist, where, err)))
+        return s;
+    const char *plog = NULL;
+    if ((s = qr_json_get_string(o, "prune_log", &plog, where, "output", err)))
+        return s;
+    if (plog && *plog && (s = dup_or_fail(&c->prune_log_path, plog, where, err)))
         return s;
     const cJSON *he = cJSON_GetObjectItemCaseSensitive(o, "histogram_epochs");
     if (he) {
@@ -310,7 +315,7 @@ QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_e
     if (s != QR_OK)
         return s;
     static const char *const keys[] = {"data", "model", "optimizer", "training", "output",
-                                       "quantize", "distill", "description", NULL};
+                                       "quantize", "prune", "distill", "description", NULL};
     if (!(c->source = strdup(path))) {
         s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
         goto done;
@@ -353,6 +358,11 @@ QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_e
                                      per_step ? 1e12 : (double)c->epochs, path, err)))
             goto done;
     }
+    /* after quantize: pruning a 1-bit matrix is refused */
+    const cJSON *prune = cJSON_GetObjectItemCaseSensitive(root, "prune");
+    if (prune && (s = qr_prune_plan_parse(&c->prune, prune, &c->model, c->quant.n ? &c->quant : NULL,
+                                          path, err)))
+        goto done;
     if (!c->model_path && !(c->model_path = default_model_path(path)))
         s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
 done:
@@ -374,6 +384,8 @@ QR_API void qr_train_config_free(qr_train_config *c)
     free(c->log_path);
     free(c->quant_log_path);
     free(c->teacher_path);
+    free(c->prune_log_path);
+    qr_prune_plan_free(&c->prune);
     free(c->teacher_logits_path);
     free(c->hist_path);
     free(c->hist_epochs);

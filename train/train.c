@@ -229,6 +229,8 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
     qr_buf log = {0}, qlog = {0};
     qr_hist_log *hist = NULL;
     qr_quant_ste *ste = NULL;
+    qr_pruner *pruner = NULL;
+    qr_buf plog = {0};
     float *best_alpha = plan ? calloc(plan->n + 1, sizeof *best_alpha) : NULL;
     if (plan && (!best_alpha || (s = qr_quant_begin_training(m, &ste)) != QR_OK)) {
         s = qr_error_set(err, QR_ERR_NOMEM, "out of memory preparing quantization");
@@ -259,6 +261,17 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
     memcpy(best, w, n_all * sizeof *best);
     if (c->distill && (s = qr_teacher_logits(c, d, &teacher, err)) != QR_OK)
         goto done;
+    if (c->prune.n) {
+        if (!(pruner = qr_pruner_new(&c->prune, m, &s))) {
+            qr_error_set(err, s, "pruning: %s", qr_strerror(s));
+            goto done;
+        }
+        if (qr_pruner_update(pruner, 0))
+            qr_optim_reset_elements(opt, qr_pruner_mask(pruner));
+        if (c->prune_log_path)
+            qr_buf_put(&plog, "epoch,step,matrix,target_sparsity,sparsity\n",
+                       strlen("epoch,step,matrix,target_sparsity,sparsity\n"));
+    }
     if (c->log_path &&
         (s = write_log(&log, c->log_path,
                        "epoch,loss,accuracy,val_loss,val_accuracy,fq_val_accuracy,penalty,seconds\n",
@@ -317,7 +330,15 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
                     gw[k] += 2.0f * c->weight_decay * decay[k] * w[k];
             if (c->clip_norm > 0)
                 qr_grad_clip_norm(gw, n_tr, c->clip_norm);
+            if (pruner)
+                qr_pruner_mask_grads(pruner);
             qr_optim_step(opt, w, gw);
+            if (pruner) {
+                /* masked weights stay exactly zero, and so do their optimizer moments */
+                qr_pruner_apply(pruner);
+                if (qr_pruner_update(pruner, step))
+                    qr_optim_reset_elements(opt, qr_pruner_mask(pruner));
+            }
             sum_loss += (double)loss * (double)b;
             seen += b;
             const float *z = m->logits->x;
@@ -357,10 +378,19 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
             /* Keras' ModelCheckpoint(save_best_only): strictly better validation accuracy —
              * of the weights as they will be deployed, i.e. fake-quantized, under a plan */
             double acc = plan ? p.fq_val_accuracy : p.val_accuracy;
-            if (acc > best_acc) {
+            /* under pruning only models at their final sparsity can be kept */
+            int eligible = 1;
+            for (size_t i = 0; pruner && i < c->prune.n; i++)
+                if (c->prune.m[i].active &&
+                    step < c->prune.m[i].t0 + c->prune.m[i].n * c->prune.m[i].dt)
+                    eligible = 0;
+            if (eligible && acc > best_acc) {
                 best_acc = acc;
                 p.improved = 1;
             }
+            /* a schedule longer than the run: keep the last (most pruned) epoch */
+            if (!eligible && epoch == c->epochs && r.best_epoch == 0)
+                p.improved = 1;
         } else {
             p.improved = 1; /* no validation data: keep the last epoch */
         }
@@ -390,6 +420,22 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
             goto done;
         if (qr_hist_log_wants(hist, epoch) && (s = qr_hist_log_snapshot(hist, m, epoch, err)))
             goto done;
+        if (pruner && c->prune_log_path) {
+            for (size_t i = 0; i < c->prune.n; i++) {
+                if (!c->prune.m[i].active)
+                    continue;
+                double target, actual;
+                char line[192];
+                qr_pruner_sparsity(pruner, i, step, &target, &actual);
+                int k = snprintf(line, sizeof line, "%zu,%zu,%s,%.6f,%.6f\n", epoch, step,
+                                 c->prune.m[i].name, target, actual);
+                qr_buf_put(&plog, line, (size_t)k);
+            }
+            if ((s = plog.nomem ? QR_ERR_NOMEM
+                                : qr_file_write_atomic(c->prune_log_path, plog.data, plog.len,
+                                                       err)) != QR_OK)
+                goto done;
+        }
     }
     memcpy(w, best, n_all * sizeof *best);
     for (size_t i = 0; plan && i < plan->n; i++)
@@ -407,6 +453,8 @@ QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_p
     *out = m;
     m = NULL;
 done:
+    qr_buf_free(&plog);
+    qr_pruner_free(pruner);
     free(teacher);
     qr_quant_ste_free(ste);
     free(best_alpha);

@@ -194,6 +194,55 @@ QR_API void qr_quant_ste_free(qr_quant_ste *s);
  * iterations). */
 QR_API void qr_quant_refit_scales(qr_model *m);
 
+/* ---- magnitude pruning (Zhu & Gupta 2017, SPEC.md §6) ------------------------------------ */
+
+typedef struct qr_prune_matrix {
+    char name[64];          /* parameter name */
+    int active;             /* pruned at all */
+    double s_final, s_initial; /* target and initial sparsity, 0 <= s_initial <= s_final < 1 */
+    uint64_t t0, n, dt;     /* start step, number of pruning steps, steps between them */
+} qr_prune_matrix;
+
+typedef struct qr_prune_plan {
+    size_t n;
+    qr_prune_matrix *m;     /* every weight matrix of the model, in parameter order; owned */
+} qr_prune_plan;
+
+/* s_t = s_f + (s_0 − s_f)(1 − (t − t0)/(nΔt))³ for t0 <= t <= t0 + nΔt; 0 before t0 (no
+ * pruning yet), s_f after. n = 0 means one step at t0 straight to s_f. */
+QR_API double qr_prune_sparsity(const qr_prune_matrix *p, uint64_t t);
+/* Whether t is one of t0, t0 + Δt, …, t0 + nΔt. */
+QR_API int qr_prune_is_step(const qr_prune_matrix *p, uint64_t t);
+/* mask[i] = 0 for the floor(s·n) smallest |w[i]| (ties: lower index first), 1 otherwise.
+ * `scratch` holds n size_t. */
+QR_API void qr_prune_mask(const float *w, size_t n, double sparsity, uint8_t *mask,
+                          size_t *scratch);
+/* Parse a config's "prune" section: entries choose matrices as in "quantize" (layer, matrix)
+ * and set final_sparsity, initial_sparsity (0), begin_step (0), pruning_steps (10) and
+ * frequency (100). A matrix that `quant` puts at 1 bit is refused: zero is not on the ±1 grid. */
+QR_API qr_status qr_prune_plan_parse(qr_prune_plan *p, const struct cJSON *section,
+                                     const qr_model_spec *spec, const qr_quant_plan *quant,
+                                     const char *where, qr_error *err);
+QR_API void qr_prune_plan_free(qr_prune_plan *p);
+
+/* Pruning state of a training run: a mask arena laid out like the trainable parameters
+ * (1 keep, 0 pruned; 1 everywhere outside pruned matrices). */
+typedef struct qr_pruner qr_pruner;
+QR_API qr_pruner *qr_pruner_new(const qr_prune_plan *p, qr_model *m, qr_status *status);
+QR_API void qr_pruner_free(qr_pruner *pr);
+/* At optimizer step t (0 = before the first step): recompute the masks of the matrices for
+ * which t is a pruning step. Returns 1 when a mask changed (reset the optimizer's moments
+ * with qr_optim_reset_elements(opt, qr_pruner_mask(pr)) then). */
+QR_API int qr_pruner_update(qr_pruner *pr, uint64_t t);
+/* Zero the gradients (before the optimizer step) or the weights (after it) of pruned entries. */
+QR_API void qr_pruner_mask_grads(qr_pruner *pr);
+QR_API void qr_pruner_apply(qr_pruner *pr);
+/* The mask arena (n_trainable bytes), for the optimizer and checkpoints. */
+QR_API uint8_t *qr_pruner_mask(qr_pruner *pr);
+/* Target sparsity at step t and actual share of zeros of the plan's matrix i. */
+QR_API void qr_pruner_sparsity(const qr_pruner *pr, size_t i, uint64_t t, double *target,
+                               double *actual);
+
 /* Histogram of w over [lo, hi) in `bins` equal bins (counts zeroed first); values below lo
  * and at or above hi are counted in *below / *above. */
 QR_API void qr_quant_histogram(const float *w, size_t n, double lo, double hi, size_t bins,

@@ -37,10 +37,13 @@ typedef struct qr_train_config {
     int kd_t2;
     /* quantization: a plan when the config has a "quantize" section (quant.n = 0 otherwise) */
     qr_quant_plan quant;
+    /* pruning: a plan when the config has a "prune" section (prune.n = 0 otherwise) */
+    qr_prune_plan prune;
     /* output: paths as given (relative to the working directory) */
     char *model_path, *log_path;
     char *quant_log_path;    /* per epoch and matrix: reg value, S(t), share near a minimum */
     char *hist_path;         /* weight histograms of regularized matrices (JSON), or NULL */
+    char *prune_log_path;    /* per epoch and pruned matrix: target and actual sparsity */
     size_t *hist_epochs;     /* epochs to snapshot (0 = initial weights); NULL: 0, T/4, T/2, T */
     size_t n_hist_epochs;
     char *source;            /* the config file (for messages) */

@@ -1,0 +1,195 @@
+/* qrt — packed dot products and their scalar twins, requantization, fixed-point tanh and
+ * sigmoid, argmax. Dimension letters: n levels in a row. Freestanding, integer-only. */
+#include <stdint.h>
+#include <stddef.h>
+#include "qrt.h"
+
+unsigned qrt_container_bits(unsigned bits)
+{
+    if (bits == 1u || bits == 2u)
+        return bits;
+    if (bits == 3u || bits == 4u)
+        return 4u;
+    if (bits >= 5u && bits <= 8u)
+        return 8u;
+    return 0u;
+}
+
+int32_t qrt_unpack_level(const uint8_t *row, size_t i, unsigned c)
+{
+    size_t bit = i * c;
+    uint32_t v = ((uint32_t)row[bit >> 3] >> (bit & 7u)) & ((1u << c) - 1u);
+    if (c == 1u)
+        return v ? 1 : -1;
+    /* two's complement in c bits: flip the sign bit, subtract it */
+    uint32_t sb = 1u << (c - 1u);
+    return (int32_t)(v ^ sb) - (int32_t)sb;
+}
+
+/* ---- packed dot products ---------------------------------------------------------------
+ * All four walk the row a byte at a time. The 1- and 2-bit ones select, negate or zero x with
+ * masks: (x ^ m) − m is x for m = 0 and −x for m = −1; x & m is x for m = −1 and 0 for m = 0. */
+
+#if QRT_ENABLE_S1
+int32_t qrt_dot_s1(const uint8_t *w, const int32_t *x, size_t n)
+{
+    int32_t acc = 0;
+    while (n > 0) {
+        uint32_t b = *w++;
+        size_t k = n < 8u ? n : 8u;
+        for (size_t j = 0; j < k; j++) {
+            int32_t m = (int32_t)(b & 1u) - 1; /* set (+1): 0, clear (−1): −1 */
+            acc += (x[j] ^ m) - m;
+            b >>= 1;
+        }
+        x += k;
+        n -= k;
+    }
+    return acc;
+}
+#endif
+
+#if QRT_ENABLE_S2
+int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n)
+{
+    int32_t acc = 0;
+    while (n > 0) {
+        uint32_t b = *w++;
+        size_t k = n < 4u ? n : 4u;
+        for (size_t j = 0; j < k; j++) {
+            int32_t nz = -(int32_t)(b & 1u);        /* nonzero mask */
+            int32_t sg = -(int32_t)((b >> 1) & 1u); /* sign mask */
+            int32_t t = x[j] & nz;
+            acc += (t ^ sg) - sg;
+            b >>= 2;
+        }
+        x += k;
+        n -= k;
+    }
+    return acc;
+}
+#endif
+
+#if QRT_ENABLE_S4
+int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n)
+{
+    int32_t acc = 0;
+    for (; n >= 2u; n -= 2u, x += 2) {
+        uint32_t b = *w++;
+        acc += ((int32_t)((b & 15u) ^ 8u) - 8) * x[0];
+        acc += ((int32_t)((b >> 4) ^ 8u) - 8) * x[1];
+    }
+    if (n)
+        acc += ((int32_t)((*w & 15u) ^ 8u) - 8) * x[0];
+    return acc;
+}
+#endif
+
+#if QRT_ENABLE_S8
+int32_t qrt_dot_s8(const uint8_t *w, const int32_t *x, size_t n)
+{
+    const int8_t *q = (const int8_t *)w;
+    int32_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc += (int32_t)q[i] * x[i];
+    return acc;
+}
+#endif
+
+static int32_t dot_ref(const uint8_t *w, const int32_t *x, size_t n, unsigned c)
+{
+    int32_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc += qrt_unpack_level(w, i, c) * x[i];
+    return acc;
+}
+
+int32_t qrt_dot_s1_ref(const uint8_t *w, const int32_t *x, size_t n) { return dot_ref(w, x, n, 1u); }
+int32_t qrt_dot_s2_ref(const uint8_t *w, const int32_t *x, size_t n) { return dot_ref(w, x, n, 2u); }
+int32_t qrt_dot_s4_ref(const uint8_t *w, const int32_t *x, size_t n) { return dot_ref(w, x, n, 4u); }
+int32_t qrt_dot_s8_ref(const uint8_t *w, const int32_t *x, size_t n) { return dot_ref(w, x, n, 8u); }
+
+qrt_dot_fn qrt_dot_for(unsigned c)
+{
+    switch (c) {
+#if QRT_ENABLE_S1
+    case 1u: return qrt_dot_s1;
+#endif
+#if QRT_ENABLE_S2
+    case 2u: return qrt_dot_s2;
+#endif
+#if QRT_ENABLE_S4
+    case 4u: return qrt_dot_s4;
+#endif
+#if QRT_ENABLE_S8
+    case 8u: return qrt_dot_s8;
+#endif
+    default: return NULL;
+    }
+}
+
+/* ---- requantization ------------------------------------------------------------------- */
+
+int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift)
+{
+    /* |acc·mult| ≤ 2^62 and the rounding term ≤ 2^61: no int64 overflow. */
+    unsigned r = (unsigned)(31 - shift); /* 1 … 62 */
+    int64_t p = (int64_t)acc * (int64_t)mult + ((int64_t)1 << (r - 1u));
+    p >>= r; /* floor (arithmetic shift) */
+    if (p > INT32_MAX)
+        return INT32_MAX;
+    if (p < INT32_MIN)
+        return INT32_MIN;
+    return (int32_t)p;
+}
+
+/* ---- tanh and sigmoid ------------------------------------------------------------------
+ * tanh(i/8) in Q15 for i = 0 … 48 (x = 0 … 6), rounded to nearest. For a = |x| < 6 the nearest
+ * node x_i = i/8 is at distance |d| ≤ 1/16, and with t = tanh(x_i), u = 1 − t² = tanh'(x_i):
+ *   tanh(x_i + d) ≈ t + u·d − t·u·d² − u(1 − 3t²)/3 · d³      (Taylor, error ≤ 2.7e-6)
+ * evaluated by Horner in Q15 with d in Q16. Beyond 6, tanh rounds to 1.0 (error 1.2e-5). The
+ * node rounding (≤ 0.5 LSB) and the final rounding (≤ 0.5 LSB) dominate: max error ≈ 1.1 LSB.
+ * Table: python3 -c "import math; print([round(math.tanh(i/8)*32768) for i in range(49)])" */
+static const uint16_t qrt_tanh_tab[49] = {
+    0,     4075,  8025,  11743, 15143, 18173, 20813, 23066, 24956, 26519, 27797, 28830, 29660,
+    30322, 30847, 31262, 31589, 31846, 32048, 32206, 32329, 32426, 32501, 32560, 32606, 32642,
+    32670, 32691, 32708, 32721, 32732, 32740, 32746, 32751, 32755, 32758, 32760, 32762, 32763,
+    32764, 32765, 32766, 32766, 32767, 32767, 32767, 32767, 32767, 32768};
+
+int32_t qrt_tanh_q16(int32_t x)
+{
+    uint32_t a = x < 0 ? 0u - (uint32_t)x : (uint32_t)x;
+    int32_t y = QRT_ONE_Q15;
+    if (a < (6u << 16)) {
+        uint32_t i = (a + 4096u) >> 13;          /* nearest node, step 1/8 = 8192 in Q16 */
+        int32_t d = (int32_t)a - (int32_t)(i << 13); /* Q16, |d| ≤ 4096 */
+        int32_t t = qrt_tanh_tab[i];
+        int32_t tt = (t * t + 16384) >> 15;      /* t² */
+        int32_t u = QRT_ONE_Q15 - tt;             /* 1 − t² */
+        int32_t c2 = -((t * u + 16384) >> 15);    /* −t·u */
+        int32_t v = (u * (QRT_ONE_Q15 - 3 * tt) + 16384) >> 15; /* u(1 − 3t²), |u·(…)| ≤ 2^30 */
+        int32_t c3 = -((v * 10923 + 16384) >> 15); /* ÷ 3 */
+        int32_t a2 = c2 + ((c3 * d + 32768) >> 16);
+        int32_t a1 = u + ((a2 * d + 32768) >> 16);
+        y = t + ((a1 * d + 32768) >> 16);
+        if (y > QRT_ONE_Q15)
+            y = QRT_ONE_Q15;
+        if (y < 0)
+            y = 0;
+    }
+    return x < 0 ? -y : y;
+}
+
+int32_t qrt_sigmoid_q16(int32_t x)
+{
+    return (QRT_ONE_Q15 + qrt_tanh_q16(x >> 1) + 1) >> 1;
+}
+
+size_t qrt_argmax(const int32_t *v, size_t n)
+{
+    size_t best = 0;
+    for (size_t i = 1; i < n; i++)
+        if (v[i] > v[best])
+            best = i;
+    return best;
+}
