@@ -23,8 +23,11 @@ DEB_PACKAGES=(
 	libopenblas-dev # cblas.h, openblas.pc: qr_sgemm
 	libcjson-dev    # libcjson.pc: JSON configs and model metadata
 	libsndfile1-dev # sndfile.pc: audio data sets
+	libsamplerate0-dev # samplerate.pc: resampling audio clips
+	libfftw3-dev    # fftw3f.pc: the FFT of the MFCC features
 	check           # unit test framework (check.pc)
 	python3         # datasets/*.py converters
+	python3-numpy   # tests/mfcc_reference.py (the MFCC check in make check)
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")"

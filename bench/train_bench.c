@@ -52,6 +52,15 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU time of the calling thread: with other jobs on the machine, the 1-thread rate computed
+ * from it is steadier than the wall-clock one (it ignores time spent descheduled). */
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -437,6 +446,7 @@ typedef struct result {
     long steps, warmup;
     int repeat;
     double samples_per_s, step_ms, final_loss;
+    double cpu_samples_per_s; /* from the main thread's CPU time (median of the repeats) */
     size_t trainable, buffers;
     int has_profile;
     profile prof;
@@ -514,20 +524,23 @@ static int bench_one(const bench_model *bm, int threads, const options *o, resul
     float loss = 0.0f;
     for (long i = 0; i < res->warmup; i++)
         loss = train_step(&r);
-    double *rates = malloc((size_t)o->repeat * sizeof *rates);
+    double *rates = malloc(2 * (size_t)o->repeat * sizeof *rates), *cpu_rates = rates + o->repeat;
     if (!rates) {
         run_free(&r);
         return -1;
     }
     for (int rep = 0; rep < o->repeat; rep++) {
-        double t0 = now();
+        double t0 = now(), c0 = thread_cpu();
         for (long i = 0; i < res->steps; i++)
             loss = train_step(&r);
-        double dt = now() - t0;
+        double dt = now() - t0, dc = thread_cpu() - c0;
         rates[rep] = (double)res->steps * (double)o->batch / dt;
+        cpu_rates[rep] = (double)res->steps * (double)o->batch / dc;
     }
     qsort(rates, (size_t)o->repeat, sizeof *rates, cmp_double);
+    qsort(cpu_rates, (size_t)o->repeat, sizeof *rates, cmp_double);
     res->samples_per_s = rates[o->repeat / 2];
+    res->cpu_samples_per_s = cpu_rates[o->repeat / 2];
     res->step_ms = 1e3 * (double)o->batch / res->samples_per_s;
     free(rates);
     if (o->profile) {
@@ -556,11 +569,11 @@ static void print_result(const result *r, const options *o, int *first)
     if (o->json) {
         printf("%s{\"impl\": \"qreg\", \"model\": \"%s\", \"threads\": %d, \"batch\": %zu, "
                "\"steps\": %ld, \"warmup\": %ld, \"repeat\": %d, \"samples_per_s\": %.2f, "
-               "\"step_ms\": %.5f, \"trainable\": %zu, \"buffers\": %zu, \"final_loss\": %.5f, "
+               "\"step_ms\": %.5f, \"cpu_samples_per_s\": %.2f, \"trainable\": %zu, \"buffers\": %zu, \"final_loss\": %.5f, "
                "\"maxrss_kb\": %ld",
                *first ? "" : ",\n ", r->model, r->threads, r->batch, r->steps, r->warmup,
-               r->repeat, r->samples_per_s, r->step_ms, r->trainable, r->buffers,
-               (double)r->final_loss, r->maxrss_kb);
+               r->repeat, r->samples_per_s, r->step_ms, r->cpu_samples_per_s, r->trainable,
+               r->buffers, (double)r->final_loss, r->maxrss_kb);
         if (r->has_profile) {
             print_profile_json(r);
             if (r->gru.found)
@@ -574,9 +587,11 @@ static void print_result(const result *r, const options *o, int *first)
         printf("}");
     } else {
         printf("%s threads=%d batch=%zu params=%zu+%zu: %.1f samples/s (%.4f ms/step; "
-               "median of %d x %ld steps after %ld warm-up; loss %.4f)\n",
+               "median of %d x %ld steps after %ld warm-up; loss %.4f; main-thread CPU time: "
+               "%.1f samples/s)\n",
                r->model, r->threads, r->batch, r->trainable, r->buffers, r->samples_per_s,
-               r->step_ms, r->repeat, r->steps, r->warmup, (double)r->final_loss);
+               r->step_ms, r->repeat, r->steps, r->warmup, (double)r->final_loss,
+               r->cpu_samples_per_s);
         if (r->has_profile) {
             print_profile_text(r);
             if (r->gru.found) {

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,7 @@ qr_fcache_result qr_fcache_read(const char *path, uint32_t kind, const unsigned 
                                 unsigned char *status, float *x, char *why, size_t why_len)
 {
     struct stat st;
-    if (stat(path, &st) != 0 && errno == ENOENT)
+    if (stat(path, &st) != 0 && (errno == ENOENT || errno == ENOTDIR))
         return QR_FCACHE_MISSING;
     unsigned char *data = NULL;
     size_t len = 0;

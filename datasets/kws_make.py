@@ -120,9 +120,9 @@ REVERB = (0.25, 10, 60, 20, 80)  # probability, reverberance %, room scale %
 SNR_DB = (5, 30)  # speech (over the word) to background, dB
 SPEECH_DBFS = (-32, -14)  # RMS of the word, dB full scale
 SILENCE_DBFS = (-60, -20)  # RMS of a _silence_ clip
-WORD_THRESHOLD = 0.01  # word extent: first/last sample above 1 % of the peak
+WORD_THRESHOLD = 0.003  # word extent: first/last sample above 0.3 % (-50 dB) of the peak
 MAX_WORD = LENGTH - RATE // 50  # 0.98 s: faster re-synthesis above this
-MIN_BG_RMS = 1e-4  # a background excerpt below -80 dBFS is drawn again
+MIN_BG_RMS = 10 ** (-50 / 20)  # a background excerpt below -50 dBFS RMS is drawn again
 
 
 class KwsError(Exception):
@@ -427,7 +427,8 @@ def synthesize(c, rng, params):
         stretch = round(rng.uniform(*FLITE_STRETCH), 3)
         cents = rng.randint(*FLITE_CENTS)
         params.update(speed=stretch, pitch=cents)
-        effects += ["pitch", str(cents)]
+        # sox's pitch works by resampling: restore the rate before the filters.
+        effects += ["pitch", str(cents), "rate", "-h", str(RATE)]
     hp = rng.randint(*HIGHPASS[1:]) if rng.random() < HIGHPASS[0] else 0
     lp = rng.randint(*LOWPASS[1:]) if rng.random() < LOWPASS[0] else 0
     rv = (rng.randint(*REVERB[1:3]), rng.randint(*REVERB[3:5])) if rng.random() < REVERB[0] else None
@@ -505,7 +506,7 @@ def render(c):
         level = round(level + 20.0 * math.log10(scale / 32767.0), 2)
     samples = [int(round(v * scale)) for v in mix]
     write_wav16(os.path.join(_W["out"], c["path"]), samples)
-    params.update(level_dbfs=level, background=bg_name, bg_offset_s=round(bg_start / RATE, 3),
+    params.update(level_dbfs=level, background=bg_name, bg_offset=bg_start,
                   path=c["path"])
     return c["index"], params
 
@@ -647,7 +648,7 @@ def main(argv):
                ["path,label,split"] + ["%s,%s,%s" % (c["path"], c["label"], c["split"]) for c in by_path])
     cols = ["path", "label", "word", "split", "voice", "engine", "accent", "speed", "pitch",
             "highpass", "lowpass", "reverb", "word_ms", "offset_ms", "level_dbfs", "background",
-            "bg_offset_s", "snr_db"]
+            "bg_offset", "snr_db"]
     rows = [",".join(cols)]
     for c in by_path:
         p = results[c["index"]]
@@ -672,7 +673,8 @@ def main(argv):
                       ("sonic-pi-samples", "LICENSE.sonic-pi-samples"),
                       ("asterisk-moh-opsound-wav", "LICENSE.asterisk-moh-opsound-wav")):
         shutil.copyfile("/usr/share/doc/%s/copyright" % pkg, os.path.join(part, name))
-    write_text(os.path.join(bg_dir, "README.txt"), background_readme(backgrounds))
+    # Not in _background_noise_/ itself: a noise folder should hold only audio.
+    write_text(os.path.join(part, "BACKGROUNDS.txt"), background_readme(backgrounds))
 
     # SHA256SUMS of everything else, then SOURCE.txt.
     names = []
@@ -703,9 +705,9 @@ def main(argv):
 
 def background_readme(backgrounds):
     lines = [
-        "Background recordings the clips were mixed with, as 16 kHz mono 16-bit WAV",
-        "(converted with sox: channels averaged, resampled with 'rate -h', no dither).",
-        "Not a class. Licences: see ../LICENSE.* and the table below.",
+        "_background_noise_/: the recordings the clips were mixed with, as 16 kHz mono",
+        "16-bit WAV (converted with sox: channels averaged, resampled with 'rate -h',",
+        "no dither). Not a class. Licences: LICENSE.* and the table below.",
         "",
     ]
     for name, kind, src, lic, pkg in backgrounds:

@@ -100,7 +100,7 @@ qr_status qr_file_write_atomic(const char *path, const void *data, size_t len, q
 
 void qr_buf_put(qr_buf *b, const void *p, size_t n)
 {
-    if (b->nomem)
+    if (b->nomem || n == 0) /* n == 0: p may be NULL, which memcpy does not allow */
         return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
@@ -166,6 +166,8 @@ int qr_rd_bytes(qr_reader *r, void *out, size_t n)
         r->bad = 1;
         return 0;
     }
+    if (n == 0)
+        return 1;
     memcpy(out, r->data + r->pos, n);
     r->pos += n;
     return 1;

@@ -14,14 +14,14 @@ static qr_status unary_shape(qr_graph *g, qr_node *n)
     return QR_OK;
 }
 
-/* relu: y = max(a, 0); dy/da = 1 where a > 0 (0 at the kink, as PyTorch and Keras) */
+/* relu: y = max(a, 0), NaN stays NaN; dy/da = 1 where a > 0 (0 at the kink, as PyTorch) */
 static void relu_forward(qr_graph *g, qr_node *n)
 {
     (void)g;
     size_t total = qr_shape_size(n);
     const float *a = n->in[0]->x;
     for (size_t i = 0; i < total; i++)
-        n->x[i] = a[i] > 0.0f ? a[i] : 0.0f;
+        n->x[i] = a[i] < 0.0f ? 0.0f : a[i]; /* NaN propagates, as in PyTorch */
 }
 
 static void relu_backward(qr_graph *g, qr_node *n)

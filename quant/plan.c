@@ -184,19 +184,6 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
     if (s != QR_OK)
         return s;
     const char *regname = NULL;
-    unsigned char *chosen = calloc(p->n ? p->n : 1, 1);
-    size_t matched = 0;
-    if (!chosen)
-        return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", where);
-    s = qr_quant_select(spec, p, e, chosen, &matched, where, path, err);
-    if (s == QR_OK && matched == 0)
-        s = qr_error_set(err, QR_ERR_CONFIG, "%s: '%s' matches no weight matrix of the model "
-                         "(layer names, layer types, \"all\"; matrix kernel, input_kernel, "
-                         "recurrent_kernel, all)", where, path);
-    if (s != QR_OK) {
-        free(chosen);
-        return s;
-    }
     long bits = -1;
     if ((s = qr_json_get_int(e, "bits", 1, 8, &bits, where, path, err)))
         return s;
@@ -244,6 +231,20 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
         snprintf(spath, sizeof spath, "%s.schedule", path);
         if ((s = parse_schedule(sj, &sc, t_final, where, spath, err)))
             return s;
+    }
+    /* the matrices last: every early return above has nothing to free */
+    unsigned char *chosen = calloc(p->n ? p->n : 1, 1);
+    size_t matched = 0;
+    if (!chosen)
+        return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", where);
+    s = qr_quant_select(spec, p, e, chosen, &matched, where, path, err);
+    if (s == QR_OK && matched == 0)
+        s = qr_error_set(err, QR_ERR_CONFIG, "%s: '%s' matches no weight matrix of the model "
+                         "(layer names, layer types, \"all\"; matrix kernel, input_kernel, "
+                         "recurrent_kernel, all)", where, path);
+    if (s != QR_OK) {
+        free(chosen);
+        return s;
     }
     for (size_t q = 0; q < p->n; q++) {
         if (!chosen[q])

@@ -9,6 +9,7 @@ int main(void)
     /* Add one line per module suite. */
     srunner_add_suite(sr, qr_suite_quant());
     srunner_add_suite(sr, qr_suite_kd());
+    srunner_add_suite(sr, qr_suite_resume());
     srunner_add_suite(sr, qr_suite_quant_plan());
     srunner_add_suite(sr, qr_suite_gru());
     srunner_add_suite(sr, qr_suite_seq_ops());
@@ -16,8 +17,10 @@ int main(void)
     srunner_add_suite(sr, qr_suite_init());
     srunner_add_suite(sr, qr_suite_optim());
     srunner_add_suite(sr, qr_suite_csv());
+    srunner_add_suite(sr, qr_suite_audio());
     srunner_add_suite(sr, qr_suite_model());
     srunner_add_suite(sr, qr_suite_train());
+    srunner_add_suite(sr, qr_suite_runtime());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -10,6 +10,7 @@
 Suite *qr_suite_graph(void);
 Suite *qr_suite_quant(void);
 Suite *qr_suite_kd(void);
+Suite *qr_suite_resume(void);
 Suite *qr_suite_quant_plan(void);
 Suite *qr_suite_gru(void);
 Suite *qr_suite_seq_ops(void);
@@ -17,8 +18,10 @@ Suite *qr_suite_rng(void);
 Suite *qr_suite_init(void);
 Suite *qr_suite_optim(void);
 Suite *qr_suite_csv(void);
+Suite *qr_suite_audio(void);
 Suite *qr_suite_model(void);
 Suite *qr_suite_train(void);
+Suite *qr_suite_runtime(void);
 
 /* Source and build directories (from the environment make check sets; "." otherwise). */
 const char *tl_srcdir(void);

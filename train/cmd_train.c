@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "cli.h"
@@ -22,9 +23,25 @@ static const char train_help[] =
     "  --epochs N       override training.epochs\n"
     "  --seed N         override training.seed\n"
     "  --threads N      override training.threads (OpenBLAS threads)\n"
+    "  --resume         continue from the checkpoint (output.checkpoint, default MODEL.ckpt);\n"
+    "                   the result is bit for bit that of an uninterrupted run\n"
     "  --json           print the final result as one JSON object on stdout\n"
     "  --quiet          no progress output\n"
-    "  -h, --help       this help\n";
+    "  -h, --help       this help\n"
+    "\n"
+    "A checkpoint is written atomically after every training.checkpoint_every epochs (default\n"
+    "1). Ctrl-C stops at the next batch with a checkpoint (a second Ctrl-C kills at once);\n"
+    "the exit status is then 130. A non-finite loss stops training with status 1 and keeps\n"
+    "the last checkpoint; the model file is written only when training completes.\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C terminates at once */
+}
 
 typedef struct progress_ctx {
     int tty, quiet;
@@ -67,7 +84,7 @@ int qr_cmd_train(int argc, char **argv)
 {
     const char *config = NULL, *out = NULL, *log = NULL, *v;
     size_t epochs = 0, seed = 0, threads = 0;
-    int have_seed = 0, json = 0, quiet = 0;
+    int have_seed = 0, json = 0, quiet = 0, resume = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -77,6 +94,8 @@ int qr_cmd_train(int argc, char **argv)
             json = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             quiet = 1;
+        } else if (strcmp(a, "--resume") == 0) {
+            resume = 1;
         } else if (qr_cli_opt(argc, argv, &i, "--out", &v)) {
             if (!(out = v) || !*v)
                 goto bad;
@@ -125,8 +144,16 @@ int qr_cmd_train(int argc, char **argv)
     if (threads)
         c.threads = (int)threads;
     if (out) {
+        /* a checkpoint path derived from the old model path follows the new one */
+        int derived = c.checkpoint_path && strlen(c.checkpoint_path) == strlen(c.model_path) + 5 &&
+                      strncmp(c.checkpoint_path, c.model_path, strlen(c.model_path)) == 0;
         free(c.model_path);
         c.model_path = strdup(out);
+        if (c.model_path && derived && qr_train_config_default_checkpoint(&c) != QR_OK) {
+            fprintf(stderr, "qreg train: out of memory\n");
+            qr_train_config_free(&c);
+            return 1;
+        }
     }
     if (log) {
         free(c.log_path);
@@ -148,8 +175,20 @@ int qr_cmd_train(int argc, char **argv)
                 d.train.n_classes);
     progress_ctx ctx = {isatty(STDERR_FILENO), quiet};
     qr_train_result r;
-    if (qr_train(&c, &d, on_progress, &ctx, &m, &r, &err) != QR_OK) {
+    qr_train_control ctl = {resume, &stop_requested};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    qr_status ts = qr_train_ex(&c, &d, &ctl, on_progress, &ctx, &m, &r, &err);
+    signal(SIGINT, SIG_DFL);
+    if (ts != QR_OK) {
+        if (ctx.tty && !quiet)
+            fprintf(stderr, "\r\033[K");
         fprintf(stderr, "qreg train: %s\n", err.msg);
+        if (stop_requested && ts == QR_ERR_STATE)
+            rc = 130;
         goto done_data;
     }
     if (qr_model_save(m, c.model_path, &err) != QR_OK) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "datasets/audio_impl.h"
 #include "lib/json_util.h"
 #include "qreg/train.h"
 
@@ -59,8 +60,24 @@ static qr_status dup_or_fail(char **dst, const char *src, const char *where, qr_
     return *dst ? QR_OK : qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", where);
 }
 
+/* "data": {"audio": {...}, "standardize": ...}: WAV folders or a manifest (docs/audio.md). */
+static qr_status parse_data_audio(qr_train_config *c, const cJSON *d, const char *where,
+                                  qr_error *err)
+{
+    static const char *const keys[] = {"audio", "standardize", NULL};
+    qr_status s = qr_json_check_keys(d, keys, where, "data", err);
+    if (s == QR_OK)
+        s = qr_json_get_bool(d, "standardize", &c->standardize, where, "data", err);
+    if (s == QR_OK)
+        s = qr_audio_options_parse(cJSON_GetObjectItemCaseSensitive(d, "audio"), resolve, where,
+                                   &c->audio, err);
+    return s;
+}
+
 static qr_status parse_data(qr_train_config *c, const cJSON *d, const char *where, qr_error *err)
 {
+    if (cJSON_GetObjectItemCaseSensitive(d, "audio"))
+        return parse_data_audio(c, d, where, err);
     static const char *const keys[] = {"train", "validation", "test", "label", "header",
                                        "sequence", "validation_split", "test_split",
                                        "standardize", NULL};
@@ -187,7 +204,8 @@ static qr_status parse_optimizer(qr_train_config *c, const cJSON *o, const char 
 static qr_status parse_training(qr_train_config *c, const cJSON *o, const char *where,
                                 qr_error *err)
 {
-    static const char *const keys[] = {"epochs", "batch_size", "seed", "threads", NULL};
+    static const char *const keys[] = {"epochs", "batch_size", "seed", "threads",
+                                       "checkpoint_every", NULL};
     qr_status s = qr_json_check_keys(o, keys, where, "training", err);
     if (s != QR_OK)
         return s;
@@ -198,7 +216,9 @@ static qr_status parse_training(qr_train_config *c, const cJSON *o, const char *
                               err)) ||
         (s = qr_json_get_double(o, "seed", 0, 9007199254740991.0, &seed, where, "training",
                                 err)) ||
-        (s = qr_json_get_int(o, "threads", 1, 256, &threads, where, "training", err)))
+        (s = qr_json_get_int(o, "threads", 1, 256, &threads, where, "training", err)) ||
+        (s = qr_json_get_size(o, "checkpoint_every", 0, 1000000, &c->checkpoint_every, where,
+                              "training", err)))
         return s;
     if (seed != (double)(uint64_t)seed)
         return qr_error_set(err, QR_ERR_CONFIG, "%s: 'training.seed' must be an integer", where);
@@ -234,7 +254,7 @@ static qr_status parse_output(qr_train_config *c, const cJSON *o, const char *wh
                               qr_error *err)
 {
     static const char *const keys[] = {"model", "log", "quant_log", "histograms",
-                                       "histogram_epochs", "prune_log", NULL};
+                                       "histogram_epochs", "prune_log", "checkpoint", NULL};
     qr_status s = qr_json_check_keys(o, keys, where, "output", err);
     const char *model = NULL, *log = NULL, *qlog = NULL, *hist = NULL;
     if (s || (s = qr_json_get_string(o, "model", &model, where, "output", err)) ||
@@ -244,8 +264,11 @@ static qr_status parse_output(qr_train_config *c, const cJSON *o, const char *wh
         return s;
     if (hist && *hist && (s = dup_or_fail(&c->hist_path, hist, where, err)))
         return s;
-    const char *plog = NULL;
-    if ((s = qr_json_get_string(o, "prune_log", &plog, where, "output", err)))
+    const char *plog = NULL, *ckpt = NULL;
+    if ((s = qr_json_get_string(o, "prune_log", &plog, where, "output", err)) ||
+        (s = qr_json_get_string(o, "checkpoint", &ckpt, where, "output", err)))
+        return s;
+    if (ckpt && *ckpt && (s = dup_or_fail(&c->checkpoint_path, ckpt, where, err)))
         return s;
     if (plog && *plog && (s = dup_or_fail(&c->prune_log_path, plog, where, err)))
         return s;
@@ -306,6 +329,7 @@ QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_e
     c->batch_size = 32;
     c->seed = 1;
     c->threads = 1;
+    c->checkpoint_every = 1;
     c->kd_alpha = 0.5f;
     c->kd_temperature = 4.0f;
     c->kd_t2 = 1;
@@ -363,8 +387,12 @@ QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_e
     if (prune && (s = qr_prune_plan_parse(&c->prune, prune, &c->model, c->quant.n ? &c->quant : NULL,
                                           path, err)))
         goto done;
-    if (!c->model_path && !(c->model_path = default_model_path(path)))
+    if (!c->model_path && !(c->model_path = default_model_path(path))) {
         s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    if (!c->checkpoint_path && (s = qr_train_config_default_checkpoint(c)) != QR_OK)
+        qr_error_set(err, s, "%s: out of memory", path);
 done:
     cJSON_Delete(root);
     if (s != QR_OK)
@@ -372,11 +400,25 @@ done:
     return s;
 }
 
+QR_API qr_status qr_train_config_default_checkpoint(qr_train_config *c)
+{
+    size_t n = strlen(c->model_path);
+    char *p = malloc(n + 6);
+    if (!p)
+        return QR_ERR_NOMEM;
+    memcpy(p, c->model_path, n);
+    strcpy(p + n, ".ckpt");
+    free(c->checkpoint_path);
+    c->checkpoint_path = p;
+    return QR_OK;
+}
+
 QR_API void qr_train_config_free(qr_train_config *c)
 {
     if (!c)
         return;
     free(c->train_path);
+    free(c->audio);
     free(c->val_path);
     free(c->test_path);
     free(c->label_name);
@@ -385,6 +427,7 @@ QR_API void qr_train_config_free(qr_train_config *c)
     free(c->quant_log_path);
     free(c->teacher_path);
     free(c->prune_log_path);
+    free(c->checkpoint_path);
     qr_prune_plan_free(&c->prune);
     free(c->teacher_logits_path);
     free(c->hist_path);

@@ -107,3 +107,45 @@ void qr_hist_log_free(qr_hist_log *h)
     free(h->path);
     free(h);
 }
+
+char *qr_hist_log_text(const qr_hist_log *h)
+{
+    return cJSON_PrintUnformatted(h->root);
+}
+
+qr_status qr_hist_log_restore(qr_hist_log *h, const char *json)
+{
+    cJSON *root = cJSON_Parse(json);
+    const cJSON *arr = root ? cJSON_GetObjectItemCaseSensitive(root, "matrices") : NULL;
+    if (!cJSON_IsArray(arr)) {
+        cJSON_Delete(root);
+        return QR_ERR_FORMAT;
+    }
+    /* re-link each regularized matrix to its snapshots array in the restored tree */
+    cJSON **snaps = calloc(h->plan->n + 1, sizeof *snaps);
+    if (!snaps) {
+        cJSON_Delete(root);
+        return QR_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < h->plan->n; i++) {
+        if (!h->snapshots[i])
+            continue;
+        for (cJSON *it = arr->child; it; it = it->next) {
+            const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+            cJSON *sn = cJSON_GetObjectItemCaseSensitive(it, "snapshots");
+            if (cJSON_IsString(nm) && strcmp(nm->valuestring, h->plan->m[i].name) == 0 &&
+                cJSON_IsArray(sn))
+                snaps[i] = sn;
+        }
+        if (!snaps[i]) {
+            free(snaps);
+            cJSON_Delete(root);
+            return QR_ERR_FORMAT;
+        }
+    }
+    cJSON_Delete(h->root);
+    h->root = root;
+    memcpy(h->snapshots, snaps, h->plan->n * sizeof *snaps);
+    free(snaps);
+    return QR_OK;
+}

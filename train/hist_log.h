@@ -18,5 +18,8 @@ int qr_hist_log_wants(const qr_hist_log *h, size_t epoch);
 /* Add the current weights as the snapshot of `epoch` and rewrite the file atomically. */
 qr_status qr_hist_log_snapshot(qr_hist_log *h, qr_model *m, size_t epoch, qr_error *err);
 void qr_hist_log_free(qr_hist_log *h);
+/* The snapshots so far as JSON text (caller frees), and restoring them (checkpoints). */
+char *qr_hist_log_text(const qr_hist_log *h);
+qr_status qr_hist_log_restore(qr_hist_log *h, const char *json);
 
 #endif

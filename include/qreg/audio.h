@@ -190,6 +190,9 @@ typedef struct qr_audio_options {
 } qr_audio_options;
 
 QR_API void qr_audio_options_default(qr_audio_options *o);
+/* The option rules qr_audio_load checks first (ranges, exactly one of root and manifest,
+ * the MFCC configuration at sample_rate). @return QR_OK, QR_ERR_CONFIG, QR_ERR_ARG. */
+QR_API qr_status qr_audio_options_check(const qr_audio_options *o, qr_error *err);
 
 typedef enum qr_audio_cache_state {
     QR_AUDIO_CACHE_OFF = 0,      /* not used (disabled, or nothing to cache) */

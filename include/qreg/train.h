@@ -4,6 +4,7 @@
 #ifndef QREG_TRAIN_H
 #define QREG_TRAIN_H
 
+#include <signal.h>
 #include "qreg/common.h"
 #include "qreg/data.h"
 #include "qreg/model.h"
@@ -19,6 +20,7 @@ typedef struct qr_train_config {
     size_t t, f;             /* "sequence": [t, f]; 0, 0 = flat */
     double val_split, test_split;
     int standardize;         /* default 1 */
+    struct qr_audio_options *audio; /* "data.audio" (docs/audio.md) or NULL: CSV files */
     /* model */
     qr_model_spec model;     /* t, f, n_classes filled in from the data */
     /* optimizer */
@@ -39,6 +41,10 @@ typedef struct qr_train_config {
     qr_quant_plan quant;
     /* pruning: a plan when the config has a "prune" section (prune.n = 0 otherwise) */
     qr_prune_plan prune;
+    /* checkpoints: written atomically every checkpoint_every epochs (0: never) and on a stop
+     * request; default path: the model path with ".ckpt" appended */
+    char *checkpoint_path;
+    size_t checkpoint_every;
     /* output: paths as given (relative to the working directory) */
     char *model_path, *log_path;
     char *quant_log_path;    /* per epoch and matrix: reg value, S(t), share near a minimum */
@@ -53,6 +59,8 @@ typedef struct qr_train_config {
  * naming the key ("quickstart.json: 'training.epochs' must be an integer"). */
 QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_error *err);
 QR_API void qr_train_config_free(qr_train_config *c);
+/* Set checkpoint_path to model_path + ".ckpt" (after changing model_path). */
+QR_API qr_status qr_train_config_default_checkpoint(qr_train_config *c);
 
 /* Datasets of a config: loaded, split (seeded, stratified) and sharing one class list. */
 typedef struct qr_split_data {
@@ -106,5 +114,21 @@ typedef struct qr_train_result {
  * A non-finite loss stops training with QR_ERR_NUMERIC naming epoch and step. */
 QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_progress_fn fn,
                           void *user, qr_model **out, qr_train_result *res, qr_error *err);
+
+/* Control of a training run beyond the config. */
+typedef struct qr_train_control {
+    int resume;                  /* continue from the config's checkpoint */
+    /* polled at every batch boundary: when it becomes nonzero (a SIGINT handler sets it),
+     * training writes a checkpoint and returns QR_ERR_STATE ("interrupted") */
+    volatile sig_atomic_t *stop;
+} qr_train_control;
+
+/* qr_train with checkpoints, resume and stop requests (ctl may be NULL). A resumed run
+ * produces bit for bit the model an uninterrupted run with the same config, seed and thread
+ * count produces. A checkpoint written for another config, seed, epoch count or data set is
+ * refused (QR_ERR_STATE). */
+QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
+                             const qr_train_control *ctl, qr_progress_fn fn, void *user,
+                             qr_model **out, qr_train_result *res, qr_error *err);
 
 #endif /* QREG_TRAIN_H */

@@ -1,0 +1,692 @@
+/* The training loop as an explicit state (struct trainer), so that it can be saved to a
+ * checkpoint at any batch boundary and resumed bit for bit. Order of one step: gather the
+ * batch, STE forward, forward, backward, STE backward, quantization penalty, L2, clipping,
+ * pruning masks, optimizer step, pruning. Checkpoint format: docs/format.md. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "hist_log.h"
+#include "lib/crc32.h"
+#include "lib/fileio.h"
+#include "lib/graph_impl.h"
+#include "lib/model_impl.h"
+#include "qreg/train.h"
+
+typedef struct trainer {
+    const qr_train_config *c;
+    const qr_split_data *d;
+    qr_model *m;
+    qr_graph *g;
+    const qr_quant_plan *plan;   /* the model's own copy (carries α), or NULL */
+    int quantizing;
+    double t_final;              /* the schedule's clock: epochs or steps */
+    qr_node *loss;               /* what training minimizes (KD or CE) */
+    float *w, *gw;
+    size_t n_tr, n_all, batch, batches, row, classes;
+    qr_optim *opt;
+    size_t *order;               /* the current shuffle of the training samples */
+    float *stage, *best, *save, *decay, *best_alpha, *teacher;
+    qr_quant_stat *stats;
+    qr_buf log, qlog, plog;
+    qr_hist_log *hist;
+    qr_quant_ste *ste;
+    qr_pruner *pruner;
+    qr_rng shuffle;
+    /* progress: `epoch` is in progress with `next_batch` batches done (0: not shuffled yet) */
+    size_t epoch, next_batch, step, correct, seen;
+    double sum_loss, penalty, best_acc, t0;
+    qr_train_result r;
+    uint64_t fingerprint;
+} trainer;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Kernels (not biases, BN or PReLU parameters) get the L2 penalty, as Keras' kernel_regularizer. */
+static int is_kernel(const qr_node *p)
+{
+    const char *slash = strrchr(p->name, '/');
+    return slash && (strcmp(slash + 1, "kernel") == 0 || strcmp(slash + 1, "recurrent_kernel") == 0);
+}
+
+static qr_status write_buf(qr_buf *b, const char *path, qr_error *err)
+{
+    if (b->nomem)
+        return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+    return qr_file_write_atomic(path, b->data, b->len, err);
+}
+
+static void put_str(qr_buf *b, const char *s)
+{
+    qr_buf_put(b, s, strlen(s));
+}
+
+/* Accuracy of the fake-quantized weights: quantize in place, evaluate, restore. */
+static qr_status fq_accuracy(trainer *t, const qr_dataset *d, double *acc)
+{
+    memcpy(t->save, t->w, t->n_all * sizeof *t->save);
+    qr_quant_fake(t->plan, t->m);
+    qr_status s = qr_evaluate(t->m, d, NULL, acc, NULL);
+    memcpy(t->w, t->save, t->n_all * sizeof *t->save);
+    return s;
+}
+
+static qr_status log_quant(trainer *t, size_t epoch, double when, qr_error *err)
+{
+    qr_quant_stats(t->plan, t->m, when, t->t_final, t->stats);
+    for (size_t i = 0; i < t->plan->n; i++) {
+        char line[256];
+        const qr_quant_matrix *q = &t->plan->m[i];
+        snprintf(line, sizeof line, "%zu,%s,%d,%s,%.6g,%.6g,%.6f,%.6g\n", epoch, q->name, q->bits,
+                 !q->regularized ? "ptq8" : q->ste ? "ste" : qr_reg_name(q->reg),
+                 t->stats[i].reg, t->stats[i].schedule, t->stats[i].share_near,
+                 t->stats[i].mean_abs_err);
+        put_str(&t->qlog, line);
+    }
+    return write_buf(&t->qlog, t->c->quant_log_path, err);
+}
+
+/* A fingerprint of everything a checkpoint must agree with to be resumed. */
+static uint64_t fingerprint(const qr_train_config *c, const qr_split_data *d, size_t n_all)
+{
+    unsigned char *text = NULL;
+    size_t len = 0;
+    uint32_t crc = 0;
+    if (c->source && qr_file_read_all(c->source, (size_t)1 << 24, &text, &len, NULL) == QR_OK)
+        crc = qr_crc32(text, len);
+    free(text);
+    uint64_t v[6] = {crc, c->epochs, c->seed, (uint64_t)c->threads, d->train.n, n_all};
+    return ((uint64_t)qr_crc32(v, sizeof v) << 32) | crc;
+}
+
+/* ---- checkpoints ---------------------------------------------------------------------- */
+
+static const unsigned char ckpt_magic[8] = {'Q', 'R', 'C', 'K', 'P', 'T', 0x1a, 0};
+#define CKPT_VERSION 1u
+
+static void put_f64(qr_buf *b, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    qr_buf_u64(b, u);
+}
+
+static double rd_f64(qr_reader *r)
+{
+    uint64_t u = qr_rd_u64(r);
+    double v;
+    memcpy(&v, &u, 8);
+    return v;
+}
+
+static void put_blob(qr_buf *b, const void *p, size_t n)
+{
+    qr_buf_u64(b, n);
+    qr_buf_put(b, p, n);
+}
+
+static qr_status save_checkpoint(trainer *t, qr_error *err)
+{
+    const qr_train_config *c = t->c;
+    qr_buf b = {0};
+    qr_buf_put(&b, ckpt_magic, 8);
+    qr_buf_u32(&b, CKPT_VERSION);
+    qr_buf_u32(&b, 0);
+    qr_buf_u64(&b, t->fingerprint);
+    uint64_t ints[7] = {t->epoch, t->next_batch, t->step, t->correct, t->seen, t->r.best_epoch,
+                        qr_optim_iterations(t->opt)};
+    for (int i = 0; i < 7; i++)
+        qr_buf_u64(&b, ints[i]);
+    double reals[8] = {t->sum_loss, t->penalty, t->best_acc, t->r.val_loss, t->r.val_accuracy,
+                       t->r.fq_val_accuracy, now_seconds() - t->t0, qr_optim_u_product(t->opt)};
+    for (int i = 0; i < 8; i++)
+        put_f64(&b, reals[i]);
+    for (int i = 0; i < 4; i++)
+        qr_buf_u64(&b, t->shuffle.s[i]);
+    for (int i = 0; i < 4; i++)
+        qr_buf_u64(&b, t->g->rng.s[i]);
+    qr_buf_u64(&b, t->n_all);
+    qr_buf_f32(&b, t->w, t->n_all);
+    qr_buf_f32(&b, t->best, t->n_all);
+    qr_buf_u64(&b, t->d->train.n);
+    for (size_t i = 0; i < t->d->train.n; i++)
+        qr_buf_u64(&b, t->order[i]);
+    size_t ns = qr_optim_state_size(t->opt);
+    qr_buf_u64(&b, ns);
+    qr_buf_f32(&b, qr_optim_state(t->opt), ns);
+    size_t np = t->plan ? t->plan->n : 0;
+    qr_buf_u64(&b, np);
+    for (size_t i = 0; i < np; i++)
+        qr_buf_f32(&b, &t->plan->m[i].alpha, 1);
+    qr_buf_f32(&b, t->best_alpha, np);
+    if (t->pruner)
+        put_blob(&b, qr_pruner_mask(t->pruner), t->n_tr);
+    else
+        put_blob(&b, "", 0);
+    put_blob(&b, t->log.data, t->log.len);
+    put_blob(&b, t->qlog.data, t->qlog.len);
+    put_blob(&b, t->plog.data, t->plog.len);
+    char *hist = t->hist ? qr_hist_log_text(t->hist) : NULL;
+    put_blob(&b, hist ? hist : "", hist ? strlen(hist) : 0);
+    free(hist);
+    qr_status s;
+    if (b.nomem) {
+        s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", c->checkpoint_path);
+    } else {
+        qr_buf_u32(&b, qr_crc32(b.data, b.len));
+        s = write_buf(&b, c->checkpoint_path, err);
+    }
+    qr_buf_free(&b);
+    return s;
+}
+
+/* Read a length-prefixed blob into a qr_buf (replacing its contents). */
+static int rd_blob(qr_reader *r, qr_buf *into, size_t max)
+{
+    uint64_t n = qr_rd_u64(r);
+    if (r->bad || n > max || n > r->len - r->pos) {
+        r->bad = 1;
+        return 0;
+    }
+    into->len = 0;
+    qr_buf_put(into, r->data + r->pos, (size_t)n);
+    r->pos += (size_t)n;
+    return !into->nomem;
+}
+
+static qr_status load_checkpoint(trainer *t, qr_error *err)
+{
+    const char *path = t->c->checkpoint_path;
+    unsigned char *data;
+    size_t len;
+    qr_status s = qr_file_read_all(path, (size_t)1 << 34, &data, &len, err);
+    if (s != QR_OK)
+        return s;
+    qr_reader r = {data, len, 0, 0};
+    unsigned char magic[8];
+    s = QR_ERR_FORMAT;
+    qr_buf hist = {0};
+    if (len < 32 || !qr_rd_bytes(&r, magic, 8) || memcmp(magic, ckpt_magic, 8) != 0) {
+        qr_error_set(err, s, "%s: not a qreg checkpoint", path);
+        goto done;
+    }
+    uint32_t stored = (uint32_t)data[len - 4] | (uint32_t)data[len - 3] << 8 |
+                      (uint32_t)data[len - 2] << 16 | (uint32_t)data[len - 1] << 24;
+    if (qr_crc32(data, len - 4) != stored) {
+        s = qr_error_set(err, QR_ERR_CHECKSUM, "%s: checksum mismatch (corrupt or truncated "
+                         "checkpoint)", path);
+        goto done;
+    }
+    r.len = len - 4;
+    if (qr_rd_u32(&r) != CKPT_VERSION || qr_rd_u32(&r) != 0) {
+        s = qr_error_set(err, QR_ERR_VERSION, "%s: unsupported checkpoint version", path);
+        goto done;
+    }
+    if (qr_rd_u64(&r) != t->fingerprint) {
+        s = qr_error_set(err, QR_ERR_STATE, "%s: the checkpoint belongs to another run (config "
+                         "file, epochs, seed, threads or data differ); remove it to start over",
+                         path);
+        goto done;
+    }
+    uint64_t ints[7];
+    double reals[8];
+    for (int i = 0; i < 7; i++)
+        ints[i] = qr_rd_u64(&r);
+    for (int i = 0; i < 8; i++)
+        reals[i] = rd_f64(&r);
+    qr_rng shuffle, grng;
+    for (int i = 0; i < 4; i++)
+        shuffle.s[i] = qr_rd_u64(&r);
+    for (int i = 0; i < 4; i++)
+        grng.s[i] = qr_rd_u64(&r);
+    if (r.bad || qr_rd_u64(&r) != t->n_all || !qr_rd_f32(&r, t->w, t->n_all) ||
+        !qr_rd_f32(&r, t->best, t->n_all) || qr_rd_u64(&r) != t->d->train.n)
+        goto bad;
+    for (size_t i = 0; i < t->d->train.n; i++) {
+        uint64_t o = qr_rd_u64(&r);
+        if (o >= t->d->train.n)
+            goto bad;
+        t->order[i] = (size_t)o;
+    }
+    size_t ns = qr_optim_state_size(t->opt), np = t->plan ? t->plan->n : 0;
+    if (qr_rd_u64(&r) != ns || !qr_rd_f32(&r, qr_optim_state(t->opt), ns) ||
+        qr_rd_u64(&r) != np)
+        goto bad;
+    for (size_t i = 0; i < np; i++)
+        if (!qr_rd_f32(&r, &t->m->quant->m[i].alpha, 1))
+            goto bad;
+    if (!qr_rd_f32(&r, t->best_alpha, np))
+        goto bad;
+    qr_buf mask = {0};
+    int ok = rd_blob(&r, &mask, t->n_tr) && mask.len == (t->pruner ? t->n_tr : 0);
+    if (ok && t->pruner)
+        memcpy(qr_pruner_mask(t->pruner), mask.data, t->n_tr);
+    qr_buf_free(&mask);
+    if (!ok || !rd_blob(&r, &t->log, (size_t)1 << 30) || !rd_blob(&r, &t->qlog, (size_t)1 << 30) ||
+        !rd_blob(&r, &t->plog, (size_t)1 << 30) || !rd_blob(&r, &hist, (size_t)1 << 31) ||
+        r.pos != r.len)
+        goto bad;
+    if (t->hist && hist.len) {
+        qr_buf_put(&hist, "", 1);
+        if (hist.nomem || qr_hist_log_restore(t->hist, (const char *)hist.data) != QR_OK)
+            goto bad;
+    }
+    if (ints[0] < 1 || ints[0] > t->c->epochs + 1 || ints[1] > t->batches)
+        goto bad;
+    t->epoch = ints[0];
+    t->next_batch = ints[1];
+    t->step = ints[2];
+    t->correct = ints[3];
+    t->seen = ints[4];
+    t->r.best_epoch = ints[5];
+    qr_optim_set_iterations(t->opt, ints[6]);
+    t->sum_loss = reals[0];
+    t->penalty = reals[1];
+    t->best_acc = reals[2];
+    t->r.val_loss = reals[3];
+    t->r.val_accuracy = reals[4];
+    t->r.fq_val_accuracy = reals[5];
+    t->t0 = now_seconds() - reals[6];
+    qr_optim_set_u_product(t->opt, (float)reals[7]);
+    t->shuffle = shuffle;
+    t->g->rng = grng;
+    s = QR_OK;
+    goto done;
+bad:
+    s = qr_error_set(err, QR_ERR_FORMAT, "%s: malformed checkpoint", path);
+done:
+    qr_buf_free(&hist);
+    free(data);
+    return s;
+}
+
+/* ---- setup ---------------------------------------------------------------------------- */
+
+static void trainer_free(trainer *t)
+{
+    qr_buf_free(&t->log);
+    qr_buf_free(&t->qlog);
+    qr_buf_free(&t->plog);
+    qr_pruner_free(t->pruner);
+    qr_quant_ste_free(t->ste);
+    qr_hist_log_free(t->hist);
+    free(t->teacher);
+    free(t->best_alpha);
+    free(t->stats);
+    free(t->decay);
+    free(t->save);
+    free(t->best);
+    free(t->stage);
+    free(t->order);
+    qr_optim_free(t->opt);
+    qr_model_free(t->m);
+}
+
+static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_split_data *d,
+                              qr_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->c = c;
+    t->d = d;
+    t->r = (qr_train_result){.val_loss = NAN, .val_accuracy = NAN, .test_loss = NAN,
+                             .test_accuracy = NAN, .fq_val_accuracy = NAN,
+                             .fq_test_accuracy = NAN};
+    const qr_dataset *tr = &d->train;
+    /* a NaN or inf would poison the standardization and every batch it lands in (or hide
+     * behind a ReLU): refuse it up front, naming the sample */
+    size_t row = tr->t * tr->f;
+    for (size_t i = 0; i < tr->n * row; i++)
+        if (!isfinite(tr->x[i])) {
+            size_t k = i / row;
+            return qr_error_set(err, QR_ERR_NUMERIC, "training sample %zu (data row %zu), value "
+                                "%zu, is not finite; nothing was trained or saved", k,
+                                (tr->source_row ? tr->source_row[k] : k) + 1, i % row + 1);
+        }
+    qr_model_spec spec;
+    qr_status s = qr_model_spec_copy(&spec, &c->model);
+    if (s != QR_OK)
+        return qr_error_set(err, s, "out of memory");
+    spec.t = tr->t;
+    spec.f = tr->f;
+    spec.n_classes = tr->n_classes;
+    t->batch = c->batch_size < tr->n ? c->batch_size : tr->n;
+    t->batches = (tr->n + t->batch - 1) / t->batch;
+    t->row = tr->t * tr->f;
+    t->classes = tr->n_classes;
+    qr_model_options mopt = {c->distill, c->kd_alpha, c->kd_temperature, c->kd_t2};
+    s = qr_model_new_ex(&spec, t->batch, c->seed, &mopt, &t->m, err);
+    qr_model_spec_free(&spec);
+    if (s != QR_OK)
+        return s;
+    qr_model *m = t->m;
+    t->g = m->graph;
+    t->loss = qr_model_train_loss(m);
+    const qr_quant_plan *plan = c->quant.n ? &c->quant : NULL;
+    t->t_final = plan && plan->per_step ? (double)(c->epochs * t->batches) : (double)c->epochs;
+    if (plan) {
+        for (size_t i = 0; i < plan->n; i++)
+            if (plan->m[i].regularized && qr_schedule_check(&plan->m[i].schedule, t->t_final))
+                return qr_error_set(err, QR_ERR_CONFIG,
+                                    "%s: the schedule of %s does not fit %g %s (step too large?)",
+                                    c->source ? c->source : "config", plan->m[i].name, t->t_final,
+                                    plan->per_step ? "steps" : "epochs");
+        if ((s = qr_model_set_quant_plan(m, plan)) != QR_OK)
+            return qr_error_set(err, s, "out of memory");
+        t->plan = m->quant; /* the model's copy: it carries the grid scales α */
+        t->quantizing = qr_quant_plan_active(t->plan);
+    }
+    qr_set_threads(c->threads);
+    qr_model_set_classes(m, (const char *const *)tr->class_names, tr->n_classes);
+    if (c->standardize) {
+        qr_standardizer st = {0};
+        if ((s = qr_standardizer_fit(&st, tr)) == QR_OK)
+            s = qr_model_set_standardization(m, st.mean, st.std);
+        qr_standardizer_free(&st);
+        if (s != QR_OK)
+            return qr_error_set(err, s, "standardization failed");
+    }
+    t->w = qr_graph_params(t->g, &t->n_tr, &t->n_all);
+    t->gw = qr_graph_grads(t->g);
+    t->opt = qr_optim_new(&c->optim, t->n_tr);
+    t->order = malloc((tr->n + 1) * sizeof *t->order);
+    t->stage = malloc((t->batch * t->row + 1) * sizeof *t->stage);
+    t->best = malloc((t->n_all + 1) * sizeof *t->best);
+    t->save = malloc((t->n_all + 1) * sizeof *t->save);
+    t->decay = calloc(t->n_tr + 1, sizeof *t->decay);
+    if (t->plan) {
+        t->stats = calloc(t->plan->n + 1, sizeof *t->stats);
+        t->best_alpha = calloc(t->plan->n + 1, sizeof *t->best_alpha);
+    }
+    if (!t->opt || !t->order || !t->stage || !t->best || !t->save || !t->decay ||
+        (t->plan && (!t->stats || !t->best_alpha)))
+        return qr_error_set(err, QR_ERR_NOMEM, "out of memory preparing training");
+    if (t->plan && (s = qr_quant_begin_training(m, &t->ste)) != QR_OK)
+        return qr_error_set(err, s, "out of memory preparing quantization");
+    for (size_t i = 0; t->plan && i < t->plan->n; i++)
+        t->best_alpha[i] = t->plan->m[i].alpha;
+    for (size_t i = 0; i < t->g->n_nodes; i++) {
+        const qr_node *p = t->g->nodes[i];
+        if (p->op == QR_OP_PARAM && p->trainable && is_kernel(p))
+            for (size_t k = 0; k < p->max_size; k++)
+                t->decay[p->param_offset + k] = 1.0f;
+    }
+    for (size_t i = 0; i < tr->n; i++)
+        t->order[i] = i;
+    memcpy(t->best, t->w, t->n_all * sizeof *t->best);
+    if (c->distill && (s = qr_teacher_logits(c, d, &t->teacher, err)) != QR_OK)
+        return s;
+    if (c->hist_path && t->plan) {
+        t->hist = qr_hist_log_new(t->plan, c->hist_path, c->hist_epochs, c->n_hist_epochs,
+                                  c->epochs, &s);
+        if (s != QR_OK)
+            return qr_error_set(err, s, "%s: out of memory", c->hist_path);
+    }
+    if (c->prune.n) {
+        if (!(t->pruner = qr_pruner_new(&c->prune, m, &s)))
+            return qr_error_set(err, s, "pruning: %s", qr_strerror(s));
+        if (qr_pruner_update(t->pruner, 0))
+            qr_optim_reset_elements(t->opt, qr_pruner_mask(t->pruner));
+        if (c->prune_log_path)
+            put_str(&t->plog, "epoch,step,matrix,target_sparsity,sparsity\n");
+    }
+    if (c->log_path)
+        put_str(&t->log,
+                "epoch,loss,accuracy,val_loss,val_accuracy,fq_val_accuracy,penalty,seconds\n");
+    if (c->quant_log_path && t->plan)
+        put_str(&t->qlog, "epoch,matrix,bits,regularizer,reg,S,share_near,mean_abs_err\n");
+    qr_rng_seed(&t->shuffle, c->seed + 1);
+    t->best_acc = -1.0;
+    t->epoch = 1;
+    t->fingerprint = fingerprint(c, d, t->n_all);
+    t->t0 = now_seconds();
+    return QR_OK;
+}
+
+/* The files written before the first epoch (epoch 0 = the initial weights). */
+static qr_status trainer_start_logs(trainer *t, qr_error *err)
+{
+    const qr_train_config *c = t->c;
+    qr_status s = QR_OK;
+    if (c->log_path && (s = write_buf(&t->log, c->log_path, err)))
+        return s;
+    if (c->quant_log_path && t->plan && (s = log_quant(t, 0, 1, err)))
+        return s;
+    if (qr_hist_log_wants(t->hist, 0) && (s = qr_hist_log_snapshot(t->hist, t->m, 0, err)))
+        return s;
+    return s;
+}
+
+/* ---- one step, one epoch -------------------------------------------------------------- */
+
+static qr_status trainer_batch(trainer *t, size_t bi, qr_progress_fn fn, void *user,
+                               qr_error *err)
+{
+    const qr_dataset *tr = &t->d->train;
+    qr_model *m = t->m;
+    size_t at = bi * t->batch, b = tr->n - at < t->batch ? tr->n - at : t->batch;
+    t->step++;
+    qr_graph_set_batch(t->g, b);
+    for (size_t i = 0; i < b; i++)
+        memcpy(t->stage + i * t->row, tr->x + t->order[at + i] * t->row,
+               t->row * sizeof *t->stage);
+    qr_model_load_inputs(m, t->stage, b);
+    for (size_t i = 0; i < b; i++)
+        m->y->x[i] = (float)tr->y[t->order[at + i]];
+    if (t->teacher)
+        for (size_t i = 0; i < b; i++)
+            memcpy(m->teacher->x + i * t->classes, t->teacher + t->order[at + i] * t->classes,
+                   t->classes * sizeof *t->teacher);
+    qr_graph_zero_grad(t->g);
+    qr_quant_ste_forward(t->ste, m);
+    qr_graph_forward(t->g, t->loss);
+    float loss = t->loss->x[0];
+    if (!isfinite(loss)) {
+        qr_quant_ste_backward(t->ste, m);
+        return qr_error_set(err, QR_ERR_NUMERIC,
+                            "training diverged: loss is %g at epoch %zu, step %zu; the model was "
+                            "not saved%s (try a lower learning rate or clipnorm)", (double)loss,
+                            t->epoch, bi + 1,
+                            t->c->checkpoint_every ? " and the last checkpoint is kept" : "");
+    }
+    qr_graph_backward(t->g, t->loss);
+    qr_quant_ste_backward(t->ste, m);
+    if (t->quantizing)
+        t->penalty = qr_quant_apply(t->plan, m,
+                                    t->plan->per_step ? (double)t->step : (double)t->epoch,
+                                    t->t_final);
+    if (t->c->weight_decay > 0)
+        for (size_t k = 0; k < t->n_tr; k++)
+            t->gw[k] += 2.0f * t->c->weight_decay * t->decay[k] * t->w[k];
+    if (t->c->clip_norm > 0)
+        qr_grad_clip_norm(t->gw, t->n_tr, t->c->clip_norm);
+    if (t->pruner)
+        qr_pruner_mask_grads(t->pruner);
+    qr_optim_step(t->opt, t->w, t->gw);
+    if (t->pruner) {
+        /* masked weights stay exactly zero, and so do their optimizer moments */
+        qr_pruner_apply(t->pruner);
+        if (qr_pruner_update(t->pruner, t->step))
+            qr_optim_reset_elements(t->opt, qr_pruner_mask(t->pruner));
+    }
+    t->sum_loss += (double)loss * (double)b;
+    t->seen += b;
+    const float *z = m->logits->x;
+    for (size_t i = 0; i < b; i++) {
+        size_t arg = 0;
+        for (size_t j = 1; j < t->classes; j++)
+            if (z[i * t->classes + j] > z[i * t->classes + arg])
+                arg = j;
+        t->correct += arg == (size_t)tr->y[t->order[at + i]];
+    }
+    if (fn) {
+        qr_train_progress p = {.event = QR_TRAIN_BATCH, .penalty = t->penalty,
+                               .fq_val_accuracy = NAN, .epoch = t->epoch, .epochs = t->c->epochs,
+                               .batch = bi + 1, .batches = t->batches,
+                               .loss = t->sum_loss / (double)t->seen,
+                               .accuracy = (double)t->correct / (double)t->seen, .val_loss = NAN,
+                               .val_accuracy = NAN, .seconds = now_seconds() - t->t0};
+        fn(user, &p);
+    }
+    return QR_OK;
+}
+
+static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr_error *err)
+{
+    const qr_train_config *c = t->c;
+    const qr_split_data *d = t->d;
+    size_t epoch = t->epoch;
+    qr_status s;
+    if (t->plan)
+        qr_quant_refit_scales(t->m);
+    qr_train_progress p = {.event = QR_TRAIN_EPOCH, .penalty = t->penalty,
+                           .fq_val_accuracy = NAN, .epoch = epoch, .epochs = c->epochs,
+                           .batch = t->batches, .batches = t->batches,
+                           .loss = t->sum_loss / (double)t->seen,
+                           .accuracy = (double)t->correct / (double)t->seen, .val_loss = NAN,
+                           .val_accuracy = NAN};
+    if (d->val.n > 0) {
+        if ((s = qr_evaluate(t->m, &d->val, &p.val_loss, &p.val_accuracy, NULL)) != QR_OK ||
+            (t->plan && (s = fq_accuracy(t, &d->val, &p.fq_val_accuracy))))
+            return qr_error_set(err, s, "validation failed");
+        /* Keras' ModelCheckpoint(save_best_only): strictly better validation accuracy — of the
+         * weights as they will be deployed, i.e. fake-quantized, under a plan */
+        double acc = t->plan ? p.fq_val_accuracy : p.val_accuracy;
+        /* under pruning only models at their final sparsity can be kept */
+        int eligible = 1;
+        for (size_t i = 0; t->pruner && i < c->prune.n; i++)
+            if (c->prune.m[i].active && t->step < c->prune.m[i].t0 + c->prune.m[i].n * c->prune.m[i].dt)
+                eligible = 0;
+        if (eligible && acc > t->best_acc) {
+            t->best_acc = acc;
+            p.improved = 1;
+        }
+        /* a schedule longer than the run: keep the last (most pruned) epoch */
+        if (!eligible && epoch == c->epochs && t->r.best_epoch == 0)
+            p.improved = 1;
+    } else {
+        p.improved = 1; /* no validation data: keep the last epoch */
+    }
+    if (p.improved) {
+        memcpy(t->best, t->w, t->n_all * sizeof *t->best);
+        for (size_t i = 0; t->plan && i < t->plan->n; i++)
+            t->best_alpha[i] = t->plan->m[i].alpha;
+        t->r.best_epoch = epoch;
+        t->r.val_loss = p.val_loss;
+        t->r.val_accuracy = p.val_accuracy;
+        t->r.fq_val_accuracy = p.fq_val_accuracy;
+    }
+    p.seconds = now_seconds() - t->t0;
+    if (fn)
+        fn(user, &p);
+    if (c->log_path) {
+        char line[256];
+        snprintf(line, sizeof line, "%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f\n", epoch, p.loss,
+                 p.accuracy, p.val_loss, p.val_accuracy, p.fq_val_accuracy, p.penalty, p.seconds);
+        put_str(&t->log, line);
+        if ((s = write_buf(&t->log, c->log_path, err)))
+            return s;
+    }
+    double when = t->plan && t->plan->per_step ? (double)t->step : (double)epoch;
+    if (c->quant_log_path && t->plan && (s = log_quant(t, epoch, when, err)))
+        return s;
+    if (qr_hist_log_wants(t->hist, epoch) && (s = qr_hist_log_snapshot(t->hist, t->m, epoch, err)))
+        return s;
+    if (t->pruner && c->prune_log_path) {
+        for (size_t i = 0; i < c->prune.n; i++) {
+            if (!c->prune.m[i].active)
+                continue;
+            double target, actual;
+            char line[192];
+            qr_pruner_sparsity(t->pruner, i, t->step, &target, &actual);
+            snprintf(line, sizeof line, "%zu,%zu,%s,%.6f,%.6f\n", epoch, t->step,
+                     c->prune.m[i].name, target, actual);
+            put_str(&t->plog, line);
+        }
+        if ((s = write_buf(&t->plog, c->prune_log_path, err)))
+            return s;
+    }
+    return QR_OK;
+}
+
+QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
+                             const qr_train_control *ctl, qr_progress_fn fn, void *user,
+                             qr_model **out, qr_train_result *res, qr_error *err)
+{
+    *out = NULL;
+    trainer t;
+    qr_status s = trainer_init(&t, c, d, err);
+    if (s == QR_OK && ctl && ctl->resume) {
+        if (!c->checkpoint_path)
+            s = qr_error_set(err, QR_ERR_ARG, "resume: no checkpoint path");
+        else
+            s = load_checkpoint(&t, err);
+    } else if (s == QR_OK) {
+        s = trainer_start_logs(&t, err);
+    }
+    while (s == QR_OK && t.epoch <= c->epochs) {
+        if (t.next_batch == 0 && ctl && ctl->stop && *ctl->stop) {
+            /* between epochs: stop before the shuffle, so the checkpoint is an epoch start */
+            if ((s = save_checkpoint(&t, err)) == QR_OK)
+                s = qr_error_set(err, QR_ERR_STATE, "interrupted before epoch %zu; checkpoint "
+                                 "written to %s (continue with --resume)", t.epoch,
+                                 c->checkpoint_path);
+            break;
+        }
+        if (t.next_batch == 0) {
+            qr_rng_shuffle(&t.shuffle, t.order, d->train.n);
+            t.sum_loss = t.penalty = 0.0;
+            t.correct = t.seen = 0;
+        }
+        qr_graph_set_training(t.g, 1);
+        for (; t.next_batch < t.batches && s == QR_OK; t.next_batch++) {
+            if (ctl && ctl->stop && *ctl->stop) {
+                /* a clean stop at a batch boundary: everything needed to go on is saved */
+                if ((s = save_checkpoint(&t, err)) == QR_OK)
+                    s = qr_error_set(err, QR_ERR_STATE, "interrupted in epoch %zu after %zu of %zu "
+                                     "batches; checkpoint written to %s (continue with --resume)",
+                                     t.epoch, t.next_batch, t.batches, c->checkpoint_path);
+                break;
+            }
+            s = trainer_batch(&t, t.next_batch, fn, user, err);
+        }
+        if (s != QR_OK)
+            break;
+        if ((s = trainer_end_epoch(&t, fn, user, err)) != QR_OK)
+            break;
+        t.epoch++;
+        t.next_batch = 0;
+        if (c->checkpoint_every && ((t.epoch - 1) % c->checkpoint_every == 0 ||
+                                    t.epoch > c->epochs))
+            s = save_checkpoint(&t, err);
+    }
+    if (s == QR_OK) {
+        memcpy(t.w, t.best, t.n_all * sizeof *t.best);
+        for (size_t i = 0; t.plan && i < t.plan->n; i++)
+            t.m->quant->m[i].alpha = t.best_alpha[i];
+        if (d->test.n > 0 &&
+            ((s = qr_evaluate(t.m, &d->test, &t.r.test_loss, &t.r.test_accuracy, NULL)) != QR_OK ||
+             (t.plan && (s = fq_accuracy(&t, &d->test, &t.r.fq_test_accuracy)))))
+            qr_error_set(err, s, "test evaluation failed");
+    }
+    if (s == QR_OK) {
+        t.r.seconds = now_seconds() - t.t0;
+        if (res)
+            *res = t.r;
+        *out = t.m;
+        t.m = NULL;
+    }
+    trainer_free(&t);
+    return s;
+}
+
+QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_progress_fn fn,
+                          void *user, qr_model **out, qr_train_result *res, qr_error *err)
+{
+    return qr_train_ex(c, d, NULL, fn, user, out, res, err);
+}
