@@ -18,7 +18,7 @@
  *   G   (B, T, 3H)  gate activations [z | r | n] (the input projection is computed in place)
  *   HN  (B, T, H)   hn_t = h_{t-1} Wh_n + bh_n (the recurrent part of n, before r ⊙)
  *   HP  (B, T, H)   h_{t-1}: HP[b, 0] = h0, HP[b, t] = h_{t-1}
- * Scratch: forward GH (B, 3H) for one step's recurrent projection; backward
+ * Scratch: forward GH (B, 3H), ZR (B, 2H), NN (B, H) for one step (see gru_forward); backward
  *   DG (B, T, 3H) pre-activation gradients of the recurrent projection [dz | dr | dn ⊙ r],
  *   DN (B, T, H) pre-activation gradients of the input projection's n block, DH (B, H).
  * Neither forward nor backward allocates. */
@@ -79,11 +79,12 @@ static size_t gru_aux(const qr_node *n)
     return d.b * d.t * 5 * d.h * sizeof(float);
 }
 
-/* max(forward B·3H, backward B·T·4H + B·H) */
+/* max(forward B·6H, backward B·T·4H + B·H) */
 static size_t gru_scratch(const qr_node *n)
 {
     gru_dims d = gru_get_dims(n);
-    return d.b * d.t * 4 * d.h + d.b * d.h;
+    size_t fwd = d.b * 6 * d.h, bwd = d.b * d.t * 4 * d.h + d.b * d.h;
+    return fwd > bwd ? fwd : bwd;
 }
 
 /* The aux buffers at the current batch. */
@@ -96,17 +97,30 @@ static void gru_aux_split(const qr_node *n, gru_dims d, float **gates, float **h
     *hp = *hn + bt * d.h;          // (B, T, H)
 }
 
-/* exp, σ and tanh for the gate loops, written so that the compiler vectorizes them (no libm
- * call; libm's tanhf alone was a third of a bts training step). Accuracy, checked against
- * double-precision exp / tanh over every 37th float: exp <= 1 ulp on [-87, 88], σ <= 2.4 ulp
- * (absolute 9e-8), tanh <= 1.3 ulp (glibc's tanhf: 2.05). NaN in, NaN out.
+/* exp, σ and tanh for the gate loops, written so that the compiler vectorizes them: no libm
+ * call, no branch (selects are bit masks: a `?:` on floats is control flow to GCC without
+ * -fno-trapping-math). libm's tanhf alone was a third of a bts training step. Accuracy,
+ * checked against double-precision exp / tanh on every 37th float: exp <= 1 ulp on
+ * [-87, 88], σ <= 2.4 ulp (absolute 9e-8), tanh <= 1.3 ulp (glibc's tanhf: 2.05).
+ * NaN in, NaN out.
  * exp: x clamped to [-87, 88] (σ and tanh saturate long before), Cody-Waite reduction
  * x = n·ln2 + r with |r| <= ln2/2 (n rounded with the 1.5·2^23 trick, no rounding call),
  * Cephes' degree-5 polynomial for exp(r), and 2^n built in the exponent bits. */
+static inline float gru_select(int c, float a, float b) /* c ? a : b, without a branch */
+{
+    uint32_t ua, ub, m = -(uint32_t)(c != 0);
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    uint32_t u = (ua & m) | (ub & ~m);
+    float r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
+
 static inline float gru_exp(float x)
 {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
+    x = gru_select(x < -87.0f, -87.0f, x);
+    x = gru_select(x > 88.0f, 88.0f, x);
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
@@ -135,13 +149,42 @@ static inline float gru_tanh(float v)
     float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
                     1.33314422036e-1f) * z - 3.33332819422e-1f) * z * v + v;
     float big = copysignf(1.0f - 2.0f / (gru_exp(2.0f * a) + 1.0f), v);
-    return a < 0.625f ? small : big;
+    return gru_select(a < 0.625f, small, big);
 }
 
+/* In place over a contiguous array. The fixed-length inner loop is what GCC's -O2 cost
+ * model vectorizes (it wants no scalar epilogue); -O3 would take the plain loop too. */
+#define GRU_CHUNK 8
+static void gru_sigmoid_n(float *v, size_t n)
+{
+    size_t i = 0;
+    for (; i + GRU_CHUNK <= n; i += GRU_CHUNK)
+        for (size_t k = 0; k < GRU_CHUNK; k++)
+            v[i + k] = gru_sigmoid(v[i + k]);
+    for (; i < n; i++)
+        v[i] = gru_sigmoid(v[i]);
+}
+
+static void gru_tanh_n(float *v, size_t n)
+{
+    size_t i = 0;
+    for (; i + GRU_CHUNK <= n; i += GRU_CHUNK)
+        for (size_t k = 0; k < GRU_CHUNK; k++)
+            v[i + k] = gru_tanh(v[i + k]);
+    for (; i < n; i++)
+        v[i] = gru_tanh(v[i]);
+}
+
+/* One time step works on contiguous (B, ·) scratch arrays, so that σ and tanh run as single
+ * flat loops over B·2H and B·H values whatever H is (the bts GRU has H = 5: a loop over one
+ * row's H values does not vectorize):
+ *   GH (B, 3H)  h_{t-1} Wh (the GEMM's output), then its n block + bh_n = hn_t
+ *   ZR (B, 2H)  z and r: pre-activations, then σ in place
+ *   NN (B, H)   n: pre-activation x_t Wi_n + bi_n + r ⊙ hn_t, then tanh in place */
 static void gru_forward(qr_graph *g, qr_node *n)
 {
     gru_dims d = gru_get_dims(n);
-    const size_t B = d.b, T = d.t, F = d.f, H = d.h, H3 = 3 * d.h;
+    const size_t B = d.b, T = d.t, F = d.f, H = d.h, H2 = 2 * d.h, H3 = 3 * d.h;
     const float *x = n->in[GRU_X]->x;       // (B, T, F)
     const float *wi = n->in[GRU_WI]->x;     // (F, 3H)
     const float *wh = n->in[GRU_WH]->x;     // (H, 3H)
@@ -150,6 +193,8 @@ static void gru_forward(qr_graph *g, qr_node *n)
     float *gates, *hn, *hp;
     gru_aux_split(n, d, &gates, &hn, &hp);
     float *gh = g->scratch;                 // (B, 3H)
+    float *zr = gh + B * H3;                // (B, 2H)
+    float *nn = zr + B * H2;                // (B, H)
     const int seq = n->ip[0];
 
     /* input projection of every step at once: G (B·T, 3H) = X (B·T, F) · Wi */
@@ -168,24 +213,34 @@ static void gru_forward(qr_graph *g, qr_node *n)
         /* recurrent projection GH (B, 3H) = h_{t-1} · Wh, rows of HP at stride T·H */
         qr_sgemm(0, 0, B, H3, H, 1.0f, hp + t * H, T * H, wh, H3, 0.0f, gh, H3);
         for (size_t b = 0; b < B; b++) {
+            const float *gt = gates + (b * T + t) * H3; /* x_t Wi */
+            float *ghb = gh + b * H3, *zrb = zr + b * H2;
+            for (size_t j = 0; j < H2; j++)
+                zrb[j] = gt[j] + bi[j] + ghb[j] + bh[j];
+            for (size_t j = 0; j < H; j++)
+                ghb[H2 + j] += bh[H2 + j];
+        }
+        gru_sigmoid_n(zr, B * H2);
+        for (size_t b = 0; b < B; b++) {
+            const float *gt = gates + (b * T + t) * H3, *hr = gh + b * H3 + H2;
+            const float *r = zr + b * H2 + H;
+            float *nnb = nn + b * H;
+            for (size_t j = 0; j < H; j++)
+                nnb[j] = gt[H2 + j] + bi[H2 + j] + r[j] * hr[j];
+        }
+        gru_tanh_n(nn, B * H);
+        for (size_t b = 0; b < B; b++) {
             size_t row = b * T + t;
-            float *gt = gates + row * H3;   /* in: x_t Wi; out: [z | r | n] */
-            const float *ght = gh + b * H3;
-            float *hnt = hn + row * H;
+            float *gt = gates + row * H3;   /* becomes [z | r | n] */
+            const float *zrb = zr + b * H2, *nnb = nn + b * H, *hr = gh + b * H3 + H2;
             const float *hprev = hp + row * H;
             /* h_t goes to HP[b, t+1]; the last step's to the output */
             float *hdst = t + 1 < T ? hp + row * H + H : n->x + (seq ? row : b) * H;
-            for (size_t j = 0; j < H; j++) {
-                float z = gru_sigmoid(gt[j] + bi[j] + ght[j] + bh[j]);
-                float r = gru_sigmoid(gt[H + j] + bi[H + j] + ght[H + j] + bh[H + j]);
-                float hr = ght[2 * H + j] + bh[2 * H + j];
-                float nn = gru_tanh(gt[2 * H + j] + bi[2 * H + j] + r * hr);
-                gt[j] = z;
-                gt[H + j] = r;
-                gt[2 * H + j] = nn;
-                hnt[j] = hr;
-                hdst[j] = (1.0f - z) * nn + z * hprev[j];
-            }
+            memcpy(gt, zrb, H2 * sizeof(float));
+            memcpy(gt + H2, nnb, H * sizeof(float));
+            memcpy(hn + row * H, hr, H * sizeof(float));
+            for (size_t j = 0; j < H; j++)
+                hdst[j] = (1.0f - zrb[j]) * nnb[j] + zrb[j] * hprev[j];
             if (seq && t + 1 < T)
                 memcpy(n->x + row * H, hdst, H * sizeof(float));
         }
