@@ -1,8 +1,8 @@
 /* qreg-bench: training throughput of the thesis' reference models (SPEC §1) on random data.
  *
  *   bench/qreg-bench [--model bts|gsc|all] [--steps N] [--warmup N] [--repeat N]
- *                    [--threads 1|2] [--batch N] [--profile] [--no-sgemm] [--json]
- *                    [--examples DIR]
+ *                    [--threads 1|2] [--batch N] [--profile] [--clock wall|cpu]
+ *                    [--no-sgemm] [--json] [--examples DIR]
  *
  * The models are read from examples/bts.json and examples/gsc.json (qr_train_config_load +
  * qr_model_new; only the "model" array and the input shape are used, the data is random:
@@ -76,20 +76,20 @@ typedef struct options {
     int repeat;
     int threads;           /* 0: both 1 and 2 */
     size_t batch;
-    int profile, sgemm, json;
+    int profile, sgemm, json, cpu_clock;
     const char *examples;
 } options;
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: qreg-bench [--model bts|gsc|all] [--steps N] [--warmup N] [--repeat N]\n"
-               "                  [--threads 1|2] [--batch N] [--profile] [--no-sgemm] [--json]\n"
-               "                  [--examples DIR]\n");
+               "                  [--threads 1|2] [--batch N] [--profile] [--clock wall|cpu]\n"
+               "                  [--no-sgemm] [--json] [--examples DIR]\n");
 }
 
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o = (options){"all", 0, -1, 3, 0, 64, 0, 1, 0, QR_SRCDIR "/examples"};
+    *o = (options){"all", 0, -1, 3, 0, 64, 0, 1, 0, 0, QR_SRCDIR "/examples"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -113,6 +113,13 @@ static int parse_options(int argc, char **argv, options *o)
             i++;
         } else if (strcmp(a, "--examples") == 0 && v) {
             o->examples = v;
+            i++;
+        } else if (strcmp(a, "--clock") == 0 && v) {
+            if (strcmp(v, "cpu") && strcmp(v, "wall")) {
+                usage(stderr);
+                return -1;
+            }
+            o->cpu_clock = strcmp(v, "cpu") == 0;
             i++;
         } else if (strcmp(a, "--profile") == 0) {
             o->profile = 1;
@@ -304,12 +311,20 @@ static float train_step(run *r)
     return qr_node_data(loss)[0];
 }
 
+/* The profile's clock: wall time, or (--clock cpu) the main thread's CPU time, which ignores
+ * time spent descheduled but also misses OpenBLAS's worker threads (use it at 1 thread). */
+static int profile_cpu_clock;
+static double pnow(void)
+{
+    return profile_cpu_clock ? thread_cpu() : now();
+}
+
 /* The same step with timers around every part (forward/backward replayed node by node). */
 static float train_step_profiled(run *r, profile *p)
 {
     qr_model *m = r->m;
     qr_graph *g = qr_model_graph(m);
-    double t0 = now(), t;
+    double t0 = pnow(), t;
     const size_t *idx = next_batch(r);
     for (size_t i = 0; i < r->batch; i++)
         memcpy(r->stage + i * r->row, r->pool_x + idx[i] * r->row, r->row * sizeof *r->stage);
@@ -317,11 +332,11 @@ static float train_step_profiled(run *r, profile *p)
     float *y = qr_node_data(qr_model_labels(m));
     for (size_t i = 0; i < r->batch; i++)
         y[i] = (float)r->pool_y[idx[i]];
-    t = now();
+    t = pnow();
     p->gather += t - t0;
     t0 = t;
     qr_graph_zero_grad(g);
-    t = now();
+    t = pnow();
     p->zero_grad += t - t0;
     t0 = t;
     qr_node *loss = qr_model_loss(m);
@@ -330,14 +345,14 @@ static float train_step_profiled(run *r, profile *p)
         const qr_op_def *d = qr_op_table[n->op];
         if (d->forward) {
             d->forward(g, n);
-            t = now();
+            t = pnow();
             p->fwd[n->op] += t - t0;
             t0 = t;
         }
     }
     /* qr_graph_backward */
     memset(g->agrads, 0, g->n_agrads * sizeof(float));
-    t = now();
+    t = pnow();
     p->agrad_memset += t - t0;
     t0 = t;
     size_t nl = qr_shape_size(loss);
@@ -348,13 +363,13 @@ static float train_step_profiled(run *r, profile *p)
         const qr_op_def *d = qr_op_table[n->op];
         if (n->g && d->backward) {
             d->backward(g, n);
-            t = now();
+            t = pnow();
             p->bwd[n->op] += t - t0;
             t0 = t;
         }
     }
     qr_optim_step(r->opt, r->w, r->gw);
-    t = now();
+    t = pnow();
     p->optim += t - t0;
     p->steps++;
     return qr_node_data(loss)[0];
@@ -421,13 +436,14 @@ static double sgemm_gflops(const gemm_case *gc)
     double flops = 2.0 * (double)gc->m * (double)gc->n * (double)gc->k, best = 0.0;
     long reps = (long)(2e8 / flops) + 1; /* about 0.1 s per batch */
     for (int rep = 0; rep < 6; rep++) {
-        double t0 = now();
+        int cpu = profile_cpu_clock && qr_get_threads() == 1; /* workers' time not counted */
+        double t0 = cpu ? thread_cpu() : now();
         for (long i = 0; i < reps; i++)
             cblas_sgemm(CblasRowMajor, gc->ta ? CblasTrans : CblasNoTrans,
                         gc->tb ? CblasTrans : CblasNoTrans, (blasint)gc->m, (blasint)gc->n,
                         (blasint)gc->k, 1.0f, a, (blasint)lda, b, (blasint)bc, 1.0f, c,
                         (blasint)gc->n);
-        double gf = flops * (double)reps / (now() - t0) * 1e-9;
+        double gf = flops * (double)reps / ((cpu ? thread_cpu() : now()) - t0) * 1e-9;
         if (rep > 0 && gf > best) /* the first batch warms up caches and threads */
             best = gf;
     }
@@ -465,7 +481,8 @@ static void print_profile_text(const result *r)
 {
     const profile *p = &r->prof;
     double per = 1e3 / (double)p->steps, total = p->total * per;
-    printf("  profile (%ld steps, ms/step, %% of the step):\n", p->steps);
+    printf("  profile (%ld steps, %s ms/step, %% of the step):\n", p->steps,
+           profile_cpu_clock ? "main-thread CPU" : "wall");
     printf("    %-22s %9.4f  %5.1f%%\n", "gather+load_inputs", p->gather * per,
            100 * p->gather * per / total);
     printf("    %-22s %9.4f  %5.1f%%\n", "zero_grad (memset)", p->zero_grad * per,
@@ -546,9 +563,9 @@ static int bench_one(const bench_model *bm, int threads, const options *o, resul
     if (o->profile) {
         res->has_profile = 1;
         for (long i = 0; i < res->steps; i++) {
-            double t0 = now();
+            double t0 = pnow();
             loss = train_step_profiled(&r, &res->prof);
-            res->prof.total += now() - t0;
+            res->prof.total += pnow() - t0;
         }
         res->gru = gru_flops(qr_model_graph(r.m));
         res->gru_fwd_s = res->prof.fwd[QR_OP_GRU] / (double)res->prof.steps;
@@ -615,6 +632,7 @@ int main(int argc, char **argv)
     options o;
     if (parse_options(argc, argv, &o) != 0)
         return 2;
+    profile_cpu_clock = o.cpu_clock;
     int thr[2] = {1, 2}, n_thr = 2;
     if (o.threads) {
         thr[0] = o.threads;

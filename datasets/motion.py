@@ -64,12 +64,12 @@ MOTION MODEL
   built directly in the device frame.
   Movement.  Between poses, position and orientation follow minimum-jerk
   profiles (10 s^3 - 15 s^4 + 6 s^5; position interpolated linearly, the
-  orientation by slerp, the rotation leading or lagging the translation by up
-  to 15 % of the duration).  A gesture starts from the current, possibly
+  orientation by slerp, the rotation from 5 % of the duration ahead of the
+  translation to 15 % behind it).  A gesture starts from the current, possibly
   moving, "context" pose and blends into the target, so velocity stays
-  continuous.  Arrivals get a small damped overshoot (1-4 deg, 0.5-1.5 cm).
-  Contexts (what the arm does when nothing else happens, shared by both
-  classes): standing with the arm hanging (optionally one fidget), walking
+  continuous.  Arrivals get a small damped overshoot (1-4 deg, 2-8 mm).
+  Contexts (what the arm does when nothing else happens; both classes have
+  the same mix of contexts, so the context alone says nothing): standing with the arm hanging (optionally one fidget), walking
   (pendulum arm swing at the stride frequency 0.8-1.0 Hz, +-10-30 deg, body
   bounce 1.5-3 cm at twice that, heel strikes 0.1-0.35 g), running (elbow bent,
   1.25-1.5 Hz, +-25-40 deg, bounce 3-5 cm, heel strikes 0.3-0.8 g), sitting at a
@@ -94,12 +94,12 @@ MOTION MODEL
                lap, lying (30 % of negatives);
     drink      raise a cup to the mouth (forearm steep, back of the wrist away
                from the face), tilt it 15-40 deg, sip, put it down;
-    head       scratch the head (2.5-5 Hz, 0.5-2 cm), adjust glasses, touch the face;
+    head       scratch the head (2.5-5 Hz, 0.3-1.2 cm), adjust glasses, touch the face;
     phone      hold a phone in front of the face: same place as the BTS pose but
                the palm, not the watch, faces the eyes;
     fold       fold the arms / hand to a trouser pocket;
     reach      reach for something (desk or shelf), grasp, come back;
-    wave       raise the forearm and wave (roll +-15-35 deg at 1.5-3 Hz);
+    wave       raise the forearm and wave (roll +-15-35 deg at 1.5-2.5 Hz);
     nearmiss   exactly the BTS raise and hold, but the screen points 45-120 deg
                away from the eyes (arm raised for some other reason);
     burst      knocks and bumps (0.3-2 g, 30-120 ms) or a wrist shake;

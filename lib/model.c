@@ -214,6 +214,19 @@ QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, ui
             return QR_ERR_CONFIG;
         }
     }
+    if (opt && opt->max_params) {
+        /* the shapes are known before compile: count without allocating the arenas */
+        size_t count = 0;
+        for (size_t i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i]->op == QR_OP_PARAM)
+                count += qr_shape_size(g->nodes[i]);
+        if (count > opt->max_params) {
+            qr_error_set(err, QR_ERR_FORMAT, "model: declares %zu parameters, more than the "
+                         "%zu the data can hold", count, opt->max_params);
+            qr_model_free(m);
+            return QR_ERR_FORMAT;
+        }
+    }
     if ((s = qr_graph_compile(g)) != QR_OK) {
         qr_error_set(err, s, "model: %s", qr_graph_error(g));
         qr_model_free(m);

@@ -186,7 +186,10 @@ QR_API qr_status qr_model_load(const char *path, size_t max_batch, qr_model **ou
         goto done;
     r.pos += (size_t)json_len;
     qr_error build_err = {{0}};
-    if ((s = qr_model_new(&spec, max_batch, 0, &m, &build_err)) != QR_OK) {
+    /* a small file must not make us allocate a huge model: every parameter is a 4-byte
+     * float in the file, so the file's length bounds their count */
+    qr_model_options limit = {.max_params = len / 4};
+    if ((s = qr_model_new_ex(&spec, max_batch, 0, &limit, &m, &build_err)) != QR_OK) {
         /* a header describing an impossible model is a malformed file, not a bad config */
         if (s == QR_ERR_CONFIG || s == QR_ERR_SHAPE)
             s = QR_ERR_FORMAT;

@@ -20,7 +20,8 @@
  *   HP  (B, T, H)   h_{t-1}: HP[b, 0] = h0, HP[b, t] = h_{t-1}
  * Scratch: forward GH (B, 3H), ZR (B, 2H), NN (B, H) for one step (see gru_forward); backward
  *   DG (B, T, 3H) pre-activation gradients of the recurrent projection [dz | dr | dn ⊙ r],
- *   DN (B, T, H) pre-activation gradients of the input projection's n block, DH (B, H).
+ *   DN (B, T, H) pre-activation gradients of the input projection's n block, DH (B, H),
+ *   and 4H column sums of [DG | DN] (the bias gradients, summed in the step loop).
  * Neither forward nor backward allocates. */
 #include <math.h>
 #include <string.h>
@@ -79,11 +80,11 @@ static size_t gru_aux(const qr_node *n)
     return d.b * d.t * 5 * d.h * sizeof(float);
 }
 
-/* max(forward B·6H, backward B·T·4H + B·H) */
+/* max(forward B·6H, backward B·T·4H + B·H + 4H) */
 static size_t gru_scratch(const qr_node *n)
 {
     gru_dims d = gru_get_dims(n);
-    size_t fwd = d.b * 6 * d.h, bwd = d.b * d.t * 4 * d.h + d.b * d.h;
+    size_t fwd = d.b * 6 * d.h, bwd = d.b * d.t * 4 * d.h + d.b * d.h + 4 * d.h;
     return fwd > bwd ? fwd : bwd;
 }
 
@@ -155,24 +156,50 @@ static inline float gru_tanh(float v)
 /* In place over a contiguous array. The fixed-length inner loop is what GCC's -O2 cost
  * model vectorizes (it wants no scalar epilogue); -O3 would take the plain loop too. */
 #define GRU_CHUNK 8
+/* for (size_t j = 0; j < n; j++) { body }, as chunks of GRU_CHUNK plus a scalar tail, for the
+ * same reason. Used in functions whose array parameters are restrict (no overlap checks). */
+#define GRU_FOR(j, n, ...)                                                                    \
+    do {                                                                                    \
+        size_t j##_0 = 0, j##_n = (n);                                                      \
+        for (; j##_0 + GRU_CHUNK <= j##_n; j##_0 += GRU_CHUNK)                              \
+            for (size_t j##_k = 0; j##_k < GRU_CHUNK; j##_k++) {                            \
+                size_t j = j##_0 + j##_k;                                                   \
+                __VA_ARGS__                                                                 \
+            }                                                                               \
+        for (size_t j = j##_0; j < j##_n; j++) {                                            \
+            __VA_ARGS__                                                                     \
+        }                                                                                   \
+    } while (0)
 static void gru_sigmoid_n(float *v, size_t n)
 {
-    size_t i = 0;
-    for (; i + GRU_CHUNK <= n; i += GRU_CHUNK)
-        for (size_t k = 0; k < GRU_CHUNK; k++)
-            v[i + k] = gru_sigmoid(v[i + k]);
-    for (; i < n; i++)
-        v[i] = gru_sigmoid(v[i]);
+    GRU_FOR(i, n, v[i] = gru_sigmoid(v[i]););
 }
 
 static void gru_tanh_n(float *v, size_t n)
 {
-    size_t i = 0;
-    for (; i + GRU_CHUNK <= n; i += GRU_CHUNK)
-        for (size_t k = 0; k < GRU_CHUNK; k++)
-            v[i + k] = gru_tanh(v[i + k]);
-    for (; i < n; i++)
-        v[i] = gru_tanh(v[i]);
+    GRU_FOR(i, n, v[i] = gru_tanh(v[i]););
+}
+
+/* One sample's row of a forward step, in three parts around the σ and tanh passes. */
+static inline void gru_fwd_pre(size_t H, const float *restrict gt, const float *restrict bi,
+                               const float *restrict bh, float *restrict ghb,
+                               float *restrict zrb)
+{
+    GRU_FOR(j, 2 * H, zrb[j] = gt[j] + bi[j] + ghb[j] + bh[j];);
+    GRU_FOR(j, H, ghb[2 * H + j] += bh[2 * H + j];);
+}
+
+static inline void gru_fwd_n(size_t H, const float *restrict gt, const float *restrict bi,
+                             const float *restrict r, const float *restrict hr,
+                             float *restrict nnb)
+{
+    GRU_FOR(j, H, nnb[j] = gt[2 * H + j] + bi[2 * H + j] + r[j] * hr[j];);
+}
+
+static inline void gru_fwd_out(size_t H, const float *restrict zrb, const float *restrict nnb,
+                               const float *restrict hprev, float *restrict hdst)
+{
+    GRU_FOR(j, H, hdst[j] = (1.0f - zrb[j]) * nnb[j] + zrb[j] * hprev[j];);
 }
 
 /* One time step works on contiguous (B, ·) scratch arrays, so that σ and tanh run as single
@@ -212,22 +239,12 @@ static void gru_forward(qr_graph *g, qr_node *n)
     for (size_t t = 0; t < T; t++) {
         /* recurrent projection GH (B, 3H) = h_{t-1} · Wh, rows of HP at stride T·H */
         qr_sgemm(0, 0, B, H3, H, 1.0f, hp + t * H, T * H, wh, H3, 0.0f, gh, H3);
-        for (size_t b = 0; b < B; b++) {
-            const float *gt = gates + (b * T + t) * H3; /* x_t Wi */
-            float *ghb = gh + b * H3, *zrb = zr + b * H2;
-            for (size_t j = 0; j < H2; j++)
-                zrb[j] = gt[j] + bi[j] + ghb[j] + bh[j];
-            for (size_t j = 0; j < H; j++)
-                ghb[H2 + j] += bh[H2 + j];
-        }
+        for (size_t b = 0; b < B; b++) /* x_t Wi + biases + GH: z, r pre-activations; hn_t */
+            gru_fwd_pre(H, gates + (b * T + t) * H3, bi, bh, gh + b * H3, zr + b * H2);
         gru_sigmoid_n(zr, B * H2);
-        for (size_t b = 0; b < B; b++) {
-            const float *gt = gates + (b * T + t) * H3, *hr = gh + b * H3 + H2;
-            const float *r = zr + b * H2 + H;
-            float *nnb = nn + b * H;
-            for (size_t j = 0; j < H; j++)
-                nnb[j] = gt[H2 + j] + bi[H2 + j] + r[j] * hr[j];
-        }
+        for (size_t b = 0; b < B; b++)
+            gru_fwd_n(H, gates + (b * T + t) * H3, bi, zr + b * H2 + H, gh + b * H3 + H2,
+                      nn + b * H);
         gru_tanh_n(nn, B * H);
         for (size_t b = 0; b < B; b++) {
             size_t row = b * T + t;
@@ -239,20 +256,41 @@ static void gru_forward(qr_graph *g, qr_node *n)
             memcpy(gt, zrb, H2 * sizeof(float));
             memcpy(gt + H2, nnb, H * sizeof(float));
             memcpy(hn + row * H, hr, H * sizeof(float));
-            for (size_t j = 0; j < H; j++)
-                hdst[j] = (1.0f - zrb[j]) * nnb[j] + zrb[j] * hprev[j];
+            gru_fwd_out(H, zrb, nnb, hprev, hdst);
             if (seq && t + 1 < T)
                 memcpy(n->x + row * H, hdst, H * sizeof(float));
         }
     }
 }
 
-/* acc (3H) += column sums of m (rows, 3H) */
-static void gru_colsum(float *acc, const float *m, size_t rows, size_t cols)
+/* One sample's row of a backward step (dh_t already holds dL/dh_t, dy included):
+ * DG_t = [dz | dr | dn ⊙ r], DN_t = dn, dh becomes the direct path dh·z, and the column sums
+ * of [dz | dr | dn ⊙ r | dn] (the bias gradients) accumulate in acc (4H). */
+static inline void gru_bwd_row(size_t H, const float *restrict gt, const float *restrict hnt,
+                               const float *restrict hprev, float *restrict dht,
+                               float *restrict dgt, float *restrict dnt, float *restrict acc)
 {
-    for (size_t i = 0; i < rows; i++, m += cols)
-        for (size_t j = 0; j < cols; j++)
-            acc[j] += m[j];
+    GRU_FOR(j, H,
+            float z = gt[j], r = gt[H + j], nn = gt[2 * H + j];
+            float dhj = dht[j];
+            /* h = (1 - z) n + z h_prev */
+            float dnj = dhj * (1.0f - z) * (1.0f - nn * nn);    /* through tanh */
+            float dzj = dhj * (hprev[j] - nn) * z * (1.0f - z);  /* through σ */
+            float drj = dnj * hnt[j] * r * (1.0f - r);
+            dgt[j] = dzj;
+            dgt[H + j] = drj;
+            dgt[2 * H + j] = dnj * r;
+            dnt[j] = dnj;
+            dht[j] = dhj * z;   /* direct path; the GEMM below adds the gates' paths */
+            acc[j] += dzj;
+            acc[H + j] += drj;
+            acc[2 * H + j] += dnj * r;
+            acc[3 * H + j] += dnj;);
+}
+
+static inline void gru_add(size_t n, float *restrict y, const float *restrict x)
+{
+    GRU_FOR(i, n, y[i] += x[i];);
 }
 
 static void gru_backward(qr_graph *g, qr_node *n)
@@ -267,31 +305,21 @@ static void gru_backward(qr_graph *g, qr_node *n)
     float *dg = g->scratch;                 // (B, T, 3H) d(h W_h + b_h): [dz | dr | dn ⊙ r]
     float *dn = dg + B * T * H3;            // (B, T, H)  d(x W_in + b_in) = dn (pre-tanh)
     float *dh = dn + B * T * H;             // (B, H)     dL/dh_t, carried backwards
+    float *acc = dh + B * H;                // (4H)       column sums: the bias gradients
     const float *dy = n->g;                 // (B, T, H) or (B, H)
     const float *wh = whn->x;               // (H, 3H)
     const int seq = n->ip[0];
     const int need_h0 = h0n && h0n->g;
 
     memset(dh, 0, B * H * sizeof(float));
+    memset(acc, 0, 4 * H * sizeof(float));
     for (size_t t = T; t-- > 0;) {
         for (size_t b = 0; b < B; b++) {
             size_t row = b * T + t;
-            const float *gt = gates + row * H3, *hnt = hn + row * H, *hprev = hp + row * H;
-            const float *dyt = seq ? dy + row * H : t + 1 == T ? dy + b * H : NULL;
-            float *dht = dh + b * H, *dgt = dg + row * H3, *dnt = dn + row * H;
-            for (size_t j = 0; j < H; j++) {
-                float z = gt[j], r = gt[H + j], nn = gt[2 * H + j];
-                float dhj = dht[j] + (dyt ? dyt[j] : 0.0f);
-                /* h = (1 - z) n + z h_prev */
-                float dnj = dhj * (1.0f - z) * (1.0f - nn * nn);    /* through tanh */
-                float dzj = dhj * (hprev[j] - nn) * z * (1.0f - z);  /* through σ */
-                float drj = dnj * hnt[j] * r * (1.0f - r);
-                dgt[j] = dzj;
-                dgt[H + j] = drj;
-                dgt[2 * H + j] = dnj * r;
-                dnt[j] = dnj;
-                dht[j] = dhj * z;   /* direct path; the GEMM below adds the gates' paths */
-            }
+            if (seq || t + 1 == T) /* the output's gradient at this step */
+                gru_add(H, dh + b * H, dy + (seq ? row : b) * H);
+            gru_bwd_row(H, gates + row * H3, hn + row * H, hp + row * H, dh + b * H,
+                        dg + row * H3, dn + row * H, acc);
         }
         /* dh_{t-1} += DG_t (B, 3H) · Whᵀ; skipped at t = 0 unless h0 wants it */
         if (t > 0 || need_h0)
@@ -304,8 +332,8 @@ static void gru_backward(qr_graph *g, qr_node *n)
     /* recurrent parameters: one GEMM over all steps, dWh (H, 3H) += HPᵀ (H, B·T) · DG */
     if (whn->g)
         qr_sgemm(1, 0, H, H3, B * T, 1.0f, hp, H, dg, H3, 1.0f, whn->g, H3);
-    if (bhn->g)
-        gru_colsum(bhn->g, dg, B * T, H3);
+    if (bhn->g) /* Σ [dz | dr | dn ⊙ r] */
+        gru_add(H3, bhn->g, acc);
 
     /* DG becomes the input projection's gradient: its n block is dn, not dn ⊙ r */
     if (!xn->g && !win->g && !bin->g)
@@ -314,8 +342,10 @@ static void gru_backward(qr_graph *g, qr_node *n)
         memcpy(dg + row * H3 + 2 * H, dn + row * H, H * sizeof(float));
     if (win->g) /* dWi (F, 3H) += Xᵀ (F, B·T) · DG */
         qr_sgemm(1, 0, F, H3, B * T, 1.0f, xn->x, F, dg, H3, 1.0f, win->g, H3);
-    if (bin->g)
-        gru_colsum(bin->g, dg, B * T, H3);
+    if (bin->g) { /* Σ [dz | dr | dn] */
+        gru_add(2 * H, bin->g, acc);
+        gru_add(H, bin->g + 2 * H, acc + 3 * H);
+    }
     if (xn->g) /* dX (B·T, F) += DG · Wiᵀ */
         qr_sgemm(0, 1, B * T, F, H3, 1.0f, dg, H3, win->x, H3, 1.0f, xn->g, F);
 }

@@ -245,7 +245,7 @@ static char *make_tree(size_t per)
     return dir;
 }
 
-/* ---- reading, resampling, fitting -------------------------------------------------------- */
+/* ---- reading, resampling, fitting -------------------------------------------------------------- */
 
 /* Amplitude and phase of frequency f in x (least squares over whole periods). */
 static double tone_amplitude(const float *x, size_t n, double rate, double f)
@@ -732,7 +732,7 @@ START_TEST(test_mfcc_reference)
 }
 END_TEST
 
-/* ---- loaders ----------------------------------------------------------------------------- */
+/* ---- loaders -------------------------------------------------------------------------------- */
 
 START_TEST(test_folder_layout)
 {
@@ -940,7 +940,7 @@ START_TEST(test_manifest_errors)
 }
 END_TEST
 
-/* ---- bad audio files ---------------------------------------------------------------------- */
+/* ---- bad audio files ------------------------------------------------------------------------ */
 
 /* A 44-byte canonical WAV header + data with format tag `tag`, `ch` channels, 16 bits. */
 static void write_wav_header(const char *path, unsigned tag, unsigned ch, size_t data_bytes)
@@ -1315,7 +1315,7 @@ START_TEST(test_fnv1a)
 }
 END_TEST
 
-/* ---- augmentation ----------------------------------------------------------------------------- */
+/* ---- augmentation ------------------------------------------------------------------------- */
 
 START_TEST(test_augment_deterministic)
 {
@@ -1436,7 +1436,7 @@ START_TEST(test_augment_steps)
 }
 END_TEST
 
-/* ---- the training config ---------------------------------------------------------------------- */
+/* ---- the training config -------------------------------------------------------------------- */
 
 START_TEST(test_config_audio)
 {

@@ -359,7 +359,7 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_spl
     t->batches = (tr->n + t->batch - 1) / t->batch;
     t->row = tr->t * tr->f;
     t->classes = tr->n_classes;
-    qr_model_options mopt = {c->distill, c->kd_alpha, c->kd_temperature, c->kd_t2};
+    qr_model_options mopt = {c->distill, c->kd_alpha, c->kd_temperature, c->kd_t2, 0};
     s = qr_model_new_ex(&spec, t->batch, c->seed, &mopt, &t->m, err);
     qr_model_spec_free(&spec);
     if (s != QR_OK)
@@ -489,8 +489,9 @@ static qr_status trainer_batch(trainer *t, size_t bi, qr_progress_fn fn, void *u
     if (!isfinite(loss)) {
         qr_quant_ste_backward(t->ste, m);
         return qr_error_set(err, QR_ERR_NUMERIC,
-                            "training diverged: loss is %g at epoch %zu, step %zu; the model was "
-                            "not saved%s (try a lower learning rate or clipnorm)", (double)loss,
+                            "training diverged: loss is %s at epoch %zu, step %zu; the model was "
+                            "not saved%s (try a lower learning rate or clipnorm)",
+                            isnan(loss) ? "NaN" : loss > 0 ? "+inf" : "-inf",
                             t->epoch, bi + 1,
                             t->c->checkpoint_every ? " and the last checkpoint is kept" : "");
     }

@@ -82,6 +82,8 @@ typedef struct qr_model_options {
     float kd_alpha;           /* weight of the hard-label cross-entropy, [0, 1] */
     float kd_temperature;     /* T > 0 */
     int kd_t2;                /* multiply the KL term by T² (Hinton; default on) */
+    size_t max_params;        /* refuse (QR_ERR_FORMAT) a model with more parameters than
+                                 this before allocating anything large (0: no limit) */
 } qr_model_options;
 
 /* qr_model_new with options (NULL: the defaults of qr_model_new). With distill, the graph

@@ -1,0 +1,78 @@
+/* bench/mcu_bts.c — one bts inference on an emulated Cortex-M (../shared/mcu/measure.sh),
+ * run from generated C arrays (bench/mcu_bts_gen.c). Build flags choose:
+ *   -DBTS_BITS=8|4|1        the model's weight bit-width (bts_s8.c, bts_s4.c, bts_s1.c)
+ *   -DBENCH_MODE=1          whole sequence: qrt_run over 40 frames (model loaded in setup)
+ *   -DBENCH_MODE=2          always-on: one qrt_stream_push + qrt_stream_logits on a stream
+ *                           already fed the 40 frames (the per-frame cost)
+ *   -DBENCH_MODE=3          qrt_model_load: validation and CRC-32 of the blob
+ * bench_main returns logits[0]·65599 + logits[1] (modes 1, 2) or the blob size (mode 3), or a
+ * negative qrt_status; bench/mcu_bts.sh compares it with the host's result (bts_input.h).
+ * Driven by bench/mcu_bts.sh; numbers in docs/runtime.md. */
+#include <stdint.h>
+#include "qrt.h"
+#include "bts_input.h"
+
+#if BTS_BITS == 8
+#include "bts_s8.h"
+#define MODEL_LOAD bts_s8_load
+#define SCRATCH_SIZE BTS_S8_SCRATCH_SIZE
+#elif BTS_BITS == 4
+#include "bts_s4.h"
+#define MODEL_LOAD bts_s4_load
+#define SCRATCH_SIZE BTS_S4_SCRATCH_SIZE
+#elif BTS_BITS == 1
+#include "bts_s1.h"
+#define MODEL_LOAD bts_s1_load
+#define SCRATCH_SIZE BTS_S1_SCRATCH_SIZE
+#else
+#error "BTS_BITS must be 8, 4 or 1"
+#endif
+
+#ifndef BENCH_MODE
+#define BENCH_MODE 1
+#endif
+
+int bench_main(void);
+void bench_setup(void);
+
+static qrt_model model;
+static int32_t scratch[SCRATCH_SIZE / 4];
+#if BENCH_MODE == 2
+static qrt_stream stream;
+#endif
+
+static int32_t digest(const int32_t *l)
+{
+    return (int32_t)((uint32_t)l[0] * 65599u + (uint32_t)l[1]);
+}
+
+void bench_setup(void)
+{
+#if BENCH_MODE != 3
+    if (MODEL_LOAD(&model) != QRT_OK)
+        return;
+#endif
+#if BENCH_MODE == 2
+    if (qrt_stream_init(&stream, &model, scratch, sizeof scratch) != QRT_OK)
+        return;
+    for (int t = 0; t < BTS_T; t++)
+        qrt_stream_push(&stream, bts_input + t * BTS_F);
+#endif
+}
+
+int bench_main(void)
+{
+    int32_t logits[2];
+    qrt_status st;
+#if BENCH_MODE == 1
+    st = qrt_run(&model, bts_input, scratch, sizeof scratch, logits);
+#elif BENCH_MODE == 2
+    st = qrt_stream_push(&stream, bts_input); /* frame 41: the first frame again */
+    if (st == QRT_OK)
+        st = qrt_stream_logits(&stream, logits);
+#else
+    st = MODEL_LOAD(&model);
+    return st == QRT_OK ? (int)model.size : (int)st;
+#endif
+    return st == QRT_OK ? (int)digest(logits) : (int)st;
+}

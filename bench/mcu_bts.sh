@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# bench/mcu_bts.sh — flash, RAM and instruction counts of a bts-shaped integer model on an
+# emulated Cortex-M0+ and Cortex-M4 (../shared/mcu/measure.sh), at 8, 4 and 1 bits.
+#
+#   bench/mcu_bts.sh [MCU_DIR]        (default MCU_DIR: ../shared/mcu next to the repository)
+#   QRT_BENCH_OUT=dir  keep the generated sources and ELFs (default: a temp dir)
+#   QRT_BENCH_BITS="8 4 1", QRT_BENCH_MODES="whole frame load", QRT_BENCH_CONFIGS="all only"
+#
+# For each bit-width it builds bench/mcu_bts.c with the generated model (bench/mcu_bts_gen.c)
+# in three modes: whole = qrt_run over the 40-frame window; frame = one always-on step
+# (qrt_stream_push + qrt_stream_logits); load = qrt_model_load (validation + CRC-32). Config
+# "all" compiles every weight width's kernels, "only" just the one the model uses
+# (QRT_ENABLE_S*). Every run's bench_ret must equal the host's result for the same input:
+# the device computes bit for bit what the host computes. Prints a markdown table.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MCU="${1:-$ROOT/../shared/mcu}"
+[ -x "$MCU/measure.sh" ] || { echo "mcu_bts.sh: no measure.sh in $MCU" >&2; exit 2; }
+OUT="${QRT_BENCH_OUT:-$(mktemp -d /tmp/qrt-bench.XXXXXX)}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+RT="$ROOT/runtime"
+DEV=("$RT/qrt_kernels.c" "$RT/qrt_model.c" "$RT/qrt_run.c")
+
+cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I"$RT" "$ROOT/bench/mcu_bts_gen.c" \
+    "${DEV[@]}" "$RT/qrt_host.c" "$RT/qrt_builder.c" -lm -o "$OUT/mcu_bts_gen"
+"$OUT/mcu_bts_gen" "$OUT" >"$OUT/gen.txt"
+
+expect() { sed -n "s/^#define $1 \(-\{0,1\}[0-9]*\)L\{0,1\}.*/\1/p" "$OUT/bts_input.h"; }
+
+# Bytes of the runtime's own functions and tables in an ELF: the symbols the device sources
+# define (compiled alone with measure.sh's flags), looked up in the linked image.
+rt_syms() { # core
+    local cpu=$1 d="$OUT/syms-$1"
+    mkdir -p "$d"
+    for s in "${DEV[@]}"; do
+        arm-none-eabi-gcc -mcpu="$cpu" -mthumb -Os -ffunction-sections -fdata-sections -std=c99 \
+            -I"$RT" -c "$s" -o "$d/$(basename "${s%.c}").o"
+    done
+    arm-none-eabi-nm "$d"/*.o | awk '$2 ~ /^[TtRrDdBb]$/ {print $3}' | sort -u >"$d/names"
+}
+rt_syms cortex-m0plus
+rt_syms cortex-m4
+sum_syms() { # elf names-file → "runtime helpers"
+    arm-none-eabi-nm -S "$1" | awk -v names="$2" '
+        function hex(h,  i, v) { v = 0; h = tolower(h)
+            for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+            return v }
+        BEGIN { while ((getline n < names) > 0) rt[n] = 1 }
+        NF == 4 { sz = hex($2)
+                  if ($4 in rt) r += sz
+                  else if ($4 ~ /^(__aeabi_|__gnu_thumb1|__(ashl|ashr|lshr|mul|div|mod|udiv|umod)di3|mem(cpy|move|set|cmp)$)/) h += sz }
+        END { printf "%d %d\n", r, h }'
+}
+
+BITS="${QRT_BENCH_BITS:-8 4 1}"
+MODES="${QRT_BENCH_MODES:-whole frame load}"
+CONFIGS="${QRT_BENCH_CONFIGS:-all only}"
+echo "tools: $(arm-none-eabi-gcc -dumpversion) arm-none-eabi-gcc, $(qemu-system-arm --version | sed -n '1s/.*version \([^ ]*\).*/qemu \1/p'); -Os; measure.sh from $MCU"
+echo
+echo "| bits | config | mode | core | flash B | (blob / runtime / helpers / input) | static RAM B | stack B | insns | cycles_est | bench_ret ok |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+status=0
+for bits in $BITS; do
+    blob=$(expect "BTS_S${bits}_BLOB")
+    for cfg in $CONFIGS; do
+        flags=()
+        if [ "$cfg" = only ]; then
+            for w in 1 2 4 8; do
+                [ "$w" = "$bits" ] || flags+=("-DQRT_ENABLE_S$w=0")
+            done
+        fi
+        for mode in $MODES; do
+            case $mode in whole) mn=1 want=$(expect "BTS_S${bits}_WHOLE") ;;
+                          frame) mn=2 want=$(expect "BTS_S${bits}_FRAME41") ;;
+                          load) mn=3 want=$blob ;;
+                          *) echo "unknown mode $mode" >&2; exit 2 ;; esac
+            b="$OUT/m$bits-$cfg-$mode"
+            MCU_BUILD="$b" "$MCU/measure.sh" -I"$RT" -I"$OUT" -DBTS_BITS="$bits" -DBENCH_MODE="$mn" \
+                ${flags[@]+"${flags[@]}"} "$ROOT/bench/mcu_bts.c" "$OUT/bts_s$bits.c" "${DEV[@]}" >"$b.txt"
+            while read -r line; do
+                core=$(sed -n 's/.*core=\([^ ]*\).*/\1/p' <<<"$line")
+                get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+                cpu=cortex-m0plus; [ "$core" = m4 ] && cpu=cortex-m4
+                read -r rt helpers < <(sum_syms "$b/$core/bench.elf" "$OUT/syms-$cpu/names")
+                ret=$(get bench_ret)
+                ok=yes; [ "$ret" = "$want" ] || { ok="NO (want $want)"; status=1; }
+                echo "| $bits | $cfg | $mode | $core | $(get net_flash) | $blob / $rt / $helpers / 480 | $(get net_ram) | $(get stack_peak) | $(get insns) | $(get cycles_est) | $ok |"
+            done < <(grep '^RESULT' "$b.txt")
+        done
+    done
+done
+echo
+echo "flash = everything the bench adds to an empty image (measure.sh net_text + net_data): the"
+echo "model blob, the runtime, libgcc/newlib helpers, the 480-byte test input and the bench glue."
+echo "static RAM = net_data + net_bss: qrt_model (48 B), qrt_stream, the scratch. Outputs in $OUT"
+exit $status

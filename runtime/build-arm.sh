@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# runtime/build-arm.sh — build the device runtime (and optionally generated model sources) for
+# Cortex-M0+ (and Cortex-M4) with Debian's arm-none-eabi-gcc, and fail if any object needs
+# floating point (soft-float helpers __aeabi_f*/__aeabi_d*, conversions, libm) or dynamic memory
+# (malloc and friends) or stdio.
+#
+#   runtime/build-arm.sh                       # the three device sources, all weight widths
+#   runtime/build-arm.sh gen/model.c           # … plus generated model sources (model.h next
+#                                              #   to model.c is found through -I of its dir)
+#   QRT_ARM_OUT=dir runtime/build-arm.sh       # keep the objects in dir (default: temp dir)
+#   QRT_ARM_CPUS="cortex-m0plus" …             # cores (default: cortex-m0plus cortex-m4)
+#
+# Flags: -mthumb -Os -std=c99 -ffreestanding -Wall -Wextra -Wconversion -Werror. Also builds
+# the 8-bit-only configuration (QRT_ENABLE_S1/S2/S4=0). Prints the code size per object.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CC="${CROSS:-arm-none-eabi-}gcc"
+NM="${CROSS:-arm-none-eabi-}nm"
+SIZE="${CROSS:-arm-none-eabi-}size"
+CPUS="${QRT_ARM_CPUS:-cortex-m0plus cortex-m4}"
+for t in "$CC" "$NM" "$SIZE"; do
+    command -v "$t" >/dev/null || {
+        echo "build-arm.sh: $t not found; install with:" >&2
+        echo "  apt-get update && apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi" >&2
+        exit 2; }
+done
+OUT="${QRT_ARM_OUT:-$(mktemp -d /tmp/qrt-arm.XXXXXX)}"
+mkdir -p "$OUT"
+
+DEVICE_SRCS=(qrt_kernels.c qrt_model.c qrt_run.c)
+CFLAGS=(-mthumb -Os -std=c99 -ffreestanding -Wall -Wextra -Wconversion -Wshadow
+        -Wstrict-prototypes -Wmissing-prototypes -Werror -ffunction-sections -fdata-sections
+        -I"$HERE")
+
+# Undefined symbols an object must not need: soft-float arithmetic and conversions, libm,
+# dynamic memory, stdio.
+FORBIDDEN='^(__aeabi_[fd][a-z0-9]*|__aeabi_[iul]*2[fd]|__aeabi_[fd]2[a-z0-9]*|__(add|sub|mul|div|neg|cmp|eq|ne|lt|le|gt|ge|un|fix|float|extend|trunc)[a-z]*[sdt]f[0-9]*|sqrtf?|expf?|logf?|tanhf?|powf?|floorf?|ceilf?|roundf?|lroundf?|ldexpf?|frexpf?|malloc|calloc|realloc|free|printf|fprintf|sprintf|snprintf|puts|putchar|abort|exit)$'
+
+fail=0
+build() { # name cpu extra-flags... -- sources...
+    local name=$1 cpu=$2; shift 2
+    local flags=() srcs=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do flags+=("$1"); shift; done
+    shift
+    srcs=("$@")
+    local dir="$OUT/$name-$cpu"
+    mkdir -p "$dir"
+    local objs=()
+    for s in "${srcs[@]}"; do
+        local o="$dir/$(basename "${s%.c}").o"
+        "$CC" -mcpu="$cpu" "${CFLAGS[@]}" -I"$(dirname "$s")" "${flags[@]}" -c "$s" -o "$o"
+        objs+=("$o")
+    done
+    local bad
+    bad=$("$NM" -u "${objs[@]}" | awk '$1 == "U" {print $2}' | grep -E "$FORBIDDEN" | sort -u || true)
+    # and no VFP instruction (a hard-float build, EXTRA flags with -mfloat-abi=hard)
+    local vfp
+    vfp=$("${CROSS:-arm-none-eabi-}objdump" -d "${objs[@]}" | grep -E '\bv(add|sub|mul|div|mov|ldr|str|cvt|cmp)\.' | head -3 || true)
+    if [ -n "$bad" ] || [ -n "$vfp" ]; then
+        echo "build-arm.sh: $name ($cpu) uses forbidden symbols or FP instructions:" >&2
+        [ -n "$bad" ] && echo "$bad" | sed 's/^/    /' >&2
+        [ -n "$vfp" ] && echo "$vfp" | sed 's/^/    /' >&2
+        fail=1
+    fi
+    echo "== $name ($cpu)${flags[*]:+ ${flags[*]}}"
+    "$SIZE" "${objs[@]}" | sed "s|$dir/||"
+    echo "   needs: $("$NM" -u "${objs[@]}" | awk '$1 == "U" {print $2}' | grep -v '^qrt_' | sort -u | tr '\n' ' ')"
+}
+
+SRCS=()
+for s in "${DEVICE_SRCS[@]}"; do SRCS+=("$HERE/$s"); done
+EXTRA=("$@")
+for cpu in $CPUS; do
+    build runtime "$cpu" -- "${SRCS[@]}" "${EXTRA[@]}"
+    build runtime-s8only "$cpu" -DQRT_ENABLE_S1=0 -DQRT_ENABLE_S2=0 -DQRT_ENABLE_S4=0 -- "${SRCS[@]}"
+done
+if [ $fail -ne 0 ]; then
+    echo "build-arm.sh: FAILED" >&2
+    exit 1
+fi
+echo "build-arm.sh: ok (objects in $OUT)"
