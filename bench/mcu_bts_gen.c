@@ -1,6 +1,6 @@
 /* bench/mcu_bts_gen.c — host tool for bench/mcu_bts.sh: writes a bts-shaped integer model
  * (Conv1D(6, 5, valid) → BatchNorm → ReLU → GRU(5) → Dense(2), input 40 × 3) at 8, 4 and 1
- * bits as generated C arrays (qrt_builder_write_c), a fixed quantized input sequence, and the
+ * bits (the BatchNorm folded into the convolution) as generated C arrays (qrt_builder_write_c), a fixed quantized input sequence, and the
  * results the device must reproduce bit for bit (computed here with the same runtime).
  *
  *   cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Iruntime bench/mcu_bts_gen.c runtime/qrt_*.c -lm
@@ -86,15 +86,14 @@ static uint8_t *build(unsigned bits, size_t *len)
     double sacc = swc / A_X;
     for (int i = 0; i < C; i++)
         bc[i] = (int32_t)lround(unif(-0.1, 0.1) / sacc);
-    qrt_rq rc = rq(sacc * A_X);
-    qrt_builder_conv1d conv = {F, C, K, 1, 1, QRT_PAD_VALID, {bits, wc}, bc, &rc, 1, NULL, A_X};
-    check(qrt_builder_add_conv1d(b, &conv), "conv1d");
+    /* BatchNorm γ/σ ∈ [0.6, 1.4], offset (β − γμ/σ) ∈ ±0.2: folded into the convolution's
+     * per-channel requantization and offset, as the exporter does (docs/runtime.md) */
     for (int i = 0; i < C; i++) {
-        rqbn[i] = rq(unif(0.6, 1.4));
+        rqbn[i] = rq(sacc * A_X * unif(0.6, 1.4));
         off[i] = (int32_t)lround(unif(-0.2, 0.2) * A_X);
     }
-    qrt_builder_batchnorm bn = {C, rqbn, C, off, A_X};
-    check(qrt_builder_add_batchnorm(b, &bn), "batchnorm");
+    qrt_builder_conv1d conv = {F, C, K, 1, 1, QRT_PAD_VALID, {bits, wc}, bc, rqbn, C, off, A_X};
+    check(qrt_builder_add_conv1d(b, &conv), "conv1d");
     check(qrt_builder_add_relu(b, C, A_X), "relu");
     /* GRU: s_wi = 1/(M·sqrt(C)), s_wh = 1/(M·sqrt(H)) */
     double swi = 1.0 / (m * sqrt((double)C)), swh = 1.0 / (m * sqrt((double)H));

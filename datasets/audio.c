@@ -104,6 +104,33 @@ static sf_count_t mio_tell(void *u)
     return ((mem_io *)u)->pos;
 }
 
+/* A WAV whose data chunk promises more bytes than the file holds (an interrupted copy or
+ * download): libsndfile reads what is there and notes "data : <declared> (should be
+ * <present>)" in its log. Streaming writers leave a placeholder there (0, 0x7FFFF000 as
+ * espeak-ng --stdout, 0x7FFFFFFF, 0xFFFFFFFF): sizes from 0x7FFF0000 up are not truncation
+ * (no file this loader reads is that large). */
+static qr_status check_truncated(SNDFILE *sf, const SF_INFO *info, const char *name,
+                                 qr_error *err)
+{
+    int major = info->format & SF_FORMAT_TYPEMASK;
+    if (major != SF_FORMAT_WAV && major != SF_FORMAT_WAVEX && major != SF_FORMAT_RF64)
+        return QR_OK;
+    char log[4096] = "";
+    sf_command(sf, SFC_GET_LOG_INFO, log, (int)sizeof log);
+    const char *p = strstr(log, "\ndata : ");
+    if (!p)
+        return QR_OK;
+    char *end;
+    unsigned long long declared = strtoull(p + 8, &end, 10);
+    if (strncmp(end, " (should be ", 12) != 0)
+        return QR_OK;
+    unsigned long long present = strtoull(end + 12, NULL, 10);
+    if (declared > present && declared < 0x7FFF0000ull)
+        return qr_error_set(err, QR_ERR_FORMAT, "%s: truncated: the header declares %llu bytes "
+                            "of audio, the file holds %llu", name, declared, present);
+    return QR_OK;
+}
+
 /* Decode a file's bytes to mono (mean of the channels) at the file's own rate. */
 static qr_status decode(const char *name, const unsigned char *data, size_t len,
                         size_t max_channels, float **out, size_t *n, int *rate, qr_error *err)
@@ -135,6 +162,8 @@ static qr_status decode(const char *name, const unsigned char *data, size_t len,
     else if (info.frames > AUDIO_MAX_FRAMES / info.channels)
         s = qr_error_set(err, QR_ERR_FORMAT, "%s: too long (%lld frames)", name,
                          (long long)info.frames);
+    else
+        s = check_truncated(sf, &info, name, err);
     if (s != QR_OK)
         goto out;
     size_t frames = (size_t)info.frames, ch = (size_t)info.channels;

@@ -314,8 +314,9 @@ def make_voices(seed, esp, flite):
 
 
 def split_sequence(rng, n):
-    """n split names, HELD_OUT of them test and HELD_OUT validation (rounded), shuffled."""
-    n_out = round(HELD_OUT * n)
+    """n split names, HELD_OUT of them test and HELD_OUT validation (rounded, at least one
+    each from n = 3 on), shuffled."""
+    n_out = max(1, round(HELD_OUT * n)) if n >= 3 else 0
     seq = ["test"] * n_out + ["validation"] * n_out + ["train"] * (n - 2 * n_out)
     rng.shuffle(seq)
     return seq

@@ -181,19 +181,24 @@ static void gru_tanh_n(float *v, size_t n)
 }
 
 /* One sample's row of a forward step, in three parts around the σ and tanh passes. */
-static inline void gru_fwd_pre(size_t H, const float *restrict gt, const float *restrict bi,
-                               const float *restrict bh, float *restrict ghb,
+/* (the H-blocks as separate pointers: GCC does not vectorize p[j], p[2H + j] with unknown H) */
+static inline void gru_fwd_pre(size_t H2, const float *restrict gt, const float *restrict bi,
+                               const float *restrict bh, const float *restrict ghb,
                                float *restrict zrb)
 {
-    GRU_FOR(j, 2 * H, zrb[j] = gt[j] + bi[j] + ghb[j] + bh[j];);
-    GRU_FOR(j, H, ghb[2 * H + j] += bh[2 * H + j];);
+    GRU_FOR(j, H2, zrb[j] = gt[j] + bi[j] + ghb[j] + bh[j];);
 }
 
-static inline void gru_fwd_n(size_t H, const float *restrict gt, const float *restrict bi,
+static inline void gru_add(size_t n, float *restrict y, const float *restrict x)
+{
+    GRU_FOR(i, n, y[i] += x[i];);
+}
+
+static inline void gru_fwd_n(size_t H, const float *restrict gn, const float *restrict bin,
                              const float *restrict r, const float *restrict hr,
                              float *restrict nnb)
 {
-    GRU_FOR(j, H, nnb[j] = gt[2 * H + j] + bi[2 * H + j] + r[j] * hr[j];);
+    GRU_FOR(j, H, nnb[j] = gn[j] + bin[j] + r[j] * hr[j];);
 }
 
 static inline void gru_fwd_out(size_t H, const float *restrict zrb, const float *restrict nnb,
@@ -239,12 +244,14 @@ static void gru_forward(qr_graph *g, qr_node *n)
     for (size_t t = 0; t < T; t++) {
         /* recurrent projection GH (B, 3H) = h_{t-1} · Wh, rows of HP at stride T·H */
         qr_sgemm(0, 0, B, H3, H, 1.0f, hp + t * H, T * H, wh, H3, 0.0f, gh, H3);
-        for (size_t b = 0; b < B; b++) /* x_t Wi + biases + GH: z, r pre-activations; hn_t */
-            gru_fwd_pre(H, gates + (b * T + t) * H3, bi, bh, gh + b * H3, zr + b * H2);
+        for (size_t b = 0; b < B; b++) { /* x_t Wi + biases + GH: z, r pre-activations; hn_t */
+            gru_fwd_pre(H2, gates + (b * T + t) * H3, bi, bh, gh + b * H3, zr + b * H2);
+            gru_add(H, gh + b * H3 + H2, bh + H2);
+        }
         gru_sigmoid_n(zr, B * H2);
         for (size_t b = 0; b < B; b++)
-            gru_fwd_n(H, gates + (b * T + t) * H3, bi, zr + b * H2 + H, gh + b * H3 + H2,
-                      nn + b * H);
+            gru_fwd_n(H, gates + (b * T + t) * H3 + H2, bi + H2, zr + b * H2 + H,
+                      gh + b * H3 + H2, nn + b * H);
         gru_tanh_n(nn, B * H);
         for (size_t b = 0; b < B; b++) {
             size_t row = b * T + t;
@@ -265,32 +272,38 @@ static void gru_forward(qr_graph *g, qr_node *n)
 
 /* One sample's row of a backward step (dh_t already holds dL/dh_t, dy included):
  * DG_t = [dz | dr | dn ⊙ r], DN_t = dn, dh becomes the direct path dh·z, and the column sums
- * of [dz | dr | dn ⊙ r | dn] (the bias gradients) accumulate in acc (4H). */
-static inline void gru_bwd_row(size_t H, const float *restrict gt, const float *restrict hnt,
-                               const float *restrict hprev, float *restrict dht,
-                               float *restrict dgt, float *restrict dnt, float *restrict acc)
+ * of [dz | dr | dn ⊙ r | dn] (the bias gradients) accumulate in acc (4H). The H-blocks are
+ * passed as separate pointers: GCC does not vectorize p[j], p[H + j] with an unknown H. */
+static inline void gru_bwd_block(size_t H, const float *restrict z_, const float *restrict r_,
+                                 const float *restrict n_, const float *restrict hnt,
+                                 const float *restrict hprev, float *restrict dht,
+                                 float *restrict dz, float *restrict dr, float *restrict dnr,
+                                 float *restrict dnt, float *restrict sz, float *restrict sr,
+                                 float *restrict snr, float *restrict sn)
 {
     GRU_FOR(j, H,
-            float z = gt[j], r = gt[H + j], nn = gt[2 * H + j];
+            float z = z_[j], r = r_[j], nn = n_[j];
             float dhj = dht[j];
             /* h = (1 - z) n + z h_prev */
             float dnj = dhj * (1.0f - z) * (1.0f - nn * nn);    /* through tanh */
             float dzj = dhj * (hprev[j] - nn) * z * (1.0f - z);  /* through σ */
             float drj = dnj * hnt[j] * r * (1.0f - r);
-            dgt[j] = dzj;
-            dgt[H + j] = drj;
-            dgt[2 * H + j] = dnj * r;
+            dz[j] = dzj;
+            dr[j] = drj;
+            dnr[j] = dnj * r;
             dnt[j] = dnj;
             dht[j] = dhj * z;   /* direct path; the GEMM below adds the gates' paths */
-            acc[j] += dzj;
-            acc[H + j] += drj;
-            acc[2 * H + j] += dnj * r;
-            acc[3 * H + j] += dnj;);
+            sz[j] += dzj;
+            sr[j] += drj;
+            snr[j] += dnj * r;
+            sn[j] += dnj;);
 }
 
-static inline void gru_add(size_t n, float *restrict y, const float *restrict x)
+static inline void gru_bwd_row(size_t H, const float *gt, const float *hnt, const float *hprev,
+                               float *dht, float *dgt, float *dnt, float *acc)
 {
-    GRU_FOR(i, n, y[i] += x[i];);
+    gru_bwd_block(H, gt, gt + H, gt + 2 * H, hnt, hprev, dht, dgt, dgt + H, dgt + 2 * H, dnt,
+                  acc, acc + H, acc + 2 * H, acc + 3 * H);
 }
 
 static void gru_backward(qr_graph *g, qr_node *n)

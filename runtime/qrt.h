@@ -139,7 +139,7 @@ typedef struct qrt_model {
     int32_t in_max;           /* input bound: qrt_run/qrt_stream_push clamp inputs to ±in_max */
     uint32_t state_words;     /* stream state (conv windows, GRU state, last output) */
     uint32_t buf_words;       /* each of the two ping-pong frame buffers */
-    uint32_t aux_words;       /* conv gather / GRU new-state buffer */
+    uint32_t aux_words;       /* conv gather (k·Cin) / GRU pre-activations (4H) */
 } qrt_model;
 
 /* Validate a blob and set up *m. Checks, in order: arguments and 8-byte alignment of blob,
@@ -214,9 +214,12 @@ qrt_dot_fn qrt_dot_for(unsigned c);
 /* Level i of a packed row in c-bit containers (1, 2, 4, 8). */
 int32_t qrt_unpack_level(const uint8_t *row, size_t i, unsigned c);
 
-/* round_half_up(acc · mult · 2^(shift − 31)) = floor(acc·mult / 2^(31 − shift) + 1/2),
- * saturated to int32. 64-bit intermediate. shift ∈ [QRT_SHIFT_MIN, QRT_SHIFT_MAX]. */
+/* round_half_up(acc · mult · 2^(shift − 31)) = floor(acc·mult / 2^(31 − shift) + 1/2), the
+ * exact 64-bit product rounded once, saturated to int32; shift ∈ [QRT_SHIFT_MIN, QRT_SHIFT_MAX].
+ * qrt_requant uses 32-bit operations only (16-bit partial products: fast on ARMv6-M, which has
+ * no long multiply); qrt_requant_ref is the int64 twin. They agree bit for bit. */
 int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift);
+int32_t qrt_requant_ref(int32_t acc, int32_t mult, int32_t shift);
 
 /* tanh and the logistic sigmoid of a Q16 input (any int32), result in Q15 (1.0 = 32768):
  * tanh ∈ [−32768, 32768], sigmoid ∈ [0, 32768]. A 49-entry table of tanh(i/8) and a

@@ -90,8 +90,10 @@ int32_t qrt_dot_s8(const uint8_t *w, const int32_t *x, size_t n)
 {
     const int8_t *q = (const int8_t *)w;
     int32_t acc = 0;
-    for (size_t i = 0; i < n; i++)
-        acc += (int32_t)q[i] * x[i];
+    for (; n >= 4u; n -= 4u, q += 4, x += 4)
+        acc += q[0] * x[0] + q[1] * x[1] + q[2] * x[2] + q[3] * x[3];
+    for (; n > 0u; n--)
+        acc += *q++ * *x++;
     return acc;
 }
 #endif
@@ -130,7 +132,7 @@ qrt_dot_fn qrt_dot_for(unsigned c)
 
 /* ---- requantization ------------------------------------------------------------------- */
 
-int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift)
+int32_t qrt_requant_ref(int32_t acc, int32_t mult, int32_t shift)
 {
     /* |acc·mult| ≤ 2^62 and the rounding term ≤ 2^61: no int64 overflow. */
     unsigned r = (unsigned)(31 - shift); /* 1 … 62 */
@@ -141,6 +143,43 @@ int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift)
     if (p < INT32_MIN)
         return INT32_MIN;
     return (int32_t)p;
+}
+
+/* The same result with 32-bit operations only: ARMv6-M (Cortex-M0/M0+) has no 32×32→64
+ * multiply, and the int64 version costs three libgcc calls (__aeabi_lmul, __aeabi_llsl,
+ * __aeabi_lasr), about 100 instructions; this one is about 45. The product's magnitude is
+ * built from four 16×16 products, negated in two's complement, rounded, shifted. */
+int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift)
+{
+    uint32_t ua = acc < 0 ? 0u - (uint32_t)acc : (uint32_t)acc;
+    uint32_t ub = mult < 0 ? 0u - (uint32_t)mult : (uint32_t)mult;
+    uint32_t a0 = ua & 0xFFFFu, a1 = ua >> 16, b0 = ub & 0xFFFFu, b1 = ub >> 16;
+    uint32_t m1 = a1 * b0, m2 = a0 * b1;
+    uint32_t lo = a0 * b0, hi = a1 * b1 + (m1 >> 16) + (m2 >> 16);
+    uint32_t t = lo + (m1 << 16);
+    hi += t < lo;
+    lo = t + (m2 << 16);
+    hi += lo < t;
+    if ((acc ^ mult) < 0) { /* negate the 64-bit value (hi, lo) */
+        lo = ~lo + 1u;
+        hi = ~hi + (lo == 0u);
+    }
+    unsigned r = (unsigned)(31 - shift); /* 1 … 62 */
+    if (r <= 32u) {
+        t = lo + (1u << (r - 1u));
+        hi += t < lo;
+        lo = t;
+        if (r == 32u)
+            return (int32_t)hi;
+        /* (hi, lo) >> r: the result is the low word if the high word is its sign extension */
+        int32_t y = (int32_t)((lo >> r) | (hi << (32u - r)));
+        int32_t top = (int32_t)hi >> r;
+        if (top != (y >> 31))
+            return top < 0 ? INT32_MIN : INT32_MAX;
+        return y;
+    }
+    hi += 1u << (r - 33u);
+    return (int32_t)hi >> (r - 32u);
 }
 
 /* ---- tanh and sigmoid ------------------------------------------------------------------

@@ -1,9 +1,9 @@
 /* qrt — loading and validating a .qrt blob (docs/format.md, "Integer model (.qrt)").
  * Every read is preceded by a bounds check against the blob length; structs are read in place
- * only after the alignment and byte-order checks. Nothing here allocates. */
+ * only after the alignment and byte-order checks. Nothing here allocates, and nothing needs
+ * 64-bit arithmetic or libc (no libgcc helpers on ARMv6-M besides none at all). */
 #include <stdint.h>
 #include <stddef.h>
-#include <string.h>
 #include "qrt.h"
 #include "qrt_format.h"
 
@@ -42,11 +42,6 @@ static uint32_t crc32_bytes(const uint8_t *p, size_t n)
     return ~crc;
 }
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* a / b for b ≥ 1 by shift and subtract (ARMv6-M has no divide instruction). */
 static uint32_t udiv32(uint32_t a, uint32_t b)
 {
@@ -57,6 +52,12 @@ static uint32_t udiv32(uint32_t a, uint32_t b)
             q |= 1u << k;
         }
     return q;
+}
+
+/* a · b if it is at most QRT_MAX_COUNT, else QRT_MAX_COUNT + 1 (a, b ≥ 1). */
+static uint32_t count_mul(uint32_t a, uint32_t b)
+{
+    return a <= udiv32(QRT_MAX_COUNT, b) ? a * b : QRT_MAX_COUNT + 1u;
 }
 
 /* [off, off + size) is a multiple-of-8 offset inside [lo, hi). */
@@ -77,53 +78,47 @@ typedef struct vctx {
     int32_t amax;                  /* their bound */
     uint32_t frames;               /* frames reaching the current layer over one sequence */
     int head;                      /* past the last-state GRU */
-    uint64_t state;                /* scratch words: stream state */
-    uint32_t buf, aux;             /* ... a ping-pong buffer, the aux buffer */
+    uint32_t state, buf, aux;      /* scratch words: stream state, a ping-pong buffer, aux */
 } vctx;
 
-/* A tensor slot: type, count and placement. `need` = expected element count; count_alt a
- * second accepted count (requant: 1 or per channel), 0 if none. */
-static qrt_status check_slot(const vctx *v, const qrt_slot *s, uint32_t type, uint32_t need,
-                             uint32_t count_alt, int optional, uint32_t bytes_per)
+static const void *at(const vctx *v, const qrt_slot *s)
+{
+    return v->blob + s->offset;
+}
+
+/* A vector slot: int32 (QRT_T_I32) or requant pairs (QRT_T_RQ). n elements; requant pairs
+ * also accept 1 (per tensor). Absent: allowed for optional slots. Checks the values: requant
+ * shifts in [QRT_SHIFT_MIN, QRT_SHIFT_MAX]; with `lim`, |int32| < lim. */
+static qrt_status check_vec(const vctx *v, const qrt_slot *s, uint32_t type, uint32_t n,
+                            int optional, int32_t lim)
 {
     if (s->desc == 0u && s->offset == 0u)
         return optional ? QRT_OK : QRT_ERR_FORMAT;
     uint32_t count = QRT_SLOT_COUNT(s->desc);
     if (QRT_SLOT_TYPE(s->desc) != type)
         return QRT_ERR_FORMAT;
-    if (count != need && (count_alt == 0u || count != count_alt))
+    if (count != n && !(type == QRT_T_RQ && count == 1u))
         return QRT_ERR_SHAPE;
-    uint64_t bytes = (uint64_t)count * bytes_per;
-    if (bytes > 0xFFFFFFFFu)
-        return QRT_ERR_BOUNDS;
-    return check_span(s->offset, (uint32_t)bytes, v->data_lo, v->data_hi);
-}
-
-/* Requant pairs: the shift in range. */
-static qrt_status check_rq(const vctx *v, const qrt_slot *s)
-{
-    const qrt_rq *q = (const qrt_rq *)(const void *)(v->blob + s->offset);
-    for (uint32_t i = 0; i < QRT_SLOT_COUNT(s->desc); i++)
-        if (q[i].shift < QRT_SHIFT_MIN || q[i].shift > QRT_SHIFT_MAX)
+    qrt_status st = check_span(s->offset, count * (type == QRT_T_RQ ? 8u : 4u), v->data_lo,
+                               v->data_hi);
+    if (st != QRT_OK)
+        return st;
+    const int32_t *p = (const int32_t *)at(v, s);
+    for (uint32_t i = 0; i < count; i++) {
+        if (type == QRT_T_RQ) {
+            int32_t sh = p[2u * i + 1u];
+            if (sh < QRT_SHIFT_MIN || sh > QRT_SHIFT_MAX)
+                return QRT_ERR_RANGE;
+        } else if (lim && (p[i] <= -lim || p[i] >= lim)) {
             return QRT_ERR_RANGE;
+        }
+    }
     return QRT_OK;
 }
 
-/* Offsets added after requantization: |o| < 2^30. */
-static qrt_status check_off(const vctx *v, const qrt_slot *s)
-{
-    if (s->desc == 0u)
-        return QRT_OK;
-    const int32_t *o = (const int32_t *)(const void *)(v->blob + s->offset);
-    for (uint32_t i = 0; i < QRT_SLOT_COUNT(s->desc); i++)
-        if (o[i] <= -QRT_ACT_MAX || o[i] >= QRT_ACT_MAX)
-            return QRT_ERR_RANGE;
-    return QRT_OK;
-}
-
-/* A weight matrix (rows, cols) at the slot's bit-width with an optional bias slot: the slot
- * itself, every level on its grid (|level| ≤ 2^(N−1) − 1, ±1 for N = 1), zero padding bits,
- * and the accumulator bound Σ_i |w_i|·amax + |b| ≤ 2^31 − 1 for every row. */
+/* A weight matrix (rows, cols) with an optional bias slot: the slots, every level on its grid
+ * (|level| ≤ 2^(N−1) − 1, ±1 for N = 1), zero padding bits, and the accumulator bound
+ * Σ_i |w_i|·amax + |b| ≤ 2^31 − 1 for every row. */
 static qrt_status check_weights(const vctx *v, const qrt_slot *ws, const qrt_slot *bs,
                                 uint32_t rows, uint32_t cols, int32_t amax)
 {
@@ -133,36 +128,32 @@ static qrt_status check_weights(const vctx *v, const qrt_slot *ws, const qrt_slo
         return QRT_ERR_FORMAT;
     if (qrt_dot_for(c) == NULL)
         return QRT_ERR_UNSUPPORTED;
-    if (QRT_SLOT_COUNT(ws->desc) != (uint64_t)rows * cols)
+    if (QRT_SLOT_COUNT(ws->desc) != count_mul(rows, cols))
         return QRT_ERR_SHAPE;
-    uint64_t rb = QRT_ROW_BYTES(cols, c);
-    uint64_t bytes = rb * rows;
-    if (bytes > 0xFFFFFFFFu)
-        return QRT_ERR_BOUNDS;
-    qrt_status st = check_span(ws->offset, (uint32_t)bytes, v->data_lo, v->data_hi);
+    uint32_t rb = (uint32_t)QRT_ROW_BYTES(cols, c); /* rows · rb ≤ rows · cols < 2^24 */
+    qrt_status st = check_span(ws->offset, rows * rb, v->data_lo, v->data_hi);
+    if (st == QRT_OK)
+        st = check_vec(v, bs, QRT_T_I32, rows, 1, 0);
     if (st != QRT_OK)
         return st;
-    st = check_slot(v, bs, QRT_T_I32, rows, 0u, 1, 4u);
-    if (st != QRT_OK)
-        return st;
-    const int32_t *bias = bs->desc ? (const int32_t *)(const void *)(v->blob + bs->offset) : NULL;
+    const int32_t *bias = bs->desc ? (const int32_t *)at(v, bs) : NULL;
     int32_t lim = bits == 1u ? 1 : (int32_t)(1u << (bits - 1u)) - 1;
-    const uint8_t *row = v->blob + ws->offset;
+    uint32_t used = (cols * c) & 7u; /* bits used in a row's last byte (0: all) */
+    const uint8_t *row = (const uint8_t *)at(v, ws);
     for (uint32_t r = 0; r < rows; r++, row += rb) {
-        uint64_t l1 = 0;
+        uint32_t l1 = 0; /* ≤ cols · 127 < 2^31 */
         for (uint32_t i = 0; i < cols; i++) {
             int32_t q = qrt_unpack_level(row, i, c);
             if (q > lim || q < -lim)
                 return QRT_ERR_RANGE;
-            l1 += (uint64_t)(q < 0 ? -q : q);
+            l1 += (uint32_t)(q < 0 ? -q : q);
         }
-        uint32_t used = (uint32_t)(((uint64_t)cols * c) & 7u);
         if (used && (row[rb - 1u] >> used) != 0u)
             return QRT_ERR_RANGE;
-        uint64_t b = 0;
+        uint32_t b = 0;
         if (bias)
-            b = bias[r] < 0 ? (uint64_t)0 - (uint64_t)(int64_t)bias[r] : (uint64_t)bias[r];
-        if (l1 * (uint64_t)amax + b > (uint64_t)INT32_MAX)
+            b = bias[r] < 0 ? 0u - (uint32_t)bias[r] : (uint32_t)bias[r];
+        if (b > (uint32_t)INT32_MAX || l1 > udiv32((uint32_t)INT32_MAX - b, (uint32_t)amax))
             return QRT_ERR_RANGE;
     }
     return QRT_OK;
@@ -173,37 +164,39 @@ static uint32_t umax(uint32_t a, uint32_t b) { return a > b ? a : b; }
 static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, uint32_t *split)
 {
     const qrt_slot *s = qrt_rec_slots(r);
-    uint32_t n_in = r->n_in, n_out = r->n_out;
+    uint32_t n_in = r->n_in, n_out = r->n_out, kind = r->kind;
     qrt_status st;
 
     if (r->reserved[0] || r->reserved[1])
         return QRT_ERR_FORMAT;
-    if (r->kind != QRT_LAYER_CONV1D && (r->kernel || r->stride || r->dilation))
+    if (kind != QRT_LAYER_CONV1D && (r->kernel || r->stride || r->dilation))
         return QRT_ERR_FORMAT;
-    if (r->kind != QRT_LAYER_CONV1D && r->kind != QRT_LAYER_GRU && r->flags)
+    if (r->flags & (kind == QRT_LAYER_CONV1D ? ~QRT_FLAG_PAD_MASK
+                                             : (kind == QRT_LAYER_GRU ? ~QRT_FLAG_RETURN_SEQ : ~0u)))
         return QRT_ERR_FORMAT;
-    if (n_in == 0u || n_in > QRT_MAX_DIM || n_out == 0u || n_out > QRT_MAX_DIM)
-        return QRT_ERR_SHAPE;
-    if (n_in != v->width)
+    if ((kind == QRT_LAYER_CONV1D || kind == QRT_LAYER_GRU) && v->head)
+        return QRT_ERR_FORMAT; /* only dense and element-wise layers after a last-state GRU */
+    if (n_in == 0u || n_in > QRT_MAX_DIM || n_out == 0u || n_out > QRT_MAX_DIM || n_in != v->width)
         return QRT_ERR_SHAPE;
     if (r->out_max < 1 || r->out_max > QRT_ACT_MAX)
         return QRT_ERR_RANGE;
 
-    switch (r->kind) {
+    switch (kind) {
     case QRT_LAYER_DENSE:
     case QRT_LAYER_CONV1D: {
         uint32_t k = 1u;
-        if (r->kind == QRT_LAYER_CONV1D) {
-            k = r->kernel;
+        if (kind == QRT_LAYER_CONV1D) {
             uint32_t pad = r->flags & QRT_FLAG_PAD_MASK;
-            if (v->head)
-                return QRT_ERR_FORMAT;
-            if ((r->flags & ~QRT_FLAG_PAD_MASK) || (pad != QRT_PAD_VALID && pad != QRT_PAD_CAUSAL))
+            k = r->kernel;
+            if (pad != QRT_PAD_VALID && pad != QRT_PAD_CAUSAL)
                 return QRT_ERR_FORMAT;
             if (k < 1u || k > QRT_MAX_KERNEL || r->stride < 1u || r->stride > QRT_MAX_KERNEL ||
                 r->dilation < 1u || r->dilation > QRT_MAX_KERNEL)
                 return QRT_ERR_RANGE;
             uint32_t span = (k - 1u) * r->dilation + 1u;
+            uint32_t win = count_mul(span, n_in);
+            if (win > QRT_MAX_COUNT)
+                return QRT_ERR_RANGE;
             /* frames out over one sequence */
             if (pad == QRT_PAD_VALID)
                 v->frames = v->frames < span ? 0u : udiv32(v->frames - span, r->stride) + 1u;
@@ -211,63 +204,41 @@ static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, u
                 v->frames = udiv32(v->frames - 1u, r->stride) + 1u;
             if (v->frames == 0u)
                 return QRT_ERR_SHAPE;
-            v->state += 1u + (uint64_t)span * n_in;
+            v->state += 1u + win;
             if (r->dilation > 1u)
                 v->aux = umax(v->aux, k * n_in);
         }
         st = check_weights(v, &s[QRT_S_W], &s[QRT_S_BIAS], n_out, k * n_in, v->amax);
         if (st == QRT_OK)
-            st = check_slot(v, &s[QRT_S_RQ], QRT_T_RQ, n_out, 1u, 0, 8u);
+            st = check_vec(v, &s[QRT_S_RQ], QRT_T_RQ, n_out, 0, 0);
         if (st == QRT_OK)
-            st = check_rq(v, &s[QRT_S_RQ]);
-        if (st == QRT_OK)
-            st = check_slot(v, &s[QRT_S_OFF], QRT_T_I32, n_out, 0u, 1, 4u);
-        if (st == QRT_OK)
-            st = check_off(v, &s[QRT_S_OFF]);
+            st = check_vec(v, &s[QRT_S_OFF], QRT_T_I32, n_out, 1, QRT_ACT_MAX);
         break;
     }
     case QRT_LAYER_BATCHNORM:
-        if (n_out != n_in)
-            return QRT_ERR_SHAPE;
-        st = check_slot(v, &s[QRT_S_BN_RQ], QRT_T_RQ, n_out, 1u, 0, 8u);
-        if (st == QRT_OK)
-            st = check_rq(v, &s[QRT_S_BN_RQ]);
-        if (st == QRT_OK)
-            st = check_slot(v, &s[QRT_S_BN_OFF], QRT_T_I32, n_out, 0u, 1, 4u);
-        if (st == QRT_OK)
-            st = check_off(v, &s[QRT_S_BN_OFF]);
-        break;
     case QRT_LAYER_RELU:
-        st = n_out == n_in ? QRT_OK : QRT_ERR_SHAPE;
-        break;
     case QRT_LAYER_PRELU:
         if (n_out != n_in)
             return QRT_ERR_SHAPE;
-        st = check_slot(v, &s[QRT_S_PRELU_RQ], QRT_T_RQ, n_out, 1u, 0, 8u);
-        if (st == QRT_OK)
-            st = check_rq(v, &s[QRT_S_PRELU_RQ]);
+        st = QRT_OK;
+        if (kind != QRT_LAYER_RELU) /* slot 0: the scale (batchnorm) or slope (prelu) */
+            st = check_vec(v, &s[0], QRT_T_RQ, n_out, 0, 0);
+        if (st == QRT_OK && kind == QRT_LAYER_BATCHNORM)
+            st = check_vec(v, &s[QRT_S_BN_OFF], QRT_T_I32, n_out, 1, QRT_ACT_MAX);
         break;
     case QRT_LAYER_GRU: {
         uint32_t h3 = 3u * n_out;
-        if (v->head)
-            return QRT_ERR_FORMAT;
-        if (r->flags & ~QRT_FLAG_RETURN_SEQ)
-            return QRT_ERR_FORMAT;
         if (r->out_max != QRT_ONE_Q15)
             return QRT_ERR_RANGE;
         st = check_weights(v, &s[QRT_S_GRU_WI], &s[QRT_S_GRU_BI], h3, n_in, v->amax);
         if (st == QRT_OK)
             st = check_weights(v, &s[QRT_S_GRU_WH], &s[QRT_S_GRU_BH], h3, n_out, QRT_ONE_Q15);
         if (st == QRT_OK)
-            st = check_slot(v, &s[QRT_S_GRU_RQI], QRT_T_RQ, h3, 1u, 0, 8u);
+            st = check_vec(v, &s[QRT_S_GRU_RQI], QRT_T_RQ, h3, 0, 0);
         if (st == QRT_OK)
-            st = check_rq(v, &s[QRT_S_GRU_RQI]);
-        if (st == QRT_OK)
-            st = check_slot(v, &s[QRT_S_GRU_RQH], QRT_T_RQ, h3, 1u, 0, 8u);
-        if (st == QRT_OK)
-            st = check_rq(v, &s[QRT_S_GRU_RQH]);
+            st = check_vec(v, &s[QRT_S_GRU_RQH], QRT_T_RQ, h3, 0, 0);
         v->state += n_out;
-        v->aux = umax(v->aux, n_out);
+        v->aux = umax(v->aux, 4u * n_out);
         if (!(r->flags & QRT_FLAG_RETURN_SEQ)) {
             v->head = 1;
             *split = index + 1u;
@@ -295,19 +266,21 @@ static qrt_status load(qrt_model *m, const uint8_t *b, size_t len)
     if (len < QRT_HEADER_SIZE + QRT_TRAILER_SIZE)
         return QRT_ERR_TRUNCATED;
     const qrt_header *h = (const qrt_header *)(const void *)b;
-    if (memcmp(h->magic, QRT_MAGIC, QRT_MAGIC_LEN) != 0)
-        return QRT_ERR_MAGIC;
+    for (unsigned i = 0; i < QRT_MAGIC_LEN; i++)
+        if (h->magic[i] != (uint8_t)QRT_MAGIC[i])
+            return QRT_ERR_MAGIC;
     if (h->version != QRT_VERSION)
         return QRT_ERR_VERSION;
     if (h->header_size != QRT_HEADER_SIZE)
         return QRT_ERR_FORMAT;
     if (h->total_size > len)
         return QRT_ERR_TRUNCATED;
-    if (h->total_size != len || (len & 7u) || len > 0xFFFFFFFFu)
+    if (h->total_size != len || (len & 7u))
         return QRT_ERR_FORMAT;
-    if (crc32_bytes(b, len - 4u) != rd32(b + len - 4u))
+    const uint32_t *trailer = (const uint32_t *)(const void *)(b + len - QRT_TRAILER_SIZE);
+    if (crc32_bytes(b, len - 4u) != trailer[1])
         return QRT_ERR_CRC;
-    if (rd32(b + len - 8u) != 0u || h->flags != 0u)
+    if (trailer[0] != 0u || h->flags != 0u)
         return QRT_ERR_FORMAT;
     for (unsigned i = 0; i < 7u; i++)
         if (h->reserved[i])
@@ -315,9 +288,8 @@ static qrt_status load(qrt_model *m, const uint8_t *b, size_t len)
 
     uint32_t end = (uint32_t)len - QRT_TRAILER_SIZE;
     qrt_status st = check_span(h->layers_off, h->layers_size, QRT_HEADER_SIZE, end);
-    if (st != QRT_OK)
-        return st;
-    st = check_span(h->data_off, h->data_size, h->layers_off + h->layers_size, end);
+    if (st == QRT_OK)
+        st = check_span(h->data_off, h->data_size, h->layers_off + h->layers_size, end);
     if (st != QRT_OK)
         return st;
     if (h->host_size == 0u) {
@@ -349,15 +321,8 @@ static qrt_status load(qrt_model *m, const uint8_t *b, size_t len)
             return QRT_ERR_FORMAT;
     }
 
-    vctx v;
-    memset(&v, 0, sizeof v);
-    v.blob = b;
-    v.data_lo = h->data_off;
-    v.data_hi = h->data_off + h->data_size;
-    v.width = h->n_features;
-    v.amax = h->in_max;
-    v.frames = h->seq_len;
-    v.buf = h->n_features;
+    vctx v = {b, h->data_off, h->data_off + h->data_size, h->n_features, h->in_max, h->seq_len,
+              0, 0u, h->n_features, 0u};
     uint32_t split = h->n_layers;
     uint32_t pos = h->layers_off, lend = h->layers_off + h->layers_size;
     for (uint32_t i = 0; i < h->n_layers; i++) {
@@ -380,7 +345,8 @@ static qrt_status load(qrt_model *m, const uint8_t *b, size_t len)
         return QRT_ERR_SHAPE;
     if (split == h->n_layers)
         v.state += h->n_outputs; /* the last output, kept for qrt_stream_logits */
-    if (v.state + 2u * (uint64_t)v.buf + v.aux > 0x0FFFFFFFu)
+    /* each layer adds at most 2^24 + 1 state words, so no overflow below */
+    if (v.state + 2u * v.buf + v.aux > 0x0FFFFFFFu)
         return QRT_ERR_RANGE; /* scratch of 1 GiB or more: not a microcontroller model */
 
     m->blob = b;
@@ -392,7 +358,7 @@ static qrt_status load(qrt_model *m, const uint8_t *b, size_t len)
     m->n_features = h->n_features;
     m->n_outputs = h->n_outputs;
     m->in_max = h->in_max;
-    m->state_words = (uint32_t)v.state;
+    m->state_words = v.state;
     m->buf_words = v.buf;
     m->aux_words = v.aux;
     return QRT_OK;
@@ -400,14 +366,20 @@ static qrt_status load(qrt_model *m, const uint8_t *b, size_t len)
 
 qrt_status qrt_model_load(qrt_model *m, const void *blob, size_t len)
 {
+    static const qrt_model empty;
     if (m == NULL)
         return QRT_ERR_ARG;
-    memset(m, 0, sizeof *m);
-    if (blob == NULL)
-        return QRT_ERR_ARG;
-    qrt_status st = load(m, (const uint8_t *)blob, len);
-    if (st != QRT_OK)
-        memset(m, 0, sizeof *m);
+    qrt_status st = blob == NULL ? QRT_ERR_ARG
+                  : len > 0xFFFFFFF8u ? QRT_ERR_RANGE
+                                      : load(m, (const uint8_t *)blob, len);
+    if (st != QRT_OK) {
+        /* field by field: a struct copy could become a memcpy call */
+        m->blob = empty.blob;
+        m->size = m->n_layers = m->layers_off = m->split = 0u;
+        m->seq_len = m->n_features = m->n_outputs = 0u;
+        m->in_max = 0;
+        m->state_words = m->buf_words = m->aux_words = 0u;
+    }
     return st;
 }
 

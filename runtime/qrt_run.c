@@ -5,11 +5,10 @@
  *   state  per layer in model order: conv1d [countdown, window (span, Cin)], gru h (H);
  *          then, without a last-state GRU, the last output (n_outputs)
  *   bufA, bufB   ping-pong frame buffers (buf_words each)
- *   aux          conv gather (k·Cin, dilation > 1) / GRU new state (H)
+ *   aux          conv gather (k·Cin, dilation > 1) / GRU pre-activations (4H)
  * Only the state is kept between calls; the rest is rewritten by every push. */
 #include <stdint.h>
 #include <stddef.h>
-#include <string.h>
 #include "qrt.h"
 #include "qrt_format.h"
 
@@ -21,6 +20,20 @@ static const qrt_layer_rec *rec_at(const qrt_model *m, uint32_t off)
 static const void *slot_data(const qrt_model *m, const qrt_slot *s)
 {
     return s->desc ? (const void *)(m->blob + s->offset) : NULL;
+}
+
+/* Word copies and fills (no libc: newlib-nano's byte loops are slower and larger). copy_words
+ * copies forwards, so it may shift a buffer towards lower addresses in place. */
+static void copy_words(int32_t *dst, const int32_t *src, size_t n)
+{
+    while (n--)
+        *dst++ = *src++;
+}
+
+static void zero_words(int32_t *dst, size_t n)
+{
+    while (n--)
+        *dst++ = 0;
 }
 
 static int32_t clamp(int32_t v, int32_t a)
@@ -92,12 +105,24 @@ static void elementwise(int32_t *y, const qrt_model *m, const qrt_layer_rec *r, 
     }
 }
 
-/* One GRU step: h (H, Q15) ← GRU(x (F), h); hn (H) scratch. Gate rows [z | r | n]. */
+/* r ⊙ g: a Q15 gate (0 … 32768) times a Q16 value (|g| < 2^24), rounded, in 32-bit
+ * arithmetic: g = g1·2^15 + g0 with 0 ≤ g0 < 2^15, so (r·g + 2^14) >> 15 = r·g1 +
+ * ((r·g0 + 2^14) >> 15) exactly, and neither product exceeds 2^30. */
+static int32_t mul_q15(int32_t r, int32_t g)
+{
+    int32_t g1 = g >> 15, g0 = g & 0x7FFF;
+    return r * g1 + ((r * g0 + 16384) >> 15);
+}
+
+/* One GRU step: h (H, Q15) ← GRU(x (F), h). Gate rows [z | r | n]. pre (4H) scratch:
+ * first every row's pre-activation in Q16 — z and r rows as input + recurrent part, n rows
+ * split into input part (pre[2H + j]) and recurrent part (pre[3H + j]) — then the gates,
+ * which update h in place (all recurrent products are done by then). */
 static void gru_step(const qrt_model *m, const qrt_layer_rec *r, const int32_t *x, int32_t *h,
-                     int32_t *hn)
+                     int32_t *pre)
 {
     const qrt_slot *s = qrt_rec_slots(r);
-    size_t f = r->n_in, nh = r->n_out;
+    size_t f = r->n_in, nh = r->n_out, h2 = 2u * nh, h3 = 3u * nh;
     unsigned ci = qrt_container_bits(QRT_SLOT_TYPE(s[QRT_S_GRU_WI].desc));
     unsigned ch = qrt_container_bits(QRT_SLOT_TYPE(s[QRT_S_GRU_WH].desc));
     qrt_dot_fn doti = qrt_dot_for(ci), doth = qrt_dot_for(ch);
@@ -107,29 +132,29 @@ static void gru_step(const qrt_model *m, const qrt_layer_rec *r, const int32_t *
     const int32_t *bh = (const int32_t *)slot_data(m, &s[QRT_S_GRU_BH]);
     const qrt_rq *rqi = (const qrt_rq *)slot_data(m, &s[QRT_S_GRU_RQI]);
     const qrt_rq *rqh = (const qrt_rq *)slot_data(m, &s[QRT_S_GRU_RQH]);
-    int per_i = QRT_SLOT_COUNT(s[QRT_S_GRU_RQI].desc) > 1u;
-    int per_h = QRT_SLOT_COUNT(s[QRT_S_GRU_RQH].desc) > 1u;
+    size_t step_i = QRT_SLOT_COUNT(s[QRT_S_GRU_RQI].desc) > 1u;
+    size_t step_h = QRT_SLOT_COUNT(s[QRT_S_GRU_RQH].desc) > 1u;
     size_t rbi = QRT_ROW_BYTES(f, ci), rbh = QRT_ROW_BYTES(nh, ch);
 
-    for (size_t j = 0; j < nh; j++) {
-        int32_t gi[3], gh[3];
-        for (size_t q = 0; q < 3u; q++) {
-            size_t row = q * nh + j;
-            const qrt_rq *a = rqi + (per_i ? row : 0u), *b = rqh + (per_h ? row : 0u);
-            int32_t acc = doti(wi + row * rbi, x, f) + (bi ? bi[row] : 0);
-            gi[q] = clamp(qrt_requant(acc, a->mult, a->shift), QRT_GATE_MAX);
-            acc = doth(wh + row * rbh, h, nh) + (bh ? bh[row] : 0);
-            gh[q] = clamp(qrt_requant(acc, b->mult, b->shift), QRT_GATE_MAX);
+    for (size_t row = 0; row < h3; row++, wi += rbi, wh += rbh, rqi += step_i, rqh += step_h) {
+        int32_t acc = doti(wi, x, f) + (bi ? bi[row] : 0);
+        int32_t gi = clamp(qrt_requant(acc, rqi->mult, rqi->shift), QRT_GATE_MAX);
+        acc = doth(wh, h, nh) + (bh ? bh[row] : 0);
+        int32_t gh = clamp(qrt_requant(acc, rqh->mult, rqh->shift), QRT_GATE_MAX);
+        if (row < h2) {
+            pre[row] = gi + gh;
+        } else {
+            pre[row] = gi;
+            pre[row + nh] = gh;
         }
-        int32_t z = qrt_sigmoid_q16(gi[0] + gh[0]);
-        int32_t rr = qrt_sigmoid_q16(gi[1] + gh[1]);
-        /* r ⊙ (Wh_n h + bh_n): Q15 × Q16 → Q16, |·| < 2^24 */
-        int32_t rh = (int32_t)(((int64_t)rr * gh[2] + 16384) >> 15);
-        int32_t n = qrt_tanh_q16(gi[2] + rh);
-        /* (1 − z)·n + z·h: both products ≤ 2^30 and so is their sum */
-        hn[j] = ((QRT_ONE_Q15 - z) * n + z * h[j] + 16384) >> 15;
     }
-    memcpy(h, hn, nh * sizeof *h);
+    for (size_t j = 0; j < nh; j++) {
+        int32_t z = qrt_sigmoid_q16(pre[j]);
+        int32_t rr = qrt_sigmoid_q16(pre[nh + j]);
+        int32_t n = qrt_tanh_q16(pre[h2 + j] + mul_q15(rr, pre[h3 + j]));
+        /* (1 − z)·n + z·h: both products ≤ 2^30 and so is their sum */
+        h[j] = ((QRT_ONE_Q15 - z) * n + z * h[j] + 16384) >> 15;
+    }
 }
 
 /* Feed x (Cin) to a convolution; 1 and y (Cout) when it emits. st = [countdown, window]. */
@@ -138,9 +163,8 @@ static int conv_push(int32_t *y, const qrt_model *m, const qrt_layer_rec *r, int
 {
     size_t cin = r->n_in, span = conv_span(r), k = r->kernel, d = r->dilation;
     int32_t *win = st + 1;
-    if (span > 1u)
-        memmove(win, win + cin, (span - 1u) * cin * sizeof *win);
-    memcpy(win + (span - 1u) * cin, x, cin * sizeof *win);
+    copy_words(win, win + cin, (span - 1u) * cin); /* drop the oldest frame */
+    copy_words(win + (span - 1u) * cin, x, cin);
     if (st[0] > 0) {
         st[0]--;
         return 0;
@@ -149,7 +173,7 @@ static int conv_push(int32_t *y, const qrt_model *m, const qrt_layer_rec *r, int
     const int32_t *in = win;
     if (d > 1u) {
         for (size_t j = 0; j < k; j++)
-            memcpy(aux + j * cin, win + j * d * cin, cin * sizeof *aux);
+            copy_words(aux + j * cin, win + j * d * cin, cin);
         in = aux;
     }
     linear(y, m, r, in, k * cin);
@@ -165,7 +189,7 @@ qrt_status qrt_stream_reset(qrt_stream *s)
     if (s == NULL || s->model == NULL || s->mem == NULL)
         return QRT_ERR_ARG;
     const qrt_model *m = s->model;
-    memset(s->mem, 0, (size_t)m->state_words * sizeof *s->mem);
+    zero_words(s->mem, m->state_words);
     int32_t *st = s->mem;
     uint32_t off = m->layers_off;
     for (uint32_t i = 0; i < m->n_layers; i++) {
@@ -184,7 +208,9 @@ qrt_status qrt_stream_init(qrt_stream *s, const qrt_model *m, void *scratch, siz
 {
     if (s == NULL)
         return QRT_ERR_ARG;
-    memset(s, 0, sizeof *s);
+    s->model = NULL;
+    s->mem = NULL;
+    s->frames = s->emitted = 0;
     if (m == NULL || m->blob == NULL || scratch == NULL)
         return QRT_ERR_ARG;
     if ((uintptr_t)scratch & 3u)
@@ -232,7 +258,7 @@ qrt_status qrt_stream_push(qrt_stream *s, const int32_t *frame)
         cur = out;
     }
     if (m->split == m->n_layers)
-        memcpy(st, cur, m->n_outputs * sizeof *st); /* st is now the last-output buffer */
+        copy_words(st, cur, m->n_outputs); /* st is now the last-output buffer */
     s->emitted++;
     return QRT_OK;
 }
@@ -263,7 +289,7 @@ qrt_status qrt_stream_logits(qrt_stream *s, int32_t *logits)
             elementwise(out, m, r, cur);
         cur = out;
     }
-    memcpy(logits, cur, m->n_outputs * sizeof *logits);
+    copy_words(logits, cur, m->n_outputs);
     return QRT_OK;
 }
 

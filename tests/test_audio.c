@@ -5,6 +5,7 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@
 
 #define PI 3.14159265358979323846
 
-/* ---- helpers ------------------------------------------------------------------------- */
+/* ---- helpers ---------------------------------------------------------------------------- */
 
 static char *join(const char *dir, const char *name)
 {
@@ -245,7 +246,7 @@ static char *make_tree(size_t per)
     return dir;
 }
 
-/* ---- reading, resampling, fitting -------------------------------------------------------------- */
+/* ---- reading, resampling, fitting ------------------------------------------------------- */
 
 /* Amplitude and phase of frequency f in x (least squares over whole periods). */
 static double tone_amplitude(const float *x, size_t n, double rate, double f)
@@ -364,8 +365,25 @@ START_TEST(test_read_formats_and_mono_mix)
     ck_assert_ptr_null(y);
     free(p);
 
-    /* Ogg Vorbis, lossy: the tone survives */
+    /* a streamed WAV (data size left at the placeholder 0x7FFFF000, as espeak-ng --stdout
+     * writes) is not truncated: every frame is read */
     float *x = alloc_f(16000);
+    fill_sine(x, 1600, 16000.0, 500.0, 0.5);
+    p = join(dir, "streamed.wav");
+    write_wav16(p, 16000, x, 1600);
+    size_t len = 0;
+    unsigned char *b = read_bytes(p, &len);
+    ck_assert_mem_eq(b + 36, "data", 4);
+    b[40] = 0x00, b[41] = 0xf0, b[42] = 0xff, b[43] = 0x7f;
+    write_bytes(p, b, len);
+    free(b);
+    ck_assert_msg(qr_audio_read(p, 16000, 1, QR_AUDIO_QUALITY_MEDIUM, &y, &m, &err) == QR_OK, "%s",
+                  err.msg);
+    ck_assert_uint_eq(m, 1600);
+    free(y);
+    free(p);
+
+    /* Ogg Vorbis, lossy: the tone survives */
     fill_sine(x, 16000, 16000.0, 500.0, 0.5);
     p = join(dir, "tone.ogg");
     write_audio(p, 16000, 1, SF_FORMAT_OGG | SF_FORMAT_VORBIS, x, 16000);
@@ -406,7 +424,7 @@ START_TEST(test_fit_crop_pad)
 }
 END_TEST
 
-/* ---- MFCC ---------------------------------------------------------------------------- */
+/* ---- MFCC ------------------------------------------------------------------------------- */
 
 START_TEST(test_mfcc_default_shape)
 {
@@ -542,7 +560,7 @@ START_TEST(test_mfcc_properties)
 }
 END_TEST
 
-/* ---- MFCC against the NumPy reference ------------------------------------------------- */
+/* ---- MFCC against the NumPy reference --------------------------------------------------- */
 
 /* Tolerances of max |C − reference| (natural-log units) over every signal and frame: the
  * float32 FFT against float64 NumPy on 16-bit input gives at most about 3.4e-3. */
@@ -732,7 +750,7 @@ START_TEST(test_mfcc_reference)
 }
 END_TEST
 
-/* ---- loaders -------------------------------------------------------------------------------- */
+/* ---- loaders ---------------------------------------------------------------------------- */
 
 START_TEST(test_folder_layout)
 {
@@ -940,7 +958,7 @@ START_TEST(test_manifest_errors)
 }
 END_TEST
 
-/* ---- bad audio files ------------------------------------------------------------------------ */
+/* ---- bad audio files -------------------------------------------------------------------- */
 
 /* A 44-byte canonical WAV header + data with format tag `tag`, `ch` channels, 16 bits. */
 static void write_wav_header(const char *path, unsigned tag, unsigned ch, size_t data_bytes)
@@ -973,13 +991,16 @@ static void write_wav_header(const char *path, unsigned tag, unsigned ch, size_t
  * skipped with a warning and counted in "skip" mode. */
 START_TEST(test_bad_audio_files)
 {
-    enum { CORRUPT, EMPTY, CHANNELS, NO_FRAMES, UNSUPPORTED, NAN_SAMPLE, N_CASES };
-    static const char *const file[] = {"yes/bad.wav", "yes/empty.wav", "yes/surround.wav",
-                                       "yes/noframes.wav", "yes/adpcm9.wav", "yes/nan.wav"};
+    enum { CORRUPT, EMPTY, CHANNELS, NO_FRAMES, UNSUPPORTED, NAN_SAMPLE, TRUNCATED, N_CASES };
+    static const char *const file[] = {"yes/bad.wav",      "yes/empty.wav",  "yes/surround.wav",
+                                       "yes/noframes.wav", "yes/format.wav", "yes/nan.wav",
+                                       "yes/cut.wav"};
     static const char *const what[] = {"not readable as audio", "empty file (0 bytes)",
                                        "3 channels, more than max_channels = 2",
                                        "no audio frames", "not readable as audio",
-                                       "non-finite sample"};
+                                       "non-finite sample",
+                                       "truncated: the header declares 3200 bytes of audio, "
+                                       "the file holds 1000"};
     for (int c = 0; c < N_CASES; c++) {
         char *dir = make_tree(2);
         char *p = join(dir, file[c]);
@@ -1001,10 +1022,21 @@ START_TEST(test_bad_audio_files)
             write_wav_header(p, 1, 1, 0);
         } else if (c == UNSUPPORTED) {
             write_wav_header(p, 0x7777, 1, 64); /* an unknown sample format tag */
-        } else {
+        } else if (c == NAN_SAMPLE) {
             float *x = alloc_f(1600);
             x[800] = NAN;
             write_audio(p, 16000, 1, SF_FORMAT_WAV | SF_FORMAT_FLOAT, x, 1600);
+            free(x);
+        } else {
+            /* an interrupted copy: 1000 of the 3200 data bytes */
+            float *x = alloc_f(1600);
+            fill_sine(x, 1600, 16000.0, 440.0, 0.5);
+            write_wav16(p, 16000, x, 1600);
+            size_t len = 0;
+            unsigned char *b = read_bytes(p, &len);
+            ck_assert_uint_eq(len, 44 + 3200);
+            write_bytes(p, b, 44 + 1000);
+            free(b);
             free(x);
         }
         warns w;
@@ -1021,6 +1053,22 @@ START_TEST(test_bad_audio_files)
                       "warnings: %s", w.text);
         ck_assert_msg(strstr(w.text, "skipped 1 of 5 audio files"), "warnings: %s", w.text);
         splits_free(&s);
+        /* the same from the cache: the skipped file is marked in it, decoded again for its
+         * warning, and still an error in "fail" mode */
+        o.cache = 1;
+        splits s1 = load_ok(&o);
+        ck_assert_int_eq(s1.st.cache_features, QR_AUDIO_CACHE_MISS);
+        memset(&w, 0, sizeof w);
+        splits s2 = load_ok(&o);
+        ck_assert_int_eq(s2.st.cache_features, QR_AUDIO_CACHE_HIT);
+        ck_assert_uint_eq(s2.st.skipped, 1);
+        ck_assert_uint_eq(s2.train.n, 4);
+        ck_assert(memcmp(s1.train.x, s2.train.x, 4 * 94 * 13 * sizeof(float)) == 0);
+        ck_assert_msg(w.n == 2 && strstr(w.text, what[c]), "warnings: %s", w.text);
+        splits_free(&s1);
+        splits_free(&s2);
+        o.on_error = QR_AUDIO_ON_ERROR_FAIL;
+        expect_fail(&o, QR_ERR_FORMAT, p, what[c]);
         free(p);
         tl_rmtree(dir);
         free(dir);
@@ -1077,7 +1125,7 @@ START_TEST(test_bad_folders)
 }
 END_TEST
 
-/* ---- the feature cache ---------------------------------------------------------------------- */
+/* ---- the feature cache ------------------------------------------------------------------ */
 
 static char *only_cache_file(const char *cache_dir)
 {
@@ -1315,7 +1363,7 @@ START_TEST(test_fnv1a)
 }
 END_TEST
 
-/* ---- augmentation ------------------------------------------------------------------------- */
+/* ---- augmentation ----------------------------------------------------------------------- */
 
 START_TEST(test_augment_deterministic)
 {
@@ -1436,7 +1484,148 @@ START_TEST(test_augment_steps)
 }
 END_TEST
 
-/* ---- the training config -------------------------------------------------------------------- */
+/* MFCC of the file at `path` plus g·(the file at `noise`), both 1 s at 16 kHz (the noise is
+ * a whole number of periods long, so its start does not change its power). */
+static float *mixed_mfcc(const char *path, const char *noise, double snr_db)
+{
+    float *x = NULL, *z = NULL;
+    size_t n = 0, nz = 0;
+    qr_error err = {{0}};
+    ck_assert_int_eq(qr_audio_read(path, 16000, 2, QR_AUDIO_QUALITY_MEDIUM, &x, &n, &err), QR_OK);
+    ck_assert_int_eq(qr_audio_read(noise, 16000, 2, QR_AUDIO_QUALITY_MEDIUM, &z, &nz, &err),
+                     QR_OK);
+    ck_assert_uint_eq(n, 16000);
+    ck_assert_uint_eq(nz, 16000);
+    double ps = 0, pn = 0;
+    for (size_t i = 0; i < n; i++) {
+        ps += (double)x[i] * x[i];
+        pn += (double)z[i] * z[i];
+    }
+    ps = fmax(ps / (double)n, 1e-6); /* the documented floor for silent clips */
+    pn /= (double)n;
+    double g = sqrt(ps / (pn * pow(10.0, snr_db / 10.0)));
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((double)x[i] + g * z[i]);
+    qr_mfcc_config c;
+    qr_mfcc_config_default(&c);
+    qr_mfcc *m = NULL;
+    ck_assert_int_eq(qr_mfcc_new(&c, &m, &err), QR_OK);
+    float *out = alloc_f(94 * 13);
+    ck_assert_int_eq(qr_mfcc_compute(m, x, n, out), QR_OK);
+    qr_mfcc_free(m);
+    free(x);
+    free(z);
+    return out;
+}
+
+START_TEST(test_augment_noise_snr)
+{
+    /* noise only (no shift, 0 dB gain, always noise at exactly 10 dB SNR): each copy is the
+     * clip plus the 1 kHz noise tone scaled to the SNR, whatever start was drawn */
+    char *dir = tl_tmpdir();
+    mkdir_in(dir, "quiet");
+    mkdir_in(dir, "tone");
+    mkdir_in(dir, "_background_noise_");
+    float *x = alloc_f(16000);
+    char *pq = join(dir, "quiet/a.wav"), *pt = join(dir, "tone/b.wav");
+    char *pn = join(dir, "_background_noise_/n.wav"), *nd = join(dir, "_background_noise_");
+    write_wav16(pq, 16000, x, 16000); /* digital silence: the SNR is against -60 dBFS */
+    fill_sine(x, 16000, 16000.0, 300.0, 0.1);
+    write_wav16(pt, 16000, x, 16000);
+    fill_sine(x, 16000, 16000.0, 1000.0, 0.5);
+    write_wav16(pn, 16000, x, 16000);
+    qr_audio_options o = base_options(dir, NULL);
+    o.val_split = o.test_split = 0;
+    o.augment.copies = 2;
+    o.augment.time_shift = 0;
+    o.augment.gain_min = o.augment.gain_max = 0;
+    o.augment.noise_prob = 1;
+    o.augment.noise_dir = nd;
+    o.augment.snr_min = o.augment.snr_max = 10;
+    splits a = load_ok(&o);
+    ck_assert_uint_eq(a.train.n, 6);
+    const char *paths[2] = {pq, pt}; /* class order: quiet, tone; one clip each */
+    for (size_t j = 0; j < 2; j++) {
+        float *want = mixed_mfcc(paths[j], pn, 10.0);
+        for (size_t k = 1; k <= 2; k++) {
+            const float *got = a.train.x + (k * 2 + j) * 94 * 13;
+            double worst = 0;
+            for (size_t i = 0; i < 94 * 13; i++)
+                worst = fmax(worst, fabs((double)got[i] - want[i]));
+            ck_assert_msg(worst < 0.01, "clip %zu copy %zu: MFCC differs by %g from the clip "
+                          "with noise at 10 dB SNR", j, k, worst);
+        }
+        free(want);
+    }
+    splits_free(&a);
+    free(x);
+    free(pq);
+    free(pt);
+    free(pn);
+    free(nd);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_augment_shift)
+{
+    /* shift only, |s| <= 80 samples (5 ms): every copy is exactly the MFCC of the clip moved
+     * by some s in [-80, 80] with zero fill, and the copies do not all share one s */
+    char *dir = make_tree(1);
+    qr_audio_options o = base_options(dir, NULL);
+    o.val_split = o.test_split = 0;
+    o.augment.copies = 4;
+    o.augment.time_shift = 0.005;
+    o.augment.gain_min = o.augment.gain_max = 0;
+    splits a = load_ok(&o);
+    ck_assert_uint_eq(a.train.n, 10);
+    qr_mfcc_config c;
+    qr_mfcc_config_default(&c);
+    qr_mfcc *m = NULL;
+    qr_error err = {{0}};
+    ck_assert_int_eq(qr_mfcc_new(&c, &m, &err), QR_OK);
+    static const char *const names[] = {"no/n00.wav", "yes/y00.wav"};
+    float *sh = alloc_f(16000), *f = alloc_f(94 * 13);
+    long seen[8];
+    size_t n_seen = 0;
+    for (size_t j = 0; j < 2; j++) {
+        char *p = join(dir, names[j]);
+        float *x = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(qr_audio_read(p, 16000, 2, QR_AUDIO_QUALITY_MEDIUM, &x, &n, &err), QR_OK);
+        ck_assert_uint_eq(n, 16000);
+        for (size_t k = 1; k <= 4; k++) {
+            const float *got = a.train.x + (k * 2 + j) * 94 * 13;
+            long found = LONG_MIN;
+            for (long s = -80; s <= 80 && found == LONG_MIN; s++) {
+                for (long i = 0; i < 16000; i++)
+                    sh[i] = i - s >= 0 && i - s < 16000 ? x[i - s] : 0.0f;
+                ck_assert_int_eq(qr_mfcc_compute(m, sh, 16000, f), QR_OK);
+                if (memcmp(f, got, 94 * 13 * sizeof *f) == 0)
+                    found = s;
+            }
+            ck_assert_msg(found != LONG_MIN, "clip %zu copy %zu: no shift in [-80, 80] matches",
+                          j, k);
+            seen[n_seen++] = found;
+        }
+        free(x);
+        free(p);
+    }
+    int differ = 0;
+    for (size_t i = 1; i < n_seen; i++)
+        differ |= seen[i] != seen[0];
+    ck_assert(differ);
+    free(sh);
+    free(f);
+    qr_mfcc_free(m);
+    splits_free(&a);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* ---- the training config ---------------------------------------------------------------- */
 
 START_TEST(test_config_audio)
 {
@@ -1545,6 +1734,8 @@ Suite *qr_suite_audio(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_augment_deterministic);
     tcase_add_test(tc, test_augment_steps);
+    tcase_add_test(tc, test_augment_noise_snr);
+    tcase_add_test(tc, test_augment_shift);
     suite_add_tcase(s, tc);
     return s;
 }

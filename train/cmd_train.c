@@ -8,6 +8,14 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "cli.h"
+#include "qreg/audio.h"
+
+/* Audio-loader warnings (skipped files, a rebuilt cache) go to stderr. */
+static void print_warning(void *user, const char *msg)
+{
+    (void)user;
+    fprintf(stderr, "warning: %s\n", msg);
+}
 
 static const char train_help[] =
     "usage: qreg train CONFIG.json [options]\n"
@@ -137,6 +145,8 @@ int qr_cmd_train(int argc, char **argv)
         return 1;
     }
     int rc = 1;
+    if (c.audio)
+        c.audio->warn = print_warning;
     if (epochs)
         c.epochs = epochs;
     if (have_seed)
