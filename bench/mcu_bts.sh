@@ -10,7 +10,7 @@
 # in three modes: whole = qrt_run over the 40-frame window; frame = one always-on step
 # (qrt_stream_push + qrt_stream_logits); load = qrt_model_load (validation + CRC-32). Config
 # "all" compiles every weight width's kernels, "only" just the one the model uses
-# (QRT_ENABLE_S*). Every run's bench_ret must equal the host's result for the same input:
+# (QRT_ENABLE_S*). Extra compiler flags: -std=c99 -ffreestanding (as runtime/build-arm.sh). Every run's bench_ret must equal the host's result for the same input:
 # the device computes bit for bit what the host computes. Prints a markdown table.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -76,7 +76,7 @@ for bits in $BITS; do
                           load) mn=3 want=$blob ;;
                           *) echo "unknown mode $mode" >&2; exit 2 ;; esac
             b="$OUT/m$bits-$cfg-$mode"
-            MCU_BUILD="$b" "$MCU/measure.sh" -I"$RT" -I"$OUT" -DBTS_BITS="$bits" -DBENCH_MODE="$mn" \
+            MCU_BUILD="$b" "$MCU/measure.sh" -std=c99 -ffreestanding -I"$RT" -I"$OUT" -DBTS_BITS="$bits" -DBENCH_MODE="$mn" \
                 ${flags[@]+"${flags[@]}"} "$ROOT/bench/mcu_bts.c" "$OUT/bts_s$bits.c" "${DEV[@]}" >"$b.txt"
             while read -r line; do
                 core=$(sed -n 's/.*core=\([^ ]*\).*/\1/p' <<<"$line")

@@ -3,6 +3,7 @@
  *   bench/qreg-bench [--model bts|gsc|all] [--steps N] [--warmup N] [--repeat N]
  *                    [--threads 1|2] [--batch N] [--profile] [--clock wall|cpu]
  *                    [--no-sgemm] [--json] [--examples DIR]
+ *   bench/qreg-bench --gemm-crossover [--threads 1|2] [--batch N] [--clock wall|cpu]
  *
  * The models are read from examples/bts.json and examples/gsc.json (qr_train_config_load +
  * qr_model_new; only the "model" array and the input shape are used, the data is random:
@@ -76,7 +77,7 @@ typedef struct options {
     int repeat;
     int threads;           /* 0: both 1 and 2 */
     size_t batch;
-    int profile, sgemm, json, cpu_clock;
+    int profile, sgemm, json, cpu_clock, crossover;
     const char *examples;
 } options;
 
@@ -84,12 +85,13 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: qreg-bench [--model bts|gsc|all] [--steps N] [--warmup N] [--repeat N]\n"
                "                  [--threads 1|2] [--batch N] [--profile] [--clock wall|cpu]\n"
-               "                  [--no-sgemm] [--json] [--examples DIR]\n");
+               "                  [--no-sgemm] [--json] [--examples DIR]\n"
+               "       qreg-bench --gemm-crossover [--threads 1|2] [--batch N] [--clock wall|cpu]\n");
 }
 
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o = (options){"all", 0, -1, 3, 0, 64, 0, 1, 0, 0, QR_SRCDIR "/examples"};
+    *o = (options){"all", 0, -1, 3, 0, 64, 0, 1, 0, 0, 0, QR_SRCDIR "/examples"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -121,6 +123,8 @@ static int parse_options(int argc, char **argv, options *o)
             }
             o->cpu_clock = strcmp(v, "cpu") == 0;
             i++;
+        } else if (strcmp(a, "--gemm-crossover") == 0) {
+            o->crossover = 1;
         } else if (strcmp(a, "--profile") == 0) {
             o->profile = 1;
         } else if (strcmp(a, "--no-sgemm") == 0) {
@@ -453,6 +457,101 @@ static double sgemm_gflops(const gemm_case *gc)
     return best;
 }
 
+/* ---- --gemm-crossover: plain loops against OpenBLAS --------------------------------------- */
+
+/* Seconds per call of qr_sgemm_ref (ref = 1) or cblas_sgemm on one shape (best of 5). */
+static double gemm_time(const gemm_case *gc, int ref)
+{
+    size_t ar = gc->ta ? gc->k : gc->m, ac = gc->ta ? gc->m : gc->k;
+    size_t br = gc->tb ? gc->n : gc->k, bc = gc->tb ? gc->k : gc->n;
+    float *a = malloc(ar * ac * sizeof *a), *b = malloc(br * bc * sizeof *b);
+    float *c = calloc(gc->m * gc->n, sizeof *c);
+    if (!a || !b || !c) {
+        free(a);
+        free(b);
+        free(c);
+        return NAN;
+    }
+    for (size_t i = 0; i < ar * ac; i++)
+        a[i] = (float)(i % 7) * 0.1f - 0.3f;
+    for (size_t i = 0; i < br * bc; i++)
+        b[i] = (float)(i % 5) * 0.1f - 0.2f;
+    double macs = (double)gc->m * (double)gc->n * (double)gc->k, best = INFINITY;
+    long reps = (long)(2e6 / macs) + 1;
+    for (int rep = 0; rep < 6; rep++) {
+        double t0 = pnow();
+        for (long i = 0; i < reps; i++) {
+            if (ref)
+                qr_sgemm_ref(gc->ta, gc->tb, gc->m, gc->n, gc->k, 1.0f, a, ac, b, bc, 1.0f, c,
+                             gc->n);
+            else
+                cblas_sgemm(CblasRowMajor, gc->ta ? CblasTrans : CblasNoTrans,
+                            gc->tb ? CblasTrans : CblasNoTrans, (blasint)gc->m, (blasint)gc->n,
+                            (blasint)gc->k, 1.0f, a, (blasint)ac, b, (blasint)bc, 1.0f, c,
+                            (blasint)gc->n);
+        }
+        double dt = (pnow() - t0) / (double)reps;
+        if (rep > 0 && dt < best)
+            best = dt;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+/* The GEMM shapes of a bts and a gsc training step (B 64) and square sizes: time per call of
+ * both paths, to place QR_GEMM_SMALL (lib/gemm.c). */
+static void gemm_crossover(int threads, size_t B)
+{
+    qr_set_threads(threads);
+    const gemm_case cases[] = {
+        {"bts gru fwd recurrent (B,5)x(5,15)", 0, 0, B, 15, 5, 0},
+        {"bts gru bwd dh (B,15)x(5,15)^T", 0, 1, B, 5, 15, 0},
+        {"bts dense fwd (B,5)x(5,2)", 0, 0, B, 2, 5, 0},
+        {"bts gru fwd input proj (B*36,6)x(6,15)", 0, 0, B * 36, 15, 6, 0},
+        {"bts gru bwd dWh (B*36,5)^T (B*36,15)", 1, 0, 5, 15, B * 36, 0},
+        {"bts gru bwd dWi (B*36,6)^T (B*36,15)", 1, 0, 6, 15, B * 36, 0},
+        {"bts gru bwd dX (B*36,15)x(6,15)^T", 0, 1, B * 36, 6, 15, 0},
+        {"bts conv fwd (B*36,15)x(15,6)", 0, 0, B * 36, 6, 15, 0},
+        {"bts conv bwd dW (B*36,15)^T (B*36,6)", 1, 0, 15, 6, B * 36, 0},
+        {"bts conv bwd dcol (B*36,6)x(15,6)^T", 0, 1, B * 36, 15, 6, 0},
+        {"gsc dense fwd (B,196)x(196,12)", 0, 0, B, 12, 196, 0},
+        {"gsc dense bwd dW (B,196)^T (B,12)", 1, 0, 196, 12, B, 0},
+        {"gsc dense bwd dX (B,12)x(196,12)^T", 0, 1, B, 196, 12, 0},
+        {"gsc gru fwd recurrent (B,196)x(196,588)", 0, 0, B, 588, 196, 0},
+        {"batch 1: bts gru recurrent (1,5)x(5,15)", 0, 0, 1, 15, 5, 0},
+        {"batch 1: bts gru dh (1,15)x(5,15)^T", 0, 1, 1, 5, 15, 0},
+        {"batch 1: bts dense (1,5)x(5,2)", 0, 0, 1, 2, 5, 0},
+        {"batch 1: bts conv (36,15)x(15,6)", 0, 0, 36, 6, 15, 0},
+        {"batch 1: bts gru input proj (36,6)x(6,15)", 0, 0, 36, 15, 6, 0},
+        {"batch 1: gsc gru recurrent (1,196)x(196,588)", 0, 0, 1, 588, 196, 0},
+        {"batch 1: gsc dense (1,196)x(196,12)", 0, 0, 1, 12, 196, 0},
+        {"batch 4: bts gru recurrent (4,5)x(5,15)", 0, 0, 4, 15, 5, 0},
+        {"batch 16: bts gru recurrent (16,5)x(5,15)", 0, 0, 16, 15, 5, 0},
+        {"square 4", 0, 0, 4, 4, 4, 0},
+        {"square 8", 0, 0, 8, 8, 8, 0},
+        {"square 16", 0, 0, 16, 16, 16, 0},
+        {"square 24", 0, 0, 24, 24, 24, 0},
+        {"square 32", 0, 0, 32, 32, 32, 0},
+        {"square 48", 0, 0, 48, 48, 48, 0},
+        {"square 64", 0, 0, 64, 64, 64, 0},
+        {"square 96", 0, 0, 96, 96, 96, 0},
+        {"square 128", 0, 0, 128, 128, 128, 0},
+    };
+    printf("GEMM crossover, %d thread(s), %s time per call (best of 5):\n", threads,
+           profile_cpu_clock ? "main-thread CPU" : "wall");
+    printf("  %-44s %5s %5s %5s %9s %9s %9s  %s\n", "shape", "m", "n", "k", "m*n*k",
+           "loops us", "blas us", "faster");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const gemm_case *gc = &cases[i];
+        double tr = gemm_time(gc, 1), tb = gemm_time(gc, 0);
+        printf("  %-44s %5zu %5zu %5zu %9zu %9.3f %9.3f  %s x%.1f\n", gc->what, gc->m, gc->n,
+               gc->k, gc->m * gc->n * gc->k, tr * 1e6, tb * 1e6, tr < tb ? "loops" : "blas",
+               tr < tb ? tb / tr : tr / tb);
+    }
+}
+
 /* ---- output -------------------------------------------------------------------------- */
 
 typedef struct result {
@@ -633,6 +732,10 @@ int main(int argc, char **argv)
     if (parse_options(argc, argv, &o) != 0)
         return 2;
     profile_cpu_clock = o.cpu_clock;
+    if (o.crossover) {
+        gemm_crossover(o.threads ? o.threads : 1, o.batch);
+        return 0;
+    }
     int thr[2] = {1, 2}, n_thr = 2;
     if (o.threads) {
         thr[0] = o.threads;

@@ -5,8 +5,12 @@
 #include <string.h>
 #include "qreg/graph.h"
 
-/* Below this many multiply-adds the loops win (measured with bench/, see docs/performance.md). */
-#define QR_GEMM_SMALL 8192
+/* At most this many multiply-adds go to the loops. Measured with `bench/qreg-bench
+ * --gemm-crossover` (docs/performance.md): OpenBLAS 0.3.21 wins from about 300 multiply-adds
+ * on (its SkylakeX kernels, whose small-matrix path costs ~0.1 us a call, from ~75), e.g. the
+ * bts GRU's per-step (64, 5) x (5, 15) product runs 2.5-5x faster there than in the loops;
+ * the loops still win on batch-1 products of a few dozen multiply-adds. (It was 8192.) */
+#define QR_GEMM_SMALL 256
 
 static int qr_gemm_mode;
 

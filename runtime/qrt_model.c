@@ -364,22 +364,23 @@ static qrt_status load(qrt_model *m, const uint8_t *b, size_t len)
     return QRT_OK;
 }
 
+static void zero_model(qrt_model *m)
+{
+    uint8_t *p = (uint8_t *)m; /* a loop, not memset: no libc in the device build */
+    for (size_t i = 0; i < sizeof *m; i++)
+        p[i] = 0;
+}
+
 qrt_status qrt_model_load(qrt_model *m, const void *blob, size_t len)
 {
-    static const qrt_model empty;
     if (m == NULL)
         return QRT_ERR_ARG;
+    zero_model(m);
     qrt_status st = blob == NULL ? QRT_ERR_ARG
                   : len > 0xFFFFFFF8u ? QRT_ERR_RANGE
                                       : load(m, (const uint8_t *)blob, len);
-    if (st != QRT_OK) {
-        /* field by field: a struct copy could become a memcpy call */
-        m->blob = empty.blob;
-        m->size = m->n_layers = m->layers_off = m->split = 0u;
-        m->seq_len = m->n_features = m->n_outputs = 0u;
-        m->in_max = 0;
-        m->state_words = m->buf_words = m->aux_words = 0u;
-    }
+    if (st != QRT_OK)
+        zero_model(m);
     return st;
 }
 
