@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # setup.sh — install build dependencies, build qreg, and run it or its tests.
 #
-# usage: ./setup.sh run [ARGS...]   deps + build, then: build/qreg train examples/quickstart.json ARGS...
+# usage: ./setup.sh run [--kws]     deps + build, then train: a small MLP on bundled CSV data and
+#                                   the bts CGRU on the motion data (made on first use);
+#                                   --kws also the gsc CGRU on synthesized keyword audio (long)
 #        ./setup.sh test            deps + build, then: make -C build -j2 check
 #        ./setup.sh build           deps + build only (into build/)
 #        ./setup.sh deps            install missing Debian packages only
@@ -41,7 +43,7 @@ die() {
 }
 
 usage() {
-	sed -n '3,10s/^# \{0,1\}//p' "$ROOT/setup.sh"
+	sed -n '3,12s/^# \{0,1\}//p' "$ROOT/setup.sh"
 }
 
 in_ci() {
@@ -154,12 +156,38 @@ cmd_test() {
 }
 
 cmd_run() {
+	local kws=0 arg
+	for arg in "$@"; do
+		case $arg in
+		--kws) kws=1 ;;
+		*) die "run: unknown argument '$arg' (only --kws)" ;;
+		esac
+	done
 	build
-	local qreg="$BUILD_DIR/qreg" config="examples/quickstart.json"
-	[[ -x $qreg ]] || die "build/qreg was not built (is bin_PROGRAMS = qreg in Makefile.am yet?)"
-	[[ -f $config ]] || die "$config not found"
-	say "run: build/qreg train $config $*"
-	exec "$qreg" train "$config" --out "$BUILD_DIR/quickstart.qrm" "$@"
+	local qreg="$BUILD_DIR/qreg" data="${QREG_DATA:-$HOME/.local/share/qreg/data}"
+	[[ -x $qreg ]] || die "build/qreg was not built"
+	export QREG_DATA="$data"
+
+	say "run 1/2: a small MLP on the bundled breast-cancer CSV (examples/quickstart.json)"
+	"$qreg" train examples/quickstart.json --out "$BUILD_DIR/quickstart.qrm" --quiet
+
+	say "run 2/2: the thesis' bts CGRU (327 parameters) on simulated wrist-gesture data"
+	if [[ ! -f $data/motion/train.csv ]]; then
+		say "preparing the motion data set in $data/motion (datasets/motion.py, a few seconds)"
+		python3 datasets/motion.py --out "$data/motion" --quiet
+	fi
+	"$qreg" summary examples/bts.json | tail -n 2
+	"$qreg" train examples/bts.json --out "$BUILD_DIR/bts.qrm" --quiet
+
+	if ((kws)); then
+		say "run 3/3 (--kws): the gsc CGRU on synthesized keyword-spotting audio (long)"
+		[[ -f examples/kws.json ]] || die "examples/kws.json not found"
+		if [[ ! -f $data/kws/testing_list.txt ]]; then
+			say "preparing the kws data set in $data/kws (datasets/kws.sh)"
+			datasets/kws.sh --out "$data/kws"
+		fi
+		"$qreg" train examples/kws.json --out "$BUILD_DIR/kws.qrm"
+	fi
 }
 
 case "${1:-}" in

@@ -27,44 +27,72 @@ int32_t qrt_unpack_level(const uint8_t *row, size_t i, unsigned c)
 }
 
 /* ---- packed dot products ---------------------------------------------------------------
- * All four walk the row a byte at a time. The 1- and 2-bit ones select, negate or zero x with
- * masks: (x ^ m) − m is x for m = 0 and −x for m = −1; x & m is x for m = −1 and 0 for m = 0. */
+ * All four walk the row a byte at a time, full bytes unrolled. The 1- and 2-bit ones use
+ * masks, no multiply: BIT_MASK(b, j) is −1 when bit j of b is set and 0 when clear (a shift
+ * left and an arithmetic shift right); x & m keeps or zeroes x; (x ^ m) − m keeps or negates
+ * it. The 1-bit dot adds the x of set bits (pos) and all x (tot): Σ ±x = pos − (tot − pos),
+ * every partial sum bounded by Σ|x|. */
+#define BIT_MASK(b, j) ((int32_t)((uint32_t)(b) << (31 - (j))) >> 31)
+QRT_STATIC_CHECK(wrap, (int32_t)0xFFFFFFFFu == -1); /* uint32 → int32 wraps (two's complement) */
 
 #if QRT_ENABLE_S1
 int32_t qrt_dot_s1(const uint8_t *w, const int32_t *x, size_t n)
 {
-    int32_t acc = 0;
-    while (n > 0) {
+    int32_t pos = 0, tot = 0;
+    for (; n >= 8u; n -= 8u, x += 8) {
         uint32_t b = *w++;
-        size_t k = n < 8u ? n : 8u;
-        for (size_t j = 0; j < k; j++) {
-            int32_t m = (int32_t)(b & 1u) - 1; /* set (+1): 0, clear (−1): −1 */
-            acc += (x[j] ^ m) - m;
-            b >>= 1;
-        }
-        x += k;
-        n -= k;
+        pos += x[0] & BIT_MASK(b, 0);
+        tot += x[0];
+        pos += x[1] & BIT_MASK(b, 1);
+        tot += x[1];
+        pos += x[2] & BIT_MASK(b, 2);
+        tot += x[2];
+        pos += x[3] & BIT_MASK(b, 3);
+        tot += x[3];
+        pos += x[4] & BIT_MASK(b, 4);
+        tot += x[4];
+        pos += x[5] & BIT_MASK(b, 5);
+        tot += x[5];
+        pos += x[6] & BIT_MASK(b, 6);
+        tot += x[6];
+        pos += x[7] & BIT_MASK(b, 7);
+        tot += x[7];
     }
-    return acc;
+    if (n) {
+        uint32_t b = *w;
+        for (size_t j = 0; j < n; j++, b >>= 1) {
+            pos += x[j] & -(int32_t)(b & 1u);
+            tot += x[j];
+        }
+    }
+    return pos - (tot - pos);
 }
 #endif
 
 #if QRT_ENABLE_S2
+/* one ternary field: nonzero bit 2j, sign bit 2j + 1 */
+#define S2_STEP(j)                                                                           \
+    do {                                                                                     \
+        int32_t t_ = x[j] & BIT_MASK(b, 2 * (j)), s_ = BIT_MASK(b, 2 * (j) + 1);             \
+        acc += (t_ ^ s_) - s_;                                                               \
+    } while (0)
+
 int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n)
 {
     int32_t acc = 0;
-    while (n > 0) {
+    for (; n >= 4u; n -= 4u, x += 4) {
         uint32_t b = *w++;
-        size_t k = n < 4u ? n : 4u;
-        for (size_t j = 0; j < k; j++) {
-            int32_t nz = -(int32_t)(b & 1u);        /* nonzero mask */
-            int32_t sg = -(int32_t)((b >> 1) & 1u); /* sign mask */
-            int32_t t = x[j] & nz;
+        S2_STEP(0);
+        S2_STEP(1);
+        S2_STEP(2);
+        S2_STEP(3);
+    }
+    if (n) {
+        uint32_t b = *w;
+        for (size_t j = 0; j < n; j++, b >>= 2) {
+            int32_t t = x[j] & -(int32_t)(b & 1u), sg = -(int32_t)((b >> 1) & 1u);
             acc += (t ^ sg) - sg;
-            b >>= 2;
         }
-        x += k;
-        n -= k;
     }
     return acc;
 }
@@ -76,11 +104,11 @@ int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n)
     int32_t acc = 0;
     for (; n >= 2u; n -= 2u, x += 2) {
         uint32_t b = *w++;
-        acc += ((int32_t)((b & 15u) ^ 8u) - 8) * x[0];
-        acc += ((int32_t)((b >> 4) ^ 8u) - 8) * x[1];
+        acc += ((int32_t)(b << 28) >> 28) * x[0]; /* low nibble, sign-extended */
+        acc += ((int32_t)(b << 24) >> 28) * x[1]; /* high nibble */
     }
     if (n)
-        acc += ((int32_t)((*w & 15u) ^ 8u) - 8) * x[0];
+        acc += ((int32_t)((uint32_t)*w << 28) >> 28) * x[0];
     return acc;
 }
 #endif
