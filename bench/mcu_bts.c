@@ -36,7 +36,9 @@ int bench_main(void);
 void bench_setup(void);
 
 static qrt_model model;
+#if BENCH_MODE != 3
 static int32_t scratch[SCRATCH_SIZE / 4];
+#endif
 #if BENCH_MODE == 2
 static qrt_stream stream;
 #endif

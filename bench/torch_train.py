@@ -16,7 +16,8 @@ Protocol (as qreg-bench): a pool of 16 batches of N(0, 1) inputs with uniform ra
 standardizes it with the pool's per-feature mean and std, then zero_grad, forward,
 cross-entropy, backward, Adam step (Keras defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-7).
 Warm-up steps untimed, then `repeat` timed runs of `steps` steps; prints the median
-samples/s as one JSON object per line.
+samples/s as one JSON object per line (also "cpu_samples_per_s", from the main thread's CPU
+time: steadier on a busy machine, and comparable to qreg-bench's at 1 thread only).
 
 torch.set_num_threads(N) is set explicitly (and interop threads to 1). Which BLAS torch
 resolves is reported in the output ("blas": the libblas/libopenblas mapped into the process
@@ -37,8 +38,8 @@ MODELS = {
     "bts": (40, 3, 6, 5, 5, False, 2, 327),
     "gsc": (94, 13, 128, 10, 196, True, 12, 212116),
 }
-DEFAULT_STEPS = {"bts": 300, "gsc": 20}
-DEFAULT_WARMUP = {"bts": 50, "gsc": 3}
+DEFAULT_STEPS = {"bts": 1000, "gsc": 20}
+DEFAULT_WARMUP = {"bts": 100, "gsc": 3}
 POOL_BATCHES = 16
 
 
@@ -120,17 +121,19 @@ def bench(name, threads, steps, warmup, repeat, batch):
 
     for _ in range(warmup):
         step()
-    rates = []
+    rates, cpu_rates = [], []
     loss = None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         for _ in range(steps):
             loss = step()
         rates.append(steps * batch / (time.perf_counter() - t0))
+        cpu_rates.append(steps * batch / (time.thread_time() - c0))
     return {
         "impl": "torch", "model": name, "threads": threads, "batch": batch, "steps": steps,
         "warmup": warmup, "repeat": repeat, "samples_per_s": round(statistics.median(rates), 2),
         "step_ms": round(1e3 * batch / statistics.median(rates), 5),
+        "cpu_samples_per_s": round(statistics.median(cpu_rates), 2),
         "trainable": trainable, "buffers": bn_stats, "final_loss": round(float(loss), 5),
     }
 

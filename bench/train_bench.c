@@ -159,7 +159,7 @@ typedef struct bench_model {
 } bench_model;
 
 static const bench_model models[] = {
-    {"bts", 2, 2000, 200},
+    {"bts", 2, 1000, 100},
     {"gsc", 12, 20, 3},
 };
 
@@ -529,6 +529,14 @@ static void gemm_crossover(int threads, size_t B)
         {"batch 1: gsc dense (1,196)x(196,12)", 0, 0, 1, 12, 196, 0},
         {"batch 4: bts gru recurrent (4,5)x(5,15)", 0, 0, 4, 15, 5, 0},
         {"batch 16: bts gru recurrent (16,5)x(5,15)", 0, 0, 16, 15, 5, 0},
+        {"(B,4)x(4,4)", 0, 0, B, 4, 4, 0},
+        {"(B,8)x(8,4)", 0, 0, B, 4, 8, 0},
+        {"(B,4)x(8,4)^T", 0, 1, B, 8, 4, 0},
+        {"(B,8)x(8,8)", 0, 0, B, 8, 8, 0},
+        {"(B,16)x(16,8)", 0, 0, B, 8, 16, 0},
+        {"(1,8)x(8,4)", 0, 0, 1, 4, 8, 0},
+        {"(1,16)x(16,8)", 0, 0, 1, 8, 16, 0},
+        {"(1,32)x(32,16)", 0, 0, 1, 16, 32, 0},
         {"square 4", 0, 0, 4, 4, 4, 0},
         {"square 8", 0, 0, 8, 8, 8, 0},
         {"square 16", 0, 0, 16, 16, 16, 0},
@@ -783,7 +791,8 @@ int main(int argc, char **argv)
             {"square 1024", 0, 0, 1024, 1024, 1024, 0},
             {"gru fwd recurrent (B,H)x(H,3H), lda T*H", 0, 0, B, H3, H, T * H},
             {"gru fwd input proj (B*T,F)x(F,3H)", 0, 0, B * T, H3, F, 0},
-            {"gru bwd dh (B,3H)x(H,3H)^T", 0, 1, B, H, H3, 0},
+            {"gru bwd dh (B,3H)x(H,3H)^T, lda T*3H", 0, 1, B, H, H3, T * H3},
+            {"gru bwd dh, Wh transposed (B,3H)x(3H,H)", 0, 0, B, H, H3, T * H3},
             {"gru bwd dWh (B*T,H)^T x (B*T,3H)", 1, 0, H, H3, B * T, 0},
             {"gru bwd dWi (B*T,F)^T x (B*T,3H)", 1, 0, F, H3, B * T, 0},
             {"gru bwd dX (B*T,3H)x(F,3H)^T", 0, 1, B * T, F, H3, 0},

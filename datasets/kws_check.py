@@ -76,7 +76,7 @@ def main(argv):
     on_disk = set()
     for label in sorted(os.listdir(d)):
         p = os.path.join(d, label)
-        if os.path.isdir(p) and label != "_background_noise_":
+        if os.path.isdir(p) and label != "_background_noise_" and not label.startswith("."):
             on_disk.update("%s/%s" % (label, f) for f in os.listdir(p))
     in_manifest = set(r["path"] for r in manifest)
     if on_disk != in_manifest:

@@ -25,7 +25,8 @@ OUTPUT (in DIR)
   validation_list.txt, testing_list.txt   relative paths, one a line, sorted
   manifest.csv   path,label,split (train/validation/test), one row per clip
   clips.csv      every clip's generation parameters (for analysis)
-  voices.csv     voice, engine, gender, split, accents/voices used
+  voices.csv     voice, engine, gender, split, espeak-ng variant, number of clips
+  BACKGROUNDS.txt  where each background came from, and its licence
   LICENSE.*      Debian copyright files of the packages the sound came from
   SHA256SUMS     sha256 of every other file (check: cd DIR && sha256sum -c SHA256SUMS)
   SOURCE.txt     generator version, arguments, package versions, counts

@@ -6,11 +6,13 @@
 #include "qreg/graph.h"
 
 /* At most this many multiply-adds go to the loops. Measured with `bench/qreg-bench
- * --gemm-crossover` (docs/performance.md): OpenBLAS 0.3.21 wins from about 300 multiply-adds
- * on (its SkylakeX kernels, whose small-matrix path costs ~0.1 us a call, from ~75), e.g. the
- * bts GRU's per-step (64, 5) x (5, 15) product runs 2.5-5x faster there than in the loops;
- * the loops still win on batch-1 products of a few dozen multiply-adds. (It was 8192.) */
-#define QR_GEMM_SMALL 256
+ * --gemm-crossover` (docs/performance.md, OpenBLAS 0.3.21, 1 thread): with the Prescott
+ * kernels OpenBLAS falls back to on CPUs it does not know, the loops win up to ~300-500
+ * multiply-adds; with its SkylakeX/Haswell kernels BLAS wins from ~75 (except tiny A·Bᵀ).
+ * Every product of a batch-64 training step is far above this (the bts GRU's per-step
+ * (64, 5) x (5, 15) runs 2-5x faster in OpenBLAS than in the loops); batch-1 products of a
+ * tiny model stay in the loops. (It was 8192.) */
+#define QR_GEMM_SMALL 512
 
 static int qr_gemm_mode;
 

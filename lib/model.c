@@ -1,5 +1,6 @@
 /* Building a model's graph from its spec, initializing its parameters, and running it. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,10 +177,16 @@ QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, ui
     }
     m->y = qr_input(g, "y", 1, sy);
     qr_node *h = m->x;
+    m->layer_out = calloc(m->spec.n_layers, sizeof *m->layer_out);
+    if (!m->layer_out) {
+        qr_model_free(m);
+        return qr_error_set(err, QR_ERR_NOMEM, "model: out of memory");
+    }
     for (size_t i = 0; i < m->spec.n_layers && h; i++) {
         const qr_layer_spec *l = &m->spec.layers[i];
         qr_error lerr = {{0}};
         h = build_layer(m, l, h, &lerr);
+        m->layer_out[i] = h;
         if (!h) {
             if (lerr.msg[0])
                 qr_error_set(err, QR_ERR_CONFIG, "%s", lerr.msg);
@@ -259,6 +266,8 @@ QR_API void qr_model_free(qr_model *m)
     free(m->classes);
     free(m->mean);
     free(m->std);
+    free(m->layer_out);
+    free(m->calib);
     if (m->quant) {
         qr_quant_plan_free(m->quant);
         free(m->quant);
@@ -393,5 +402,73 @@ QR_API qr_status qr_model_predict(qr_model *m, const float *x, size_t n, float *
             }
     }
     qr_graph_set_training(g, was_training);
+    return QR_OK;
+}
+
+QR_API qr_node *qr_model_layer_output(qr_model *m, size_t i)
+{
+    return i < m->spec.n_layers ? m->layer_out[i] : NULL;
+}
+
+QR_API const float *qr_model_calibration(const qr_model *m)
+{
+    return m->calib;
+}
+
+static void track_max(const qr_node *n, float *mx)
+{
+    size_t cnt = qr_shape_size(n);
+    for (size_t k = 0; k < cnt; k++)
+        if (fabsf(n->x[k]) > *mx)
+            *mx = fabsf(n->x[k]);
+}
+
+QR_API qr_status qr_model_calibrate(qr_model *m, const float *x, size_t n)
+{
+    qr_graph *g = m->graph;
+    size_t n_layers = m->spec.n_layers, n_all, row = m->spec.t * m->spec.f;
+    float *w = qr_graph_params(g, NULL, &n_all);
+    float *save = malloc((n_all + 1) * sizeof *save);
+    float *mx = calloc(n_layers + 1, sizeof *mx);
+    qr_quant_plan own = {0};
+    const qr_quant_plan *plan = m->quant;
+    if (!save || !mx || (!plan && qr_quant_plan_init(&own, &m->spec) != QR_OK)) {
+        free(save);
+        free(mx);
+        qr_quant_plan_free(&own);
+        return QR_ERR_NOMEM;
+    }
+    if (!plan)
+        plan = &own;
+    memcpy(save, w, n_all * sizeof *save);
+    qr_quant_fake(plan, m);
+    int was_training = g->training;
+    qr_graph_set_training(g, 0);
+    qr_status s = QR_OK;
+    for (size_t at = 0; at < n && s == QR_OK; at += g->max_batch) {
+        size_t b = n - at < g->max_batch ? n - at : g->max_batch;
+        if ((s = qr_graph_set_batch(g, b)) != QR_OK)
+            break;
+        qr_model_load_inputs(m, x + at * row, b);
+        qr_graph_forward(g, m->logits);
+        track_max(m->x, &mx[0]);
+        for (size_t i = 0; i < n_layers; i++)
+            track_max(m->layer_out[i], &mx[i + 1]);
+    }
+    qr_graph_set_training(g, was_training);
+    memcpy(w, save, n_all * sizeof *save);
+    free(save);
+    qr_quant_plan_free(&own);
+    if (s != QR_OK) {
+        free(mx);
+        return s;
+    }
+    for (size_t i = 0; i <= n_layers; i++)
+        if (!isfinite(mx[i])) {
+            free(mx);
+            return QR_ERR_NUMERIC;
+        }
+    free(m->calib);
+    m->calib = mx;
     return QR_OK;
 }

@@ -19,6 +19,7 @@ static const unsigned char qrm_magic[8] = {'Q', 'R', 'M', 'O', 'D', 'E', 'L', 0x
 #define QRM_MAX_BYTES ((size_t)1 << 31)
 #define QRM_STD_MEAN "__standardize/mean"
 #define QRM_STD_STD "__standardize/std"
+#define QRM_CALIB "__calibration/maxabs"
 
 static void put_tensor(qr_buf *b, const char *name, int ndim, const size_t *dims, const float *x)
 {
@@ -68,7 +69,7 @@ QR_API qr_status qr_model_save(const qr_model *m, const char *path, qr_error *er
         return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
     }
     const qr_graph *g = m->graph;
-    size_t n_tensors = qr_graph_n_param_nodes(g) + (m->mean ? 2 : 0);
+    size_t n_tensors = qr_graph_n_param_nodes(g) + (m->mean ? 2 : 0) + (m->calib ? 1 : 0);
     qr_buf b = {0};
     qr_buf_put(&b, qrm_magic, sizeof qrm_magic);
     qr_buf_u32(&b, QRM_VERSION);
@@ -86,6 +87,10 @@ QR_API qr_status qr_model_save(const qr_model *m, const char *path, qr_error *er
         size_t d[1] = {m->spec.f};
         put_tensor(&b, QRM_STD_MEAN, 1, d, m->mean);
         put_tensor(&b, QRM_STD_STD, 1, d, m->std);
+    }
+    if (m->calib) {
+        size_t d[1] = {m->spec.n_layers + 1};
+        put_tensor(&b, QRM_CALIB, 1, d, m->calib);
     }
     if (b.nomem) {
         qr_buf_free(&b);
@@ -260,7 +265,18 @@ QR_API qr_status qr_model_load(const char *path, size_t max_batch, qr_model **ou
         if (s != QR_OK)
             break;
         float *dst = NULL;
-        if (strcmp(name, QRM_STD_MEAN) == 0 || strcmp(name, QRM_STD_STD) == 0) {
+        if (strcmp(name, QRM_CALIB) == 0) {
+            if (ndim != 1 || dims[0] != spec.n_layers + 1 || m->calib) {
+                s = qr_error_set(err, QR_ERR_FORMAT, "%s: '%s' must have %zu values, once", path,
+                                 name, spec.n_layers + 1);
+                break;
+            }
+            if (!(m->calib = malloc(dims[0] * sizeof(float)))) {
+                s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            dst = m->calib;
+        } else if (strcmp(name, QRM_STD_MEAN) == 0 || strcmp(name, QRM_STD_STD) == 0) {
             if (ndim != 1 || dims[0] != spec.f) {
                 s = qr_error_set(err, QR_ERR_FORMAT, "%s: '%s' must have %zu values", path, name,
                                  spec.f);

@@ -14,6 +14,10 @@ struct qr_model {
     size_t n_classes_named;
     float *mean, *std;      /* (f) standardization, or NULL */
     qr_quant_plan *quant;   /* bit-width and regularizer per weight matrix, or NULL */
+    qr_node **layer_out;    /* (n_layers) each layer's output node */
+    float *calib;           /* (n_layers + 1) max |activation|: the standardized input, then each
+                               layer's output, measured with the weights rounded as exported;
+                               NULL until calibrated */
 };
 
 /* Copy n raw samples into the input node and standardize them there. n <= batch. */

@@ -7,6 +7,8 @@
 #   runtime/build-arm.sh                       # the three device sources, all weight widths
 #   runtime/build-arm.sh gen/model.c           # … plus generated model sources (model.h next
 #                                              #   to model.c is found through -I of its dir)
+#   runtime/build-arm.sh --bts                 # … plus generated bts models at 8, 4, 1 bits
+#                                              #   and bench/mcu_bts.c (host cc generates them)
 #   QRT_ARM_OUT=dir runtime/build-arm.sh       # keep the objects in dir (default: temp dir)
 #   QRT_ARM_CPUS="cortex-m0plus" …             # cores (default: cortex-m0plus cortex-m4)
 #
@@ -25,8 +27,13 @@ for t in "$CC" "$NM" "$SIZE"; do
         echo "  apt-get update && apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi" >&2
         exit 2; }
 done
-OUT="${QRT_ARM_OUT:-$(mktemp -d /tmp/qrt-arm.XXXXXX)}"
-mkdir -p "$OUT"
+if [ -n "${QRT_ARM_OUT:-}" ]; then
+    OUT="$QRT_ARM_OUT"
+    mkdir -p "$OUT"
+else
+    OUT="$(mktemp -d /tmp/qrt-arm.XXXXXX)"
+    trap 'rm -rf "$OUT"' EXIT
+fi
 
 DEVICE_SRCS=(qrt_kernels.c qrt_model.c qrt_run.c)
 CFLAGS=(-mthumb -Os -std=c99 -ffreestanding -Wall -Wextra -Wconversion -Wshadow
@@ -65,18 +72,40 @@ build() { # name cpu extra-flags... -- sources...
     fi
     echo "== $name ($cpu)${flags[*]:+ ${flags[*]}}"
     "$SIZE" "${objs[@]}" | sed "s|$dir/||"
-    echo "   needs: $("$NM" -u "${objs[@]}" | awk '$1 == "U" {print $2}' | grep -v '^qrt_' | sort -u | tr '\n' ' ')"
+    local defined
+    defined=$("$NM" --defined-only "${objs[@]}" | awk 'NF == 3 {print $3}' | sort -u)
+    echo "   needs: $("$NM" -u "${objs[@]}" | awk '$1 == "U" {print $2}' | sort -u |
+        comm -23 - <(echo "$defined") | tr '\n' ' ')"
 }
 
 SRCS=()
 for s in "${DEVICE_SRCS[@]}"; do SRCS+=("$HERE/$s"); done
-EXTRA=("$@")
+EXTRA=()
+for a in "$@"; do
+    if [ "$a" = --bts ]; then
+        ROOT="$(cd "$HERE/.." && pwd)"
+        mkdir -p "$OUT/gen"
+        ${HOSTCC:-cc} -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -I"$HERE" "$ROOT/bench/mcu_bts_gen.c" \
+            "${SRCS[@]}" "$HERE/qrt_host.c" "$HERE/qrt_builder.c" -lm -o "$OUT/gen/mcu_bts_gen"
+        "$OUT/gen/mcu_bts_gen" "$OUT/gen" >/dev/null
+        EXTRA+=("$OUT/gen/bts_s8.c" "$OUT/gen/bts_s4.c" "$OUT/gen/bts_s1.c")
+        for bits in 8 4 1; do # the bench in each configuration, as C sources only (no link)
+            for mode in 1 2 3; do
+                cp "$ROOT/bench/mcu_bts.c" "$OUT/gen/mcu_bts_s${bits}_m$mode.c"
+                sed -i "1i #define BTS_BITS $bits\\n#define BENCH_MODE $mode" "$OUT/gen/mcu_bts_s${bits}_m$mode.c"
+                EXTRA+=("$OUT/gen/mcu_bts_s${bits}_m$mode.c")
+            done
+        done
+    else
+        EXTRA+=("$a")
+    fi
+done
 for cpu in $CPUS; do
-    build runtime "$cpu" -- "${SRCS[@]}" "${EXTRA[@]}"
+    build runtime "$cpu" -- "${SRCS[@]}" ${EXTRA[@]+"${EXTRA[@]}"}
     build runtime-s8only "$cpu" -DQRT_ENABLE_S1=0 -DQRT_ENABLE_S2=0 -DQRT_ENABLE_S4=0 -- "${SRCS[@]}"
 done
 if [ $fail -ne 0 ]; then
     echo "build-arm.sh: FAILED" >&2
     exit 1
 fi
-echo "build-arm.sh: ok (objects in $OUT)"
+echo "build-arm.sh: ok${QRT_ARM_OUT:+ (objects in $OUT)}"

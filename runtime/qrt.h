@@ -1,7 +1,8 @@
 /* qrt — the qreg device runtime: integer-only inference of CGRU-style models on
- * microcontrollers. Freestanding C99: <stdint.h>, <stddef.h>, <string.h> only; no malloc, no
- * floating point, no libm; weights are read in place from a const blob (flash); all working
- * memory is caller scratch. Design notes, numerics and error bounds: docs/runtime.md. Blob
+ * microcontrollers. Freestanding C99: <stdint.h> and <stddef.h> only, no libc call (build with
+ * -ffreestanding, or GCC may turn the zeroing loops into memset calls); no malloc, no floating
+ * point, no libm, no 64-bit arithmetic outside the qrt_requant_ref test twin; weights are read
+ * in place from a const blob (flash); all working memory is caller scratch. Design notes, numerics and error bounds: docs/runtime.md. Blob
  * layout: docs/format.md, "Integer model (.qrt)". Host-only helpers (they use double):
  * qrt_host.h; the blob builder the exporter calls: qrt_builder.h.
  *
@@ -124,7 +125,8 @@ unsigned qrt_container_bits(unsigned bits);
 
 /* ---- model -------------------------------------------------------------------------- */
 
-/* A loaded model: a view of a validated blob plus a few derived sizes (about 64 bytes of RAM).
+/* A loaded model: a view of a validated blob plus a few derived sizes (48 bytes on a 32-bit
+ * target).
  * The blob is not copied: it must stay valid (and unchanged) as long as the model is used.
  * Treat the fields as read-only. */
 typedef struct qrt_model {
@@ -196,8 +198,9 @@ qrt_status qrt_stream_logits(qrt_stream *s, int32_t *logits);
  * Preconditions: |x[i]| ≤ 2^30, levels on their grid, and the exact result and every partial
  * sum within int32 (the loader proves this for every layer of a model). */
 
-/* Σ_i w_i·x_i over a packed row of n levels. s1 uses masks and adds (no multiply): x or −x by
- * the bit; s2 uses a nonzero mask and a sign mask; s4 and s8 multiply. */
+/* Σ_i w_i·x_i over a packed row of n levels. s1 uses masks and adds, no multiply (the sum of
+ * the x with a set bit, pos, and of all x, tot: Σ ±x = pos − (tot − pos)); s2 uses a nonzero
+ * mask and a sign mask per weight, no multiply; s4 and s8 multiply. */
 int32_t qrt_dot_s1(const uint8_t *w, const int32_t *x, size_t n);
 int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n);
 int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n);

@@ -36,34 +36,37 @@ int32_t qrt_unpack_level(const uint8_t *row, size_t i, unsigned c)
 QRT_STATIC_CHECK(wrap, (int32_t)0xFFFFFFFFu == -1); /* uint32 → int32 wraps (two's complement) */
 
 #if QRT_ENABLE_S1
+#define S1_STEP(j)                                                                           \
+    do {                                                                                     \
+        pos += x[j] & BIT_MASK(b, j);                                                        \
+        tot += x[j];                                                                         \
+    } while (0)
+
 int32_t qrt_dot_s1(const uint8_t *w, const int32_t *x, size_t n)
 {
     int32_t pos = 0, tot = 0;
+    uint32_t b;
     for (; n >= 8u; n -= 8u, x += 8) {
-        uint32_t b = *w++;
-        pos += x[0] & BIT_MASK(b, 0);
-        tot += x[0];
-        pos += x[1] & BIT_MASK(b, 1);
-        tot += x[1];
-        pos += x[2] & BIT_MASK(b, 2);
-        tot += x[2];
-        pos += x[3] & BIT_MASK(b, 3);
-        tot += x[3];
-        pos += x[4] & BIT_MASK(b, 4);
-        tot += x[4];
-        pos += x[5] & BIT_MASK(b, 5);
-        tot += x[5];
-        pos += x[6] & BIT_MASK(b, 6);
-        tot += x[6];
-        pos += x[7] & BIT_MASK(b, 7);
-        tot += x[7];
+        b = *w++;
+        S1_STEP(0);
+        S1_STEP(1);
+        S1_STEP(2);
+        S1_STEP(3);
+        S1_STEP(4);
+        S1_STEP(5);
+        S1_STEP(6);
+        S1_STEP(7);
     }
-    if (n) {
-        uint32_t b = *w;
-        for (size_t j = 0; j < n; j++, b >>= 1) {
-            pos += x[j] & -(int32_t)(b & 1u);
-            tot += x[j];
-        }
+    b = n ? *w : 0u; /* the last, partial byte (rows are short: often all of it) */
+    switch (n) {
+    case 7: S1_STEP(6); /* fall through */
+    case 6: S1_STEP(5); /* fall through */
+    case 5: S1_STEP(4); /* fall through */
+    case 4: S1_STEP(3); /* fall through */
+    case 3: S1_STEP(2); /* fall through */
+    case 2: S1_STEP(1); /* fall through */
+    case 1: S1_STEP(0); /* fall through */
+    default: break;
     }
     return pos - (tot - pos);
 }
@@ -87,12 +90,12 @@ int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n)
         S2_STEP(2);
         S2_STEP(3);
     }
-    if (n) {
-        uint32_t b = *w;
-        for (size_t j = 0; j < n; j++, b >>= 2) {
-            int32_t t = x[j] & -(int32_t)(b & 1u), sg = -(int32_t)((b >> 1) & 1u);
-            acc += (t ^ sg) - sg;
-        }
+    uint32_t b = n ? *w : 0u;
+    switch (n) {
+    case 3: S2_STEP(2); /* fall through */
+    case 2: S2_STEP(1); /* fall through */
+    case 1: S2_STEP(0); /* fall through */
+    default: break;
     }
     return acc;
 }

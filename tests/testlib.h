@@ -22,6 +22,7 @@ Suite *qr_suite_audio(void);
 Suite *qr_suite_model(void);
 Suite *qr_suite_train(void);
 Suite *qr_suite_runtime(void);
+Suite *qr_suite_sweep(void);
 
 /* Source and build directories (from the environment make check sets; "." otherwise). */
 const char *tl_srcdir(void);

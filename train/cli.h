@@ -11,6 +11,9 @@ int qr_cmd_summary(int argc, char **argv);
 int qr_cmd_schedule(int argc, char **argv);
 int qr_cmd_plot(int argc, char **argv);
 int qr_cmd_distill_logits(int argc, char **argv);
+int qr_cmd_export(int argc, char **argv);
+int qr_cmd_sweep(int argc, char **argv);
+int qr_cmd_report(int argc, char **argv);
 
 #include <stdio.h>
 

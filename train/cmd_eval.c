@@ -5,6 +5,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "cli.h"
+#include "qreg/export.h"
 
 static const char eval_help[] =
     "usage: qreg eval MODEL.qrm --data FILE.csv [options]\n"
@@ -17,13 +18,15 @@ static const char eval_help[] =
     "  --data FILE       the CSV file (required)\n"
     "  --label COL       label column: a header name or a 0-based index (default: last)\n"
     "  --header MODE     auto (default), yes or no\n"
+    "  --int             also run the integer model (the device runtime, built for the host)\n"
+    "                    and report its accuracy and agreement with the fake-quantized model\n"
     "  --json            print the result as one JSON object\n"
     "  -h, --help        this help\n";
 
 int qr_cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *data = NULL, *label = NULL, *header = "auto", *v;
-    int json = 0;
+    int json = 0, integer = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -31,6 +34,8 @@ int qr_cmd_eval(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
+        } else if (strcmp(a, "--int") == 0) {
+            integer = 1;
         } else if (qr_cli_opt(argc, argv, &i, "--data", &v)) {
             if (!(data = v))
                 goto bad;
@@ -84,7 +89,7 @@ int qr_cmd_eval(int argc, char **argv)
     o.n_classes = o.classes ? spec->n_classes : 0;
     qr_dataset d = {0};
     int rc = 1;
-    int32_t *pred = NULL;
+    int32_t *pred = NULL, *fq_pred = NULL;
     size_t *confusion = NULL;
     if (qr_csv_load(&o, &d, &err) != QR_OK) {
         fprintf(stderr, "qreg eval: %s\n", err.msg);
@@ -110,10 +115,14 @@ int qr_cmd_eval(int argc, char **argv)
     }
     for (size_t i = 0; i < d.n; i++)
         confusion[(size_t)d.y[i] * c + (size_t)pred[i]]++;
-    /* with a quantization plan: the accuracy of the weights rounded as deployed */
+    /* with a quantization plan (or --int): the accuracy of the weights rounded as deployed */
     const qr_quant_plan *plan = qr_model_quant_plan(m);
-    double fq_acc = NAN;
-    if (plan) {
+    double fq_acc = NAN, int_acc = NAN, agree = NAN;
+    if (plan || integer) {
+        qr_quant_plan own = {0};
+        if (!plan && qr_quant_plan_init(&own, qr_model_spec_of(m)) != QR_OK)
+            goto done;
+        const qr_quant_plan *use = plan ? plan : &own;
         size_t n_all;
         float *w = qr_graph_params(qr_model_graph(m), NULL, &n_all);
         float *save = malloc((n_all + 1) * sizeof *save);
@@ -122,14 +131,34 @@ int qr_cmd_eval(int argc, char **argv)
             goto done;
         }
         memcpy(save, w, n_all * sizeof *save);
-        qr_quant_fake(plan, m);
-        qr_status es = qr_evaluate(m, &d, NULL, &fq_acc, NULL);
+        qr_quant_fake(use, m);
+        fq_pred = malloc((d.n + 1) * sizeof *fq_pred);
+        qr_status es = fq_pred ? qr_evaluate(m, &d, NULL, &fq_acc, fq_pred) : QR_ERR_NOMEM;
         memcpy(w, save, n_all * sizeof *save);
         free(save);
+        qr_quant_plan_free(&own);
         if (es != QR_OK) {
             fprintf(stderr, "qreg eval: evaluation failed\n");
             goto done;
         }
+    }
+    if (integer) {
+        uint8_t *blob = NULL;
+        size_t len = 0;
+        int32_t *ipred = malloc((d.n + 1) * sizeof *ipred);
+        if (!ipred || qr_export_blob(m, &blob, &len, NULL, &err) != QR_OK ||
+            qr_export_evaluate(blob, len, &d, &int_acc, ipred, &err) != QR_OK) {
+            fprintf(stderr, "qreg eval: %s\n", ipred ? err.msg : "out of memory");
+            free(blob);
+            free(ipred);
+            goto done;
+        }
+        size_t same = 0;
+        for (size_t i = 0; i < d.n; i++)
+            same += ipred[i] == fq_pred[i];
+        agree = d.n ? (double)same / (double)d.n : NAN;
+        free(blob);
+        free(ipred);
     }
     if (json) {
         cJSON *j = cJSON_CreateObject();
@@ -138,6 +167,12 @@ int qr_cmd_eval(int argc, char **argv)
         cJSON_AddNumberToObject(j, "samples", (double)d.n);
         cJSON_AddNumberToObject(j, "accuracy", acc);
         cJSON_AddNumberToObject(j, "loss", loss);
+        if (integer) {
+            cJSON_AddNumberToObject(j, "int_accuracy", int_acc);
+            cJSON_AddNumberToObject(j, "int_fq_agreement", agree);
+            if (!plan)
+                cJSON_AddNumberToObject(j, "fq_accuracy", fq_acc);
+        }
         if (plan) {
             double base, bytes = qr_quant_bytes(plan, m, &base);
             cJSON_AddNumberToObject(j, "fq_accuracy", fq_acc);
@@ -158,10 +193,13 @@ int qr_cmd_eval(int argc, char **argv)
         cJSON_Delete(j);
     } else {
         printf("samples: %zu\naccuracy: %.4f\nloss: %.4f\n", d.n, acc, loss);
-        if (plan) {
+        if (plan || integer)
             printf("fake-quantized accuracy: %.4f\n", fq_acc);
+        if (integer)
+            printf("integer accuracy: %.4f (same prediction as fake-quantized on %.2f%% of "
+                   "samples)\n", int_acc, 100.0 * agree);
+        if (plan)
             qr_cli_print_quant_report(stdout, plan, m);
-        }
         printf("confusion (rows: true class, columns: predicted):\n");
         for (size_t i = 0; i < c; i++) {
             printf("  %-12.12s", d.class_names[i]);
@@ -173,6 +211,7 @@ int qr_cmd_eval(int argc, char **argv)
     rc = 0;
 done:
     free(confusion);
+    free(fq_pred);
     free(pred);
     qr_dataset_free(&d);
     qr_model_free(m);

@@ -150,25 +150,6 @@ static void fmt_duration(char *buf, size_t n, double s)
         snprintf(buf, n, "%dh%02dm", (int)s / 3600, (int)s / 60 % 60);
 }
 
-/* Column names for progress lines: the last part of a key path, unless two would clash. */
-static char **short_names(const qr_sweep *sw)
-{
-    char **out = calloc(sw->n_columns ? sw->n_columns : 1, sizeof *out);
-    if (!out)
-        return NULL;
-    for (size_t c = 0; c < sw->n_columns; c++) {
-        const char *full = sw->columns[c], *dot = strrchr(full, '.');
-        const char *s = dot && strcmp(full, sw->column_paths[c]) == 0 ? dot + 1 : full;
-        for (size_t d = 0; d < sw->n_columns && s != full; d++) {
-            const char *o = strrchr(sw->columns[d], '.');
-            if (d != c && o && strcmp(o + 1, s) == 0)
-                s = full;
-        }
-        out[c] = strdup(s);
-    }
-    return out;
-}
-
 static void settings_text(const sweep_run *R, const qr_sweep_point *p, char *buf, size_t n)
 {
     size_t len = 0;
@@ -176,7 +157,9 @@ static void settings_text(const sweep_run *R, const qr_sweep_point *p, char *buf
     for (size_t c = 0; c < R->sw.n_columns && len < n; c++) {
         const char *name = R->short_names && R->short_names[c] ? R->short_names[c]
                                                                 : R->sw.columns[c];
-        int w = snprintf(buf + len, n - len, "%s%s=%.40s", c ? " " : "", name, p->labels[c]);
+        if (!p->labels[c][0])
+            continue;
+        int w = snprintf(buf + len, n - len, "%s%s=%.40s", len ? " " : "", name, p->labels[c]);
         if (w < 0)
             break;
         len += (size_t)w;
@@ -223,8 +206,8 @@ static void progress_line(sweep_run *R, const qr_sweep_point *p, const qr_sweep_
         int n = snprintf(res, sizeof res, "%s %.2f%% (val %.2f%%)",
                          !isnan(r->fq_test_accuracy) ? "fq_test" : "test", 100 * acc, 100 * val);
         if (!isnan(r->bytes) && n > 0)
-            n += snprintf(res + n, sizeof res - (size_t)n, "  %.1f B (%+.1f%%)", r->bytes,
-                          -r->reduction_pct);
+            n += snprintf(res + n, sizeof res - (size_t)n, "  %.1f B (%.1f%% smaller)",
+                          r->bytes, fabs(r->reduction_pct) < 0.05 ? 0.0 : r->reduction_pct);
         if (n > 0)
             snprintf(res + n, sizeof res - (size_t)n, "  %.1fs", r->seconds);
     } else {
@@ -986,7 +969,7 @@ int qr_cmd_sweep(int argc, char **argv)
         if (getcwd(cwd, sizeof cwd))
             dir = path_join(cwd, out);
     }
-    if (!dir || (R.short_names = short_names(&R.sw)) == NULL ||
+    if (!dir || (R.short_names = qr_sweep_short_names(R.sw.columns, R.sw.n_columns)) == NULL ||
         !(sel = calloc(R.sw.n_points + 1, 1)) ||
         !(pending = calloc(R.sw.n_points + 1, sizeof *pending))) {
         s = qr_error_set(&err, QR_ERR_NOMEM, "out of memory");
@@ -1007,13 +990,14 @@ int qr_cmd_sweep(int argc, char **argv)
             rc = 0;
         goto done_all;
     }
-    ssize_t n_exe = readlink("/proc/self/exe", R.exe, sizeof R.exe - 1);
-    if (n_exe <= 0) {
-        s = qr_error_set(&err, QR_ERR_IO, "cannot find this program (/proc/self/exe): %s",
-                         strerror(errno));
+    /* the runs execute this very binary: /proc/self/exe names its inode even when the file
+     * is rebuilt or removed while the sweep runs */
+    if (access("/proc/self/exe", X_OK) != 0) {
+        s = qr_error_set(&err, QR_ERR_IO, "cannot execute this program again "
+                         "(/proc/self/exe): %s", strerror(errno));
         goto fail;
     }
-    R.exe[n_exe] = '\0';
+    snprintf(R.exe, sizeof R.exe, "/proc/self/exe");
     if (!(R.envp = make_env())) {
         s = qr_error_set(&err, QR_ERR_NOMEM, "out of memory");
         goto fail;
@@ -1110,7 +1094,9 @@ int qr_cmd_sweep(int argc, char **argv)
             printf("\r\033[K");
         char e[32];
         fmt_duration(e, sizeof e, now() - R.t0);
-        if (!quiet || s || R.n_failed || R.stopping) {
+        if (R.total == 0 && !s) {
+            printf("nothing to run: every run of this sweep%s is done\n", shard_n ? " shard" : "");
+        } else if (!quiet || s || R.n_failed || R.stopping) {
             printf("%zu runs finished in %s: %zu ok, %zu failed", R.finished, e, R.n_ok,
                    R.n_failed);
             if (R.stopping)
@@ -1136,10 +1122,7 @@ done_all:
         close(R.csv_fd);
     if (R.jsonl_fd >= 0)
         close(R.jsonl_fd);
-    if (R.short_names)
-        for (size_t c = 0; c < R.sw.n_columns; c++)
-            free(R.short_names[c]);
-    free(R.short_names);
+    qr_sweep_short_names_free(R.short_names, R.sw.n_columns);
     free(R.running);
     free(R.envp);
     free(R.csv_path);

@@ -1,4 +1,5 @@
 /* Sweeps: key paths, grid expansion, run ids, shards, result rows; see sweep.h. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -127,7 +128,7 @@ qr_status qr_sweep_path_set(cJSON *root, const char *path, const cJSON *value, c
                 if (!copy)
                     return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", where);
                 if (child)
-                    cJSON_ReplaceItemViaPointer(cur, child, copy);
+                    cJSON_ReplaceItemInObjectCaseSensitive(cur, key, copy); /* keeps the key */
                 else
                     cJSON_AddItemToObject(cur, key, copy);
                 return QR_OK;
@@ -257,6 +258,7 @@ typedef struct expand_ctx {
     qr_sweep *sw;
     const cJSON *base;
     const cJSON *repeat;
+    const cJSON *fixed; /* "set": settings of every point, before its own */
     axis *axes;
     size_t n_axes;
     size_t cap_points;
@@ -313,6 +315,15 @@ static char *column_label(const expand_ctx *x, size_t c, const setting *set, siz
     return value_label(v);
 }
 
+/* The number of steps of a key path after the first. */
+static size_t path_depth(const char *path)
+{
+    size_t d = 0;
+    for (const char *p = path; *p; p++)
+        d += *p == '.' || *p == '[';
+    return d;
+}
+
 /* Add the repetitions of one point with settings `set`. */
 static qr_status add_point(expand_ctx *x, const setting *set, size_t n_set, const char *what,
                            qr_error *err)
@@ -325,6 +336,10 @@ static qr_status add_point(expand_ctx *x, const setting *set, size_t n_set, cons
         reps = (size_t)cJSON_GetArraySize(x->repeat);
     char where[QR_ERROR_MAX / 2];
     snprintf(where, sizeof where, "%s: %s", x->where, what);
+    size_t max_depth = 0;
+    for (size_t i = 0; i < n_set; i++)
+        if (path_depth(set[i].path) > max_depth)
+            max_depth = path_depth(set[i].path);
     for (size_t r = 0; r < reps; r++) {
         if (sw->n_points >= MAX_POINTS)
             return qr_error_set(err, QR_ERR_CONFIG, "%s: more than %d runs", x->where,
@@ -342,8 +357,23 @@ static qr_status add_point(expand_ctx *x, const setting *set, size_t n_set, cons
         qr_status s = QR_OK;
         if (!(p->config = cJSON_Duplicate(x->base, 1)))
             s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", x->where);
-        for (size_t i = 0; s == QR_OK && i < n_set; i++)
-            s = qr_sweep_path_set(p->config, set[i].path, set[i].value, where, err);
+        size_t fixed_depth = 0;
+        for (const cJSON *kv = x->fixed ? x->fixed->child : NULL; kv; kv = kv->next)
+            if (path_depth(kv->string) > fixed_depth)
+                fixed_depth = path_depth(kv->string);
+        for (size_t depth = 0; s == QR_OK && x->fixed && depth <= fixed_depth; depth++)
+            for (const cJSON *kv = x->fixed->child; s == QR_OK && kv; kv = kv->next)
+                if (path_depth(kv->string) == depth) {
+                    char w2[QR_ERROR_MAX / 2];
+                    snprintf(w2, sizeof w2, "%s: set", x->where);
+                    s = qr_sweep_path_set(p->config, kv->string, kv, w2, err);
+                }
+        /* enclosing paths first ("quantize" before "quantize.lambda"), so a setting inside a
+         * subtree another setting replaces lands in the new subtree; otherwise in order */
+        for (size_t depth = 0; s == QR_OK && depth <= max_depth; depth++)
+            for (size_t i = 0; s == QR_OK && i < n_set; i++)
+                if (path_depth(set[i].path) == depth)
+                    s = qr_sweep_path_set(p->config, set[i].path, set[i].value, where, err);
         cJSON *training = NULL;
         if (s == QR_OK) {
             training = cJSON_GetObjectItemCaseSensitive(p->config, "training");
@@ -576,7 +606,7 @@ qr_status qr_sweep_parse(const cJSON *spec, const char *source, const char *dir,
     memset(sw, 0, sizeof *sw);
     const char *where = source;
     static const char *const keys[] = {"description", "base", "axes", "zip", "include",
-                                       "repeat", "names", "output", NULL};
+                                       "repeat", "names", "output", "set", NULL};
     qr_status s = qr_json_check_keys(spec, keys, where, "", err);
     if (s)
         return s;
@@ -590,7 +620,8 @@ qr_status qr_sweep_parse(const cJSON *spec, const char *source, const char *dir,
     const cJSON *names = cJSON_GetObjectItemCaseSensitive(spec, "names");
     const cJSON *out = cJSON_GetObjectItemCaseSensitive(spec, "output");
     cJSON *base_loaded = NULL;
-    expand_ctx x = {sw, NULL, rep, NULL, 0, 0, where};
+    expand_ctx x = {sw, NULL, rep, cJSON_GetObjectItemCaseSensitive(spec, "set"), NULL, 0, 0,
+                    where};
     setting *set = NULL;
     size_t *odo = NULL;
     if (out && (!cJSON_IsString(out) || !out->valuestring[0])) {
@@ -599,6 +630,11 @@ qr_status qr_sweep_parse(const cJSON *spec, const char *source, const char *dir,
     }
     if (out && !(sw->output = xstrdup(out->valuestring))) {
         s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", where);
+        goto done;
+    }
+    if (x.fixed && !cJSON_IsObject(x.fixed)) {
+        s = qr_error_set(err, QR_ERR_CONFIG, "%s: 'set' must be an object of key path -> "
+                         "value (settings of every run)", where);
         goto done;
     }
     if (names && !cJSON_IsObject(names)) {
@@ -1166,6 +1202,57 @@ qr_status qr_sweep_append(int fd, const char *text, size_t len, const char *path
         return qr_error_set(err, QR_ERR_IO, "%s: %s", path,
                             w < 0 ? strerror(errno) : "short write (disk full?)");
     }
+}
+
+/* The short form of one column name into buf. */
+static void short_name(const char *col, char *buf, size_t n)
+{
+    const char *end = col + strlen(col), *start = col;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *dot = end;
+        while (dot > col && dot[-1] != '.')
+            dot--;
+        start = dot;
+        size_t len = (size_t)(end - start);
+        const char *br = memchr(start, '[', len);
+        if (br)
+            len = (size_t)(br - start);
+        int generic = (len == 4 && (memcmp(start, "name", 4) == 0 || memcmp(start, "type", 4) == 0));
+        if (pass == 0 && generic && dot > col) {
+            end = dot - 1;
+            continue;
+        }
+        snprintf(buf, n, "%.*s", (int)len, start);
+        return;
+    }
+}
+
+char **qr_sweep_short_names(char *const *columns, size_t n)
+{
+    char **out = calloc(n ? n : 1, sizeof *out);
+    if (!out)
+        return NULL;
+    char a[256], b[256];
+    for (size_t c = 0; c < n; c++) {
+        short_name(columns[c], a, sizeof a);
+        int clash = !a[0];
+        for (size_t d = 0; d < n && !clash; d++) {
+            short_name(columns[d], b, sizeof b);
+            clash = d != c && strcmp(a, b) == 0;
+        }
+        if (!(out[c] = xstrdup(clash ? columns[c] : a))) {
+            qr_sweep_short_names_free(out, c);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+void qr_sweep_short_names_free(char **names, size_t n)
+{
+    for (size_t c = 0; names && c < n; c++)
+        free(names[c]);
+    free(names);
 }
 
 /* ---- reading results ------------------------------------------------------------------ */

@@ -117,6 +117,12 @@ int qr_sweep_is_fixed_column(const char *name);
  * regular file only gives on a full disk or a signal, are an error). */
 qr_status qr_sweep_append(int fd, const char *text, size_t len, const char *path, qr_error *err);
 
+/* Short display names of result columns (caller frees each and the array): the last key of a
+ * key path ("bits" for "quantize.matrices[0].bits"), or the key before a last "name" or
+ * "type" ("schedule" for "quantize.schedule.name"); the whole name when two would clash. */
+char **qr_sweep_short_names(char *const *columns, size_t n);
+void qr_sweep_short_names_free(char **names, size_t n);
+
 /* ---- reading results back ------------------------------------------------------------- */
 typedef struct qr_sweep_results {
     char **columns;   /* settings columns, in order of first appearance over the files */

@@ -670,7 +670,10 @@ QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
         memcpy(t.w, t.best, t.n_all * sizeof *t.best);
         for (size_t i = 0; t.plan && i < t.plan->n; i++)
             t.m->quant->m[i].alpha = t.best_alpha[i];
-        if (d->test.n > 0 &&
+        /* activation ranges for the integer export, on the training data */
+        if ((s = qr_model_calibrate(t.m, d->train.x, d->train.n)) != QR_OK)
+            qr_error_set(err, s, "calibration failed");
+        if (s == QR_OK && d->test.n > 0 &&
             ((s = qr_evaluate(t.m, &d->test, &t.r.test_loss, &t.r.test_accuracy, NULL)) != QR_OK ||
              (t.plan && (s = fq_accuracy(&t, &d->test, &t.r.fq_test_accuracy)))))
             qr_error_set(err, s, "test evaluation failed");

@@ -118,6 +118,16 @@ QR_API int qr_model_standardization(const qr_model *m, const float **mean, const
 QR_API qr_status qr_model_predict(qr_model *m, const float *x, size_t n, float *logits,
                                   int32_t *pred);
 
+/* Calibration for integer export: run the model (evaluation mode, weight matrices rounded by
+ * the model's quantization plan, or by 8-bit PTQ without one) over n raw samples and keep
+ * the largest |value| of the standardized input and of each layer's output. Stored in the
+ * model file. The float weights are left as they were. */
+QR_API qr_status qr_model_calibrate(qr_model *m, const float *x, size_t n);
+/* The calibration (n_layers + 1 values) or NULL. */
+QR_API const float *qr_model_calibration(const qr_model *m);
+/* Each layer's output node (i < n_layers). */
+QR_API qr_node *qr_model_layer_output(qr_model *m, size_t i);
+
 /* Save to `path` atomically (temporary file + rename): format in docs/format.md. */
 QR_API qr_status qr_model_save(const qr_model *m, const char *path, qr_error *err);
 /* Load a model saved by qr_model_save and build it for batches of up to max_batch. */

@@ -1,0 +1,584 @@
+/* Export of a trained qreg model to the integer runtime's blob (runtime/qrt_builder.h is the
+ * contract). Steps: group the layers into runtime layers (a conv1d/dense with the batch norm
+ * right after it is one layer; dropout disappears), quantize every weight matrix exactly as
+ * qr_quant_fake does, choose each activation tensor's bound A from the accumulator limit of the
+ * weight layer that reads it and its scale from the calibrated range (s = max|x| / A), then
+ * hand integer parameters to the builder. Recipe: docs/runtime.md. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lib/graph_impl.h"
+#include "lib/model_impl.h"
+#include "qreg/export.h"
+#include "runtime/qrt_builder.h"
+#include "runtime/qrt_host.h"
+
+#define ACT_CAP (1 << 24)       /* largest bound chosen for an activation (2^24: 7 digits) */
+#define WEIGHT_BUDGET 0.45      /* share of the int32 accumulator the weights·inputs may use */
+
+/* What one runtime layer is made of. */
+typedef enum unit_kind { U_DENSE, U_CONV, U_GRU, U_BN, U_RELU, U_PRELU } unit_kind;
+
+typedef struct unit {
+    unit_kind kind;
+    size_t layer;           /* the main qreg layer */
+    long bn;                /* a folded batch norm's layer, or -1 */
+    size_t last;            /* the last qreg layer it covers (its output's calibration) */
+    size_t n_in, n_out;
+    /* quantized weights, rows = outputs */
+    int8_t *w, *wh;         /* (n_out, k·n_in) or GRU (3H, F) and (3H, H) */
+    size_t w_cols;
+    int bits, bits_h;
+    double s_w, s_wh;
+    int32_t out_max;
+    double s_out;
+} unit;
+
+static const qr_node *param(qr_model *m, const char *layer, const char *tensor)
+{
+    char name[QR_NODE_NAME_MAX];
+    snprintf(name, sizeof name, "%s/%s", layer, tensor);
+    const qr_node *n = qr_graph_find(m->graph, name);
+    return n && n->op == QR_OP_PARAM ? n : NULL;
+}
+
+/* The plan entry of a weight matrix (the model's plan, or a default 8-bit PTQ entry). */
+static const qr_quant_matrix *plan_entry(const qr_quant_plan *p, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->m[i].name, name) == 0)
+            return &p->m[i];
+    return NULL;
+}
+
+/* Quantize W (in, out) into levels (out, in) by the plan's rule, as qr_quant_fake rounds. */
+static int8_t *quantize_matrix(const qr_node *n, const qr_quant_matrix *q, size_t in, size_t out,
+                               double *s_w, int *bits)
+{
+    int8_t *lv = malloc(in * out + 1);
+    if (!lv)
+        return NULL;
+    const float *w = n->x;
+    if (q && q->regularized) {
+        float a = q->alpha > 0.0f ? q->alpha : 1.0f;
+        *bits = q->bits;
+        if (q->bits == 1) {
+            *s_w = a;
+            for (size_t o = 0; o < out; o++)
+                for (size_t i = 0; i < in; i++)
+                    lv[o * in + i] = w[i * out + o] / a >= 0.0f ? 1 : -1;
+        } else {
+            float m = (float)qr_reg_levels(q->bits);
+            *s_w = (double)a / (double)m;
+            for (size_t o = 0; o < out; o++)
+                for (size_t i = 0; i < in; i++) {
+                    float k = roundf(w[i * out + o] / a * m);
+                    lv[o * in + i] = (int8_t)(k > m ? m : k < -m ? -m : k);
+                }
+        }
+        return lv;
+    }
+    float mx = 0.0f;
+    for (size_t i = 0; i < in * out; i++)
+        mx = fabsf(w[i]) > mx ? fabsf(w[i]) : mx;
+    float scale = mx / 127.0f;
+    *bits = 8;
+    *s_w = scale > 0.0f ? (double)scale : 1.0;
+    for (size_t o = 0; o < out; o++)
+        for (size_t i = 0; i < in; i++) {
+            float k = scale > 0.0f ? roundf(w[i * out + o] / scale) : 0.0f;
+            lv[o * in + i] = (int8_t)(k > 127.0f ? 127.0f : k < -127.0f ? -127.0f : k);
+        }
+    return lv;
+}
+
+/* The bound for an input read by weights `lv` (rows × cols): a share of the accumulator. */
+static int32_t bound_for(const int8_t *lv, size_t rows, size_t cols, double shrink)
+{
+    int64_t l1 = qrt_l1_max(lv, rows, cols);
+    double a = l1 > 0 ? WEIGHT_BUDGET * 2147483647.0 / (double)l1 : ACT_CAP;
+    a *= shrink;
+    if (a > ACT_CAP)
+        a = ACT_CAP;
+    return a < 1.0 ? 1 : (int32_t)a;
+}
+
+static qr_status rq_of(double real, qrt_rq *out, const char *what, qr_error *err)
+{
+    if (qrt_quantize_multiplier(real, &out->mult, &out->shift) != QRT_OK)
+        return qr_error_set(err, QR_ERR_UNSUPPORTED, "export: %s: multiplier %g is out of the "
+                            "runtime's range", what, real);
+    return QR_OK;
+}
+
+static int32_t round_i32(double v, int *overflow)
+{
+    double r = round(v);
+    if (!(fabs(r) < 2147483647.0)) {
+        *overflow = 1;
+        return 0;
+    }
+    return (int32_t)r;
+}
+
+/* Batch-norm parameters as per-channel gain g = γ/σ and offset o = β − g·μ. */
+static void bn_affine(qr_model *m, const qr_layer_spec *l, size_t c, double *g, double *o)
+{
+    const float *gamma = param(m, l->name, "gamma")->x, *beta = param(m, l->name, "beta")->x;
+    const float *mean = param(m, l->name, "moving_mean")->x;
+    const float *var = param(m, l->name, "moving_variance")->x;
+    for (size_t i = 0; i < c; i++) {
+        double sd = sqrt((double)var[i] + (double)l->epsilon);
+        g[i] = (double)gamma[i] / sd;
+        o[i] = (double)beta[i] - g[i] * (double)mean[i];
+    }
+}
+
+/* SPEC.md §1 bytes of a qreg layer's parameters (weights at their bits, the rest 32 bits). */
+static void layer_bytes(qr_model *m, const qr_quant_plan *plan, const char *layer, double *bytes,
+                        double *baseline)
+{
+    size_t nl = strlen(layer);
+    for (size_t i = 0; i < m->graph->n_nodes; i++) {
+        const qr_node *n = m->graph->nodes[i];
+        if (n->op != QR_OP_PARAM || strncmp(n->name, layer, nl) != 0 || n->name[nl] != '/' ||
+            strncmp(n->name + nl + 1, "zero_", 5) == 0)
+            continue;
+        const qr_quant_matrix *q = plan_entry(plan, n->name);
+        double cnt = (double)qr_shape_size(n);
+        *bytes += cnt * (q ? q->bits : 32) / 8.0;
+        *baseline += cnt * (q ? 8 : 32) / 8.0;
+    }
+}
+
+QR_API void qr_export_report_free(qr_export_report *r)
+{
+    if (r) {
+        free(r->layers);
+        memset(r, 0, sizeof *r);
+    }
+}
+
+static void free_units(unit *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(u[i].w);
+        free(u[i].wh);
+    }
+    free(u);
+}
+
+/* Group the spec's layers into runtime layers and quantize their weights. */
+static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, size_t *n_out,
+                            qr_error *err)
+{
+    const qr_model_spec *sp = &m->spec;
+    unit *u = calloc(sp->n_layers + 1, sizeof *u);
+    if (!u)
+        return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+    size_t n = 0, feat = sp->f;
+    for (size_t i = 0; i < sp->n_layers; i++) {
+        const qr_layer_spec *l = &sp->layers[i];
+        unit *v = &u[n];
+        v->layer = v->last = i;
+        v->bn = -1;
+        v->n_in = feat;
+        char nm[QR_NODE_NAME_MAX];
+        switch (l->kind) {
+        case QR_LAYER_DROPOUT:
+        case QR_LAYER_SPATIAL_DROPOUT:
+            if (n > 0)
+                u[n - 1].last = i; /* the identity at inference: its output is the previous one */
+            continue;
+        case QR_LAYER_DENSE:
+        case QR_LAYER_CONV1D: {
+            int conv = l->kind == QR_LAYER_CONV1D;
+            if (conv && l->padding == QR_PAD_SAME) {
+                free_units(u, n);
+                return qr_error_set(err, QR_ERR_UNSUPPORTED, "export: layer '%s': the runtime "
+                                    "supports valid and causal padding, not same", l->name);
+            }
+            size_t k = conv ? l->kernel : 1;
+            v->kind = conv ? U_CONV : U_DENSE;
+            v->n_out = l->units;
+            v->w_cols = k * feat;
+            snprintf(nm, sizeof nm, "%s/kernel", l->name);
+            v->w = quantize_matrix(param(m, l->name, "kernel"), plan_entry(plan, nm), v->w_cols,
+                                   v->n_out, &v->s_w, &v->bits);
+            /* a batch norm right after (dropout aside) folds into this layer */
+            size_t j = i + 1;
+            while (j < sp->n_layers && (sp->layers[j].kind == QR_LAYER_DROPOUT ||
+                                        sp->layers[j].kind == QR_LAYER_SPATIAL_DROPOUT))
+                j++;
+            if (j < sp->n_layers && sp->layers[j].kind == QR_LAYER_BATCHNORM) {
+                v->bn = (long)j;
+                v->last = j;
+                i = j;
+            }
+            feat = v->n_out;
+            break;
+        }
+        case QR_LAYER_GRU: {
+            size_t h = l->units;
+            v->kind = U_GRU;
+            v->n_out = h;
+            v->w_cols = feat;
+            snprintf(nm, sizeof nm, "%s/kernel", l->name);
+            v->w = quantize_matrix(param(m, l->name, "kernel"), plan_entry(plan, nm), feat, 3 * h,
+                                   &v->s_w, &v->bits);
+            snprintf(nm, sizeof nm, "%s/recurrent_kernel", l->name);
+            v->wh = quantize_matrix(param(m, l->name, "recurrent_kernel"), plan_entry(plan, nm),
+                                    h, 3 * h, &v->s_wh, &v->bits_h);
+            if (!v->wh) {
+                free_units(u, n + 1);
+                return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+            }
+            feat = h;
+            break;
+        }
+        case QR_LAYER_BATCHNORM:
+            v->kind = U_BN;
+            v->n_out = feat;
+            break;
+        case QR_LAYER_RELU:
+            v->kind = U_RELU;
+            v->n_out = feat;
+            break;
+        case QR_LAYER_PRELU:
+            v->kind = U_PRELU;
+            v->n_out = feat;
+            break;
+        default:
+            free_units(u, n);
+            return qr_error_set(err, QR_ERR_UNSUPPORTED, "export: layer '%s' (%s) has no integer "
+                                "kernel in the runtime (supported: conv1d, dense, gru, batchnorm, "
+                                "relu, prelu, dropout)", l->name, qr_layer_kind_name(l->kind));
+        }
+        if ((v->kind == U_DENSE || v->kind == U_CONV || v->kind == U_GRU) && !v->w) {
+            free_units(u, n + 1);
+            return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+        }
+        n++;
+    }
+    *out = u;
+    *n_out = n;
+    return QR_OK;
+}
+
+/* The bound of the tensor unit `from` produces (from = −1: the input): set by the first unit
+ * after it that changes the scale. Pass-through units (relu, prelu) share it. */
+static int32_t consumer_bound(const unit *u, size_t n, long from, double shrink)
+{
+    for (size_t k = (size_t)(from + 1); k < n; k++) {
+        switch (u[k].kind) {
+        case U_RELU:
+        case U_PRELU:
+            continue;
+        case U_DENSE:
+        case U_CONV:
+            return bound_for(u[k].w, u[k].n_out, u[k].w_cols, shrink);
+        case U_GRU:
+            return bound_for(u[k].w, 3 * u[k].n_out, u[k].w_cols, shrink);
+        case U_BN:
+            return (int32_t)(ACT_CAP * shrink) > 0 ? (int32_t)(ACT_CAP * shrink) : 1;
+        }
+    }
+    return (int32_t)(ACT_CAP * shrink) > 0 ? (int32_t)(ACT_CAP * shrink) : 1; /* the logits */
+}
+
+static double scale_of(float maxabs, int32_t bound)
+{
+    return (maxabs > 0.0f ? (double)maxabs : 1.0) / (double)bound;
+}
+
+/* Add every unit to a builder with bounds shrunk by `shrink`. QRT_ERR_RANGE from a layer means
+ * an accumulator could overflow: the caller retries with a smaller shrink. */
+static qr_status build(qr_model *m, unit *u, size_t n, double shrink, qrt_builder **out,
+                       int *range_error, qr_error *err)
+{
+    const qr_model_spec *sp = &m->spec;
+    const float *calib = m->calib;
+    *range_error = 0;
+    int32_t a_in = consumer_bound(u, n, -1, shrink);
+    double s_x = scale_of(calib[0], a_in);
+    qrt_builder_input in = {.seq_len = (uint32_t)sp->t, .n_features = (uint32_t)sp->f,
+                            .in_max = a_in, .in_scale = s_x, .mean = m->mean, .std = m->std};
+    qrt_builder *b = NULL;
+    if (qrt_builder_new(&b, &in) != QRT_OK)
+        return qr_error_set(err, QR_ERR_NOMEM, "export: cannot start the builder");
+    char gen[32];
+    snprintf(gen, sizeof gen, "qreg %s", QR_VERSION_STRING);
+    qrt_builder_set_generator(b, gen);
+    qr_status s = QR_OK;
+    size_t max_c = 1;
+    for (size_t k = 0; k < n; k++)
+        max_c = u[k].n_out * 3 > max_c ? u[k].n_out * 3 : max_c;
+    int32_t *bias = malloc(max_c * sizeof *bias), *bias_h = malloc(max_c * sizeof *bias_h);
+    int32_t *offset = malloc(max_c * sizeof *offset);
+    qrt_rq *rq = malloc(max_c * sizeof *rq), *rq_h = malloc(max_c * sizeof *rq_h);
+    double *g = malloc(max_c * sizeof *g), *o = malloc(max_c * sizeof *o);
+    if (!bias || !bias_h || !offset || !rq || !rq_h || !g || !o) {
+        s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < n && s == QR_OK; k++) {
+        unit *v = &u[k];
+        const qr_layer_spec *l = &sp->layers[v->layer];
+        int ovf = 0;
+        qrt_status qs = QRT_OK;
+        if (v->kind == U_RELU || v->kind == U_PRELU) {
+            /* same scale and bound in and out */
+            v->s_out = s_x;
+            v->out_max = k ? u[k - 1].out_max : a_in;
+            if (v->kind == U_RELU) {
+                qs = qrt_builder_add_relu(b, (uint32_t)v->n_out, v->out_max);
+            } else {
+                const float *alpha = param(m, l->name, "alpha")->x;
+                for (size_t c = 0; c < v->n_out && s == QR_OK; c++)
+                    s = rq_of(alpha[c], &rq[c], l->name, err);
+                qrt_builder_prelu p = {(uint32_t)v->n_out, rq, (uint32_t)v->n_out, v->out_max};
+                if (s == QR_OK)
+                    qs = qrt_builder_add_prelu(b, &p);
+            }
+        } else if (v->kind == U_GRU) {
+            size_t h = v->n_out;
+            v->out_max = QRT_ONE_Q15;
+            v->s_out = 1.0 / QRT_ONE_Q15;
+            const float *bi = l->use_bias ? param(m, l->name, "bias")->x : NULL;
+            const float *bh = l->use_bias ? param(m, l->name, "recurrent_bias")->x : NULL;
+            double s_acc_i = s_x * v->s_w, s_acc_h = v->s_wh / QRT_ONE_Q15;
+            for (size_t r = 0; r < 3 * h; r++) {
+                bias[r] = bi ? round_i32(bi[r] / s_acc_i, &ovf) : 0;
+                bias_h[r] = bh ? round_i32(bh[r] / s_acc_h, &ovf) : 0;
+            }
+            if ((s = rq_of(s_acc_i * (1 << QRT_GATE_FRAC), &rq[0], l->name, err)) ||
+                (s = rq_of(s_acc_h * (1 << QRT_GATE_FRAC), &rq_h[0], l->name, err)))
+                break;
+            qrt_builder_gru p = {(uint32_t)v->w_cols, (uint32_t)h, l->return_sequences,
+                                 {(unsigned)v->bits, v->w}, {(unsigned)v->bits_h, v->wh},
+                                 bias, bias_h, rq, 1, rq_h, 1};
+            if (!ovf)
+                qs = qrt_builder_add_gru(b, &p);
+        } else {
+            v->out_max = consumer_bound(u, n, (long)k, shrink);
+            v->s_out = scale_of(calib[v->last + 1], v->out_max);
+            size_t c = v->n_out;
+            if (v->kind == U_BN) {
+                bn_affine(m, l, c, g, o);
+                for (size_t i = 0; i < c && s == QR_OK; i++) {
+                    s = rq_of(g[i] * s_x / v->s_out, &rq[i], l->name, err);
+                    offset[i] = round_i32(o[i] / v->s_out, &ovf);
+                }
+                qrt_builder_batchnorm p = {(uint32_t)c, rq, (uint32_t)c, offset, v->out_max};
+                if (s == QR_OK && !ovf)
+                    qs = qrt_builder_add_batchnorm(b, &p);
+            } else {
+                double s_acc = s_x * v->s_w;
+                const float *bv = l->use_bias ? param(m, l->name, "bias")->x : NULL;
+                for (size_t i = 0; i < c; i++)
+                    bias[i] = bv ? round_i32(bv[i] / s_acc, &ovf) : 0;
+                if (v->bn >= 0) {
+                    bn_affine(m, &sp->layers[v->bn], c, g, o);
+                    for (size_t i = 0; i < c && s == QR_OK; i++) {
+                        s = rq_of(s_acc * g[i] / v->s_out, &rq[i], l->name, err);
+                        offset[i] = round_i32(o[i] / v->s_out, &ovf);
+                    }
+                } else {
+                    s = rq_of(s_acc / v->s_out, &rq[0], l->name, err);
+                }
+                uint32_t n_rq = v->bn >= 0 ? (uint32_t)c : 1;
+                const int32_t *off = v->bn >= 0 ? offset : NULL;
+                if (s == QR_OK && !ovf && v->kind == U_DENSE) {
+                    qrt_builder_dense p = {(uint32_t)v->w_cols, (uint32_t)c,
+                                           {(unsigned)v->bits, v->w}, bias, rq, n_rq, off,
+                                           v->out_max};
+                    qs = qrt_builder_add_dense(b, &p);
+                } else if (s == QR_OK && !ovf) {
+                    qrt_builder_conv1d p = {(uint32_t)(v->w_cols / l->kernel), (uint32_t)c,
+                                            (uint32_t)l->kernel, (uint32_t)l->stride,
+                                            (uint32_t)l->dilation,
+                                            l->padding == QR_PAD_CAUSAL ? QRT_PAD_CAUSAL
+                                                                        : QRT_PAD_VALID,
+                                            {(unsigned)v->bits, v->w}, bias, rq, n_rq, off,
+                                            v->out_max};
+                    qs = qrt_builder_add_conv1d(b, &p);
+                }
+            }
+        }
+        if (s != QR_OK)
+            break;
+        if (ovf || qs == QRT_ERR_RANGE) {
+            *range_error = 1;
+            s = qr_error_set(err, QR_ERR_UNSUPPORTED, "export: layer '%s': integer range exceeded "
+                             "(bias or accumulator)", l->name);
+            break;
+        }
+        if (qs != QRT_OK) {
+            s = qr_error_set(err, QR_ERR_UNSUPPORTED, "export: layer '%s': the runtime refused "
+                             "it: %s", l->name, qrt_strerror(qs));
+            break;
+        }
+        s_x = v->s_out;
+    }
+    if (s == QR_OK)
+        qrt_builder_set_output_scale(b, s_x);
+done:
+    free(bias);
+    free(bias_h);
+    free(offset);
+    free(rq);
+    free(rq_h);
+    free(g);
+    free(o);
+    if (s != QR_OK) {
+        qrt_builder_free(b);
+        return s;
+    }
+    *out = b;
+    return QR_OK;
+}
+
+QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_export_report *rep,
+                                qr_error *err)
+{
+    *blob = NULL;
+    *len = 0;
+    if (rep)
+        memset(rep, 0, sizeof *rep);
+    if (!m->calib)
+        return qr_error_set(err, QR_ERR_STATE, "export: the model has no activation calibration "
+                            "(models trained by this qreg have one; retrain, or calibrate it)");
+    qr_quant_plan own = {0};
+    const qr_quant_plan *plan = m->quant;
+    if (!plan) {
+        if (qr_quant_plan_init(&own, &m->spec) != QR_OK)
+            return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+        plan = &own;
+    }
+    unit *u = NULL;
+    size_t n = 0;
+    qr_status s = make_units(m, plan, &u, &n, err);
+    qrt_builder *b = NULL;
+    /* halve every bound until each layer's accumulator and biases fit in int32 */
+    double shrink = 1.0;
+    for (int attempt = 0; s == QR_OK && attempt < 12; attempt++, shrink *= 0.5) {
+        int range = 0;
+        s = build(m, u, n, shrink, &b, &range, err);
+        if (s == QR_OK || !range)
+            break;
+        s = QR_OK;
+    }
+    if (s == QR_OK && !b)
+        s = qr_error_set(err, QR_ERR_UNSUPPORTED, "export: no integer ranges fit the model");
+    qrt_status qs = QRT_OK;
+    if (s == QR_OK && (qs = qrt_builder_finish(b, blob, len)) != QRT_OK)
+        s = qr_error_set(err, QR_ERR_UNSUPPORTED, "export: the runtime rejected the model: %s",
+                         qrt_strerror(qs));
+    if (s == QR_OK && rep) {
+        qrt_model qm;
+        rep->layers = calloc(n + 1, sizeof *rep->layers);
+        if (!rep->layers || qrt_model_load(&qm, *blob, *len) != QRT_OK) {
+            s = qr_error_set(err, QR_ERR_NOMEM, "export: report failed");
+        } else {
+            rep->n = n;
+            rep->blob_bytes = *len;
+            rep->scratch_bytes = qrt_scratch_size(&qm);
+            for (size_t k = 0; k < n; k++) {
+                qr_export_layer *e = &rep->layers[k];
+                const qr_layer_spec *l = &m->spec.layers[u[k].layer];
+                snprintf(e->from, sizeof e->from, "%s%s%s", l->name, u[k].bn >= 0 ? " + " : "",
+                         u[k].bn >= 0 ? m->spec.layers[u[k].bn].name : "");
+                double base = 0.0;
+                layer_bytes(m, plan, l->name, &e->theory_bytes, &base);
+                if (u[k].bn >= 0)
+                    layer_bytes(m, plan, m->spec.layers[u[k].bn].name, &e->theory_bytes, &base);
+                e->bits = u[k].w ? u[k].bits : 0;
+                qrt_layer_info info;
+                if (qrt_layer_info_get(&qm, k, &info) == QRT_OK) {
+                    snprintf(e->kind, sizeof e->kind, "%s", info.kind_name);
+                    for (size_t t = 0; t < info.n_tensors; t++)
+                        e->actual_bytes += info.tensors[t].bytes;
+                }
+                rep->theory_bytes += e->theory_bytes;
+                rep->baseline_bytes += base;
+                rep->tensor_bytes += e->actual_bytes;
+            }
+        }
+    }
+    if (s != QR_OK) {
+        free(*blob);
+        *blob = NULL;
+        *len = 0;
+        if (rep)
+            qr_export_report_free(rep);
+    }
+    qrt_builder_free(b);
+    free_units(u, n);
+    qr_quant_plan_free(&own);
+    return s;
+}
+
+QR_API qr_status qr_export_write(const uint8_t *blob, size_t len, const char *dir,
+                                 const char *name, qr_error *err)
+{
+    size_t dl = strlen(dir) + 16;
+    char *qrt = malloc(dl), *c = malloc(dl), *h = malloc(dl);
+    qr_status s = QR_OK;
+    char gen[32];
+    snprintf(gen, sizeof gen, "qreg %s", QR_VERSION_STRING);
+    if (!qrt || !c || !h) {
+        s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+    } else {
+        snprintf(qrt, dl, "%s/model.qrt", dir);
+        snprintf(c, dl, "%s/model.c", dir);
+        snprintf(h, dl, "%s/model.h", dir);
+        if (qrt_builder_write_file(blob, len, qrt) != QRT_OK)
+            s = qr_error_set(err, QR_ERR_IO, "%s: cannot write", qrt);
+        else if (qrt_builder_write_c(blob, len, name, c, h, gen) != QRT_OK)
+            s = qr_error_set(err, QR_ERR_IO, "%s: cannot write (or '%s' is not a C identifier)",
+                             c, name);
+    }
+    free(qrt);
+    free(c);
+    free(h);
+    return s;
+}
+
+QR_API qr_status qr_export_evaluate(const uint8_t *blob, size_t len, const qr_dataset *d,
+                                    double *accuracy, int32_t *pred, qr_error *err)
+{
+    qrt_model qm;
+    qrt_status qs = qrt_model_load(&qm, blob, len);
+    if (qs != QRT_OK)
+        return qr_error_set(err, QR_ERR_FORMAT, "integer model: %s", qrt_strerror(qs));
+    size_t scratch_n = qrt_scratch_size(&qm), row = d->t * d->f;
+    size_t n_out = qm.n_outputs, frames = d->t;
+    void *scratch = malloc(scratch_n + 8);
+    int32_t *xq = malloc((row + 1) * sizeof *xq), *logits = malloc((n_out + 1) * sizeof *logits);
+    qr_status s = QR_OK;
+    size_t correct = 0;
+    if (!scratch || !xq || !logits) {
+        s = qr_error_set(err, QR_ERR_NOMEM, "integer model: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        if ((qs = qrt_quantize_input(&qm, d->x + i * row, frames, xq)) != QRT_OK ||
+            (qs = qrt_run(&qm, xq, scratch, scratch_n, logits)) != QRT_OK) {
+            s = qr_error_set(err, QR_ERR_FORMAT, "integer model: sample %zu: %s", i,
+                             qrt_strerror(qs));
+            goto done;
+        }
+        size_t best = qrt_argmax(logits, n_out);
+        if (pred)
+            pred[i] = (int32_t)best;
+        correct += best == (size_t)d->y[i];
+    }
+    if (accuracy)
+        *accuracy = d->n ? (double)correct / (double)d->n : NAN;
+done:
+    free(scratch);
+    free(xq);
+    free(logits);
+    return s;
+}

@@ -1,0 +1,51 @@
+/* qreg — export of a trained model to the integer device runtime (runtime/, prefix qrt_):
+ * a validated .qrt blob and model.c / model.h, and evaluation of that integer model on the
+ * host, so the accuracy measured here is the accuracy of what runs on the device.
+ * Numerics and layout: docs/runtime.md, docs/format.md. */
+#ifndef QREG_EXPORT_H
+#define QREG_EXPORT_H
+
+#include "qreg/common.h"
+#include "qreg/data.h"
+#include "qreg/model.h"
+
+/* One runtime layer of an export, with the qreg layers it came from and its sizes. */
+typedef struct qr_export_layer {
+    char from[96];          /* "conv1d_1 + batchnorm_1" */
+    char kind[16];          /* runtime layer: "conv1d", "dense", "gru", "batchnorm", ... */
+    int bits;               /* weight bit-width (0: no weights) */
+    double theory_bytes;    /* SPEC.md §1 accounting of the qreg parameters it holds */
+    size_t actual_bytes;    /* its tensors in the blob (row padding included) */
+} qr_export_layer;
+
+typedef struct qr_export_report {
+    size_t n;
+    qr_export_layer *layers;    /* owned; free with qr_export_report_free */
+    double theory_bytes;        /* total, SPEC.md §1 */
+    double baseline_bytes;      /* the same model with every weight at 8 bits */
+    size_t tensor_bytes;        /* all tensors in the blob */
+    size_t blob_bytes;          /* the whole blob: tensors + header, records, alignment, CRC */
+    size_t scratch_bytes;       /* caller memory one inference needs (qrt_scratch_size) */
+} qr_export_report;
+
+QR_API void qr_export_report_free(qr_export_report *r);
+
+/* Build the integer model of a trained, calibrated model (qr_model_calibrate; models trained
+ * by qr_train are). Weight matrices are quantized as the model's plan says (8-bit min-max
+ * without one); batch norm after a conv1d/dense folds into its per-channel requantization;
+ * dropout is dropped. Unsupported layers (same padding, pooling, flatten) are QR_ERR_UNSUPPORTED
+ * naming the layer. *blob is malloc'd (free()); rep may be NULL. */
+QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_export_report *rep,
+                                qr_error *err);
+
+/* Write DIR/model.qrt, DIR/model.c and DIR/model.h (C identifier prefix `name`, all const,
+ * 8-byte aligned, stamped with the qreg version), each atomically. */
+QR_API qr_status qr_export_write(const uint8_t *blob, size_t len, const char *dir,
+                                 const char *name, qr_error *err);
+
+/* Accuracy of the integer model in `blob` on a dataset (raw features: the blob standardizes
+ * and quantizes them), with each prediction in pred (d->n, may be NULL). */
+QR_API qr_status qr_export_evaluate(const uint8_t *blob, size_t len, const qr_dataset *d,
+                                    double *accuracy, int32_t *pred, qr_error *err);
+
+#endif /* QREG_EXPORT_H */

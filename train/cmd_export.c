@@ -1,0 +1,101 @@
+/* qreg export MODEL.qrm --out DIR: the integer model for the device runtime. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "cli.h"
+#include "qreg/export.h"
+
+static const char help[] =
+    "usage: qreg export MODEL.qrm --out DIR [--name NAME]\n"
+    "\n"
+    "Write the integer model of a trained model for the freestanding device runtime:\n"
+    "  DIR/model.qrt           the binary model (load with qrt_model_load)\n"
+    "  DIR/model.c, model.h    the same bytes as const, 8-byte aligned C arrays and NAME_load()\n"
+    "Weights are packed at their bit-width (1, 2, 4 or 8 bits; 3 in 4, 5-7 in 8) as the model's\n"
+    "quantization plan says (8-bit min-max without one); batch norm after a conv1d/dense is\n"
+    "folded into its per-channel requantization; activations are int32. Prints the bytes per\n"
+    "layer: the thesis' accounting (SPEC.md §1) beside what the blob holds, and the totals.\n"
+    "\n"
+    "options:\n"
+    "  --out DIR     output directory (created if missing; required)\n"
+    "  --name NAME   C identifier prefix of the generated arrays (default: model)\n"
+    "  -h, --help    this help\n";
+
+int qr_cmd_export(int argc, char **argv)
+{
+    const char *model_path = NULL, *out = NULL, *name = "model", *v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(help, stdout);
+            return 0;
+        } else if (qr_cli_opt(argc, argv, &i, "--out", &v)) {
+            if (!(out = v) || !*v)
+                goto bad;
+        } else if (qr_cli_opt(argc, argv, &i, "--name", &v)) {
+            if (!(name = v) || !*v)
+                goto bad;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "qreg export: unknown option '%s' (see qreg export --help)\n", a);
+            return 2;
+        } else if (!model_path) {
+            model_path = a;
+        } else {
+            fprintf(stderr, "qreg export: more than one model given\n");
+            return 2;
+        }
+        continue;
+    bad:
+        fprintf(stderr, "qreg export: option '%s' needs a value\n", a);
+        return 2;
+    }
+    if (!model_path || !out) {
+        fputs(help, stderr);
+        return 2;
+    }
+    qr_error err = {{0}};
+    qr_model *m = NULL;
+    if (qr_model_load(model_path, 1, &m, &err) != QR_OK) {
+        fprintf(stderr, "qreg export: %s\n", err.msg);
+        return 1;
+    }
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "qreg export: %s: cannot create: %s\n", out, strerror(errno));
+        qr_model_free(m);
+        return 1;
+    }
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    qr_export_report rep;
+    int rc = 1;
+    if (qr_export_blob(m, &blob, &len, &rep, &err) != QR_OK ||
+        qr_export_write(blob, len, out, name, &err) != QR_OK) {
+        fprintf(stderr, "qreg export: %s\n", err.msg);
+        goto done;
+    }
+    printf("%-36s %-10s %5s %12s %12s\n", "layer", "runtime", "bits", "theory (B)", "actual (B)");
+    for (size_t i = 0; i < rep.n; i++) {
+        const qr_export_layer *e = &rep.layers[i];
+        char bits[8] = "-";
+        if (e->bits)
+            snprintf(bits, sizeof bits, "%d", e->bits);
+        printf("%-36s %-10s %5s %12.3f %12zu\n", e->from, e->kind, bits, e->theory_bytes,
+               e->actual_bytes);
+    }
+    printf("\ntheory: %.3f B (8-bit baseline %.3f B, %+.1f%%)\n", rep.theory_bytes,
+           rep.baseline_bytes,
+           rep.baseline_bytes > 0 ? 100.0 * (rep.theory_bytes - rep.baseline_bytes) /
+                                        rep.baseline_bytes : 0.0);
+    printf("actual: %zu B of tensors, %zu B blob (%zu B header, records, alignment, CRC)\n",
+           rep.tensor_bytes, rep.blob_bytes, rep.blob_bytes - rep.tensor_bytes);
+    printf("scratch: %zu B of caller memory per inference\n", rep.scratch_bytes);
+    printf("wrote %s/model.qrt, %s/model.c, %s/model.h\n", out, out, out);
+    rc = 0;
+    qr_export_report_free(&rep);
+done:
+    free(blob);
+    qr_model_free(m);
+    return rc;
+}
