@@ -36,7 +36,6 @@ pass() {
 fail() {
     failed=$((failed + 1))
     echo "FAIL - $1"
-    for f in "$@"; do :; done
 }
 ids() { # the sorted ids with status ok in a results CSV file, one per line
     awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "status") s = i; next }
@@ -60,7 +59,7 @@ mpirun=(mpirun --oversubscribe --allow-run-as-root -np 2)
 
 "$qreg" sweep sweep.json --out single -j 2 --quiet >single.log 2>&1
 s1=$?
-"${mpirun[@]}" "$qreg" sweep sweep.json --out mpi --mpi --quiet >mpi.log 2>&1
+"${mpirun[@]}" "$qreg" sweep sweep.json --out mpi --mpi >mpi.log 2>&1
 s2=$?
 if [ "$s1" -eq 0 ] && [ "$s2" -eq 0 ]; then
     pass "single-machine and mpirun -np 2 sweeps succeed"
@@ -82,15 +81,17 @@ if [ "$(wc -l <mpi/results.jsonl)" -eq 16 ] && [ "$(tail -n +2 mpi/results.csv |
 else
     fail "rows: $(wc -l <mpi/results.jsonl) json lines"
 fi
-# both ranks ran points: the runs' directories name the rank-independent ids, so look at
-# which process ran them: each run's log is written by its own child; count the distinct
-# parents recorded by the sweep in the runs' stderr is not possible, so check the rows'
-# order differs from a single rank's order instead is fragile; the progress log of rank 0
-# is enough: it prints every row, whoever ran it
-if grep -q 'on each of 2 MPI ranks' mpi.log || "${mpirun[@]}" "$qreg" sweep sweep.json --out mpi --mpi 2>&1 | grep -q 'nothing to run'; then
-    pass "a second mpirun finds every run done (resume works across ranks)"
+# rank 0 prints a progress line for every row, marking those another rank ran
+if grep -Eq '^\[ *[0-9]+/16\] ok .*\(rank 1\)$' mpi.log && grep -Eq '^\[ *[0-9]+/16\] ok .*s$' mpi.log; then
+    pass "both ranks ran points"
 else
-    fail "second mpirun did not find the runs done"
+    fail "rank 1 ran nothing: $(grep -c 'rank 1' mpi.log) rows from it"
+fi
+"${mpirun[@]}" "$qreg" sweep sweep.json --out mpi --mpi >again.log 2>&1
+if [ $? -eq 0 ] && grep -q 'nothing to run' again.log; then
+    pass "a second mpirun finds every run done"
+else
+    fail "second mpirun: $(tail -n 3 again.log)"
 fi
 
 echo "sweep-mpi: $passed passed, $failed failed"

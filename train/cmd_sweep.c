@@ -194,7 +194,8 @@ static void draw_bar(sweep_run *R)
     fflush(stdout);
 }
 
-static void progress_line(sweep_run *R, const qr_sweep_point *p, const qr_sweep_row *r)
+/* `from`: the MPI rank that ran it (marked when not 0). */
+static void progress_line(sweep_run *R, const qr_sweep_point *p, const qr_sweep_row *r, int from)
 {
     if (R->quiet || R->rank != 0)
         return;
@@ -216,8 +217,11 @@ static void progress_line(sweep_run *R, const qr_sweep_point *p, const qr_sweep_
     int w = snprintf(NULL, 0, "%zu", R->total);
     if (R->tty)
         printf("\r\033[K");
-    printf("[%*zu/%zu] %-6s %s  %s  %s\n", w, R->finished, R->total, r->ok ? "ok" : "FAILED",
-           p->id, set, res);
+    char rank[32] = "";
+    if (from > 0)
+        snprintf(rank, sizeof rank, "  (rank %d)", from);
+    printf("[%*zu/%zu] %-6s %s  %s  %s%s\n", w, R->finished, R->total, r->ok ? "ok" : "FAILED",
+           p->id, set, res, rank);
     fflush(stdout);
     draw_bar(R);
 }
@@ -410,7 +414,7 @@ static qr_status start_run(sweep_run *R, size_t k, const sigset_t *orig, int *st
             R->n_failed++;
             s = R->rank == 0 ? record_row(R, &r, err) : QR_OK;
             if (s == QR_OK && R->rank == 0)
-                progress_line(R, p, &r);
+                progress_line(R, p, &r, 0);
 #ifdef QR_HAVE_MPI
             if (s == QR_OK && R->rank != 0) {
                 char *jl = qr_sweep_row_jsonl(&r);
@@ -560,7 +564,7 @@ static qr_status reap(sweep_run *R, qr_error *err)
         if (R->rank == 0) {
             s = record_row(R, &r, err);
             if (s == QR_OK)
-                progress_line(R, &R->sw.points[j.point], &r);
+                progress_line(R, &R->sw.points[j.point], &r, 0);
         }
 #ifdef QR_HAVE_MPI
         else {
@@ -654,7 +658,7 @@ static qr_status serve_ranks(sweep_run *R, const size_t *pending, size_t n_pendi
                         R->n_failed++;
                     s = record_row(R, &r, err);
                     if (s == QR_OK)
-                        progress_line(R, &R->sw.points[k], &r);
+                        progress_line(R, &R->sw.points[k], &r, st.MPI_SOURCE);
                     qr_sweep_row_free(&r);
                 }
                 qr_sweep_row_free(&got);

@@ -1,0 +1,204 @@
+/* Export to the integer runtime: integer predictions against the fake-quantized float model
+ * on trained models at several bit-widths, the size report against the thesis' accounting,
+ * the written files, and the refusals (no calibration, unsupported layers). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cjson/cJSON.h>
+#include "testlib.h"
+#include "qreg/export.h"
+#include "qreg/train.h"
+
+/* A small convolutional GRU on the wine data read as 13 x 1 sequences. */
+static qr_model *train_cgru(const char *dir, const char *quantize, qr_split_data *d)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "{\"data\": {\"train\": \"%s/data/wine.csv\", \"label\": \"label\","
+             " \"sequence\": [13, 1], \"validation_split\": 0.2, \"test_split\": 0.3},"
+             " \"model\": [{\"type\": \"conv1d\", \"filters\": 6, \"kernel_size\": 3},"
+             "  {\"type\": \"batchnorm\"}, {\"type\": \"relu\"},"
+             "  {\"type\": \"spatial_dropout1d\", \"rate\": 0.1}, {\"type\": \"gru\", \"units\": 8},"
+             "  {\"type\": \"batchnorm\"}, {\"type\": \"dense\"}],"
+             " \"optimizer\": {\"name\": \"adam\", \"learning_rate\": 0.01},"
+             " \"training\": {\"epochs\": 30, \"batch_size\": 16, \"seed\": 2,"
+             "  \"checkpoint_every\": 0}%s%s}",
+             tl_srcdir(), quantize ? ", " : "", quantize ? quantize : "");
+    char *path = tl_write_file(dir, "cgru.json", text);
+    qr_train_config c;
+    qr_error err = {{0}};
+    ck_assert_msg(qr_train_config_load(path, &c, &err) == QR_OK, "%s", err.msg);
+    ck_assert_msg(qr_train_load_data(&c, d, &err) == QR_OK, "%s", err.msg);
+    qr_model *m = NULL;
+    ck_assert_msg(qr_train(&c, d, NULL, NULL, &m, NULL, &err) == QR_OK, "%s", err.msg);
+    qr_train_config_free(&c);
+    free(path);
+    return m;
+}
+
+/* Fake-quantized predictions of a model on a dataset. */
+static double fq_predict(qr_model *m, const qr_dataset *d, int32_t *pred)
+{
+    size_t n_all;
+    float *w = qr_graph_params(qr_model_graph(m), NULL, &n_all);
+    float *save = malloc(n_all * sizeof *save);
+    memcpy(save, w, n_all * sizeof *save);
+    qr_quant_plan own = {0};
+    const qr_quant_plan *plan = qr_model_quant_plan(m);
+    if (!plan) {
+        ck_assert_int_eq(qr_quant_plan_init(&own, qr_model_spec_of(m)), QR_OK);
+        plan = &own;
+    }
+    qr_quant_fake(plan, m);
+    double acc;
+    ck_assert_int_eq(qr_evaluate(m, d, NULL, &acc, pred), QR_OK);
+    memcpy(w, save, n_all * sizeof *save);
+    free(save);
+    qr_quant_plan_free(&own);
+    return acc;
+}
+
+/* The issue's goal: integer accuracy within 0.5 points of fake-quantized accuracy and the
+ * same prediction on >= 99 % of samples; here on every split, for 8-bit PTQ, 4-bit, 1-bit
+ * and hybrid plans. */
+START_TEST(test_int_matches_fake_quant)
+{
+    const char *plans[] = {
+        NULL,
+        "\"quantize\": {\"lambda\": 0.001, \"matrices\": [{\"layer\": \"all\", \"bits\": 4}]}",
+        "\"quantize\": {\"lambda\": 0.001, \"matrices\": [{\"layer\": \"all\", \"bits\": 1}]}",
+        "\"quantize\": {\"lambda\": 0.001, \"matrices\": [{\"layer\": \"conv1d\", \"bits\": 2},"
+        " {\"layer\": \"gru\", \"bits\": 3}, {\"layer\": \"dense\", \"bits\": 1,"
+        " \"scale\": \"learned\"}]}",
+    };
+    for (size_t p = 0; p < sizeof plans / sizeof plans[0]; p++) {
+        char *dir = tl_tmpdir();
+        qr_split_data d;
+        qr_model *m = train_cgru(dir, plans[p], &d);
+        uint8_t *blob = NULL;
+        size_t len = 0;
+        qr_error err = {{0}};
+        ck_assert_msg(qr_export_blob(m, &blob, &len, NULL, &err) == QR_OK, "%s", err.msg);
+        const qr_dataset *sets[3] = {&d.train, &d.val, &d.test};
+        for (int k = 0; k < 3; k++) {
+            const qr_dataset *ds = sets[k];
+            int32_t *ip = malloc(ds->n * sizeof *ip), *fp = malloc(ds->n * sizeof *fp);
+            double ia, fa = fq_predict(m, ds, fp);
+            ck_assert_msg(qr_export_evaluate(blob, len, ds, &ia, ip, &err) == QR_OK, "%s", err.msg);
+            size_t same = 0;
+            for (size_t i = 0; i < ds->n; i++)
+                same += ip[i] == fp[i];
+            ck_assert_msg(fabs(ia - fa) <= 0.005 + 1e-12 && same * 100 >= ds->n * 99,
+                          "plan %zu split %d: integer %.4f vs fake-quantized %.4f, %zu of %zu "
+                          "predictions agree", p, k, ia, fa, same, ds->n);
+            free(ip);
+            free(fp);
+        }
+        free(blob);
+        qr_model_free(m);
+        qr_split_data_free(&d);
+        tl_rmtree(dir);
+        free(dir);
+    }
+}
+END_TEST
+
+/* The report's theoretical bytes are SPEC.md §1's, and the blob holds the tensors plus a small
+ * documented overhead (header, layer records, alignment, host section, CRC). */
+START_TEST(test_report_sizes)
+{
+    char *dir = tl_tmpdir();
+    qr_split_data d;
+    qr_model *m = train_cgru(dir, "\"quantize\": {\"matrices\": [{\"layer\": \"all\", \"bits\": 4}]}",
+                             &d);
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    qr_export_report rep;
+    qr_error err = {{0}};
+    ck_assert_msg(qr_export_blob(m, &blob, &len, &rep, &err) == QR_OK, "%s", err.msg);
+    double base, bytes = qr_quant_bytes(qr_model_quant_plan(m), m, &base);
+    ck_assert_double_eq_tol(rep.theory_bytes, bytes, 1e-9);
+    ck_assert_double_eq_tol(rep.baseline_bytes, base, 1e-9);
+    /* conv (3·1·6) + gru (6·24 + 8·24) + dense (8·3) weights at 4 bits, the rest at 32 bits:
+     * conv bias 6, bn 4·6, gru biases 2·24, bn 4·8, dense bias 3 */
+    ck_assert_double_eq_tol(bytes, (18 + 144 + 192 + 24) / 2.0 + 4.0 * (6 + 24 + 48 + 32 + 3),
+                            1e-9);
+    ck_assert_uint_eq(rep.blob_bytes, len);
+    ck_assert_uint_gt(rep.tensor_bytes, 0);
+    ck_assert_uint_lt(rep.blob_bytes - rep.tensor_bytes, 1024); /* the layout's overhead */
+    ck_assert_uint_gt(rep.scratch_bytes, 0);
+    ck_assert_uint_eq(rep.n, 5); /* conv+bn, relu, gru, bn, dense: dropout is gone */
+    ck_assert_str_eq(rep.layers[0].from, "conv1d_1 + batchnorm_1");
+    ck_assert_str_eq(rep.layers[0].kind, "conv1d");
+    ck_assert_int_eq(rep.layers[0].bits, 4);
+    /* files: model.qrt holds the blob; model.c/.h name the version */
+    ck_assert_int_eq(qr_export_write(blob, len, dir, "wine_cgru", &err), QR_OK);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.qrt", dir);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq((size_t)st.st_size, len);
+    snprintf(path, sizeof path, "%s/model.c", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char text[65536];
+    size_t got = fread(text, 1, sizeof text - 1, f);
+    text[got] = '\0';
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "wine_cgru_blob"));
+    ck_assert_ptr_nonnull(strstr(text, "qreg " QR_VERSION_STRING));
+    ck_assert_ptr_nonnull(strstr(text, "const"));
+    ck_assert_int_eq(qr_export_write(blob, len, dir, "not an identifier", &err), QR_ERR_IO);
+    qr_export_report_free(&rep);
+    free(blob);
+    qr_model_free(m);
+    qr_split_data_free(&d);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_refusals)
+{
+    qr_model_spec spec = {0};
+    qr_error err = {{0}};
+    cJSON *layers = cJSON_Parse("[{\"type\": \"conv1d\", \"filters\": 2, \"kernel_size\": 3,"
+                                " \"padding\": \"same\"}, {\"type\": \"flatten\"},"
+                                " {\"type\": \"dense\", \"units\": 2}]");
+    ck_assert_int_eq(qr_model_spec_parse(&spec, layers, "t", &err), QR_OK);
+    spec.t = 8;
+    spec.f = 2;
+    spec.n_classes = 2;
+    qr_model *m = NULL;
+    ck_assert_int_eq(qr_model_new(&spec, 4, 1, &m, &err), QR_OK);
+    uint8_t *blob = NULL;
+    size_t len;
+    /* no calibration yet */
+    ck_assert_int_eq(qr_export_blob(m, &blob, &len, NULL, &err), QR_ERR_STATE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "calibration"));
+    float x[4 * 16];
+    tl_fill_uniform(x, 64, -1, 1, 3);
+    ck_assert_int_eq(qr_model_calibrate(m, x, 4), QR_OK);
+    /* same padding has no integer kernel */
+    ck_assert_int_eq(qr_export_blob(m, &blob, &len, NULL, &err), QR_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "conv1d_1"));
+    ck_assert_ptr_null(blob);
+    qr_model_free(m);
+    qr_model_spec_free(&spec);
+    cJSON_Delete(layers);
+}
+END_TEST
+
+Suite *qr_suite_export(void)
+{
+    Suite *s = suite_create("export");
+    TCase *tc = tcase_create("integer");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_int_matches_fake_quant);
+    tcase_add_test(tc, test_report_sizes);
+    tcase_add_test(tc, test_refusals);
+    suite_add_tcase(s, tc);
+    return s;
+}
