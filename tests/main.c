@@ -11,6 +11,7 @@ int main(void)
     srunner_add_suite(sr, qr_suite_kd());
     srunner_add_suite(sr, qr_suite_resume());
     srunner_add_suite(sr, qr_suite_export());
+    srunner_add_suite(sr, qr_suite_distill_prune());
     srunner_add_suite(sr, qr_suite_quant_plan());
     srunner_add_suite(sr, qr_suite_gru());
     srunner_add_suite(sr, qr_suite_seq_ops());
