@@ -135,9 +135,10 @@ static void bn_affine(qr_model *m, const qr_layer_spec *l, size_t c, double *g, 
     }
 }
 
-/* SPEC.md §1 bytes of a qreg layer's parameters (weights at their bits, the rest 32 bits). */
+/* SPEC.md §1 bytes of a qreg layer's parameters (weights at their bits, the rest 32 bits),
+ * each listed in e->theory. */
 static void layer_bytes(qr_model *m, const qr_quant_plan *plan, const char *layer, double *bytes,
-                        double *baseline)
+                        double *baseline, qr_export_layer *e)
 {
     size_t nl = strlen(layer);
     for (size_t i = 0; i < m->graph->n_nodes; i++) {
@@ -147,8 +148,16 @@ static void layer_bytes(qr_model *m, const qr_quant_plan *plan, const char *laye
             continue;
         const qr_quant_matrix *q = plan_entry(plan, n->name);
         double cnt = (double)qr_shape_size(n);
-        *bytes += cnt * (q ? q->bits : 32) / 8.0;
+        int bits = q ? q->bits : 32;
+        *bytes += cnt * bits / 8.0;
         *baseline += cnt * (q ? 8 : 32) / 8.0;
+        if (e->n_theory < QR_EXPORT_MAX_TENSORS) {
+            qr_export_tensor *t = &e->theory[e->n_theory++];
+            snprintf(t->name, sizeof t->name, "%s", n->name);
+            t->bits = bits;
+            t->count = qr_shape_size(n);
+            t->bytes = cnt * bits / 8.0;
+        }
     }
 }
 
@@ -490,15 +499,23 @@ QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_exp
                 snprintf(e->from, sizeof e->from, "%s%s%s", l->name, u[k].bn >= 0 ? " + " : "",
                          u[k].bn >= 0 ? m->spec.layers[u[k].bn].name : "");
                 double base = 0.0;
-                layer_bytes(m, plan, l->name, &e->theory_bytes, &base);
+                layer_bytes(m, plan, l->name, &e->theory_bytes, &base, e);
                 if (u[k].bn >= 0)
-                    layer_bytes(m, plan, m->spec.layers[u[k].bn].name, &e->theory_bytes, &base);
+                    layer_bytes(m, plan, m->spec.layers[u[k].bn].name, &e->theory_bytes, &base, e);
                 e->bits = u[k].w ? u[k].bits : 0;
                 qrt_layer_info info;
                 if (qrt_layer_info_get(&qm, k, &info) == QRT_OK) {
                     snprintf(e->kind, sizeof e->kind, "%s", info.kind_name);
-                    for (size_t t = 0; t < info.n_tensors; t++)
+                    for (size_t t = 0; t < info.n_tensors; t++) {
                         e->actual_bytes += info.tensors[t].bytes;
+                        if (e->n_actual < QR_EXPORT_MAX_TENSORS) {
+                            qr_export_tensor *a = &e->actual[e->n_actual++];
+                            snprintf(a->name, sizeof a->name, "%s", info.tensors[t].name);
+                            a->bits = (int)info.tensors[t].container;
+                            a->count = info.tensors[t].count;
+                            a->bytes = (double)info.tensors[t].bytes;
+                        }
+                    }
                 }
                 rep->theory_bytes += e->theory_bytes;
                 rep->baseline_bytes += base;

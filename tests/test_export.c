@@ -191,6 +191,65 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* The reference configurations of SPEC.md §1: the export's theoretical size is the thesis'
+ * accounting (bts 513 B, gsc 219,952 B; all at 4 bits 380.5 B and 115,200 B), and the blob
+ * adds a small overhead: the tensors' own extra (row padding, requant pairs, BN as requant +
+ * offset) plus the fixed structure, documented in docs/runtime.md. */
+START_TEST(test_reference_sizes)
+{
+    const char *names[2] = {"bts", "gsc"};
+    const double base[2] = {513.0, 219952.0}, four[2] = {380.5, 115200.0};
+    for (int k = 0; k < 2; k++)
+        for (int q4 = 0; q4 < 2; q4++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/examples/%s.json", tl_srcdir(), names[k]);
+            qr_train_config c;
+            qr_error err = {{0}};
+            ck_assert_msg(qr_train_config_load(path, &c, &err) == QR_OK, "%s", err.msg);
+            qr_model_spec spec;
+            ck_assert_int_eq(qr_model_spec_copy(&spec, &c.model), QR_OK);
+            spec.t = c.t;
+            spec.f = c.f;
+            spec.n_classes = k ? 12 : 2;
+            qr_model *m = NULL;
+            ck_assert_msg(qr_model_new(&spec, 4, 1, &m, &err) == QR_OK, "%s", err.msg);
+            if (q4) {
+                qr_quant_plan p;
+                ck_assert_int_eq(qr_quant_plan_init(&p, &spec), QR_OK);
+                for (size_t i = 0; i < p.n; i++) {
+                    p.m[i].bits = 4;
+                    p.m[i].regularized = 1;
+                }
+                ck_assert_int_eq(qr_model_set_quant_plan(m, &p), QR_OK);
+                qr_quant_plan_free(&p);
+            }
+            size_t row = spec.t * spec.f;
+            float *x = malloc(4 * row * sizeof *x);
+            tl_fill_uniform(x, 4 * row, -2, 2, 9);
+            ck_assert_int_eq(qr_model_calibrate(m, x, 4), QR_OK);
+            uint8_t *blob = NULL;
+            size_t len;
+            qr_export_report rep;
+            ck_assert_msg(qr_export_blob(m, &blob, &len, &rep, &err) == QR_OK, "%s", err.msg);
+            ck_assert_double_eq_tol(rep.theory_bytes, q4 ? four[k] : base[k], 1e-9);
+            ck_assert_double_eq_tol(rep.baseline_bytes, base[k], 1e-9);
+            /* the fixed structure: header, records, alignment, host section, trailer */
+            ck_assert_uint_lt(rep.blob_bytes - rep.tensor_bytes, 600);
+            /* the tensors themselves: within 3 % (+ 64 B) of the accounting */
+            ck_assert_msg((double)rep.tensor_bytes <= rep.theory_bytes * 1.03 + 64 &&
+                              (double)rep.tensor_bytes >= rep.theory_bytes * 0.97 - 64,
+                          "%s%s: %zu B of tensors for %.3f B of accounting", names[k],
+                          q4 ? " at 4 bits" : "", rep.tensor_bytes, rep.theory_bytes);
+            qr_export_report_free(&rep);
+            free(blob);
+            free(x);
+            qr_model_free(m);
+            qr_model_spec_free(&spec);
+            qr_train_config_free(&c);
+        }
+}
+END_TEST
+
 Suite *qr_suite_export(void)
 {
     Suite *s = suite_create("export");
@@ -199,6 +258,7 @@ Suite *qr_suite_export(void)
     tcase_add_test(tc, test_int_matches_fake_quant);
     tcase_add_test(tc, test_report_sizes);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_reference_sizes);
     suite_add_tcase(s, tc);
     return s;
 }

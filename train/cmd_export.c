@@ -75,13 +75,18 @@ int qr_cmd_export(int argc, char **argv)
         fprintf(stderr, "qreg export: %s\n", err.msg);
         goto done;
     }
-    printf("%-36s %-10s %5s %12s %12s\n", "layer", "runtime", "bits", "theory (B)", "actual (B)");
+    printf("%-40s %6s %8s %12s %12s\n", "layer / tensor", "bits", "count", "theory (B)",
+           "actual (B)");
     for (size_t i = 0; i < rep.n; i++) {
         const qr_export_layer *e = &rep.layers[i];
-        char bits[8] = "-";
-        if (e->bits)
-            snprintf(bits, sizeof bits, "%d", e->bits);
-        printf("%-36s %-10s %5s %12.3f %12zu\n", e->from, e->kind, bits, e->theory_bytes,
+        printf("%s -> runtime %s\n", e->from, e->kind);
+        for (size_t t = 0; t < e->n_theory; t++)
+            printf("  %-38s %6d %8zu %12.3f %12s\n", e->theory[t].name, e->theory[t].bits,
+                   e->theory[t].count, e->theory[t].bytes, "");
+        for (size_t t = 0; t < e->n_actual; t++)
+            printf("  %-38s %6d %8zu %12s %12.0f\n", e->actual[t].name, e->actual[t].bits,
+                   e->actual[t].count, "", e->actual[t].bytes);
+        printf("  %-38s %6s %8s %12.3f %12zu\n", "layer total", "", "", e->theory_bytes,
                e->actual_bytes);
     }
     printf("\ntheory: %.3f B (8-bit baseline %.3f B, %+.1f%%)\n", rep.theory_bytes,

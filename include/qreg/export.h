@@ -9,6 +9,16 @@
 #include "qreg/data.h"
 #include "qreg/model.h"
 
+/* A tensor's size: a qreg parameter (theory, SPEC.md §1) or a runtime tensor (actual). */
+typedef struct qr_export_tensor {
+    char name[64];          /* "gru_1/recurrent_kernel", or the runtime's "weights", "requant" */
+    int bits;               /* per value */
+    size_t count;           /* values */
+    double bytes;
+} qr_export_tensor;
+
+#define QR_EXPORT_MAX_TENSORS 12
+
 /* One runtime layer of an export, with the qreg layers it came from and its sizes. */
 typedef struct qr_export_layer {
     char from[96];          /* "conv1d_1 + batchnorm_1" */
@@ -16,6 +26,9 @@ typedef struct qr_export_layer {
     int bits;               /* weight bit-width (0: no weights) */
     double theory_bytes;    /* SPEC.md §1 accounting of the qreg parameters it holds */
     size_t actual_bytes;    /* its tensors in the blob (row padding included) */
+    size_t n_theory, n_actual;
+    qr_export_tensor theory[QR_EXPORT_MAX_TENSORS]; /* the qreg parameters it holds */
+    qr_export_tensor actual[QR_EXPORT_MAX_TENSORS]; /* the runtime tensors it stores */
 } qr_export_layer;
 
 typedef struct qr_export_report {
