@@ -30,6 +30,9 @@ DEB_PACKAGES=(
 	check           # unit test framework (check.pc)
 	python3         # datasets/*.py converters
 	python3-numpy   # tests/mfcc_reference.py (the MFCC check in make check)
+	librsvg2-bin    # rsvg-convert: tests/sweep.sh renders qreg report's SVG plots
+	openmpi-bin     # mpirun: .ci/run's MPI sweep stage (configure --with-mpi)
+	libopenmpi-dev  # ompi-c.pc, mpi.h: configure --with-mpi
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")"

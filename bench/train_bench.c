@@ -86,7 +86,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: qreg-bench [--model bts|gsc|all] [--steps N] [--warmup N] [--repeat N]\n"
                "                  [--threads 1|2] [--batch N] [--profile] [--clock wall|cpu]\n"
                "                  [--no-sgemm] [--json] [--examples DIR]\n"
-               "       qreg-bench --gemm-crossover [--threads 1|2] [--batch N] [--clock wall|cpu]\n");
+               "       qreg-bench --gemm-crossover [--threads 1|2] [--batch N]\n"
+               "                  [--clock wall|cpu]\n");
 }
 
 static int parse_options(int argc, char **argv, options *o)
@@ -576,6 +577,7 @@ typedef struct result {
     gru_info gru;
     double gru_fwd_s, gru_bwd_s; /* per step */
     long maxrss_kb;
+    double arena_mb[5]; /* params + grads, activations, activation grads, op state, scratch */
 } result;
 
 static const char *op_label(int op)
@@ -644,6 +646,15 @@ static int bench_one(const bench_model *bm, int threads, const options *o, resul
     res->warmup = o->warmup >= 0 ? o->warmup : bm->warmup;
     res->repeat = o->repeat;
     qr_model_count_params(r.m, &res->trainable, &res->buffers);
+    {
+        const qr_graph *g = qr_model_graph(r.m);
+        const double mb = 1.0 / (1024.0 * 1024.0);
+        res->arena_mb[0] = 2.0 * (double)g->n_params * sizeof(float) * mb;
+        res->arena_mb[1] = (double)g->n_acts * sizeof(float) * mb;
+        res->arena_mb[2] = (double)g->n_agrads * sizeof(float) * mb;
+        res->arena_mb[3] = (double)g->n_aux * mb;
+        res->arena_mb[4] = (double)g->n_scratch * sizeof(float) * mb;
+    }
 
     float loss = 0.0f;
     for (long i = 0; i < res->warmup; i++)
@@ -693,11 +704,15 @@ static void print_result(const result *r, const options *o, int *first)
     if (o->json) {
         printf("%s{\"impl\": \"qreg\", \"model\": \"%s\", \"threads\": %d, \"batch\": %zu, "
                "\"steps\": %ld, \"warmup\": %ld, \"repeat\": %d, \"samples_per_s\": %.2f, "
-               "\"step_ms\": %.5f, \"cpu_samples_per_s\": %.2f, \"trainable\": %zu, \"buffers\": %zu, \"final_loss\": %.5f, "
-               "\"maxrss_kb\": %ld",
+               "\"step_ms\": %.5f, \"cpu_samples_per_s\": %.2f, \"trainable\": %zu, "
+               "\"buffers\": %zu, \"final_loss\": %.5f, "
+               "\"maxrss_kb\": %ld, \"arenas_mib\": {\"params_and_grads\": %.3f, "
+               "\"activations\": %.3f, \"activation_grads\": %.3f, \"op_state\": %.3f, "
+               "\"scratch\": %.3f}",
                *first ? "" : ",\n ", r->model, r->threads, r->batch, r->steps, r->warmup,
                r->repeat, r->samples_per_s, r->step_ms, r->cpu_samples_per_s, r->trainable,
-               r->buffers, (double)r->final_loss, r->maxrss_kb);
+               r->buffers, (double)r->final_loss, r->maxrss_kb, r->arena_mb[0], r->arena_mb[1],
+               r->arena_mb[2], r->arena_mb[3], r->arena_mb[4]);
         if (r->has_profile) {
             print_profile_json(r);
             if (r->gru.found)
@@ -717,6 +732,10 @@ static void print_result(const result *r, const options *o, int *first)
                r->step_ms, r->repeat, r->steps, r->warmup, (double)r->final_loss,
                r->cpu_samples_per_s);
         if (r->has_profile) {
+            printf("  graph arenas (MiB): parameters + gradients %.2f, activations %.2f, their "
+                   "gradients %.2f, op state %.2f, scratch %.2f\n",
+                   r->arena_mb[0], r->arena_mb[1], r->arena_mb[2], r->arena_mb[3],
+                   r->arena_mb[4]);
             print_profile_text(r);
             if (r->gru.found) {
                 double gf = (r->gru.fwd_flops + r->gru.bwd_flops) * 1e-9 /

@@ -58,8 +58,10 @@ START_TEST(test_path_set_get)
     ck_assert_int_eq(qr_sweep_path_set(c, "model[0].units", v, "w", &err), QR_OK);
     ck_assert_double_eq(qr_sweep_path_get(c, "model[0].units")->valuedouble, 1);
     /* a new key inside an existing object */
-    ck_assert_int_eq(qr_sweep_path_set(c, "quantize.matrices[0].regularizer",
-                                       cJSON_CreateString("r1"), "w", &err), QR_OK);
+    cJSON *r1 = cJSON_CreateString("r1");
+    ck_assert_int_eq(qr_sweep_path_set(c, "quantize.matrices[0].regularizer", r1, "w", &err),
+                     QR_OK);
+    cJSON_Delete(r1);
     ck_assert_str_eq(qr_sweep_path_get(c, "quantize.matrices[0].regularizer")->valuestring, "r1");
     ck_assert_int_eq(qr_sweep_path_set(c, "training.threads", v, "w", &err), QR_OK);
     /* whole subtrees */
@@ -108,6 +110,22 @@ START_TEST(test_path_errors)
         ck_assert_msg(qr_sweep_path_set(c, *p, v, "s.json", &err) == QR_ERR_CONFIG, "'%s'", *p);
     cJSON_Delete(v);
     cJSON_Delete(c);
+}
+END_TEST
+
+START_TEST(test_short_names)
+{
+    char *cols[] = {"quantize.matrices[0].bits", "quantize.schedule.name", "model[4].units",
+                    "group", "model[0].units", "model[2].type"};
+    char **n = qr_sweep_short_names(cols, 6);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_str_eq(n[0], "bits");
+    ck_assert_str_eq(n[1], "schedule");
+    ck_assert_str_eq(n[2], "model[4].units"); /* "units" twice: the whole names */
+    ck_assert_str_eq(n[3], "group");
+    ck_assert_str_eq(n[4], "model[0].units");
+    ck_assert_str_eq(n[5], "type");
+    qr_sweep_short_names_free(n, 6);
 }
 END_TEST
 
@@ -576,6 +594,7 @@ Suite *qr_suite_sweep(void)
     tcase_add_test(tc, test_path_set_get);
     tcase_add_test(tc, test_path_errors);
     tcase_add_test(tc, test_ids_stable);
+    tcase_add_test(tc, test_short_names);
     suite_add_tcase(s, tc);
     tc = tcase_create("expand");
     tcase_add_test(tc, test_grid_expansion);

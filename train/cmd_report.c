@@ -51,7 +51,7 @@ typedef struct group {
     double mean, std, min, max, median;
     double picked;       /* test metric of the run with the best validation metric */
     long long picked_seed;
-    double float_mean, bytes, baseline_bytes, reduction, seconds;
+    double float_mean, int_mean, bytes, actual_bytes, baseline_bytes, reduction, seconds;
     long base;           /* its baseline group, or -1 */
     double delta;        /* mean − its baseline's mean, in points; NAN without one */
     int pareto;
@@ -143,6 +143,8 @@ static double mean_of(const report *rp, const group *g, double (*get)(const qr_s
 }
 
 static double get_float(const qr_sweep_row *r) { return r->test_accuracy; }
+static double get_int(const qr_sweep_row *r) { return r->int_test_accuracy; }
+static double get_actual(const qr_sweep_row *r) { return r->actual_bytes; }
 static double get_bytes(const qr_sweep_row *r) { return r->bytes; }
 static double get_base(const qr_sweep_row *r) { return r->baseline_bytes; }
 static double get_red(const qr_sweep_row *r) { return r->reduction_pct; }
@@ -210,6 +212,8 @@ static qr_status build_groups(report *rp, const char *baseline, qr_error *err)
         g->max = n ? v[n - 1] : NAN;
         g->median = quantile(v, n, 0.5);
         g->float_mean = mean_of(rp, g, get_float);
+        g->int_mean = mean_of(rp, g, get_int);
+        g->actual_bytes = mean_of(rp, g, get_actual);
         g->bytes = mean_of(rp, g, get_bytes);
         g->baseline_bytes = mean_of(rp, g, get_base);
         g->reduction = mean_of(rp, g, get_red);
@@ -309,8 +313,9 @@ static void group_label(const report *rp, const group *g, char *buf, size_t n, c
             continue;
         const char *name = rp->short_names[rp->gcols[i]];
         const char *lab = r->labels[rp->gcols[i]];
-        int w = snprintf(buf + len, n - len, "%s%s=%s", len ? sep : "", name,
-                         lab[0] ? lab : "-");
+        if (!lab[0])
+            continue; /* not set in this configuration */
+        int w = snprintf(buf + len, n - len, "%s%s=%s", len ? sep : "", name, lab);
         if (w < 0)
             break;
         len += (size_t)w;
@@ -477,7 +482,8 @@ static qr_status write_summary_csv(const report *rp, const char *path, qr_error 
     for (size_t i = 0; i < rp->n_gcols; i++)
         csv_cell(&b, rp->res.columns[rp->gcols[i]], i == 0);
     buf_printf(&b, "%sn_ok,n_runs,mean,std,min,median,max,best_on_val,best_on_val_seed,"
-               "float_mean,bytes,baseline_bytes,reduction_pct,delta_vs_baseline_points,"
+               "float_mean,int_mean,bytes,actual_bytes,baseline_bytes,reduction_pct,"
+               "delta_vs_baseline_points,"
                "seconds_mean,pareto,baseline\n", rp->n_gcols ? "," : "");
     for (size_t k = 0; k < rp->n_groups; k++) {
         const group *g = &rp->groups[k];
@@ -496,7 +502,9 @@ static qr_status write_summary_csv(const report *rp, const char *path, qr_error 
         else
             buf_printf(&b, ",%lld", g->picked_seed);
         csv_num(&b, g->float_mean);
+        csv_num(&b, g->int_mean);
         csv_num(&b, g->bytes);
+        csv_num(&b, g->actual_bytes);
         csv_num(&b, g->baseline_bytes);
         csv_num(&b, g->reduction);
         csv_num(&b, g->delta);
@@ -829,7 +837,7 @@ static qr_status plot_pareto(const report *rp, const char *path, qr_error *err)
             front[nf++] = &rp->groups[k];
     qsort(front, nf, sizeof *front, cmp_group_bytes);
     size_t n_listed = nf < 14 ? nf : 14;
-    double W = 1000, H = fmax(560, 260 + 15.0 * (double)n_listed + 60);
+    double W = 1000, H = fmax(560, 260 + 28.0 * (double)n_listed + 60);
     frame f = {78, 56, 560, H - 56 - 66, INFINITY, -INFINITY, INFINITY, -INFINITY};
     for (size_t k = 0; k < rp->n_groups; k++) {
         const group *g = &rp->groups[k];
@@ -959,8 +967,26 @@ static qr_status plot_pareto(const report *rp, const char *path, qr_error *err)
         svg_text_ex(&s, lx + 50, ly, 10, "end", 0, NULL, cell);
         snprintf(cell, sizeof cell, "%.0f B", front[i]->bytes);
         svg_text_ex(&s, lx + 90, ly, 10, "end", 0, NULL, cell);
-        snprintf(cell, sizeof cell, "%.*s%s", fit, lab, (int)strlen(lab) > fit ? "…" : "");
-        svg_text_ex(&s, lx + 98, ly, 10, "start", 0, NULL, cell);
+        /* the settings on up to two lines, broken at a space */
+        const char *rest = lab;
+        for (int line = 0; line < 2 && *rest; line++) {
+            int take = (int)strlen(rest);
+            if (take > fit) {
+                take = fit;
+                while (take > 0 && rest[take] != ' ')
+                    take--;
+                if (take == 0 || line == 1)
+                    take = fit;
+            }
+            int more = line == 1 && (int)strlen(rest) > take;
+            snprintf(cell, sizeof cell, "%.*s%s", take, rest, more ? "…" : "");
+            svg_text_ex(&s, lx + 98, ly, 10, "start", 0, NULL, cell);
+            rest += take;
+            while (*rest == ' ')
+                rest++;
+            if (*rest && line == 0)
+                ly += 13;
+        }
     }
     if (nf > n_listed) {
         char more[64];
@@ -1197,15 +1223,47 @@ static qr_status plot_heatmap(const report *rp, size_t cx, size_t cy, const char
         hi += 0.5;
     }
     double cell = fmin(80, fmax(46, 520.0 / (double)(nx > ny ? nx : ny)));
-    double x0 = 90, y0 = 56, W = x0 + cell * (double)nx + 150, H = y0 + cell * (double)ny + 70;
-    if (W < 480)
-        W = 480;
+    double x0 = 90, y0 = 74, W = x0 + cell * (double)nx + 150, H = y0 + cell * (double)ny + 70;
+    if (W < 680)
+        W = 680;
     qr_svg s;
     qr_svg_begin(&s, W, H);
     const char *xn = rp->short_names[cx], *yn = rp->short_names[cy];
     char title[256];
     snprintf(title, sizeof title, "Mean %s (%%)", metric_name(rp));
     draw_title(&s, rp, x0, title);
+    /* what the cells pool: the other settings that vary among their runs */
+    char sub[512], sub2[512] = "";
+    size_t sl = (size_t)snprintf(sub, sizeof sub, "n: runs per cell");
+    int first = 1;
+    for (size_t c = 0; c < res->n_columns && sl < sizeof sub; c++) {
+        if (c == cx || c == cy || is_seed_column(res->columns[c]))
+            continue;
+        const char *seen = NULL;
+        int varies = 0;
+        for (size_t i = 0; i < res->n_rows && !varies; i++) {
+            const qr_sweep_row *r = &res->rows[i];
+            if (!r->ok || (bg && same_group(rp, r, &res->rows[bg->first])))
+                continue;
+            if (!seen)
+                seen = r->labels[c];
+            else
+                varies = strcmp(seen, r->labels[c]) != 0;
+        }
+        if (!varies)
+            continue;
+        sl += (size_t)snprintf(sub + sl, sizeof sub - sl, "%s%s", first ? "; pooled over " : ", ",
+                               rp->short_names[c]);
+        first = 0;
+    }
+    if (bg && !isnan(bg->mean)) {
+        char lab[256];
+        group_label(rp, bg, lab, sizeof lab, " ");
+        snprintf(sub2, sizeof sub2, "baseline, not in the map: %.1f%% (%s)", 100 * bg->mean, lab);
+    }
+    svg_text_ex(&s, x0, 44, 11, "start", 0, "fill=\"#555\"", sub);
+    if (sub2[0])
+        svg_text_ex(&s, x0, 58, 11, "start", 0, "fill=\"#555\"", sub2);
     for (size_t b = 0; b < ny; b++)
         for (size_t a = 0; a < nx; a++) {
             size_t k = b * nx + a;

@@ -23,6 +23,8 @@
 #endif
 #ifdef QR_HAVE_MPI
 #include <mpi.h>
+/* messages between the ranks of an MPI sweep */
+enum { TAG_REQUEST = 1, TAG_ROW = 2, TAG_WORK = 3, TAG_DONE = 4 };
 #endif
 #include "cli.h"
 #include "lib/fileio.h"
@@ -52,6 +54,9 @@ static const char sweep_help[] =
     "  --mpi            distribute the points over MPI ranks (automatic under mpirun with\n"
     "                   more than one rank): rank 0 hands out points and writes the files\n"
 #endif
+    "  --no-int         skip the integer model: qreg eval --int on the validation and test\n"
+    "                   files (when the config has separate ones) and qreg export for the\n"
+    "                   device model's size (int_*_accuracy, actual_bytes)\n"
     "  --quiet          no progress lines\n"
     "  -h, --help       this help\n"
     "\n"
@@ -67,16 +72,30 @@ static const char sweep_help[] =
 /* ---- signals ----------------------------------------------------------------------------- */
 
 static volatile sig_atomic_t stop_signals; /* SIGINT and SIGTERM received */
+static int wake_fd[2] = {-1, -1};          /* self-pipe: a signal wakes the main loop */
+
+/* Handlers may run in any thread (OpenBLAS and MPI start threads that do not block these
+ * signals), so they wake the main loop through a pipe rather than by interrupting it. */
+static void wake(void)
+{
+    int saved = errno;
+    if (wake_fd[1] >= 0 && write(wake_fd[1], "", 1) < 0) {
+        /* full pipe: a wake-up is pending anyway */
+    }
+    errno = saved;
+}
 
 static void on_stop(int sig)
 {
     (void)sig;
     stop_signals++;
+    wake();
 }
 
 static void on_child(int sig)
 {
-    (void)sig; /* only wakes pselect */
+    (void)sig;
+    wake();
 }
 
 /* ---- state ----------------------------------------------------------------------------- */
@@ -85,6 +104,8 @@ typedef struct job {
     pid_t pid;
     size_t point;
     double started;
+    int phase;          /* 0 training, 1 integer evaluation on validation, 2 on test */
+    qr_sweep_row *row;  /* phases 1, 2: the training run's row, completed by them */
 } job;
 
 typedef struct sweep_run {
@@ -95,6 +116,7 @@ typedef struct sweep_run {
     char *csv_path, *jsonl_path;
     int csv_fd, jsonl_fd;
     int quiet, tty;
+    int int_eval;              /* integer accuracy of finished runs (qreg eval --int) */
     size_t jobs;
     job *running;
     size_t n_running;
@@ -204,8 +226,12 @@ static void progress_line(sweep_run *R, const qr_sweep_point *p, const qr_sweep_
     if (r->ok) {
         double acc = !isnan(r->fq_test_accuracy) ? r->fq_test_accuracy : r->test_accuracy;
         double val = !isnan(r->fq_val_accuracy) ? r->fq_val_accuracy : r->val_accuracy;
-        int n = snprintf(res, sizeof res, "%s %.2f%% (val %.2f%%)",
+        int n = snprintf(res, sizeof res, "%s %.2f%% (val %.2f%%",
                          !isnan(r->fq_test_accuracy) ? "fq_test" : "test", 100 * acc, 100 * val);
+        if (!isnan(r->int_test_accuracy) && n > 0)
+            n += snprintf(res + n, sizeof res - (size_t)n, ", int %.2f%%", 100 * r->int_test_accuracy);
+        if (n > 0)
+            n += snprintf(res + n, sizeof res - (size_t)n, ")");
         if (!isnan(r->bytes) && n > 0)
             n += snprintf(res + n, sizeof res - (size_t)n, "  %.1f B (%.1f%% smaller)",
                           r->bytes, fabs(r->reduction_pct) < 0.05 ? 0.0 : r->reduction_pct);
@@ -389,11 +415,77 @@ static qr_status prepare_run(sweep_run *R, const qr_sweep_point *p, const char *
     return QR_OK;
 }
 
-/* Start point `k` as a child process; a config error is recorded at once. */
-static qr_status start_run(sweep_run *R, size_t k, const sigset_t *orig, int *started,
-                           qr_error *err)
+/* Start `argv` (this program) as a child in its own process group, stdout and stderr to
+ * files, stdin from /dev/null. */
+static qr_status spawn(const sweep_run *R, char *const argv[], const char *out,
+                       const char *errp, const sigset_t *orig, pid_t *pid_out, qr_error *err)
 {
-    *started = 0;
+    pid_t parent = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* own process group: a terminal's Ctrl-C reaches only the sweep, which passes it on
+         * exactly once (a second SIGINT would kill a run without a checkpoint) */
+        setpgid(0, 0);
+#ifdef __linux__
+        prctl(PR_SET_PDEATHSIG, SIGINT); /* the sweep died: stop with a checkpoint */
+        if (getppid() != parent)
+            _exit(130);
+#endif
+        (void)parent;
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        sigprocmask(SIG_SETMASK, orig, NULL);
+        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        int fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        int fi = open("/dev/null", O_RDONLY);
+        if (fo < 0 || fe < 0 || fi < 0)
+            _exit(126);
+        dup2(fi, 0);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execve(R->exe, argv, R->envp);
+        static const char msg[] = "qreg sweep: cannot execute the qreg program\n";
+        if (write(2, msg, sizeof msg - 1) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    if (pid < 0)
+        return qr_error_set(err, QR_ERR_IO, "fork: %s", strerror(errno));
+    setpgid(pid, pid);
+    *pid_out = pid;
+    return QR_OK;
+}
+
+/* A finished run's row: written by rank 0, sent to rank 0 by the others. */
+static qr_status emit_row(sweep_run *R, size_t k, const qr_sweep_row *r, qr_error *err)
+{
+    R->finished++;
+    if (r->ok)
+        R->n_ok++;
+    else
+        R->n_failed++;
+    if (R->rank == 0) {
+        qr_status s = record_row(R, r, err);
+        if (s == QR_OK)
+            progress_line(R, &R->sw.points[k], r, 0);
+        return s;
+    }
+#ifdef QR_HAVE_MPI
+    char *jl = qr_sweep_row_jsonl(r);
+    if (!jl)
+        return qr_error_set(err, QR_ERR_NOMEM, "out of memory");
+    MPI_Send(jl, (int)strlen(jl) + 1, MPI_CHAR, 0, TAG_ROW, MPI_COMM_WORLD);
+    free(jl);
+#endif
+    return QR_OK;
+}
+
+/* Start point `k` as a child process; a config error is recorded at once. */
+static qr_status start_run(sweep_run *R, size_t k, const sigset_t *orig, qr_error *err)
+{
     const qr_sweep_point *p = &R->sw.points[k];
     char *rdir = run_dir(R, p), *cpath = NULL, cfg_err[QR_ERROR_MAX];
     if (!rdir)
@@ -410,64 +502,16 @@ static qr_status start_run(sweep_run *R, size_t k, const sigset_t *orig, int *st
             s = qr_error_set(err, QR_ERR_NOMEM, "out of memory");
         } else {
             qr_sweep_row_set_error(&r, cfg_err);
-            R->finished++;
-            R->n_failed++;
-            s = R->rank == 0 ? record_row(R, &r, err) : QR_OK;
-            if (s == QR_OK && R->rank == 0)
-                progress_line(R, p, &r, 0);
-#ifdef QR_HAVE_MPI
-            if (s == QR_OK && R->rank != 0) {
-                char *jl = qr_sweep_row_jsonl(&r);
-                if (jl)
-                    MPI_Send(jl, (int)strlen(jl) + 1, MPI_CHAR, 0, 2, MPI_COMM_WORLD);
-                free(jl);
-            }
-#endif
+            s = emit_row(R, k, &r, err);
             qr_sweep_row_free(&r);
         }
     } else if (s == QR_OK) {
         int resume = access(ckpt, F_OK) == 0;
         char *argv[] = {"qreg", "train", cpath, "--json", "--quiet", "--out", model,
                         resume ? "--resume" : NULL, NULL};
-        pid_t parent = getpid();
-        fflush(stdout);
-        fflush(stderr);
-        pid_t pid = fork();
-        if (pid == 0) {
-            /* own process group: a terminal's Ctrl-C reaches only the sweep, which passes it
-             * on exactly once (a second SIGINT would kill the run without a checkpoint) */
-            setpgid(0, 0);
-#ifdef __linux__
-            prctl(PR_SET_PDEATHSIG, SIGINT); /* the sweep died: stop with a checkpoint */
-            if (getppid() != parent)
-                _exit(130);
-#endif
-            (void)parent;
-            signal(SIGINT, SIG_DFL);
-            signal(SIGTERM, SIG_DFL);
-            signal(SIGCHLD, SIG_DFL);
-            sigprocmask(SIG_SETMASK, orig, NULL);
-            int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-            int fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-            int fi = open("/dev/null", O_RDONLY);
-            if (fo < 0 || fe < 0 || fi < 0)
-                _exit(126);
-            dup2(fi, 0);
-            dup2(fo, 1);
-            dup2(fe, 2);
-            execve(R->exe, argv, R->envp);
-            static const char msg[] = "qreg train: cannot execute the qreg program\n";
-            if (write(2, msg, sizeof msg - 1) < 0)
-                _exit(127);
-            _exit(127);
-        }
-        if (pid < 0) {
-            s = qr_error_set(err, QR_ERR_IO, "fork: %s", strerror(errno));
-        } else {
-            setpgid(pid, pid);
-            R->running[R->n_running++] = (job){pid, k, now()};
-            *started = 1;
-        }
+        pid_t pid;
+        if ((s = spawn(R, argv, out, errp, orig, &pid, err)) == QR_OK)
+            R->running[R->n_running++] = (job){pid, k, now(), 0, NULL};
     }
     free(model);
     free(ckpt);
@@ -478,8 +522,8 @@ static qr_status start_run(sweep_run *R, size_t k, const sigset_t *orig, int *st
     return s;
 }
 
-/* A run ended with wait status `status`: make its row. Returns 0 when there is no row (the
- * run was stopped by our signal and will be resumed). */
+/* A training run ended with wait status `status`: make its row. Returns 0 when there is no
+ * row (the run was stopped by our signal and will be resumed), -1 when out of memory. */
 static int finish_run(sweep_run *R, const job *j, int status, qr_sweep_row *r)
 {
     const qr_sweep_point *p = &R->sw.points[j->point];
@@ -490,7 +534,10 @@ static int finish_run(sweep_run *R, const job *j, int status, qr_sweep_row *r)
     int row = 1;
     if (qr_sweep_row_init(r, &R->sw, p) != QR_OK) {
         row = -1;
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 130 && R->stopping) {
+    } else if (R->stopping && ((WIFEXITED(status) && WEXITSTATUS(status) == 130) ||
+                               (WIFSIGNALED(status) && WTERMSIG(status) == SIGINT))) {
+        /* stopped by the signal we passed on (a second one kills at once): no row, the
+         * next sweep resumes it from its checkpoint or starts it again */
         row = 0;
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         char *line = out ? last_line(out) : NULL;
@@ -521,6 +568,129 @@ static int finish_run(sweep_run *R, const job *j, int status, qr_sweep_row *r)
     return row;
 }
 
+/* ---- integer accuracy ------------------------------------------------------------------ */
+
+/* The data file of a split ("validation" or "test") of a run's config, as a path qreg eval
+ * reads (${QREG_DATA} expanded), or NULL: no separate file (a split of the training file,
+ * audio data), so no integer accuracy. */
+static char *split_file(const cJSON *config, const char *key)
+{
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(config, "data");
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(data, key);
+    if (!cJSON_IsString(f) || !f->valuestring[0] || cJSON_GetObjectItemCaseSensitive(data, "audio"))
+        return NULL;
+    const char *v = f->valuestring, *var = "${QREG_DATA}";
+    if (strncmp(v, var, strlen(var)) != 0)
+        return strdup(v);
+    const char *env = getenv("QREG_DATA"), *home = getenv("HOME");
+    char dir[4096];
+    if (env && *env)
+        snprintf(dir, sizeof dir, "%s", env);
+    else
+        snprintf(dir, sizeof dir, "%s/.local/share/qreg/data", home && *home ? home : ".");
+    char *out = malloc(strlen(dir) + strlen(v) + 1);
+    if (out)
+        sprintf(out, "%s%s", dir, v + strlen(var));
+    return out;
+}
+
+/* Start the job's next phase: `qreg eval MODEL --data SPLIT --int --json` on a separate
+ * validation (1) or test (2) file, then `qreg export` (3) for the device model's size.
+ * Returns 1 when a process was started. */
+static int start_eval(sweep_run *R, job *j, const sigset_t *orig)
+{
+    const qr_sweep_point *p = &R->sw.points[j->point];
+    static const char *const keys[3] = {NULL, "validation", "test"};
+    static const char *const names[3] = {NULL, "int-val", "int-test"};
+    if (j->phase >= 3)
+        return 0;
+    char *rdir = run_dir(R, p);
+    cJSON *c = rdir ? qr_sweep_run_config(&R->sw, p, rdir) : NULL;
+    int started = 0;
+    while (!started && c && ++j->phase <= 3) {
+        if (j->phase == 3) { /* the device model: its size is the actual byte size */
+            char *model = path_join(rdir, "model.qrm"), *dir = path_join(rdir, "export");
+            char *out = path_join(rdir, "export.log"), *errp = path_join(rdir, "export.err");
+            char *argv[] = {"qreg", "export", model, "--out", dir, NULL};
+            pid_t pid;
+            qr_error err;
+            if (model && dir && out && errp && spawn(R, argv, out, errp, orig, &pid, &err) == QR_OK) {
+                j->pid = pid;
+                started = 1;
+            }
+            free(model);
+            free(dir);
+            free(out);
+            free(errp);
+            continue;
+        }
+        char *file = split_file(c, keys[j->phase]);
+        if (!file)
+            continue;
+        const cJSON *data = cJSON_GetObjectItemCaseSensitive(c, "data");
+        const cJSON *label = cJSON_GetObjectItemCaseSensitive(data, "label");
+        const cJSON *header = cJSON_GetObjectItemCaseSensitive(data, "header");
+        char lab[256] = "", o[64], e[64];
+        if (cJSON_IsString(label))
+            snprintf(lab, sizeof lab, "%s", label->valuestring);
+        else if (cJSON_IsNumber(label))
+            snprintf(lab, sizeof lab, "%.0f", label->valuedouble);
+        const char *hd = cJSON_IsTrue(header) ? "yes" : cJSON_IsFalse(header) ? "no" : "auto";
+        snprintf(o, sizeof o, "%s.json", names[j->phase]);
+        snprintf(e, sizeof e, "%s.log", names[j->phase]);
+        char *model = path_join(rdir, "model.qrm"), *out = path_join(rdir, o);
+        char *errp = path_join(rdir, e);
+        char *argv[] = {"qreg", "eval", model, "--data", file, "--int", "--json",
+                        "--header", (char *)hd, lab[0] ? "--label" : NULL, lab, NULL};
+        pid_t pid;
+        qr_error err;
+        if (model && out && errp && spawn(R, argv, out, errp, orig, &pid, &err) == QR_OK) {
+            j->pid = pid;
+            started = 1;
+        }
+        free(model);
+        free(out);
+        free(errp);
+        free(file);
+    }
+    cJSON_Delete(c);
+    free(rdir);
+    return started;
+}
+
+/* An evaluation or export ended: its integer accuracy or the model's size goes into the
+ * job's row (left empty when the model cannot be exported or the step failed; the message is
+ * in int-*.log or export.err). */
+static void finish_eval(sweep_run *R, const job *j, int status)
+{
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return;
+    char *rdir = run_dir(R, &R->sw.points[j->point]);
+    if (j->phase == 3) {
+        char *blob = rdir ? path_join(rdir, "export/model.qrt") : NULL;
+        struct stat st;
+        if (blob && stat(blob, &st) == 0)
+            j->row->actual_bytes = (double)st.st_size;
+        free(blob);
+        free(rdir);
+        return;
+    }
+    char *out = rdir ? path_join(rdir, j->phase == 1 ? "int-val.json" : "int-test.json") : NULL;
+    char *line = out ? last_line(out) : NULL;
+    cJSON *o = line ? cJSON_Parse(line) : NULL;
+    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(o, "int_accuracy");
+    if (cJSON_IsNumber(acc)) {
+        if (j->phase == 1)
+            j->row->int_val_accuracy = acc->valuedouble;
+        else
+            j->row->int_test_accuracy = acc->valuedouble;
+    }
+    cJSON_Delete(o);
+    free(line);
+    free(out);
+    free(rdir);
+}
+
 static void forward_stop(sweep_run *R)
 {
     if (stop_signals == R->forwarded)
@@ -532,8 +702,10 @@ static void forward_stop(sweep_run *R)
     draw_bar(R);
 }
 
-/* Reap finished children; each row is recorded (rank 0) or sent to rank 0. */
-static qr_status reap(sweep_run *R, qr_error *err)
+/* Reap finished children. A training run that succeeded goes on to the integer evaluations
+ * of its validation and test files (when it has them); a finished run's row is recorded
+ * (rank 0) or sent to rank 0. */
+static qr_status reap(sweep_run *R, const sigset_t *orig, qr_error *err)
 {
     for (;;) {
         int status;
@@ -547,43 +719,37 @@ static qr_status reap(sweep_run *R, qr_error *err)
             continue;
         job j = R->running[i];
         R->running[i] = R->running[--R->n_running];
-        qr_sweep_row r;
-        int row = finish_run(R, &j, status, &r);
-        if (row < 0)
-            return qr_error_set(err, QR_ERR_NOMEM, "out of memory");
-        if (row == 0) {
-            R->n_interrupted++;
+        if (j.phase == 0) {
+            qr_sweep_row r;
+            int row = finish_run(R, &j, status, &r);
+            if (row < 0)
+                return qr_error_set(err, QR_ERR_NOMEM, "out of memory");
+            if (row == 0) {
+                R->n_interrupted++;
+                continue;
+            }
+            if (!(j.row = malloc(sizeof *j.row))) {
+                qr_sweep_row_free(&r);
+                return qr_error_set(err, QR_ERR_NOMEM, "out of memory");
+            }
+            *j.row = r;
+        } else {
+            finish_eval(R, &j, status);
+        }
+        if (j.row->ok && R->int_eval && !R->stopping && start_eval(R, &j, orig)) {
+            R->running[R->n_running++] = j; /* the same slot, the next phase */
             continue;
         }
-        R->finished++;
-        if (r.ok)
-            R->n_ok++;
-        else
-            R->n_failed++;
-        qr_status s = QR_OK;
-        if (R->rank == 0) {
-            s = record_row(R, &r, err);
-            if (s == QR_OK)
-                progress_line(R, &R->sw.points[j.point], &r, 0);
-        }
-#ifdef QR_HAVE_MPI
-        else {
-            char *jl = qr_sweep_row_jsonl(&r);
-            if (!jl)
-                s = qr_error_set(err, QR_ERR_NOMEM, "out of memory");
-            else
-                MPI_Send(jl, (int)strlen(jl) + 1, MPI_CHAR, 0, 2, MPI_COMM_WORLD);
-            free(jl);
-        }
-#endif
-        qr_sweep_row_free(&r);
+        qr_status s = emit_row(R, j.point, j.row, err);
+        qr_sweep_row_free(j.row);
+        free(j.row);
         if (s)
             return s;
     }
 }
 
-/* Wait for a child, a signal or `timeout` seconds (< 0: no limit), signals unblocked only
- * while waiting (no lost wake-up). */
+/* Wait for a child, a signal or `timeout` seconds (< 0: no limit). Signals stay blocked in
+ * this thread except while waiting; the self-pipe catches those another thread handled. */
 static void wait_event(const sigset_t *orig, double timeout)
 {
     struct timespec ts, *tp = NULL;
@@ -592,15 +758,21 @@ static void wait_event(const sigset_t *orig, double timeout)
         ts.tv_nsec = (long)((timeout - (double)ts.tv_sec) * 1e9);
         tp = &ts;
     }
-    pselect(0, NULL, NULL, NULL, tp, orig);
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(wake_fd[0], &rd);
+    if (pselect(wake_fd[0] + 1, &rd, NULL, NULL, tp, orig) > 0) {
+        char buf[64];
+        while (read(wake_fd[0], buf, sizeof buf) > 0) {
+        }
+    }
 }
 
 /* ---- MPI ------------------------------------------------------------------------------- */
 #ifdef QR_HAVE_MPI
-enum { TAG_REQUEST = 1, TAG_ROW = 2, TAG_WORK = 3, TAG_DONE = 4 };
-
-/* Rank 0: answer requests for work and record rows sent by the other ranks. Returns the
- * number of ranks that said they are done, added to *done_ranks. */
+/* Rank 0: answer requests for work (TAG_REQUEST -> TAG_WORK with a point index, -1 for no
+ * more), record the rows the other ranks send (TAG_ROW, a JSON line) and count the ranks
+ * that are done (TAG_DONE) in *done_ranks. */
 static qr_status serve_ranks(sweep_run *R, const size_t *pending, size_t n_pending,
                              size_t *next, int *done_ranks, qr_error *err)
 {
@@ -718,11 +890,10 @@ static qr_status run_pool(sweep_run *R, const size_t *pending, size_t n_pending,
 #endif
             if (k < 0)
                 break;
-            int started;
-            s = start_run(R, (size_t)k, orig, &started, err);
+            s = start_run(R, (size_t)k, orig, err);
         }
         if (s == QR_OK)
-            s = reap(R, err);
+            s = reap(R, orig, err);
 #ifdef QR_HAVE_MPI
         if (R->rank == 0 && R->ranks > 1) {
             qr_error e2;
@@ -769,7 +940,7 @@ static qr_status run_pool(sweep_run *R, const size_t *pending, size_t n_pending,
             }
             break;
         }
-        wait_event(orig, R->tty && !R->quiet && R->rank == 0 ? 1.0 : -1.0);
+        wait_event(orig, 1.0); /* a second at most: the bar's clock */
         draw_bar(R);
     }
     return s;
@@ -780,7 +951,9 @@ static qr_status run_pool(sweep_run *R, const size_t *pending, size_t n_pending,
 static int dry_run(sweep_run *R, const unsigned char *sel,
                    const char (*done)[QR_SWEEP_ID_LEN + 1], size_t n_done)
 {
-    char tmpl[] = "/tmp/qreg-sweep.XXXXXX";
+    char tmpl[4096];
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpl, sizeof tmpl, "%s/qreg-sweep.XXXXXX", base && *base ? base : "/tmp");
     const char *tmpdir = mkdtemp(tmpl);
     size_t n = 0, n_done_sel = 0, n_bad = 0;
     for (size_t k = 0; k < R->sw.n_points; k++) {
@@ -866,7 +1039,7 @@ int qr_cmd_sweep(int argc, char **argv)
 {
     const char *path = NULL, *out = NULL, *v;
     size_t jobs = 0, shard_i = 0, shard_n = 0;
-    int dry = 0, quiet = 0, use_mpi = 0, synced = 0;
+    int dry = 0, quiet = 0, use_mpi = 0, synced = 0, no_int = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -876,6 +1049,8 @@ int qr_cmd_sweep(int argc, char **argv)
             dry = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             quiet = 1;
+        } else if (strcmp(a, "--no-int") == 0) {
+            no_int = 1;
 #ifdef QR_HAVE_MPI
         } else if (strcmp(a, "--mpi") == 0) {
             use_mpi = 1;
@@ -940,6 +1115,7 @@ int qr_cmd_sweep(int argc, char **argv)
     R.csv_fd = R.jsonl_fd = -1;
     R.ranks = 1;
     R.quiet = quiet;
+    R.int_eval = !no_int;
     int rc = 1;
 #ifdef QR_HAVE_MPI
     if (use_mpi) {
@@ -986,7 +1162,8 @@ int qr_cmd_sweep(int argc, char **argv)
         memset(sel, 1, R.sw.n_points);
     if ((s = load_done(dir, &done, &n_done, &err)))
         goto fail;
-    R.tty = isatty(STDOUT_FILENO);
+    /* no bar under mpirun: it gives the ranks a pseudo-terminal even when its output is a file */
+    R.tty = isatty(STDOUT_FILENO) && R.ranks == 1 && !getenv("OMPI_COMM_WORLD_SIZE");
     if (dry) {
         if (R.rank == 0)
             rc = dry_run(&R, sel, (const char (*)[QR_SWEEP_ID_LEN + 1])done, n_done);
@@ -1052,6 +1229,10 @@ int qr_cmd_sweep(int argc, char **argv)
             printf(" on each of %d MPI ranks", R.ranks);
         printf("; results in %s\n", R.csv_path);
         fflush(stdout);
+    }
+    if (pipe2(wake_fd, O_NONBLOCK | O_CLOEXEC) != 0) {
+        s = qr_error_set(&err, QR_ERR_IO, "pipe: %s", strerror(errno));
+        goto fail;
     }
     synced = 1;
     if (!agree(&R, 1)) {
@@ -1122,6 +1303,11 @@ fail:
         agree(&R, 0);
     rc = 1;
 done_all:
+    for (int i = 0; i < 2; i++)
+        if (wake_fd[i] >= 0) {
+            close(wake_fd[i]);
+            wake_fd[i] = -1;
+        }
     if (R.csv_fd >= 0)
         close(R.csv_fd);
     if (R.jsonl_fd >= 0)

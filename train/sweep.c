@@ -236,6 +236,8 @@ static char *value_label(const cJSON *v)
 {
     if (cJSON_IsString(v))
         return xstrdup(v->valuestring);
+    if (cJSON_IsNull(v))
+        return xstrdup(""); /* a removed key: absent, as in a config without it */
     char *s = cJSON_PrintUnformatted(v);
     return s;
 }
@@ -1218,8 +1220,8 @@ static void short_name(const char *col, char *buf, size_t n)
         if (br)
             len = (size_t)(br - start);
         int generic = (len == 4 && (memcmp(start, "name", 4) == 0 || memcmp(start, "type", 4) == 0));
-        if (pass == 0 && generic && dot > col) {
-            end = dot - 1;
+        if (pass == 0 && generic && dot > col && dot[-2] != ']') {
+            end = dot - 1; /* "schedule.name" -> "schedule"; not "model[2].type" -> "model" */
             continue;
         }
         snprintf(buf, n, "%.*s", (int)len, start);
