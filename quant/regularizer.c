@@ -92,6 +92,66 @@ QR_API double qr_reg_deriv(qr_reg_kind k, int bits, double w)
     }
 }
 
+/* Round to nearest (ties to even) by the 1.5·2^52 trick: exact for |v| < 2^51, no libm call,
+ * so the loops below vectorize (with -fno-fast-math the addition is not reassociated). */
+#define QR_ROUND_MAGIC 6755399441055744.0
+
+/* sin(2πf) and cos(2πf) for f in [−1/2, 1/2]: reduce to a quarter turn q = round(4f) and
+ * t = f − q/4 in [−1/8, 1/8], evaluate the Taylor polynomials of a = 2πt (|a| ≤ π/4: error
+ * below 2e-9), then rotate by q·π/2 with selects. Branch-free, for vectorization. */
+static inline void sincos_turn(double f, double *sn, double *cs)
+{
+    double q = (4.0 * f + QR_ROUND_MAGIC) - QR_ROUND_MAGIC;
+    double a = 2.0 * M_PI * (f - 0.25 * q), a2 = a * a;
+    double s = a * (1.0 + a2 * (-1.0 / 6 + a2 * (1.0 / 120 + a2 * (-1.0 / 5040 + a2 / 362880))));
+    double c = 1.0 + a2 * (-0.5 + a2 * (1.0 / 24 + a2 * (-1.0 / 720 + a2 / 40320)));
+    /* q ∈ {−2, −1, 0, 1, 2}: sin(a + qπ/2), cos(a + qπ/2) */
+    double s1 = q == 1.0 ? c : q == -1.0 ? -c : q == 0.0 ? s : -s;
+    double c1 = q == 1.0 ? -s : q == -1.0 ? s : q == 0.0 ? c : -c;
+    *sn = s1;
+    *cs = c1;
+}
+
+/* Reg_N over w/α, g += gc·Reg'(w/α) with gc = coef/α. Reg_N is periodic in u = x·M with period
+ * 1, so u is reduced to f = u − round(u) exactly in double before the trigonometry. Eight
+ * lanes of partial sums keep the value's summation order fixed and let the loop vectorize. */
+static double cos_apply(int bits, const float *w, size_t n, float inv, float gc, float *g)
+{
+    double m = qr_reg_levels(bits);
+    double lim = 1.0 + 0.25 / m, c = 2.0 * M_PI * m;
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        double val[8], der[8];
+        for (size_t j = 0; j < 8; j++) { /* pure arithmetic: vectorizes */
+            double x = (double)(w[i + j] * inv), ax = fabs(x);
+            double u = x * m, f = u - ((u + QR_ROUND_MAGIC) - QR_ROUND_MAGIC);
+            double sn, cs;
+            sincos_turn(f, &sn, &cs);
+            int in = ax <= lim;
+            val[j] = in ? 1.0 - cs : 1.0 + 2.0 * M_PI * ((ax - 1.0) * m - 0.25);
+            der[j] = in ? c * sn : (x > 0 ? c : -c);
+        }
+        for (size_t j = 0; j < 8; j++)
+            lane[j] += val[j];
+        if (g)
+            for (size_t j = 0; j < 8; j++)
+                g[i + j] += gc * (float)der[j];
+    }
+    double sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    for (; i < n; i++) {
+        double x = (double)(w[i] * inv), ax = fabs(x);
+        double u = x * m, f = u - ((u + QR_ROUND_MAGIC) - QR_ROUND_MAGIC);
+        double sn, cs;
+        sincos_turn(f, &sn, &cs);
+        int in = ax <= lim;
+        sum += in ? 1.0 - cs : 1.0 + 2.0 * M_PI * ((ax - 1.0) * m - 0.25);
+        if (g)
+            g[i] += gc * (float)(in ? c * sn : (x > 0 ? c : -c));
+    }
+    return sum;
+}
+
 /* The hot loop runs in float with sinf/cosf for the cosine families; the value sum is
  * accumulated in double. One switch per call, not per element. With α = 1 (the thesis) the
  * scaling multiplies by exactly 1. */
@@ -115,28 +175,8 @@ QR_API double qr_reg_apply_scaled(qr_reg_kind k, int bits, const float *w, size_
             }
         }
         return sum;
-    case QR_REG_COS: {
-        /* Reg_N is periodic in u = w·M with period 1: reduce u to f = u − rint(u) in double
-         * (exact for a float times an integer) so sinf/cosf see |2πf| ≤ π and keep full
-         * float precision even for M = 127. */
-        double m = qr_reg_levels(bits);
-        float lim = (float)(1.0 + 0.25 / m), c = (float)(2.0 * M_PI * m);
-        for (size_t i = 0; i < n; i++) {
-            float x = w[i] * inv, a = fabsf(x);
-            if (a <= lim) {
-                double u = (double)x * m;
-                float ang = 2.0f * pi * (float)(u - rint(u));
-                sum += (double)(1.0f - cosf(ang));
-                if (g)
-                    g[i] += gc * c * sinf(ang);
-            } else {
-                sum += 1.0 + 2.0 * M_PI * (((double)a - 1.0) * m - 0.25);
-                if (g)
-                    g[i] += gc * (x > 0 ? c : -c);
-            }
-        }
-        return sum;
-    }
+    case QR_REG_COS:
+        return cos_apply(bits, w, n, inv, gc, g);
     default:
         for (size_t i = 0; i < n; i++) {
             float x = w[i] * inv;
