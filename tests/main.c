@@ -1,10 +1,20 @@
 /* One runner for every suite; the exit code is the number of failures (0 = pass). */
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <check.h>
 #include "testlib.h"
 
 int main(void)
 {
+    /* Run inside a fresh temporary directory: tests that train with default output paths
+     * (MODEL.qrm, MODEL.qrm.ckpt in the working directory) leave nothing in the build tree. */
+    char *cwd = getcwd(NULL, 0);
+    char *work = tl_tmpdir_plain();
+    if (!cwd || !work || chdir(work) != 0) {
+        fprintf(stderr, "qreg-tests: cannot enter a temporary directory\n");
+        return EXIT_FAILURE;
+    }
     SRunner *sr = srunner_create(qr_suite_graph());
     /* Add one line per module suite. */
     srunner_add_suite(sr, qr_suite_quant());
@@ -27,5 +37,9 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    if (chdir(cwd) == 0)
+        tl_rmtree(work);
+    free(cwd);
+    free(work);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

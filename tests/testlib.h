@@ -32,6 +32,8 @@ const char *tl_builddir(void);
 /* A fresh temporary directory for this test (removed by tl_rmtree). Caller frees. */
 char *tl_tmpdir(void);
 void tl_rmtree(const char *dir);
+/* The same outside a test (no Check assertions); NULL on failure. Caller frees. */
+char *tl_tmpdir_plain(void);
 /* Write `text` to dir/name; returns the malloc'd full path. */
 char *tl_write_file(const char *dir, const char *name, const char *text);
 

@@ -205,6 +205,9 @@ int qr_cmd_train(int argc, char **argv)
         fprintf(stderr, "qreg train: %s\n", err.msg);
         goto done_data;
     }
+    /* the run is complete and saved: its checkpoint has nothing left to resume */
+    if (c.checkpoint_path)
+        remove(c.checkpoint_path);
     if (json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "model", c.model_path);
