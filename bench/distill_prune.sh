@@ -15,6 +15,7 @@ DATA=${QREG_DATA:-$HOME/.local/share/qreg/data}
 SEEDS=${SEEDS:-"1 2 3 4 5"}
 EPOCHS=${EPOCHS:-100}
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
 [[ -f $DATA/motion/train.csv ]] || python3 datasets/motion.py --out "$DATA/motion" --quiet
 export QREG_DATA=$DATA
 
@@ -23,6 +24,7 @@ derive() {
 	python3 - "$1" "$2" <<'PY'
 import json, sys
 c = json.load(open("examples/bts.json"))
+c["training"]["checkpoint_every"] = 0
 exec(sys.argv[2])
 c.pop("description", None)
 json.dump(c, open(sys.argv[1], "w"), indent=1)
@@ -39,7 +41,7 @@ for seed in $SEEDS; do
 	derive "$OUT/student.json" "pass"
 	s=$("$QREG" train "$OUT/student.json" --seed "$seed" --epochs "$EPOCHS" --out "$OUT/scratch-$seed.qrm" --json --quiet | acc)
 	echo "scratch,$seed,$s" >>"$OUT/distill.csv"
-	derive "$OUT/distilled.json" "c['distill']={'teacher': '$PWD/$OUT/teacher-$seed.qrm', 'alpha': 0.3, 'temperature': 4}"
+	derive "$OUT/distilled.json" "c['distill']={'teacher': '$OUT/teacher-$seed.qrm', 'alpha': 0.3, 'temperature': 4}"
 	d=$("$QREG" train "$OUT/distilled.json" --seed "$seed" --epochs "$EPOCHS" --out "$OUT/distilled-$seed.qrm" --json --quiet | acc)
 	echo "distilled,$seed,$d" >>"$OUT/distill.csv"
 	echo "seed $seed: teacher $t, scratch $s, distilled $d" >&2
