@@ -99,16 +99,6 @@ static void gru_aux_split(const qr_node *n, gru_dims d, float **gates, float **h
     *hp = *hn + bt * d.h;          // (B, T, H)
 }
 
-/* exp, σ and tanh for the gate loops, written so that the compiler vectorizes them: no libm
- * call, no branch (selects are bit masks: a `?:` on floats is control flow to GCC without
- * -fno-trapping-math). libm's tanhf alone was a third of a bts training step. Accuracy,
- * checked against double-precision exp / tanh on every 37th float: exp <= 1 ulp on
- * [-87, 88]; σ <= 2.4 ulp where σ > 1e-30 and absolute error <= 9e-8 everywhere (below
- * x = -87 it stays at σ(-87)); tanh <= 1.3 ulp (glibc's tanhf: 2.05), tanh(-0) = +0.
- * NaN in, NaN out.
- * exp: x clamped to [-87, 88] (σ and tanh saturate long before), Cody-Waite reduction
- * x = n·ln2 + r with |r| <= ln2/2 (n rounded with the 1.5·2^23 trick, no rounding call),
- * Cephes' degree-5 polynomial for exp(r), and 2^n built in the exponent bits. */
 /* On x86-64 with GCC, forward and backward are also built for AVX2 (8 floats a vector instead
  * of SSE2's 4) and picked at load time (target_clones: 10-20 % off the GRU's own loops); the
  * helpers are then forced inline into the clones, which GCC otherwise refuses across targets. */
@@ -120,7 +110,17 @@ static void gru_aux_split(const qr_node *n, gru_dims d, float **gates, float **h
 #define QR_GRU_INLINE
 #endif
 
-/* c ? a : b, without a branch */
+/* exp, σ and tanh for the gate loops, written so that the compiler vectorizes them: no libm
+ * call, no branch (selects are bit masks: a `?:` on floats is control flow to GCC without
+ * -fno-trapping-math). libm's tanhf alone was a third of a bts training step. Accuracy,
+ * checked against double-precision exp / tanh on every 37th float: exp <= 1 ulp on
+ * [-87, 88]; σ <= 2.4 ulp where σ > 1e-30 and absolute error <= 9e-8 everywhere (below
+ * x = -87 it stays at σ(-87)); tanh <= 1.3 ulp (glibc's tanhf: 2.05), tanh(-0) = +0.
+ * NaN in, NaN out.
+ * exp: x clamped to [-87, 88] (σ and tanh saturate long before), Cody-Waite reduction
+ * x = n·ln2 + r with |r| <= ln2/2 (n rounded with the 1.5·2^23 trick, no rounding call),
+ * Cephes' degree-5 polynomial for exp(r), and 2^n built in the exponent bits.
+ * gru_select(c, a, b) is c ? a : b without a branch. */
 static inline QR_GRU_INLINE float gru_select(int c, float a, float b)
 {
     uint32_t ua, ub, m = -(uint32_t)(c != 0);
@@ -184,6 +184,7 @@ static inline QR_GRU_INLINE float gru_tanh(float v)
             __VA_ARGS__                                                                     \
         }                                                                                   \
     } while (0)
+
 static inline QR_GRU_INLINE void gru_sigmoid_n(float *v, size_t n)
 {
     GRU_FOR(i, n, v[i] = gru_sigmoid(v[i]););
@@ -194,8 +195,8 @@ static inline QR_GRU_INLINE void gru_tanh_n(float *v, size_t n)
     GRU_FOR(i, n, v[i] = gru_tanh(v[i]););
 }
 
-/* One sample's row of a forward step, in three parts around the σ and tanh passes. */
-/* (the H-blocks as separate pointers: GCC does not vectorize p[j], p[2H + j] with unknown H) */
+/* One sample's row of a forward step, in three parts around the σ and tanh passes (the
+ * H-blocks come as separate pointers: GCC does not vectorize p[j], p[2H + j] with unknown H). */
 static inline QR_GRU_INLINE void
 gru_fwd_pre(size_t H2, const float *restrict gt, const float *restrict bi, const float *restrict bh,
             const float *restrict ghb, float *restrict zrb)
