@@ -157,6 +157,13 @@ static void conv_im2col(float *col, const float *x, const conv_geom *c)
     for (size_t b = 0; b < c->b; b++)
         for (size_t t = 0; t < c->t_out; t++) {
             float *row = col + (b * c->t_out + t) * kc;
+            size_t first = t * c->s; /* the window's first position in the padded input */
+            if (c->d == 1 && first >= c->pl && first + c->k - c->pl <= c->t) {
+                /* dilation 1 and no padding: channels-last frames are contiguous, so the
+                 * window is one copy of k·Cin values instead of k copies of Cin */
+                memcpy(row, x + (b * c->t + first - c->pl) * c->cin, kc * sizeof *row);
+                continue;
+            }
             for (size_t j = 0; j < c->k; j++) {
                 size_t at = t * c->s + j * c->d; /* position in the padded input */
                 float *dst = row + j * c->cin;
