@@ -20,6 +20,11 @@ int qr_cmd_report(int argc, char **argv);
 /* Per-matrix bits, method, scale, share near a minimum, mean |w − q|, and the byte size. */
 void qr_cli_print_quant_report(FILE *f, const qr_quant_plan *plan, qr_model *m);
 
+/* Options that read a labelled CSV the way model m takes its input: its sequence shape and
+ * class names; `label` a column name or index (NULL: last), `header` "yes", "no" or "auto". */
+qr_csv_options qr_cli_model_csv_options(qr_model *m, const char *path, const char *label,
+                                        const char *header);
+
 /* argv option helpers: "--name value" and "--name=value". */
 int qr_cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 /* Parse a whole non-negative integer; 0 on success. */
