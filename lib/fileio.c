@@ -1,6 +1,7 @@
 /* Whole-file reads, atomic writes, little-endian buffers: see fileio.h. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,31 @@ void qr_buf_put(qr_buf *b, const void *p, size_t n)
     }
     memcpy(b->data + b->len, p, n);
     b->len += n;
+}
+
+void qr_buf_printf(qr_buf *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof tmp) {
+        qr_buf_put(b, tmp, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1); /* rare: longer than the stack buffer */
+    if (!big) {
+        b->nomem = 1;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    qr_buf_put(b, big, (size_t)n);
+    free(big);
 }
 
 void qr_buf_u8(qr_buf *b, uint8_t v)

@@ -21,6 +21,12 @@ typedef struct qr_buf {
 } qr_buf;
 
 void qr_buf_put(qr_buf *b, const void *p, size_t n);
+/* Append printf-style text (any length). */
+void qr_buf_printf(qr_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 void qr_buf_u8(qr_buf *b, uint8_t v);
 void qr_buf_u16(qr_buf *b, uint16_t v);
 void qr_buf_u32(qr_buf *b, uint32_t v);

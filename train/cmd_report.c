@@ -437,22 +437,6 @@ static void print_table(const report *rp, FILE *f)
     free(heads);
 }
 
-static void buf_printf(qr_buf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static void buf_printf(qr_buf *b, const char *fmt, ...)
-{
-    char tmp[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        qr_buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
 
 static void csv_cell(qr_buf *b, const char *s, int first)
 {
@@ -473,7 +457,7 @@ static void csv_num(qr_buf *b, double v)
     if (isnan(v))
         qr_buf_put(b, ",", 1);
     else
-        buf_printf(b, ",%.6g", v);
+        qr_buf_printf(b, ",%.6g", v);
 }
 
 static qr_status write_summary_csv(const report *rp, const char *path, qr_error *err)
@@ -481,7 +465,7 @@ static qr_status write_summary_csv(const report *rp, const char *path, qr_error 
     qr_buf b = {0};
     for (size_t i = 0; i < rp->n_gcols; i++)
         csv_cell(&b, rp->res.columns[rp->gcols[i]], i == 0);
-    buf_printf(&b, "%sn_ok,n_runs,mean,std,min,median,max,best_on_val,best_on_val_seed,"
+    qr_buf_printf(&b, "%sn_ok,n_runs,mean,std,min,median,max,best_on_val,best_on_val_seed,"
                "float_mean,int_mean,bytes,actual_bytes,baseline_bytes,reduction_pct,"
                "delta_vs_baseline_points,"
                "seconds_mean,pareto,baseline\n", rp->n_gcols ? "," : "");
@@ -490,7 +474,7 @@ static qr_status write_summary_csv(const report *rp, const char *path, qr_error 
         const qr_sweep_row *r = &rp->res.rows[g->first];
         for (size_t i = 0; i < rp->n_gcols; i++)
             csv_cell(&b, r->labels[rp->gcols[i]], i == 0);
-        buf_printf(&b, "%s%zu,%zu", rp->n_gcols ? "," : "", g->n_ok, g->n_rows);
+        qr_buf_printf(&b, "%s%zu,%zu", rp->n_gcols ? "," : "", g->n_ok, g->n_rows);
         csv_num(&b, g->mean);
         csv_num(&b, g->std);
         csv_num(&b, g->min);
@@ -500,7 +484,7 @@ static qr_status write_summary_csv(const report *rp, const char *path, qr_error 
         if (isnan(g->picked))
             qr_buf_put(&b, ",", 1);
         else
-            buf_printf(&b, ",%lld", g->picked_seed);
+            qr_buf_printf(&b, ",%lld", g->picked_seed);
         csv_num(&b, g->float_mean);
         csv_num(&b, g->int_mean);
         csv_num(&b, g->bytes);
@@ -509,7 +493,7 @@ static qr_status write_summary_csv(const report *rp, const char *path, qr_error 
         csv_num(&b, g->reduction);
         csv_num(&b, g->delta);
         csv_num(&b, g->seconds);
-        buf_printf(&b, ",%d,%d\n", g->pareto, (long)k == g->base);
+        qr_buf_printf(&b, ",%d,%d\n", g->pareto, (long)k == g->base);
     }
     if (b.nomem) {
         qr_buf_free(&b);
@@ -527,52 +511,52 @@ static qr_status write_summary_md(const report *rp, const char *path, char *cons
     size_t ok = 0;
     for (size_t i = 0; i < rp->res.n_rows; i++)
         ok += rp->res.rows[i].ok != 0;
-    buf_printf(&b, "# Sweep report\n\n%zu runs (%zu ok) in %zu configurations, from", rp->res.n_rows,
+    qr_buf_printf(&b, "# Sweep report\n\n%zu runs (%zu ok) in %zu configurations, from", rp->res.n_rows,
                ok, rp->n_groups);
     for (size_t i = 0; i < n_inputs; i++)
-        buf_printf(&b, " `%s`", inputs[i]);
-    buf_printf(&b, ". Accuracy: %s in %%, mean ± sample std over the runs of a configuration; "
+        qr_buf_printf(&b, " `%s`", inputs[i]);
+    qr_buf_printf(&b, ". Accuracy: %s in %%, mean ± sample std over the runs of a configuration; "
                "\"best on val\": the test accuracy of the run with the best validation accuracy. "
                "Bytes: N bits per weight, 32 per bias and batch-norm parameter (the thesis' "
                "accounting).", metric_name(rp));
     if (rp->baseline >= 0) {
         char lab[512];
         group_label(rp, &rp->groups[rp->baseline], lab, sizeof lab, ", ");
-        buf_printf(&b, " Δ: points against the baseline (%s).", lab);
+        qr_buf_printf(&b, " Δ: points against the baseline (%s).", lab);
     } else if (rp->n_eight) {
-        buf_printf(&b, " Δ: points against the 8-bit configuration (\"baseline\") that shares "
+        qr_buf_printf(&b, " Δ: points against the 8-bit configuration (\"baseline\") that shares "
                    "the most settings.");
     }
     size_t fixed = 0;
     for (size_t i = 0; i < rp->n_gcols; i++)
         if (!rp->varies[i] && rp->res.n_rows) {
-            buf_printf(&b, "%s`%s` = `%s`", fixed++ ? ", " : " Same in every run: ",
+            qr_buf_printf(&b, "%s`%s` = `%s`", fixed++ ? ", " : " Same in every run: ",
                        rp->res.columns[rp->gcols[i]],
                        rp->res.rows[0].labels[rp->gcols[i]]);
         }
-    buf_printf(&b, "%s\n\n|", fixed ? "." : "");
+    qr_buf_printf(&b, "%s\n\n|", fixed ? "." : "");
     size_t nv = 0;
     for (size_t i = 0; i < rp->n_gcols; i++)
         if (rp->varies[i]) {
-            buf_printf(&b, " %s |", rp->short_names[rp->gcols[i]]);
+            qr_buf_printf(&b, " %s |", rp->short_names[rp->gcols[i]]);
             nv++;
         }
     for (size_t i = 0; i < N_STATS; i++)
-        buf_printf(&b, " %s |", stat_heads[i]);
-    buf_printf(&b, "\n|");
+        qr_buf_printf(&b, " %s |", stat_heads[i]);
+    qr_buf_printf(&b, "\n|");
     for (size_t i = 0; i < nv + N_STATS; i++)
-        buf_printf(&b, "%s|", i < nv ? "---" : "---:");
-    buf_printf(&b, "\n");
+        qr_buf_printf(&b, "%s|", i < nv ? "---" : "---:");
+    qr_buf_printf(&b, "\n");
     char cells[64][64];
     for (size_t k = 0; k < rp->n_groups; k++) {
         size_t n;
         if (nv + N_STATS > 64)
             break;
         row_cells(rp, &rp->groups[k], cells, &n);
-        buf_printf(&b, "|");
+        qr_buf_printf(&b, "|");
         for (size_t i = 0; i < n; i++)
-            buf_printf(&b, " %s |", cells[i]);
-        buf_printf(&b, "\n");
+            qr_buf_printf(&b, " %s |", cells[i]);
+        qr_buf_printf(&b, "\n");
     }
     if (b.nomem) {
         qr_buf_free(&b);
@@ -590,63 +574,33 @@ static const char *const palette[] = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1"
                                       "#edc948", "#ff9da7", "#9c755f", "#bab0ac", "#17becf"};
 #define N_PALETTE 10
 
-static void svg_raw(qr_svg *s, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static void svg_raw(qr_svg *s, const char *fmt, ...)
-{
-    char tmp[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        qr_buf_put(&s->buf, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-static void svg_escaped(qr_svg *s, const char *text)
-{
-    for (const char *p = text; *p; p++) {
-        switch (*p) {
-        case '&': qr_buf_put(&s->buf, "&amp;", 5); break;
-        case '<': qr_buf_put(&s->buf, "&lt;", 4); break;
-        case '>': qr_buf_put(&s->buf, "&gt;", 4); break;
-        case '"': qr_buf_put(&s->buf, "&quot;", 6); break;
-        default: qr_buf_put(&s->buf, p, 1);
-        }
-    }
-}
-
 /* Text with extra attributes (rotation, weight, colour). */
 static void svg_text_ex(qr_svg *s, double x, double y, double size, const char *anchor,
                         double rotate, const char *attrs, const char *text)
 {
-    svg_raw(s, "<text x=\"%.2f\" y=\"%.2f\" font-size=\"%.1f\" text-anchor=\"%s\"", x, y, size,
+    qr_svg_raw(s, "<text x=\"%.2f\" y=\"%.2f\" font-size=\"%.1f\" text-anchor=\"%s\"", x, y, size,
             anchor);
     if (rotate != 0)
-        svg_raw(s, " transform=\"rotate(%.1f %.2f %.2f)\"", rotate, x, y);
-    svg_raw(s, " %s>", attrs ? attrs : "");
-    svg_escaped(s, text);
-    svg_raw(s, "</text>\n");
+        qr_svg_raw(s, " transform=\"rotate(%.1f %.2f %.2f)\"", rotate, x, y);
+    qr_svg_raw(s, " %s>", attrs ? attrs : "");
+    qr_svg_escaped(s, text);
+    qr_svg_raw(s, "</text>\n");
 }
 
 static void svg_circle(qr_svg *s, double x, double y, double r, const char *fill,
                        const char *stroke, double opacity)
 {
-    svg_raw(s, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%.2f\" fill=\"%s\" fill-opacity=\"%.2f\"", x,
+    qr_svg_raw(s, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%.2f\" fill=\"%s\" fill-opacity=\"%.2f\"", x,
             y, r, fill, opacity);
     if (stroke)
-        svg_raw(s, " stroke=\"%s\" stroke-width=\"1.5\"", stroke);
-    svg_raw(s, "/>\n");
+        qr_svg_raw(s, " stroke=\"%s\" stroke-width=\"1.5\"", stroke);
+    qr_svg_raw(s, "/>\n");
 }
 
 static void svg_box(qr_svg *s, double x, double y, double w, double h, const char *fill,
                     double opacity, const char *stroke)
 {
-    svg_raw(s, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\" "
+    qr_svg_raw(s, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\" "
                "fill-opacity=\"%.2f\" stroke=\"%s\" stroke-width=\"1\"/>\n", x, y, w, h, fill,
             opacity, stroke);
 }
@@ -725,7 +679,7 @@ static void draw_axes(qr_svg *s, frame *f, int x_numeric, const char *xlabel, co
             qr_svg_text(s, x, f->y0 + f->h + 17, 11, "middle", "%s", lab);
         }
     }
-    svg_raw(s, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
+    qr_svg_raw(s, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
                "stroke=\"#444\" stroke-width=\"1\"/>\n", f->x0, f->y0, f->w, f->h);
     if (xlabel)
         qr_svg_text(s, f->x0 + f->w / 2, f->y0 + f->h + 38, 13, "middle", "%s", xlabel);
@@ -868,7 +822,7 @@ static qr_status plot_pareto(const report *rp, const char *path, qr_error *err)
     svg_text_ex(&s, f.x0, 44, 11, "start", 0, "fill=\"#555\"",
                 "dots: mean over the repetitions, bars: ± 1 std (clipped to the plot); "
                 "numbered rings: the Pareto front");
-    svg_raw(&s, "<clipPath id=\"plot\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
+    qr_svg_raw(&s, "<clipPath id=\"plot\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
                 "height=\"%.2f\"/></clipPath>\n<g clip-path=\"url(#plot)\">\n", f.x0, f.y0, f.w,
             f.h);
     if (rp->baseline >= 0 && !isnan(rp->groups[rp->baseline].mean)) {
@@ -934,7 +888,7 @@ static qr_status plot_pareto(const report *rp, const char *path, qr_error *err)
                         "font-weight=\"bold\" fill=\"#222\"", num);
         }
     }
-    svg_raw(&s, "</g>\n");
+    qr_svg_raw(&s, "</g>\n");
     /* legend, then the front's settings */
     legend_entry e[N_PALETTE + 3];
     size_t ne = 0;
@@ -1302,7 +1256,7 @@ static qr_status plot_heatmap(const report *rp, size_t cx, size_t cy, const char
         viridis((i + 0.5) / 50.0, color, sizeof color);
         svg_box(&s, bx, y0 + bh * (1 - (i + 1) / 50.0), bwid, bh / 50.0 + 0.5, color, 1, color);
     }
-    svg_raw(&s, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
+    qr_svg_raw(&s, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
                 "stroke=\"#444\"/>\n", bx, y0, bwid, bh);
     double t[16], stp;
     size_t nt = nice_ticks(lo, hi, 5, t, 16, &stp);

@@ -25,6 +25,9 @@ void qr_svg_text(qr_svg *s, double x, double y, double size, const char *anchor,
     __attribute__((format(printf, 6, 7)))
 #endif
     ;
+/* Raw SVG markup (printf-style, not escaped) and escaped text, for elements not covered here. */
+#define qr_svg_raw(s, ...) qr_buf_printf(&(s)->buf, __VA_ARGS__)
+void qr_svg_escaped(qr_svg *s, const char *text);
 /* Close the document, write it to `path` atomically, free the buffer. */
 qr_status qr_svg_save(qr_svg *s, const char *path, qr_error *err);
 void qr_svg_free(qr_svg *s);
