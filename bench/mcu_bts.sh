@@ -20,10 +20,10 @@ OUT="${QRT_BENCH_OUT:-$(mktemp -d /tmp/qrt-bench.XXXXXX)}"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 RT="$ROOT/runtime"
-DEV=("$RT/qrt_kernels.c" "$RT/qrt_model.c" "$RT/qrt_run.c")
+DEV=("$RT/qrt_kernels.c" "$RT/qrt_layer.c" "$RT/qrt_model.c" "$RT/qrt_run.c")
 
 cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I"$RT" "$ROOT/bench/mcu_bts_gen.c" \
-    "${DEV[@]}" "$RT/qrt_host.c" "$RT/qrt_builder.c" -lm -o "$OUT/mcu_bts_gen"
+    "${DEV[@]}" "$RT/qrt_host.c" "$RT/qrt_builder.c" "$RT/qrt_codegen.c" -lm -o "$OUT/mcu_bts_gen"
 "$OUT/mcu_bts_gen" "$OUT" >"$OUT/gen.txt"
 
 expect() { sed -n "s/^#define $1 \(-\{0,1\}[0-9]*\)L\{0,1\}.*/\1/p" "$OUT/bts_input.h"; }

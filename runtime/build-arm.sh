@@ -35,7 +35,7 @@ else
     trap 'rm -rf "$OUT"' EXIT
 fi
 
-DEVICE_SRCS=(qrt_kernels.c qrt_model.c qrt_run.c)
+DEVICE_SRCS=(qrt_kernels.c qrt_layer.c qrt_model.c qrt_run.c)
 CFLAGS=(-mthumb -Os -std=c99 -ffreestanding -Wall -Wextra -Wconversion -Wshadow
         -Wstrict-prototypes -Wmissing-prototypes -Werror -ffunction-sections -fdata-sections
         -I"$HERE")
@@ -86,7 +86,7 @@ for a in "$@"; do
         ROOT="$(cd "$HERE/.." && pwd)"
         mkdir -p "$OUT/gen"
         ${HOSTCC:-cc} -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -I"$HERE" "$ROOT/bench/mcu_bts_gen.c" \
-            "${SRCS[@]}" "$HERE/qrt_host.c" "$HERE/qrt_builder.c" -lm -o "$OUT/gen/mcu_bts_gen"
+            "${SRCS[@]}" "$HERE/qrt_host.c" "$HERE/qrt_builder.c" "$HERE/qrt_codegen.c" -lm -o "$OUT/gen/mcu_bts_gen"
         "$OUT/gen/mcu_bts_gen" "$OUT/gen" >/dev/null
         EXTRA+=("$OUT/gen/bts_s8.c" "$OUT/gen/bts_s4.c" "$OUT/gen/bts_s1.c")
         for bits in 8 4 1; do # the bench in each configuration, as C sources only (no link)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include "qrt.h"
 #include "qrt_format.h"
+#include "qrt_layer.h"
 
 static const qrt_layer_rec *rec_at(const qrt_model *m, uint32_t off)
 {
@@ -22,8 +23,7 @@ static const void *slot_data(const qrt_model *m, const qrt_slot *s)
     return s->desc ? (const void *)(m->blob + s->offset) : NULL;
 }
 
-/* Word copies and fills (no libc: newlib-nano's byte loops are slower and larger). copy_words
- * copies forwards, so it may shift a buffer towards lower addresses in place. */
+/* Word copy and fill (no libc: newlib-nano's byte loops are slower and larger). */
 static void copy_words(int32_t *dst, const int32_t *src, size_t n)
 {
     while (n--)
@@ -36,148 +36,83 @@ static void zero_words(int32_t *dst, size_t n)
         *dst++ = 0;
 }
 
-static int32_t clamp(int32_t v, int32_t a)
-{
-    return v > a ? a : (v < -a ? -a : v);
-}
-
-static uint32_t conv_span(const qrt_layer_rec *r)
-{
-    return ((uint32_t)r->kernel - 1u) * r->dilation + 1u;
-}
-
 static uint32_t state_words(const qrt_layer_rec *r)
 {
     if (r->kind == QRT_LAYER_CONV1D)
-        return 1u + conv_span(r) * r->n_in;
+        return QRT_CONV_STATE_WORDS(r->kernel, r->dilation, r->n_in);
     if (r->kind == QRT_LAYER_GRU)
         return r->n_out;
     return 0u;
 }
 
-/* y (n_out) = clamp(requant(W·x + b) + o, ±out_max); x (K); W (n_out, K) packed. */
-static void linear(int32_t *y, const qrt_model *m, const qrt_layer_rec *r, const int32_t *x,
-                   size_t k)
+/* ---- decoding a validated record into the qrt_layer.h descriptors ---- */
+
+/* Weight slot ws, bias slot ws + 1, requant slot rqs: rows × k. */
+static void decode_mat(qrt_mat *d, const qrt_model *m, const qrt_slot *s, unsigned ws,
+                       unsigned bs, unsigned rqs, uint32_t rows, uint32_t k)
 {
-    const qrt_slot *s = qrt_rec_slots(r);
-    unsigned c = qrt_container_bits(QRT_SLOT_TYPE(s[QRT_S_W].desc));
-    qrt_dot_fn dot = qrt_dot_for(c);
-    const uint8_t *w = (const uint8_t *)slot_data(m, &s[QRT_S_W]);
-    const int32_t *bias = (const int32_t *)slot_data(m, &s[QRT_S_BIAS]);
-    const qrt_rq *rq = (const qrt_rq *)slot_data(m, &s[QRT_S_RQ]);
-    const int32_t *off = (const int32_t *)slot_data(m, &s[QRT_S_OFF]);
-    size_t rq_step = QRT_SLOT_COUNT(s[QRT_S_RQ].desc) > 1u;
-    size_t rb = QRT_ROW_BYTES(k, c);
-    for (uint32_t o = 0; o < r->n_out; o++, w += rb, rq += rq_step) {
-        int32_t acc = dot(w, x, k);
-        if (bias)
-            acc += bias[o];
-        int32_t v = qrt_requant(acc, rq->mult, rq->shift);
-        if (off)
-            v = clamp(v, QRT_ACT_MAX) + off[o];
-        y[o] = clamp(v, r->out_max);
-    }
+    unsigned c = qrt_container_bits(QRT_SLOT_TYPE(s[ws].desc));
+    d->w = (const uint8_t *)slot_data(m, &s[ws]);
+    d->bias = (const int32_t *)slot_data(m, &s[bs]);
+    d->rq = (const qrt_rq *)slot_data(m, &s[rqs]);
+    d->dot = qrt_dot_for(c);
+    d->k = k;
+    d->row_bytes = (uint32_t)QRT_ROW_BYTES(k, c);
+    d->rows = rows;
+    d->rq_step = QRT_SLOT_COUNT(s[rqs].desc) > 1u;
 }
 
-/* batchnorm, relu, prelu: y (C) from x (C). */
-static void elementwise(int32_t *y, const qrt_model *m, const qrt_layer_rec *r, const int32_t *x)
+static void decode_dense(qrt_dense *d, const qrt_model *m, const qrt_layer_rec *r, uint32_t k)
 {
     const qrt_slot *s = qrt_rec_slots(r);
-    int32_t a = r->out_max;
-    if (r->kind == QRT_LAYER_RELU) {
-        for (uint32_t i = 0; i < r->n_out; i++)
-            y[i] = x[i] < 0 ? 0 : (x[i] > a ? a : x[i]);
-        return;
-    }
-    const qrt_rq *rq = (const qrt_rq *)slot_data(m, &s[0]);
-    size_t rq_step = QRT_SLOT_COUNT(s[0].desc) > 1u;
-    if (r->kind == QRT_LAYER_BATCHNORM) {
-        const int32_t *off = (const int32_t *)slot_data(m, &s[QRT_S_BN_OFF]);
-        for (uint32_t i = 0; i < r->n_out; i++, rq += rq_step) {
-            int32_t v = qrt_requant(x[i], rq->mult, rq->shift);
-            if (off)
-                v = clamp(v, QRT_ACT_MAX) + off[i];
-            y[i] = clamp(v, a);
-        }
-    } else { /* prelu */
-        for (uint32_t i = 0; i < r->n_out; i++, rq += rq_step)
-            y[i] = clamp(x[i] >= 0 ? x[i] : qrt_requant(x[i], rq->mult, rq->shift), a);
-    }
+    decode_mat(&d->mat, m, s, QRT_S_W, QRT_S_BIAS, QRT_S_RQ, r->n_out, k);
+    d->off = (const int32_t *)slot_data(m, &s[QRT_S_OFF]);
+    d->out_max = r->out_max;
 }
 
-/* r ⊙ g: a Q15 gate (0 … 32768) times a Q16 value (|g| < 2^24), rounded, in 32-bit
- * arithmetic: g = g1·2^15 + g0 with 0 ≤ g0 < 2^15, so (r·g + 2^14) >> 15 = r·g1 +
- * ((r·g0 + 2^14) >> 15) exactly, and neither product exceeds 2^30. */
-static int32_t mul_q15(int32_t r, int32_t g)
+static void decode_conv(qrt_conv *d, const qrt_model *m, const qrt_layer_rec *r)
 {
-    int32_t g1 = g >> 15, g0 = g & 0x7FFF;
-    return r * g1 + ((r * g0 + 16384) >> 15);
+    decode_dense(&d->lin, m, r, (uint32_t)r->kernel * r->n_in);
+    d->n_in = (uint16_t)r->n_in;
+    d->kernel = (uint8_t)r->kernel;
+    d->dilation = (uint8_t)r->dilation;
+    d->stride = (uint8_t)r->stride;
+    d->causal = (r->flags & QRT_FLAG_PAD_MASK) == QRT_PAD_CAUSAL;
 }
 
-/* One GRU step: h (H, Q15) ← GRU(x (F), h). Gate rows [z | r | n]. pre (4H) scratch:
- * first every row's pre-activation in Q16 — z and r rows as input + recurrent part, n rows
- * split into input part (pre[2H + j]) and recurrent part (pre[3H + j]) — then the gates,
- * which update h in place (all recurrent products are done by then). */
-static void gru_step(const qrt_model *m, const qrt_layer_rec *r, const int32_t *x, int32_t *h,
-                     int32_t *pre)
+static void decode_gru(qrt_gru *d, const qrt_model *m, const qrt_layer_rec *r)
 {
     const qrt_slot *s = qrt_rec_slots(r);
-    size_t f = r->n_in, nh = r->n_out, h2 = 2u * nh, h3 = 3u * nh;
-    unsigned ci = qrt_container_bits(QRT_SLOT_TYPE(s[QRT_S_GRU_WI].desc));
-    unsigned ch = qrt_container_bits(QRT_SLOT_TYPE(s[QRT_S_GRU_WH].desc));
-    qrt_dot_fn doti = qrt_dot_for(ci), doth = qrt_dot_for(ch);
-    const uint8_t *wi = (const uint8_t *)slot_data(m, &s[QRT_S_GRU_WI]);
-    const uint8_t *wh = (const uint8_t *)slot_data(m, &s[QRT_S_GRU_WH]);
-    const int32_t *bi = (const int32_t *)slot_data(m, &s[QRT_S_GRU_BI]);
-    const int32_t *bh = (const int32_t *)slot_data(m, &s[QRT_S_GRU_BH]);
-    const qrt_rq *rqi = (const qrt_rq *)slot_data(m, &s[QRT_S_GRU_RQI]);
-    const qrt_rq *rqh = (const qrt_rq *)slot_data(m, &s[QRT_S_GRU_RQH]);
-    size_t step_i = QRT_SLOT_COUNT(s[QRT_S_GRU_RQI].desc) > 1u;
-    size_t step_h = QRT_SLOT_COUNT(s[QRT_S_GRU_RQH].desc) > 1u;
-    size_t rbi = QRT_ROW_BYTES(f, ci), rbh = QRT_ROW_BYTES(nh, ch);
+    uint32_t h3 = 3u * r->n_out;
+    decode_mat(&d->wi, m, s, QRT_S_GRU_WI, QRT_S_GRU_BI, QRT_S_GRU_RQI, h3, r->n_in);
+    decode_mat(&d->wh, m, s, QRT_S_GRU_WH, QRT_S_GRU_BH, QRT_S_GRU_RQH, h3, r->n_out);
+}
 
-    for (size_t row = 0; row < h3; row++, wi += rbi, wh += rbh, rqi += step_i, rqh += step_h) {
-        int32_t acc = doti(wi, x, f) + (bi ? bi[row] : 0);
-        int32_t gi = clamp(qrt_requant(acc, rqi->mult, rqi->shift), QRT_GATE_MAX);
-        acc = doth(wh, h, nh) + (bh ? bh[row] : 0);
-        int32_t gh = clamp(qrt_requant(acc, rqh->mult, rqh->shift), QRT_GATE_MAX);
-        if (row < h2) {
-            pre[row] = gi + gh;
+/* Dense, batchnorm, relu, prelu: y from x (one frame). */
+static void run_frame_layer(const qrt_model *m, const qrt_layer_rec *r, const int32_t *x,
+                            int32_t *y)
+{
+    if (r->kind == QRT_LAYER_DENSE) {
+        qrt_dense d;
+        decode_dense(&d, m, r, r->n_in);
+        qrt_dense_run(&d, x, y);
+    } else if (r->kind == QRT_LAYER_RELU) {
+        qrt_relu_run(r->out_max, x, y, r->n_out);
+    } else {
+        const qrt_slot *s = qrt_rec_slots(r);
+        qrt_scale d;
+        d.rq = (const qrt_rq *)slot_data(m, &s[0]);
+        d.rq_step = QRT_SLOT_COUNT(s[0].desc) > 1u;
+        d.n = (uint16_t)r->n_out;
+        d.out_max = r->out_max;
+        if (r->kind == QRT_LAYER_BATCHNORM) {
+            d.off = (const int32_t *)slot_data(m, &s[QRT_S_BN_OFF]);
+            qrt_bn_run(&d, x, y);
         } else {
-            pre[row] = gi;
-            pre[row + nh] = gh;
+            d.off = NULL;
+            qrt_prelu_run(&d, x, y);
         }
     }
-    for (size_t j = 0; j < nh; j++) {
-        int32_t z = qrt_sigmoid_q16(pre[j]);
-        int32_t rr = qrt_sigmoid_q16(pre[nh + j]);
-        int32_t n = qrt_tanh_q16(pre[h2 + j] + mul_q15(rr, pre[h3 + j]));
-        /* (1 − z)·n + z·h: both products ≤ 2^30 and so is their sum */
-        h[j] = ((QRT_ONE_Q15 - z) * n + z * h[j] + 16384) >> 15;
-    }
-}
-
-/* Feed x (Cin) to a convolution; 1 and y (Cout) when it emits. st = [countdown, window]. */
-static int conv_push(int32_t *y, const qrt_model *m, const qrt_layer_rec *r, int32_t *st,
-                     const int32_t *x, int32_t *aux)
-{
-    size_t cin = r->n_in, span = conv_span(r), k = r->kernel, d = r->dilation;
-    int32_t *win = st + 1;
-    copy_words(win, win + cin, (span - 1u) * cin); /* drop the oldest frame */
-    copy_words(win + (span - 1u) * cin, x, cin);
-    if (st[0] > 0) {
-        st[0]--;
-        return 0;
-    }
-    st[0] = (int32_t)r->stride - 1;
-    const int32_t *in = win;
-    if (d > 1u) {
-        for (size_t j = 0; j < k; j++)
-            copy_words(aux + j * cin, win + j * d * cin, cin);
-        in = aux;
-    }
-    linear(y, m, r, in, k * cin);
-    return 1;
 }
 
 static int32_t *buf_a(const qrt_stream *s) { return s->mem + s->model->state_words; }
@@ -194,8 +129,11 @@ qrt_status qrt_stream_reset(qrt_stream *s)
     uint32_t off = m->layers_off;
     for (uint32_t i = 0; i < m->n_layers; i++) {
         const qrt_layer_rec *r = rec_at(m, off);
-        if (r->kind == QRT_LAYER_CONV1D && (r->flags & QRT_FLAG_PAD_MASK) == QRT_PAD_VALID)
-            st[0] = (int32_t)conv_span(r) - 1; /* frames to wait before the first output */
+        if (r->kind == QRT_LAYER_CONV1D) {
+            qrt_conv d;
+            decode_conv(&d, m, r);
+            qrt_conv_reset(&d, st);
+        }
         st += state_words(r);
         off += (uint32_t)qrt_rec_size(r);
     }
@@ -229,8 +167,7 @@ qrt_status qrt_stream_push(qrt_stream *s, const int32_t *frame)
     const qrt_model *m = s->model;
     int32_t *a = buf_a(s), *b = buf_b(s), *aux = aux_buf(s);
     int32_t *st = s->mem;
-    for (uint32_t i = 0; i < m->n_features; i++)
-        a[i] = clamp(frame[i], m->in_max);
+    qrt_clamp_copy(a, frame, m->n_features, m->in_max);
     int32_t *cur = a;
     uint32_t off = m->layers_off;
     s->frames++;
@@ -238,21 +175,18 @@ qrt_status qrt_stream_push(qrt_stream *s, const int32_t *frame)
         const qrt_layer_rec *r = rec_at(m, off);
         int32_t *out = cur == a ? b : a;
         off += (uint32_t)qrt_rec_size(r);
-        switch (r->kind) {
-        case QRT_LAYER_CONV1D:
-            if (!conv_push(out, m, r, st, cur, aux))
+        if (r->kind == QRT_LAYER_CONV1D) {
+            qrt_conv d;
+            decode_conv(&d, m, r);
+            if (!qrt_conv_push(&d, st, cur, out, aux))
                 return QRT_OK; /* no output this frame: nothing downstream runs */
-            break;
-        case QRT_LAYER_GRU:
-            gru_step(m, r, cur, st, aux);
+        } else if (r->kind == QRT_LAYER_GRU) {
+            qrt_gru d;
+            decode_gru(&d, m, r);
+            qrt_gru_step(&d, cur, st, aux);
             out = st; /* the state is the output */
-            break;
-        case QRT_LAYER_DENSE:
-            linear(out, m, r, cur, r->n_in);
-            break;
-        default:
-            elementwise(out, m, r, cur);
-            break;
+        } else {
+            run_frame_layer(m, r, cur, out);
         }
         st += state_words(r);
         cur = out;
@@ -283,10 +217,7 @@ qrt_status qrt_stream_logits(qrt_stream *s, int32_t *logits)
         const qrt_layer_rec *r = rec_at(m, off);
         int32_t *out = cur == a ? b : a;
         off += (uint32_t)qrt_rec_size(r);
-        if (r->kind == QRT_LAYER_DENSE)
-            linear(out, m, r, cur, r->n_in);
-        else
-            elementwise(out, m, r, cur);
+        run_frame_layer(m, r, cur, out);
         cur = out;
     }
     copy_words(logits, cur, m->n_outputs);

@@ -1,0 +1,139 @@
+/* qrt — layers on decoded descriptors (qrt_layer.h), shared by the blob interpreter and by
+ * compiled models. Freestanding, integer-only. */
+#include <stdint.h>
+#include <stddef.h>
+#include "qrt.h"
+#include "qrt_layer.h"
+
+static int32_t clamp(int32_t v, int32_t a)
+{
+    return v > a ? a : (v < -a ? -a : v);
+}
+
+/* Word copy, forwards (so it may shift a buffer towards lower addresses in place); no libc:
+ * newlib-nano's byte loops are slower and larger. */
+static void copy_words(int32_t *dst, const int32_t *src, size_t n)
+{
+    while (n--)
+        *dst++ = *src++;
+}
+
+void qrt_clamp_copy(int32_t *y, const int32_t *x, size_t n, int32_t a)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = clamp(x[i], a);
+}
+
+void qrt_dense_run(const qrt_dense *l, const int32_t *x, int32_t *y)
+{
+    const qrt_mat *m = &l->mat;
+    const uint8_t *w = m->w;
+    const qrt_rq *rq = m->rq;
+    for (uint32_t o = 0; o < m->rows; o++, w += m->row_bytes, rq += m->rq_step) {
+        int32_t acc = m->dot(w, x, m->k);
+        if (m->bias)
+            acc += m->bias[o];
+        int32_t v = qrt_requant(acc, rq->mult, rq->shift);
+        if (l->off)
+            v = clamp(v, QRT_ACT_MAX) + l->off[o];
+        y[o] = clamp(v, l->out_max);
+    }
+}
+
+void qrt_conv_reset(const qrt_conv *l, int32_t *state)
+{
+    uint32_t n = QRT_CONV_STATE_WORDS(l->kernel, l->dilation, l->n_in);
+    for (uint32_t i = 0; i < n; i++)
+        state[i] = 0;
+    if (!l->causal)
+        state[0] = (int32_t)QRT_CONV_SPAN(l->kernel, l->dilation) - 1;
+}
+
+int qrt_conv_push(const qrt_conv *l, int32_t *state, const int32_t *x, int32_t *y,
+                  int32_t *aux)
+{
+    size_t cin = l->n_in, span = QRT_CONV_SPAN(l->kernel, l->dilation);
+    int32_t *win = state + 1;
+    copy_words(win, win + cin, (span - 1u) * cin); /* drop the oldest frame */
+    copy_words(win + (span - 1u) * cin, x, cin);
+    if (state[0] > 0) {
+        state[0]--;
+        return 0;
+    }
+    state[0] = (int32_t)l->stride - 1;
+    const int32_t *in = win;
+    if (l->dilation > 1u) {
+        for (size_t j = 0; j < l->kernel; j++)
+            copy_words(aux + j * cin, win + j * l->dilation * cin, cin);
+        in = aux;
+    }
+    qrt_dense_run(&l->lin, in, y);
+    return 1;
+}
+
+void qrt_relu_run(int32_t a, const int32_t *x, int32_t *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] < 0 ? 0 : (x[i] > a ? a : x[i]);
+}
+
+void qrt_bn_run(const qrt_scale *l, const int32_t *x, int32_t *y)
+{
+    const qrt_rq *rq = l->rq;
+    for (uint32_t i = 0; i < l->n; i++, rq += l->rq_step) {
+        int32_t v = qrt_requant(x[i], rq->mult, rq->shift);
+        if (l->off)
+            v = clamp(v, QRT_ACT_MAX) + l->off[i];
+        y[i] = clamp(v, l->out_max);
+    }
+}
+
+void qrt_prelu_run(const qrt_scale *l, const int32_t *x, int32_t *y)
+{
+    const qrt_rq *rq = l->rq;
+    for (uint32_t i = 0; i < l->n; i++, rq += l->rq_step)
+        y[i] = clamp(x[i] >= 0 ? x[i] : qrt_requant(x[i], rq->mult, rq->shift), l->out_max);
+}
+
+/* r ⊙ g: a Q15 gate (0 … 32768) times a Q16 value (|g| < 2^24), rounded, in 32-bit
+ * arithmetic: g = g1·2^15 + g0 with 0 ≤ g0 < 2^15, so (r·g + 2^14) >> 15 = r·g1 +
+ * ((r·g0 + 2^14) >> 15) exactly, and neither product exceeds 2^30. */
+static int32_t mul_q15(int32_t r, int32_t g)
+{
+    int32_t g1 = g >> 15, g0 = g & 0x7FFF;
+    return r * g1 + ((r * g0 + 16384) >> 15);
+}
+
+/* pre (4H): first every row's pre-activation in Q16 — z and r rows as input + recurrent part,
+ * n rows split into input part (pre[2H + j]) and recurrent part (pre[3H + j]) — then the
+ * gates, which update h in place (all recurrent products are done by then). */
+void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre)
+{
+    const qrt_mat *mi = &l->wi, *mh = &l->wh;
+    size_t nh = mh->k, h2 = 2u * nh, h3 = 3u * nh;
+    const uint8_t *wi = mi->w, *wh = mh->w;
+    const qrt_rq *rqi = mi->rq, *rqh = mh->rq;
+    for (size_t row = 0; row < h3; row++) {
+        int32_t acc = mi->dot(wi, x, mi->k) + (mi->bias ? mi->bias[row] : 0);
+        int32_t gi = clamp(qrt_requant(acc, rqi->mult, rqi->shift), QRT_GATE_MAX);
+        acc = mh->dot(wh, h, nh) + (mh->bias ? mh->bias[row] : 0);
+        int32_t gh = clamp(qrt_requant(acc, rqh->mult, rqh->shift), QRT_GATE_MAX);
+        if (row < h2) {
+            pre[row] = gi + gh;
+        } else {
+            pre[row] = gi;
+            pre[row + nh] = gh;
+        }
+        wi += mi->row_bytes;
+        wh += mh->row_bytes;
+        rqi += mi->rq_step;
+        rqh += mh->rq_step;
+    }
+    for (size_t j = 0; j < nh; j++) {
+        int32_t z = qrt_sigmoid_q16(pre[j]);
+        int32_t rr = qrt_sigmoid_q16(pre[nh + j]);
+        int32_t n = qrt_tanh_q16(pre[h2 + j] + mul_q15(rr, pre[h3 + j]));
+        /* (1 − z)·n + z·h: both products ≤ 2^30 and so is their sum */
+        h[j] = ((QRT_ONE_Q15 - z) * n + z * h[j] + 16384) >> 15;
+    }
+}

@@ -1,0 +1,84 @@
+/* qrt — the layers on decoded descriptors: one implementation behind both ways of running a
+ * model. The blob interpreter (qrt_run.c) decodes each validated layer record into these
+ * structs on the fly; a compiled model (qrt_builder_write_compiled, `qreg export`) holds
+ * them as const structs pointing at const arrays and calls the layer functions in straight
+ * line, so a device build links only the kernels its model uses and no loader.
+ *
+ * Nothing here validates: the descriptors must come from a blob qrt_model_load accepted
+ * (the interpreter) or from the exporter, which validated the same blob on the host (a
+ * compiled model). Numerics as qrt.h; dimension letters: K dot-product length, H GRU units,
+ * Cin/Cout channels. Freestanding, integer-only, no allocation. */
+#ifndef QRT_LAYER_H
+#define QRT_LAYER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "qrt.h"
+
+/* A weight matrix with its bias and requantization: row o of y = W·x is
+ * requant(dot(W_o, x) + bias_o, rq_o). */
+typedef struct qrt_mat {
+    const uint8_t *w;         /* rows packed rows of row_bytes bytes (low bits first) */
+    const int32_t *bias;      /* rows values, or NULL */
+    const qrt_rq *rq;         /* rows pairs if rq_step, else one for every row */
+    qrt_dot_fn dot;           /* the kernel of the weights' container width */
+    uint32_t k;               /* levels per row: the dot product's length */
+    uint32_t row_bytes;       /* QRT_ROW_BYTES(k, c) */
+    uint32_t rows;            /* outputs (a GRU's 3H) */
+    uint32_t rq_step;         /* 1: one requantization per row; 0: one for the matrix */
+} qrt_mat;
+
+/* Dense: y (rows) = clamp(clamp(requant(W·x + b), 2^30) + off, ±out_max); x (k). */
+typedef struct qrt_dense {
+    qrt_mat mat;
+    const int32_t *off;       /* per-output offset (a folded batch norm's shift), or NULL */
+    int32_t out_max;          /* output bound A_out */
+} qrt_dense;
+
+/* Conv1D on a stream of frames: the dense layer above applied to a window of `kernel` frames
+ * `dilation` apart (mat.k = kernel·n_in), one output every `stride` frames. */
+typedef struct qrt_conv {
+    qrt_dense lin;
+    uint16_t n_in;            /* Cin */
+    uint8_t kernel, dilation, stride;
+    uint8_t causal;           /* 1: causal padding (emits from the first frame), 0: valid */
+} qrt_conv;
+
+/* Batch norm (rq and off) and PReLU (rq: the negative slope) over n channels. */
+typedef struct qrt_scale {
+    const qrt_rq *rq;         /* n pairs if rq_step, else one */
+    const int32_t *off;       /* batch norm: per-channel offset or NULL; PReLU: unused */
+    uint16_t n, rq_step;
+    int32_t out_max;
+} qrt_scale;
+
+/* Keras reset_after GRU: gate rows [z | r | n] of wi (3H × n_in) and wh (3H × H). */
+typedef struct qrt_gru {
+    qrt_mat wi, wh;
+} qrt_gru;
+
+/* int32 words of a convolution's stream state: [countdown, window (span × Cin)]. */
+#define QRT_CONV_SPAN(kernel, dilation) (((uint32_t)(kernel) - 1u) * (uint32_t)(dilation) + 1u)
+#define QRT_CONV_STATE_WORDS(kernel, dilation, n_in) \
+    (1u + QRT_CONV_SPAN(kernel, dilation) * (uint32_t)(n_in))
+
+/* y = clamp(x, ±a), n values (the input frame's clamp to ±in_max). */
+void qrt_clamp_copy(int32_t *y, const int32_t *x, size_t n, int32_t a);
+/* Dense layer; x (mat.k), y (mat.rows); y must not alias x. */
+void qrt_dense_run(const qrt_dense *l, const int32_t *x, int32_t *y);
+/* Reset a convolution's state: empty window, and (valid padding) span − 1 frames to wait. */
+void qrt_conv_reset(const qrt_conv *l, int32_t *state);
+/* Feed one frame x (Cin); returns 1 and writes y (Cout) when the convolution emits, else 0.
+ * aux: kernel·Cin words, used when dilation > 1. */
+int qrt_conv_push(const qrt_conv *l, int32_t *state, const int32_t *x, int32_t *y,
+                  int32_t *aux);
+/* y = clamp(x, 0, a); may run in place. */
+void qrt_relu_run(int32_t a, const int32_t *x, int32_t *y, size_t n);
+/* Batch norm: y_c = clamp(clamp(requant(x_c, rq_c), 2^30) + off_c, ±out_max); in place ok. */
+void qrt_bn_run(const qrt_scale *l, const int32_t *x, int32_t *y);
+/* PReLU: y_c = clamp(x_c ≥ 0 ? x_c : requant(x_c, rq_c), ±out_max); in place ok. */
+void qrt_prelu_run(const qrt_scale *l, const int32_t *x, int32_t *y);
+/* One GRU step: h (H, Q15) ← GRU(x (n_in), h); pre: 4H words of scratch. */
+void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre);
+
+#endif /* QRT_LAYER_H */
