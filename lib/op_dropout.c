@@ -10,6 +10,7 @@
  * (spatial: in (b, c) order), so a restored stream replays the same mask.
  * Backward: dx += m / (1 - p) ⊙ dy (spatial: broadcast over T), or dx += dy when the last
  * forward did not drop.
+ * Dropped elements are multiplied by 0 (as PyTorch does), so NaN and inf stay NaN.
  * fp[0] = p. aux: byte 0 = 1 if the last forward applied a mask, then one byte per mask entry
  * (element count, or B·C) at the maximum batch. */
 #include <string.h>
@@ -42,6 +43,12 @@ static size_t dropout_aux(const qr_node *n)
     return 1 + dropout_mask_len(n);
 }
 
+/* Spatial dropout's per-channel scales of one sample. */
+static size_t dropout_scratch(const qr_node *n)
+{
+    return n->op == QR_OP_SPATIAL_DROPOUT ? n->shape[2] : 0;
+}
+
 static void dropout_forward(qr_graph *g, qr_node *n)
 {
     const float *x = n->in[0]->x;
@@ -59,25 +66,31 @@ static void dropout_forward(qr_graph *g, qr_node *n)
     size_t len = dropout_mask_len(n);
     for (size_t i = 0; i < len; i++)
         mask[i] = qr_rng_uniform(r) >= p;
+    /* y = x · s with s = keep or 0 (a multiply, not a branch on random bits); the scale of
+     * a dropped element is +0, so y is ±0 there (x·0) and NaN stays NaN, as in PyTorch */
+    float *restrict y = n->x;
     if (n->op == QR_OP_DROPOUT) {
         for (size_t i = 0; i < total; i++)
-            n->x[i] = mask[i] ? x[i] * keep : 0.0f;
+            y[i] = x[i] * (mask[i] ? keep : 0.0f);
         return;
     }
     size_t b = n->shape[0], t = n->shape[1], c = n->shape[2];
-    for (size_t i = 0; i < b; i++)
+    float *scale = g->scratch; /* (C): one sample's channel scales */
+    for (size_t i = 0; i < b; i++) {
+        const unsigned char *mr = mask + i * c;
+        for (size_t j = 0; j < c; j++)
+            scale[j] = mr[j] ? keep : 0.0f;
         for (size_t s = 0; s < t; s++) {
-            const float *xr = x + (i * t + s) * c;
-            float *yr = n->x + (i * t + s) * c;
-            const unsigned char *mr = mask + i * c;
+            const float *restrict xr = x + (i * t + s) * c;
+            float *restrict yr = y + (i * t + s) * c;
             for (size_t j = 0; j < c; j++)
-                yr[j] = mr[j] ? xr[j] * keep : 0.0f;
+                yr[j] = xr[j] * scale[j];
         }
+    }
 }
 
 static void dropout_backward(qr_graph *g, qr_node *n)
 {
-    (void)g;
     float *dx = n->in[0]->g;
     if (!dx)
         return;
@@ -89,31 +102,36 @@ static void dropout_backward(qr_graph *g, qr_node *n)
         return;
     }
     float keep = 1.0f / (1.0f - n->fp[0]);
+    const float *restrict dy = n->g;
     if (n->op == QR_OP_DROPOUT) {
-        for (size_t i = 0; i < total; i++)
-            if (mask[i])
-                dx[i] += keep * n->g[i];
+        for (size_t i = 0; i < total; i++) {
+            float d = keep * dy[i]; /* loaded unconditionally: a blend, not a branch */
+            dx[i] += mask[i] ? d : 0.0f;
+        }
         return;
     }
     size_t b = n->shape[0], t = n->shape[1], c = n->shape[2];
-    for (size_t i = 0; i < b; i++)
+    float *scale = g->scratch; /* (C) */
+    for (size_t i = 0; i < b; i++) {
+        const unsigned char *mr = mask + i * c;
+        for (size_t j = 0; j < c; j++)
+            scale[j] = mr[j] ? keep : 0.0f;
         for (size_t s = 0; s < t; s++) {
-            const float *dyr = n->g + (i * t + s) * c;
-            float *dxr = dx + (i * t + s) * c;
-            const unsigned char *mr = mask + i * c;
+            const float *restrict dyr = dy + (i * t + s) * c;
+            float *restrict dxr = dx + (i * t + s) * c;
             for (size_t j = 0; j < c; j++)
-                if (mr[j])
-                    dxr[j] += keep * dyr[j];
+                dxr[j] += dyr[j] * scale[j];
         }
+    }
 }
 
 const qr_op_def qr_opdef_dropout = {
     .name = "dropout", .shape = dropout_shape, .forward = dropout_forward,
-    .backward = dropout_backward, .aux_bytes = dropout_aux,
+    .backward = dropout_backward, .aux_bytes = dropout_aux, .scratch_floats = dropout_scratch,
 };
 const qr_op_def qr_opdef_spatial_dropout = {
     .name = "spatial_dropout", .shape = dropout_shape, .forward = dropout_forward,
-    .backward = dropout_backward, .aux_bytes = dropout_aux,
+    .backward = dropout_backward, .aux_bytes = dropout_aux, .scratch_floats = dropout_scratch,
 };
 
 static qr_node *dropout_build(qr_graph *g, qr_op op, qr_node *x, float rate)

@@ -31,8 +31,14 @@ static void relu_backward(qr_graph *g, qr_node *n)
     if (!da)
         return;
     size_t total = qr_shape_size(n);
-    for (size_t i = 0; i < total; i++)
-        da[i] += n->x[i] > 0.0f ? n->g[i] : 0.0f;
+    const float *restrict y = n->x, *restrict dy = n->g;
+    float *restrict dx = da;
+    /* dy is loaded unconditionally so that the select is a vector blend (a load under the
+     * condition cannot be speculated: the loop stayed a mispredicting branch, 4 ns/element) */
+    for (size_t i = 0; i < total; i++) {
+        float d = dy[i];
+        dx[i] += y[i] > 0.0f ? d : 0.0f;
+    }
 }
 
 /* sigmoid: y = 1/(1+e^-a), written so that exp never overflows; dy/da = y(1-y) */

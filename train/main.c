@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+#include <cblas.h>
 #include "cli.h"
 
 static const struct {
@@ -33,8 +35,43 @@ static void usage(FILE *f)
     fprintf(f, "\n'qreg <command> --help' describes a command. 'qreg --version' prints the version.\n");
 }
 
+/* OpenBLAS 0.3.21 does not know recent CPUs (e.g. Intel family 6 model 207) and falls back to
+ * its SSE3 "Prescott" kernels: GEMMs run 3-5x slower than with the AVX-512 ones (gsc trains 3x
+ * slower; docs/performance.md). It reads OPENBLAS_CORETYPE only when it loads, so the program
+ * re-executes itself once with the right core when the CPU has AVX-512 or AVX2. Not done when
+ * OPENBLAS_CORETYPE is already set (which also stops any loop) or QR_NO_REEXEC is set. */
+static void qr_fix_openblas_core(char **argv)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+    if (getenv("OPENBLAS_CORETYPE") || getenv("QR_NO_REEXEC"))
+        return;
+    const char *core = openblas_get_corename();
+    static const char *const generic[] = {"prescott", "core2", "penryn", "dunnington",
+                                          "nehalem", "atom", "generic", "unknown"};
+    int fallback = 0;
+    for (size_t i = 0; core && i < sizeof generic / sizeof generic[0]; i++)
+        fallback |= strcasecmp(core, generic[i]) == 0;
+    if (!fallback)
+        return;
+    __builtin_cpu_init();
+    const char *want = NULL;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        want = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        want = "Haswell";
+    if (!want || setenv("OPENBLAS_CORETYPE", want, 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on with the kernels we have */
+#else
+    (void)argv;
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    qr_fix_openblas_core(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
