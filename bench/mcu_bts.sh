@@ -4,11 +4,14 @@
 #
 #   bench/mcu_bts.sh [MCU_DIR]        (default MCU_DIR: ../shared/mcu next to the repository)
 #   QRT_BENCH_OUT=dir  keep the generated sources and ELFs (default: a temp dir)
-#   QRT_BENCH_BITS="8 4 1", QRT_BENCH_MODES="whole frame load", QRT_BENCH_CONFIGS="all only"
+#   QRT_BENCH_BITS="8 4 1", QRT_BENCH_MODES="whole frame load cframe cwhole",
+#   QRT_BENCH_CONFIGS="all only"
 #
 # For each bit-width it builds bench/mcu_bts.c with the generated model (bench/mcu_bts_gen.c)
-# in three modes: whole = qrt_run over the 40-frame window; frame = one always-on step
-# (qrt_stream_push + qrt_stream_logits); load = qrt_model_load (validation + CRC-32). Config
+# in five modes: whole = qrt_run over the 40-frame window; frame = one always-on step
+# (qrt_stream_push + qrt_stream_logits); load = qrt_model_load (validation + CRC-32); cframe
+# and cwhole = the same model compiled (qrt_builder_write_compiled: const tensors and
+# straight-line layer calls, linked with qrt_kernels.c and qrt_layer.c only). Config
 # "all" compiles every weight width's kernels, "only" just the one the model uses
 # (QRT_ENABLE_S*). Extra compiler flags: -std=c99 -ffreestanding (as runtime/build-arm.sh). Every run's bench_ret must equal the host's result for the same input:
 # the device computes bit for bit what the host computes. Prints a markdown table.
@@ -53,8 +56,18 @@ sum_syms() { # elf names-file → "runtime helpers"
         END { printf "%d %d\n", r, h }'
 }
 
+# Bytes of a compiled model's own symbols (tensors, descriptors, generated functions).
+model_syms() { # elf prefix
+    arm-none-eabi-nm -S "$1" | awk -v pre="$2" '
+        function hex(h,  i, v) { v = 0; h = tolower(h)
+            for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+            return v }
+        NF == 4 && index($4, pre) == 1 { r += hex($2) }
+        END { printf "%d\n", r }'
+}
+
 BITS="${QRT_BENCH_BITS:-8 4 1}"
-MODES="${QRT_BENCH_MODES:-whole frame load}"
+MODES="${QRT_BENCH_MODES:-whole frame load cframe cwhole}"
 CONFIGS="${QRT_BENCH_CONFIGS:-all only}"
 echo "tools: $(arm-none-eabi-gcc -dumpversion) arm-none-eabi-gcc, $(qemu-system-arm --version | sed -n '1s/.*version \([^ ]*\).*/qemu \1/p'); -Os; measure.sh from $MCU"
 echo
@@ -74,18 +87,27 @@ for bits in $BITS; do
             case $mode in whole) mn=1 want=$(expect "BTS_S${bits}_WHOLE") ;;
                           frame) mn=2 want=$(expect "BTS_S${bits}_FRAME41") ;;
                           load) mn=3 want=$blob ;;
+                          cframe) mn=4 want=$(expect "BTS_S${bits}_FRAME41") ;;
+                          cwhole) mn=5 want=$(expect "BTS_S${bits}_WHOLE") ;;
                           *) echo "unknown mode $mode" >&2; exit 2 ;; esac
             b="$OUT/m$bits-$cfg-$mode"
+            if [ $mn -ge 4 ]; then # compiled: the generated model, kernels and layers only
+                srcs=("$OUT/bts_s${bits}c.c" "$RT/qrt_kernels.c" "$RT/qrt_layer.c")
+            else
+                srcs=("$OUT/bts_s$bits.c" "${DEV[@]}")
+            fi
             MCU_BUILD="$b" "$MCU/measure.sh" -std=c99 -ffreestanding -I"$RT" -I"$OUT" -DBTS_BITS="$bits" -DBENCH_MODE="$mn" \
-                ${flags[@]+"${flags[@]}"} "$ROOT/bench/mcu_bts.c" "$OUT/bts_s$bits.c" "${DEV[@]}" >"$b.txt"
+                ${flags[@]+"${flags[@]}"} "$ROOT/bench/mcu_bts.c" "${srcs[@]}" >"$b.txt"
             while read -r line; do
                 core=$(sed -n 's/.*core=\([^ ]*\).*/\1/p' <<<"$line")
                 get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
                 cpu=cortex-m0plus; [ "$core" = m4 ] && cpu=cortex-m4
                 read -r rt helpers < <(sum_syms "$b/$core/bench.elf" "$OUT/syms-$cpu/names")
+                model=$blob
+                [ $mn -ge 4 ] && model="$(model_syms "$b/$core/bench.elf" "bts_s${bits}c_")c"
                 ret=$(get bench_ret)
                 ok=yes; [ "$ret" = "$want" ] || { ok="NO (want $want)"; status=1; }
-                echo "| $bits | $cfg | $mode | $core | $(get net_flash) | $blob / $rt / $helpers / 480 | $(get net_ram) | $(get stack_peak) | $(get insns) | $(get cycles_est) | $ok |"
+                echo "| $bits | $cfg | $mode | $core | $(get net_flash) | $model / $rt / $helpers / 480 | $(get net_ram) | $(get stack_peak) | $(get insns) | $(get cycles_est) | $ok |"
             done < <(grep '^RESULT' "$b.txt")
         done
     done

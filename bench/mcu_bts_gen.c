@@ -156,6 +156,12 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/%s.c", dir, name);
         snprintf(hpath, sizeof hpath, "%s/%s.h", dir, name);
         check(qrt_builder_write_c(blob, len, name, path, hpath, "qreg mcu_bts_gen"), "write_c");
+        snprintf(name, sizeof name, "bts_s%uc", widths[w]); /* the same model, compiled */
+        snprintf(path, sizeof path, "%s/%s.c", dir, name);
+        snprintf(hpath, sizeof hpath, "%s/%s.h", dir, name);
+        check(qrt_builder_write_compiled(blob, len, name, path, hpath, "qreg mcu_bts_gen"),
+              "write_compiled");
+        snprintf(name, sizeof name, "bts_s%u", widths[w]);
         /* expected results: whole sequence, and one frame after 39 (= whole), and the
          * frame-41 result of the always-on stream fed frame 0 again */
         qrt_model m;

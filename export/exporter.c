@@ -539,26 +539,27 @@ QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_exp
 QR_API qr_status qr_export_write(const uint8_t *blob, size_t len, const char *dir,
                                  const char *name, qr_error *err)
 {
-    size_t dl = strlen(dir) + 16;
-    char *qrt = malloc(dl), *c = malloc(dl), *h = malloc(dl);
+    static const char *const files[] = {"model.qrt", "model.c", "model.h", "model_compiled.c",
+                                        "model_compiled.h"};
+    size_t dl = strlen(dir) + 20;
+    char *p[5] = {NULL};
     qr_status s = QR_OK;
     char gen[32];
     snprintf(gen, sizeof gen, "qreg %s", QR_VERSION_STRING);
-    if (!qrt || !c || !h) {
+    for (int i = 0; i < 5; i++)
+        if ((p[i] = malloc(dl)) != NULL)
+            snprintf(p[i], dl, "%s/%s", dir, files[i]);
+    if (!p[0] || !p[1] || !p[2] || !p[3] || !p[4])
         s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-    } else {
-        snprintf(qrt, dl, "%s/model.qrt", dir);
-        snprintf(c, dl, "%s/model.c", dir);
-        snprintf(h, dl, "%s/model.h", dir);
-        if (qrt_builder_write_file(blob, len, qrt) != QRT_OK)
-            s = qr_error_set(err, QR_ERR_IO, "%s: cannot write", qrt);
-        else if (qrt_builder_write_c(blob, len, name, c, h, gen) != QRT_OK)
-            s = qr_error_set(err, QR_ERR_IO, "%s: cannot write (or '%s' is not a C identifier)",
-                             c, name);
-    }
-    free(qrt);
-    free(c);
-    free(h);
+    else if (qrt_builder_write_file(blob, len, p[0]) != QRT_OK)
+        s = qr_error_set(err, QR_ERR_IO, "%s: cannot write", p[0]);
+    else if (qrt_builder_write_c(blob, len, name, p[1], p[2], gen) != QRT_OK)
+        s = qr_error_set(err, QR_ERR_IO, "%s: cannot write (or '%s' is not a C identifier)",
+                         p[1], name);
+    else if (qrt_builder_write_compiled(blob, len, name, p[3], p[4], gen) != QRT_OK)
+        s = qr_error_set(err, QR_ERR_IO, "%s: cannot write", p[3]);
+    for (int i = 0; i < 5; i++)
+        free(p[i]);
     return s;
 }
 

@@ -352,7 +352,8 @@ static void emit_frame_call(FILE *fp, const char *name, unsigned li, const qrt_l
 }
 
 /* The functions: the same scratch layout and buffer choices as qrt_stream (qrt_run.c), so a
- * compiled model computes bit for bit what the interpreter computes. */
+ * compiled model computes bit for bit what the interpreter computes. The reset writes what
+ * qrt_conv_reset writes (zeros, and a valid convolution's countdown) without the call. */
 static void emit_functions(FILE *fp, const char *name, const char *up, const qrt_model *m,
                            const uint8_t *blob)
 {
@@ -374,7 +375,9 @@ static void emit_functions(FILE *fp, const char *name, const char *up, const qrt
     for (uint32_t i = 0; i < m->n_layers; i++)
         if (recs[i]->kind == QRT_LAYER_CONV1D &&
             (recs[i]->flags & QRT_FLAG_PAD_MASK) != QRT_PAD_CAUSAL)
-            fprintf(fp, "    qrt_conv_reset(&%s_l%u, mem + %lu);\n", name, (unsigned)i, st_off[i]);
+            fprintf(fp, "    mem[%lu] = %lu; /* layer %u (valid): frames to wait */\n", st_off[i],
+                    (unsigned long)QRT_CONV_SPAN(recs[i]->kernel, recs[i]->dilation) - 1u,
+                    (unsigned)i);
     fprintf(fp, "}\n");
 
     fprintf(fp, "\nint %s_push(int32_t *mem, const int32_t *frame)\n{\n", name);

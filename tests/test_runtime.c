@@ -1792,6 +1792,163 @@ START_TEST(test_builder)
 }
 END_TEST
 
+/* ---- compiled models ------------------------------------------------------------------ */
+
+/* Append one compiled model's expectations to the driver: n_x input sequences, their qrt_run
+ * logits, and the stream's per-frame emission flags and logits (from the interpreter). */
+static void compiled_expect(FILE *drv, const char *name, const uint8_t *blob, size_t len,
+                            const int32_t *xq, size_t n_x)
+{
+    loaded ld;
+    load_ok(&ld, blob, len);
+    const qrt_model *m = &ld.m;
+    size_t tf = (size_t)m->seq_len * m->n_features, no = m->n_outputs;
+    fprintf(drv, "static const int32_t %s_x[%zu] = {", name, n_x * tf);
+    for (size_t i = 0; i < n_x * tf; i++)
+        fprintf(drv, "%ld,", (long)xq[i]);
+    fprintf(drv, "};\nstatic const int32_t %s_whole[%zu] = {", name, n_x * no);
+    int32_t *lg = xcalloc(no, sizeof *lg);
+    for (size_t i = 0; i < n_x; i++) {
+        ck_assert_int_eq(qrt_run(m, xq + i * tf, ld.scratch, ld.scratch_size, lg), QRT_OK);
+        for (size_t o = 0; o < no; o++)
+            fprintf(drv, "%ld,", (long)lg[o]);
+    }
+    /* the stream over all n_x sequences back to back, no reset in between (always-on) */
+    fprintf(drv, "};\nstatic const int32_t %s_frames[%zu] = {", name,
+            n_x * m->seq_len * (no + 1));
+    qrt_stream st;
+    ck_assert_int_eq(qrt_stream_init(&st, m, ld.scratch, ld.scratch_size), QRT_OK);
+    for (size_t t = 0; t < n_x * m->seq_len; t++) {
+        uint32_t before = st.emitted;
+        ck_assert_int_eq(qrt_stream_push(&st, xq + t * m->n_features), QRT_OK);
+        int emitted = st.emitted != before;
+        memset(lg, 0, no * sizeof *lg);
+        if (emitted)
+            ck_assert_int_eq(qrt_stream_logits(&st, lg), QRT_OK);
+        fprintf(drv, "%d,", emitted);
+        for (size_t o = 0; o < no; o++)
+            fprintf(drv, "%ld,", (long)lg[o]);
+    }
+    fprintf(drv, "};\n");
+    free(lg);
+    free(ld.scratch);
+}
+
+/* The check a driver runs for one compiled model (returns the number of mismatches). */
+static void compiled_check_fn(FILE *drv, const char *name, const char *up, size_t n_x)
+{
+    fprintf(drv,
+            "static int check_%s(void)\n{\n"
+            "    static int32_t mem[%s_MEM_WORDS];\n"
+            "    int32_t lg[%s_N_OUTPUTS];\n    int bad = 0;\n"
+            "    const size_t tf = %s_SEQ_LEN * %s_N_FEATURES;\n"
+            "    for (size_t i = 0; i < %zu; i++) {\n"
+            "        %s_run(mem, %s_x + i * tf, lg);\n"
+            "        bad += memcmp(lg, %s_whole + i * %s_N_OUTPUTS, sizeof lg) != 0;\n    }\n"
+            "    %s_reset(mem);\n"
+            "    const int32_t *e = %s_frames;\n"
+            "    for (size_t t = 0; t < %zu * %s_SEQ_LEN; t++, e += 1 + %s_N_OUTPUTS) {\n"
+            "        int em = %s_push(mem, %s_x + t * %s_N_FEATURES);\n"
+            "        bad += em != e[0];\n"
+            "        if (em) {\n"
+            "            %s_logits(mem, lg);\n"
+            "            bad += memcmp(lg, e + 1, sizeof lg) != 0;\n        }\n    }\n"
+            "    if (bad)\n        printf(\"%s: %%d mismatches\\n\", bad);\n"
+            "    return bad;\n}\n",
+            name, up, up, up, up, n_x, name, name, name, up, name, name, n_x, up, up, name, name,
+            up, name, name);
+}
+
+/* A compiled model (qrt_builder_write_compiled) computes bit for bit what the interpreter
+ * computes, whole sequences and frame by frame, for every layer kind and option: the test
+ * writes the generated sources and a driver holding the interpreter's results, compiles them
+ * with the host's cc against runtime/qrt_kernels.c and qrt_layer.c only, and runs it. */
+START_TEST(test_compiled)
+{
+    const char *src = getenv("QR_SRCDIR");
+    if (src == NULL) {
+        printf("runtime: compiled: QR_SRCDIR unset (run through make check); skipped\n");
+        return;
+    }
+    trng r = {70};
+    fmodel ms[6];
+    memset(ms, 0, sizeof ms);
+    int fold[6] = {1, 0, 0, 0, 0, 1};
+    make_bts(&ms[0], &r, 8, 0);
+    make_bts(&ms[1], &r, 4, 1); /* prelu, standalone batch norm (not folded) */
+    ms[1].L[0].causal = 1;
+    ms[2].t = 37, ms[2].f = 4; /* dilated causal conv, strided valid conv, GRU sequence */
+    fm_add_conv(&ms[2], &r, 4, 6, 3, 1, 1, 1, 8);
+    fm_add_act(&ms[2], &r, QRT_LAYER_RELU, 6);
+    fm_add_conv(&ms[2], &r, 6, 5, 3, 2, 2, 0, 4);
+    fm_add_gru(&ms[2], &r, 5, 4, 1, 2, 8);
+    fm_add_dense(&ms[2], &r, 4, 3, 2);
+    ms[3].t = 25, ms[3].f = 3; /* a head after the last-state GRU */
+    fm_add_gru(&ms[3], &r, 3, 6, 1, 8, 8);
+    fm_add_gru(&ms[3], &r, 6, 4, 0, 4, 1);
+    fm_add_dense(&ms[3], &r, 4, 4, 8);
+    fm_add_bn(&ms[3], &r, 4);
+    fm_add_act(&ms[3], &r, QRT_LAYER_PRELU, 4);
+    fm_add_dense(&ms[3], &r, 4, 3, 8);
+    ms[4].t = 1, ms[4].f = 10; /* an MLP */
+    fm_add_dense(&ms[4], &r, 10, 16, 8);
+    fm_add_act(&ms[4], &r, QRT_LAYER_PRELU, 16);
+    fm_add_dense(&ms[4], &r, 16, 3, 1);
+    make_bts(&ms[5], &r, 1, 0);
+
+    FILE *drv = fopen("compiled_driver.c", "w");
+    ck_assert_ptr_nonnull(drv);
+    fprintf(drv, "#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n");
+    char name[16], up[16], c[32], h[32];
+    const size_t n_x = 3;
+    for (int i = 0; i < 6; i++) {
+        double *xs = rnd_inputs(&r, n_x * ms[i].t * ms[i].f, 2.0);
+        fmodel_quantize(&ms[i], xs, n_x, fold[i]);
+        size_t len;
+        uint8_t *blob = fmodel_build(&ms[i], &len, QRT_OK);
+        snprintf(name, sizeof name, "cm%d", i);
+        snprintf(up, sizeof up, "CM%d", i);
+        snprintf(c, sizeof c, "cm%d.c", i);
+        snprintf(h, sizeof h, "cm%d.h", i);
+        ck_assert_int_eq(qrt_builder_write_compiled(blob, len, name, c, h, "qreg test"), QRT_OK);
+        fprintf(drv, "#include \"%s\"\n", h);
+        int32_t *xq = xcalloc(n_x * ms[i].t * ms[i].f, sizeof *xq);
+        for (size_t k = 0; k < n_x; k++) {
+            int32_t *q = quantize_x(&ms[i], xs + k * ms[i].t * ms[i].f);
+            memcpy(xq + k * ms[i].t * ms[i].f, q, ms[i].t * ms[i].f * sizeof *q);
+            free(q);
+        }
+        compiled_expect(drv, name, blob, len, xq, n_x);
+        compiled_check_fn(drv, name, up, n_x);
+        free(xq);
+        free(blob);
+        free(xs);
+        fm_free(&ms[i]);
+    }
+    fprintf(drv, "int main(void)\n{\n    int bad = 0;\n");
+    for (int i = 0; i < 6; i++)
+        fprintf(drv, "    bad += check_cm%d();\n", i);
+    fprintf(drv, "    printf(\"compiled: %%s\\n\", bad ? \"MISMATCH\" : \"6 models identical\");\n"
+                 "    return bad != 0;\n}\n");
+    ck_assert_int_eq(fclose(drv), 0);
+    /* a blob the loader refuses, or bad arguments: an error and nothing written */
+    static uint64_t junk[8];
+    ck_assert_int_ne(qrt_builder_write_compiled((const uint8_t *)junk, sizeof junk, "x", "x.c",
+                                                "x.h", "g"), QRT_OK);
+    ck_assert_int_eq(qrt_builder_write_compiled(NULL, 0, "x", "x.c", "x.h", "g"), QRT_ERR_ARG);
+    FILE *probe = fopen("x.c", "r");
+    ck_assert_ptr_null(probe);
+
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cc -std=c99 -O1 -Wall -Wextra -Werror -I'%s/runtime' -I. compiled_driver.c "
+             "cm0.c cm1.c cm2.c cm3.c cm4.c cm5.c '%s/runtime/qrt_kernels.c' "
+             "'%s/runtime/qrt_layer.c' -o compiled_driver && ./compiled_driver",
+             src, src, src);
+    ck_assert_msg(system(cmd) == 0, "compiled models differ from the interpreter (%s)", cmd);
+}
+END_TEST
+
 Suite *qr_suite_runtime(void)
 {
     Suite *s = suite_create("runtime");
@@ -1814,6 +1971,7 @@ Suite *qr_suite_runtime(void)
     tcase_add_test(tc, test_model_gsc);
     tcase_add_test(tc, test_model_stacks);
     tcase_add_test(tc, test_stream);
+    tcase_add_test(tc, test_compiled);
     suite_add_tcase(s, tc);
     tc = tcase_create("blob");
     tcase_set_timeout(tc, 120);

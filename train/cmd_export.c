@@ -13,6 +13,10 @@ static const char help[] =
     "Write the integer model of a trained model for the freestanding device runtime:\n"
     "  DIR/model.qrt           the binary model (load with qrt_model_load)\n"
     "  DIR/model.c, model.h    the same bytes as const, 8-byte aligned C arrays and NAME_load()\n"
+    "  DIR/model_compiled.c, model_compiled.h\n"
+    "                          the compiled model: const tensors and straight-line layer calls\n"
+    "                          (NAME_reset, NAME_push, NAME_logits, NAME_run); link with\n"
+    "                          qrt_kernels.c and qrt_layer.c only (no loader, smallest flash)\n"
     "Weights are packed at their bit-width (1, 2, 4 or 8 bits; 3 in 4, 5-7 in 8) as the model's\n"
     "quantization plan says (8-bit min-max without one); batch norm after a conv1d/dense is\n"
     "folded into its per-channel requantization; activations are int32. Prints the bytes per\n"
@@ -20,7 +24,7 @@ static const char help[] =
     "\n"
     "options:\n"
     "  --out DIR     output directory (created if missing; required)\n"
-    "  --name NAME   C identifier prefix of the generated arrays (default: model)\n"
+    "  --name NAME   C identifier prefix of the generated arrays and functions (default: model)\n"
     "  -h, --help    this help\n";
 
 int qr_cmd_export(int argc, char **argv)
@@ -96,7 +100,8 @@ int qr_cmd_export(int argc, char **argv)
     printf("actual: %zu B of tensors, %zu B blob (%zu B header, records, alignment, CRC)\n",
            rep.tensor_bytes, rep.blob_bytes, rep.blob_bytes - rep.tensor_bytes);
     printf("scratch: %zu B of caller memory per inference\n", rep.scratch_bytes);
-    printf("wrote %s/model.qrt, %s/model.c, %s/model.h\n", out, out, out);
+    printf("wrote %s/model.qrt, %s/model.c, %s/model.h, %s/model_compiled.c, "
+           "%s/model_compiled.h\n", out, out, out, out, out);
     rc = 0;
     qr_export_report_free(&rep);
 done:

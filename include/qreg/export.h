@@ -52,7 +52,9 @@ QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_exp
                                 qr_error *err);
 
 /* Write DIR/model.qrt, DIR/model.c and DIR/model.h (C identifier prefix `name`, all const,
- * 8-byte aligned, stamped with the qreg version), each atomically. */
+ * 8-byte aligned, stamped with the qreg version), and the compiled model
+ * DIR/model_compiled.c and .h (const tensors and straight-line layer calls: name_reset,
+ * name_push, name_logits, name_run; see qrt_builder_write_compiled), each atomically. */
 QR_API qr_status qr_export_write(const uint8_t *blob, size_t len, const char *dir,
                                  const char *name, qr_error *err);
 
