@@ -31,40 +31,10 @@ cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I"$RT" "$ROOT/bench/mcu
 
 expect() { sed -n "s/^#define $1 \(-\{0,1\}[0-9]*\)L\{0,1\}.*/\1/p" "$OUT/bts_input.h"; }
 
-# Bytes of the runtime's own functions and tables in an ELF: the symbols the device sources
-# define (compiled alone with measure.sh's flags), looked up in the linked image.
-rt_syms() { # core
-    local cpu=$1 d="$OUT/syms-$1"
-    mkdir -p "$d"
-    for s in "${DEV[@]}"; do
-        arm-none-eabi-gcc -mcpu="$cpu" -mthumb -Os -ffunction-sections -fdata-sections -std=c99 \
-            -I"$RT" -c "$s" -o "$d/$(basename "${s%.c}").o"
-    done
-    arm-none-eabi-nm "$d"/*.o | awk '$2 ~ /^[TtRrDdBb]$/ {print $3}' | sort -u >"$d/names"
-}
-rt_syms cortex-m0plus
-rt_syms cortex-m4
-sum_syms() { # elf names-file → "runtime helpers"
-    arm-none-eabi-nm -S "$1" | awk -v names="$2" '
-        function hex(h,  i, v) { v = 0; h = tolower(h)
-            for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
-            return v }
-        BEGIN { while ((getline n < names) > 0) rt[n] = 1 }
-        NF == 4 { sz = hex($2)
-                  if ($4 in rt) r += sz
-                  else if ($4 ~ /^(__aeabi_|__gnu_thumb1|__(ashl|ashr|lshr|mul|div|mod|udiv|umod)di3|mem(cpy|move|set|cmp)$)/) h += sz }
-        END { printf "%d %d\n", r, h }'
-}
-
-# Bytes of a compiled model's own symbols (tensors, descriptors, generated functions).
-model_syms() { # elf prefix
-    arm-none-eabi-nm -S "$1" | awk -v pre="$2" '
-        function hex(h,  i, v) { v = 0; h = tolower(h)
-            for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
-            return v }
-        NF == 4 && index($4, pre) == 1 { r += hex($2) }
-        END { printf "%d\n", r }'
-}
+# shellcheck source=bench/mcu_syms.sh
+. "$ROOT/bench/mcu_syms.sh"
+mcu_rt_names "$OUT/syms-cortex-m0plus" cortex-m0plus "$RT" "${DEV[@]}"
+mcu_rt_names "$OUT/syms-cortex-m4" cortex-m4 "$RT" "${DEV[@]}"
 
 BITS="${QRT_BENCH_BITS:-8 4 1}"
 MODES="${QRT_BENCH_MODES:-whole frame load cframe cwhole}"
@@ -102,9 +72,9 @@ for bits in $BITS; do
                 core=$(sed -n 's/.*core=\([^ ]*\).*/\1/p' <<<"$line")
                 get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
                 cpu=cortex-m0plus; [ "$core" = m4 ] && cpu=cortex-m4
-                read -r rt helpers < <(sum_syms "$b/$core/bench.elf" "$OUT/syms-$cpu/names")
+                read -r rt helpers < <(mcu_sum_syms "$b/$core/bench.elf" "$OUT/syms-$cpu/names")
                 model=$blob
-                [ $mn -ge 4 ] && model="$(model_syms "$b/$core/bench.elf" "bts_s${bits}c_")c"
+                [ $mn -ge 4 ] && model="$(mcu_prefix_syms "$b/$core/bench.elf" "bts_s${bits}c_")c"
                 ret=$(get bench_ret)
                 ok=yes; [ "$ret" = "$want" ] || { ok="NO (want $want)"; status=1; }
                 echo "| $bits | $cfg | $mode | $core | $(get net_flash) | $model / $rt / $helpers / 480 | $(get net_ram) | $(get stack_peak) | $(get insns) | $(get cycles_est) | $ok |"

@@ -7,6 +7,7 @@
 #   runtime/build-arm.sh                       # the three device sources, all weight widths
 #   runtime/build-arm.sh gen/model.c           # … plus generated model sources (model.h next
 #                                              #   to model.c is found through -I of its dir)
+#   runtime/build-arm.sh gen/model_compiled.c  # … a compiled model (qreg export writes both)
 #   runtime/build-arm.sh --bts                 # … plus generated bts models at 8, 4, 1 bits
 #                                              #   and bench/mcu_bts.c (host cc generates them)
 #   QRT_ARM_OUT=dir runtime/build-arm.sh       # keep the objects in dir (default: temp dir)
@@ -35,7 +36,7 @@ else
     trap 'rm -rf "$OUT"' EXIT
 fi
 
-DEVICE_SRCS=(qrt_kernels.c qrt_layer.c qrt_model.c qrt_run.c)
+DEVICE_SRCS=(qrt_kernels.c qrt_layer.c qrt_model.c qrt_run.c qrt_sparse.c)
 CFLAGS=(-mthumb -Os -std=c99 -ffreestanding -Wall -Wextra -Wconversion -Wshadow
         -Wstrict-prototypes -Wmissing-prototypes -Werror -ffunction-sections -fdata-sections
         -I"$HERE")
@@ -89,8 +90,9 @@ for a in "$@"; do
             "${SRCS[@]}" "$HERE/qrt_host.c" "$HERE/qrt_builder.c" "$HERE/qrt_codegen.c" -lm -o "$OUT/gen/mcu_bts_gen"
         "$OUT/gen/mcu_bts_gen" "$OUT/gen" >/dev/null
         EXTRA+=("$OUT/gen/bts_s8.c" "$OUT/gen/bts_s4.c" "$OUT/gen/bts_s1.c")
+        EXTRA+=("$OUT/gen/bts_s8c.c" "$OUT/gen/bts_s4c.c" "$OUT/gen/bts_s1c.c")
         for bits in 8 4 1; do # the bench in each configuration, as C sources only (no link)
-            for mode in 1 2 3; do
+            for mode in 1 2 3 4 5; do
                 cp "$ROOT/bench/mcu_bts.c" "$OUT/gen/mcu_bts_s${bits}_m$mode.c"
                 sed -i "1i #define BTS_BITS $bits\\n#define BENCH_MODE $mode" "$OUT/gen/mcu_bts_s${bits}_m$mode.c"
                 EXTRA+=("$OUT/gen/mcu_bts_s${bits}_m$mode.c")
