@@ -322,8 +322,6 @@ qrt_status qrt_sparse_check(const uint8_t *p, size_t len, unsigned enc, unsigned
                 }
             }
         }
-        if (l1 > lim)
-            return QRT_ERR_RANGE;
         p += used;
         rem -= used;
     }

@@ -24,6 +24,7 @@ Suite *qr_suite_audio(void);
 Suite *qr_suite_model(void);
 Suite *qr_suite_train(void);
 Suite *qr_suite_runtime(void);
+Suite *qr_suite_sparse(void);
 Suite *qr_suite_sweep(void);
 
 /* Source and build directories (from the environment make check sets; "." otherwise). */
