@@ -4,7 +4,6 @@
 #include <stddef.h>
 #include <string.h>
 #include "qrt.h"
-#include "qrt_builder.h"
 #include "qrt_sparse.h"
 
 /* The arguments are valid and every level is on the N-bit grid. */
@@ -29,8 +28,13 @@ static size_t row_encode(uint8_t *dst, const int8_t *q, size_t k, unsigned enc, 
     size_t n = 0;
     if (enc == QRT_WENC_DENSE) {
         n = QRT_ROW_BYTES(k, c);
-        if (dst)
-            qrt_pack_rows(dst, q, 1, k, c); /* the container width as N: same packing */
+        if (dst) { /* as qrt_pack_rows: low bits first, 1-bit set = +1 */
+            memset(dst, 0, n);
+            for (size_t i = 0; i < k; i++) {
+                unsigned v = c == 1u ? (q[i] > 0) : ((unsigned)(uint8_t)q[i] & ((1u << c) - 1u));
+                dst[i * c / 8u] |= (uint8_t)(v << (i * c % 8u));
+            }
+        }
         return n;
     }
     if (enc == QRT_WENC_BITMAP) {
