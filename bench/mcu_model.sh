@@ -6,6 +6,7 @@
 #
 #   bench/mcu_model.sh DIR [NAME] [MCU_DIR]     (NAME default: model)
 #   QRT_BENCH_OUT=dir  keep the ELFs (default: a temp dir)
+#   QRT_BENCH_CFLAGS="-DQRT_SMALL=1 …"  extra compiler flags (host and device builds)
 #
 # Modes (bench/mcu_model.c): frame = one always-on step after SEQ_LEN frames (interpreter),
 # cframe = the same step compiled, cwindow = a whole window compiled (reset, SEQ_LEN pushes,
@@ -45,6 +46,8 @@ for mode in frame cframe cwindow; do
                   cwindow) mn=5 srcs=("$DIR/model_compiled.c" "$RT/qrt_kernels.c" "$RT/qrt_layer.c") ;;
     esac
     flags=(-std=c99 -I"$RT" -I"$DIR" -DM_NAME="$NAME" -DM_UP="$UP" -DBENCH_MODE="$mn")
+    # shellcheck disable=SC2206
+    flags+=(${QRT_BENCH_CFLAGS:-})
     cc -O1 "${flags[@]}" -DHOST_MAIN "$ROOT/bench/mcu_model.c" "${srcs[@]}" -o "$OUT/host-$mode"
     want=$("$OUT/host-$mode")
     b="$OUT/$mode"

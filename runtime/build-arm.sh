@@ -14,7 +14,7 @@
 #   QRT_ARM_CPUS="cortex-m0plus" …             # cores (default: cortex-m0plus cortex-m4)
 #
 # Flags: -mthumb -Os -std=c99 -ffreestanding -Wall -Wextra -Wconversion -Werror. Also builds
-# the 8-bit-only configuration (QRT_ENABLE_S1/S2/S4=0). Prints the code size per object.
+# the 8-bit-only configuration (QRT_ENABLE_S1/S2/S4=0) and the compact one (QRT_SMALL=1). Prints the code size per object.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -105,6 +105,7 @@ done
 for cpu in $CPUS; do
     build runtime "$cpu" -- "${SRCS[@]}" ${EXTRA[@]+"${EXTRA[@]}"}
     build runtime-s8only "$cpu" -DQRT_ENABLE_S1=0 -DQRT_ENABLE_S2=0 -DQRT_ENABLE_S4=0 -- "${SRCS[@]}"
+    build runtime-small "$cpu" -DQRT_SMALL=1 -- "${SRCS[@]}"
 done
 if [ $fail -ne 0 ]; then
     echo "build-arm.sh: FAILED" >&2

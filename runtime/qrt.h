@@ -54,6 +54,12 @@
 #define QRT_ENABLE_S8 1
 #endif
 
+/* QRT_SMALL=1: the 1-bit dot product as a compact loop instead of unrolled by eight (about
+ * 200 B less flash on a Cortex-M0+, a few cycles more per weight; docs/runtime.md). */
+#ifndef QRT_SMALL
+#define QRT_SMALL 0
+#endif
+
 /* Compile-time checks (C99 has no _Static_assert). */
 #define QRT_STATIC_CHECK(name, cond) typedef char qrt_check_##name[(cond) ? 1 : -1]
 QRT_STATIC_CHECK(asr, (-1 >> 1) == -1 && (-8 >> 2) == -2);

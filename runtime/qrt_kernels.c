@@ -35,7 +35,25 @@ int32_t qrt_unpack_level(const uint8_t *row, size_t i, unsigned c)
 #define BIT_MASK(b, j) ((int32_t)((uint32_t)(b) << (31 - (j))) >> 31)
 QRT_STATIC_CHECK(wrap, (int32_t)0xFFFFFFFFu == -1); /* uint32 → int32 wraps (two's complement) */
 
-#if QRT_ENABLE_S1
+#if QRT_ENABLE_S1 && QRT_SMALL
+/* Compact: a byte of levels at a time, one level per inner iteration (no unrolling). */
+int32_t qrt_dot_s1(const uint8_t *w, const int32_t *x, size_t n)
+{
+    int32_t pos = 0, tot = 0;
+    while (n > 0u) {
+        uint32_t b = *w++;
+        size_t m = n < 8u ? n : 8u;
+        n -= m;
+        do {
+            int32_t v = *x++;
+            pos += v & -(int32_t)(b & 1u);
+            tot += v;
+            b >>= 1;
+        } while (--m);
+    }
+    return pos - (tot - pos);
+}
+#elif QRT_ENABLE_S1
 #define S1_STEP(j)                                                                           \
     do {                                                                                     \
         pos += x[j] & BIT_MASK(b, j);                                                        \
