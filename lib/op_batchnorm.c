@@ -85,7 +85,7 @@ typedef struct bn_state {
     float *fmu, *fa, *fb, *fc;     /* (W) */
 } bn_state;
 
-static bn_state bn_split(const qr_node *n)
+static inline QR_CLONE_INLINE bn_state bn_split(const qr_node *n)
 {
     const qr_node *x = n->in[0];
     bn_state b;
@@ -109,20 +109,20 @@ static bn_state bn_split(const qr_node *n)
 }
 
 /* dst (W) = src (C) repeated */
-static void bn_rep_d(double *dst, const double *src, size_t c, size_t w)
+static inline QR_CLONE_INLINE void bn_rep_d(double *dst, const double *src, size_t c, size_t w)
 {
     for (size_t i = 0; i < w; i++)
         dst[i] = src[i % c];
 }
 
-static void bn_rep_f(float *dst, const double *src, size_t c, size_t w)
+static inline QR_CLONE_INLINE void bn_rep_f(float *dst, const double *src, size_t c, size_t w)
 {
     for (size_t i = 0; i < w; i++)
         dst[i] = (float)src[i % c];
 }
 
 /* out (C) = Σ over the R repeats of acc (W) */
-static void bn_fold(double *out, const double *acc, size_t c, size_t w)
+static inline QR_CLONE_INLINE void bn_fold(double *out, const double *acc, size_t c, size_t w)
 {
     for (size_t j = 0; j < c; j++)
         out[j] = 0.0;
@@ -133,7 +133,7 @@ static void bn_fold(double *out, const double *acc, size_t c, size_t w)
 /* The per-element passes run in float with per-channel coefficients computed once (in double)
  * from the statistics: y = (x - μ) · a + β with a = γ / sqrt(σ² + ε). Only the sums over the N
  * rows run in double. */
-static void bn_forward(qr_graph *g, qr_node *n)
+QR_CLONES static void bn_forward(qr_graph *g, qr_node *n)
 {
     const qr_node *x = n->in[0];
     const float *gamma = n->in[1]->x, *beta = n->in[2]->x;
@@ -204,7 +204,7 @@ static void bn_forward(qr_graph *g, qr_node *n)
  *   training  dx += a ⊙ dy + k ⊙ (x - μ) + e,  k = -a S2 / (N sqrt(σ² + ε)),  e = -a S1 / N
  *   eval      dx += a ⊙ dy
  * S2 is accumulated as Σ dy ⊙ (x - μ) in double (float products are exact in double). */
-static void bn_backward(qr_graph *g, qr_node *n)
+QR_CLONES static void bn_backward(qr_graph *g, qr_node *n)
 {
     (void)g;
     qr_node *x = n->in[0], *gm = n->in[1], *bt = n->in[2];

@@ -10,18 +10,23 @@
  * Output: h_{T-1} (B, H), or every h_t (B, T, H) when ip[0] (return_sequences) is set.
  * ip[1] is 1 when h0 is given (then in[5]).
  *
- * Every per-step buffer is laid out (B, T, ·) like x, so that the products over all steps
- * are single GEMMs on (B·T, ·) matrices and one step is a strided view (rows b·T + t:
- * offset t·ld, stride T·ld). Design notes and the BPTT derivation: docs/gru.md.
+ * Layout: every per-step buffer is unit-major and time-major with the batch innermost,
+ * (U, T, B): row u of step t is the B values at u·T·B + t·B. One step is a (U, B) view with row
+ * stride T·B, so each element-wise pass is one loop per unit over B contiguous samples (vector
+ * code whatever H is: the bts GRU has H = 5, and loops over one sample's H units never
+ * vectorized), and the products over all steps are single GEMMs on (U, T·B) matrices. x and
+ * the output stay (B, T, ·) at the interface; x is regrouped as XT (T·B, F), rows in (t, b)
+ * order, for the input projection. Design notes and the BPTT derivation: docs/gru.md.
  *
  * State kept in aux from forward to backward (at the current batch, sized at the maximum):
- *   G   (B, T, 3H)  gate activations [z | r | n] (the input projection is computed in place)
- *   HN  (B, T, H)   hn_t = h_{t-1} Wh_n + bh_n (the recurrent part of n, before r ⊙)
- *   HP  (B, T, H)   h_{t-1}: HP[b, 0] = h0, HP[b, t] = h_{t-1}
- * Scratch: forward GH (B, 3H), ZR (B, 2H), NN (B, H) for one step (see gru_forward); backward
- *   DG (B, T, 3H) pre-activation gradients of the recurrent projection [dz | dr | dn ⊙ r],
- *   DN (B, T, H) pre-activation gradients of the input projection's n block, DH (B, H),
- *   4H column sums of [DG | DN] (the bias gradients, summed in the step loop), Whᵀ (3H, H).
+ *   G   (3H, T, B)  gate activations [z; r; n] (the input projection is computed in place,
+ *                   with bi + bh folded in for z and r, bi for n)
+ *   HN  (H, T, B)   hn_t = h_{t-1} Wh_n + bh_n (the recurrent part of n, before r ⊙)
+ *   HP  (H, T, B)   h_{t-1}: HP[:, 0] = h0ᵀ, HP[:, t] = h_{t-1}ᵀ
+ * Scratch: forward XT (T·B, F) (XF (F, T·B) for F <= GRU_SMALL), GH (3H, B) = Whᵀ h_{t-1}ᵀ of one step, HL (H, B) = h_{T-1};
+ *   backward DG (3H, T, B) pre-activation gradients of the recurrent projection
+ *   [dz; dr; dn ⊙ r] (its n block becomes dn for the input projection), DN (H, T, B) = dn,
+ *   DH (H, B), 4H bias sums, and XT or XF (then dX regrouped the same way).
  * Neither forward nor backward allocates. */
 #include <cblas.h>
 #include <math.h>
@@ -81,11 +86,12 @@ static size_t gru_aux(const qr_node *n)
     return d.b * d.t * 5 * d.h * sizeof(float);
 }
 
-/* max(forward B·6H, backward B·T·4H + B·H + 4H + 3H·H) */
+/* max(forward T·B·F + 4H·B, backward 4H·T·B + H·B + 4H + T·B·F) */
 static size_t gru_scratch(const qr_node *n)
 {
     gru_dims d = gru_get_dims(n);
-    size_t fwd = d.b * 6 * d.h, bwd = d.b * d.t * 4 * d.h + d.b * d.h + 4 * d.h + 3 * d.h * d.h;
+    size_t tb = d.t * d.b;
+    size_t fwd = tb * d.f + 4 * d.h * d.b, bwd = 4 * d.h * tb + d.h * d.b + 4 * d.h + tb * d.f;
     return fwd > bwd ? fwd : bwd;
 }
 
@@ -93,22 +99,16 @@ static size_t gru_scratch(const qr_node *n)
 static void gru_aux_split(const qr_node *n, gru_dims d, float **gates, float **hn, float **hp)
 {
     float *base = n->aux;
-    size_t bt = d.b * d.t;
-    *gates = base;                 // (B, T, 3H)
-    *hn = base + bt * 3 * d.h;     // (B, T, H)
-    *hp = *hn + bt * d.h;          // (B, T, H)
+    size_t tb = d.b * d.t;
+    *gates = base;                 // (3H, T, B)
+    *hn = base + tb * 3 * d.h;     // (H, T, B)
+    *hp = *hn + tb * d.h;          // (H, T, B)
 }
 
-/* On x86-64 with GCC, forward and backward are also built for AVX2 (8 floats a vector instead
- * of SSE2's 4) and picked at load time (target_clones: 10-20 % off the GRU's own loops); the
- * helpers are then forced inline into the clones, which GCC otherwise refuses across targets. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define QR_GRU_CLONES __attribute__((target_clones("avx2", "default")))
-#define QR_GRU_INLINE __attribute__((always_inline))
-#else
-#define QR_GRU_CLONES
-#define QR_GRU_INLINE
-#endif
+/* Forward and backward are built for AVX-512, AVX2 and SSE2 (QR_CLONES in ops.h: 10-20 % off
+ * the GRU's own loops at AVX2, more at AVX-512); the helpers are forced inline into them. */
+#define QR_GRU_CLONES QR_CLONES
+#define QR_GRU_INLINE QR_CLONE_INLINE
 
 /* exp, σ and tanh for the gate loops, written so that the compiler vectorizes them: no libm
  * call, no branch (selects are bit masks: a `?:` on floats is control flow to GCC without
@@ -185,66 +185,126 @@ static inline QR_GRU_INLINE float gru_tanh(float v)
         }                                                                                   \
     } while (0)
 
-static inline QR_GRU_INLINE void gru_sigmoid_n(float *v, size_t n)
+/* Below this many units or input features, the products with Wh or Wi run in the loops below,
+ * not in BLAS: with the batch innermost their inner loops are over B or T·B contiguous values
+ * (vector code), and BLAS's fixed costs exceed the work (bts: (15, 5)·(5, 64) per step). With
+ * few features x is regrouped feature-major as XF (F, T·B), else as XT (T·B, F) for BLAS. */
+#define GRU_SMALL 16
+
+/* XT (T·B, F), row t·B + b = x[b, t, :] (one strided copy per step), or, with few features,
+ * XF (F, T·B), XF[f, t·B + b] = x[b, t, f]. */
+static void gru_regroup_x(const float *x, float *xt, size_t B, size_t T, size_t F)
 {
-    GRU_FOR(i, n, v[i] = gru_sigmoid(v[i]););
+    if (F > GRU_SMALL) {
+        for (size_t t = 0; t < T; t++)
+            cblas_somatcopy(CblasRowMajor, CblasNoTrans, (blasint)B, (blasint)F, 1.0f, x + t * F,
+                            (blasint)(T * F), xt + t * B * F, (blasint)F);
+        return;
+    }
+    const size_t TB = T * B;
+    for (size_t f = 0; f < F; f++)
+        for (size_t t = 0; t < T; t++) {
+            float *restrict dst = xt + f * TB + t * B;
+            const float *restrict src = x + t * F + f;
+            for (size_t b = 0; b < B; b++)
+                dst[b] = src[b * T * F];
+        }
 }
 
-static inline QR_GRU_INLINE void gru_tanh_n(float *v, size_t n)
+/* The loop products below work on blocks of GRU_BLK outputs held in a local array (registers:
+ * four AVX-512 vectors) across the whole k loop, instead of loading and storing C k times. */
+#define GRU_BLK 64
+
+/* C (m, n) (row stride ldc) = or += Σ_p A[p, i]·B[p, :] with A[p, i] = a[p·sa + i·si]:
+ * Aᵀ·B for (sa, si) = (lda, 1), A·B for (1, lda); B (k, n) with row stride ldb. */
+static inline QR_GRU_INLINE void gru_mm(int acc, size_t m, size_t n, size_t k,
+                                        const float *restrict a, size_t sa, size_t si,
+                                        const float *restrict b, size_t ldb,
+                                        float *restrict c, size_t ldc)
 {
-    GRU_FOR(i, n, v[i] = gru_tanh(v[i]););
+    for (size_t i = 0; i < m; i++) {
+        float *restrict ci = c + i * ldc;
+        const float *ai = a + i * si;
+        size_t j0 = 0;
+        for (; j0 + GRU_BLK <= n; j0 += GRU_BLK) {
+            float blk[GRU_BLK];
+            for (size_t q = 0; q < GRU_BLK; q++)
+                blk[q] = acc ? ci[j0 + q] : 0.0f;
+            for (size_t p = 0; p < k; p++) {
+                float aip = ai[p * sa];
+                const float *restrict bp = b + p * ldb + j0;
+                for (size_t q = 0; q < GRU_BLK; q++)
+                    blk[q] += aip * bp[q];
+            }
+            for (size_t q = 0; q < GRU_BLK; q++)
+                ci[j0 + q] = blk[q];
+        }
+        if (j0 == n)
+            continue;
+        if (!acc)
+            GRU_FOR(j, n - j0, ci[j0 + j] = 0.0f;);
+        for (size_t p = 0; p < k; p++) {
+            float aip = ai[p * sa];
+            const float *restrict bp = b + p * ldb + j0;
+            float *restrict cj = ci + j0;
+            GRU_FOR(j, n - j0, cj[j] += aip * bp[j];);
+        }
+    }
 }
 
-/* One sample's row of a forward step, in three parts around the σ and tanh passes (the
- * H-blocks come as separate pointers: GCC does not vectorize p[j], p[2H + j] with unknown H). */
+/* Σ u ⊙ v over n floats in 64 lanes: a plain float sum does not vectorize (no reassociation),
+ * and one vector of partial sums would wait on its own add latency every iteration. */
+#define GRU_LANES 64
+static inline QR_GRU_INLINE float gru_dot(const float *restrict u, const float *restrict v,
+                                          size_t n)
+{
+    float lane[GRU_LANES] = {0};
+    size_t i = 0;
+    for (; i + GRU_LANES <= n; i += GRU_LANES)
+        for (size_t k = 0; k < GRU_LANES; k++)
+            lane[k] += u[i + k] * v[i + k];
+    float s = 0.0f;
+    for (size_t k = 0; k < GRU_LANES; k++)
+        s += lane[k];
+    for (; i < n; i++)
+        s += u[i] * v[i];
+    return s;
+}
+
+/* C (m, n) += A · Bᵀ, A (m, k), B (n, k) contiguous: dot products over the long k (T·B). */
+static inline QR_GRU_INLINE void gru_mm_nt_acc(size_t m, size_t n, size_t k,
+                                               const float *restrict a, const float *restrict b,
+                                               float *restrict c)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++)
+            c[i * n + j] += gru_dot(a + i * k, b + j * k, k);
+}
+
+/* One unit of a forward step over the batch (every pointer is a row of B values):
+ *   z = σ(gz + ghz), r = σ(gr + ghr), hn = ghn + bhn, n = tanh(gn + r ⊙ hn),
+ *   h = (1 - z) ⊙ n + z ⊙ hprev;  z, r, n overwrite gz, gr, gn (biases are in g already). */
 static inline QR_GRU_INLINE void
-gru_fwd_pre(size_t H2, const float *restrict gt, const float *restrict bi, const float *restrict bh,
-            const float *restrict ghb, float *restrict zrb)
+gru_fwd_unit(size_t B, float *restrict gz, float *restrict gr, float *restrict gn,
+             const float *restrict ghz, const float *restrict ghr, const float *restrict ghn,
+             float bhn, const float *restrict hprev, float *restrict hnt, float *restrict hnext)
 {
-    GRU_FOR(j, H2, zrb[j] = gt[j] + bi[j] + ghb[j] + bh[j];);
+    GRU_FOR(b, B,
+            float z = gru_sigmoid(gz[b] + ghz[b]);
+            float r = gru_sigmoid(gr[b] + ghr[b]);
+            float hr = ghn[b] + bhn;
+            float nn = gru_tanh(gn[b] + r * hr);
+            gz[b] = z;
+            gr[b] = r;
+            gn[b] = nn;
+            hnt[b] = hr;
+            hnext[b] = (1.0f - z) * nn + z * hprev[b];);
 }
 
-static inline QR_GRU_INLINE void gru_add(size_t n, float *restrict y, const float *restrict x)
-{
-    GRU_FOR(i, n, y[i] += x[i];);
-}
-
-/* hn_t = GH_n + bh_n (kept for backward) and n's pre-activation x_t Wi_n + bi_n + r ⊙ hn_t */
-static inline QR_GRU_INLINE void
-gru_fwd_n(size_t H, const float *restrict gn, const float *restrict bin, const float *restrict r,
-          const float *restrict ghn, const float *restrict bhn, float *restrict hnt,
-          float *restrict nnb)
-{
-    GRU_FOR(j, H,
-            float hr = ghn[j] + bhn[j];
-            hnt[j] = hr;
-            nnb[j] = gn[j] + bin[j] + r[j] * hr;);
-}
-
-/* The gates [z | r | n] into aux (one loop with the output: a plain copy loop would become a
- * libc memcpy call per row, 5 % of a bts step) and h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}. */
-static inline QR_GRU_INLINE void
-gru_fwd_out(size_t H, const float *restrict z, const float *restrict r, const float *restrict nn,
-            const float *restrict hprev, float *restrict gz, float *restrict gr, float *restrict gn,
-            float *restrict hdst)
-{
-    GRU_FOR(j, H,
-            gz[j] = z[j];
-            gr[j] = r[j];
-            gn[j] = nn[j];
-            hdst[j] = (1.0f - z[j]) * nn[j] + z[j] * hprev[j];);
-}
-
-/* One time step works on contiguous (B, ·) scratch arrays, so that σ and tanh run as single
- * flat loops over B·2H and B·H values whatever H is (the bts GRU has H = 5: a loop over one
- * row's H values does not vectorize):
- *   GH (B, 3H)  h_{t-1} Wh (the GEMM's output; hn_t = its n block + bh_n goes to aux)
- *   ZR (B, 2H)  z and r: pre-activations, then σ in place
- *   NN (B, H)   n: pre-activation x_t Wi_n + bi_n + r ⊙ hn_t, then tanh in place */
 QR_GRU_CLONES static void gru_forward(qr_graph *g, qr_node *n)
 {
     gru_dims d = gru_get_dims(n);
-    const size_t B = d.b, T = d.t, F = d.f, H = d.h, H2 = 2 * d.h, H3 = 3 * d.h;
+    const size_t B = d.b, T = d.t, F = d.f, H = d.h, H2 = 2 * d.h, H3 = 3 * d.h, TB = T * B;
     const float *x = n->in[GRU_X]->x;       // (B, T, F)
     const float *wi = n->in[GRU_WI]->x;     // (F, 3H)
     const float *wh = n->in[GRU_WH]->x;     // (H, 3H)
@@ -252,143 +312,195 @@ QR_GRU_CLONES static void gru_forward(qr_graph *g, qr_node *n)
     const float *bh = n->in[GRU_BH]->x;     // (3H)
     float *gates, *hn, *hp;
     gru_aux_split(n, d, &gates, &hn, &hp);
-    float *gh = g->scratch;                 // (B, 3H)
-    float *zr = gh + B * H3;                // (B, 2H)
-    float *nn = zr + B * H2;                // (B, H)
+    float *xt = g->scratch;                 // (T·B, F)
+    float *gh = xt + TB * F;                // (3H, B)
+    float *hl = gh + H3 * B;                // (H, B)
     const int seq = n->ip[0];
 
-    /* input projection of every step at once: G (B·T, 3H) = X (B·T, F) · Wi */
-    qr_sgemm(0, 0, B * T, H3, F, 1.0f, x, F, wi, H3, 0.0f, gates, H3);
-
-    /* HP[:, 0] = h0 */
-    for (size_t b = 0; b < B; b++) {
-        float *dst = hp + b * T * H;
-        if (n->ip[1])
-            memcpy(dst, n->in[GRU_H0]->x + b * H, H * sizeof(float));
-        else
-            memset(dst, 0, H * sizeof(float));
+    /* input projection of every step at once, biases first: G (3H, T·B) = Wiᵀ · XTᵀ + b */
+    for (size_t i = 0; i < H3; i++) {
+        float bias = i < H2 ? bi[i] + bh[i] : bi[i];
+        float *restrict gi = gates + i * TB;
+        GRU_FOR(c, TB, gi[c] = bias;);
     }
+    gru_regroup_x(x, xt, B, T, F);
+    if (F <= GRU_SMALL) /* XF (F, T·B) */
+        gru_mm(1, H3, TB, F, wi, H3, 1, xt, TB, gates, TB);
+    else
+        qr_sgemm(1, 1, H3, TB, F, 1.0f, wi, H3, xt, F, 1.0f, gates, TB);
+
+    /* HP[:, 0] = h0ᵀ */
+    for (size_t j = 0; j < H; j++)
+        for (size_t b = 0; b < B; b++)
+            hp[j * TB + b] = n->ip[1] ? n->in[GRU_H0]->x[b * H + j] : 0.0f;
 
     for (size_t t = 0; t < T; t++) {
-        /* recurrent projection GH (B, 3H) = h_{t-1} · Wh, rows of HP at stride T·H */
-        qr_sgemm(0, 0, B, H3, H, 1.0f, hp + t * H, T * H, wh, H3, 0.0f, gh, H3);
-        for (size_t b = 0; b < B; b++) /* x_t Wi + biases + GH: z, r pre-activations */
-            gru_fwd_pre(H2, gates + (b * T + t) * H3, bi, bh, gh + b * H3, zr + b * H2);
-        gru_sigmoid_n(zr, B * H2);
-        for (size_t b = 0; b < B; b++)
-            gru_fwd_n(H, gates + (b * T + t) * H3 + H2, bi + H2, zr + b * H2 + H,
-                      gh + b * H3 + H2, bh + H2, hn + (b * T + t) * H, nn + b * H);
-        gru_tanh_n(nn, B * H);
-        for (size_t b = 0; b < B; b++) {
-            size_t row = b * T + t;
-            float *gt = gates + row * H3;   /* becomes [z | r | n] */
-            const float *zrb = zr + b * H2;
-            /* h_t goes to HP[b, t+1]; the last step's to the output */
-            float *hdst = t + 1 < T ? hp + row * H + H : n->x + (seq ? row : b) * H;
-            gru_fwd_out(H, zrb, zrb + H, nn + b * H, hp + row * H, gt, gt + H, gt + H2, hdst);
-            if (seq && t + 1 < T)
-                memcpy(n->x + row * H, hdst, H * sizeof(float));
+        /* recurrent projection GH (3H, B) = Whᵀ · h_{t-1}ᵀ, HP's step t at row stride T·B */
+        const float *hpt = hp + t * B;
+        if (H <= GRU_SMALL)
+            gru_mm(0, H3, B, H, wh, H3, 1, hpt, TB, gh, B);
+        else
+            qr_sgemm(1, 0, H3, B, H, 1.0f, wh, H3, hpt, TB, 0.0f, gh, B);
+        for (size_t j = 0; j < H; j++) {
+            size_t o = j * TB + t * B;
+            /* h_t goes to HP's step t + 1, the last step's to HL */
+            float *hnext = t + 1 < T ? hp + o + B : hl + j * B;
+            gru_fwd_unit(B, gates + o, gates + H * TB + o, gates + H2 * TB + o, gh + j * B,
+                         gh + (H + j) * B, gh + (H2 + j) * B, bh[H2 + j], hp + o, hn + o, hnext);
         }
+    }
+
+    /* the output (B, T, H) or (B, H): h_t is HP's step t + 1 (HL for the last) */
+    float *y = n->x;
+    for (size_t b = 0; b < B; b++) {
+        if (seq)
+            for (size_t t = 0; t + 1 < T; t++)
+                for (size_t j = 0; j < H; j++)
+                    y[(b * T + t) * H + j] = hp[j * TB + (t + 1) * B + b];
+        float *last = y + (seq ? b * T + T - 1 : b) * H;
+        for (size_t j = 0; j < H; j++)
+            last[j] = hl[j * B + b];
     }
 }
 
-/* One sample's row of a backward step (dh_t already holds dL/dh_t, dy included):
- * DG_t = [dz | dr | dn ⊙ r], DN_t = dn, dh becomes the direct path dh·z, and the column sums
- * of [dz | dr | dn ⊙ r | dn] (the bias gradients) accumulate in acc (4H). The H-blocks are
- * passed as separate pointers: GCC does not vectorize p[j], p[H + j] with an unknown H. */
+/* One unit of a backward step over the batch (dh holds dL/dh_t, dy included):
+ * DG_t = [dz; dr; dn ⊙ r], DN_t = dn, and dh becomes the direct path dh ⊙ z. */
 static inline QR_GRU_INLINE void
-gru_bwd_block(size_t H, const float *restrict z_, const float *restrict r_,
-              const float *restrict n_, const float *restrict hnt, const float *restrict hprev,
-              float *restrict dht, float *restrict dz, float *restrict dr, float *restrict dnr,
-              float *restrict dnt, float *restrict sz, float *restrict sr, float *restrict snr,
-              float *restrict sn)
+gru_bwd_unit(size_t B, const float *restrict z_, const float *restrict r_,
+             const float *restrict n_, const float *restrict hnt, const float *restrict hprev,
+             float *restrict dh, float *restrict dz, float *restrict dr, float *restrict dnr,
+             float *restrict dnt)
 {
-    GRU_FOR(j, H,
-            float z = z_[j], r = r_[j], nn = n_[j];
-            float dhj = dht[j];
+    GRU_FOR(b, B,
+            float z = z_[b], r = r_[b], nn = n_[b];
+            float dhb = dh[b];
             /* h = (1 - z) n + z h_prev */
-            float dnj = dhj * (1.0f - z) * (1.0f - nn * nn);    /* through tanh */
-            float dzj = dhj * (hprev[j] - nn) * z * (1.0f - z);  /* through σ */
-            float drj = dnj * hnt[j] * r * (1.0f - r);
-            dz[j] = dzj;
-            dr[j] = drj;
-            dnr[j] = dnj * r;
-            dnt[j] = dnj;
-            dht[j] = dhj * z;   /* direct path; the GEMM below adds the gates' paths */
-            sz[j] += dzj;
-            sr[j] += drj;
-            snr[j] += dnj * r;
-            sn[j] += dnj;);
+            float dnb = dhb * (1.0f - z) * (1.0f - nn * nn);    /* through tanh */
+            float dzb = dhb * (hprev[b] - nn) * z * (1.0f - z);  /* through σ */
+            float drb = dnb * hnt[b] * r * (1.0f - r);
+            dz[b] = dzb;
+            dr[b] = drb;
+            dnr[b] = dnb * r;
+            dnt[b] = dnb;
+            dh[b] = dhb * z;);   /* direct path; the product below adds the gates' paths */
 }
 
-static inline QR_GRU_INLINE void
-gru_bwd_row(size_t H, const float *gt, const float *hnt, const float *hprev, float *dht, float *dgt,
-            float *dnt, float *acc)
+/* Σ of a row of n floats, in lanes as gru_dot. */
+static inline QR_GRU_INLINE float gru_row_sum(const float *restrict v, size_t n)
 {
-    gru_bwd_block(H, gt, gt + H, gt + 2 * H, hnt, hprev, dht, dgt, dgt + H, dgt + 2 * H, dnt,
-                  acc, acc + H, acc + 2 * H, acc + 3 * H);
+    float lane[GRU_LANES] = {0};
+    size_t i = 0;
+    for (; i + GRU_LANES <= n; i += GRU_LANES)
+        for (size_t k = 0; k < GRU_LANES; k++)
+            lane[k] += v[i + k];
+    float s = 0.0f;
+    for (size_t k = 0; k < GRU_LANES; k++)
+        s += lane[k];
+    for (; i < n; i++)
+        s += v[i];
+    return s;
 }
 
 QR_GRU_CLONES static void gru_backward(qr_graph *g, qr_node *n)
 {
     gru_dims d = gru_get_dims(n);
-    const size_t B = d.b, T = d.t, F = d.f, H = d.h, H3 = 3 * d.h;
+    const size_t B = d.b, T = d.t, F = d.f, H = d.h, H2 = 2 * d.h, H3 = 3 * d.h, TB = T * B;
     qr_node *xn = n->in[GRU_X], *win = n->in[GRU_WI], *whn = n->in[GRU_WH];
     qr_node *bin = n->in[GRU_BI], *bhn = n->in[GRU_BH];
     qr_node *h0n = n->ip[1] ? n->in[GRU_H0] : NULL;
     float *gates, *hn, *hp;
     gru_aux_split(n, d, &gates, &hn, &hp);
-    float *dg = g->scratch;                 // (B, T, 3H) d(h W_h + b_h): [dz | dr | dn ⊙ r]
-    float *dn = dg + B * T * H3;            // (B, T, H)  d(x W_in + b_in) = dn (pre-tanh)
-    float *dh = dn + B * T * H;             // (B, H)     dL/dh_t, carried backwards
-    float *acc = dh + B * H;                // (4H)       column sums: the bias gradients
-    float *wht = acc + 4 * H;               // (3H, H)    Whᵀ: the dh GEMM as A·B, not A·Bᵀ
+    float *dg = g->scratch;                 // (3H, T, B) [dz; dr; dn ⊙ r], then [dz; dr; dn]
+    float *dn = dg + H3 * TB;               // (H, T, B)  dn (pre-tanh)
+    float *dh = dn + H * TB;                // (H, B)     dL/dh_t, carried backwards
+    float *acc = dh + H * B;                // (4H)       row sums: the bias gradients
+    float *xt = acc + 4 * H;                // (T·B, F)   XT, then dXT
     const float *dy = n->g;                 // (B, T, H) or (B, H)
     const float *wh = whn->x;               // (H, 3H)
     const int seq = n->ip[0];
     const int need_h0 = h0n && h0n->g;
 
-    memset(dh, 0, B * H * sizeof(float));
-    memset(acc, 0, 4 * H * sizeof(float));
-    for (size_t i = 0; i < H; i++) /* OpenBLAS runs (B, 3H)·(3H, H) ~15 % faster than ·Bᵀ */
-        for (size_t j = 0; j < H3; j++)
-            wht[j * H + i] = wh[i * H3 + j];
+    memset(dh, 0, H * B * sizeof(float));
     for (size_t t = T; t-- > 0;) {
-        for (size_t b = 0; b < B; b++) {
-            size_t row = b * T + t;
-            if (seq || t + 1 == T) /* the output's gradient at this step */
-                gru_add(H, dh + b * H, dy + (seq ? row : b) * H);
-            gru_bwd_row(H, gates + row * H3, hn + row * H, hp + row * H, dh + b * H,
-                        dg + row * H3, dn + row * H, acc);
+        if (seq || t + 1 == T) /* the output's gradient at this step */
+            for (size_t b = 0; b < B; b++) {
+                const float *dyb = dy + (seq ? b * T + t : b) * H;
+                for (size_t j = 0; j < H; j++)
+                    dh[j * B + b] += dyb[j];
+            }
+        for (size_t j = 0; j < H; j++) {
+            size_t o = j * TB + t * B;
+            gru_bwd_unit(B, gates + o, gates + H * TB + o, gates + H2 * TB + o, hn + o, hp + o,
+                         dh + j * B, dg + o, dg + H * TB + o, dg + H2 * TB + o, dn + o);
         }
-        /* dh_{t-1} += DG_t (B, 3H) · Whᵀ; skipped at t = 0 unless h0 wants it */
-        if (t > 0 || need_h0)
-            qr_sgemm(0, 0, B, H, H3, 1.0f, dg + t * H3, T * H3, wht, H, 1.0f, dh, H);
+        /* dh_{t-1} += Wh (H, 3H) · DG_t (3H, B); skipped at t = 0 unless h0 wants it */
+        if (t > 0 || need_h0) {
+            if (H <= GRU_SMALL)
+                gru_mm(1, H, B, H3, wh, 1, H3, dg + t * B, TB, dh, B);
+            else
+                qr_sgemm(0, 0, H, B, H3, 1.0f, wh, H3, dg + t * B, TB, 1.0f, dh, B);
+        }
     }
     if (need_h0)
-        for (size_t i = 0; i < B * H; i++)
-            h0n->g[i] += dh[i];
+        for (size_t b = 0; b < B; b++)
+            for (size_t j = 0; j < H; j++)
+                h0n->g[b * H + j] += dh[j * B + b];
 
-    /* recurrent parameters: one GEMM over all steps, dWh (H, 3H) += HPᵀ (H, B·T) · DG */
-    if (whn->g)
-        qr_sgemm(1, 0, H, H3, B * T, 1.0f, hp, H, dg, H3, 1.0f, whn->g, H3);
-    if (bhn->g) /* Σ [dz | dr | dn ⊙ r] */
-        gru_add(H3, bhn->g, acc);
+    /* recurrent parameters: one GEMM over all steps, dWh (H, 3H) += HP (H, T·B) · DGᵀ */
+    if (whn->g && H <= GRU_SMALL)
+        gru_mm_nt_acc(H, H3, TB, hp, dg, whn->g);
+    else if (whn->g)
+        qr_sgemm(0, 1, H, H3, TB, 1.0f, hp, TB, dg, TB, 1.0f, whn->g, H3);
+    for (size_t i = 0; i < H3; i++) /* Σ [dz; dr; dn ⊙ r] and Σ dn */
+        acc[i] = gru_row_sum(dg + i * TB, TB);
+    for (size_t j = 0; j < H; j++)
+        acc[H3 + j] = gru_row_sum(dn + j * TB, TB);
+    if (bhn->g)
+        for (size_t i = 0; i < H3; i++)
+            bhn->g[i] += acc[i];
+    if (bin->g) {
+        for (size_t i = 0; i < H2; i++)
+            bin->g[i] += acc[i];
+        for (size_t j = 0; j < H; j++)
+            bin->g[H2 + j] += acc[H3 + j];
+    }
 
     /* DG becomes the input projection's gradient: its n block is dn, not dn ⊙ r */
-    if (!xn->g && !win->g && !bin->g)
+    if (!xn->g && !win->g)
         return;
-    /* one strided copy (OpenBLAS's omatcopy): a memcpy per 5-float row was 5 % of a bts step */
-    cblas_somatcopy(CblasRowMajor, CblasNoTrans, (blasint)(B * T), (blasint)H, 1.0f, dn,
-                    (blasint)H, dg + 2 * H, (blasint)H3);
-    if (win->g) /* dWi (F, 3H) += Xᵀ (F, B·T) · DG */
-        qr_sgemm(1, 0, F, H3, B * T, 1.0f, xn->x, F, dg, H3, 1.0f, win->g, H3);
-    if (bin->g) { /* Σ [dz | dr | dn] */
-        gru_add(2 * H, bin->g, acc);
-        gru_add(H, bin->g + 2 * H, acc + 3 * H);
+    memcpy(dg + H2 * TB, dn, H * TB * sizeof(float));
+    float *dx = xn->g;
+    if (F <= GRU_SMALL) { /* XF (F, T·B) */
+        if (win->g) { /* dWi (F, 3H) += XF · DGᵀ */
+            gru_regroup_x(xn->x, xt, B, T, F);
+            gru_mm_nt_acc(F, H3, TB, xt, dg, win->g);
+        }
+        if (dx) { /* dXF (F, T·B) = Wi (F, 3H) · DG, then dX[b, t, f] += dXF[f, t·B + b] */
+            gru_mm(0, F, TB, H3, win->x, 1, H3, dg, TB, xt, TB);
+            for (size_t f = 0; f < F; f++)
+                for (size_t t = 0; t < T; t++) {
+                    const float *restrict src = xt + f * TB + t * B;
+                    float *restrict dst = dx + t * F + f;
+                    for (size_t b = 0; b < B; b++)
+                        dst[b * T * F] += src[b];
+                }
+        }
+        return;
     }
-    if (xn->g) /* dX (B·T, F) += DG · Wiᵀ */
-        qr_sgemm(0, 1, B * T, F, H3, 1.0f, dg, H3, win->x, H3, 1.0f, xn->g, F);
+    if (win->g) { /* dWi (F, 3H) += XTᵀ (F, T·B) · DGᵀ */
+        gru_regroup_x(xn->x, xt, B, T, F);
+        qr_sgemm(1, 1, F, H3, TB, 1.0f, xt, F, dg, TB, 1.0f, win->g, H3);
+    }
+    if (dx) { /* dXT (T·B, F) = DGᵀ · Wiᵀ, then dX[b, t] += dXT[t·B + b] */
+        qr_sgemm(1, 1, TB, F, H3, 1.0f, dg, TB, win->x, H3, 0.0f, xt, F);
+        for (size_t t = 0; t < T; t++)
+            for (size_t b = 0; b < B; b++) {
+                float *restrict dxr = dx + (b * T + t) * F;
+                const float *restrict src = xt + (t * B + b) * F;
+                for (size_t f = 0; f < F; f++)
+                    dxr[f] += src[f];
+            }
+    }
 }
 
 const qr_op_def qr_opdef_gru = {

@@ -20,6 +20,17 @@ typedef struct qr_op_def {
 
 extern const qr_op_def *const qr_op_table[QR_OP_COUNT];
 
+/* Hot element-wise ops are also built for AVX2 and AVX-512 (8 or 16 floats a vector instead of
+ * SSE2's 4) on x86-64 with GCC, and the loader picks one (target_clones); helpers they call
+ * must then be forced inline (QR_CLONE_INLINE), which GCC otherwise refuses across targets. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define QR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define QR_CLONE_INLINE __attribute__((always_inline))
+#else
+#define QR_CLONES
+#define QR_CLONE_INLINE
+#endif
+
 /* Definitions, one per op, in the op_*.c files. */
 extern const qr_op_def qr_opdef_input, qr_opdef_param;
 extern const qr_op_def qr_opdef_matmul;

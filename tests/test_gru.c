@@ -212,7 +212,7 @@ static double cmp_tensors(const char *what, const float *a, const float *b, size
 /* ---- 1. forward against the scalar reference ------------------------------------------ */
 
 static const gru_cfg fwd_cfgs[] = {
-    {1, 1, 1, 1}, {2, 5, 3, 4}, {3, 7, 2, 6}, {4, 9, 13, 17}, {8, 12, 16, 40},
+    {1, 1, 1, 1}, {2, 5, 3, 4}, {3, 7, 2, 6}, {4, 9, 13, 17}, {8, 12, 16, 40}, {9, 3, 20, 5},
 };
 
 START_TEST(test_gru_forward_reference)
@@ -245,8 +245,10 @@ END_TEST
 
 /* ---- 2. the autograd proves the fused GRU ---------------------------------------------- */
 
+/* Both code paths of the fused op: per-step products in loops (H <= 16) or BLAS, x regrouped
+ * feature-major (F <= 16) or row-wise; batches around the vector width (8, 16 lanes). */
 static const gru_cfg cmp_cfgs[] = {
-    {1, 1, 2, 3}, {2, 5, 3, 4}, {3, 16, 8, 12}, {4, 20, 6, 40},
+    {1, 1, 2, 3}, {2, 5, 3, 4}, {3, 16, 8, 12}, {4, 20, 6, 40}, {19, 6, 5, 4}, {17, 4, 21, 18},
 };
 
 START_TEST(test_gru_vs_composite)
