@@ -28,6 +28,12 @@
  *   [dz; dr; dn ⊙ r] (its n block becomes dn for the input projection), DN (H, T, B) = dn,
  *   DH (H, B), 4H bias sums, and XT or XF (then dX regrouped the same way).
  * Neither forward nor backward allocates. */
+/* a·b + c may become one fused multiply-add (the polynomials of σ and tanh: 15 % off the
+ * forward in the x86-64-v3/v4 clones). Results then differ between clones, as OpenBLAS's
+ * kernels do between CPUs; on one machine they are the same run to run. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")
+#endif
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -105,8 +111,8 @@ static void gru_aux_split(const qr_node *n, gru_dims d, float **gates, float **h
     *hp = *hn + tb * d.h;          // (H, T, B)
 }
 
-/* Forward and backward are built for AVX-512, AVX2 and SSE2 (QR_CLONES in ops.h: 10-20 % off
- * the GRU's own loops at AVX2, more at AVX-512); the helpers are forced inline into them. */
+/* Forward and backward are built for AVX-512, AVX2 + FMA and SSE2 (QR_CLONES in ops.h); the
+ * helpers are forced inline into them. */
 #define QR_GRU_CLONES QR_CLONES
 #define QR_GRU_INLINE QR_CLONE_INLINE
 
@@ -169,7 +175,7 @@ static inline QR_GRU_INLINE float gru_tanh(float v)
 
 /* In place over a contiguous array. The fixed-length inner loop is what GCC's -O2 cost
  * model vectorizes (it wants no scalar epilogue); -O3 would take the plain loop too. */
-#define GRU_CHUNK 8
+#define GRU_CHUNK 16
 /* for (size_t j = 0; j < n; j++) { body }, as chunks of GRU_CHUNK plus a scalar tail, for the
  * same reason. Used in functions whose array parameters are restrict (no overlap checks). */
 #define GRU_FOR(j, n, ...)                                                                    \

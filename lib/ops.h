@@ -20,11 +20,12 @@ typedef struct qr_op_def {
 
 extern const qr_op_def *const qr_op_table[QR_OP_COUNT];
 
-/* Hot element-wise ops are also built for AVX2 and AVX-512 (8 or 16 floats a vector instead of
- * SSE2's 4) on x86-64 with GCC, and the loader picks one (target_clones); helpers they call
- * must then be forced inline (QR_CLONE_INLINE), which GCC otherwise refuses across targets. */
+/* Hot element-wise ops are also built for x86-64-v3 (AVX2, FMA) and x86-64-v4 (AVX-512): 8 or
+ * 16 floats a vector instead of SSE2's 4, on x86-64 with GCC, and the loader picks one
+ * (target_clones); helpers they call must then be forced inline (QR_CLONE_INLINE), which GCC
+ * otherwise refuses across targets. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define QR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define QR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define QR_CLONE_INLINE __attribute__((always_inline))
 #else
 #define QR_CLONES
