@@ -91,7 +91,10 @@ const char *qrt_strerror(qrt_status s);
 
 /* ---- format constants --------------------------------------------------------------- */
 
-#define QRT_VERSION 1u              /* format version written and read */
+#define QRT_VERSION 2u              /* newest format version read: 1 = dense weights only,
+                                       2 = also sparse (bitmap, run-length) weight slots; the
+                                       builder writes 1 unless a matrix is stored sparse */
+#define QRT_VERSION_DENSE 1u
 #define QRT_MAX_LAYERS 64u
 #define QRT_MAX_DIM 65535u          /* n_in, n_out, F, H */
 #define QRT_MAX_KERNEL 255u         /* conv kernel, stride and dilation */

@@ -5,6 +5,7 @@
 #include "qrt_builder.h"
 #include "qrt_format.h"
 #include "qrt_host.h"
+#include "qrt_sparse.h"
 
 /* A growable byte buffer. */
 typedef struct bytes {
@@ -37,6 +38,8 @@ struct qrt_builder {
     bytes recs;                    /* records; slot offsets relative to the data section */
     bytes data;                    /* tensors, each 8-aligned */
     size_t overhead;
+    int sparse;                    /* store a matrix sparse where that is smaller */
+    int has_sparse;                /* some matrix is: the blob is format version 2 */
 };
 
 static void put32(uint8_t *p, uint32_t v)
@@ -108,6 +111,14 @@ qrt_status qrt_builder_set_output_scale(qrt_builder *b, double out_scale)
     if (!(out_scale > 0) || out_scale > 1e30)
         return QRT_ERR_RANGE;
     b->out_scale = out_scale;
+    return QRT_OK;
+}
+
+qrt_status qrt_builder_set_sparse(qrt_builder *b, int on)
+{
+    if (b == NULL)
+        return QRT_ERR_ARG;
+    b->sparse = on != 0;
     return QRT_OK;
 }
 
@@ -283,7 +294,26 @@ static void pend_rq(pending *p, unsigned slot, const qrt_rq *rq, size_t n)
 static void pend_w(pending *p, unsigned slot, const qrt_weights *w, size_t rows, size_t cols)
 {
     unsigned c = qrt_container_bits(w->bits);
-    size_t n = rows * QRT_ROW_BYTES(cols, c);
+    size_t n = rows * QRT_ROW_BYTES(cols, c), sn = 0;
+    qrt_wenc enc = QRT_WENC_DENSE;
+    if (p->b->sparse && p->st == QRT_OK) {
+        enc = qrt_sparse_choose(w->levels, rows, cols, w->bits, &sn);
+        if (enc == QRT_WENC_END) { /* a level off the grid */
+            p->st = QRT_ERR_RANGE;
+            return;
+        }
+        if (sn > QRT_MAX_COUNT) /* a sparse slot's count is its bytes */
+            enc = QRT_WENC_DENSE;
+    }
+    if (enc != QRT_WENC_DENSE) {
+        uint32_t type = enc == QRT_WENC_BITMAP ? QRT_T_WBM(w->bits) : QRT_T_WRLE(w->bits);
+        size_t got = 0;
+        uint8_t *at = pend_alloc(p, slot, type, sn, sn);
+        if (at && qrt_sparse_encode(at, sn, &got, w->levels, rows, cols, enc, w->bits) != QRT_OK)
+            p->st = QRT_ERR_RANGE;
+        p->b->has_sparse = 1;
+        return;
+    }
     uint8_t *at = pend_alloc(p, slot, QRT_T_W(w->bits), rows * cols, n);
     if (at && qrt_pack_rows(at, w->levels, rows, cols, w->bits) != n)
         p->st = QRT_ERR_RANGE;
@@ -497,7 +527,7 @@ qrt_status qrt_builder_finish(qrt_builder *b, uint8_t **blob, size_t *len)
         return QRT_ERR_NOMEM;
     memset(raw, 0, total);
     memcpy(raw, QRT_MAGIC, QRT_MAGIC_LEN);
-    put32(raw + 8, QRT_VERSION);
+    put32(raw + 8, b->has_sparse ? QRT_VERSION : QRT_VERSION_DENSE);
     put32(raw + 12, QRT_HEADER_SIZE);
     put32(raw + 16, (uint32_t)total);
     put32(raw + 20, 0);

@@ -117,6 +117,11 @@ typedef struct qrt_builder_gru {
     uint32_t n_rq_h;               /* 1 or 3H */
 } qrt_builder_gru;
 
+/* Store each weight matrix added from now on in the smallest of its dense, bitmap and
+ * run-length encodings (qrt_sparse_choose; docs/sparse.md) when `on`, else dense (the
+ * default). A blob with any sparse matrix is format version 2; without, version 1. */
+qrt_status qrt_builder_set_sparse(qrt_builder *b, int on);
+
 /* A new builder (*out NULL on error). The input description is copied. */
 qrt_status qrt_builder_new(qrt_builder **out, const qrt_builder_input *in);
 void qrt_builder_free(qrt_builder *b);

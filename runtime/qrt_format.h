@@ -21,7 +21,7 @@
 
 typedef struct qrt_header {
     uint8_t magic[8];
-    uint32_t version;              /* QRT_VERSION */
+    uint32_t version;              /* 1, or 2 with sparse weight slots (QRT_VERSION) */
     uint32_t header_size;          /* QRT_HEADER_SIZE */
     uint32_t total_size;           /* the whole blob, trailer included; a multiple of 8 */
     uint32_t flags;                /* 0 (reserved) */
@@ -61,6 +61,13 @@ typedef struct qrt_slot {
 QRT_STATIC_CHECK(slot_size, sizeof(qrt_slot) == QRT_SLOT_SIZE);
 
 #define QRT_T_W(bits) (bits)       /* 1..8: packed weights at bit-width N (count = levels) */
+/* Version 2: a sparse weight matrix (runtime/qrt_sparse.h, docs/sparse.md), bit-width N = 2..8
+ * in the low nibble, the encoding in the high one; count = the encoding's bytes. */
+#define QRT_T_WBM(bits) (0x40u | (bits))   /* bitmap encoding */
+#define QRT_T_WRLE(bits) (0x50u | (bits))  /* run-length encoding */
+#define QRT_T_IS_SPARSE(t) (((t) & 0xE0u) == 0x40u && ((t) & 0x0Fu) >= 2u && ((t) & 0x0Fu) <= 8u)
+#define QRT_T_WENC(t) (((t) & 0xF0u) == 0x40u ? 1u : 2u)  /* qrt_wenc of a sparse type */
+#define QRT_T_WBITS(t) ((t) & 0x0Fu)
 #define QRT_T_I32 0x20u            /* int32 vector (count = elements) */
 #define QRT_T_RQ 0x21u             /* qrt_rq pairs (count = 1: per tensor, or one per channel) */
 #define QRT_SLOT_TYPE(d) ((d) & 0xFFu)

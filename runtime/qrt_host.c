@@ -175,7 +175,17 @@ qrt_status qrt_layer_info_get(const qrt_model *m, size_t i, qrt_layer_info *out)
         t->name = slot_name(r->kind, k);
         t->count = QRT_SLOT_COUNT(s[k].desc);
         t->offset = s[k].offset;
-        if (type >= 1 && type <= 8) {
+        t->encoding = 0;
+        if (QRT_T_IS_SPARSE(type)) { /* the slot counts bytes; levels are rows × cols */
+            size_t rows = r->kind == QRT_LAYER_GRU ? 3u * r->n_out : r->n_out;
+            size_t cols = r->kind == QRT_LAYER_GRU && k == QRT_S_GRU_WH ? r->n_out
+                        : r->kind == QRT_LAYER_CONV1D ? (size_t)r->kernel * r->n_in : r->n_in;
+            t->bits = QRT_T_WBITS(type);
+            t->container = qrt_container_bits(t->bits);
+            t->encoding = QRT_T_WENC(type);
+            t->bytes = t->count;
+            t->count = rows * cols;
+        } else if (type >= 1 && type <= 8) {
             /* rows: the output count (3H for the GRU) */
             size_t rows = r->kind == QRT_LAYER_GRU ? 3u * r->n_out : r->n_out;
             size_t cols = t->count / rows;

@@ -39,6 +39,7 @@ typedef struct qrt_tensor_info {
     unsigned bits;            /* weights: N (1..8); int32 vectors and requant pairs: 32 */
     unsigned container;       /* weights: 1, 2, 4, 8 bits per level in the blob; else 32 */
     size_t count;             /* elements (levels, int32 values, requant pairs) */
+    unsigned encoding;        /* weights: qrt_wenc (0 dense, 1 bitmap, 2 run-length); else 0 */
     size_t bytes;             /* bytes in the blob, row padding included, alignment excluded */
     uint32_t offset;          /* absolute offset in the blob */
 } qrt_tensor_info;

@@ -24,13 +24,26 @@ void qrt_clamp_copy(int32_t *y, const int32_t *x, size_t n, int32_t a)
         y[i] = clamp(x[i], a);
 }
 
+/* The dot product of the row at *w with x; moves *w to the next row. */
+static int32_t row_dot(const qrt_mat *m, const uint8_t **w, const int32_t *x)
+{
+    int32_t acc;
+    if (m->sdot) {
+        *w = m->sdot(*w, x, m->k, &acc);
+    } else {
+        acc = m->dot(*w, x, m->k);
+        *w += m->row_bytes;
+    }
+    return acc;
+}
+
 void qrt_dense_run(const qrt_dense *l, const int32_t *x, int32_t *y)
 {
     const qrt_mat *m = &l->mat;
     const uint8_t *w = m->w;
     const qrt_rq *rq = m->rq;
-    for (uint32_t o = 0; o < m->rows; o++, w += m->row_bytes, rq += m->rq_step) {
-        int32_t acc = m->dot(w, x, m->k);
+    for (uint32_t o = 0; o < m->rows; o++, rq += m->rq_step) {
+        int32_t acc = row_dot(m, &w, x);
         if (m->bias)
             acc += m->bias[o];
         int32_t v = qrt_requant(acc, rq->mult, rq->shift);
@@ -114,9 +127,9 @@ void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre)
     const uint8_t *wi = mi->w, *wh = mh->w;
     const qrt_rq *rqi = mi->rq, *rqh = mh->rq;
     for (size_t row = 0; row < h3; row++) {
-        int32_t acc = mi->dot(wi, x, mi->k) + (mi->bias ? mi->bias[row] : 0);
+        int32_t acc = row_dot(mi, &wi, x) + (mi->bias ? mi->bias[row] : 0);
         int32_t gi = clamp(qrt_requant(acc, rqi->mult, rqi->shift), QRT_GATE_MAX);
-        acc = mh->dot(wh, h, nh) + (mh->bias ? mh->bias[row] : 0);
+        acc = row_dot(mh, &wh, h) + (mh->bias ? mh->bias[row] : 0);
         int32_t gh = clamp(qrt_requant(acc, rqh->mult, rqh->shift), QRT_GATE_MAX);
         if (row < h2) {
             pre[row] = gi + gh;
@@ -124,8 +137,6 @@ void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre)
             pre[row] = gi;
             pre[row + nh] = gh;
         }
-        wi += mi->row_bytes;
-        wh += mh->row_bytes;
         rqi += mi->rq_step;
         rqh += mh->rq_step;
     }

@@ -14,16 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "qrt.h"
+#include "qrt_sparse.h"
 
 /* A weight matrix with its bias and requantization: row o of y = W·x is
- * requant(dot(W_o, x) + bias_o, rq_o). */
+ * requant(dot(W_o, x) + bias_o, rq_o). Rows are walked in order: dense rows are row_bytes
+ * apart; sparse rows (bitmap or run-length) vary in length and sdot returns the next one. */
 typedef struct qrt_mat {
     const uint8_t *w;         /* rows packed rows of row_bytes bytes (low bits first) */
     const int32_t *bias;      /* rows values, or NULL */
     const qrt_rq *rq;         /* rows pairs if rq_step, else one for every row */
-    qrt_dot_fn dot;           /* the kernel of the weights' container width */
+    qrt_dot_fn dot;           /* dense rows: the kernel of the weights' container width */
+    qrt_sdot_fn sdot;         /* sparse rows (qrt_sparse.h; variable length), else NULL */
     uint32_t k;               /* levels per row: the dot product's length */
-    uint32_t row_bytes;       /* QRT_ROW_BYTES(k, c) */
+    uint32_t row_bytes;       /* dense: QRT_ROW_BYTES(k, c); sparse: unused (0) */
     uint32_t rows;            /* outputs (a GRU's 3H) */
     uint32_t rq_step;         /* 1: one requantization per row; 0: one for the matrix */
 } qrt_mat;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include "qrt.h"
 #include "qrt_format.h"
+#include "qrt_sparse.h"
 
 const char *qrt_strerror(qrt_status s)
 {
@@ -79,6 +80,7 @@ typedef struct vctx {
     uint32_t frames;               /* frames reaching the current layer over one sequence */
     int head;                      /* past the last-state GRU */
     uint32_t state, buf, aux;      /* scratch words: stream state, a ping-pong buffer, aux */
+    uint32_t version;              /* the blob's format version: sparse slots need 2 */
 } vctx;
 
 static const void *at(const vctx *v, const qrt_slot *s)
@@ -123,6 +125,19 @@ static qrt_status check_weights(const vctx *v, const qrt_slot *ws, const qrt_slo
                                 uint32_t rows, uint32_t cols, int32_t amax)
 {
     unsigned bits = QRT_SLOT_TYPE(ws->desc);
+    if (QRT_T_IS_SPARSE(bits)) { /* version 2: a bitmap or run-length encoded matrix */
+        if (v->version < 2u)
+            return QRT_ERR_FORMAT;
+        uint32_t n = QRT_SLOT_COUNT(ws->desc); /* bytes */
+        qrt_status st = check_span(ws->offset, n, v->data_lo, v->data_hi);
+        if (st == QRT_OK)
+            st = check_vec(v, bs, QRT_T_I32, rows, 1, 0);
+        if (st != QRT_OK)
+            return st;
+        return qrt_sparse_check((const uint8_t *)at(v, ws), n, QRT_T_WENC(bits),
+                                QRT_T_WBITS(bits), rows, cols,
+                                bs->desc ? (const int32_t *)at(v, bs) : NULL, amax);
+    }
     unsigned c = qrt_container_bits(bits);
     if (ws->desc == 0u || c == 0u)
         return QRT_ERR_FORMAT;
@@ -269,7 +284,7 @@ static qrt_status load(qrt_model *m, const uint8_t *b, size_t len)
     for (unsigned i = 0; i < QRT_MAGIC_LEN; i++)
         if (h->magic[i] != (uint8_t)QRT_MAGIC[i])
             return QRT_ERR_MAGIC;
-    if (h->version != QRT_VERSION)
+    if (h->version < QRT_VERSION_DENSE || h->version > QRT_VERSION)
         return QRT_ERR_VERSION;
     if (h->header_size != QRT_HEADER_SIZE)
         return QRT_ERR_FORMAT;
@@ -322,7 +337,7 @@ static qrt_status load(qrt_model *m, const uint8_t *b, size_t len)
     }
 
     vctx v = {b, h->data_off, h->data_off + h->data_size, h->n_features, h->in_max, h->seq_len,
-              0, 0u, h->n_features, 0u};
+              0, 0u, h->n_features, 0u, h->version};
     uint32_t split = h->n_layers;
     uint32_t pos = h->layers_off, lend = h->layers_off + h->layers_size;
     for (uint32_t i = 0; i < h->n_layers; i++) {

@@ -51,13 +51,20 @@ static uint32_t state_words(const qrt_layer_rec *r)
 static void decode_mat(qrt_mat *d, const qrt_model *m, const qrt_slot *s, unsigned ws,
                        unsigned bs, unsigned rqs, uint32_t rows, uint32_t k)
 {
-    unsigned c = qrt_container_bits(QRT_SLOT_TYPE(s[ws].desc));
+    unsigned t = QRT_SLOT_TYPE(s[ws].desc);
     d->w = (const uint8_t *)slot_data(m, &s[ws]);
     d->bias = (const int32_t *)slot_data(m, &s[bs]);
     d->rq = (const qrt_rq *)slot_data(m, &s[rqs]);
-    d->dot = qrt_dot_for(c);
+    if (QRT_T_IS_SPARSE(t)) {
+        d->dot = NULL;
+        d->sdot = qrt_sdot_for(QRT_T_WENC(t), qrt_container_bits(QRT_T_WBITS(t)));
+        d->row_bytes = 0;
+    } else {
+        d->dot = qrt_dot_for(qrt_container_bits(t));
+        d->sdot = NULL;
+        d->row_bytes = (uint32_t)QRT_ROW_BYTES(k, qrt_container_bits(t));
+    }
     d->k = k;
-    d->row_bytes = (uint32_t)QRT_ROW_BYTES(k, c);
     d->rows = rows;
     d->rq_step = QRT_SLOT_COUNT(s[rqs].desc) > 1u;
 }

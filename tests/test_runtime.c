@@ -24,6 +24,7 @@
 #include "../runtime/qrt_builder.h"
 #include "../runtime/qrt_format.h"
 #include "../runtime/qrt_host.h"
+#include "../runtime/qrt_sparse.h"
 
 /* ---- deterministic random numbers --------------------------------------------------- */
 
@@ -354,6 +355,7 @@ typedef struct fmodel {
     int32_t in_max;
     double in_scale;
     int per_channel;           /* per-channel requant for dense/conv/gru (else per tensor) */
+    int sparse;                /* build with qrt_builder_set_sparse (smallest encoding) */
 } fmodel;
 
 static double *rnd_vec(trng *r, size_t n, double lo, double hi)
@@ -761,6 +763,7 @@ static uint8_t *fmodel_build(const fmodel *m, size_t *len, qrt_status want)
                             .in_max = m->in_max, .in_scale = m->in_scale, .mean = mean, .std = std};
     ck_assert_int_eq(qrt_builder_new(&b, &in), QRT_OK);
     ck_assert_int_eq(qrt_builder_set_generator(b, "qreg test"), QRT_OK);
+    ck_assert_int_eq(qrt_builder_set_sparse(b, m->sparse), QRT_OK);
     for (size_t i = 0; i < m->n; i++) {
         const flayer *l = &m->L[i];
         uint32_t ni = (uint32_t)l->n_in, no = (uint32_t)l->n_out;
@@ -1437,7 +1440,7 @@ START_TEST(test_blob_fields)
     /* header */
     expect_field(b, len, 0, 1, 'X', QRT_ERR_MAGIC, "magic[0]");
     expect_field(b, len, 7, 1, 0, QRT_ERR_MAGIC, "magic[7]");
-    expect_field(b, len, HOFF(version), 4, 2, QRT_ERR_VERSION, "version");
+    expect_field(b, len, HOFF(version), 4, 3, QRT_ERR_VERSION, "version");
     expect_field(b, len, HOFF(version), 4, 0, QRT_ERR_VERSION, "version");
     expect_field(b, len, HOFF(header_size), 4, 64, QRT_ERR_FORMAT, "header_size");
     expect_field(b, len, HOFF(total_size), 4, (uint32_t)len + 8, QRT_ERR_TRUNCATED, "total_size");
@@ -1792,7 +1795,190 @@ START_TEST(test_builder)
 }
 END_TEST
 
+/* ---- sparse weights (format version 2) ------------------------------------------------ */
+
+/* Prune a quantized model: each level of every matrix of ≥ 2 bits becomes 0 with probability
+ * frac (its fake-quantized float weight too, so the float model stays the reference). */
+static void fm_prune(fmodel *m, trng *r, double frac)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        flayer *l = &m->L[i];
+        size_t nw = 0, nwh = 0;
+        if (l->kind == QRT_LAYER_DENSE)
+            nw = l->n_out * l->n_in;
+        else if (l->kind == QRT_LAYER_CONV1D)
+            nw = l->n_out * l->k * l->n_in;
+        else if (l->kind == QRT_LAYER_GRU)
+            nw = 3 * l->n_out * l->n_in, nwh = 3 * l->n_out * l->n_out;
+        for (size_t j = 0; l->bits >= 2 && j < nw; j++)
+            if (trng_unif(r, 0, 1) < frac)
+                l->qw[j] = 0, l->wq[j] = 0;
+        for (size_t j = 0; l->bits_h >= 2 && j < nwh; j++)
+            if (trng_unif(r, 0, 1) < frac)
+                l->qwh[j] = 0, l->whq[j] = 0;
+    }
+}
+
+/* Number of sparse weight slots of a loaded blob, and of each encoding. */
+static size_t count_sparse(const qrt_model *m, size_t *bitmap, size_t *rle)
+{
+    size_t n = 0;
+    *bitmap = *rle = 0;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        qrt_layer_info li;
+        ck_assert_int_eq(qrt_layer_info_get(m, i, &li), QRT_OK);
+        for (size_t k = 0; k < li.n_tensors; k++) {
+            n += li.tensors[k].encoding != 0;
+            *bitmap += li.tensors[k].encoding == QRT_WENC_BITMAP;
+            *rle += li.tensors[k].encoding == QRT_WENC_RLE;
+        }
+    }
+    return n;
+}
+
+/* Pruned models stored sparse: the blob is version 2 and smaller, the loader accepts it, and
+ * the interpreter gives bit for bit the logits of the same levels stored dense, and of the
+ * independent integer reference (check_model), whole and streamed. */
+START_TEST(test_sparse_models)
+{
+    trng r = {80};
+    static const double fracs[] = {0.5, 0.8, 0.95};
+    static const unsigned widths[] = {8, 4, 2};
+    size_t seen_bm = 0, seen_rle = 0;
+    for (int wi = 0; wi < 3; wi++)
+        for (int fi = 0; fi < 3; fi++) {
+            fmodel m;
+            make_bts(&m, &r, widths[wi], fi == 1);
+            m.L[0].causal = fi == 2;
+            size_t n_x = 4;
+            double *xs = rnd_inputs(&r, n_x * m.t * m.f, 2.0);
+            fmodel_quantize(&m, xs, n_x, 0);
+            fm_prune(&m, &r, fracs[fi]);
+            size_t dlen, slen;
+            uint8_t *dense = fmodel_build(&m, &dlen, QRT_OK);
+            m.sparse = 1;
+            uint8_t *sparse = fmodel_build(&m, &slen, QRT_OK);
+            ck_assert_uint_eq(get_le32(dense + 8), 1); /* version */
+            loaded ld, ls;
+            load_ok(&ld, dense, dlen);
+            load_ok(&ls, sparse, slen);
+            size_t nbm, nrle, ns = count_sparse(&ls.m, &nbm, &nrle);
+            seen_bm += nbm;
+            seen_rle += nrle;
+            ck_assert_uint_eq(get_le32(sparse + 8), ns ? 2 : 1);
+            ck_assert_uint_le(slen, dlen);
+            if (fracs[fi] >= 0.8)
+                ck_assert_uint_gt(ns, 0);
+            cmp_stats cs = check_model(&m, sparse, slen, xs, n_x, 0);
+            ck_assert_uint_eq(cs.argmax_same, cs.argmax_n);
+            int32_t *xq = quantize_x(&m, xs);
+            int32_t a[2], b[2];
+            ck_assert_int_eq(qrt_run(&ld.m, xq, ld.scratch, ld.scratch_size, a), QRT_OK);
+            ck_assert_int_eq(qrt_run(&ls.m, xq, ls.scratch, ls.scratch_size, b), QRT_OK);
+            ck_assert_mem_eq(a, b, sizeof a);
+            printf("runtime: sparse bts %u-bit, %.0f %% pruned: %zu → %zu B blob, %zu sparse "
+                   "matrices (%zu bitmap, %zu run-length)\n",
+                   widths[wi], 100 * fracs[fi], dlen, slen, ns, nbm, nrle);
+            free(xq);
+            free(ld.scratch);
+            free(ls.scratch);
+            free(dense);
+            free(sparse);
+            free(xs);
+            fm_free(&m);
+        }
+    ck_assert_uint_gt(seen_bm, 0); /* both encodings were exercised */
+    ck_assert_uint_gt(seen_rle, 0);
+}
+END_TEST
+
+/* A sparse blob against corruption: every truncation and bit flip rejected; version 1 with a
+ * sparse slot rejected; mutations with the CRC fixed either rejected or run in bounds. */
+START_TEST(test_sparse_blob)
+{
+    trng r = {81};
+    fmodel m;
+    make_bts(&m, &r, 4, 0);
+    double *xs = rnd_inputs(&r, 4 * m.t * m.f, 2.0);
+    fmodel_quantize(&m, xs, 4, 0);
+    fm_prune(&m, &r, 0.85);
+    m.sparse = 1;
+    size_t len;
+    uint8_t *b = fmodel_build(&m, &len, QRT_OK);
+    ck_assert_uint_eq(get_le32(b + 8), 2);
+    for (size_t n = 0; n < len; n++)
+        ck_assert_msg(load_copy(b, n) != QRT_OK, "truncated to %zu loaded", n);
+    uint8_t *c = xcalloc(len, 1);
+    memcpy(c, b, len);
+    for (size_t i = 0; i < len; i++)
+        for (int bit = 0; bit < 8; bit++) {
+            c[i] ^= (uint8_t)(1u << bit);
+            qrt_model mm;
+            ck_assert_msg(qrt_model_load(&mm, c, len) != QRT_OK, "bit flip %zu.%d loaded", i, bit);
+            c[i] ^= (uint8_t)(1u << bit);
+        }
+    /* version 1 cannot hold sparse slots; version 3 does not exist */
+    put_le32(c + 8, 1);
+    fix_crc(c, len);
+    ck_assert_int_eq(load_copy(c, len), QRT_ERR_FORMAT);
+    put_le32(c + 8, 3);
+    fix_crc(c, len);
+    ck_assert_int_eq(load_copy(c, len), QRT_ERR_VERSION);
+    /* mutations inside the data section (the encoded rows), CRC fixed */
+    const qrt_header *h = (const qrt_header *)(const void *)b;
+    uint32_t lo = h->data_off, n_data = h->data_size;
+    int32_t *x = quantize_x(&m, xs);
+    size_t accepted = 0, rounds = 3000;
+    for (size_t k = 0; k < rounds; k++) {
+        memcpy(c, b, len);
+        int nm = 1 + (int)(trng_u32(&r) % 3);
+        for (int i = 0; i < nm; i++) {
+            size_t at = lo + trng_u32(&r) % n_data;
+            c[at] = trng_u32(&r) % 2 ? (uint8_t)trng_u32(&r)
+                                     : (uint8_t)(c[at] ^ (1u << (trng_u32(&r) % 8)));
+        }
+        fix_crc(c, len);
+        qrt_model mm;
+        if (qrt_model_load(&mm, c, len) != QRT_OK)
+            continue;
+        accepted++;
+        size_t ss = qrt_scratch_size(&mm);
+        void *scratch = xcalloc(1, ss); /* exactly: ASan checks every access */
+        int32_t logits[2];
+        ck_assert_int_eq(qrt_run(&mm, x, scratch, ss, logits), QRT_OK);
+        free(scratch);
+    }
+    printf("runtime: sparse %zu-byte blob: every truncation and bit flip rejected; %zu of %zu "
+           "data mutations (CRC fixed) loaded and ran in bounds\n", len, accepted, rounds);
+    free(x);
+    free(c);
+    free(b);
+    free(xs);
+    fm_free(&m);
+}
+END_TEST
+
 /* ---- compiled models ------------------------------------------------------------------ */
+
+/* A whole text file (malloc'd, NUL-terminated), or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *t = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (t = malloc((size_t)n + 1)) != NULL) {
+        if (fread(t, 1, (size_t)n, f) != (size_t)n) {
+            free(t);
+            t = NULL;
+        } else {
+            t[n] = '\0';
+        }
+    }
+    fclose(f);
+    return t;
+}
 
 /* Append one compiled model's expectations to the driver: n_x input sequences, their qrt_run
  * logits, and the stream's per-frame emission flags and logits (from the interpreter). */
@@ -1862,7 +2048,8 @@ static void compiled_check_fn(FILE *drv, const char *name, const char *up, size_
 /* A compiled model (qrt_builder_write_compiled) computes bit for bit what the interpreter
  * computes, whole sequences and frame by frame, for every layer kind and option: the test
  * writes the generated sources and a driver holding the interpreter's results, compiles them
- * with the host's cc against runtime/qrt_kernels.c and qrt_layer.c only, and runs it. */
+ * with the host's cc against runtime/qrt_kernels.c, qrt_layer.c and (for the two pruned models
+ * stored sparse) qrt_sparse.c only, and runs it. */
 START_TEST(test_compiled)
 {
     const char *src = getenv("QR_SRCDIR");
@@ -1871,9 +2058,9 @@ START_TEST(test_compiled)
         return;
     }
     trng r = {70};
-    fmodel ms[6];
+    fmodel ms[8];
     memset(ms, 0, sizeof ms);
-    int fold[6] = {1, 0, 0, 0, 0, 1};
+    int fold[8] = {1, 0, 0, 0, 0, 1, 0, 0};
     make_bts(&ms[0], &r, 8, 0);
     make_bts(&ms[1], &r, 4, 1); /* prelu, standalone batch norm (not folded) */
     ms[1].L[0].causal = 1;
@@ -1895,15 +2082,20 @@ START_TEST(test_compiled)
     fm_add_act(&ms[4], &r, QRT_LAYER_PRELU, 16);
     fm_add_dense(&ms[4], &r, 16, 3, 1);
     make_bts(&ms[5], &r, 1, 0);
+    make_bts(&ms[6], &r, 8, 0); /* pruned and stored sparse (bitmap) */
+    make_bts(&ms[7], &r, 4, 1); /* pruned harder: run-length rows too */
+    ms[6].sparse = ms[7].sparse = 1;
 
     FILE *drv = fopen("compiled_driver.c", "w");
     ck_assert_ptr_nonnull(drv);
     fprintf(drv, "#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n");
     char name[16], up[16], c[32], h[32];
     const size_t n_x = 3;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 8; i++) {
         double *xs = rnd_inputs(&r, n_x * ms[i].t * ms[i].f, 2.0);
         fmodel_quantize(&ms[i], xs, n_x, fold[i]);
+        if (ms[i].sparse)
+            fm_prune(&ms[i], &r, i == 6 ? 0.6 : 0.9);
         size_t len;
         uint8_t *blob = fmodel_build(&ms[i], &len, QRT_OK);
         snprintf(name, sizeof name, "cm%d", i);
@@ -1911,6 +2103,12 @@ START_TEST(test_compiled)
         snprintf(c, sizeof c, "cm%d.c", i);
         snprintf(h, sizeof h, "cm%d.h", i);
         ck_assert_int_eq(qrt_builder_write_compiled(blob, len, name, c, h, "qreg test"), QRT_OK);
+        if (ms[i].sparse) { /* the pruned models' matrices are walked by sparse row kernels */
+            char *text = slurp(c);
+            ck_assert_ptr_nonnull(text);
+            ck_assert_ptr_nonnull(strstr(text, i == 6 ? ".sdot = qrt_sdot_bm_s8" : ".sdot = qrt_sdot_"));
+            free(text);
+        }
         fprintf(drv, "#include \"%s\"\n", h);
         int32_t *xq = xcalloc(n_x * ms[i].t * ms[i].f, sizeof *xq);
         for (size_t k = 0; k < n_x; k++) {
@@ -1926,9 +2124,9 @@ START_TEST(test_compiled)
         fm_free(&ms[i]);
     }
     fprintf(drv, "int main(void)\n{\n    int bad = 0;\n");
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 8; i++)
         fprintf(drv, "    bad += check_cm%d();\n", i);
-    fprintf(drv, "    printf(\"compiled: %%s\\n\", bad ? \"MISMATCH\" : \"6 models identical\");\n"
+    fprintf(drv, "    printf(\"compiled: %%s\\n\", bad ? \"MISMATCH\" : \"8 models identical\");\n"
                  "    return bad != 0;\n}\n");
     ck_assert_int_eq(fclose(drv), 0);
     /* a blob the loader refuses, or bad arguments: an error and nothing written */
@@ -1945,10 +2143,10 @@ START_TEST(test_compiled)
         char cmd[4096];
         snprintf(cmd, sizeof cmd,
                  "cc -std=c99 -O1 -Wall -Wextra -Werror -DQRT_SMALL=%d -I'%s/runtime' -I. "
-                 "compiled_driver.c cm0.c cm1.c cm2.c cm3.c cm4.c cm5.c "
-                 "'%s/runtime/qrt_kernels.c' '%s/runtime/qrt_layer.c' -o compiled_driver && "
-                 "./compiled_driver",
-                 small, src, src, src);
+                 "compiled_driver.c cm0.c cm1.c cm2.c cm3.c cm4.c cm5.c cm6.c cm7.c "
+                 "'%s/runtime/qrt_kernels.c' '%s/runtime/qrt_layer.c' "
+                 "'%s/runtime/qrt_sparse.c' -o compiled_driver && ./compiled_driver",
+                 small, src, src, src, src);
         ck_assert_msg(system(cmd) == 0, "compiled models differ from the interpreter (%s)", cmd);
     }
 }
@@ -1977,6 +2175,7 @@ Suite *qr_suite_runtime(void)
     tcase_add_test(tc, test_model_stacks);
     tcase_add_test(tc, test_stream);
     tcase_add_test(tc, test_compiled);
+    tcase_add_test(tc, test_sparse_models);
     suite_add_tcase(s, tc);
     tc = tcase_create("blob");
     tcase_set_timeout(tc, 120);
@@ -1985,6 +2184,7 @@ Suite *qr_suite_runtime(void)
     tcase_add_test(tc, test_blob_fuzz);
     tcase_add_test(tc, test_scratch);
     tcase_add_test(tc, test_builder);
+    tcase_add_test(tc, test_sparse_blob);
     suite_add_tcase(s, tc);
     return s;
 }
