@@ -118,9 +118,9 @@ static const uint8_t *walk(const uint8_t *row, const int32_t *x, size_t k, unsig
         const uint8_t *v = row + rb;
         for (; i < k; i++) {
             int32_t q = 0;
-            if ((row[i >> 3] >> (i & 7u)) & 1u) {
+            if (((uint32_t)row[i >> 3] >> (i & 7u)) & 1u) {
                 if (c == 2u)
-                    q = (v[n >> 3] >> (n & 7u)) & 1u ? -1 : 1;
+                    q = ((uint32_t)v[n >> 3] >> (n & 7u)) & 1u ? -1 : 1;
                 else
                     q = qrt_unpack_level(v, n, c);
                 n++;
