@@ -43,10 +43,31 @@ static size_t dropout_aux(const qr_node *n)
     return 1 + dropout_mask_len(n);
 }
 
-/* Spatial dropout's per-channel scales of one sample. */
+/* Spatial dropout walks one sample's (T, C) values in blocks of W = R·C (R whole rows, W >= 64)
+ * against its C channel scales repeated R times: with C = 6 (bts) a loop over one row's
+ * channels is never vector code. */
+static size_t spatial_width(size_t c)
+{
+    size_t r = (64 + c - 1) / c;
+    return r * c;
+}
+
+/* Spatial dropout's repeated scales of one sample (W). */
 static size_t dropout_scratch(const qr_node *n)
 {
-    return n->op == QR_OP_SPATIAL_DROPOUT ? n->shape[2] : 0;
+    return n->op == QR_OP_SPATIAL_DROPOUT ? spatial_width(n->shape[2]) : 0;
+}
+
+/* scale (W) = the sample's C channel scales (keep or 0) repeated */
+static void spatial_scales(float *scale, size_t w, const unsigned char *mask, size_t c,
+                           float keep)
+{
+    for (size_t j = 0; j < c; j++)
+        scale[j] = mask[j] ? keep : 0.0f;
+    /* copies of the first C (scale[j] = scale[j - C] would wait on its own stores) */
+    for (size_t o = c; o < w; o += c)
+        for (size_t j = 0; j < c; j++)
+            scale[o + j] = scale[j];
 }
 
 static void dropout_forward(qr_graph *g, qr_node *n)
@@ -74,17 +95,17 @@ static void dropout_forward(qr_graph *g, qr_node *n)
             y[i] = x[i] * (mask[i] ? keep : 0.0f);
         return;
     }
-    size_t b = n->shape[0], t = n->shape[1], c = n->shape[2];
-    float *scale = g->scratch; /* (C): one sample's channel scales */
+    size_t b = n->shape[0], tc = n->shape[1] * n->shape[2], c = n->shape[2];
+    size_t w = spatial_width(c);
+    float *restrict scale = g->scratch;
     for (size_t i = 0; i < b; i++) {
-        const unsigned char *mr = mask + i * c;
-        for (size_t j = 0; j < c; j++)
-            scale[j] = mr[j] ? keep : 0.0f;
-        for (size_t s = 0; s < t; s++) {
-            const float *restrict xr = x + (i * t + s) * c;
-            float *restrict yr = y + (i * t + s) * c;
-            for (size_t j = 0; j < c; j++)
-                yr[j] = xr[j] * scale[j];
+        spatial_scales(scale, w, mask + i * c, c, keep);
+        for (size_t o = 0; o < tc; o += w) {
+            const float *restrict xo = x + i * tc + o;
+            float *restrict yo = y + i * tc + o;
+            size_t k = tc - o < w ? tc - o : w;
+            for (size_t j = 0; j < k; j++)
+                yo[j] = xo[j] * scale[j];
         }
     }
 }
@@ -110,17 +131,17 @@ static void dropout_backward(qr_graph *g, qr_node *n)
         }
         return;
     }
-    size_t b = n->shape[0], t = n->shape[1], c = n->shape[2];
-    float *scale = g->scratch; /* (C) */
+    size_t b = n->shape[0], tc = n->shape[1] * n->shape[2], c = n->shape[2];
+    size_t w = spatial_width(c);
+    float *restrict scale = g->scratch;
     for (size_t i = 0; i < b; i++) {
-        const unsigned char *mr = mask + i * c;
-        for (size_t j = 0; j < c; j++)
-            scale[j] = mr[j] ? keep : 0.0f;
-        for (size_t s = 0; s < t; s++) {
-            const float *restrict dyr = dy + (i * t + s) * c;
-            float *restrict dxr = dx + (i * t + s) * c;
-            for (size_t j = 0; j < c; j++)
-                dxr[j] += dyr[j] * scale[j];
+        spatial_scales(scale, w, mask + i * c, c, keep);
+        for (size_t o = 0; o < tc; o += w) {
+            const float *restrict dyo = dy + i * tc + o;
+            float *restrict dxo = dx + i * tc + o;
+            size_t k = tc - o < w ? tc - o : w;
+            for (size_t j = 0; j < k; j++)
+                dxo[j] += dyo[j] * scale[j];
         }
     }
 }

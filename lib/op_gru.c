@@ -22,10 +22,11 @@
  *   G   (3H, T, B)  gate activations [z; r; n] (the input projection x Wi is computed in place)
  *   HN  (H, T, B)   hn_t = h_{t-1} Wh_n + bh_n (the recurrent part of n, before r ⊙)
  *   HP  (H, T, B)   h_{t-1}: HP[:, 0] = h0ᵀ, HP[:, t] = h_{t-1}ᵀ
- * Scratch: forward XT (T·B, F) (XF (F, T·B) for F <= GRU_SMALL), GH (3H, B) = Whᵀ h_{t-1}ᵀ of one step, HL (H, B) = h_{T-1};
+ *   XT  (T·B, F)    x regrouped (XF (F, T·B) when F <= GRU_SMALL), for dWi
+ * Scratch: forward GH (3H, B) = Whᵀ h_{t-1}ᵀ of one step, HL (H, B) = h_{T-1};
  *   backward DG (3H, T, B) pre-activation gradients of the recurrent projection
  *   [dz; dr; dn ⊙ r] (its n block becomes dn for the input projection), DN (H, T, B) = dn,
- *   DH (H, B), 4H bias sums, and XT or XF (then dX regrouped the same way).
+ *   DH (H, B), 4H bias sums, and dX regrouped as x is in XT / XF.
  * Neither forward nor backward allocates. */
 /* a·b + c may become one fused multiply-add (the polynomials of σ and tanh: 15 % off the
  * forward in the x86-64-v3/v4 clones). Results then differ between clones, as OpenBLAS's
@@ -84,30 +85,32 @@ static qr_status gru_shape(qr_graph *g, qr_node *n)
     return QR_OK;
 }
 
-/* G, HN and HP, 5·T·H floats per sample. */
+/* G, HN, HP and x regrouped: (5H + F)·T floats per sample. */
 static size_t gru_aux(const qr_node *n)
 {
     gru_dims d = gru_get_dims(n);
-    return d.b * d.t * 5 * d.h * sizeof(float);
+    return d.b * d.t * (5 * d.h + d.f) * sizeof(float);
 }
 
-/* max(forward T·B·F + 4H·B, backward 4H·T·B + H·B + 4H + T·B·F) */
+/* max(forward 4H·B, backward 4H·T·B + H·B + 4H + T·B·F) */
 static size_t gru_scratch(const qr_node *n)
 {
     gru_dims d = gru_get_dims(n);
     size_t tb = d.t * d.b;
-    size_t fwd = tb * d.f + 4 * d.h * d.b, bwd = 4 * d.h * tb + d.h * d.b + 4 * d.h + tb * d.f;
+    size_t fwd = 4 * d.h * d.b, bwd = 4 * d.h * tb + d.h * d.b + 4 * d.h + tb * d.f;
     return fwd > bwd ? fwd : bwd;
 }
 
 /* The aux buffers at the current batch. */
-static void gru_aux_split(const qr_node *n, gru_dims d, float **gates, float **hn, float **hp)
+static void gru_aux_split(const qr_node *n, gru_dims d, float **gates, float **hn, float **hp,
+                          float **xt)
 {
     float *base = n->aux;
     size_t tb = d.b * d.t;
     *gates = base;                 // (3H, T, B)
     *hn = base + tb * 3 * d.h;     // (H, T, B)
     *hp = *hn + tb * d.h;          // (H, T, B)
+    *xt = *hp + tb * d.h;          // (T·B, F) or (F, T·B)
 }
 
 /* Forward and backward are built for AVX-512, AVX2 + FMA and SSE2 (QR_CLONES in ops.h); the
@@ -335,10 +338,9 @@ QR_GRU_CLONES static void gru_forward(qr_graph *g, qr_node *n)
     const float *wh = n->in[GRU_WH]->x;     // (H, 3H)
     const float *bi = n->in[GRU_BI]->x;     // (3H)
     const float *bh = n->in[GRU_BH]->x;     // (3H)
-    float *gates, *hn, *hp;
-    gru_aux_split(n, d, &gates, &hn, &hp);
-    float *xt = g->scratch;                 // (T·B, F)
-    float *gh = xt + TB * F;                // (3H, B)
+    float *gates, *hn, *hp, *xt;
+    gru_aux_split(n, d, &gates, &hn, &hp, &xt);
+    float *gh = g->scratch;                 // (3H, B)
     float *hl = gh + H3 * B;                // (H, B)
     const int seq = n->ip[0];
 
@@ -437,13 +439,13 @@ QR_GRU_CLONES static void gru_backward(qr_graph *g, qr_node *n)
     qr_node *xn = n->in[GRU_X], *win = n->in[GRU_WI], *whn = n->in[GRU_WH];
     qr_node *bin = n->in[GRU_BI], *bhn = n->in[GRU_BH];
     qr_node *h0n = n->ip[1] ? n->in[GRU_H0] : NULL;
-    float *gates, *hn, *hp;
-    gru_aux_split(n, d, &gates, &hn, &hp);
+    float *gates, *hn, *hp, *xt;
+    gru_aux_split(n, d, &gates, &hn, &hp, &xt);
     float *dg = g->scratch;                 // (3H, T, B) [dz; dr; dn ⊙ r], then [dz; dr; dn]
     float *dn = dg + H3 * TB;               // (H, T, B)  dn (pre-tanh)
     float *dh = dn + H * TB;                // (H, B)     dL/dh_t, carried backwards
     float *acc = dh + H * B;                // (4H)       row sums: the bias gradients
-    float *xt = acc + 4 * H;                // (T·B, F)   XT, then dXT
+    float *dxt = acc + 4 * H;               // (T·B, F)   dX regrouped as x is in XT / XF
     const float *dy = n->g;                 // (B, T, H) or (B, H)
     const float *wh = whn->x;               // (H, 3H)
     const int seq = n->ip[0];
@@ -500,15 +502,13 @@ QR_GRU_CLONES static void gru_backward(qr_graph *g, qr_node *n)
     memcpy(dg + H2 * TB, dn, H * TB * sizeof(float));
     float *dx = xn->g;
     if (F <= GRU_SMALL) { /* XF (F, T·B) */
-        if (win->g) { /* dWi (F, 3H) += XF · DGᵀ */
-            gru_regroup_x(xn->x, xt, B, T, F);
+        if (win->g) /* dWi (F, 3H) += XF · DGᵀ */
             gru_mm_nt_acc(F, H3, TB, xt, dg, win->g);
-        }
         if (dx) { /* dXF (F, T·B) = Wi (F, 3H) · DG, then dX[b, t, f] += dXF[f, t·B + b] */
-            gru_mm(0, F, TB, H3, win->x, 1, H3, dg, TB, xt, TB);
+            gru_mm(0, F, TB, H3, win->x, 1, H3, dg, TB, dxt, TB);
             for (size_t f = 0; f < F; f++)
                 for (size_t t = 0; t < T; t++) {
-                    const float *restrict src = xt + f * TB + t * B;
+                    const float *restrict src = dxt + f * TB + t * B;
                     float *restrict dst = dx + t * F + f;
                     for (size_t b = 0; b < B; b++)
                         dst[b * T * F] += src[b];
@@ -516,16 +516,14 @@ QR_GRU_CLONES static void gru_backward(qr_graph *g, qr_node *n)
         }
         return;
     }
-    if (win->g) { /* dWi (F, 3H) += XTᵀ (F, T·B) · DGᵀ */
-        gru_regroup_x(xn->x, xt, B, T, F);
+    if (win->g) /* dWi (F, 3H) += XTᵀ (F, T·B) · DGᵀ */
         qr_sgemm(1, 1, F, H3, TB, 1.0f, xt, F, dg, TB, 1.0f, win->g, H3);
-    }
     if (dx) { /* dXT (T·B, F) = DGᵀ · Wiᵀ, then dX[b, t] += dXT[t·B + b] */
-        qr_sgemm(1, 1, TB, F, H3, 1.0f, dg, TB, win->x, H3, 0.0f, xt, F);
+        qr_sgemm(1, 1, TB, F, H3, 1.0f, dg, TB, win->x, H3, 0.0f, dxt, F);
         for (size_t t = 0; t < T; t++)
             for (size_t b = 0; b < B; b++) {
                 float *restrict dxr = dx + (b * T + t) * F;
-                const float *restrict src = xt + (t * B + b) * F;
+                const float *restrict src = dxt + (t * B + b) * F;
                 for (size_t f = 0; f < F; f++)
                     dxr[f] += src[f];
             }
