@@ -53,9 +53,9 @@ typedef enum qrt_wenc {
  * Compute *dot = Σ_i level_i·x_i over the encoded row at `row` (K = k levels, x (k) int32) and
  * return the start of the next row. Preconditions as for qrt_dot_s*: a validated matrix,
  * |x_i| ≤ 2^30 and every partial sum within int32 (qrt_sparse_check proves this with bias and
- * amax). They read x only at non-zero levels and the row only inside its bytes. The 2-bit
- * kernels use masks, no multiply. The _ref twins decode level by level (qrt_sparse_level)
- * and multiply-add: slow, for tests. */
+ * amax). They read x only inside x[0..k) and the row only inside its bytes. The 2-bit
+ * kernels use masks, no multiply. The _ref twins walk the row level by level (as
+ * qrt_sparse_row_decode does) and multiply-add: slow, for tests. */
 typedef const uint8_t *(*qrt_sdot_fn)(const uint8_t *row, const int32_t *x, size_t k, int32_t *dot);
 
 const uint8_t *qrt_sdot_bm_s2(const uint8_t *row, const int32_t *x, size_t k, int32_t *dot);
