@@ -279,12 +279,69 @@ static inline QR_GRU_INLINE float gru_dot(const float *restrict u, const float *
     return s;
 }
 
-/* C (m, n) += A · Bᵀ, A (m, k), B (n, k) contiguous: dot products over the long k (T·B). */
+/* Six dot products at once, rows a0, a1 against b0, b1, b2 (length k), in 16 lanes each: every
+ * loaded vector serves two or three products (one product per two loads is load-bound). */
+static inline QR_GRU_INLINE void gru_dot_2x3(const float *restrict a0, const float *restrict a1,
+                                             const float *restrict b0, const float *restrict b1,
+                                             const float *restrict b2, size_t k, float out[6])
+{
+    float s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0};
+    size_t p = 0;
+    for (; p + 16 <= k; p += 16)
+        for (size_t q = 0; q < 16; q++) {
+            float x0 = a0[p + q], x1 = a1[p + q];
+            float y0 = b0[p + q], y1 = b1[p + q], y2 = b2[p + q];
+            s0[q] += x0 * y0;
+            s1[q] += x0 * y1;
+            s2[q] += x0 * y2;
+            s3[q] += x1 * y0;
+            s4[q] += x1 * y1;
+            s5[q] += x1 * y2;
+        }
+    for (int r = 0; r < 6; r++)
+        out[r] = 0.0f;
+    for (size_t q = 0; q < 16; q++) {
+        out[0] += s0[q];
+        out[1] += s1[q];
+        out[2] += s2[q];
+        out[3] += s3[q];
+        out[4] += s4[q];
+        out[5] += s5[q];
+    }
+    for (; p < k; p++) {
+        out[0] += a0[p] * b0[p];
+        out[1] += a0[p] * b1[p];
+        out[2] += a0[p] * b2[p];
+        out[3] += a1[p] * b0[p];
+        out[4] += a1[p] * b1[p];
+        out[5] += a1[p] * b2[p];
+    }
+}
+
+/* C (m, n) += A · Bᵀ, A (m, k), B (n, k) contiguous: dot products over the long k (T·B),
+ * in 2 x 3 blocks. */
 static inline QR_GRU_INLINE void gru_mm_nt_acc(size_t m, size_t n, size_t k,
                                                const float *restrict a, const float *restrict b,
                                                float *restrict c)
 {
-    for (size_t i = 0; i < m; i++)
+    size_t i = 0;
+    for (; i + 2 <= m; i += 2) {
+        size_t j = 0;
+        for (; j + 3 <= n; j += 3) {
+            float o[6];
+            gru_dot_2x3(a + i * k, a + (i + 1) * k, b + j * k, b + (j + 1) * k, b + (j + 2) * k,
+                        k, o);
+            for (int r = 0; r < 3; r++) {
+                c[i * n + j + r] += o[r];
+                c[(i + 1) * n + j + r] += o[3 + r];
+            }
+        }
+        for (; j < n; j++) {
+            c[i * n + j] += gru_dot(a + i * k, b + j * k, k);
+            c[(i + 1) * n + j] += gru_dot(a + (i + 1) * k, b + j * k, k);
+        }
+    }
+    for (; i < m; i++)
         for (size_t j = 0; j < n; j++)
             c[i * n + j] += gru_dot(a + i * k, b + j * k, k);
 }
