@@ -12,8 +12,8 @@
 # (qrt_stream_push + qrt_stream_logits); load = qrt_model_load (validation + CRC-32); cframe
 # and cwhole = the same model compiled (qrt_builder_write_compiled: const tensors and
 # straight-line layer calls, linked with qrt_kernels.c and qrt_layer.c only). Config
-# "all" compiles every weight width's kernels, "only" just the one the model uses
-# (QRT_ENABLE_S*). Extra compiler flags: -std=c99 -ffreestanding (as runtime/build-arm.sh). Every run's bench_ret must equal the host's result for the same input:
+# "all" compiles every weight width's kernels and the sparse ones, "only" just the one the
+# model uses (QRT_ENABLE_S*; QRT_ENABLE_BITMAP=0 and QRT_ENABLE_RLE=0). Extra compiler flags: -std=c99 -ffreestanding (as runtime/build-arm.sh). Every run's bench_ret must equal the host's result for the same input:
 # the device computes bit for bit what the host computes. Prints a markdown table.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,10 +23,10 @@ OUT="${QRT_BENCH_OUT:-$(mktemp -d /tmp/qrt-bench.XXXXXX)}"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 RT="$ROOT/runtime"
-DEV=("$RT/qrt_kernels.c" "$RT/qrt_layer.c" "$RT/qrt_model.c" "$RT/qrt_run.c")
+DEV=("$RT/qrt_kernels.c" "$RT/qrt_layer.c" "$RT/qrt_sparse.c" "$RT/qrt_model.c" "$RT/qrt_run.c")
 
 cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I"$RT" "$ROOT/bench/mcu_bts_gen.c" \
-    "${DEV[@]}" "$RT/qrt_host.c" "$RT/qrt_builder.c" "$RT/qrt_codegen.c" -lm -o "$OUT/mcu_bts_gen"
+    "${DEV[@]}" "$RT/qrt_host.c" "$RT/qrt_builder.c" "$RT/qrt_codegen.c" "$RT/qrt_sparse_host.c" -lm -o "$OUT/mcu_bts_gen"
 "$OUT/mcu_bts_gen" "$OUT" >"$OUT/gen.txt"
 
 expect() { sed -n "s/^#define $1 \(-\{0,1\}[0-9]*\)L\{0,1\}.*/\1/p" "$OUT/bts_input.h"; }
@@ -52,6 +52,7 @@ for bits in $BITS; do
             for w in 1 2 4 8; do
                 [ "$w" = "$bits" ] || flags+=("-DQRT_ENABLE_S$w=0")
             done
+            flags+=(-DQRT_ENABLE_BITMAP=0 -DQRT_ENABLE_RLE=0) # the model is dense
         fi
         for mode in $MODES; do
             case $mode in whole) mn=1 want=$(expect "BTS_S${bits}_WHOLE") ;;

@@ -28,7 +28,7 @@ OUT="${QRT_BENCH_OUT:-$(mktemp -d /tmp/qrt-model.XXXXXX)}"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 RT="$ROOT/runtime"
-DEV=("$RT/qrt_kernels.c" "$RT/qrt_layer.c" "$RT/qrt_model.c" "$RT/qrt_run.c")
+DEV=("$RT/qrt_kernels.c" "$RT/qrt_layer.c" "$RT/qrt_sparse.c" "$RT/qrt_model.c" "$RT/qrt_run.c")
 # shellcheck source=bench/mcu_syms.sh
 . "$ROOT/bench/mcu_syms.sh"
 mcu_rt_names "$OUT/syms-cortex-m0plus" cortex-m0plus "$RT" "${DEV[@]}"
@@ -42,12 +42,18 @@ echo "|---|---|---|---|---|---|---|---|---|---|---|"
 status=0
 for mode in frame cframe cwindow; do
     case $mode in frame) mn=2 srcs=("$DIR/model.c" "${DEV[@]}") ;;
-                  cframe) mn=4 srcs=("$DIR/model_compiled.c" "$RT/qrt_kernels.c" "$RT/qrt_layer.c") ;;
-                  cwindow) mn=5 srcs=("$DIR/model_compiled.c" "$RT/qrt_kernels.c" "$RT/qrt_layer.c") ;;
+                  cframe|cwindow) mn=4; [ $mode = cwindow ] && mn=5
+                          srcs=("$DIR/model_compiled.c" "$RT/qrt_kernels.c" "$RT/qrt_layer.c")
+                          # a model with sparse matrices also needs their row kernels
+                          grep -q 'qrt_sdot_' "$DIR/model_compiled.c" && srcs+=("$RT/qrt_sparse.c") ;;
     esac
+    # a model without sparse matrices: the runtime built without sparse support (as
+    # QRT_ENABLE_S* drops unused widths; QRT_BENCH_CFLAGS can add those)
+    sp=()
+    grep -q 'qrt_sdot_' "$DIR/model_compiled.c" || sp=(-DQRT_ENABLE_BITMAP=0 -DQRT_ENABLE_RLE=0)
     flags=(-std=c99 -I"$RT" -I"$DIR" -DM_NAME="$NAME" -DM_UP="$UP" -DBENCH_MODE="$mn")
     # shellcheck disable=SC2206
-    flags+=(${QRT_BENCH_CFLAGS:-})
+    flags+=(${QRT_BENCH_CFLAGS:-} ${sp[@]+"${sp[@]}"})
     cc -O1 "${flags[@]}" -DHOST_MAIN "$ROOT/bench/mcu_model.c" "${srcs[@]}" -o "$OUT/host-$mode"
     want=$("$OUT/host-$mode")
     b="$OUT/$mode"

@@ -303,8 +303,8 @@ static double scale_of(float maxabs, int32_t bound)
 
 /* Add every unit to a builder with bounds shrunk by `shrink`. QRT_ERR_RANGE from a layer means
  * an accumulator could overflow: the caller retries with a smaller shrink. */
-static qr_status build(qr_model *m, unit *u, size_t n, double shrink, qrt_builder **out,
-                       int *range_error, qr_error *err)
+static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse,
+                       qrt_builder **out, int *range_error, qr_error *err)
 {
     const qr_model_spec *sp = &m->spec;
     const float *calib = m->calib;
@@ -319,6 +319,7 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, qrt_builde
     char gen[32];
     snprintf(gen, sizeof gen, "qreg %s", QR_VERSION_STRING);
     qrt_builder_set_generator(b, gen);
+    qrt_builder_set_sparse(b, sparse);
     qr_status s = QR_OK;
     size_t max_c = 1;
     for (size_t k = 0; k < n; k++)
@@ -451,6 +452,13 @@ done:
 QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_export_report *rep,
                                 qr_error *err)
 {
+    return qr_export_blob_ex(m, NULL, blob, len, rep, err);
+}
+
+QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, uint8_t **blob,
+                                   size_t *len, qr_export_report *rep, qr_error *err)
+{
+    int sparse = opt ? opt->sparse : 0;
     *blob = NULL;
     *len = 0;
     if (rep)
@@ -473,7 +481,7 @@ QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_exp
     double shrink = 1.0;
     for (int attempt = 0; s == QR_OK && attempt < 12; attempt++, shrink *= 0.5) {
         int range = 0;
-        s = build(m, u, n, shrink, &b, &range, err);
+        s = build(m, u, n, shrink, sparse, &b, &range, err);
         if (s == QR_OK || !range)
             break;
         s = QR_OK;
@@ -514,6 +522,8 @@ QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_exp
                             a->bits = (int)info.tensors[t].container;
                             a->count = info.tensors[t].count;
                             a->bytes = (double)info.tensors[t].bytes;
+                            a->encoding = (int)info.tensors[t].encoding;
+                            a->dense_bytes = (double)info.tensors[t].dense_bytes;
                         }
                     }
                 }

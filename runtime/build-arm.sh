@@ -87,7 +87,7 @@ for a in "$@"; do
         ROOT="$(cd "$HERE/.." && pwd)"
         mkdir -p "$OUT/gen"
         ${HOSTCC:-cc} -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -I"$HERE" "$ROOT/bench/mcu_bts_gen.c" \
-            "${SRCS[@]}" "$HERE/qrt_host.c" "$HERE/qrt_builder.c" "$HERE/qrt_codegen.c" -lm -o "$OUT/gen/mcu_bts_gen"
+            "${SRCS[@]}" "$HERE/qrt_host.c" "$HERE/qrt_builder.c" "$HERE/qrt_codegen.c" "$HERE/qrt_sparse_host.c" -lm -o "$OUT/gen/mcu_bts_gen"
         "$OUT/gen/mcu_bts_gen" "$OUT/gen" >/dev/null
         EXTRA+=("$OUT/gen/bts_s8.c" "$OUT/gen/bts_s4.c" "$OUT/gen/bts_s1.c")
         EXTRA+=("$OUT/gen/bts_s8c.c" "$OUT/gen/bts_s4c.c" "$OUT/gen/bts_s1c.c")
@@ -104,7 +104,8 @@ for a in "$@"; do
 done
 for cpu in $CPUS; do
     build runtime "$cpu" -- "${SRCS[@]}" ${EXTRA[@]+"${EXTRA[@]}"}
-    build runtime-s8only "$cpu" -DQRT_ENABLE_S1=0 -DQRT_ENABLE_S2=0 -DQRT_ENABLE_S4=0 -- "${SRCS[@]}"
+    build runtime-s8only "$cpu" -DQRT_ENABLE_S1=0 -DQRT_ENABLE_S2=0 -DQRT_ENABLE_S4=0 \
+        -DQRT_ENABLE_BITMAP=0 -DQRT_ENABLE_RLE=0 -- "${SRCS[@]}"
     build runtime-small "$cpu" -DQRT_SMALL=1 -- "${SRCS[@]}"
 done
 if [ $fail -ne 0 ]; then

@@ -268,7 +268,7 @@ static void emit_mat(FILE *fp, const char *name, unsigned li, const char *w, con
                 QRT_T_WENC(t) == QRT_WENC_BITMAP ? "bm" : "rle",
                 qrt_container_bits(QRT_T_WBITS(t)), (unsigned long)k);
     else
-        fprintf(fp, ",\n     .dot = qrt_dot_s%u, .sdot = NULL, .k = %lu, .row_bytes = %lu",
+        fprintf(fp, ",\n     .dot = qrt_dot_s%u, .k = %lu, .row_bytes = %lu",
                 qrt_container_bits(t), (unsigned long)k,
                 (unsigned long)QRT_ROW_BYTES(k, qrt_container_bits(t)));
     fprintf(fp, ", .rows = %lu, .rq_step = %u}", (unsigned long)rows,

@@ -185,6 +185,7 @@ qrt_status qrt_layer_info_get(const qrt_model *m, size_t i, qrt_layer_info *out)
             t->encoding = QRT_T_WENC(type);
             t->bytes = t->count;
             t->count = rows * cols;
+            t->dense_bytes = rows * QRT_ROW_BYTES(cols, t->container);
         } else if (type >= 1 && type <= 8) {
             /* rows: the output count (3H for the GRU) */
             size_t rows = r->kind == QRT_LAYER_GRU ? 3u * r->n_out : r->n_out;
@@ -192,10 +193,12 @@ qrt_status qrt_layer_info_get(const qrt_model *m, size_t i, qrt_layer_info *out)
             t->bits = type;
             t->container = qrt_container_bits(type);
             t->bytes = rows * QRT_ROW_BYTES(cols, t->container);
+            t->dense_bytes = t->bytes;
         } else {
             t->bits = 32;
             t->container = 32;
             t->bytes = t->count * (type == QRT_T_RQ ? 8u : 4u);
+            t->dense_bytes = t->bytes;
         }
     }
     return QRT_OK;

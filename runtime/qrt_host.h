@@ -41,6 +41,7 @@ typedef struct qrt_tensor_info {
     size_t count;             /* elements (levels, int32 values, requant pairs) */
     unsigned encoding;        /* weights: qrt_wenc (0 dense, 1 bitmap, 2 run-length); else 0 */
     size_t bytes;             /* bytes in the blob, row padding included, alignment excluded */
+    size_t dense_bytes;       /* weights: the bytes stored dense (zeros included); else = bytes */
     uint32_t offset;          /* absolute offset in the blob */
 } qrt_tensor_info;
 

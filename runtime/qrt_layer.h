@@ -24,7 +24,9 @@ typedef struct qrt_mat {
     const int32_t *bias;      /* rows values, or NULL */
     const qrt_rq *rq;         /* rows pairs if rq_step, else one for every row */
     qrt_dot_fn dot;           /* dense rows: the kernel of the weights' container width */
+#if QRT_ENABLE_SPARSE
     qrt_sdot_fn sdot;         /* sparse rows (qrt_sparse.h; variable length), else NULL */
+#endif
     uint32_t k;               /* levels per row: the dot product's length */
     uint32_t row_bytes;       /* dense: QRT_ROW_BYTES(k, c); sparse: unused (0) */
     uint32_t rows;            /* outputs (a GRU's 3H) */

@@ -128,6 +128,9 @@ static qrt_status check_weights(const vctx *v, const qrt_slot *ws, const qrt_slo
     if (QRT_T_IS_SPARSE(bits)) { /* version 2: a bitmap or run-length encoded matrix */
         if (v->version < 2u)
             return QRT_ERR_FORMAT;
+#if !QRT_ENABLE_SPARSE
+        return QRT_ERR_UNSUPPORTED;
+#else
         uint32_t n = QRT_SLOT_COUNT(ws->desc); /* bytes */
         qrt_status st = check_span(ws->offset, n, v->data_lo, v->data_hi);
         if (st == QRT_OK)
@@ -137,6 +140,7 @@ static qrt_status check_weights(const vctx *v, const qrt_slot *ws, const qrt_slo
         return qrt_sparse_check((const uint8_t *)at(v, ws), n, QRT_T_WENC(bits),
                                 QRT_T_WBITS(bits), rows, cols,
                                 bs->desc ? (const int32_t *)at(v, bs) : NULL, amax);
+#endif
     }
     unsigned c = qrt_container_bits(bits);
     if (ws->desc == 0u || c == 0u)

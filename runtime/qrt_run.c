@@ -55,13 +55,18 @@ static void decode_mat(qrt_mat *d, const qrt_model *m, const qrt_slot *s, unsign
     d->w = (const uint8_t *)slot_data(m, &s[ws]);
     d->bias = (const int32_t *)slot_data(m, &s[bs]);
     d->rq = (const qrt_rq *)slot_data(m, &s[rqs]);
+#if QRT_ENABLE_SPARSE
     if (QRT_T_IS_SPARSE(t)) {
         d->dot = NULL;
         d->sdot = qrt_sdot_for(QRT_T_WENC(t), qrt_container_bits(QRT_T_WBITS(t)));
         d->row_bytes = 0;
-    } else {
+    } else
+#endif
+    {
         d->dot = qrt_dot_for(qrt_container_bits(t));
+#if QRT_ENABLE_SPARSE
         d->sdot = NULL;
+#endif
         d->row_bytes = (uint32_t)QRT_ROW_BYTES(k, qrt_container_bits(t));
     }
     d->k = k;

@@ -37,6 +37,10 @@
 #ifndef QRT_ENABLE_RLE
 #define QRT_ENABLE_RLE 1
 #endif
+/* Either: the layers walk sparse rows and the loader accepts sparse slots. With both 0 the
+ * layers have no per-row test for them (the fastest, smallest dense build: a compiled model
+ * without sparse matrices, or an interpreter that only ever loads dense blobs). */
+#define QRT_ENABLE_SPARSE (QRT_ENABLE_BITMAP || QRT_ENABLE_RLE)
 
 /* The encoding of a weight matrix (a stable value: the blob will store it). */
 typedef enum qrt_wenc {

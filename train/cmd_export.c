@@ -25,11 +25,17 @@ static const char help[] =
     "options:\n"
     "  --out DIR     output directory (created if missing; required)\n"
     "  --name NAME   C identifier prefix of the generated arrays and functions (default: model)\n"
+    "  --sparse auto|off\n"
+    "                auto (default): store each weight matrix in the smallest of its dense,\n"
+    "                bitmap and run-length encodings (pruned or ternary matrices; a blob with\n"
+    "                a sparse matrix is format version 2, and a compiled model then also\n"
+    "                needs runtime/qrt_sparse.c); off: dense only\n"
     "  -h, --help    this help\n";
 
 int qr_cmd_export(int argc, char **argv)
 {
     const char *model_path = NULL, *out = NULL, *name = "model", *v;
+    qr_export_options opt = {.sparse = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -38,6 +44,17 @@ int qr_cmd_export(int argc, char **argv)
         } else if (qr_cli_opt(argc, argv, &i, "--out", &v)) {
             if (!(out = v) || !*v)
                 goto bad;
+        } else if (qr_cli_opt(argc, argv, &i, "--sparse", &v)) {
+            if (v && strcmp(v, "auto") == 0) {
+                opt.sparse = 1;
+            } else if (v && strcmp(v, "off") == 0) {
+                opt.sparse = 0;
+            } else if (v) {
+                fprintf(stderr, "qreg export: --sparse: '%s' is not auto or off\n", v);
+                return 2;
+            } else {
+                goto bad;
+            }
         } else if (qr_cli_opt(argc, argv, &i, "--name", &v)) {
             if (!(name = v) || !*v)
                 goto bad;
@@ -74,7 +91,7 @@ int qr_cmd_export(int argc, char **argv)
     size_t len = 0;
     qr_export_report rep;
     int rc = 1;
-    if (qr_export_blob(m, &blob, &len, &rep, &err) != QR_OK ||
+    if (qr_export_blob_ex(m, &opt, &blob, &len, &rep, &err) != QR_OK ||
         qr_export_write(blob, len, out, name, &err) != QR_OK) {
         fprintf(stderr, "qreg export: %s\n", err.msg);
         goto done;
@@ -87,9 +104,16 @@ int qr_cmd_export(int argc, char **argv)
         for (size_t t = 0; t < e->n_theory; t++)
             printf("  %-38s %6d %8zu %12.3f %12s\n", e->theory[t].name, e->theory[t].bits,
                    e->theory[t].count, e->theory[t].bytes, "");
-        for (size_t t = 0; t < e->n_actual; t++)
-            printf("  %-38s %6d %8zu %12s %12.0f\n", e->actual[t].name, e->actual[t].bits,
-                   e->actual[t].count, "", e->actual[t].bytes);
+        for (size_t t = 0; t < e->n_actual; t++) {
+            const qr_export_tensor *a = &e->actual[t];
+            char label[80];
+            if (a->encoding)
+                snprintf(label, sizeof label, "%s (%s; dense %.0f B)", a->name,
+                         a->encoding == 1 ? "bitmap" : "run-length", a->dense_bytes);
+            else
+                snprintf(label, sizeof label, "%s", a->name);
+            printf("  %-38s %6d %8zu %12s %12.0f\n", label, a->bits, a->count, "", a->bytes);
+        }
         printf("  %-38s %6s %8s %12.3f %12zu\n", "layer total", "", "", e->theory_bytes,
                e->actual_bytes);
     }

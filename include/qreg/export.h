@@ -15,6 +15,8 @@ typedef struct qr_export_tensor {
     int bits;               /* per value */
     size_t count;           /* values */
     double bytes;
+    int encoding;           /* actual weights: 0 dense, 1 bitmap, 2 run-length (docs/sparse.md) */
+    double dense_bytes;     /* actual weights: the bytes stored dense, zeros included */
 } qr_export_tensor;
 
 #define QR_EXPORT_MAX_TENSORS 12
@@ -50,6 +52,17 @@ QR_API void qr_export_report_free(qr_export_report *r);
  * naming the layer. *blob is malloc'd (free()); rep may be NULL. */
 QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_export_report *rep,
                                 qr_error *err);
+
+/* Options of qr_export_blob_ex. */
+typedef struct qr_export_options {
+    int sparse;             /* 1: store each weight matrix in the smallest of its dense, bitmap
+                               and run-length encodings (pruned matrices; docs/sparse.md);
+                               0: dense only (qr_export_blob) */
+} qr_export_options;
+
+/* qr_export_blob with options (opt NULL: the defaults, all 0). */
+QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, uint8_t **blob,
+                                   size_t *len, qr_export_report *rep, qr_error *err);
 
 /* Write DIR/model.qrt, DIR/model.c and DIR/model.h (C identifier prefix `name`, all const,
  * 8-byte aligned, stamped with the qreg version), and the compiled model
