@@ -265,6 +265,61 @@ START_TEST(test_reference_sizes)
 }
 END_TEST
 
+/* A pruned model exported with sparse encodings (qr_export_options.sparse): a smaller blob of
+ * format version 2 whose pruned matrices are stored bitmap or run-length, and an integer model
+ * that predicts exactly what the dense export predicts on every sample. */
+START_TEST(test_sparse_export)
+{
+    char *dir = tl_tmpdir();
+    qr_split_data d;
+    qr_model *m = train_cgru(dir,
+                             "\"prune\": {\"matrices\": [{\"layer\": \"gru\", \"final_sparsity\": 0.8,"
+                             " \"begin_step\": 20, \"pruning_steps\": 5, \"frequency\": 10}]},"
+                             " \"quantize\": {\"lambda\": 0.001, \"matrices\": [{\"layer\": \"all\","
+                             " \"bits\": 4}]}",
+                             &d);
+    uint8_t *dense = NULL, *sparse = NULL;
+    size_t dlen = 0, slen = 0;
+    qr_error err = {{0}};
+    qr_export_report rep;
+    ck_assert_msg(qr_export_blob(m, &dense, &dlen, NULL, &err) == QR_OK, "%s", err.msg);
+    qr_export_options opt = {.sparse = 1};
+    ck_assert_msg(qr_export_blob_ex(m, &opt, &sparse, &slen, &rep, &err) == QR_OK, "%s", err.msg);
+    ck_assert_uint_lt(slen, dlen);
+    ck_assert_uint_eq(dense[8], 1); /* format version */
+    ck_assert_uint_eq(sparse[8], 2);
+    size_t n_sparse = 0;
+    for (size_t i = 0; i < rep.n; i++)
+        for (size_t t = 0; t < rep.layers[i].n_actual; t++) {
+            const qr_export_tensor *a = &rep.layers[i].actual[t];
+            if (a->encoding) {
+                n_sparse++;
+                ck_assert(a->bytes < a->dense_bytes);
+            } else {
+                ck_assert(a->bytes == a->dense_bytes);
+            }
+        }
+    ck_assert_uint_ge(n_sparse, 2); /* both GRU matrices at 80 % */
+    int32_t *pd = malloc(d.test.n * sizeof *pd), *ps = malloc(d.test.n * sizeof *ps);
+    double ad, as;
+    ck_assert_int_eq(qr_export_evaluate(dense, dlen, &d.test, &ad, pd, &err), QR_OK);
+    ck_assert_int_eq(qr_export_evaluate(sparse, slen, &d.test, &as, ps, &err), QR_OK);
+    ck_assert_mem_eq(pd, ps, d.test.n * sizeof *pd);
+    ck_assert(ad == as);
+    printf("export: pruned 4-bit cgru: %zu B dense, %zu B sparse (%zu sparse matrices), "
+           "integer test accuracy %.4f both\n", dlen, slen, n_sparse, ad);
+    free(pd);
+    free(ps);
+    qr_export_report_free(&rep);
+    free(dense);
+    free(sparse);
+    qr_model_free(m);
+    qr_split_data_free(&d);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *qr_suite_export(void)
 {
     Suite *s = suite_create("export");
@@ -274,6 +329,7 @@ Suite *qr_suite_export(void)
     tcase_add_test(tc, test_report_sizes);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_reference_sizes);
+    tcase_add_test(tc, test_sparse_export);
     suite_add_tcase(s, tc);
     return s;
 }
