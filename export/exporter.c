@@ -459,6 +459,8 @@ QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, ui
                                    size_t *len, qr_export_report *rep, qr_error *err)
 {
     int sparse = opt ? opt->sparse : 0;
+    if (sparse < 0 || sparse > 2)
+        return qr_error_set(err, QR_ERR_ARG, "export: sparse mode %d is not 0, 1 or 2", sparse);
     *blob = NULL;
     *len = 0;
     if (rep)

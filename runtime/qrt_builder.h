@@ -117,10 +117,15 @@ typedef struct qrt_builder_gru {
     uint32_t n_rq_h;               /* 1 or 3H */
 } qrt_builder_gru;
 
-/* Store each weight matrix added from now on in the smallest of its dense, bitmap and
- * run-length encodings (qrt_sparse_choose; docs/sparse.md) when `on`, else dense (the
- * default). A blob with any sparse matrix is format version 2; without, version 1. */
-qrt_status qrt_builder_set_sparse(qrt_builder *b, int on);
+/* How qrt_builder_add_* stores the weight matrices added from now on:
+ *   QRT_SPARSE_OFF     dense (the default)
+ *   QRT_SPARSE_SMALL   the smallest of dense, bitmap and run-length (qrt_sparse_choose)
+ *   QRT_SPARSE_FAST    run-length where it is smaller than dense, else dense: the fastest
+ *                      rows on a Cortex-M0+ (bitmap rows are slower than dense below ~75 %
+ *                      zeros; docs/sparse.md)
+ * A blob with any sparse matrix is format version 2; without, version 1. */
+enum { QRT_SPARSE_OFF = 0, QRT_SPARSE_SMALL = 1, QRT_SPARSE_FAST = 2 };
+qrt_status qrt_builder_set_sparse(qrt_builder *b, int mode);
 
 /* A new builder (*out NULL on error). The input description is copied. */
 qrt_status qrt_builder_new(qrt_builder **out, const qrt_builder_input *in);

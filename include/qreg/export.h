@@ -55,9 +55,10 @@ QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_exp
 
 /* Options of qr_export_blob_ex. */
 typedef struct qr_export_options {
-    int sparse;             /* 1: store each weight matrix in the smallest of its dense, bitmap
-                               and run-length encodings (pruned matrices; docs/sparse.md);
-                               0: dense only (qr_export_blob) */
+    int sparse;             /* 0: dense only (qr_export_blob); 1: each weight matrix in the
+                               smallest of its dense, bitmap and run-length encodings (pruned
+                               matrices; docs/sparse.md); 2: run-length where smaller than
+                               dense, else dense (the fastest on a Cortex-M0+) */
 } qr_export_options;
 
 /* qr_export_blob with options (opt NULL: the defaults, all 0). */
