@@ -1876,6 +1876,28 @@ START_TEST(test_sparse_models)
             ck_assert_int_eq(qrt_run(&ld.m, xq, ld.scratch, ld.scratch_size, a), QRT_OK);
             ck_assert_int_eq(qrt_run(&ls.m, xq, ls.scratch, ls.scratch_size, b), QRT_OK);
             ck_assert_mem_eq(a, b, sizeof a);
+            /* QRT_SPARSE_FAST: run-length only, and only where smaller than dense */
+            m.sparse = QRT_SPARSE_FAST;
+            size_t flen;
+            uint8_t *fast = fmodel_build(&m, &flen, QRT_OK);
+            loaded lf;
+            load_ok(&lf, fast, flen);
+            size_t fbm, frle, fs = count_sparse(&lf.m, &fbm, &frle);
+            ck_assert_uint_eq(fbm, 0);
+            ck_assert_uint_eq(fs, frle);
+            ck_assert_uint_le(flen, dlen);
+            for (size_t i = 0; i < lf.m.n_layers; i++) {
+                qrt_layer_info li, ldn;
+                ck_assert_int_eq(qrt_layer_info_get(&lf.m, i, &li), QRT_OK);
+                ck_assert_int_eq(qrt_layer_info_get(&ld.m, i, &ldn), QRT_OK);
+                for (size_t k = 0; k < li.n_tensors; k++)
+                    if (li.tensors[k].encoding)
+                        ck_assert_uint_lt(li.tensors[k].bytes, ldn.tensors[k].bytes);
+            }
+            ck_assert_int_eq(qrt_run(&lf.m, xq, lf.scratch, lf.scratch_size, b), QRT_OK);
+            ck_assert_mem_eq(a, b, sizeof a);
+            free(lf.scratch);
+            free(fast);
             printf("runtime: sparse bts %u-bit, %.0f %% pruned: %zu → %zu B blob, %zu sparse "
                    "matrices (%zu bitmap, %zu run-length)\n",
                    widths[wi], 100 * fracs[fi], dlen, slen, ns, nbm, nrle);
