@@ -223,6 +223,10 @@ int32_t qrt_dot_s8_ref(const uint8_t *w, const int32_t *x, size_t n);
 typedef int32_t (*qrt_dot_fn)(const uint8_t *w, const int32_t *x, size_t n);
 qrt_dot_fn qrt_dot_for(unsigned c);
 
+/* a / b for b ≥ 1 by shift and subtract: ARMv6-M has no divide instruction, and the loader
+ * and the sparse validator must not pull in libgcc's. */
+uint32_t qrt_udiv32(uint32_t a, uint32_t b);
+
 /* Level i of a packed row in c-bit containers (1, 2, 4, 8). */
 int32_t qrt_unpack_level(const uint8_t *row, size_t i, unsigned c);
 

@@ -114,6 +114,17 @@ static inline const qrt_slot *qrt_rec_slots(const qrt_layer_rec *r)
     return (const qrt_slot *)(const void *)((const uint8_t *)r + QRT_REC_SIZE);
 }
 
+/* int32 words of stream state a layer keeps: a convolution's countdown and window
+ * ((kernel − 1)·dilation + 1 frames of n_in), a GRU's h (n_out); 0 for the others. */
+static inline uint32_t qrt_rec_state_words(const qrt_layer_rec *r)
+{
+    if (r->kind == QRT_LAYER_CONV1D)
+        return 1u + (((uint32_t)r->kernel - 1u) * r->dilation + 1u) * r->n_in;
+    if (r->kind == QRT_LAYER_GRU)
+        return r->n_out;
+    return 0u;
+}
+
 static inline size_t qrt_rec_size(const qrt_layer_rec *r)
 {
     return QRT_REC_SIZE + (size_t)r->n_slots * QRT_SLOT_SIZE;

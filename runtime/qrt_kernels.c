@@ -15,6 +15,17 @@ unsigned qrt_container_bits(unsigned bits)
     return 0u;
 }
 
+uint32_t qrt_udiv32(uint32_t a, uint32_t b)
+{
+    uint32_t q = 0;
+    for (int k = 31; k >= 0; k--)
+        if ((a >> k) >= b) {
+            a -= b << k;
+            q |= 1u << k;
+        }
+    return q;
+}
+
 int32_t qrt_unpack_level(const uint8_t *row, size_t i, unsigned c)
 {
     size_t bit = i * c;

@@ -43,22 +43,10 @@ static uint32_t crc32_bytes(const uint8_t *p, size_t n)
     return ~crc;
 }
 
-/* a / b for b ≥ 1 by shift and subtract (ARMv6-M has no divide instruction). */
-static uint32_t udiv32(uint32_t a, uint32_t b)
-{
-    uint32_t q = 0;
-    for (int k = 31; k >= 0; k--)
-        if ((a >> k) >= b) {
-            a -= b << k;
-            q |= 1u << k;
-        }
-    return q;
-}
-
 /* a · b if it is at most QRT_MAX_COUNT, else QRT_MAX_COUNT + 1 (a, b ≥ 1). */
 static uint32_t count_mul(uint32_t a, uint32_t b)
 {
-    return a <= udiv32(QRT_MAX_COUNT, b) ? a * b : QRT_MAX_COUNT + 1u;
+    return a <= qrt_udiv32(QRT_MAX_COUNT, b) ? a * b : QRT_MAX_COUNT + 1u;
 }
 
 /* [off, off + size) is a multiple-of-8 offset inside [lo, hi). */
@@ -172,7 +160,7 @@ static qrt_status check_weights(const vctx *v, const qrt_slot *ws, const qrt_slo
         uint32_t b = 0;
         if (bias)
             b = bias[r] < 0 ? 0u - (uint32_t)bias[r] : (uint32_t)bias[r];
-        if (b > (uint32_t)INT32_MAX || l1 > udiv32((uint32_t)INT32_MAX - b, (uint32_t)amax))
+        if (b > (uint32_t)INT32_MAX || l1 > qrt_udiv32((uint32_t)INT32_MAX - b, (uint32_t)amax))
             return QRT_ERR_RANGE;
     }
     return QRT_OK;
@@ -218,9 +206,9 @@ static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, u
                 return QRT_ERR_RANGE;
             /* frames out over one sequence */
             if (pad == QRT_PAD_VALID)
-                v->frames = v->frames < span ? 0u : udiv32(v->frames - span, r->stride) + 1u;
+                v->frames = v->frames < span ? 0u : qrt_udiv32(v->frames - span, r->stride) + 1u;
             else
-                v->frames = udiv32(v->frames - 1u, r->stride) + 1u;
+                v->frames = qrt_udiv32(v->frames - 1u, r->stride) + 1u;
             if (v->frames == 0u)
                 return QRT_ERR_SHAPE;
             v->state += 1u + win;

@@ -36,15 +36,6 @@ static void zero_words(int32_t *dst, size_t n)
         *dst++ = 0;
 }
 
-static uint32_t state_words(const qrt_layer_rec *r)
-{
-    if (r->kind == QRT_LAYER_CONV1D)
-        return QRT_CONV_STATE_WORDS(r->kernel, r->dilation, r->n_in);
-    if (r->kind == QRT_LAYER_GRU)
-        return r->n_out;
-    return 0u;
-}
-
 /* ---- decoding a validated record into the qrt_layer.h descriptors ---- */
 
 /* Weight slot ws, bias slot ws + 1, requant slot rqs: rows × k. */
@@ -146,7 +137,7 @@ qrt_status qrt_stream_reset(qrt_stream *s)
             decode_conv(&d, m, r);
             qrt_conv_reset(&d, st);
         }
-        st += state_words(r);
+        st += qrt_rec_state_words(r);
         off += (uint32_t)qrt_rec_size(r);
     }
     s->frames = 0;
@@ -200,7 +191,7 @@ qrt_status qrt_stream_push(qrt_stream *s, const int32_t *frame)
         } else {
             run_frame_layer(m, r, cur, out);
         }
-        st += state_words(r);
+        st += qrt_rec_state_words(r);
         cur = out;
     }
     if (m->split == m->n_layers)
@@ -223,7 +214,7 @@ qrt_status qrt_stream_logits(qrt_stream *s, int32_t *logits)
         const qrt_layer_rec *r = rec_at(m, off);
         off += (uint32_t)qrt_rec_size(r);
         if (i + 1u < m->split || m->split == m->n_layers)
-            cur += state_words(r);
+            cur += qrt_rec_state_words(r);
     }
     for (uint32_t i = m->split; i < m->n_layers; i++) {
         const qrt_layer_rec *r = rec_at(m, off);

@@ -210,18 +210,6 @@ qrt_sdot_fn qrt_sdot_for(unsigned enc, unsigned c)
 
 /* ---- validator ------------------------------------------------------------------------- */
 
-/* a / b for b ≥ 1 by shift and subtract (ARMv6-M has no divide instruction; as qrt_model.c). */
-static uint32_t udiv32(uint32_t a, uint32_t b)
-{
-    uint32_t q = 0;
-    for (int s = 31; s >= 0; s--)
-        if ((a >> s) >= b) {
-            a -= b << s;
-            q |= 1u << s;
-        }
-    return q;
-}
-
 /* One level's contribution to a row's Σ|level|: QRT_ERR_RANGE once it exceeds lim. */
 #define ADD_L1(q)                                                                            \
     do {                                                                                     \
@@ -248,7 +236,7 @@ qrt_status qrt_sparse_check(const uint8_t *p, size_t len, unsigned enc, unsigned
             b = bias[r] < 0 ? 0u - (uint32_t)bias[r] : (uint32_t)bias[r];
         if (b > (uint32_t)INT32_MAX)
             return QRT_ERR_RANGE;
-        uint32_t lim = udiv32((uint32_t)INT32_MAX - b, (uint32_t)amax); /* Σ|level| ≤ lim */
+        uint32_t lim = qrt_udiv32((uint32_t)INT32_MAX - b, (uint32_t)amax); /* Σ|level| ≤ lim */
         size_t used;
         if (enc == QRT_WENC_DENSE) {
             /* (k·c + 7)/8 without overflow */
