@@ -414,7 +414,7 @@ static gru_info gru_flops(qr_graph *g)
 typedef struct gemm_case {
     const char *what;
     int ta, tb;
-    size_t m, n, k, lda; /* lda 0: contiguous */
+    size_t m, n, k, lda, ldb; /* 0: contiguous */
 } gemm_case;
 
 /* Achieved GFLOP/s of cblas_sgemm on one shape (best of several timed batches). */
@@ -422,8 +422,8 @@ static double sgemm_gflops(const gemm_case *gc)
 {
     size_t ar = gc->ta ? gc->k : gc->m, ac = gc->ta ? gc->m : gc->k;
     size_t br = gc->tb ? gc->n : gc->k, bc = gc->tb ? gc->k : gc->n;
-    size_t lda = gc->lda ? gc->lda : ac;
-    float *a = malloc(ar * lda * sizeof *a), *b = malloc(br * bc * sizeof *b);
+    size_t lda = gc->lda ? gc->lda : ac, ldb = gc->ldb ? gc->ldb : bc;
+    float *a = malloc(ar * lda * sizeof *a), *b = malloc(br * ldb * sizeof *b);
     float *c = malloc(gc->m * gc->n * sizeof *c);
     if (!a || !b || !c) {
         free(a);
@@ -435,7 +435,7 @@ static double sgemm_gflops(const gemm_case *gc)
     qr_rng_seed(&rng, 3);
     for (size_t i = 0; i < ar * lda; i++)
         a[i] = qr_rng_uniform(&rng) - 0.5f;
-    for (size_t i = 0; i < br * bc; i++)
+    for (size_t i = 0; i < br * ldb; i++)
         b[i] = qr_rng_uniform(&rng) - 0.5f;
     memset(c, 0, gc->m * gc->n * sizeof *c);
     double flops = 2.0 * (double)gc->m * (double)gc->n * (double)gc->k, best = 0.0;
@@ -446,7 +446,7 @@ static double sgemm_gflops(const gemm_case *gc)
         for (long i = 0; i < reps; i++)
             cblas_sgemm(CblasRowMajor, gc->ta ? CblasTrans : CblasNoTrans,
                         gc->tb ? CblasTrans : CblasNoTrans, (blasint)gc->m, (blasint)gc->n,
-                        (blasint)gc->k, 1.0f, a, (blasint)lda, b, (blasint)bc, 1.0f, c,
+                        (blasint)gc->k, 1.0f, a, (blasint)lda, b, (blasint)ldb, 1.0f, c,
                         (blasint)gc->n);
         double gf = flops * (double)reps / ((cpu ? thread_cpu() : now()) - t0) * 1e-9;
         if (rep > 0 && gf > best) /* the first batch warms up caches and threads */
@@ -506,47 +506,49 @@ static double gemm_time(const gemm_case *gc, int ref)
 static void gemm_crossover(int threads, size_t B)
 {
     qr_set_threads(threads);
+    /* The bts GRU's products (H, F <= 16) no longer call qr_sgemm: lib/op_gru.c runs them in
+     * its own loops over the batch; they stay here as small shapes for the crossover. */
     const gemm_case cases[] = {
-        {"bts gru fwd recurrent (B,5)x(5,15)", 0, 0, B, 15, 5, 0},
-        {"bts gru bwd dh (B,15)x(5,15)^T", 0, 1, B, 5, 15, 0},
-        {"bts dense fwd (B,5)x(5,2)", 0, 0, B, 2, 5, 0},
-        {"bts gru fwd input proj (B*36,6)x(6,15)", 0, 0, B * 36, 15, 6, 0},
-        {"bts gru bwd dWh (B*36,5)^T (B*36,15)", 1, 0, 5, 15, B * 36, 0},
-        {"bts gru bwd dWi (B*36,6)^T (B*36,15)", 1, 0, 6, 15, B * 36, 0},
-        {"bts gru bwd dX (B*36,15)x(6,15)^T", 0, 1, B * 36, 6, 15, 0},
-        {"bts conv fwd (B*36,15)x(15,6)", 0, 0, B * 36, 6, 15, 0},
-        {"bts conv bwd dW (B*36,15)^T (B*36,6)", 1, 0, 15, 6, B * 36, 0},
-        {"bts conv bwd dcol (B*36,6)x(15,6)^T", 0, 1, B * 36, 15, 6, 0},
-        {"gsc dense fwd (B,196)x(196,12)", 0, 0, B, 12, 196, 0},
-        {"gsc dense bwd dW (B,196)^T (B,12)", 1, 0, 196, 12, B, 0},
-        {"gsc dense bwd dX (B,12)x(196,12)^T", 0, 1, B, 196, 12, 0},
-        {"gsc gru fwd recurrent (B,196)x(196,588)", 0, 0, B, 588, 196, 0},
-        {"batch 1: bts gru recurrent (1,5)x(5,15)", 0, 0, 1, 15, 5, 0},
-        {"batch 1: bts gru dh (1,15)x(5,15)^T", 0, 1, 1, 5, 15, 0},
-        {"batch 1: bts dense (1,5)x(5,2)", 0, 0, 1, 2, 5, 0},
-        {"batch 1: bts conv (36,15)x(15,6)", 0, 0, 36, 6, 15, 0},
-        {"batch 1: bts gru input proj (36,6)x(6,15)", 0, 0, 36, 15, 6, 0},
-        {"batch 1: gsc gru recurrent (1,196)x(196,588)", 0, 0, 1, 588, 196, 0},
-        {"batch 1: gsc dense (1,196)x(196,12)", 0, 0, 1, 12, 196, 0},
-        {"batch 4: bts gru recurrent (4,5)x(5,15)", 0, 0, 4, 15, 5, 0},
-        {"batch 16: bts gru recurrent (16,5)x(5,15)", 0, 0, 16, 15, 5, 0},
-        {"(B,4)x(4,4)", 0, 0, B, 4, 4, 0},
-        {"(B,8)x(8,4)", 0, 0, B, 4, 8, 0},
-        {"(B,4)x(8,4)^T", 0, 1, B, 8, 4, 0},
-        {"(B,8)x(8,8)", 0, 0, B, 8, 8, 0},
-        {"(B,16)x(16,8)", 0, 0, B, 8, 16, 0},
-        {"(1,8)x(8,4)", 0, 0, 1, 4, 8, 0},
-        {"(1,16)x(16,8)", 0, 0, 1, 8, 16, 0},
-        {"(1,32)x(32,16)", 0, 0, 1, 16, 32, 0},
-        {"square 4", 0, 0, 4, 4, 4, 0},
-        {"square 8", 0, 0, 8, 8, 8, 0},
-        {"square 16", 0, 0, 16, 16, 16, 0},
-        {"square 24", 0, 0, 24, 24, 24, 0},
-        {"square 32", 0, 0, 32, 32, 32, 0},
-        {"square 48", 0, 0, 48, 48, 48, 0},
-        {"square 64", 0, 0, 64, 64, 64, 0},
-        {"square 96", 0, 0, 96, 96, 96, 0},
-        {"square 128", 0, 0, 128, 128, 128, 0},
+        {"bts gru fwd recurrent (B,5)x(5,15)", 0, 0, B, 15, 5, 0, 0},
+        {"bts gru bwd dh (B,15)x(5,15)^T", 0, 1, B, 5, 15, 0, 0},
+        {"bts dense fwd (B,5)x(5,2)", 0, 0, B, 2, 5, 0, 0},
+        {"bts gru fwd input proj (B*36,6)x(6,15)", 0, 0, B * 36, 15, 6, 0, 0},
+        {"bts gru bwd dWh (B*36,5)^T (B*36,15)", 1, 0, 5, 15, B * 36, 0, 0},
+        {"bts gru bwd dWi (B*36,6)^T (B*36,15)", 1, 0, 6, 15, B * 36, 0, 0},
+        {"bts gru bwd dX (B*36,15)x(6,15)^T", 0, 1, B * 36, 6, 15, 0, 0},
+        {"bts conv fwd (B*36,15)x(15,6)", 0, 0, B * 36, 6, 15, 0, 0},
+        {"bts conv bwd dW (B*36,15)^T (B*36,6)", 1, 0, 15, 6, B * 36, 0, 0},
+        {"bts conv bwd dcol (B*36,6)x(15,6)^T", 0, 1, B * 36, 15, 6, 0, 0},
+        {"gsc dense fwd (B,196)x(196,12)", 0, 0, B, 12, 196, 0, 0},
+        {"gsc dense bwd dW (B,196)^T (B,12)", 1, 0, 196, 12, B, 0, 0},
+        {"gsc dense bwd dX (B,12)x(196,12)^T", 0, 1, B, 196, 12, 0, 0},
+        {"gsc gru fwd recurrent (B,196)x(196,588)", 0, 0, B, 588, 196, 0, 0},
+        {"batch 1: bts gru recurrent (1,5)x(5,15)", 0, 0, 1, 15, 5, 0, 0},
+        {"batch 1: bts gru dh (1,15)x(5,15)^T", 0, 1, 1, 5, 15, 0, 0},
+        {"batch 1: bts dense (1,5)x(5,2)", 0, 0, 1, 2, 5, 0, 0},
+        {"batch 1: bts conv (36,15)x(15,6)", 0, 0, 36, 6, 15, 0, 0},
+        {"batch 1: bts gru input proj (36,6)x(6,15)", 0, 0, 36, 15, 6, 0, 0},
+        {"batch 1: gsc gru recurrent (1,196)x(196,588)", 0, 0, 1, 588, 196, 0, 0},
+        {"batch 1: gsc dense (1,196)x(196,12)", 0, 0, 1, 12, 196, 0, 0},
+        {"batch 4: bts gru recurrent (4,5)x(5,15)", 0, 0, 4, 15, 5, 0, 0},
+        {"batch 16: bts gru recurrent (16,5)x(5,15)", 0, 0, 16, 15, 5, 0, 0},
+        {"(B,4)x(4,4)", 0, 0, B, 4, 4, 0, 0},
+        {"(B,8)x(8,4)", 0, 0, B, 4, 8, 0, 0},
+        {"(B,4)x(8,4)^T", 0, 1, B, 8, 4, 0, 0},
+        {"(B,8)x(8,8)", 0, 0, B, 8, 8, 0, 0},
+        {"(B,16)x(16,8)", 0, 0, B, 8, 16, 0, 0},
+        {"(1,8)x(8,4)", 0, 0, 1, 4, 8, 0, 0},
+        {"(1,16)x(16,8)", 0, 0, 1, 8, 16, 0, 0},
+        {"(1,32)x(32,16)", 0, 0, 1, 16, 32, 0, 0},
+        {"square 4", 0, 0, 4, 4, 4, 0, 0},
+        {"square 8", 0, 0, 8, 8, 8, 0, 0},
+        {"square 16", 0, 0, 16, 16, 16, 0, 0},
+        {"square 24", 0, 0, 24, 24, 24, 0, 0},
+        {"square 32", 0, 0, 32, 32, 32, 0, 0},
+        {"square 48", 0, 0, 48, 48, 48, 0, 0},
+        {"square 64", 0, 0, 64, 64, 64, 0, 0},
+        {"square 96", 0, 0, 96, 96, 96, 0, 0},
+        {"square 128", 0, 0, 128, 128, 128, 0, 0},
     };
     printf("GEMM crossover, %d thread(s), %s time per call (best of 5):\n", threads,
            profile_cpu_clock ? "main-thread CPU" : "wall");
@@ -811,14 +813,14 @@ int main(int argc, char **argv)
         }
         size_t H3 = 3 * H;
         const gemm_case cases[] = {
-            {"square 1024", 0, 0, 1024, 1024, 1024, 0},
-            {"gru fwd recurrent (B,H)x(H,3H), lda T*H", 0, 0, B, H3, H, T * H},
-            {"gru fwd input proj (B*T,F)x(F,3H)", 0, 0, B * T, H3, F, 0},
-            {"gru bwd dh (B,3H)x(H,3H)^T, lda T*3H", 0, 1, B, H, H3, T * H3},
-            {"gru bwd dh, Wh transposed (B,3H)x(3H,H)", 0, 0, B, H, H3, T * H3},
-            {"gru bwd dWh (B*T,H)^T x (B*T,3H)", 1, 0, H, H3, B * T, 0},
-            {"gru bwd dWi (B*T,F)^T x (B*T,3H)", 1, 0, F, H3, B * T, 0},
-            {"gru bwd dX (B*T,3H)x(F,3H)^T", 0, 1, B * T, F, H3, 0},
+            /* the GRU's products in its (unit, time, batch) layout (lib/op_gru.c) */
+            {"square 1024", 0, 0, 1024, 1024, 1024, 0, 0},
+            {"gru fwd recurrent Wh^T (H,3H)^T x (H,B), ldb T*B", 1, 0, H3, B, H, 0, T * B},
+            {"gru fwd input proj Wi^T x XT^T (F,3H)^T x (B*T,F)^T", 1, 1, H3, B * T, F, 0, 0},
+            {"gru bwd dh Wh x DG_t (H,3H)x(3H,B), ldb T*B", 0, 0, H, B, H3, 0, T * B},
+            {"gru bwd dWh HP x DG^T (H,B*T)x(3H,B*T)^T", 0, 1, H, H3, B * T, 0, 0},
+            {"gru bwd dWi XT^T x DG^T (B*T,F)^T x (3H,B*T)^T", 1, 1, F, H3, B * T, 0, 0},
+            {"gru bwd dXT DG^T x Wi^T (3H,B*T)^T x (F,3H)^T", 1, 1, B * T, F, H3, 0, 0},
         };
         size_t nc = sizeof cases / sizeof *cases;
         if (o.json)
