@@ -57,46 +57,89 @@ qr_status qr_file_read_all(const char *path, size_t max_bytes, unsigned char **d
     return QR_OK;
 }
 
-qr_status qr_file_write_atomic(const char *path, const void *data, size_t len, qr_error *err)
+qr_status qr_atomic_open(qr_atomic_file *f, const char *path, qr_error *err)
 {
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    f->path = path;
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp)
+    f->tmp = malloc(plen + 16);
+    if (!f->tmp)
         return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
+    snprintf(f->tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    f->fd = mkstemp(f->tmp);
+    if (f->fd < 0) {
         qr_status s = qr_error_set(err, QR_ERR_IO, "%s: cannot create a temporary file: %s",
                                    path, strerror(errno));
-        free(tmp);
+        free(f->tmp);
+        f->tmp = NULL;
         return s;
     }
+    return QR_OK;
+}
+
+qr_status qr_atomic_write(qr_atomic_file *f, const void *data, size_t len, qr_error *err)
+{
     const unsigned char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
+    while (len > 0 && !f->err_no) {
+        ssize_t w = write(f->fd, p, len);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
+        if (w <= 0) {
+            f->err_no = w < 0 ? errno : EIO;
             break;
+        }
         p += w;
-        left -= (size_t)w;
+        len -= (size_t)w;
     }
-    int ok = left == 0 && fsync(fd) == 0;
-    int saved = errno;
-    ok = close(fd) == 0 && ok;
+    if (f->err_no)
+        return qr_error_set(err, QR_ERR_IO, "%s: write failed: %s", f->path,
+                            strerror(f->err_no));
+    return QR_OK;
+}
+
+void qr_atomic_abort(qr_atomic_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    if (f->tmp) {
+        unlink(f->tmp);
+        free(f->tmp);
+    }
+    f->fd = -1;
+    f->tmp = NULL;
+}
+
+qr_status qr_atomic_commit(qr_atomic_file *f, qr_error *err)
+{
+    int ok = !f->err_no && fsync(f->fd) == 0;
+    int saved = f->err_no ? f->err_no : errno;
+    ok = close(f->fd) == 0 && ok;
+    f->fd = -1;
     if (ok) {
-        fchmodat(AT_FDCWD, tmp, 0644, 0); /* mkstemp makes 0600; a model is not a secret */
-        ok = rename(tmp, path) == 0;
+        fchmodat(AT_FDCWD, f->tmp, 0644, 0); /* mkstemp makes 0600; a model is not a secret */
+        ok = rename(f->tmp, f->path) == 0;
         saved = errno;
     }
     if (!ok) {
-        unlink(tmp);
-        free(tmp);
-        return qr_error_set(err, QR_ERR_IO, "%s: write failed: %s", path, strerror(saved));
+        qr_atomic_abort(f);
+        return qr_error_set(err, QR_ERR_IO, "%s: write failed: %s", f->path, strerror(saved));
     }
-    free(tmp);
+    free(f->tmp);
+    f->tmp = NULL;
     return QR_OK;
+}
+
+qr_status qr_file_write_atomic(const char *path, const void *data, size_t len, qr_error *err)
+{
+    qr_atomic_file f;
+    qr_status s = qr_atomic_open(&f, path, err);
+    if (s == QR_OK)
+        s = qr_atomic_write(&f, data, len, err);
+    if (s == QR_OK)
+        return qr_atomic_commit(&f, err);
+    qr_atomic_abort(&f);
+    return s;
 }
 
 void qr_buf_put(qr_buf *b, const void *p, size_t n)

@@ -13,6 +13,20 @@ qr_status qr_file_read_all(const char *path, size_t max_bytes, unsigned char **d
  * rename over the target. On failure the target is untouched and the temporary removed. */
 qr_status qr_file_write_atomic(const char *path, const void *data, size_t len, qr_error *err);
 
+/* The same, streamed: open a temporary file next to `path`, write to it, then commit (fsync,
+ * rename over the target) or abort (remove it; the target untouched). A failed write is
+ * sticky: commit then fails and removes the temporary. */
+typedef struct qr_atomic_file {
+    int fd;
+    char *tmp;
+    const char *path;            /* not copied: keep it valid until commit or abort */
+    int err_no;
+} qr_atomic_file;
+qr_status qr_atomic_open(qr_atomic_file *f, const char *path, qr_error *err);
+qr_status qr_atomic_write(qr_atomic_file *f, const void *data, size_t len, qr_error *err);
+qr_status qr_atomic_commit(qr_atomic_file *f, qr_error *err);
+void qr_atomic_abort(qr_atomic_file *f);
+
 /* A growing byte buffer for building files. Errors are sticky (nomem). */
 typedef struct qr_buf {
     unsigned char *data;

@@ -217,5 +217,60 @@ if [ "$status" -eq 130 ]; then
     fi
 fi
 
+# ---- qreg features ----------------------------------------------------------------------
+check "features --help" 0 out '^usage: qreg features' "$qreg" features --help
+check "features without --out" 2 err 'usage: qreg features' "$qreg" features "$quickstart"
+check "features of a missing config" 1 err 'nope\.json' \
+    "$qreg" features "$tmp/nope.json" --out "$tmp/feat"
+check "features of the quickstart config" 0 out \
+    'wrote .*/test\.csv: 113 samples of 1 x 30, 2 classes' \
+    "$qreg" features "$quickstart" --out "$tmp/feat"
+rows=$(cat "$tmp/feat/train.csv" "$tmp/feat/val.csv" "$tmp/feat/test.csv" | wc -l)
+cols=$(head -1 "$tmp/feat/train.csv" | tr ',' '\n' | wc -l)
+if [ "$cols" -eq 31 ] && [ "$rows" -eq 572 ] && ! ls "$tmp/feat" | grep -q tmp; then
+    pass "features: 30 columns + label, 569 rows + 3 headers, no temporary file left"
+else
+    fail "features: $cols columns, $rows lines, files: $(ls "$tmp/feat" | tr '\n' ' ')"
+fi
+cat >"$tmp/feat.json" <<JSON
+{"data": {"train": "$tmp/feat/train.csv", "validation": "$tmp/feat/val.csv",
+          "test": "$tmp/feat/test.csv", "label": "label"},
+ "model": [{"type": "dense", "units": 16}, {"type": "relu"}, {"type": "dense"}],
+ "training": {"epochs": 30, "batch_size": 32, "seed": 1}}
+JSON
+check "train on the written features" 0 out 'test accuracy: 0\.9[0-9]+ \(113 samples\)' \
+    "$qreg" train "$tmp/feat.json" --out "$tmp/feat.qrm"
+if [ "$have_python" -eq 1 ]; then
+    # a tiny audio set: two classes of 0.25 s, 8 kHz tones, 6 clips each
+    python3 - "$tmp/wav" <<'PY'
+import math, os, struct, sys, wave
+root = sys.argv[1]
+for cls, hz in (("low", 220.0), ("high", 1760.0)):
+    os.makedirs(os.path.join(root, cls), exist_ok=True)
+    for i in range(6):
+        w = wave.open(os.path.join(root, cls, "c%d.wav" % i), "wb")
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * hz * t / 8000.0 + i)))
+                               for t in range(2000)))
+        w.close()
+PY
+    cat >"$tmp/wav.json" <<JSON
+{"data": {"audio": {"root": "$tmp/wav", "sample_rate": 8000, "duration": 0.25,
+                    "split": "fractions", "validation_split": 0, "test_split": 0.25,
+                    "augment": {"copies": 2}}},
+ "model": [{"type": "gru", "units": 4}, {"type": "dense"}],
+ "training": {"epochs": 1, "batch_size": 4, "seed": 1}}
+JSON
+    check "features of an audio config (MFCC, augmented copies)" 0 out \
+        'wrote .*/train\.csv: 24 samples of [0-9]+ x 13, 2 classes' \
+        "$qreg" features "$tmp/wav.json" --out "$tmp/wavfeat"
+    check "features --no-augment" 0 out 'wrote .*/train\.csv: 8 samples of [0-9]+ x 13, 2 classes' \
+        "$qreg" features "$tmp/wav.json" --out "$tmp/wavfeat2" --no-augment
+else
+    echo "skip - features of an audio config (no python3)"
+fi
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

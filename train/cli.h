@@ -14,6 +14,7 @@ int qr_cmd_distill_logits(int argc, char **argv);
 int qr_cmd_export(int argc, char **argv);
 int qr_cmd_sweep(int argc, char **argv);
 int qr_cmd_report(int argc, char **argv);
+int qr_cmd_features(int argc, char **argv);
 
 #include <stdio.h>
 
