@@ -9,9 +9,9 @@
  * --gemm-crossover` (docs/performance.md, OpenBLAS 0.3.21, 1 thread): with the Prescott
  * kernels OpenBLAS falls back to on CPUs it does not know, the loops win up to ~300-500
  * multiply-adds; with its SkylakeX/Haswell kernels BLAS wins from ~75 (except tiny A·Bᵀ).
- * Every product of a batch-64 training step is far above this (the bts GRU's per-step
- * (64, 5) x (5, 15) runs 2-5x faster in OpenBLAS than in the loops); batch-1 products of a
- * tiny model stay in the loops. (It was 8192.) */
+ * Every product of a batch-64 training step is far above this (the GRU's per-step products
+ * of the bts model no longer come here: lib/op_gru.c runs them in its own blocked loops when
+ * H or F <= 16); batch-1 products of a tiny model stay in the loops. (It was 8192.) */
 #define QR_GEMM_SMALL 512
 
 static int qr_gemm_mode;

@@ -22,7 +22,8 @@
  *   G   (3H, T, B)  gate activations [z; r; n] (the input projection x Wi is computed in place)
  *   HN  (H, T, B)   hn_t = h_{t-1} Wh_n + bh_n (the recurrent part of n, before r ⊙)
  *   HP  (H, T, B)   h_{t-1}: HP[:, 0] = h0ᵀ, HP[:, t] = h_{t-1}ᵀ
- *   XT  (T·B, F)    x regrouped (XF (F, T·B) when F <= GRU_SMALL), for dWi
+ *   XT  (T·B, F)    x regrouped (XF (F, T·B) when F <= GRU_SMALL): the input projection's
+ *                   operand, kept for dWi
  * Scratch: forward GH (3H, B) = Whᵀ h_{t-1}ᵀ of one step, HL (H, B) = h_{T-1};
  *   backward DG (3H, T, B) pre-activation gradients of the recurrent projection
  *   [dz; dr; dn ⊙ r] (its n block becomes dn for the input projection), DN (H, T, B) = dn,
@@ -193,7 +194,7 @@ static inline QR_GRU_INLINE float gru_tanh(float v)
         }                                                                                   \
     } while (0)
 
-/* Below this many units or input features, the products with Wh or Wi run in the loops below,
+/* With at most this many units (input features), the products with Wh (Wi) run in the loops below,
  * not in BLAS: with the batch innermost their inner loops are over B or T·B contiguous values
  * (vector code), and BLAS's fixed costs exceed the work (bts: (15, 5)·(5, 64) per step). With
  * few features x is regrouped feature-major as XF (F, T·B), else as XT (T·B, F) for BLAS. */
