@@ -194,9 +194,9 @@ static inline QR_GRU_INLINE float gru_tanh(float v)
         }                                                                                   \
     } while (0)
 
-/* With at most this many units (input features), the products with Wh (Wi) run in the loops below,
- * not in BLAS: with the batch innermost their inner loops are over B or T·B contiguous values
- * (vector code), and BLAS's fixed costs exceed the work (bts: (15, 5)·(5, 64) per step). With
+/* With at most this many units (input features), the products with Wh (Wi) run in the loops
+ * below, not in BLAS: with the batch innermost their inner loops are over B or T·B contiguous
+ * values (vector code), and BLAS's fixed costs exceed the work (bts: (15, 5)·(5, 64) per step). With
  * few features x is regrouped feature-major as XF (F, T·B), else as XT (T·B, F) for BLAS. */
 #define GRU_SMALL 16
 
