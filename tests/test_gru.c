@@ -246,9 +246,11 @@ END_TEST
 /* ---- 2. the autograd proves the fused GRU ---------------------------------------------- */
 
 /* Both code paths of the fused op: per-step products in loops (H <= 16) or BLAS, x regrouped
- * feature-major (F <= 16) or row-wise; batches around the vector width (8, 16 lanes). */
+ * feature-major (F <= 16) or row-wise, dWi as DG·XT (3H <= T·B) or XTᵀ·DGᵀ (the last
+ * configuration); batches around the vector width (8, 16 lanes). */
 static const gru_cfg cmp_cfgs[] = {
     {1, 1, 2, 3}, {2, 5, 3, 4}, {3, 16, 8, 12}, {4, 20, 6, 40}, {19, 6, 5, 4}, {17, 4, 21, 18},
+    {1, 2, 20, 24},
 };
 
 START_TEST(test_gru_vs_composite)
