@@ -245,12 +245,14 @@ END_TEST
 
 /* ---- 2. the autograd proves the fused GRU ---------------------------------------------- */
 
-/* Both code paths of the fused op: per-step products in loops (H <= 16) or BLAS, x regrouped
- * feature-major (F <= 16) or row-wise, dWi as DG·XT (3H <= T·B) or XTᵀ·DGᵀ (the last
- * configuration); batches around the vector width (8, 16 lanes). */
+/* Every code path of the fused op: per-step products in loops (H <= 16), in BLAS, or in the
+ * AVX-512 tiles (H > 16 and a batch of a multiple of 16: {16, 3, 5, 20} with 16-column
+ * blocks, {64, 2, 18, 23} with 64-column blocks and leftover rows; BLAS on CPUs without
+ * AVX-512), x regrouped feature-major (F <= 16) or row-wise, dWi as DG·XT (3H <= T·B) or
+ * XTᵀ·DGᵀ ({1, 2, 20, 24}); batches around the vector width (8, 16 lanes). */
 static const gru_cfg cmp_cfgs[] = {
     {1, 1, 2, 3}, {2, 5, 3, 4}, {3, 16, 8, 12}, {4, 20, 6, 40}, {19, 6, 5, 4}, {17, 4, 21, 18},
-    {1, 2, 20, 24},
+    {1, 2, 20, 24}, {16, 3, 5, 20}, {64, 2, 18, 23},
 };
 
 START_TEST(test_gru_vs_composite)
