@@ -48,6 +48,16 @@ static char *upper(const char *name)
     return up;
 }
 
+/* The writers' arguments, and the blob validated into *m. */
+static qrt_status check_args(qrt_model *m, const uint8_t *blob, size_t len, const char *name,
+                             const char *c_path, const char *h_path, const char *generator)
+{
+    if (blob == NULL || !is_ident(name) || c_path == NULL || h_path == NULL ||
+        generator == NULL || !is_safe_text(generator))
+        return QRT_ERR_ARG;
+    return qrt_model_load(m, blob, len);
+}
+
 /* A text being generated: an open_memstream buffer. */
 typedef struct text {
     FILE *fp;
@@ -124,11 +134,8 @@ static const char *section_at(const qrt_header *h, size_t off, size_t len)
 qrt_status qrt_builder_write_c(const uint8_t *blob, size_t len, const char *name,
                                const char *c_path, const char *h_path, const char *generator)
 {
-    if (blob == NULL || !is_ident(name) || c_path == NULL || h_path == NULL ||
-        generator == NULL || !is_safe_text(generator))
-        return QRT_ERR_ARG;
     qrt_model m;
-    qrt_status st = qrt_model_load(&m, blob, len);
+    qrt_status st = check_args(&m, blob, len, name, c_path, h_path, generator);
     if (st != QRT_OK)
         return st;
     const qrt_header *hd = (const qrt_header *)(const void *)blob;
@@ -456,11 +463,8 @@ qrt_status qrt_builder_write_compiled(const uint8_t *blob, size_t len, const cha
                                       const char *c_path, const char *h_path,
                                       const char *generator)
 {
-    if (blob == NULL || !is_ident(name) || c_path == NULL || h_path == NULL ||
-        generator == NULL || !is_safe_text(generator))
-        return QRT_ERR_ARG;
     qrt_model m;
-    qrt_status st = qrt_model_load(&m, blob, len);
+    qrt_status st = check_args(&m, blob, len, name, c_path, h_path, generator);
     if (st != QRT_OK)
         return st;
     char *up;
