@@ -548,6 +548,16 @@ QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, ui
     return s;
 }
 
+QR_API int qr_export_name_ok(const char *name)
+{
+    int ok = name && ((*name >= 'a' && *name <= 'z') || (*name >= 'A' && *name <= 'Z') ||
+                      *name == '_');
+    for (const char *q = name; ok && *q; q++)
+        ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+             *q == '_';
+    return ok;
+}
+
 QR_API qr_status qr_export_write(const uint8_t *blob, size_t len, const char *dir,
                                  const char *name, qr_error *err)
 {
@@ -561,13 +571,15 @@ QR_API qr_status qr_export_write(const uint8_t *blob, size_t len, const char *di
     for (int i = 0; i < 5; i++)
         if ((p[i] = malloc(dl)) != NULL)
             snprintf(p[i], dl, "%s/%s", dir, files[i]);
-    if (!p[0] || !p[1] || !p[2] || !p[3] || !p[4])
+    if (!qr_export_name_ok(name)) /* first: a bad name must not leave a half-written export */
+        s = qr_error_set(err, QR_ERR_ARG, "export: '%s' is not a C identifier (letters, digits, "
+                         "_; not starting with a digit)", name ? name : "");
+    else if (!p[0] || !p[1] || !p[2] || !p[3] || !p[4])
         s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
     else if (qrt_builder_write_file(blob, len, p[0]) != QRT_OK)
         s = qr_error_set(err, QR_ERR_IO, "%s: cannot write", p[0]);
     else if (qrt_builder_write_c(blob, len, name, p[1], p[2], gen) != QRT_OK)
-        s = qr_error_set(err, QR_ERR_IO, "%s: cannot write (or '%s' is not a C identifier)",
-                         p[1], name);
+        s = qr_error_set(err, QR_ERR_IO, "%s: cannot write", p[1]);
     else if (qrt_builder_write_compiled(blob, len, name, p[3], p[4], gen) != QRT_OK)
         s = qr_error_set(err, QR_ERR_IO, "%s: cannot write", p[3]);
     for (int i = 0; i < 5; i++)

@@ -217,6 +217,26 @@ if [ "$status" -eq 130 ]; then
     fi
 fi
 
+# ---- qreg export ------------------------------------------------------------------------
+check "export --help" 0 out '^usage: qreg export' "$qreg" export --help
+check "export: a bad --name is a usage error" 2 err "not a C identifier" \
+    "$qreg" export "$tmp/p.qrm" --out "$tmp/exp-bad" --name 9lives
+if [ ! -e "$tmp/exp-bad" ]; then
+    pass "export: nothing written for a bad --name"
+else
+    fail "export: $tmp/exp-bad exists after a refused --name"
+fi
+check "export: a bad --sparse" 2 err "is not auto, fast or off" \
+    "$qreg" export "$tmp/p.qrm" --out "$tmp/exp" --sparse maybe
+check "export of the quickstart MLP" 0 out 'wrote .*/model_compiled\.h' \
+    "$qreg" export "$tmp/p.qrm" --out "$tmp/exp" --name mlp
+if grep -q 'int mlp_push(int32_t \*mem, const int32_t \*frame)' "$tmp/exp/model_compiled.c" &&
+    grep -q 'qrt_status mlp_load(qrt_model \*m)' "$tmp/exp/model.c" && [ -s "$tmp/exp/model.qrt" ]; then
+    pass "export: blob, blob as C, compiled C"
+else
+    fail "export: missing output in $tmp/exp"
+fi
+
 # ---- qreg features ----------------------------------------------------------------------
 check "features --help" 0 out '^usage: qreg features' "$qreg" features --help
 check "features without --out" 2 err 'usage: qreg features' "$qreg" features "$quickstart"

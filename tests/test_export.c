@@ -165,7 +165,15 @@ START_TEST(test_report_sizes)
     ck_assert_int_eq(stat(path, &st), 0);
     snprintf(path, sizeof path, "%s/model_compiled.c.tmp", dir);
     ck_assert_int_ne(stat(path, &st), 0);
-    ck_assert_int_eq(qr_export_write(blob, len, dir, "not an identifier", &err), QR_ERR_IO);
+    /* a bad name is refused before anything is written */
+    char *dir2 = tl_tmpdir();
+    ck_assert_int_eq(qr_export_write(blob, len, dir2, "not an identifier", &err), QR_ERR_ARG);
+    ck_assert_int_eq(qr_export_write(blob, len, dir2, "9lives", &err), QR_ERR_ARG);
+    snprintf(path, sizeof path, "%s/model.qrt", dir2);
+    ck_assert_int_ne(stat(path, &st), 0);
+    ck_assert_int_eq(qr_export_name_ok("_m0"), 1);
+    tl_rmtree(dir2);
+    free(dir2);
     qr_export_report_free(&rep);
     free(blob);
     qr_model_free(m);

@@ -80,6 +80,11 @@ int qr_cmd_export(int argc, char **argv)
         fputs(help, stderr);
         return 2;
     }
+    if (!qr_export_name_ok(name)) {
+        fprintf(stderr, "qreg export: --name '%s' is not a C identifier (a letter or _, then "
+                        "letters, digits or _)\n", name);
+        return 2;
+    }
     qr_error err = {{0}};
     qr_model *m = NULL;
     if (qr_model_load(model_path, 1, &m, &err) != QR_OK) {

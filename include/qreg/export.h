@@ -65,6 +65,9 @@ typedef struct qr_export_options {
 QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, uint8_t **blob,
                                    size_t *len, qr_export_report *rep, qr_error *err);
 
+/* 1 if name can prefix the generated C identifiers (a letter or _, then letters, digits, _). */
+QR_API int qr_export_name_ok(const char *name);
+
 /* Write DIR/model.qrt, DIR/model.c and DIR/model.h (C identifier prefix `name`, all const,
  * 8-byte aligned, stamped with the qreg version), and the compiled model
  * DIR/model_compiled.c and .h (const tensors and straight-line layer calls: name_reset,
