@@ -37,7 +37,7 @@ int main(int argc, char **argv)
             double t0 = cpu();
             qr_graph_zero_grad(g); qr_graph_forward(g, loss); qr_graph_backward(g, loss);
             double t1 = cpu();
-            if (with) qr_quant_apply(plan, m, 5, 10);
+            if (with) qr_quant_apply(plan, qr_model_graph(m), 5, 10);
             double t2 = cpu();
             qr_optim_step(o, w, gw);
             double t3 = cpu();

@@ -33,7 +33,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include "lib/graph_impl.h"
-#include "lib/model_impl.h"
+#include "model/model_impl.h"
 #include "lib/ops.h"
 #include "qreg/model.h"
 #include "qreg/optim.h"

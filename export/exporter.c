@@ -1,4 +1,4 @@
-/* Export of a trained qreg model to the integer runtime's blob (runtime/qrt_builder.h is the
+/* Export of a trained qreg model to the integer runtime's blob (export/qrt_builder.h is the
  * contract). Steps: group the layers into runtime layers (a conv1d/dense with the batch norm
  * right after it is one layer; dropout disappears), quantize every weight matrix exactly as
  * qr_quant_fake does, choose each activation tensor's bound A from the accumulator limit of the
@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/graph_impl.h"
-#include "lib/model_impl.h"
+#include "model/model_impl.h"
 #include "qreg/export.h"
-#include "runtime/qrt_builder.h"
-#include "runtime/qrt_host.h"
+#include "export/qrt_builder.h"
+#include "export/qrt_host.h"
 
 #define ACT_CAP (1 << 24)       /* largest bound chosen for an activation (2^24: 7 digits) */
 #define WEIGHT_BUDGET 0.45      /* share of the int32 accumulator the weights·inputs may use */

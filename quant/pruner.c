@@ -2,27 +2,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/graph_impl.h"
-#include "lib/model_impl.h"
 #include "quant_impl.h"
 
 struct qr_pruner {
     const qr_prune_plan *plan;
-    qr_model *model;
     uint8_t *mask;          /* n_trainable */
     size_t n_trainable;
     qr_node **nodes;        /* per plan matrix, NULL when not pruned */
     size_t *scratch;        /* largest pruned matrix */
 };
 
-QR_API qr_pruner *qr_pruner_new(const qr_prune_plan *p, qr_model *m, qr_status *status)
+QR_API qr_pruner *qr_pruner_new(const qr_prune_plan *p, qr_graph *g, qr_status *status)
 {
     *status = QR_OK;
     qr_pruner *pr = calloc(1, sizeof *pr);
     if (!pr)
         goto nomem;
     pr->plan = p;
-    pr->model = m;
-    qr_graph_params(m->graph, &pr->n_trainable, NULL);
+    qr_graph_params(g, &pr->n_trainable, NULL);
     pr->mask = malloc(pr->n_trainable + 1);
     pr->nodes = calloc(p->n + 1, sizeof *pr->nodes);
     if (!pr->mask || !pr->nodes)
@@ -32,7 +29,7 @@ QR_API qr_pruner *qr_pruner_new(const qr_prune_plan *p, qr_model *m, qr_status *
     for (size_t i = 0; i < p->n; i++) {
         if (!p->m[i].active)
             continue;
-        qr_node *n = qr_graph_find(m->graph, p->m[i].name);
+        qr_node *n = qr_graph_find(g, p->m[i].name);
         if (!n || n->op != QR_OP_PARAM || !n->trainable) {
             *status = QR_ERR_ARG;
             qr_pruner_free(pr);

@@ -4,23 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/graph_impl.h"
-#include "lib/model_impl.h"
 #include "qreg/quant.h"
 #include "quant_impl.h"
 
-static qr_node *matrix_node(qr_model *m, const qr_quant_matrix *q)
+static qr_node *matrix_node(qr_graph *g, const qr_quant_matrix *q)
 {
-    qr_node *n = qr_graph_find(m->graph, q->name);
+    qr_node *n = qr_graph_find(g, q->name);
     return n && n->op == QR_OP_PARAM ? n : NULL;
 }
 
-QR_API double qr_quant_apply(const qr_quant_plan *p, qr_model *m, double t, double t_final)
+QR_API double qr_quant_apply(const qr_quant_plan *p, qr_graph *g, double t, double t_final)
 {
     double penalty = 0.0;
     for (size_t i = 0; i < p->n; i++) {
         const qr_quant_matrix *q = &p->m[i];
         qr_node *n;
-        if (!q->regularized || q->ste || q->lambda == 0.0f || !(n = matrix_node(m, q)) || !n->g)
+        if (!q->regularized || q->ste || q->lambda == 0.0f || !(n = matrix_node(g, q)) || !n->g)
             continue;
         size_t cnt = qr_shape_size(n);
         double s = qr_schedule_value(&q->schedule, t, t_final);
@@ -62,14 +61,14 @@ static float minmax_scale(const float *w, size_t n)
     return mx / 127.0f;
 }
 
-QR_API void qr_quant_stats(const qr_quant_plan *p, qr_model *m, double t, double t_final,
+QR_API void qr_quant_stats(const qr_quant_plan *p, qr_graph *g, double t, double t_final,
                            qr_quant_stat *stats)
 {
     for (size_t i = 0; i < p->n; i++) {
         const qr_quant_matrix *q = &p->m[i];
         qr_quant_stat *st = &stats[i];
         memset(st, 0, sizeof *st);
-        qr_node *n = matrix_node(m, q);
+        qr_node *n = matrix_node(g, q);
         if (!n)
             continue;
         size_t cnt = qr_shape_size(n);
@@ -95,11 +94,11 @@ QR_API void qr_quant_stats(const qr_quant_plan *p, qr_model *m, double t, double
     }
 }
 
-QR_API void qr_quant_fake(const qr_quant_plan *p, qr_model *m)
+QR_API void qr_quant_fake(const qr_quant_plan *p, qr_graph *g)
 {
     for (size_t i = 0; i < p->n; i++) {
         const qr_quant_matrix *q = &p->m[i];
-        qr_node *n = matrix_node(m, q);
+        qr_node *n = matrix_node(g, q);
         if (!n)
             continue;
         size_t cnt = qr_shape_size(n);
@@ -109,10 +108,9 @@ QR_API void qr_quant_fake(const qr_quant_plan *p, qr_model *m)
     }
 }
 
-QR_API double qr_quant_bytes(const qr_quant_plan *p, qr_model *m, double *baseline)
+QR_API double qr_quant_bytes(const qr_quant_plan *p, qr_graph *g, double *baseline)
 {
     double bits = 0.0, base = 0.0;
-    qr_graph *g = m->graph;
     for (size_t i = 0; i < g->n_nodes; i++) {
         const qr_node *n = g->nodes[i];
         if (n->op != QR_OP_PARAM)
@@ -132,30 +130,6 @@ QR_API double qr_quant_bytes(const qr_quant_plan *p, qr_model *m, double *baseli
     if (baseline)
         *baseline = base / 8.0;
     return bits / 8.0;
-}
-
-QR_API qr_status qr_model_set_quant_plan(qr_model *m, const qr_quant_plan *p)
-{
-    qr_quant_plan *copy = NULL;
-    if (p) {
-        if (!(copy = malloc(sizeof *copy)))
-            return QR_ERR_NOMEM;
-        if (qr_quant_plan_copy(copy, p) != QR_OK) {
-            free(copy);
-            return QR_ERR_NOMEM;
-        }
-    }
-    if (m->quant) {
-        qr_quant_plan_free(m->quant);
-        free(m->quant);
-    }
-    m->quant = copy;
-    return QR_OK;
-}
-
-QR_API const qr_quant_plan *qr_model_quant_plan(const qr_model *m)
-{
-    return m->quant;
 }
 
 QR_API void qr_quant_histogram(const float *w, size_t n, double lo, double hi, size_t bins,

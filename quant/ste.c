@@ -4,18 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/graph_impl.h"
-#include "lib/model_impl.h"
 #include "quant_impl.h"
 
 struct qr_quant_ste {
+    const qr_quant_plan *plan;  /* the caller's; outlives this */
     size_t n;              /* STE matrices */
     size_t *plan_index;    /* their index in the plan */
     float **shadow;        /* their float weights while the quantized ones are in place */
 };
 
-static qr_node *find(qr_model *m, const char *name)
+static qr_node *find(qr_graph *g, const char *name)
 {
-    qr_node *n = qr_graph_find(m->graph, name);
+    qr_node *n = qr_graph_find(g, name);
     return n && n->op == QR_OP_PARAM ? n : NULL;
 }
 
@@ -36,16 +36,15 @@ static float fit_alpha(const float *w, size_t n, int bits, float alpha)
     return alpha;
 }
 
-QR_API qr_status qr_quant_begin_training(qr_model *m, qr_quant_ste **out)
+QR_API qr_status qr_quant_begin_training(qr_graph *g, qr_quant_plan *p, qr_quant_ste **out)
 {
     *out = NULL;
-    qr_quant_plan *p = m->quant;
     if (!p)
         return QR_OK;
     size_t n_ste = 0;
     for (size_t i = 0; i < p->n; i++) {
         qr_quant_matrix *q = &p->m[i];
-        qr_node *node = find(m, q->name);
+        qr_node *node = find(g, q->name);
         if (!node || !q->regularized)
             continue;
         if (q->scale_mode != QR_SCALE_NONE) {
@@ -66,8 +65,9 @@ QR_API qr_status qr_quant_begin_training(qr_model *m, qr_quant_ste **out)
         qr_quant_ste_free(s);
         return QR_ERR_NOMEM;
     }
+    s->plan = p;
     for (size_t i = 0; i < p->n; i++) {
-        qr_node *node = find(m, p->m[i].name);
+        qr_node *node = find(g, p->m[i].name);
         if (!node || !p->m[i].regularized || !p->m[i].ste)
             continue;
         s->plan_index[s->n] = i;
@@ -80,13 +80,13 @@ QR_API qr_status qr_quant_begin_training(qr_model *m, qr_quant_ste **out)
     return QR_OK;
 }
 
-QR_API void qr_quant_ste_forward(qr_quant_ste *s, qr_model *m)
+QR_API void qr_quant_ste_forward(qr_quant_ste *s, qr_graph *g)
 {
     if (!s)
         return;
     for (size_t k = 0; k < s->n; k++) {
-        const qr_quant_matrix *q = &m->quant->m[s->plan_index[k]];
-        qr_node *node = find(m, q->name);
+        const qr_quant_matrix *q = &s->plan->m[s->plan_index[k]];
+        qr_node *node = find(g, q->name);
         size_t cnt = qr_shape_size(node);
         float a = qr_quant_alpha(q);
         memcpy(s->shadow[k], node->x, cnt * sizeof(float));
@@ -95,13 +95,13 @@ QR_API void qr_quant_ste_forward(qr_quant_ste *s, qr_model *m)
     }
 }
 
-QR_API void qr_quant_ste_backward(qr_quant_ste *s, qr_model *m)
+QR_API void qr_quant_ste_backward(qr_quant_ste *s, qr_graph *g)
 {
     if (!s)
         return;
     for (size_t k = 0; k < s->n; k++) {
-        const qr_quant_matrix *q = &m->quant->m[s->plan_index[k]];
-        qr_node *node = find(m, q->name);
+        const qr_quant_matrix *q = &s->plan->m[s->plan_index[k]];
+        qr_node *node = find(g, q->name);
         size_t cnt = qr_shape_size(node);
         memcpy(node->x, s->shadow[k], cnt * sizeof(float));
         /* beyond the last level (plus half a step) the rounding is flat: no gradient */
@@ -125,15 +125,14 @@ QR_API void qr_quant_ste_free(qr_quant_ste *s)
     free(s);
 }
 
-QR_API void qr_quant_refit_scales(qr_model *m)
+QR_API void qr_quant_refit_scales(qr_graph *g, qr_quant_plan *p)
 {
-    qr_quant_plan *p = m->quant;
     if (!p)
         return;
     for (size_t i = 0; i < p->n; i++) {
         qr_quant_matrix *q = &p->m[i];
         qr_node *node;
-        if (q->regularized && q->scale_mode == QR_SCALE_LEARNED && (node = find(m, q->name)))
+        if (q->regularized && q->scale_mode == QR_SCALE_LEARNED && (node = find(g, q->name)))
             q->alpha = fit_alpha(node->x, qr_shape_size(node), q->bits, qr_quant_alpha(q));
     }
 }

@@ -4,7 +4,7 @@
  * point, no libm, no 64-bit arithmetic outside the qrt_requant_ref test twin; weights are read
  * in place from a const blob (flash); all working memory is caller scratch. Design notes, numerics and error bounds: docs/runtime.md. Blob
  * layout: docs/format.md, "Integer model (.qrt)". Host-only helpers (they use double):
- * qrt_host.h; the blob builder the exporter calls: qrt_builder.h.
+ * export/qrt_host.h; the blob builder the exporter calls: export/qrt_builder.h.
  *
  * Dimension letters: T time steps (frames), F features per input frame, C channels, K the
  * length of a dot product (F, H, or kernel·Cin for a convolution), H GRU units.
@@ -15,7 +15,7 @@
  *   weights      signed levels at bit-width N = 1..8, stored packed (see "Packing" below).
  *   requant      (mult, shift): y = round_half_up(acc · mult · 2^(shift − 31)), a Q31 multiplier
  *                and a shift in [QRT_SHIFT_MIN, QRT_SHIFT_MAX]; computed by the exporter
- *                (qrt_quantize_multiplier in qrt_host.h).
+ *                (qrt_quantize_multiplier in export/qrt_host.h).
  *   GRU          gate pre-activations in Q16 (QRT_GATE_FRAC), gates and state h in Q15:
  *                1.0 = 32768, |h| ≤ 32768.
  *
@@ -168,7 +168,7 @@ qrt_status qrt_model_load(qrt_model *m, const void *blob, size_t len);
 size_t qrt_scratch_size(const qrt_model *m);
 
 /* Run a whole sequence: x (T, F) int32, already quantized at the input scale stored in the
- * blob (qrt_quantize_input in qrt_host.h does it on a host); values are clamped to ±in_max.
+ * blob (qrt_quantize_input in export/qrt_host.h does it on a host); values are clamped to ±in_max.
  * logits (n_outputs). Exactly qrt_stream_init + T × qrt_stream_push + qrt_stream_logits. */
 qrt_status qrt_run(const qrt_model *m, const int32_t *x, void *scratch, size_t scratch_size,
                    int32_t *logits);

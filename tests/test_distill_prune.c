@@ -137,7 +137,7 @@ START_TEST(test_pruner_optimizer)
     qr_prune_plan pp;
     ck_assert_int_eq(qr_prune_plan_parse(&pp, pj, &spec, NULL, "t", &err), QR_OK);
     qr_status st;
-    qr_pruner *pr = qr_pruner_new(&pp, m, &st);
+    qr_pruner *pr = qr_pruner_new(&pp, qr_model_graph(m), &st);
     ck_assert_ptr_nonnull(pr);
     qr_graph *g = qr_model_graph(m);
     size_t n_tr;

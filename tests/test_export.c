@@ -51,7 +51,7 @@ static double fq_predict(qr_model *m, const qr_dataset *d, int32_t *pred)
         ck_assert_int_eq(qr_quant_plan_init(&own, qr_model_spec_of(m)), QR_OK);
         plan = &own;
     }
-    qr_quant_fake(plan, m);
+    qr_quant_fake(plan, qr_model_graph(m));
     double acc;
     ck_assert_int_eq(qr_evaluate(m, d, NULL, &acc, pred), QR_OK);
     memcpy(w, save, n_all * sizeof *save);
@@ -118,7 +118,7 @@ START_TEST(test_report_sizes)
     qr_export_report rep;
     qr_error err = {{0}};
     ck_assert_msg(qr_export_blob(m, &blob, &len, &rep, &err) == QR_OK, "%s", err.msg);
-    double base, bytes = qr_quant_bytes(qr_model_quant_plan(m), m, &base);
+    double base, bytes = qr_quant_bytes(qr_model_quant_plan(m), qr_model_graph(m), &base);
     ck_assert_double_eq_tol(rep.theory_bytes, bytes, 1e-9);
     ck_assert_double_eq_tol(rep.baseline_bytes, base, 1e-9);
     /* conv (3·1·6) + gru (6·24 + 8·24) + dense (8·3) weights at 4 bits, the rest at 32 bits:

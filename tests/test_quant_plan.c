@@ -578,7 +578,7 @@ static double bytes_of(const char *plan_json, const qr_model_spec *spec, qr_mode
         parse_plan_ok(&p, plan_json, spec, 20);
     else
         ck_assert_int_eq(qr_quant_plan_init(&p, spec), QR_OK);
-    double b = qr_quant_bytes(&p, m, baseline);
+    double b = qr_quant_bytes(&p, qr_model_graph(m), baseline);
     qr_quant_plan_free(&p);
     return b;
 }
@@ -732,7 +732,7 @@ START_TEST(test_ptq_values)
     float *before = malloc(n_all * sizeof *before);
     memcpy(before, arena, n_all * sizeof *before);
 
-    qr_quant_fake(&p, m);
+    qr_quant_fake(&p, qr_model_graph(m));
     const float *x = qr_node_data(param(m, "q4/kernel"));
     for (int i = 0; i < 12; i++)
         ck_assert_msg(x[i] == (float)k4[i] / 7.0f, "q4[%d] = %.9g: %.9g, expected %d/7", i,
@@ -771,14 +771,14 @@ START_TEST(test_ptq_values)
 
     /* a quantized model is a fixed point */
     memcpy(before, arena, n_all * sizeof *before);
-    qr_quant_fake(&p, m);
+    qr_quant_fake(&p, qr_model_graph(m));
     ck_assert_int_eq(memcmp(before, arena, n_all * sizeof *before), 0);
 
     /* min-max with another scale: s = 0.635/127; every value on the grid k·s, the extreme
      * exactly kept, error at most s/2 */
     const float wm2[8] = {0.635f, -0.3f, 0.1f, 0.0013f, -0.0012f, 0.2f, -0.635f, 0.5f};
     set_values(m, "mm/kernel", wm2, 8);
-    qr_quant_fake(&p, m);
+    qr_quant_fake(&p, qr_model_graph(m));
     x = qr_node_data(param(m, "mm/kernel"));
     float s = 0.635f / 127.0f;
     for (int i = 0; i < 8; i++) {
@@ -790,7 +790,7 @@ START_TEST(test_ptq_values)
     /* a matrix of zeros stays zeros (no 0/0) */
     const float z[8] = {0};
     set_values(m, "mm/kernel", z, 8);
-    qr_quant_fake(&p, m);
+    qr_quant_fake(&p, qr_model_graph(m));
     x = qr_node_data(param(m, "mm/kernel"));
     for (int i = 0; i < 8; i++)
         ck_assert_msg(x[i] == 0.0f, "zero matrix: mm[%d] = %g", i, (double)x[i]);
@@ -800,7 +800,7 @@ START_TEST(test_ptq_values)
     parse_plan_ok(&p, "{\"matrices\": [{\"layer\": \"mm\", \"bits\": 8}]}", &spec, 20);
     const float w8[8] = {0.5f, 0.25f, -0.1f, 2.0f, 0.0f, 0.01f, -0.3f, 0.125f};
     set_values(m, "mm/kernel", w8, 8);
-    qr_quant_fake(&p, m);
+    qr_quant_fake(&p, qr_model_graph(m));
     x = qr_node_data(param(m, "mm/kernel"));
     for (int i = 0; i < 8; i++) {
         float k = fminf(fmaxf(roundf(w8[i] * 127.0f), -127.0f), 127.0f);
@@ -842,7 +842,7 @@ START_TEST(test_ptq_stats)
     const float *w2 = qr_node_data(param(m, "q2/kernel"));
 
     qr_quant_stat st[4];
-    qr_quant_stats(&p, m, 6, 11, st);
+    qr_quant_stats(&p, qr_model_graph(m), 6, 11, st);
     ck_assert_uint_eq(p.n, 4);
 
     /* q4: near are d = 0, 0.03, −0.04, −0.02, 0.01, −0.049: 6 of 12 */
@@ -895,8 +895,8 @@ START_TEST(test_ptq_stats)
     ck_assert_double_le(st[3].mean_abs_err, 0.5 * s);
 
     /* after PTQ every entry sits on its minimum */
-    qr_quant_fake(&p, m);
-    qr_quant_stats(&p, m, 6, 11, st);
+    qr_quant_fake(&p, qr_model_graph(m));
+    qr_quant_stats(&p, qr_model_graph(m), 6, 11, st);
     for (int i = 0; i < 4; i++) {
         ck_assert_double_eq(st[i].share_near, 1.0);
         ck_assert_double_le(st[i].mean_abs_err, 1e-7);
@@ -966,7 +966,7 @@ static void check_apply(const char *plan_json, int q4_mean)
     const double c4 = l4 * S4 / (q4_mean ? 12.0 : 1.0), c1 = l1 * S1 / (q4_mean ? 1.0 : 8.0);
 
     fill_grads(m, 0.25f);
-    double pen = qr_quant_apply(&p, m, t, T);
+    double pen = qr_quant_apply(&p, qr_model_graph(m), t, T);
     double want = 0;
     for (int i = 0; i < 12; i++)
         want += c4 * qr_reg_value(QR_REG_COS, 4, w4[i]);
@@ -1001,9 +1001,9 @@ static void check_apply(const char *plan_json, int q4_mean)
         for (int i = 0; i < n; i++) {
             float keep = w[i];
             w[i] = keep + h;
-            double pp = qr_quant_apply(&p, m, t, T);
+            double pp = qr_quant_apply(&p, qr_model_graph(m), t, T);
             w[i] = keep - h;
-            double pm = qr_quant_apply(&p, m, t, T);
+            double pm = qr_quant_apply(&p, qr_model_graph(m), t, T);
             w[i] = keep;
             double step = (double)(keep + h) - (double)(keep - h);
             double num = (pp - pm) / step;
@@ -1045,9 +1045,9 @@ START_TEST(test_apply_zero_schedule)
                       " \"matrices\": [{\"layer\": \"all\", \"bits\": 4}]}", &spec, 10);
     fill_all(m, 400);
     fill_grads(m, 0.5f);
-    ck_assert_double_eq(qr_quant_apply(&p, m, 1, 10), 0.0);
+    ck_assert_double_eq(qr_quant_apply(&p, qr_model_graph(m), 1, 10), 0.0);
     expect_grads(m, 0.5f, NULL, NULL);
-    ck_assert_double_gt(qr_quant_apply(&p, m, 2, 10), 0.0);
+    ck_assert_double_gt(qr_quant_apply(&p, qr_model_graph(m), 2, 10), 0.0);
     qr_quant_plan_free(&p);
     qr_model_free(m);
     qr_model_spec_free(&spec);
@@ -1082,7 +1082,7 @@ START_TEST(test_model_file_plan)
     ck_assert_ptr_nonnull(loaded);
     plan_eq(&p, loaded);
     /* the loaded plan works on the loaded model: same bytes */
-    double b0 = qr_quant_bytes(&p, m, NULL), b1 = qr_quant_bytes(loaded, back, NULL);
+    double b0 = qr_quant_bytes(&p, qr_model_graph(m), NULL), b1 = qr_quant_bytes(loaded, qr_model_graph(back), NULL);
     ck_assert_double_eq(b0, b1);
     qr_model_free(back);
 
@@ -1156,7 +1156,7 @@ static void train_4bit(unsigned long seed, double *share, double *acc, double *f
     ck_assert_ptr_nonnull(p);
     plan_eq(&c.quant, p);
     qr_quant_stat st[2];
-    qr_quant_stats(p, m, 80, 80, st);
+    qr_quant_stats(p, qr_model_graph(m), 80, 80, st);
     size_t near = 0, total = 0;
     for (size_t i = 0; i < p->n; i++) {
         size_t n = qr_node_size(param(m, p->m[i].name));
@@ -1169,7 +1169,7 @@ static void train_4bit(unsigned long seed, double *share, double *acc, double *f
     *fq_acc = r.fq_test_accuracy;
     /* the fake-quantized accuracy the trainer reports is that of the rounded weights */
     double check = 0;
-    qr_quant_fake(p, m);
+    qr_quant_fake(p, qr_model_graph(m));
     ck_assert_int_eq(qr_evaluate(m, &d.test, NULL, &check, NULL), QR_OK);
     ck_assert_double_eq_tol(check, r.fq_test_accuracy, 1e-12);
     qr_model_free(m);
@@ -1263,7 +1263,7 @@ START_TEST(test_train_fq_selection)
     ck_assert_double_eq(acc, r.val_accuracy);
     ck_assert_int_eq(qr_evaluate(m, &d.test, NULL, &acc, NULL), QR_OK);
     ck_assert_double_eq(acc, r.test_accuracy);
-    qr_quant_fake(qr_model_quant_plan(m), m);
+    qr_quant_fake(qr_model_quant_plan(m), qr_model_graph(m));
     ck_assert_int_eq(qr_evaluate(m, &d.val, NULL, &acc, NULL), QR_OK);
     ck_assert_double_eq(acc, r.fq_val_accuracy);
     ck_assert_int_eq(qr_evaluate(m, &d.test, NULL, &acc, NULL), QR_OK);

@@ -21,9 +21,9 @@
 #include <string.h>
 #include "testlib.h"
 #include "../runtime/qrt.h"
-#include "../runtime/qrt_builder.h"
+#include "../export/qrt_builder.h"
 #include "../runtime/qrt_format.h"
-#include "../runtime/qrt_host.h"
+#include "../export/qrt_host.h"
 #include "../runtime/qrt_sparse.h"
 
 /* ---- deterministic random numbers --------------------------------------------------- */

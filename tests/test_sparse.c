@@ -10,7 +10,7 @@
 #include <string.h>
 #include "testlib.h"
 #include "../runtime/qrt.h"
-#include "../runtime/qrt_builder.h"
+#include "../export/qrt_builder.h"
 #include "../runtime/qrt_sparse.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */

@@ -116,7 +116,7 @@ int qr_cmd_eval(int argc, char **argv)
             goto done;
         }
         memcpy(save, w, n_all * sizeof *save);
-        qr_quant_fake(use, m);
+        qr_quant_fake(use, qr_model_graph(m));
         fq_pred = malloc((d.n + 1) * sizeof *fq_pred);
         qr_status es = fq_pred ? qr_evaluate(m, &d, NULL, &fq_acc, fq_pred) : QR_ERR_NOMEM;
         memcpy(w, save, n_all * sizeof *save);
@@ -159,7 +159,7 @@ int qr_cmd_eval(int argc, char **argv)
                 cJSON_AddNumberToObject(j, "fq_accuracy", fq_acc);
         }
         if (plan) {
-            double base, bytes = qr_quant_bytes(plan, m, &base);
+            double base, bytes = qr_quant_bytes(plan, qr_model_graph(m), &base);
             cJSON_AddNumberToObject(j, "fq_accuracy", fq_acc);
             cJSON_AddNumberToObject(j, "bytes", bytes);
             cJSON_AddNumberToObject(j, "baseline_bytes", base);

@@ -221,7 +221,7 @@ int qr_cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(o, "fq_test_accuracy", r.fq_test_accuracy);
         const qr_quant_plan *plan = qr_model_quant_plan(m);
         if (plan) {
-            double base, bytes = qr_quant_bytes(plan, m, &base);
+            double base, bytes = qr_quant_bytes(plan, qr_model_graph(m), &base);
             cJSON_AddNumberToObject(o, "bytes", bytes);
             cJSON_AddNumberToObject(o, "baseline_bytes", base);
         }

@@ -3,7 +3,7 @@
 #ifndef QREG_HIST_LOG_H
 #define QREG_HIST_LOG_H
 
-#include "qreg/quant.h"
+#include "qreg/model.h"
 
 #define QR_HIST_LO (-1.5)
 #define QR_HIST_HI 1.5

@@ -7,7 +7,7 @@
 #include <time.h>
 #include "lib/fileio.h"
 #include "lib/graph_impl.h"
-#include "lib/model_impl.h"
+#include "model/model_impl.h"
 #include "qreg/audio.h"
 #include "qreg/train.h"
 #include "hist_log.h"

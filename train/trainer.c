@@ -11,7 +11,7 @@
 #include "lib/crc32.h"
 #include "lib/fileio.h"
 #include "lib/graph_impl.h"
-#include "lib/model_impl.h"
+#include "model/model_impl.h"
 #include "qreg/train.h"
 
 typedef struct trainer {
@@ -71,7 +71,7 @@ static void put_str(qr_buf *b, const char *s)
 static qr_status fq_accuracy(trainer *t, const qr_dataset *d, double *acc)
 {
     memcpy(t->save, t->w, t->n_all * sizeof *t->save);
-    qr_quant_fake(t->plan, t->m);
+    qr_quant_fake(t->plan, qr_model_graph(t->m));
     qr_status s = qr_evaluate(t->m, d, NULL, acc, NULL);
     memcpy(t->w, t->save, t->n_all * sizeof *t->save);
     return s;
@@ -79,7 +79,7 @@ static qr_status fq_accuracy(trainer *t, const qr_dataset *d, double *acc)
 
 static qr_status log_quant(trainer *t, size_t epoch, double when, qr_error *err)
 {
-    qr_quant_stats(t->plan, t->m, when, t->t_final, t->stats);
+    qr_quant_stats(t->plan, qr_model_graph(t->m), when, t->t_final, t->stats);
     for (size_t i = 0; i < t->plan->n; i++) {
         char line[256];
         const qr_quant_matrix *q = &t->plan->m[i];
@@ -406,7 +406,7 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_spl
     if (!t->opt || !t->order || !t->stage || !t->best || !t->save || !t->decay ||
         (t->plan && (!t->stats || !t->best_alpha)))
         return qr_error_set(err, QR_ERR_NOMEM, "out of memory preparing training");
-    if (t->plan && (s = qr_quant_begin_training(m, &t->ste)) != QR_OK)
+    if (t->plan && (s = qr_quant_begin_training(m->graph, m->quant, &t->ste)) != QR_OK)
         return qr_error_set(err, s, "out of memory preparing quantization");
     for (size_t i = 0; t->plan && i < t->plan->n; i++)
         t->best_alpha[i] = t->plan->m[i].alpha;
@@ -428,7 +428,7 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_spl
             return qr_error_set(err, s, "%s: out of memory", c->hist_path);
     }
     if (c->prune.n) {
-        if (!(t->pruner = qr_pruner_new(&c->prune, m, &s)))
+        if (!(t->pruner = qr_pruner_new(&c->prune, qr_model_graph(m), &s)))
             return qr_error_set(err, s, "pruning: %s", qr_strerror(s));
         if (qr_pruner_update(t->pruner, 0))
             qr_optim_reset_elements(t->opt, qr_pruner_mask(t->pruner));
@@ -483,11 +483,11 @@ static qr_status trainer_batch(trainer *t, size_t bi, qr_progress_fn fn, void *u
             memcpy(m->teacher->x + i * t->classes, t->teacher + t->order[at + i] * t->classes,
                    t->classes * sizeof *t->teacher);
     qr_graph_zero_grad(t->g);
-    qr_quant_ste_forward(t->ste, m);
+    qr_quant_ste_forward(t->ste, m->graph);
     qr_graph_forward(t->g, t->loss);
     float loss = t->loss->x[0];
     if (!isfinite(loss)) {
-        qr_quant_ste_backward(t->ste, m);
+        qr_quant_ste_backward(t->ste, m->graph);
         return qr_error_set(err, QR_ERR_NUMERIC,
                             "training diverged: loss is %s at epoch %zu, step %zu; the model was "
                             "not saved%s (try a lower learning rate or clipnorm)",
@@ -496,9 +496,9 @@ static qr_status trainer_batch(trainer *t, size_t bi, qr_progress_fn fn, void *u
                             t->c->checkpoint_every ? " and the last checkpoint is kept" : "");
     }
     qr_graph_backward(t->g, t->loss);
-    qr_quant_ste_backward(t->ste, m);
+    qr_quant_ste_backward(t->ste, m->graph);
     if (t->quantizing)
-        t->penalty = qr_quant_apply(t->plan, m,
+        t->penalty = qr_quant_apply(t->plan, qr_model_graph(m),
                                     t->plan->per_step ? (double)t->step : (double)t->epoch,
                                     t->t_final);
     if (t->c->weight_decay > 0)
@@ -544,7 +544,7 @@ static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr
     size_t epoch = t->epoch;
     qr_status s;
     if (t->plan)
-        qr_quant_refit_scales(t->m);
+        qr_quant_refit_scales(t->m->graph, t->m->quant);
     qr_train_progress p = {.event = QR_TRAIN_EPOCH, .penalty = t->penalty,
                            .fq_val_accuracy = NAN, .epoch = epoch, .epochs = c->epochs,
                            .batch = t->batches, .batches = t->batches,

@@ -9,6 +9,7 @@
 
 #include "qreg/common.h"
 #include "qreg/graph.h"
+#include "qreg/quant.h"
 
 struct cJSON;
 
@@ -127,6 +128,33 @@ QR_API qr_status qr_model_calibrate(qr_model *m, const float *x, size_t n);
 QR_API const float *qr_model_calibration(const qr_model *m);
 /* Each layer's output node (i < n_layers). */
 QR_API qr_node *qr_model_layer_output(qr_model *m, size_t i);
+
+/* ---- a model's quantization and pruning plans (computed by quant/, qreg/quant.h) ---------- */
+
+/* Every weight matrix of a model spec, unregularized at 8 bits. */
+QR_API qr_status qr_quant_plan_init(qr_quant_plan *p, const qr_model_spec *spec);
+/* Apply a config's "quantize" section to a plan made by qr_quant_plan_init. Matrices are
+ * chosen by layer (a name, a type such as "gru", "all", or a list) and matrix ("kernel",
+ * "input_kernel", "recurrent_kernel", "all"); later entries override earlier ones. Errors
+ * (QR_ERR_CONFIG) name the key: an entry matching no matrix, bits outside 1..8, a 1-bit
+ * regularizer with bits > 1 (or cos with 1), a negative λ, a bad schedule. The schedule's
+ * t_final is `t_final` (epochs, or steps with "per": "step"). Format: docs/quantization.md. */
+QR_API qr_status qr_quant_plan_parse(qr_quant_plan *p, const struct cJSON *section,
+                                     const qr_model_spec *spec, double t_final,
+                                     const char *where, qr_error *err);
+/* A plan stored by qr_quant_plan_to_json, checked against the spec's matrices. */
+QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const struct cJSON *j,
+                                         const qr_model_spec *spec, const char *where,
+                                         qr_error *err);
+/* A model's plan (saved with it); NULL when it has none. Set copies the plan. */
+QR_API qr_status qr_model_set_quant_plan(qr_model *m, const qr_quant_plan *p);
+QR_API const qr_quant_plan *qr_model_quant_plan(const qr_model *m);
+/* Parse a config's "prune" section: entries choose matrices as in "quantize" (layer, matrix)
+ * and set final_sparsity, initial_sparsity (0), begin_step (0), pruning_steps (10) and
+ * frequency (100). A matrix that `quant` puts at 1 bit is refused: zero is not on the ±1 grid. */
+QR_API qr_status qr_prune_plan_parse(qr_prune_plan *p, const struct cJSON *section,
+                                     const qr_model_spec *spec, const qr_quant_plan *quant,
+                                     const char *where, qr_error *err);
 
 /* Save to `path` atomically (temporary file + rename): format in docs/format.md. */
 QR_API qr_status qr_model_save(const qr_model *m, const char *path, qr_error *err);

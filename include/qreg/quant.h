@@ -18,7 +18,7 @@
 #define QREG_QUANT_H
 
 #include "qreg/common.h"
-#include "qreg/model.h"
+#include "qreg/graph.h"
 
 typedef enum qr_reg_kind {
     QR_REG_R1 = 0,
@@ -125,27 +125,10 @@ typedef struct qr_quant_plan {
     double near_eps;        /* "near a minimum": within near_eps/M (1 bit: near_eps) */
 } qr_quant_plan;
 
-/* Every weight matrix of a model spec, unregularized at 8 bits. */
-QR_API qr_status qr_quant_plan_init(qr_quant_plan *p, const qr_model_spec *spec);
 QR_API void qr_quant_plan_free(qr_quant_plan *p);
 QR_API qr_status qr_quant_plan_copy(qr_quant_plan *dst, const qr_quant_plan *src);
-/* Apply a config's "quantize" section to a plan made by qr_quant_plan_init. Matrices are
- * chosen by layer (a name, a type such as "gru", "all", or a list) and matrix ("kernel",
- * "input_kernel", "recurrent_kernel", "all"); later entries override earlier ones. Errors
- * (QR_ERR_CONFIG) name the key: an entry matching no matrix, bits outside 1..8, a 1-bit
- * regularizer with bits > 1 (or cos with 1), a negative λ, a bad schedule. The schedule's
- * t_final is `t_final` (epochs, or steps with "per": "step"). Format: docs/quantization.md. */
-QR_API qr_status qr_quant_plan_parse(qr_quant_plan *p, const struct cJSON *section,
-                                     const qr_model_spec *spec, double t_final,
-                                     const char *where, qr_error *err);
-/* The plan as JSON (stored in model files) and back. */
+/* The plan as JSON (stored in model files; read back by qr_quant_plan_from_json, qreg/model.h). */
 QR_API struct cJSON *qr_quant_plan_to_json(const qr_quant_plan *p);
-QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const struct cJSON *j,
-                                         const qr_model_spec *spec, const char *where,
-                                         qr_error *err);
-/* A model's plan (saved with it); NULL when it has none. Set copies the plan. */
-QR_API qr_status qr_model_set_quant_plan(qr_model *m, const qr_quant_plan *p);
-QR_API const qr_quant_plan *qr_model_quant_plan(const qr_model *m);
 
 /* Whether any matrix is regularized. */
 QR_API int qr_quant_plan_active(const qr_quant_plan *p);
@@ -160,39 +143,39 @@ typedef struct qr_quant_stat {
 } qr_quant_stat;
 
 /* Add the penalty's gradient λ·S(t)·Reg'(w) (÷ n for mean) of every regularized matrix of
- * the model to its gradient arena; returns the penalty λ·S(t)·Σ Reg (÷ n). */
-QR_API double qr_quant_apply(const qr_quant_plan *p, qr_model *m, double t, double t_final);
+ * the graph to its gradient arena; returns the penalty λ·S(t)·Σ Reg (÷ n). */
+QR_API double qr_quant_apply(const qr_quant_plan *p, qr_graph *g, double t, double t_final);
 /* Statistics of every matrix (stats has p->n entries). */
-QR_API void qr_quant_stats(const qr_quant_plan *p, qr_model *m, double t, double t_final,
+QR_API void qr_quant_stats(const qr_quant_plan *p, qr_graph *g, double t, double t_final,
                            qr_quant_stat *stats);
 
 /* Post-training quantization (SPEC.md §4) of the model's weight matrices in place: a
  * regularized N-bit matrix to clamp(round(w·M), −M, M)/M, a 1-bit one to sign(w), every
  * other matrix to 8-bit symmetric min-max s·clamp(round(w/s), −127, 127), s = max|W|/127.
  * Biases, batch norm and PReLU slopes stay float: this is the "fake-quantized" model. */
-QR_API void qr_quant_fake(const qr_quant_plan *p, qr_model *m);
+QR_API void qr_quant_fake(const qr_quant_plan *p, qr_graph *g);
 
 /* Byte size in the thesis' accounting (SPEC.md §1): N bits per weight at its bit-width, 32
  * bits per bias, batch-norm parameter (4 per channel) and PReLU slope. `baseline` gets the
  * size with every weight at 8 bits. */
-QR_API double qr_quant_bytes(const qr_quant_plan *p, qr_model *m, double *baseline);
+QR_API double qr_quant_bytes(const qr_quant_plan *p, qr_graph *g, double *baseline);
 
 /* Straight-through estimation and grid scales (opt-in extensions, docs/quantization.md). */
 typedef struct qr_quant_ste qr_quant_ste;
-/* Prepare a run on the model's own plan (qr_model_quant_plan): α of QR_SCALE_FIXED matrices
- * from the current weights, and a shadow buffer for the STE matrices (*ste NULL when there
- * are none). */
-QR_API qr_status qr_quant_begin_training(qr_model *m, qr_quant_ste **ste);
+/* Prepare a run on plan p (a model's own plan, which it updates): α of QR_SCALE_FIXED
+ * matrices from the graph's current weights, and a shadow buffer for the STE matrices (*ste
+ * NULL when there are none). The plan must outlive *ste. */
+QR_API qr_status qr_quant_begin_training(qr_graph *g, qr_quant_plan *p, qr_quant_ste **ste);
 /* Before forward: save the float weights of STE matrices and put their quantized values in. */
-QR_API void qr_quant_ste_forward(qr_quant_ste *s, qr_model *m);
+QR_API void qr_quant_ste_forward(qr_quant_ste *s, qr_graph *g);
 /* After backward: restore the float weights; the gradient computed at the quantized weights
  * is kept (straight through), zeroed where |w/α| is beyond the grid's end (the clipped STE
  * of BinaryConnect and QKeras). */
-QR_API void qr_quant_ste_backward(qr_quant_ste *s, qr_model *m);
+QR_API void qr_quant_ste_backward(qr_quant_ste *s, qr_graph *g);
 QR_API void qr_quant_ste_free(qr_quant_ste *s);
-/* After an epoch: refit α of the model plan's QR_SCALE_LEARNED matrices (two least-squares
+/* After an epoch: refit α of the plan's QR_SCALE_LEARNED matrices (two least-squares
  * iterations). */
-QR_API void qr_quant_refit_scales(qr_model *m);
+QR_API void qr_quant_refit_scales(qr_graph *g, qr_quant_plan *p);
 
 /* ---- magnitude pruning (Zhu & Gupta 2017, SPEC.md §6) ------------------------------------ */
 
@@ -217,18 +200,12 @@ QR_API int qr_prune_is_step(const qr_prune_matrix *p, uint64_t t);
  * `scratch` holds n size_t. */
 QR_API void qr_prune_mask(const float *w, size_t n, double sparsity, uint8_t *mask,
                           size_t *scratch);
-/* Parse a config's "prune" section: entries choose matrices as in "quantize" (layer, matrix)
- * and set final_sparsity, initial_sparsity (0), begin_step (0), pruning_steps (10) and
- * frequency (100). A matrix that `quant` puts at 1 bit is refused: zero is not on the ±1 grid. */
-QR_API qr_status qr_prune_plan_parse(qr_prune_plan *p, const struct cJSON *section,
-                                     const qr_model_spec *spec, const qr_quant_plan *quant,
-                                     const char *where, qr_error *err);
 QR_API void qr_prune_plan_free(qr_prune_plan *p);
 
 /* Pruning state of a training run: a mask arena laid out like the trainable parameters
  * (1 keep, 0 pruned; 1 everywhere outside pruned matrices). */
 typedef struct qr_pruner qr_pruner;
-QR_API qr_pruner *qr_pruner_new(const qr_prune_plan *p, qr_model *m, qr_status *status);
+QR_API qr_pruner *qr_pruner_new(const qr_prune_plan *p, qr_graph *g, qr_status *status);
 QR_API void qr_pruner_free(qr_pruner *pr);
 /* At optimizer step t (0 = before the first step): recompute the masks of the matrices for
  * which t is a pruning step. Returns 1 when a mask changed (reset the optimizer's moments

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "json_util.h"
+#include "lib/json_util.h"
 #include "qreg/model.h"
 
 static const char *const kind_names[QR_LAYER_COUNT + 1] = {

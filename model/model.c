@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "graph_impl.h"
-#include "model_impl.h"
+#include "lib/graph_impl.h"
+#include "model/model_impl.h"
 #include "qreg/init.h"
 
 /* A parameter "<layer>/<tensor>" of 1 or 2+ dimensions. */
@@ -441,7 +441,7 @@ QR_API qr_status qr_model_calibrate(qr_model *m, const float *x, size_t n)
     if (!plan)
         plan = &own;
     memcpy(save, w, n_all * sizeof *save);
-    qr_quant_fake(plan, m);
+    qr_quant_fake(plan, m->graph);
     int was_training = g->training;
     qr_graph_set_training(g, 0);
     qr_status s = QR_OK;

@@ -7,12 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include "crc32.h"
-#include "fileio.h"
-#include "graph_impl.h"
-#include "json_util.h"
-#include "model_impl.h"
-#include "qreg/quant.h"
+#include "lib/crc32.h"
+#include "lib/fileio.h"
+#include "lib/graph_impl.h"
+#include "lib/json_util.h"
+#include "model/model_impl.h"
 
 static const unsigned char qrm_magic[8] = {'Q', 'R', 'M', 'O', 'D', 'E', 'L', 0x1a};
 #define QRM_VERSION 1u

@@ -1,9 +1,9 @@
-/* Internal layout of a model (shared by model.c, model_file.c and the trainer). */
+/* Internal layout of a model (shared by model/, the exporter and the trainer). */
 #ifndef QREG_MODEL_IMPL_H
 #define QREG_MODEL_IMPL_H
 
+#include <cjson/cJSON.h>
 #include "qreg/model.h"
-#include "qreg/quant.h"
 
 struct qr_model {
     qr_model_spec spec;     /* resolved: the last dense layer's units filled in */
@@ -22,5 +22,12 @@ struct qr_model {
 
 /* Copy n raw samples into the input node and standardize them there. n <= batch. */
 void qr_model_load_inputs(qr_model *m, const float *x, size_t n);
+
+/* Mark in chosen[] (one flag per entry of `all`, a plan made by qr_quant_plan_init) the
+ * matrices a config entry's "layer" (string or list) and "matrix" keys select; returns how
+ * many, or QR_ERR_CONFIG naming `path` when the keys are malformed. */
+qr_status qr_quant_select(const qr_model_spec *spec, const qr_quant_plan *all, const cJSON *entry,
+                          unsigned char *chosen, size_t *count, const char *where,
+                          const char *path, qr_error *err);
 
 #endif
