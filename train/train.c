@@ -1,4 +1,5 @@
-/* Data preparation, evaluation and the training loop. */
+/* A training config's data (CSV or audio, split and standardized) and the evaluation of a model
+ * on a dataset; the training loop itself is trainer.c. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
