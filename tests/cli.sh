@@ -78,6 +78,7 @@ sum() {
 # ---- help, version, usage errors ------------------------------------------------------
 check "qreg --help" 0 out '^usage: qreg <command>' "$qreg" --help
 check "qreg --version" 0 out '^qreg [0-9]+\.[0-9]+\.[0-9]+$' "$qreg" --version
+check "qreg --version names the licence" 0 out '^Licence: MIT' "$qreg" --version
 check "qreg train --help" 0 out '^usage: qreg train' "$qreg" train --help
 check "qreg eval --help" 0 out '^usage: qreg eval' "$qreg" eval --help
 check "qreg summary --help" 0 out '^usage: qreg summary' "$qreg" summary --help

@@ -90,7 +90,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("qreg %s\n", QR_VERSION_STRING);
+        printf("qreg %s\nLicence: MIT (the LICENSE file; the device runtime too). No warranty.\n",
+               QR_VERSION_STRING);
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
