@@ -4,7 +4,7 @@
     python3 bench/torch_train.py [--model bts|gsc|all] [--threads N] [--steps N]
                                  [--warmup N] [--repeat N] [--batch N]
 
-Models (SPEC §1, Keras layer order, channels-last input (B, T, F)):
+Models (docs/method.md §2, Keras layer order, channels-last input (B, T, F)):
     Conv1d(valid) -> BatchNorm1d -> ReLU -> Dropout1d (whole channels, = SpatialDropout1D)
     -> GRU(batch_first, last state) -> Dropout -> [BatchNorm1d] -> Linear
 with Keras' BatchNormalization settings (eps 1e-3, momentum 0.99 = PyTorch momentum 0.01).

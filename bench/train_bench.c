@@ -1,4 +1,5 @@
-/* qreg-bench: training throughput of the thesis' reference models (SPEC §1) on random data.
+/* qreg-bench: training throughput of the thesis' reference models (docs/method.md §2) on random
+ * data.
  *
  *   bench/qreg-bench [--model bts|gsc|all] [--steps N] [--warmup N] [--repeat N]
  *                    [--threads 1|2] [--batch N] [--profile] [--clock wall|cpu]

@@ -135,7 +135,7 @@ static void bn_affine(qr_model *m, const qr_layer_spec *l, size_t c, double *g, 
     }
 }
 
-/* SPEC.md §1 bytes of a qreg layer's parameters (weights at their bits, the rest 32 bits),
+/* docs/method.md §2.2 bytes of a qreg layer's parameters (weights at their bits, the rest 32 bits),
  * each listed in e->theory. */
 static void layer_bytes(qr_model *m, const qr_quant_plan *plan, const char *layer, double *bytes,
                         double *baseline, qr_export_layer *e)

@@ -170,7 +170,7 @@ qrt_status qrt_builder_write_file(const uint8_t *blob, size_t len, const char *p
 qrt_status qrt_builder_write_c(const uint8_t *blob, size_t len, const char *name,
                                const char *c_path, const char *h_path, const char *generator);
 
-/* Write a compiled model for a blob (runtime/qrt_codegen.c): `c_path` holds the blob's
+/* Write a compiled model for a blob (export/qrt_codegen.c): `c_path` holds the blob's
  * device tensors as const arrays and const layer descriptors (qrt_layer.h), and the
  * functions <name>_reset, <name>_push, <name>_logits, <name>_run, which call the layers in
  * straight line on caller memory of <NAME>_MEM_WORDS int32 words (the scratch layout of

@@ -1,4 +1,4 @@
-/* Knowledge-distillation loss (SPEC.md §5, Hinton et al. 2015), fused and stable:
+/* Knowledge-distillation loss (docs/method.md §7, Hinton et al. 2015), fused and stable:
  *   L = mean_b [ α · CE(y_b, softmax(s_b)) + (1 − α) · f · KL(softmax(t_b/T) ‖ softmax(s_b/T)) ]
  * with s the student logits (B, C), t the teacher logits (B, C), y the labels (B) as class
  * indices, f = T² (Hinton, default) or 1 (the thesis' eq. 1.5).

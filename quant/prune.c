@@ -1,4 +1,4 @@
-/* Magnitude pruning with Zhu & Gupta's polynomial sparsity schedule (SPEC.md §6). */
+/* Magnitude pruning with Zhu & Gupta's polynomial sparsity schedule (docs/method.md §8). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* The quantization regularizers of SPEC.md §2 with their exact derivatives. */
+/* The quantization regularizers of docs/method.md §3 with their exact derivatives. */
 #include <math.h>
 #include <string.h>
 #include "qreg/quant.h"
@@ -152,7 +152,7 @@ static double cos_apply(int bits, const float *w, size_t n, float inv, float gc,
     return sum;
 }
 
-/* The hot loop runs in float with sinf/cosf for the cosine families; the value sum is
+/* reg1c's loop runs in float with sinf/cosf, Reg_N's in cos_apply above; the value sum is
  * accumulated in double. One switch per call, not per element. With α = 1 (the thesis) the
  * scaling multiplies by exactly 1. */
 QR_API double qr_reg_apply_scaled(qr_reg_kind k, int bits, const float *w, size_t n,

@@ -1,4 +1,4 @@
-/* The nine schedules S(t) of SPEC.md §3 that pace the quantization penalty. */
+/* The nine schedules S(t) of docs/method.md §4 that pace the quantization penalty. */
 #include <math.h>
 #include <string.h>
 #include "qreg/quant.h"

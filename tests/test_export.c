@@ -105,8 +105,9 @@ START_TEST(test_int_matches_fake_quant)
 }
 END_TEST
 
-/* The report's theoretical bytes are SPEC.md §1's, and the blob holds the tensors plus a small
- * documented overhead (header, layer records, alignment, host section, CRC). */
+/* The report's theoretical bytes are those of docs/method.md §2.2, and the blob holds the
+ * tensors plus a small documented overhead (header, layer records, alignment, host section,
+ * CRC). */
 START_TEST(test_report_sizes)
 {
     char *dir = tl_tmpdir();
@@ -214,7 +215,7 @@ START_TEST(test_refusals)
 }
 END_TEST
 
-/* The reference configurations of SPEC.md §1: the export's theoretical size is the thesis'
+/* The reference configurations of docs/method.md §2: the export's theoretical size is the thesis'
  * accounting (bts 513 B, gsc 219,952 B; all at 4 bits 380.5 B and 115,200 B), and the blob
  * adds a small overhead: the tensors' own extra (row padding, requant pairs, BN as requant +
  * offset) plus the fixed structure, documented in docs/runtime.md. */

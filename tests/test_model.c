@@ -3,7 +3,7 @@
  * truncated, corrupted and inconsistent files with the right status code.
  *
  * Hand-made files are built by a small independent writer (with its own CRC-32) from the
- * layout in lib/model_file.c's header comment, so the tests also pin the documented format.
+ * layout in model/model_file.c's header comment, so the tests also pin the documented format.
  * Every file lives in a fresh temporary directory. */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>

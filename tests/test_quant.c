@@ -1,4 +1,4 @@
-/* Regularizers and schedules against SPEC.md §2–§3: minima, joints, derivatives, values. */
+/* Regularizers and schedules against docs/method.md §3–§4: minima, joints, derivatives, values. */
 #include <math.h>
 #include <stdlib.h>
 #include "testlib.h"
@@ -206,7 +206,7 @@ START_TEST(test_names)
 }
 END_TEST
 
-/* S(1), S(mid), S(T) for T = 350 with the SPEC's defaults, computed by hand. */
+/* S(1), S(mid), S(T) for T = 350 with the defaults of docs/method.md §4, computed by hand. */
 START_TEST(test_schedule_values)
 {
     const double T = 350;

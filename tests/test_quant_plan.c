@@ -1,4 +1,4 @@
-/* Hybrid quantization plans (SPEC.md §1–§4): parsing the config's "quantize" section against
+/* Hybrid quantization plans (docs/method.md §2–§5): parsing the config's "quantize" section against
  * the bts and gsc reference models, the stored JSON form, the thesis' byte accounting, PTQ
  * ("fake quantization") and its statistics, the fused penalty gradient, the plan in the model
  * file, and an end-to-end run: 4-bit regularized training of a small MLP whose rounded model
@@ -568,7 +568,7 @@ START_TEST(test_plan_json_tampered)
 }
 END_TEST
 
-/* ---- 3. byte accounting (SPEC.md §1) ------------------------------------------------- */
+/* ---- 3. byte accounting (docs/method.md §2.2) ----------------------------------------- */
 
 static double bytes_of(const char *plan_json, const qr_model_spec *spec, qr_model *m,
                        double *baseline)
@@ -590,7 +590,7 @@ START_TEST(test_bytes_bts)
     qr_model *m = model_of(&spec, 1);
     size_t tr = 0, buf = 0;
     qr_model_count_params(m, &tr, &buf);
-    ck_assert_uint_eq(tr + buf, 327); /* SPEC.md Table */
+    ck_assert_uint_eq(tr + buf, 327); /* docs/method.md §2.2 */
     double base = 0;
     ck_assert_double_eq(bytes_of(NULL, &spec, m, &base), 513.0);
     ck_assert_double_eq(base, 513.0);

@@ -9,7 +9,7 @@ static const char schedule_help[] =
     "usage: qreg schedule --name NAME --t-final T [options]\n"
     "\n"
     "Print the schedule S(t) that paces the quantization penalty, for t = 1 ... T, as CSV\n"
-    "(columns t,S). Formulas: SPEC.md §3 and docs/quantization.md.\n"
+    "(columns t,S). Formulas: see docs/method.md §4.\n"
     "\n"
     "names: none, linear, poly2, polyN, inv_linear, inv_poly, step_linear, step_inverse,\n"
     "       step_bounded\n"

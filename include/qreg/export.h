@@ -9,7 +9,7 @@
 #include "qreg/data.h"
 #include "qreg/model.h"
 
-/* A tensor's size: a qreg parameter (theory, SPEC.md §1) or a runtime tensor (actual). */
+/* A tensor's size: a qreg parameter (theory, docs/method.md §2.2) or a runtime tensor (actual). */
 typedef struct qr_export_tensor {
     char name[64];          /* "gru_1/recurrent_kernel", or the runtime's "weights", "requant" */
     int bits;               /* per value */
@@ -26,7 +26,7 @@ typedef struct qr_export_layer {
     char from[96];          /* "conv1d_1 + batchnorm_1" */
     char kind[16];          /* runtime layer: "conv1d", "dense", "gru", "batchnorm", ... */
     int bits;               /* weight bit-width (0: no weights) */
-    double theory_bytes;    /* SPEC.md §1 accounting of the qreg parameters it holds */
+    double theory_bytes;    /* docs/method.md §2.2 accounting of the qreg parameters it holds */
     size_t actual_bytes;    /* its tensors in the blob (row padding included) */
     size_t n_theory, n_actual;
     qr_export_tensor theory[QR_EXPORT_MAX_TENSORS]; /* the qreg parameters it holds */
@@ -36,7 +36,7 @@ typedef struct qr_export_layer {
 typedef struct qr_export_report {
     size_t n;
     qr_export_layer *layers;    /* owned; free with qr_export_report_free */
-    double theory_bytes;        /* total, SPEC.md §1 */
+    double theory_bytes;        /* total, docs/method.md §2.2 */
     double baseline_bytes;      /* the same model with every weight at 8 bits */
     size_t tensor_bytes;        /* all tensors in the blob */
     size_t blob_bytes;          /* the whole blob: tensors + header, records, alignment, CRC */

@@ -148,8 +148,8 @@ QR_API qr_node *qr_tanh(qr_graph *g, qr_node *a);
 /* logits (B, C), labels (B) holding class indices 0..C-1 as floats. Scalar mean loss. */
 QR_API qr_node *qr_softmax_ce(qr_graph *g, qr_node *logits, qr_node *labels);
 QR_API qr_node *qr_mse(qr_graph *g, qr_node *a, qr_node *target);
-/* Distillation loss (SPEC.md §5): student logits (B, C), teacher logits (B, C) (no gradient),
- * labels (B); mean over the batch of α·CE + (1 − α)·f·KL(softmax(t/T) ‖ softmax(s/T)),
+/* Distillation loss (docs/method.md §7): student logits (B, C), teacher logits (B, C) (no
+ * gradient), labels (B); mean over the batch of α·CE + (1 − α)·f·KL(softmax(t/T) ‖ softmax(s/T)),
  * f = T² when t2 is set (Hinton), 1 otherwise (the thesis' eq. 1.5). α in [0, 1], T > 0. */
 QR_API qr_node *qr_kd_loss(qr_graph *g, qr_node *student, qr_node *teacher, qr_node *labels,
                            float alpha, float temperature, int t2);

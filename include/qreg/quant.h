@@ -1,4 +1,4 @@
-/* qreg — quantization regularizers and their schedules (SPEC.md §2, §3).
+/* qreg — quantization regularizers and their schedules (docs/method.md §3, §4).
  *
  * J(W) = L + λ · S(t) · Σ_i Σ_{w ∈ W_i} Reg_{N_i}(w): each regularized weight matrix W_i has
  * its own bit-width N_i and regularizer; S(t) paces the penalty over training.
@@ -83,7 +83,7 @@ typedef struct qr_schedule {
 
 QR_API const char *qr_sched_name(qr_sched_kind k);
 QR_API qr_status qr_sched_parse(const char *name, qr_sched_kind *out);
-/* The SPEC's defaults for a kind (d = 0.01 for inv_linear, 0.001 for inv_poly). */
+/* The defaults of docs/method.md §4 for a kind (d = 0.01 for inv_linear, 0.001 for inv_poly). */
 QR_API void qr_schedule_default(qr_schedule *s, qr_sched_kind kind);
 /* QR_ERR_CONFIG for parameters that break S ≥ 0, S(T) ≤ 1, S' ≥ 0 (d ≤ 0, rate outside
  * (0, 1), power ≤ 0, step < 1, or step > t_final for the step schedules). */
@@ -149,15 +149,15 @@ QR_API double qr_quant_apply(const qr_quant_plan *p, qr_graph *g, double t, doub
 QR_API void qr_quant_stats(const qr_quant_plan *p, qr_graph *g, double t, double t_final,
                            qr_quant_stat *stats);
 
-/* Post-training quantization (SPEC.md §4) of the model's weight matrices in place: a
+/* Post-training quantization (docs/method.md §5) of the model's weight matrices in place: a
  * regularized N-bit matrix to clamp(round(w·M), −M, M)/M, a 1-bit one to sign(w), every
  * other matrix to 8-bit symmetric min-max s·clamp(round(w/s), −127, 127), s = max|W|/127.
  * Biases, batch norm and PReLU slopes stay float: this is the "fake-quantized" model. */
 QR_API void qr_quant_fake(const qr_quant_plan *p, qr_graph *g);
 
-/* Byte size in the thesis' accounting (SPEC.md §1): N bits per weight at its bit-width, 32
- * bits per bias, batch-norm parameter (4 per channel) and PReLU slope. `baseline` gets the
- * size with every weight at 8 bits. */
+/* Byte size in the thesis' accounting (docs/method.md §2.2): N bits per weight at its
+ * bit-width, 32 bits per bias, batch-norm parameter (4 per channel) and PReLU slope.
+ * `baseline` gets the size with every weight at 8 bits. */
 QR_API double qr_quant_bytes(const qr_quant_plan *p, qr_graph *g, double *baseline);
 
 /* Straight-through estimation and grid scales (opt-in extensions, docs/quantization.md). */
@@ -177,7 +177,7 @@ QR_API void qr_quant_ste_free(qr_quant_ste *s);
  * iterations). */
 QR_API void qr_quant_refit_scales(qr_graph *g, qr_quant_plan *p);
 
-/* ---- magnitude pruning (Zhu & Gupta 2017, SPEC.md §6) ------------------------------------ */
+/* ---- magnitude pruning (Zhu & Gupta 2017, docs/method.md §8) ------------------------------ */
 
 typedef struct qr_prune_matrix {
     char name[64];          /* parameter name */
