@@ -1,0 +1,217 @@
+/* Pass 5 of the audio loader: augmented copies of the training clips (shift, noise, gain). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "datasets/audio_impl.h"
+#include "lib/fileio.h"
+#include "qreg/rng.h"
+
+/* ---- pass 5: augmentation -------------------------------------------------------------- */
+
+typedef struct noise_set {
+    size_t n;
+    float **x;      /* (n) clips at the target rate */
+    size_t *len;
+    qr_buf key;     /* entries of the augment key */
+} noise_set;
+
+static void noise_free(noise_set *ns)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        free(ns->x[i]);
+    free(ns->x);
+    free(ns->len);
+    qr_buf_free(&ns->key);
+    memset(ns, 0, sizeof *ns);
+}
+
+/* List and hash the noise files (decoding waits until the augment cache misses). */
+static qr_status noise_list(qr_audio_loader *ld, noise_set *ns, char ***names, size_t *nn)
+{
+    const char *dir = ld->o->augment.noise_dir;
+    qr_status s = qr_audio_list_dir(dir, 0, names, nn, NULL, ld->err);
+    if (s != QR_OK)
+        return s;
+    if (*nn == 0)
+        return qr_error_set(ld->err, QR_ERR_FORMAT, "%s: no noise files (.wav, .flac, .ogg)",
+                            dir);
+    qr_audio_key_printf(&ns->key, "noise %zu\n", *nn);
+    for (size_t i = 0; i < *nn; i++) {
+        char *p = qr_audio_path_join(dir, (*names)[i]);
+        unsigned char *data = NULL;
+        size_t len = 0;
+        if (!p)
+            return qr_audio_nomem(ld);
+        s = qr_file_read_all(p, QR_AUDIO_MAX_FILE_BYTES, &data, &len, ld->err);
+        free(p);
+        if (s != QR_OK)
+            return s;
+        qr_audio_key_printf(&ns->key, "%016llx %zu %zu:", (unsigned long long)qr_fnv1a64(data, len,
+                   QR_FNV1A64_INIT), len, strlen((*names)[i]));
+        qr_buf_put(&ns->key, (*names)[i], strlen((*names)[i]));
+        qr_buf_put(&ns->key, "\n", 1);
+        free(data);
+    }
+    return ns->key.nomem ? qr_audio_nomem(ld) : QR_OK;
+}
+
+static qr_status noise_decode(qr_audio_loader *ld, noise_set *ns, char **names, size_t nn)
+{
+    const char *dir = ld->o->augment.noise_dir;
+    ns->x = calloc(nn, sizeof *ns->x);
+    ns->len = calloc(nn, sizeof *ns->len);
+    if (!ns->x || !ns->len)
+        return qr_audio_nomem(ld);
+    ns->n = nn;
+    for (size_t i = 0; i < nn; i++) {
+        char *p = qr_audio_path_join(dir, names[i]);
+        if (!p)
+            return qr_audio_nomem(ld);
+        qr_status s = qr_audio_read(p, ld->o->sample_rate, ld->o->max_channels, ld->o->quality,
+                                    &ns->x[i], &ns->len[i], ld->err);
+        double pw = 0.0;
+        for (size_t j = 0; s == QR_OK && j < ns->len[i]; j++)
+            pw += (double)ns->x[i][j] * ns->x[i][j];
+        if (s == QR_OK && pw == 0.0)
+            s = qr_error_set(ld->err, QR_ERR_FORMAT, "%s: the noise file is silent", p);
+        free(p);
+        if (s != QR_OK)
+            return s;
+    }
+    return QR_OK;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+    z += UINT64_C(0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* One augmented copy of `clip` into `out` (both L), drawn from `r` (see audio.h). */
+static void augment_clip(const qr_audio_options *o, const noise_set *ns, const float *clip,
+                         float *out, size_t L, qr_rng *r)
+{
+    const qr_audio_augment *a = &o->augment;
+    double u_shift = qr_rng_uniform_d(r), u_noise = qr_rng_uniform_d(r);
+    double u_pick = qr_rng_uniform_d(r), u_off = qr_rng_uniform_d(r);
+    double u_snr = qr_rng_uniform_d(r), u_gain = qr_rng_uniform_d(r);
+
+    long S = (long)floor(a->time_shift * o->sample_rate);
+    if ((size_t)S >= L)
+        S = (long)L - 1;
+    long sh = (long)floor(u_shift * (double)(2 * S + 1)) - S;
+    if (sh > S)
+        sh = S;
+    for (size_t i = 0; i < L; i++) {
+        long j = (long)i - sh;
+        out[i] = j >= 0 && (size_t)j < L ? clip[j] : 0.0f;
+    }
+    if (ns->n && u_noise < a->noise_prob) {
+        size_t k = (size_t)floor(u_pick * (double)ns->n);
+        if (k >= ns->n)
+            k = ns->n - 1;
+        const float *nz = ns->x[k];
+        size_t nl = ns->len[k], off = (size_t)floor(u_off * (double)nl);
+        if (off >= nl)
+            off = nl - 1;
+        double ps = 0.0, pn = 0.0;
+        for (size_t i = 0; i < L; i++) {
+            double v = nz[(off + i) % nl];
+            ps += (double)out[i] * out[i];
+            pn += v * v;
+        }
+        ps /= (double)L;
+        pn /= (double)L;
+        if (ps < 1e-6)
+            ps = 1e-6;
+        double snr = a->snr_min + u_snr * (a->snr_max - a->snr_min);
+        if (pn > 0.0) {
+            double g = sqrt(ps / (pn * pow(10.0, snr / 10.0)));
+            for (size_t i = 0; i < L; i++)
+                out[i] = (float)((double)out[i] + g * nz[(off + i) % nl]);
+        }
+    }
+    double gain = pow(10.0, (a->gain_min + u_gain * (a->gain_max - a->gain_min)) / 20.0);
+    for (size_t i = 0; i < L; i++)
+        out[i] = (float)((double)out[i] * gain);
+}
+
+/* The random stream of copy `k` of a file: from the seed, the file's name and k only. */
+static void copy_rng(qr_rng *r, uint64_t seed, const char *rel, size_t k)
+{
+    uint64_t h = qr_fnv1a64(rel, strlen(rel), QR_FNV1A64_INIT);
+    qr_rng_seed(r, mix64(mix64(seed ^ UINT64_C(0x6175676d656e7421)) ^ h) ^ (uint64_t)k);
+}
+
+/* Augmented rows (copies · n_train, T·C): copy 1 of each training file, copy 2, ... */
+qr_status qr_audio_augment_all(qr_audio_loader *ld, const qr_audio_cache_dirs *cd,
+                               const size_t *train, size_t n_train, float **out)
+{
+    const qr_audio_options *o = ld->o;
+    const qr_audio_augment *a = &o->augment;
+    size_t K = a->copies, rows = K * n_train, row = ld->T * ld->C;
+    *out = NULL;
+    if (rows && row && rows > SIZE_MAX / sizeof(float) / row)
+        return qr_audio_nomem(ld);
+    noise_set ns = {0};
+    char **names = NULL;
+    size_t nn = 0;
+    qr_buf key = {0};
+    unsigned char *status = calloc(rows ? rows : 1, 1);
+    float *x = calloc(rows && row ? rows * row : 1, sizeof *x);
+    qr_status s = status && x ? QR_OK : qr_audio_nomem(ld);
+    if (s == QR_OK && a->noise_dir && a->noise_prob > 0.0)
+        s = noise_list(ld, &ns, &names, &nn);
+    if (s == QR_OK) {
+        qr_audio_key_printf(&key, "qreg audio augment %d\n", QR_AUDIO_FEATURES_VERSION);
+        qr_buf_put(&key, ld->key.data, ld->key.len);
+        qr_audio_key_printf(&key, "copies %zu shift %.17g noise_prob %.17g snr %.17g %.17g gain "
+                            "%.17g %.17g seed %llu\n", K, a->time_shift,
+                            nn ? a->noise_prob : 0.0, a->snr_min,
+                            a->snr_max, a->gain_min, a->gain_max, (unsigned long long)o->seed);
+        qr_audio_key_printf(&key, "train %zu\n", n_train);
+        for (size_t j = 0; j < n_train; j++)
+            qr_audio_key_printf(&key, "%zu\n", train[j]);
+        qr_buf_put(&key, ns.key.data ? (const char *)ns.key.data : "", ns.key.len);
+        if (key.nomem)
+            s = qr_audio_nomem(ld);
+    }
+    qr_audio_cache_state cs = QR_AUDIO_CACHE_OFF;
+    char used[sizeof ld->st.cache_path];
+    if (s == QR_OK && o->cache)
+        cs = qr_audio_cache_lookup(ld, cd, QR_FCACHE_KIND_AUGMENT, &key, rows, status, x, used,
+                                   sizeof used);
+    if (s == QR_OK && cs != QR_AUDIO_CACHE_HIT) {
+        if (nn)
+            s = noise_decode(ld, &ns, names, nn);
+        for (size_t j = 0; j < n_train && s == QR_OK; j++) {
+            size_t i = train[j];
+            if ((s = qr_audio_clip_of(ld, i)) != QR_OK)
+                break;
+            for (size_t k = 0; k < K && s == QR_OK; k++) {
+                qr_rng r;
+                copy_rng(&r, o->seed, ld->files[i].rel, k + 1);
+                augment_clip(o, &ns, ld->clip, ld->work, ld->L, &r);
+                s = qr_audio_features_of(ld, ld->work, x + (k * n_train + j) * row);
+            }
+        }
+        if (s == QR_OK && o->cache)
+            qr_audio_cache_store(ld, cd, QR_FCACHE_KIND_AUGMENT, &key, rows, status, x, used,
+                                 sizeof used);
+    }
+    ld->st.cache_augment = cs;
+    qr_audio_free_strs(names, nn);
+    noise_free(&ns);
+    qr_buf_free(&key);
+    free(status);
+    if (s != QR_OK) {
+        free(x);
+        return s;
+    }
+    ld->st.augmented = rows;
+    *out = x;
+    return QR_OK;
+}
