@@ -29,7 +29,9 @@ static const char report_help[] =
     "\n"
     "Writes to the output directory: summary.csv, summary.md, accuracy_vs_bytes.svg (the\n"
     "Pareto front highlighted), accuracy_per_schedule.svg (a box plot, when a setting's name\n"
-    "contains 'schedule') and heatmap.svg (mean accuracy over the first two numeric settings).\n"
+    "contains 'schedule') and heatmap.svg (mean accuracy over the first two numeric settings);\n"
+    "a plot only when it has runs to show (accuracy vs bytes: none for float-only runs, which\n"
+    "have no size), and it lists the files it wrote.\n"
     "\n"
     "options:\n"
     "  --out DIR        output directory (default: report/ beside the first results file)\n"
@@ -262,7 +264,10 @@ int qr_cmd_report(int argc, char **argv)
     if (s == QR_OK)
         s = qr_report_write_summary_md(&rp, p_md, files, n_files, &err);
     printf("\nwrote %s, %s", p_csv, p_md);
-    if (s == QR_OK && (s = qr_report_plot_pareto(&rp, p_par, &err)) == QR_OK)
+    /* only the plots written: each has nothing to draw without ok runs (accuracy vs bytes:
+     * without sizes either, as in a float-only sweep) */
+    int wrote = 0;
+    if (s == QR_OK && (s = qr_report_plot_pareto(&rp, p_par, &wrote, &err)) == QR_OK && wrote)
         printf(", %s", p_par);
     long bcol = -1;
     if (box) {
@@ -279,7 +284,7 @@ int qr_cmd_report(int argc, char **argv)
         }
     }
     if (s == QR_OK && bcol >= 0 &&
-        (s = qr_report_plot_box(&rp, (size_t)bcol, p_box, &err)) == QR_OK)
+        (s = qr_report_plot_box(&rp, (size_t)bcol, p_box, &wrote, &err)) == QR_OK && wrote)
         printf(", %s", p_box);
     long hx = -1, hy = -1;
     if (heat) {
@@ -302,7 +307,8 @@ int qr_cmd_report(int argc, char **argv)
         }
     }
     if (s == QR_OK && hx >= 0 && hy >= 0 &&
-        (s = qr_report_plot_heatmap(&rp, (size_t)hx, (size_t)hy, p_heat, &err)) == QR_OK)
+        (s = qr_report_plot_heatmap(&rp, (size_t)hx, (size_t)hy, p_heat, &wrote, &err)) ==
+            QR_OK && wrote)
         printf(", %s", p_heat);
     printf("\n");
     free(p_csv);

@@ -59,9 +59,13 @@ qr_status qr_report_write_summary_md(const qr_report *rp, const char *path, char
                                      size_t n_inputs, qr_error *err);
 
 /* ---- the plots (report_pareto.c, report_box.c, report_heatmap.c) ---- */
-qr_status qr_report_plot_pareto(const qr_report *rp, const char *path, qr_error *err);
-qr_status qr_report_plot_box(const qr_report *rp, size_t col, const char *path, qr_error *err);
+/* Each sets *wrote to whether it wrote `path`: not when it has nothing to plot (no run with
+ * an accuracy, or for accuracy vs bytes none with a size either). */
+qr_status qr_report_plot_pareto(const qr_report *rp, const char *path, int *wrote,
+                                qr_error *err);
+qr_status qr_report_plot_box(const qr_report *rp, size_t col, const char *path, int *wrote,
+                             qr_error *err);
 qr_status qr_report_plot_heatmap(const qr_report *rp, size_t cx, size_t cy, const char *path,
-                                 qr_error *err);
+                                 int *wrote, qr_error *err);
 
 #endif

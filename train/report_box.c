@@ -7,8 +7,10 @@
 #include "report.h"
 #include "svg.h"
 
-qr_status qr_report_plot_box(const qr_report *rp, size_t col, const char *path, qr_error *err)
+qr_status qr_report_plot_box(const qr_report *rp, size_t col, const char *path, int *wrote,
+                             qr_error *err)
 {
+    *wrote = 0;
     const qr_sweep_results *res = &rp->res;
     /* categories in order of appearance; values of every ok run outside the baseline */
     size_t cap = res->n_rows + 1, ncat = 0;
@@ -132,6 +134,7 @@ qr_status qr_report_plot_box(const qr_report *rp, size_t col, const char *path, 
                    "box: quartiles; thick line: median; whiskers: last run within 1.5 IQR; "
                    "dots: runs (red: outliers)");
     st = qr_svg_save(&s, path, err);
+    *wrote = st == QR_OK;
 out:
     free(cats);
     free(vals);

@@ -13,8 +13,9 @@ static int cmp_num_str(const void *a, const void *b)
 }
 
 qr_status qr_report_plot_heatmap(const qr_report *rp, size_t cx, size_t cy, const char *path,
-                                 qr_error *err)
+                                 int *wrote, qr_error *err)
 {
+    *wrote = 0;
     const qr_sweep_results *res = &rp->res;
     size_t n = res->n_rows + 1, nx = 0, ny = 0;
     const char **xs = calloc(n, sizeof *xs), **ys = calloc(n, sizeof *ys);
@@ -164,6 +165,7 @@ qr_status qr_report_plot_heatmap(const qr_report *rp, size_t cx, size_t cy, cons
     }
     qr_svg_text_ex(&s, bx + bwid + 48, y0 + bh / 2, 11, "middle", -90, NULL, "accuracy (%)");
     st = qr_svg_save(&s, path, err);
+    *wrote = st == QR_OK;
 out:
     free(xs);
     free(ys);

@@ -14,8 +14,10 @@ static int cmp_group_bytes(const void *a, const void *b)
     return x->bytes < y->bytes ? -1 : x->bytes > y->bytes ? 1 : (x->mean > y->mean ? -1 : 1);
 }
 
-qr_status qr_report_plot_pareto(const qr_report *rp, const char *path, qr_error *err)
+qr_status qr_report_plot_pareto(const qr_report *rp, const char *path, int *wrote,
+                                qr_error *err)
 {
+    *wrote = 0;
     size_t n = 0;
     for (size_t k = 0; k < rp->n_groups; k++)
         n += !isnan(rp->groups[k].bytes) && !isnan(rp->groups[k].mean);
@@ -216,5 +218,7 @@ qr_status qr_report_plot_pareto(const qr_report *rp, const char *path, qr_error 
         qr_svg_text_ex(&s, lx, ly, 10, "start", 0, "fill=\"#555\"", more);
     }
     free(front);
-    return qr_svg_save(&s, path, err);
+    qr_status st = qr_svg_save(&s, path, err);
+    *wrote = st == QR_OK;
+    return st;
 }
