@@ -300,6 +300,15 @@ check "report --baseline of a missing group" 1 err 'no group has' \
     "$qreg" report shard-out --out shard-report --baseline 'model[0].units=99'
 check "report of a file that is not results" 1 err 'not a qreg sweep results file' \
     "$qreg" report conf/base.json
+# a long --title widens the plots instead of being clipped at their right edge
+svg_width() { sed -n 's/^<svg .* width="\([0-9]*\)" .*/\1/p' "$1"; }
+check "report with a long title" 0 out 'accuracy_per_schedule' "$qreg" report grid-out/results.csv \
+    --out long-title --title 'A long title prefix for a sweep of bits and schedules on wine'
+widened=1
+for svg in accuracy_vs_bytes.svg accuracy_per_schedule.svg; do
+    [ "$(svg_width "long-title/$svg")" -gt "$(svg_width "grid-out/report/$svg")" ] || widened=0
+done
+[ "$widened" = 1 ] && pass "a long title widens the plots" || fail "a long title: plots as wide as before"
 # wrote_only DIR: the files of the "wrote" line in $tmp/out, which must all be in DIR, and no
 # other file there
 wrote_only() {

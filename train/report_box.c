@@ -43,7 +43,15 @@ qr_status qr_report_plot_box(const qr_report *rp, size_t col, const char *path, 
     double maxw = 0;
     for (size_t c = 0; c < ncat; c++)
         maxw = fmax(maxw, qr_svg_text_px(cats[c][0] ? cats[c] : "-", 11));
-    double W = fmax(600, 150 + 80.0 * (double)ncat);
+    static const char caption[] = "box: quartiles; thick line: median; whiskers: last run "
+                                  "within 1.5 IQR; dots: runs (red: outliers)";
+    const char *name = rp->short_names[col];
+    char title[256];
+    snprintf(title, sizeof title, "Accuracy per %s (%zu runs)", name, nv);
+    /* wide enough for the title and the caption too */
+    double W = fmax(fmax(600, 150 + 80.0 * (double)ncat),
+                    fmax(qr_svg_title_right(rp->title, 78, title),
+                         qr_svg_text_right(78, caption, 11)));
     double slot = (W - 78 - 30) / (double)ncat;
     int rotate = maxw > slot - 6;
     double below = rotate ? 40 + 0.574 * maxw : 70, H = 60 + 380 + below;
@@ -61,13 +69,10 @@ qr_status qr_report_plot_box(const qr_report *rp, size_t col, const char *path, 
     f.yhi = fmin(100, f.yhi + pad);
     qr_svg s;
     qr_svg_begin(&s, W, H);
-    const char *name = rp->short_names[col];
     char ylab[96];
     snprintf(ylab, sizeof ylab, "%s (%%)", qr_report_metric_name(rp));
     ylab[0] = (char)toupper((unsigned char)ylab[0]);
     qr_svg_axes(&s, &f, 0, NULL, ylab);
-    char title[256];
-    snprintf(title, sizeof title, "Accuracy per %s (%zu runs)", name, nv);
     qr_svg_title(&s, rp->title, f.x0, title);
     double *v = calloc(nv + 1, sizeof *v);
     if (!v) {
@@ -130,9 +135,7 @@ qr_status qr_report_plot_box(const qr_report *rp, size_t col, const char *path, 
     }
     double xl = rotate ? f.y0 + f.h + 24 + 0.574 * maxw : f.y0 + f.h + 52;
     qr_svg_text_ex(&s, f.x0 + f.w / 2, xl, 13, "middle", 0, NULL, name);
-    qr_svg_text_ex(&s, f.x0, 44, 11, "start", 0, "fill=\"#555\"",
-                   "box: quartiles; thick line: median; whiskers: last run within 1.5 IQR; "
-                   "dots: runs (red: outliers)");
+    qr_svg_text_ex(&s, f.x0, 44, 11, "start", 0, "fill=\"#555\"", caption);
     st = qr_svg_save(&s, path, err);
     *wrote = st == QR_OK;
 out:

@@ -76,12 +76,6 @@ qr_status qr_report_plot_heatmap(const qr_report *rp, size_t cx, size_t cy, cons
     double x0 = 90, y0 = 74, W = x0 + cell * (double)nx + 150, H = y0 + cell * (double)ny + 70;
     if (W < 680)
         W = 680;
-    qr_svg s;
-    qr_svg_begin(&s, W, H);
-    const char *xn = rp->short_names[cx], *yn = rp->short_names[cy];
-    char title[256];
-    snprintf(title, sizeof title, "Mean %s (%%)", qr_report_metric_name(rp));
-    qr_svg_title(&s, rp->title, x0, title);
     /* what the cells pool: the other settings that vary among their runs */
     char sub[512], sub2[512] = "";
     size_t sl = (size_t)snprintf(sub, sizeof sub, "n: runs per cell");
@@ -111,6 +105,15 @@ qr_status qr_report_plot_heatmap(const qr_report *rp, size_t cx, size_t cy, cons
         qr_report_group_label(rp, bg, lab, sizeof lab, " ");
         snprintf(sub2, sizeof sub2, "baseline, not in the map: %.1f%% (%s)", 100 * bg->mean, lab);
     }
+    const char *xn = rp->short_names[cx], *yn = rp->short_names[cy];
+    char title[256];
+    snprintf(title, sizeof title, "Mean %s (%%)", qr_report_metric_name(rp));
+    /* wide enough for the title and the captions too */
+    W = fmax(W, fmax(qr_svg_title_right(rp->title, x0, title),
+                     fmax(qr_svg_text_right(x0, sub, 11), qr_svg_text_right(x0, sub2, 11))));
+    qr_svg s;
+    qr_svg_begin(&s, W, H);
+    qr_svg_title(&s, rp->title, x0, title);
     qr_svg_text_ex(&s, x0, 44, 11, "start", 0, "fill=\"#555\"", sub);
     if (sub2[0])
         qr_svg_text_ex(&s, x0, 58, 11, "start", 0, "fill=\"#555\"", sub2);

@@ -61,8 +61,15 @@ qr_status qr_report_plot_pareto(const qr_report *rp, const char *path, int *wrot
             front[nf++] = &rp->groups[k];
     qsort(front, nf, sizeof *front, cmp_group_bytes);
     size_t n_listed = nf < 14 ? nf : 14;
+    static const char caption[] = "dots: mean over the repetitions, bars: ± 1 std (clipped to "
+                                  "the plot); numbered rings: the Pareto front";
+    char title[256];
+    snprintf(title, sizeof title, "Accuracy vs size: %zu configurations, Pareto front", n);
     double W = 1000, H = fmax(560, 260 + 28.0 * (double)n_listed + 60);
     qr_svg_frame f = {78, 56, 560, H - 56 - 66, INFINITY, -INFINITY, INFINITY, -INFINITY};
+    /* wide enough for the title and the caption (the front's list takes what is left) */
+    W = fmax(W, fmax(qr_svg_title_right(rp->title, f.x0, title),
+                     qr_svg_text_right(f.x0, caption, 11)));
     for (size_t k = 0; k < rp->n_groups; k++) {
         const qr_report_group *g = &rp->groups[k];
         if (isnan(g->bytes) || isnan(g->mean))
@@ -86,12 +93,8 @@ qr_status qr_report_plot_pareto(const qr_report *rp, const char *path, int *wrot
     snprintf(ylab, sizeof ylab, "%s (%%)", qr_report_metric_name(rp));
     ylab[0] = (char)toupper((unsigned char)ylab[0]);
     qr_svg_axes(&s, &f, 1, "model size (bytes; N bits per weight, 32 per bias)", ylab);
-    char title[256];
-    snprintf(title, sizeof title, "Accuracy vs size: %zu configurations, Pareto front", n);
     qr_svg_title(&s, rp->title, f.x0, title);
-    qr_svg_text_ex(&s, f.x0, 44, 11, "start", 0, "fill=\"#555\"",
-                   "dots: mean over the repetitions, bars: ± 1 std (clipped to the plot); "
-                   "numbered rings: the Pareto front");
+    qr_svg_text_ex(&s, f.x0, 44, 11, "start", 0, "fill=\"#555\"", caption);
     qr_svg_raw(&s, "<clipPath id=\"plot\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
                 "height=\"%.2f\"/></clipPath>\n<g clip-path=\"url(#plot)\">\n", f.x0, f.y0, f.w,
             f.h);

@@ -199,11 +199,28 @@ void qr_svg_axes(qr_svg *s, qr_svg_frame *f, int x_numeric, const char *xlabel,
         qr_svg_text_ex(s, f->x0 - 48, f->y0 + f->h / 2, 13, "middle", -90, NULL, ylabel);
 }
 
+static void title_text(char *t, size_t n, const char *prefix, const char *what)
+{
+    snprintf(t, n, "%s%s%s", prefix ? prefix : "", prefix ? ": " : "", what);
+}
+
 void qr_svg_title(qr_svg *s, const char *prefix, double x, const char *what)
 {
     char t[512];
-    snprintf(t, sizeof t, "%s%s%s", prefix ? prefix : "", prefix ? ": " : "", what);
+    title_text(t, sizeof t, prefix, what);
     qr_svg_text_ex(s, x, 26, 16, "start", 0, "font-weight=\"bold\"", t);
+}
+
+double qr_svg_text_right(double x, const char *text, double size)
+{
+    return x + qr_svg_text_px(text, size) + 10;
+}
+
+double qr_svg_title_right(const char *prefix, double x, const char *what)
+{
+    char t[512];
+    title_text(t, sizeof t, prefix, what);
+    return qr_svg_text_right(x, t, 16 * 1.1); /* bold: wider */
 }
 
 void qr_svg_legend(qr_svg *s, double x, double y, const char *head,

@@ -79,6 +79,10 @@ void qr_svg_axes(qr_svg *s, qr_svg_frame *f, int x_numeric, const char *xlabel,
                  const char *ylabel);
 /* A bold title at (x, 26): "PREFIX: WHAT", or WHAT when prefix is NULL. */
 void qr_svg_title(qr_svg *s, const char *prefix, double x, const char *what);
+/* How far right text at font size `size` from x on reaches, and that title, with a margin:
+ * the width a drawing needs not to clip them (from qr_svg_text_px, an upper estimate). */
+double qr_svg_text_right(double x, const char *text, double size);
+double qr_svg_title_right(const char *prefix, double x, const char *what);
 
 /* A legend box at (x, y), with an optional bold head, one entry a line. */
 typedef struct qr_svg_legend_entry {
