@@ -300,6 +300,54 @@ check "report --baseline of a missing group" 1 err 'no group has' \
     "$qreg" report shard-out --out shard-report --baseline 'model[0].units=99'
 check "report of a file that is not results" 1 err 'not a qreg sweep results file' \
     "$qreg" report conf/base.json
+# a long --title widens the plots instead of being clipped at their right edge
+svg_width() { sed -n 's/^<svg .* width="\([0-9]*\)" .*/\1/p' "$1"; }
+check "report with a long title" 0 out 'accuracy_per_schedule' "$qreg" report grid-out/results.csv \
+    --out long-title --title 'A long title prefix for a sweep of bits and schedules on wine'
+widened=1
+for svg in accuracy_vs_bytes.svg accuracy_per_schedule.svg; do
+    [ "$(svg_width "long-title/$svg")" -gt "$(svg_width "grid-out/report/$svg")" ] || widened=0
+done
+[ "$widened" = 1 ] && pass "a long title widens the plots" || fail "a long title: plots as wide as before"
+# wrote_only DIR: the files of the "wrote" line in $tmp/out, which must all be in DIR, and no
+# other file there
+wrote_only() {
+    local listed=$(sed -n 's/^wrote //p' "$tmp/out" | tr ',' '\n' | sed 's/^ *//' | sort)
+    [ -n "$listed" ] && [ "$listed" = "$(find "$1" -type f | sort)" ]
+}
+# float-only runs have no sizes, so no plot of accuracy vs bytes; nor may the report say so
+cat >conf/float.json <<EOF
+{"data": {"train": "$wine", "label": "label"},
+ "model": [{"type": "dense", "units": 8}, {"type": "relu"}, {"type": "dense"}],
+ "optimizer": {"name": "adam", "learning_rate": 0.01},
+ "training": {"epochs": 2, "batch_size": 16, "seed": 1},
+ "output": {"model": "ignored.qrm"}}
+EOF
+cat >float.json <<'EOF'
+{"base": "conf/float.json", "axes": {"model[0].units": [4, 8]}, "output": "float-out"}
+EOF
+check "sweep of float-only runs" 0 out '2 ok, 0 failed' "$qreg" sweep float.json -j 2
+check "report of float-only runs" 0 out '^wrote ' "$qreg" report float-out
+if wrote_only float-out/report && ! grep -q 'accuracy_vs_bytes' "$tmp/out"; then
+    pass "report of float-only runs lists just the files it wrote"
+else
+    fail "report of float-only runs lists files it did not write: $(ls float-out/report | tr "\n" " ")"
+fi
+# every run failed: nothing to plot, though the settings call for a box plot and a heat map
+cat >allfail.json <<'EOF'
+{"base": "conf/base.json", "set": {"model[0].units": 0},
+ "axes": {"quantize.schedule.name": ["none", "linear"], "quantize.matrices[0].bits": [2, 4]},
+ "names": {"quantize.schedule.name": "schedule", "quantize.matrices[0].bits": "bits"},
+ "output": "allfail-out"}
+EOF
+"$qreg" sweep allfail.json >/dev/null 2>&1
+check "report of a sweep whose runs all failed" 0 out '^4 runs \(0 ok, 4 failed\)' \
+    "$qreg" report allfail-out --heatmap bits,schedule
+if wrote_only allfail-out/report && ! grep -q '\.svg' "$tmp/out"; then
+    pass "report without an ok run lists no plot"
+else
+    fail "report without an ok run lists files it did not write: $(ls allfail-out/report | tr "\n" " ")"
+fi
 if command -v rsvg-convert >/dev/null 2>&1; then
     for svg in grid-out/report/accuracy_vs_bytes.svg grid-out/report/accuracy_per_schedule.svg \
         shard-report/accuracy_vs_bytes.svg shard-report/heatmap.svg; do
