@@ -293,5 +293,31 @@ else
     echo "skip - features of an audio config (no python3)"
 fi
 
+# ---- qreg plot ----------------------------------------------------------------------------
+# A regularized matrix at 8 and at 4 bits: the 8-bit curve's 255 minima must not draw as a solid
+# block, and the one-panel drawing must be wide enough for its caption (it clipped at 320 px).
+for bits in 8 4; do
+    cat >"$tmp/plot$bits.json" <<JSON
+{"data": {"train": "$csv", "label": "label", "validation_split": 0.2, "test_split": 0.2},
+ "model": [{"type": "dense", "units": 4}, {"type": "relu"}, {"type": "dense"}],
+ "training": {"epochs": 2, "batch_size": 32, "seed": 1},
+ "quantize": {"lambda": 0.001, "matrices": [{"layer": "all", "bits": $bits}]}}
+JSON
+    "$qreg" train "$tmp/plot$bits.json" --out "$tmp/plot$bits.qrm" --quiet >/dev/null 2>&1
+    check "plot of a $bits-bit model" 0 out 'wrote .*plot'"$bits"'\.svg \(dense_1/kernel\)' \
+        "$qreg" plot "$tmp/plot$bits.qrm" --out "$tmp/plot$bits.svg"
+done
+if grep -q 'too dense to draw' "$tmp/plot8.svg" && ! grep -q 'too dense' "$tmp/plot4.svg"; then
+    pass "plot: the 8-bit regularizer is shaded, the 4-bit one drawn"
+else
+    fail "plot: the 8-bit regularizer's curve drawn as a solid block (or the 4-bit one not drawn)"
+fi
+w=$(sed -n 's/.*<svg[^>]* width="\([0-9.]*\)".*/\1/p' "$tmp/plot4.svg" | head -n 1)
+if [ -n "$w" ] && awk -v w="$w" 'BEGIN { exit !(w >= 480) }'; then
+    pass "plot: one panel as wide as its caption ($w px)"
+else
+    fail "plot: one panel $w px wide clips its caption"
+fi
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -48,20 +48,39 @@ static void draw_panel(qr_svg *svg, double x0, double y0, double w, double h, co
             double bh = ph * 0.95 * (double)p->counts[b] / (double)mx;
             qr_svg_rect(svg, px + (double)b * bw, py + ph - bh, bw, bh, "#3b6fb6", 0.85);
         }
+    /* the grid's minima k/M closer than 5 px (8 bits: 255 in the panel) draw as a solid block:
+     * then only the band they fill is shaded, with the linear tails beyond it */
+    int levels = bits == 1 ? 1 : qr_reg_levels(bits);
+    int dense = regularized && pw / (hi - lo) / levels < 5.0;
+    double edge = bits == 1 ? 1.5 : 1.0 + 0.25 / levels;
+    if (dense) {
+        double bx0 = px + pw * (-edge - lo) / (hi - lo), bx1 = px + pw * (edge - lo) / (hi - lo);
+        qr_svg_rect(svg, bx0, py, bx1 - bx0, ph, "#d1495b", 0.12);
+        qr_svg_text(svg, px + pw / 2, py + 12, 9, "middle", "%d minima: too dense to draw",
+                    2 * levels + 1);
+    }
     if (regularized) {
         /* the regularizer, scaled so its oscillating part (0..2) fills the panel; the linear
          * tails beyond the grid are clipped at the top */
         enum { NPT = 600 };
         double xs[NPT], ys[NPT];
+        int k = 0;
         for (int i = 0; i < NPT; i++) {
             double v = lo + (hi - lo) * i / (NPT - 1);
+            if (dense && fabs(v) <= edge) {
+                if (k > 1)
+                    qr_svg_polyline(svg, xs, ys, k, "#d1495b", 1.0);
+                k = 0;
+                continue;
+            }
             double r = qr_reg_value(reg, bits, v);
             if (r > 2.2)
                 r = 2.2;
-            xs[i] = px + pw * (v - lo) / (hi - lo);
-            ys[i] = py + ph - ph * 0.95 * r / 2.2;
+            xs[k] = px + pw * (v - lo) / (hi - lo);
+            ys[k++] = py + ph - ph * 0.95 * r / 2.2;
         }
-        qr_svg_polyline(svg, xs, ys, NPT, "#d1495b", 1.0);
+        if (k > 1)
+            qr_svg_polyline(svg, xs, ys, k, "#d1495b", 1.0);
     }
     /* axis ticks at -1, 0, 1 (the grid's ends) and the frame */
     for (int t = -1; t <= 1; t++) {
@@ -88,12 +107,21 @@ static qr_status render(const char *out, const char *name, int bits, qr_reg_kind
 {
     const double pw = 300, ph = 200, head = 46;
     size_t cols = n < 4 ? n : 4, rows = (n + cols - 1) / cols;
+    char title[160], caption[160];
+    snprintf(title, sizeof title, "%s: %d bit%s, %s", name, bits, bits == 1 ? "" : "s",
+             regularized ? qr_reg_name(reg) : "8-bit PTQ (not regularized)");
+    snprintf(caption, sizeof caption, "bars: weight histogram (%zu bins on [%g, %g)); "
+             "red: the regularizer (clipped at 2.2)", bins, lo, hi);
+    /* as wide as the panels, or as the title and caption need (one panel is narrower) */
+    double width = pw * (double)cols + 20;
+    double need = qr_svg_text_right(12, title, 15 * 1.1) + 12;
+    width = need > width ? need : width;
+    need = qr_svg_text_right(12, caption, 11) + 12;
+    width = need > width ? need : width;
     qr_svg svg;
-    qr_svg_begin(&svg, pw * (double)cols + 20, ph * (double)rows + head + 24);
-    qr_svg_text(&svg, 12, 22, 15, "start", "%s: %d bit%s, %s", name, bits, bits == 1 ? "" : "s",
-                regularized ? qr_reg_name(reg) : "8-bit PTQ (not regularized)");
-    qr_svg_text(&svg, 12, 40, 11, "start", "bars: weight histogram (%zu bins on [%g, %g)); "
-                "red: the regularizer (clipped at 2.2)", bins, lo, hi);
+    qr_svg_begin(&svg, width, ph * (double)rows + head + 24);
+    qr_svg_text(&svg, 12, 22, 15, "start", "%s", title);
+    qr_svg_text(&svg, 12, 40, 11, "start", "%s", caption);
     for (size_t i = 0; i < n; i++)
         draw_panel(&svg, 10 + pw * (double)(i % cols), head + ph * (double)(i / cols), pw, ph,
                    &panels[i], bins, lo, hi, reg, bits, regularized);
