@@ -313,9 +313,9 @@ int qr_cmd_sweep(int argc, char **argv)
             printf("%zu runs finished in %s: %zu ok, %zu failed", R.finished, e, R.n_ok,
                    R.n_failed);
             if (R.stopping)
-                printf("; interrupted (%zu stopped with a checkpoint, %zu not started): run "
-                       "the same command to go on", R.n_interrupted,
-                       R.total - R.finished - R.n_interrupted);
+                printf("; %s (%zu stopped with a checkpoint, %zu not started): run the same "
+                       "command to go on", s ? "stopped by an error" : "interrupted",
+                       R.n_interrupted, R.total - R.finished - R.n_interrupted);
             printf("\nresults: %s (qreg report %s)\n", R.csv_path, dir);
         }
         fflush(stdout);

@@ -73,14 +73,16 @@ static void forward_stop(sweep_run *R)
 
 /* Reap finished children. A training run that succeeded goes on to the integer evaluations
  * of its validation and test files (when it has them); a finished run's row is recorded
- * (rank 0) or sent to rank 0. */
+ * (rank 0) or sent to rank 0. An error does not stop the reaping: the first is returned. */
 static qr_status reap(sweep_run *R, const sigset_t *orig, qr_error *err)
 {
+    qr_status first = QR_OK; /* every finished child is reaped; the first error is returned */
+    qr_error later;
     for (;;) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
-            return QR_OK;
+            return first;
         size_t i = 0;
         while (i < R->n_running && R->running[i].pid != pid)
             i++;
@@ -88,18 +90,21 @@ static qr_status reap(sweep_run *R, const sigset_t *orig, qr_error *err)
             continue;
         job j = R->running[i];
         R->running[i] = R->running[--R->n_running];
+        qr_error *e = first ? &later : err;
+        qr_status s;
         if (j.phase == 0) {
             qr_sweep_row r;
             int row = sweep_finish_run(R, &j, status, &r);
-            if (row < 0)
-                return qr_error_set(err, QR_ERR_NOMEM, "out of memory");
             if (row == 0) {
                 R->n_interrupted++;
                 continue;
             }
-            if (!(j.row = malloc(sizeof *j.row))) {
-                qr_sweep_row_free(&r);
-                return qr_error_set(err, QR_ERR_NOMEM, "out of memory");
+            if (row < 0 || !(j.row = malloc(sizeof *j.row))) {
+                if (row > 0)
+                    qr_sweep_row_free(&r);
+                s = qr_error_set(e, QR_ERR_NOMEM, "out of memory");
+                first = first ? first : s;
+                continue;
             }
             *j.row = r;
         } else {
@@ -109,11 +114,10 @@ static qr_status reap(sweep_run *R, const sigset_t *orig, qr_error *err)
             R->running[R->n_running++] = j; /* the same slot, the next phase */
             continue;
         }
-        qr_status s = sweep_emit_row(R, j.point, j.row, err);
+        s = sweep_emit_row(R, j.point, j.row, e);
         qr_sweep_row_free(j.row);
         free(j.row);
-        if (s)
-            return s;
+        first = first ? first : s;
     }
 }
 
@@ -171,8 +175,11 @@ static qr_status run_pool(sweep_run *R, const size_t *pending, size_t n_pending,
                 break;
             s = sweep_start_run(R, (size_t)k, orig, err);
         }
-        if (s == QR_OK)
-            s = reap(R, orig, err);
+        /* reap after an error too: every child is waited for, whatever went wrong */
+        qr_error later;
+        qr_status s1 = reap(R, orig, s ? &later : err);
+        if (!s)
+            s = s1;
 #ifdef QR_HAVE_MPI
         if (R->rank == 0 && R->ranks > 1) {
             qr_error e2;
@@ -182,10 +189,13 @@ static qr_status run_pool(sweep_run *R, const size_t *pending, size_t n_pending,
                 s = s2;
         }
 #endif
-        if (s) {
+        if (s && !R->stopping) {
+            /* stop the runs, once: they checkpoint and are resumed by the next sweep (a stop
+             * signal from now on is passed on too, and a second SIGINT ends a run at once) */
             R->stopping = 1;
             for (size_t i = 0; i < R->n_running; i++)
                 kill(R->running[i].pid, SIGINT);
+            sweep_draw_bar(R);
         }
         int local_done = R->n_running == 0 &&
                          (R->stopping || s ||
@@ -207,19 +217,8 @@ static qr_status run_pool(sweep_run *R, const size_t *pending, size_t n_pending,
             continue;
         }
 #endif
-        if (local_done) {
-            /* wait for the rest after an error */
-            while (R->n_running > 0) {
-                int status;
-                pid_t pid = waitpid(-1, &status, 0);
-                if (pid < 0 && errno != EINTR)
-                    break;
-                for (size_t i = 0; pid > 0 && i < R->n_running; i++)
-                    if (R->running[i].pid == pid)
-                        R->running[i] = R->running[--R->n_running];
-            }
+        if (local_done)
             break;
-        }
         wait_event(orig, 1.0); /* a second at most: the bar's clock */
         sweep_draw_bar(R);
     }

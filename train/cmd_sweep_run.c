@@ -155,6 +155,14 @@ qr_status sweep_emit_row(sweep_run *R, size_t k, const qr_sweep_row *r, qr_error
     return QR_OK;
 }
 
+/* Name the run in the error `err` holds about starting it. */
+static qr_status start_error(qr_error *err, qr_status s, const qr_sweep_point *p)
+{
+    char msg[QR_ERROR_MAX];
+    snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+    return qr_error_set(err, s, "cannot start run %s: %s", p->id, msg);
+}
+
 /* Start point `k` as a child process; a config error is recorded at once. */
 qr_status sweep_start_run(sweep_run *R, size_t k, const sigset_t *orig, qr_error *err)
 {
@@ -163,6 +171,8 @@ qr_status sweep_start_run(sweep_run *R, size_t k, const sigset_t *orig, qr_error
     if (!rdir)
         return qr_error_set(err, QR_ERR_NOMEM, "out of memory");
     qr_status s = prepare_run(R, p, rdir, &cpath, cfg_err, sizeof cfg_err, err);
+    if (s)
+        s = start_error(err, s, p);
     char *model = sweep_path_join(rdir, "model.qrm");
     char *ckpt = sweep_path_join(rdir, "model.qrm.ckpt");
     char *out = sweep_path_join(rdir, "stdout.json"), *errp = sweep_path_join(rdir, "stderr.log");
@@ -185,6 +195,8 @@ qr_status sweep_start_run(sweep_run *R, size_t k, const sigset_t *orig, qr_error
         pid_t pid;
         if ((s = sweep_spawn(R, argv, out, errp, orig, &pid, err)) == QR_OK)
             R->running[R->n_running++] = (job){pid, k, sweep_now(), 0, NULL};
+        else
+            s = start_error(err, s, p);
     }
     free(model);
     free(ckpt);
