@@ -3,9 +3,11 @@
 # errors, key-path errors naming the path, results rows for every run (a diverging run and a
 # bad config recorded as failed while the sweep goes on), stable ids, resuming (finished ids
 # skipped, a torn last row ignored, missing runs rerun), SIGINT stopping runs with checkpoints
-# and the next sweep resuming them, shards partitioning the points, and the report: summary
-# files and SVG plots that rsvg-convert renders. Run by `make check` (QR_SRCDIR, QR_BUILDDIR);
-# the source tree is only read. Ends with "sweep: N passed, N failed".
+# and the next sweep resuming them, an error (a config.json that cannot be written) while runs
+# go stopping and reaping them (also with a SIGTERM while it waits), shards partitioning the
+# points, and the report: summary files and SVG plots that rsvg-convert renders. Run by
+# `make check` (QR_SRCDIR, QR_BUILDDIR); the source tree is only read. Ends with
+# "sweep: N passed, N failed".
 set -u
 
 srcdir=${QR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -223,6 +225,99 @@ elif [ "$status" -eq 0 ]; then
 else
     fail "SIGINT: status $status; $(cat int.out int.err | tail -n 3)"
 fi
+
+# ---- an error while runs are going: every child reaped, a message, exit 1 --------------
+# A regular file where a run's directory goes makes writing its config.json fail (as a full
+# disk does), unprivileged and as root. The sweep used to stop reaping its children after
+# such an error and wait for them forever (SIGINT to the zombies, SIGTERM ignored).
+# child_of PID TEXT: the pid of a child of PID whose command line contains TEXT
+child_of() {
+    local d
+    for d in /proc/[0-9]*; do
+        [ "$(cut -d' ' -f4 "$d/stat" 2>/dev/null)" = "$1" ] || continue
+        if tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "$2"; then
+            echo "${d#/proc/}"
+            return 0
+        fi
+    done
+    return 1
+}
+# await PID SECONDS: wait for PID to exit, its exit status in $status ("hung" when it had
+# to be killed after SECONDS)
+await() {
+    local i
+    for i in $(seq 1 $(($2 * 10))); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$1" 2>/dev/null; then
+        kill -KILL "$1"
+        wait "$1"
+        status=hung
+    else
+        wait "$1"
+        status=$?
+    fi
+}
+cat >stuck.json <<EOF
+{"base": {"data": {"train": "$wine", "label": "label"},
+          "model": [{"type": "dense", "units": 128}, {"type": "relu"}, {"type": "dense"}],
+          "training": {"epochs": 1000000, "batch_size": 4, "seed": 3, "checkpoint_every": 0}},
+ "axes": {"training.seed": [7, 8, 9]}, "output": "stuck-out"}
+EOF
+"$qreg" sweep stuck.json --dry-run | grep -E '^[0-9a-f]{12} ' | cut -c1-12 >stuck-ids
+a=$(sed -n 1p stuck-ids)
+b=$(sed -n 2p stuck-ids)
+c=$(sed -n 3p stuck-ids)
+mkdir -p stuck-out/runs
+: >"stuck-out/runs/$b"
+# -j 2: run a starts, then b's config cannot be written while a runs
+"$qreg" sweep stuck.json -j 2 --no-int >stuck.out 2>stuck.err &
+pid=$!
+await "$pid" 60
+if [ "$status" = 1 ] && grep -q "^qreg sweep: cannot start run $b: .*runs/$b/config\.json" stuck.err &&
+    grep -q 'stopped by an error (1 stopped with a checkpoint, 2 not started)' stuck.out; then
+    pass "an error while a run goes: the run is stopped and reaped, the error named, exit 1"
+else
+    fail "an error while a run goes: status $status; $(cat stuck.out stuck.err | tail -n 3)"
+fi
+# the same later on, with a SIGTERM while the sweep waits for a run: a and b run (b not yet
+# blocked), a is held stopped, b is killed, so c starts and cannot write its config
+rm -rf stuck-out
+mkdir -p stuck-out/runs
+"$qreg" sweep stuck.json -j 2 --no-int >stuck.out 2>stuck.err &
+pid=$!
+for _ in $(seq 1 300); do
+    [ -s "stuck-out/runs/$a/log.csv" ] && [ -s "stuck-out/runs/$b/log.csv" ] && break
+    sleep 0.1
+done
+pa=$(child_of "$pid" "runs/$a/")
+pb=$(child_of "$pid" "runs/$b/")
+if [ -n "$pa" ] && [ -n "$pb" ]; then
+    : >"stuck-out/runs/$c"
+    kill -STOP "$pa"
+    kill -KILL "$pb"
+    for _ in $(seq 1 100); do
+        [ "$(rows stuck-out/results.csv)" -ge 1 ] && break
+        sleep 0.1
+    done
+    sleep 0.5
+    kill -TERM "$pid"
+    kill -CONT "$pa"
+    await "$pid" 60
+    if [ "$status" = 1 ] && grep -q "^qreg sweep: cannot start run $c: " stuck.err &&
+        grep -q 'killed by signal 9' stuck-out/results.csv &&
+        grep -q 'stopped by an error (1 stopped with a checkpoint' stuck.out; then
+        pass "SIGTERM while the sweep waits for a run after an error: reaped, exit 1"
+    else
+        fail "SIGTERM after an error: status $status; $(cat stuck.out stuck.err | tail -n 3)"
+    fi
+else
+    kill -INT "$pid"
+    await "$pid" 60
+    fail "SIGTERM after an error: runs $a and $b did not both start"
+fi
+[ -n "${pa:-}" ] && kill -CONT "$pa" 2>/dev/null && kill -KILL "$pa" 2>/dev/null
 
 # ---- shards ----------------------------------------------------------------------------
 cat >shard.json <<'EOF'

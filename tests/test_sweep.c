@@ -1,4 +1,4 @@
-/* Sweeps (train/sweep.c): key paths and their errors, grid expansion and run ids (stable
+/* Sweeps (train/sweep*.c): key paths and their errors, grid expansion and run ids (stable
  * across runs and key order), run configs, shards, result rows in CSV and JSON lines, reading
  * results back (torn lines, repeated ids), and appends from several processes at once. */
 #define _XOPEN_SOURCE 700
