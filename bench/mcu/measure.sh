@@ -119,7 +119,7 @@ for core in $CORES; do
         >"$D/qemu.out" 2>"$D/qemu.err" || rc=$?
     if [ $rc -ne 0 ] || ! grep -qx 'status done' "$D/count.txt" 2>/dev/null; then
         echo "measure.sh: $core run failed (exit $rc: 3 = fault, 124 = timeout)" >&2
-        cat "$D/semihost.txt" "$D/qemu.err" "$D/count.txt" 2>/dev/null | head -n 20 >&2
+        { cat "$D/semihost.txt" "$D/qemu.err"; head -n 4 "$D/count.txt"; } 2>/dev/null >&2
         exit 1
     fi
     insns=$(awk '$1 == "window" {print $2}' "$D/count.txt")
