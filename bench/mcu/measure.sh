@@ -63,6 +63,7 @@ cc -O2 -fPIC -shared -Wall -Wextra -o "$PLUGIN" "$HERE/qb_count.c" 2>"$BUILD/plu
 
 # bench_setup and bench_main are the only entry points; the rest is garbage-collected
 CFLAGS_COMMON=("$OPT" -g -ffunction-sections -fdata-sections -Wall -Wextra)
+# shellcheck disable=SC2054  # the commas belong to the options
 LDFLAGS_COMMON=(-nostartfiles --specs=nano.specs --specs=nosys.specs -Wl,--gc-sections -T "$HERE/mcu.ld")
 
 link() { # core out.elf sources… — one gcc call: crt0.c + the sources, compiled and linked
@@ -101,9 +102,12 @@ for core in $CORES; do
 
     call=$(addr "$D/bench.elf" __qb_call)
     back=$(addr "$D/bench.elf" __qb_back)
-    [ -n "$call" ] && [ -n "$back" ] || { echo "measure.sh: __qb_call/__qb_back not in the image" >&2; exit 1; }
+    if [ -z "$call" ] || [ -z "$back" ]; then
+        echo "measure.sh: __qb_call/__qb_back not in the image" >&2; exit 1
+    fi
     code=$(arm-none-eabi-objdump -h "$D/bench.elf" | awk '$2 == ".text" {print "0x" $3}')
 
+    # shellcheck disable=SC2054  # the commas belong to the options
     qemu=(qemu-system-arm -display none -monitor none -serial none -nodefaults
           -chardev "file,id=sh,path=$D/semihost.txt"
           -semihosting-config enable=on,target=native,chardev=sh -kernel "$D/bench.elf")
