@@ -1,4 +1,4 @@
-/* bench/mcu_bts.c — one bts inference on an emulated Cortex-M (../shared/mcu/measure.sh),
+/* bench/mcu_bts.c — one bts inference on an emulated Cortex-M (bench/mcu/measure.sh),
  * run from generated C arrays (bench/mcu_bts_gen.c). Build flags choose:
  *   -DBTS_BITS=8|4|1        the model's weight bit-width (bts_s8.c, bts_s4.c, bts_s1.c)
  *   -DBENCH_MODE=1          whole sequence: qrt_run over 40 frames (model loaded in setup)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/mcu_bts.sh — flash, RAM and instruction counts of a bts-shaped integer model on an
-# emulated Cortex-M0+ and Cortex-M4 (../shared/mcu/measure.sh), at 8, 4 and 1 bits.
+# emulated Cortex-M0+ and Cortex-M4 (the harness bench/mcu/measure.sh), at 8, 4 and 1 bits.
 #
-#   bench/mcu_bts.sh [MCU_DIR]        (default MCU_DIR: ../shared/mcu next to the repository)
+#   bench/mcu_bts.sh [MCU_DIR]        (a directory with measure.sh; default: bench/mcu)
 #   QRT_BENCH_OUT=dir  keep the generated sources and ELFs (default: a temp dir)
 #   QRT_BENCH_BITS="8 4 1", QRT_BENCH_MODES="whole frame load cframe cwhole",
 #   QRT_BENCH_CONFIGS="all only"
@@ -13,11 +13,11 @@
 # and cwhole = the same model compiled (qrt_builder_write_compiled: const tensors and
 # straight-line layer calls, linked with qrt_kernels.c and qrt_layer.c only). Config
 # "all" compiles every weight width's kernels and the sparse ones, "only" just the one the
-# model uses (QRT_ENABLE_S*; QRT_ENABLE_BITMAP=0 and QRT_ENABLE_RLE=0). Extra compiler flags: -std=c99 -ffreestanding (as runtime/build-arm.sh). Every run's bench_ret must equal the host's result for the same input:
+# model uses (QRT_ENABLE_S*; QRT_ENABLE_BITMAP=0 and QRT_ENABLE_RLE=0). Extra compiler flags: -std=c99 -ffreestanding (as bench/mcu/build-arm.sh). Every run's bench_ret must equal the host's result for the same input:
 # the device computes bit for bit what the host computes. Prints a markdown table.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-MCU="${1:-$ROOT/../shared/mcu}"
+MCU="${1:-$ROOT/bench/mcu}"
 [ -x "$MCU/measure.sh" ] || { echo "mcu_bts.sh: no measure.sh in $MCU" >&2; exit 2; }
 OUT="${QRT_BENCH_OUT:-$(mktemp -d /tmp/qrt-bench.XXXXXX)}"
 mkdir -p "$OUT"
@@ -25,8 +25,9 @@ OUT="$(cd "$OUT" && pwd)"
 RT="$ROOT/runtime"
 DEV=("$RT/qrt_kernels.c" "$RT/qrt_layer.c" "$RT/qrt_sparse.c" "$RT/qrt_model.c" "$RT/qrt_run.c")
 
-cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I"$RT" "$ROOT/bench/mcu_bts_gen.c" \
-    "${DEV[@]}" "$RT/qrt_host.c" "$RT/qrt_builder.c" "$RT/qrt_codegen.c" "$RT/qrt_sparse_host.c" -lm -o "$OUT/mcu_bts_gen"
+EXP="$ROOT/export"
+cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I"$RT" -I"$EXP" "$ROOT/bench/mcu_bts_gen.c" \
+    "${DEV[@]}" "$EXP/qrt_host.c" "$EXP/qrt_builder.c" "$EXP/qrt_codegen.c" "$EXP/qrt_sparse_host.c" -lm -o "$OUT/mcu_bts_gen"
 "$OUT/mcu_bts_gen" "$OUT" >"$OUT/gen.txt"
 
 expect() { sed -n "s/^#define $1 \(-\{0,1\}[0-9]*\)L\{0,1\}.*/\1/p" "$OUT/bts_input.h"; }
@@ -84,7 +85,7 @@ for bits in $BITS; do
     done
 done
 echo
-echo "flash = everything the bench adds to an empty image (measure.sh net_text + net_data): the"
+echo "flash = everything the bench adds to an empty image (measure.sh's net_text + net_data): the"
 echo "model blob, the runtime, libgcc/newlib helpers, the 480-byte test input and the bench glue."
 echo "static RAM = net_data + net_bss: qrt_model (48 B), qrt_stream, the scratch. Outputs in $OUT"
 exit $status

@@ -1,5 +1,5 @@
 /* bench/mcu_model.c — one inference of an exported model (`qreg export --out DIR`) on an
- * emulated Cortex-M (../shared/mcu/measure.sh), driven by bench/mcu_model.sh. Flags:
+ * emulated Cortex-M (bench/mcu/measure.sh), driven by bench/mcu_model.sh. Flags:
  *   -DM_NAME=bts -DM_UP=BTS   the export's --name and its upper-case form
  *   -DBENCH_MODE=2            interpreter: one frame (qrt_stream_push + qrt_stream_logits) on a
  *                             stream already fed SEQ_LEN frames; model.c + the whole runtime

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # bench/mcu_model.sh — flash, RAM and instruction counts of an exported model (`qreg export
 # MODEL.qrm --out DIR --name NAME`) on an emulated Cortex-M0+ and Cortex-M4
-# (../shared/mcu/measure.sh), run by the interpreter (model.c + the whole runtime) and
+# (bench/mcu/measure.sh), run by the interpreter (model.c + the whole runtime) and
 # compiled (model_compiled.c + qrt_kernels.c + qrt_layer.c).
 #
-#   bench/mcu_model.sh DIR [NAME] [MCU_DIR]     (NAME default: model)
+#   bench/mcu_model.sh DIR [NAME] [MCU_DIR]     (NAME default: model; MCU_DIR: bench/mcu)
 #   QRT_BENCH_OUT=dir  keep the ELFs (default: a temp dir)
 #   QRT_BENCH_CFLAGS="-DQRT_SMALL=1 …"  extra compiler flags (host and device builds)
 #
@@ -18,7 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${1:?usage: bench/mcu_model.sh EXPORT_DIR [NAME] [MCU_DIR]}"
 NAME="${2:-model}"
-MCU="${3:-$ROOT/../shared/mcu}"
+MCU="${3:-$ROOT/bench/mcu}"
 [ -x "$MCU/measure.sh" ] || { echo "mcu_model.sh: no measure.sh in $MCU" >&2; exit 2; }
 for f in model.c model.h model_compiled.c model_compiled.h; do
     [ -f "$DIR/$f" ] || { echo "mcu_model.sh: $DIR/$f missing (run qreg export)" >&2; exit 2; }

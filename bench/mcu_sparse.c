@@ -1,5 +1,5 @@
 /* bench/mcu_sparse.c — one matrix-vector product (BENCH_MODE 1) or one validation
- * (BENCH_MODE 2) of a weight matrix in one encoding, for ../shared/mcu/measure.sh; driven
+ * (BENCH_MODE 2) of a weight matrix in one encoding, for bench/mcu/measure.sh; driven
  * by bench/mcu_sparse.sh, which generates sparse_data.h (bench/qreg-sparse-bench --emit).
  * The kernel is called by name, so the image holds only its code. bench_main returns the
  * checksum Σ_r (r + 1)·y_r (mode 1, must equal SP_EXPECT) or the qrt_status (mode 2). */

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/mcu_sparse.sh — Cortex-M0+ instructions, cycle estimate and code bytes of one
 # matrix-vector product in each weight encoding (dense, bitmap, RLE), with
-# ../shared/mcu/measure.sh; matrices from bench/qreg-sparse-bench --emit (random zeros).
+# bench/mcu/measure.sh; matrices from bench/qreg-sparse-bench --emit (random zeros).
 #
 #   bench/mcu_sparse.sh BENCH_BIN [MCU_DIR]      BENCH_BIN: the built bench/qreg-sparse-bench
+#                                                MCU_DIR: the harness (default bench/mcu)
 #   SP_SHAPES="bts_gru_in gsc_gru_rec"  SP_BITS="8 4 2"  SP_ZEROS="0 50 75 90 95"
 #   SP_MODE=1 (product) or 2 (qrt_sparse_check, amax 1)  SP_CORES=m0plus
 #
@@ -12,7 +13,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${1:?usage: mcu_sparse.sh BENCH_BIN [MCU_DIR]}"
-MCU="${2:-$ROOT/../shared/mcu}"
+MCU="${2:-$ROOT/bench/mcu}"
 [ -x "$MCU/measure.sh" ] || { echo "mcu_sparse.sh: no measure.sh in $MCU" >&2; exit 2; }
 OUT="$(mktemp -d /tmp/qrt-sparse-mcu.XXXXXX)"
 trap 'rm -rf "$OUT"' EXIT

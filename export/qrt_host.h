@@ -1,6 +1,6 @@
 /* qrt host helpers: the parts of the runtime that need floating point, for the exporter and
  * for evaluating an integer model on a PC (`qreg eval --int`). Not part of the device build
- * (runtime/build-arm.sh does not compile qrt_host.c); hosted C99, double precision. */
+ * (never built for the device: export/ is host code); hosted C99, double precision. */
 #ifndef QRT_HOST_H
 #define QRT_HOST_H
 

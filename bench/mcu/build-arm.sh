@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
-# runtime/build-arm.sh — build the device runtime (and optionally generated model sources) for
+# bench/mcu/build-arm.sh — build the device runtime (and optionally generated model sources) for
 # Cortex-M0+ (and Cortex-M4) with Debian's arm-none-eabi-gcc, and fail if any object needs
 # floating point (soft-float helpers __aeabi_f*/__aeabi_d*, conversions, libm) or dynamic memory
 # (malloc and friends) or stdio.
 #
-#   runtime/build-arm.sh                       # the three device sources, all weight widths
-#   runtime/build-arm.sh gen/model.c           # … plus generated model sources (model.h next
-#                                              #   to model.c is found through -I of its dir)
-#   runtime/build-arm.sh gen/model_compiled.c  # … a compiled model (qreg export writes both)
-#   runtime/build-arm.sh --bts                 # … plus generated bts models at 8, 4, 1 bits
-#                                              #   and bench/mcu_bts.c (host cc generates them)
-#   QRT_ARM_OUT=dir runtime/build-arm.sh       # keep the objects in dir (default: temp dir)
+#   bench/mcu/build-arm.sh                       # the device sources (runtime/*.c), all widths
+#   bench/mcu/build-arm.sh gen/model.c           # … plus generated model sources (model.h next
+#                                                #   to model.c is found through -I of its dir)
+#   bench/mcu/build-arm.sh gen/model_compiled.c  # … a compiled model (qreg export writes both)
+#   bench/mcu/build-arm.sh --bts                 # … plus generated bts models at 8, 4, 1 bits
+#                                                #   and bench/mcu_bts.c (host cc generates them)
+#   QRT_ARM_OUT=dir bench/mcu/build-arm.sh       # keep the objects in dir (default: temp dir)
 #   QRT_ARM_CPUS="cortex-m0plus" …             # cores (default: cortex-m0plus cortex-m4)
 #
 # Flags: -mthumb -Os -std=c99 -ffreestanding -Wall -Wextra -Wconversion -Werror. Also builds
-# the 8-bit-only configuration (QRT_ENABLE_S1/S2/S4=0) and the compact one (QRT_SMALL=1). Prints the code size per object.
+# the 8-bit-only configuration (QRT_ENABLE_S1/S2/S4=0) and the compact one (QRT_SMALL=1). Prints
+# the code size per object. It only compiles (no link, no run): bench/mcu/measure.sh runs code.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+RT="$ROOT/runtime"
 CC="${CROSS:-arm-none-eabi-}gcc"
 NM="${CROSS:-arm-none-eabi-}nm"
 SIZE="${CROSS:-arm-none-eabi-}size"
@@ -36,10 +38,14 @@ else
     trap 'rm -rf "$OUT"' EXIT
 fi
 
-DEVICE_SRCS=(qrt_kernels.c qrt_layer.c qrt_model.c qrt_run.c qrt_sparse.c)
+# The device sources: every runtime/*.c (runtime/ holds device code only; the host-side
+# builder, C writer and helpers are in export/).
+SRCS=("$RT"/*.c)
+[ -f "${SRCS[0]}" ] || { echo "build-arm.sh: no sources in $RT" >&2; exit 2; }
+EXP="$ROOT/export"
 CFLAGS=(-mthumb -Os -std=c99 -ffreestanding -Wall -Wextra -Wconversion -Wshadow
         -Wstrict-prototypes -Wmissing-prototypes -Werror -ffunction-sections -fdata-sections
-        -I"$HERE")
+        -I"$RT")
 
 # Undefined symbols an object must not need: soft-float arithmetic and conversions, libm,
 # dynamic memory, stdio.
@@ -79,15 +85,13 @@ build() { # name cpu extra-flags... -- sources...
         comm -23 - <(echo "$defined") | tr '\n' ' ')"
 }
 
-SRCS=()
-for s in "${DEVICE_SRCS[@]}"; do SRCS+=("$HERE/$s"); done
 EXTRA=()
 for a in "$@"; do
     if [ "$a" = --bts ]; then
-        ROOT="$(cd "$HERE/.." && pwd)"
         mkdir -p "$OUT/gen"
-        ${HOSTCC:-cc} -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -I"$HERE" "$ROOT/bench/mcu_bts_gen.c" \
-            "${SRCS[@]}" "$HERE/qrt_host.c" "$HERE/qrt_builder.c" "$HERE/qrt_codegen.c" "$HERE/qrt_sparse_host.c" -lm -o "$OUT/gen/mcu_bts_gen"
+        ${HOSTCC:-cc} -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -I"$RT" -I"$ROOT/export" \
+            "$ROOT/bench/mcu_bts_gen.c" "${SRCS[@]}" "$EXP/qrt_host.c" "$EXP/qrt_builder.c" \
+            "$EXP/qrt_codegen.c" "$EXP/qrt_sparse_host.c" -lm -o "$OUT/gen/mcu_bts_gen"
         "$OUT/gen/mcu_bts_gen" "$OUT/gen" >/dev/null
         EXTRA+=("$OUT/gen/bts_s8.c" "$OUT/gen/bts_s4.c" "$OUT/gen/bts_s1.c")
         EXTRA+=("$OUT/gen/bts_s8c.c" "$OUT/gen/bts_s4c.c" "$OUT/gen/bts_s1c.c")
