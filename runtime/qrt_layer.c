@@ -163,3 +163,12 @@ void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre)
         h[j] = ((QRT_ONE_Q15 - z) * n + z * h[j] + 16384) >> 15;
     }
 }
+
+void qrt_quantize_raw16(const qrt_inq *q, const int16_t *raw, int32_t *frame, size_t n,
+                        int32_t in_max)
+{
+    for (size_t i = 0; i < n; i++, q++) {
+        int32_t acc = (int32_t)raw[i] * ((int32_t)1 << q->pre) - q->zero;
+        frame[i] = clamp(qrt_requant(acc, q->rq.mult, q->rq.shift), in_max);
+    }
+}

@@ -16,6 +16,10 @@
 #include "qrt.h"
 #include "qrt_sparse.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A weight matrix with its bias and requantization: row o of y = W·x is
  * requant(dot(W_o, x) + bias_o, rq_o). Rows are walked in order: dense rows are row_bytes
  * apart; sparse rows (bitmap or run-length) vary in length and sdot returns the next one. */
@@ -85,5 +89,30 @@ void qrt_bn_run(const qrt_scale *l, const int32_t *x, int32_t *y);
 void qrt_prelu_run(const qrt_scale *l, const int32_t *x, int32_t *y);
 /* One GRU step: h (H, Q15) ← GRU(x (n_in), h); pre: 4H words of scratch. */
 void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre);
+
+/* One input feature's transform from a raw integer sample (an int16 ADC count, say) to the
+ * model's quantized input, the integer form of qrt_quantize_input (export/qrt_host.h) with
+ * x = raw · raw_scale:
+ *     q = clamp(requant(raw · 2^pre − zero, rq), ±in_max)
+ * zero = round(mean / raw_scale · 2^pre) is the standardization's mean in raw counts (Q pre),
+ * rq = raw_scale / (std · in_scale) · 2^−pre, and pre (0 … 15) the largest with
+ * (2^15 + |zero| / 2^pre + 1) · 2^pre ≤ 2^30, so the accumulator never overflows. Computed by
+ * qrt_input_consts (export/qrt_host.h); compiled models call it as NAME_quantize_frame. The
+ * result differs from the host's float quantization only where the exact value
+ * v = (raw · raw_scale − mean) / std / in_scale lies within ε = 2^−pre · a/2 + (|v| + 1) · 2^−30
+ * of a rounding boundary (a = raw_scale / (std · in_scale): the mean's rounding to Q pre and the
+ * multiplier's 2^−31), and then by 1 (docs/runtime.md, "Input transform"). */
+typedef struct qrt_inq {
+    int32_t zero;             /* the mean in raw counts, times 2^pre, rounded */
+    qrt_rq rq;                /* raw counts · 2^−pre → quantized input */
+    uint32_t pre;             /* 0 … 15 */
+} qrt_inq;
+/* frame[i] = the transform of raw[i] with q[i], for i < n. */
+void qrt_quantize_raw16(const qrt_inq *q, const int16_t *raw, int32_t *frame, size_t n,
+                        int32_t in_max);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QRT_LAYER_H */

@@ -9,6 +9,10 @@
 #include "qreg/data.h"
 #include "qreg/model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A tensor's size: a qreg parameter (theory, SPEC.md §1) or a runtime tensor (actual). */
 typedef struct qr_export_tensor {
     char name[64];          /* "gru_1/recurrent_kernel", or the runtime's "weights", "requant" */
@@ -71,13 +75,37 @@ QR_API int qr_export_name_ok(const char *name);
 /* Write DIR/model.qrt, DIR/model.c and DIR/model.h (C identifier prefix `name`, all const,
  * 8-byte aligned, stamped with the qreg version), and the compiled model
  * DIR/model_compiled.c and .h (const tensors and straight-line layer calls: name_reset,
- * name_push, name_logits, name_run; see qrt_builder_write_compiled), each atomically. */
+ * name_push, name_logits, name_run, name_quantize_frame; see qrt_builder_write_compiled_ex),
+ * as a set (qr_export_write_ex). */
 QR_API qr_status qr_export_write(const uint8_t *blob, size_t len, const char *dir,
                                  const char *name, qr_error *err);
+
+/* Options of qr_export_write_ex (all zero: what qr_export_write writes). */
+typedef struct qr_export_write_options {
+    double raw_scale;                /* one raw input count = raw_scale model units, for
+                                        NAME_quantize_frame (0: 1) */
+    const char *const *class_names;  /* the outputs' names in label order, or NULL */
+    const char *model_path;          /* the exported .qrm: its file name and SHA-256 go into
+                                        model_compiled.h (NULL: none) */
+    const char *runtime_dir;         /* non-NULL: also copy the runtime files the model needs
+                                        from this directory (qrt.h, …; qrt_sparse.c only for a
+                                        sparse model) and write qrt.mk and qrt.cmake */
+} qr_export_write_options;
+
+/* qr_export_write with options. The files of one export are replaced as a set: everything is
+ * written into a temporary directory inside DIR (created if missing), then moved in; on any
+ * error nothing in DIR has changed (a DIR this call created is removed again). */
+QR_API qr_status qr_export_write_ex(const uint8_t *blob, size_t len, const char *dir,
+                                    const char *name, const qr_export_write_options *opt,
+                                    qr_error *err);
 
 /* Accuracy of the integer model in `blob` on a dataset (raw features: the blob standardizes
  * and quantizes them), with each prediction in pred (d->n, may be NULL). */
 QR_API qr_status qr_export_evaluate(const uint8_t *blob, size_t len, const qr_dataset *d,
                                     double *accuracy, int32_t *pred, qr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QREG_EXPORT_H */
