@@ -627,16 +627,17 @@ qrt_status qrt_builder_write_compiled_ex(const uint8_t *blob, size_t len, const 
                 "/* Input transform: raw integer samples (one int16 per feature, e.g. ADC counts)\n"
                 " * to the model's quantized input, integers only. One raw count = %s_RAW_SCALE\n"
                 " * model units (the units of the training data; qreg export --raw-scale); per\n"
-                " * feature q = clamp(requant(raw * 2^pre - zero, mult, shift), ±%s_IN_MAX), the\n"
-                " * integer form of ((raw * %s_RAW_SCALE - mean) / std) / in_scale rounded, with\n"
-                " * in_scale = %.9g. It equals the host's float quantization except within a\n"
-                " * tiny distance of a rounding boundary, where it may differ by 1 (docs/runtime.md).\n"
-                " *   feature          mean           std   zero  pre        mult  shift\n",
+                " * feature q = clamp(round((raw * mult - off) / 2^k), ±%s_IN_MAX) in exact 64-bit\n"
+                " * arithmetic (32-bit operations), the integer form of\n"
+                " * round(((raw * %s_RAW_SCALE - mean) / std) / in_scale), in_scale = %.9g.\n"
+                " * It equals the host's float quantization except within (|raw * a| + a) * 2^-31\n"
+                " * (a = mult / 2^k) of a rounding boundary, where it may differ by 1 (docs/runtime.md).\n"
+                " *   feature          mean           std        mult   k                  off\n",
                 up, up, up, hv.in_scale);
         for (size_t i = 0; i < nf; i++)
-            fprintf(h.fp, " *   %7zu %13.6g %13.6g %6ld %4u %11ld %6ld\n", i, (double)mean[i],
-                    (double)sd[i], (long)inq[i].zero, (unsigned)inq[i].pre,
-                    (long)inq[i].rq.mult, (long)inq[i].rq.shift);
+            fprintf(h.fp, " *   %7zu %13.6g %13.6g %11ld %3u %20.0f\n", i, (double)mean[i],
+                    (double)sd[i], (long)inq[i].mult, (unsigned)inq[i].k,
+                    (double)inq[i].off_hi * 4294967296.0 + (double)inq[i].off_lo);
         fprintf(h.fp,
                 " */\n#define %s_RAW_SCALE %.17g\n"
                 "void %s_quantize_frame(const int16_t *raw, int32_t *frame);\n"
@@ -679,11 +680,11 @@ qrt_status qrt_builder_write_compiled_ex(const uint8_t *blob, size_t len, const 
     }
     fprintf(c.fp, "};\n");
     if (have_input) {
-        fprintf(c.fp, "\n/* input transform: {zero, {mult, shift}, pre} per feature */\n"
+        fprintf(c.fp, "\n/* input transform: {mult, off_hi, off_lo, k} per feature */\n"
                       "static const qrt_inq %s_in_q[%zu] = {", name, nf);
         for (size_t i = 0; i < nf; i++)
-            fprintf(c.fp, "\n    {%ld, {%ld, %ld}, %uu},", (long)inq[i].zero,
-                    (long)inq[i].rq.mult, (long)inq[i].rq.shift, (unsigned)inq[i].pre);
+            fprintf(c.fp, "\n    {%ld, %ld, %luu, %uu},", (long)inq[i].mult,
+                    (long)inq[i].off_hi, (unsigned long)inq[i].off_lo, (unsigned)inq[i].k);
         fprintf(c.fp,
                 "\n};\n\nvoid %s_quantize_frame(const int16_t *raw, int32_t *frame)\n{\n"
                 "    qrt_quantize_raw16(%s_in_q, raw, frame, %s_N_FEATURES, %s_IN_MAX);\n}\n",

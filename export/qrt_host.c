@@ -159,18 +159,24 @@ qrt_status qrt_input_consts(const qrt_model *m, double raw_scale, qrt_inq *out, 
         }
         /* the host computes ((x − mean) / std) / in_scale in double from these binary32s */
         double a = raw_scale / ((double)sd * v.in_scale);
-        double mr = (double)mean / raw_scale; /* the mean in raw counts */
-        if (!(a > 0.0) || !(fabs(mr) < 1073741824.0 - 32769.0))
-            return QRT_ERR_RANGE;
-        unsigned pre = 15;
-        while (pre > 0 && (32769.0 + ceil(fabs(mr))) * ldexp(1.0, (int)pre) > 1073741824.0)
-            pre--;
+        double c = (double)mean / ((double)sd * v.in_scale);
+        if (!(a > 0.0) || !(a < 1073741824.0) || !(fabs(c / a) < 536870912.0))
+            return QRT_ERR_RANGE; /* |mean| ≥ 2^29 raw counts: not this sensor's data */
+        int e;
+        frexp(a, &e);         /* a ∈ [2^(e−1), 2^e) */
+        int k = 31 - e;       /* a · 2^k ∈ [2^30, 2^31) */
+        k = k < 1 ? 1 : k > 62 ? 62 : k;
+        double mult = floor(ldexp(a, k) + 0.5);
+        if (mult >= 2147483648.0)
+            mult = 2147483647.0;
+        double off = floor(ldexp(c, k) + 0.5); /* |off| < 2^29 · 2^31 = 2^60: exact below 2^53 */
         qrt_inq q;
-        q.pre = pre;
-        q.zero = (int32_t)floor(mr * ldexp(1.0, (int)pre) + 0.5);
-        st = qrt_quantize_multiplier(a * ldexp(1.0, -(int)pre), &q.rq.mult, &q.rq.shift);
-        if (st != QRT_OK)
-            return st;
+        q.mult = (int32_t)mult;
+        q.k = (uint32_t)k;
+        /* off as two's complement (hi, lo): off = hi · 2^32 + lo, 0 ≤ lo < 2^32 */
+        double hi = floor(off / 4294967296.0);
+        q.off_hi = (int32_t)hi;
+        q.off_lo = (uint32_t)(off - hi * 4294967296.0);
         out[i] = q;
         if (a_out)
             a_out[i] = a;

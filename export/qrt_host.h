@@ -38,9 +38,9 @@ qrt_status qrt_quantize_input(const qrt_model *m, const float *x, size_t n_frame
 /* The integer input transform of every feature (out: F entries) for raw integer samples
  * (|raw| ≤ 32768) where one raw count is raw_scale model units (raw_scale > 0; the model's
  * units are those of its training data): see qrt_quantize_raw16 (runtime/qrt_layer.h).
- * QRT_ERR_RANGE when raw_scale is not positive and finite, a mean lies beyond ±2^30 − 2^15
- * raw counts, or a multiplier is out of the runtime's range. *a_out (F, may be NULL) gets
- * each feature's a = raw_scale / (std · in_scale), for the error bound. */
+ * QRT_ERR_RANGE when raw_scale is not positive and finite, one raw count is 2^30 input steps
+ * or more, or a mean lies 2^29 raw counts or more from zero. *a_out (F, may be NULL) gets each
+ * feature's a = raw_scale / (std · in_scale), for the error bound. */
 qrt_status qrt_input_consts(const qrt_model *m, double raw_scale, qrt_inq *out, double *a_out);
 /* Each feature's mean and std (1 and 0 without standardization), as stored (binary32). */
 qrt_status qrt_input_standardization(const qrt_model *m, float *mean, float *std);

@@ -91,21 +91,22 @@ void qrt_prelu_run(const qrt_scale *l, const int32_t *x, int32_t *y);
 void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre);
 
 /* One input feature's transform from a raw integer sample (an int16 ADC count, say) to the
- * model's quantized input, the integer form of qrt_quantize_input (export/qrt_host.h) with
- * x = raw · raw_scale:
- *     q = clamp(requant(raw · 2^pre − zero, rq), ±in_max)
- * zero = round(mean / raw_scale · 2^pre) is the standardization's mean in raw counts (Q pre),
- * rq = raw_scale / (std · in_scale) · 2^−pre, and pre (0 … 15) the largest with
- * (2^15 + |zero| / 2^pre + 1) · 2^pre ≤ 2^30, so the accumulator never overflows. Computed by
- * qrt_input_consts (export/qrt_host.h); compiled models call it as NAME_quantize_frame. The
- * result differs from the host's float quantization only where the exact value
- * v = (raw · raw_scale − mean) / std / in_scale lies within ε = 2^−pre · a/2 + (|v| + 1) · 2^−30
- * of a rounding boundary (a = raw_scale / (std · in_scale): the mean's rounding to Q pre and the
- * multiplier's 2^−31), and then by 1 (docs/runtime.md, "Input transform"). */
+ * model's quantized input: the integer form of qrt_quantize_input (export/qrt_host.h) with
+ * x = raw · raw_scale, i.e. of q = round_half_away(raw · a − c), a = raw_scale / (std · in_scale),
+ * c = mean / (std · in_scale):
+ *     q = clamp(round_half_away((raw · mult − off) / 2^k), ±in_max)
+ * with mult = round(a · 2^k) (|mult| < 2^31, k = 1 … 62 as large as that allows) and
+ * off = round(c · 2^k), computed exactly in 64-bit two's complement made of 32-bit pieces (no
+ * 64-bit operation, no libgcc call on ARMv6-M). Constants from qrt_input_consts
+ * (export/qrt_host.h); compiled models call it as NAME_quantize_frame. Rounding ties go away
+ * from zero as on the host, so the result equals the host's float quantization except where
+ * the exact value v lies within ε = (|raw · a| + a) · 2^−31 of a rounding boundary (the two
+ * constants' roundings), and there it differs by 1 (docs/runtime.md, "Input transform"). */
 typedef struct qrt_inq {
-    int32_t zero;             /* the mean in raw counts, times 2^pre, rounded */
-    qrt_rq rq;                /* raw counts · 2^−pre → quantized input */
-    uint32_t pre;             /* 0 … 15 */
+    int32_t mult;             /* a · 2^k, rounded */
+    int32_t off_hi;           /* off = off_hi · 2^32 + off_lo: c · 2^k, rounded */
+    uint32_t off_lo;
+    uint32_t k;               /* 1 … 62 */
 } qrt_inq;
 /* frame[i] = the transform of raw[i] with q[i], for i < n. */
 void qrt_quantize_raw16(const qrt_inq *q, const int16_t *raw, int32_t *frame, size_t n,
