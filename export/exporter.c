@@ -39,6 +39,8 @@ typedef struct unit {
     double s_w, s_wh;
     int32_t out_max;
     double s_out;
+    size_t kernel, stride, dilation; /* conv */
+    int causal;
 } unit;
 
 static const qr_node *param(qr_model *m, const char *layer, const char *tensor)
@@ -184,15 +186,86 @@ static void free_units(unit *u, size_t n)
     free(u);
 }
 
-/* Group the spec's layers into runtime layers and quantize their weights. */
+/* The next layer after i that is not dropout (n_layers if none). */
+static size_t next_real(const qr_model_spec *sp, size_t i)
+{
+    size_t j = i + 1;
+    while (j < sp->n_layers && (sp->layers[j].kind == QR_LAYER_DROPOUT ||
+                                sp->layers[j].kind == QR_LAYER_SPATIAL_DROPOUT))
+        j++;
+    return j;
+}
+
+QR_API qr_status qr_export_check_spec(const qr_model_spec *sp, qr_error *err)
+{
+    size_t frames = sp->t > 1 ? sp->t : 0; /* frames per sequence; 0: flat vectors */
+    for (size_t i = 0; i < sp->n_layers; i++) {
+        const qr_layer_spec *l = &sp->layers[i];
+        switch (l->kind) {
+        case QR_LAYER_CONV1D: {
+            if (l->padding == QR_PAD_SAME)
+                return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s': conv1d padding "
+                                    "\"same\" cannot run on the device: its right-hand zeros "
+                                    "need the end of the sequence, which a stream never has "
+                                    "(use \"causal\", or \"valid\")", l->name);
+            size_t span = (l->kernel - 1) * l->dilation + 1;
+            if (frames)
+                frames = l->padding == QR_PAD_CAUSAL ? (frames - 1) / l->stride + 1
+                       : frames >= span ? (frames - span) / l->stride + 1 : 0;
+            break;
+        }
+        case QR_LAYER_GRU:
+            if (!l->return_sequences)
+                frames = 0;
+            break;
+        case QR_LAYER_SIGMOID:
+        case QR_LAYER_TANH:
+        case QR_LAYER_MAXPOOL1D:
+            return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s' (%s) has no integer kernel "
+                                "in the device runtime (supported: conv1d valid/causal, dense, "
+                                "gru, batchnorm, relu, prelu, dropout; flatten and "
+                                "global_average_pooling1d when a dense layer follows)",
+                                l->name, qr_layer_kind_name(l->kind));
+        case QR_LAYER_FLATTEN:
+        case QR_LAYER_GAP1D: {
+            if (!frames)
+                break; /* flat already: the identity */
+            size_t j = next_real(sp, i);
+            if (j >= sp->n_layers || sp->layers[j].kind != QR_LAYER_DENSE)
+                return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s' (%s): the device "
+                                    "runs it as part of the dense layer right after it (a "
+                                    "convolution over the whole window), and none follows",
+                                    l->name, qr_layer_kind_name(l->kind));
+            if (frames > QRT_MAX_KERNEL)
+                return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s' (%s): %zu frames; the "
+                                    "device runs at most %u at once", l->name,
+                                    qr_layer_kind_name(l->kind), frames, QRT_MAX_KERNEL);
+            frames = 0;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return QR_OK;
+}
+
+/* Group the spec's layers into runtime layers and quantize their weights. A flatten or global
+ * average pooling over a sequence of T frames and the dense layer after it become one
+ * convolution with kernel T (valid, stride 1): flatten's order t·C + c is the kernel's
+ * tap-major order, and the average's weights are the dense levels repeated for every tap at
+ * 1/T of the scale (the integer sum over the window, divided in the requantization). */
 static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, size_t *n_out,
                             qr_error *err)
 {
     const qr_model_spec *sp = &m->spec;
+    qr_status cs = qr_export_check_spec(sp, err);
+    if (cs != QR_OK)
+        return cs;
     unit *u = calloc(sp->n_layers + 1, sizeof *u);
     if (!u)
         return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-    size_t n = 0, feat = sp->f;
+    size_t n = 0, feat = sp->f, frames = sp->t > 1 ? sp->t : 0;
     for (size_t i = 0; i < sp->n_layers; i++) {
         const qr_layer_spec *l = &sp->layers[i];
         unit *v = &u[n];
@@ -206,26 +279,53 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
             if (n > 0)
                 u[n - 1].last = i; /* the identity at inference: its output is the previous one */
             continue;
+        case QR_LAYER_FLATTEN:
+        case QR_LAYER_GAP1D:
+            if (!frames) { /* flat already */
+                if (n > 0)
+                    u[n - 1].last = i;
+                continue;
+            }
+            /* the dense layer after it, as a convolution over the window */
+            /* fall through */
         case QR_LAYER_DENSE:
         case QR_LAYER_CONV1D: {
             int conv = l->kind == QR_LAYER_CONV1D;
-            if (conv && l->padding == QR_PAD_SAME) {
-                free_units(u, n);
-                return qr_error_set(err, QR_ERR_UNSUPPORTED, "export: layer '%s': the runtime "
-                                    "supports valid and causal padding, not same", l->name);
+            size_t window = 0, rep = 1;
+            if (l->kind == QR_LAYER_FLATTEN || l->kind == QR_LAYER_GAP1D) {
+                window = frames;
+                rep = l->kind == QR_LAYER_GAP1D ? frames : 1;
+                i = next_real(sp, i); /* checked: a dense layer */
+                l = &sp->layers[i];
+                v->layer = v->last = i;
             }
-            size_t k = conv ? l->kernel : 1;
-            v->kind = conv ? U_CONV : U_DENSE;
+            size_t k = conv ? l->kernel : window ? window : 1;
+            v->kind = conv || window ? U_CONV : U_DENSE;
+            v->kernel = k;
+            v->stride = conv ? l->stride : 1;
+            v->dilation = conv ? l->dilation : 1;
+            v->causal = conv && l->padding == QR_PAD_CAUSAL;
             v->n_out = l->units;
             v->w_cols = k * feat;
             snprintf(nm, sizeof nm, "%s/kernel", l->name);
-            v->w = quantize_matrix(param(m, l->name, "kernel"), plan_entry(plan, nm), v->w_cols,
-                                   v->n_out, &v->s_w, &v->bits);
+            v->w = quantize_matrix(param(m, l->name, "kernel"), plan_entry(plan, nm),
+                                   v->w_cols / rep, v->n_out, &v->s_w, &v->bits);
+            if (v->w && rep > 1) { /* the average: each row's levels once per frame */
+                int8_t *w = malloc(v->n_out * v->w_cols + 1);
+                size_t c = feat;
+                for (size_t o = 0; w && o < v->n_out; o++)
+                    for (size_t t = 0; t < rep; t++)
+                        memcpy(w + o * v->w_cols + t * c, v->w + o * c, c);
+                free(v->w);
+                v->w = w;
+                v->s_w /= (double)rep;
+            }
+            if (conv || window)
+                frames = conv ? (v->causal ? (frames - 1) / v->stride + 1
+                                           : (frames - ((k - 1) * v->dilation + 1)) / v->stride + 1)
+                              : 1;
             /* a batch norm right after (dropout aside) folds into this layer */
-            size_t j = i + 1;
-            while (j < sp->n_layers && (sp->layers[j].kind == QR_LAYER_DROPOUT ||
-                                        sp->layers[j].kind == QR_LAYER_SPATIAL_DROPOUT))
-                j++;
+            size_t j = next_real(sp, i);
             if (j < sp->n_layers && sp->layers[j].kind == QR_LAYER_BATCHNORM) {
                 v->bn = (long)j;
                 v->last = j;
@@ -249,6 +349,8 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
                 free_units(u, n + 1);
                 return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
             }
+            if (!l->return_sequences)
+                frames = 0;
             feat = h;
             break;
         }
@@ -264,11 +366,10 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
             v->kind = U_PRELU;
             v->n_out = feat;
             break;
-        default:
+        default: /* refused by qr_export_check_spec */
             free_units(u, n);
             return qr_error_set(err, QR_ERR_UNSUPPORTED, "export: layer '%s' (%s) has no integer "
-                                "kernel in the runtime (supported: conv1d, dense, gru, batchnorm, "
-                                "relu, prelu, dropout)", l->name, qr_layer_kind_name(l->kind));
+                                "kernel in the runtime", l->name, qr_layer_kind_name(l->kind));
         }
         if ((v->kind == U_DENSE || v->kind == U_CONV || v->kind == U_GRU) && !v->w) {
             free_units(u, n + 1);
@@ -411,11 +512,10 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
                                            v->out_max};
                     qs = qrt_builder_add_dense(b, &p);
                 } else if (s == QR_OK && !ovf) {
-                    qrt_builder_conv1d p = {(uint32_t)(v->w_cols / l->kernel), (uint32_t)c,
-                                            (uint32_t)l->kernel, (uint32_t)l->stride,
-                                            (uint32_t)l->dilation,
-                                            l->padding == QR_PAD_CAUSAL ? QRT_PAD_CAUSAL
-                                                                        : QRT_PAD_VALID,
+                    qrt_builder_conv1d p = {(uint32_t)(v->w_cols / v->kernel), (uint32_t)c,
+                                            (uint32_t)v->kernel, (uint32_t)v->stride,
+                                            (uint32_t)v->dilation,
+                                            v->causal ? QRT_PAD_CAUSAL : QRT_PAD_VALID,
                                             {(unsigned)v->bits, v->w}, bias, rq, n_rq, off,
                                             v->out_max};
                     qs = qrt_builder_add_conv1d(b, &p);

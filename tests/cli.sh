@@ -263,6 +263,23 @@ check "export: QREG_RUNTIME_DIR without the runtime" 1 err 'QREG_RUNTIME_DIR=.*n
 check "export: QREG_RUNTIME_DIR" 0 out 'runtime files it needs \(from .*/exp\)' \
     env QREG_RUNTIME_DIR="$tmp/exp" "$qreg" export "$tmp/p.qrm" --out "$tmp/exp2" --with-runtime
 
+cat > "$tmp/same.json" <<EOF
+{"data": {"train": "$srcdir/data/wine.csv", "label": "label", "sequence": [13, 1]},
+ "model": [{"type": "conv1d", "filters": 2, "kernel_size": 3, "padding": "same"},
+           {"type": "flatten"}, {"type": "dense"}],
+ "training": {"epochs": 1, "checkpoint_every": 0}}
+EOF
+check "train warns at start about a model the device cannot run" 0 err \
+    "warning: layer 'conv1d_1': conv1d padding \"same\" cannot run on the device" \
+    "$qreg" train "$tmp/same.json" --out "$tmp/same.qrm" --quiet
+check "export of that model fails naming the layer and the reason" 1 err \
+    "conv1d_1.*right-hand zeros" "$qreg" export "$tmp/same.qrm" --out "$tmp/same-exp"
+if [ ! -e "$tmp/same-exp" ]; then
+    pass "export: nothing written for a refused model"
+else
+    fail "export: $tmp/same-exp exists after a refused model"
+fi
+
 # ---- qreg features ----------------------------------------------------------------------
 check "features --help" 0 out '^usage: qreg features' "$qreg" features --help
 check "features without --out" 2 err 'usage: qreg features' "$qreg" features "$quickstart"
