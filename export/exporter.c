@@ -4,11 +4,17 @@
  * qr_quant_fake does, choose each activation tensor's bound A from the accumulator limit of the
  * weight layer that reads it and its scale from the calibrated range (s = max|x| / A), then
  * hand integer parameters to the builder. Recipe: docs/runtime.md. */
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "lib/fileio.h"
 #include "lib/graph_impl.h"
+#include "lib/sha256.h"
 #include "model/model_impl.h"
 #include "qreg/export.h"
 #include "export/qrt_builder.h"
@@ -33,6 +39,8 @@ typedef struct unit {
     double s_w, s_wh;
     int32_t out_max;
     double s_out;
+    size_t kernel, stride, dilation; /* conv */
+    int causal;
 } unit;
 
 static const qr_node *param(qr_model *m, const char *layer, const char *tensor)
@@ -178,15 +186,86 @@ static void free_units(unit *u, size_t n)
     free(u);
 }
 
-/* Group the spec's layers into runtime layers and quantize their weights. */
+/* The next layer after i that is not dropout (n_layers if none). */
+static size_t next_real(const qr_model_spec *sp, size_t i)
+{
+    size_t j = i + 1;
+    while (j < sp->n_layers && (sp->layers[j].kind == QR_LAYER_DROPOUT ||
+                                sp->layers[j].kind == QR_LAYER_SPATIAL_DROPOUT))
+        j++;
+    return j;
+}
+
+QR_API qr_status qr_export_check_spec(const qr_model_spec *sp, qr_error *err)
+{
+    size_t frames = sp->t > 1 ? sp->t : 0; /* frames per sequence; 0: flat vectors */
+    for (size_t i = 0; i < sp->n_layers; i++) {
+        const qr_layer_spec *l = &sp->layers[i];
+        switch (l->kind) {
+        case QR_LAYER_CONV1D: {
+            if (l->padding == QR_PAD_SAME)
+                return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s': conv1d padding "
+                                    "\"same\" cannot run on the device: its right-hand zeros "
+                                    "need the end of the sequence, which a stream never has "
+                                    "(use \"causal\", or \"valid\")", l->name);
+            size_t span = (l->kernel - 1) * l->dilation + 1;
+            if (frames)
+                frames = l->padding == QR_PAD_CAUSAL ? (frames - 1) / l->stride + 1
+                       : frames >= span ? (frames - span) / l->stride + 1 : 0;
+            break;
+        }
+        case QR_LAYER_GRU:
+            if (!l->return_sequences)
+                frames = 0;
+            break;
+        case QR_LAYER_SIGMOID:
+        case QR_LAYER_TANH:
+        case QR_LAYER_MAXPOOL1D:
+            return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s' (%s) has no integer kernel "
+                                "in the device runtime (supported: conv1d valid/causal, dense, "
+                                "gru, batchnorm, relu, prelu, dropout; flatten and "
+                                "global_average_pooling1d when a dense layer follows)",
+                                l->name, qr_layer_kind_name(l->kind));
+        case QR_LAYER_FLATTEN:
+        case QR_LAYER_GAP1D: {
+            if (!frames)
+                break; /* flat already: the identity */
+            size_t j = next_real(sp, i);
+            if (j >= sp->n_layers || sp->layers[j].kind != QR_LAYER_DENSE)
+                return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s' (%s): the device "
+                                    "runs it as part of the dense layer right after it (a "
+                                    "convolution over the whole window), and none follows",
+                                    l->name, qr_layer_kind_name(l->kind));
+            if (frames > QRT_MAX_KERNEL)
+                return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s' (%s): %zu frames; the "
+                                    "device runs at most %u at once", l->name,
+                                    qr_layer_kind_name(l->kind), frames, QRT_MAX_KERNEL);
+            frames = 0;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return QR_OK;
+}
+
+/* Group the spec's layers into runtime layers and quantize their weights. A flatten or global
+ * average pooling over a sequence of T frames and the dense layer after it become one
+ * convolution with kernel T (valid, stride 1): flatten's order t·C + c is the kernel's
+ * tap-major order, and the average's weights are the dense levels repeated for every tap at
+ * 1/T of the scale (the integer sum over the window, divided in the requantization). */
 static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, size_t *n_out,
                             qr_error *err)
 {
     const qr_model_spec *sp = &m->spec;
+    qr_status cs = qr_export_check_spec(sp, err);
+    if (cs != QR_OK)
+        return cs;
     unit *u = calloc(sp->n_layers + 1, sizeof *u);
     if (!u)
         return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-    size_t n = 0, feat = sp->f;
+    size_t n = 0, feat = sp->f, frames = sp->t > 1 ? sp->t : 0;
     for (size_t i = 0; i < sp->n_layers; i++) {
         const qr_layer_spec *l = &sp->layers[i];
         unit *v = &u[n];
@@ -200,26 +279,53 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
             if (n > 0)
                 u[n - 1].last = i; /* the identity at inference: its output is the previous one */
             continue;
+        case QR_LAYER_FLATTEN:
+        case QR_LAYER_GAP1D:
+            if (!frames) { /* flat already */
+                if (n > 0)
+                    u[n - 1].last = i;
+                continue;
+            }
+            /* the dense layer after it, as a convolution over the window */
+            /* fall through */
         case QR_LAYER_DENSE:
         case QR_LAYER_CONV1D: {
             int conv = l->kind == QR_LAYER_CONV1D;
-            if (conv && l->padding == QR_PAD_SAME) {
-                free_units(u, n);
-                return qr_error_set(err, QR_ERR_UNSUPPORTED, "export: layer '%s': the runtime "
-                                    "supports valid and causal padding, not same", l->name);
+            size_t window = 0, rep = 1;
+            if (l->kind == QR_LAYER_FLATTEN || l->kind == QR_LAYER_GAP1D) {
+                window = frames;
+                rep = l->kind == QR_LAYER_GAP1D ? frames : 1;
+                i = next_real(sp, i); /* checked: a dense layer */
+                l = &sp->layers[i];
+                v->layer = v->last = i;
             }
-            size_t k = conv ? l->kernel : 1;
-            v->kind = conv ? U_CONV : U_DENSE;
+            size_t k = conv ? l->kernel : window ? window : 1;
+            v->kind = conv || window ? U_CONV : U_DENSE;
+            v->kernel = k;
+            v->stride = conv ? l->stride : 1;
+            v->dilation = conv ? l->dilation : 1;
+            v->causal = conv && l->padding == QR_PAD_CAUSAL;
             v->n_out = l->units;
             v->w_cols = k * feat;
             snprintf(nm, sizeof nm, "%s/kernel", l->name);
-            v->w = quantize_matrix(param(m, l->name, "kernel"), plan_entry(plan, nm), v->w_cols,
-                                   v->n_out, &v->s_w, &v->bits);
+            v->w = quantize_matrix(param(m, l->name, "kernel"), plan_entry(plan, nm),
+                                   v->w_cols / rep, v->n_out, &v->s_w, &v->bits);
+            if (v->w && rep > 1) { /* the average: each row's levels once per frame */
+                int8_t *w = malloc(v->n_out * v->w_cols + 1);
+                size_t c = feat;
+                for (size_t o = 0; w && o < v->n_out; o++)
+                    for (size_t t = 0; t < rep; t++)
+                        memcpy(w + o * v->w_cols + t * c, v->w + o * c, c);
+                free(v->w);
+                v->w = w;
+                v->s_w /= (double)rep;
+            }
+            if (conv || window)
+                frames = conv ? (v->causal ? (frames - 1) / v->stride + 1
+                                           : (frames - ((k - 1) * v->dilation + 1)) / v->stride + 1)
+                              : 1;
             /* a batch norm right after (dropout aside) folds into this layer */
-            size_t j = i + 1;
-            while (j < sp->n_layers && (sp->layers[j].kind == QR_LAYER_DROPOUT ||
-                                        sp->layers[j].kind == QR_LAYER_SPATIAL_DROPOUT))
-                j++;
+            size_t j = next_real(sp, i);
             if (j < sp->n_layers && sp->layers[j].kind == QR_LAYER_BATCHNORM) {
                 v->bn = (long)j;
                 v->last = j;
@@ -243,6 +349,8 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
                 free_units(u, n + 1);
                 return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
             }
+            if (!l->return_sequences)
+                frames = 0;
             feat = h;
             break;
         }
@@ -258,11 +366,10 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
             v->kind = U_PRELU;
             v->n_out = feat;
             break;
-        default:
+        default: /* refused by qr_export_check_spec */
             free_units(u, n);
             return qr_error_set(err, QR_ERR_UNSUPPORTED, "export: layer '%s' (%s) has no integer "
-                                "kernel in the runtime (supported: conv1d, dense, gru, batchnorm, "
-                                "relu, prelu, dropout)", l->name, qr_layer_kind_name(l->kind));
+                                "kernel in the runtime", l->name, qr_layer_kind_name(l->kind));
         }
         if ((v->kind == U_DENSE || v->kind == U_CONV || v->kind == U_GRU) && !v->w) {
             free_units(u, n + 1);
@@ -405,11 +512,10 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
                                            v->out_max};
                     qs = qrt_builder_add_dense(b, &p);
                 } else if (s == QR_OK && !ovf) {
-                    qrt_builder_conv1d p = {(uint32_t)(v->w_cols / l->kernel), (uint32_t)c,
-                                            (uint32_t)l->kernel, (uint32_t)l->stride,
-                                            (uint32_t)l->dilation,
-                                            l->padding == QR_PAD_CAUSAL ? QRT_PAD_CAUSAL
-                                                                        : QRT_PAD_VALID,
+                    qrt_builder_conv1d p = {(uint32_t)(v->w_cols / v->kernel), (uint32_t)c,
+                                            (uint32_t)v->kernel, (uint32_t)v->stride,
+                                            (uint32_t)v->dilation,
+                                            v->causal ? QRT_PAD_CAUSAL : QRT_PAD_VALID,
                                             {(unsigned)v->bits, v->w}, bias, rq, n_rq, off,
                                             v->out_max};
                     qs = qrt_builder_add_conv1d(b, &p);
@@ -558,32 +664,319 @@ QR_API int qr_export_name_ok(const char *name)
     return ok;
 }
 
+/* ---- writing an export: every file into a temporary directory, then in as a set ---------- */
+
+/* The runtime files a blob needs, besides the generated ones: the compiled model's
+ * (qrt_kernels.c, qrt_layer.c and the headers they include) and the interpreter's
+ * (qrt_model.c, qrt_run.c, qrt_format.h); qrt_sparse.c only for a sparse blob (a dense one is
+ * built with QRT_ENABLE_BITMAP=0 QRT_ENABLE_RLE=0, as qrt.mk and qrt.cmake say). */
+static const char *const runtime_files[] = {"qrt.h", "qrt_format.h", "qrt_layer.h",
+                                            "qrt_sparse.h", "qrt_kernels.c", "qrt_layer.c",
+                                            "qrt_model.c", "qrt_run.c", "qrt_sparse.c"};
+#define N_RUNTIME_FILES 9
+
+typedef struct export_set {
+    char *dir, *tmp;           /* the target and the temporary directory inside it */
+    int made_dir;              /* dir did not exist: removed again on failure */
+    const char *files[24];
+    size_t n;
+} export_set;
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static qr_status set_write(export_set *x, const char *file, const void *data, size_t len,
+                           qr_error *err)
+{
+    char *p = path_join(x->tmp, file);
+    qr_status s = p ? qr_file_write_atomic(p, data, len, err)
+                    : qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+    free(p);
+    if (s == QR_OK)
+        x->files[x->n++] = file;
+    return s;
+}
+
+/* Remove the temporary directory and whatever is in it (only files this export wrote). */
+static void set_cleanup(export_set *x)
+{
+    if (!x->tmp)
+        return;
+    DIR *d = opendir(x->tmp);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char *p = path_join(x->tmp, e->d_name);
+            if (p)
+                unlink(p);
+            free(p);
+        }
+        closedir(d);
+    }
+    rmdir(x->tmp);
+}
+
+static char *old_path(const export_set *x, const char *file)
+{
+    size_t n = strlen(x->tmp) + strlen(file) + 6;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s.old", x->tmp, file);
+    return p;
+}
+
+/* Move the files in: first every old file aside (into tmp, as NAME.old), then every new one
+ * in; on any failure, put everything back as it was. */
+static qr_status set_commit(export_set *x, qr_error *err)
+{
+    int had[24] = {0};
+    size_t moved_old = 0, moved_new = 0;
+    qr_status s = QR_OK;
+    for (; moved_old < x->n && s == QR_OK; moved_old++) {
+        char *dst = path_join(x->dir, x->files[moved_old]);
+        char *old = old_path(x, x->files[moved_old]);
+        if (!dst || !old)
+            s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+        else if (rename(dst, old) == 0)
+            had[moved_old] = 1;
+        else if (errno != ENOENT)
+            s = qr_error_set(err, QR_ERR_IO, "%s: cannot replace: %s", dst, strerror(errno));
+        free(dst);
+        free(old);
+        if (s != QR_OK)
+            break;
+    }
+    for (; s == QR_OK && moved_new < x->n; moved_new++) {
+        char *src = path_join(x->tmp, x->files[moved_new]);
+        char *dst = path_join(x->dir, x->files[moved_new]);
+        if (!src || !dst)
+            s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+        else if (rename(src, dst) != 0)
+            s = qr_error_set(err, QR_ERR_IO, "%s: cannot write: %s", dst, strerror(errno));
+        free(src);
+        free(dst);
+    }
+    if (s != QR_OK) { /* roll back: the new files out, the old ones in */
+        for (size_t i = 0; i < moved_new; i++) {
+            char *dst = path_join(x->dir, x->files[i]);
+            if (dst)
+                unlink(dst);
+            free(dst);
+        }
+        for (size_t i = 0; i < moved_old; i++) {
+            char *dst = path_join(x->dir, x->files[i]);
+            char *old = old_path(x, x->files[i]);
+            if (dst && old && had[i])
+                rename(old, dst);
+            free(dst);
+            free(old);
+        }
+    }
+    return s;
+}
+
+static char *read_text_file(const char *path, size_t *len, qr_error *err)
+{
+    unsigned char *d = NULL;
+    if (qr_file_read_all(path, (size_t)1 << 24, &d, len, err) != QR_OK)
+        return NULL;
+    return (char *)d;
+}
+
+/* qrt.mk and qrt.cmake: the sources and flags of both forms of the model. */
+static qr_status write_fragments(export_set *x, const char *name, int sparse, qr_error *err)
+{
+    const char *defs = sparse ? "" : "-DQRT_ENABLE_BITMAP=0 -DQRT_ENABLE_RLE=0";
+    const char *cdefs = sparse ? "" : "QRT_ENABLE_BITMAP=0 QRT_ENABLE_RLE=0";
+    const char *sp = sparse ? " $(QRT_DIR)/qrt_sparse.c" : "";
+    const char *csp = sparse ? " \"${QRT_DIR}/qrt_sparse.c\"" : "";
+    qr_buf b = {0};
+    qr_buf_printf(&b,
+        "# Generated by qreg %s (qreg export --with-runtime) for model '%s'. Do not edit.\n"
+        "# The sources and flags of the model and of the qrt runtime files next to this file.\n"
+        "# In a Makefile:\n"
+        "#     include path/to/this/qrt.mk\n"
+        "#     app: app.o $(QRT_OBJS)\n"
+        "#     CPPFLAGS += $(QRT_CPPFLAGS)\n"
+        "#     CFLAGS += $(QRT_CFLAGS)\n"
+        "# QRT_SRCS is the compiled model (%s_reset/_push/_logits/_run, %s_quantize_frame);\n"
+        "# QRT_INTERP_SRCS the blob array (model.c, %s_load) and the validating interpreter.\n"
+        "# Every runtime and model file must be built with the same QRT_CPPFLAGS.\n"
+        "QRT_DIR := $(patsubst %%/,%%,$(dir $(lastword $(MAKEFILE_LIST))))\n"
+        "QRT_SRCS := $(QRT_DIR)/model_compiled.c $(QRT_DIR)/qrt_kernels.c $(QRT_DIR)/qrt_layer.c%s\n"
+        "QRT_INTERP_SRCS := $(QRT_DIR)/model.c $(QRT_DIR)/qrt_kernels.c $(QRT_DIR)/qrt_layer.c "
+        "$(QRT_DIR)/qrt_model.c $(QRT_DIR)/qrt_run.c%s\n"
+        "QRT_OBJS := $(QRT_SRCS:.c=.o)\n"
+        "QRT_CPPFLAGS := -I$(QRT_DIR)%s%s\n"
+        "QRT_CFLAGS := -std=c99 -ffreestanding -ffunction-sections -fdata-sections\n"
+        "QRT_LDFLAGS := -Wl,--gc-sections\n",
+        QR_VERSION_STRING, name, name, name, name, sp, sp, *defs ? " " : "", defs);
+    qr_status s = b.nomem ? qr_error_set(err, QR_ERR_NOMEM, "export: out of memory")
+                          : set_write(x, "qrt.mk", b.data, b.len, err);
+    qr_buf_free(&b);
+    if (s != QR_OK)
+        return s;
+    memset(&b, 0, sizeof b);
+    qr_buf_printf(&b,
+        "# Generated by qreg %s (qreg export --with-runtime) for model '%s'. Do not edit.\n"
+        "# In a CMakeLists.txt:\n"
+        "#     include(path/to/this/qrt.cmake)\n"
+        "#     target_link_libraries(app PRIVATE %s_qrt)\n"
+        "# %s_qrt is a static library of the compiled model and the runtime files it needs;\n"
+        "# QRT_INTERP_SOURCES lists the interpreter's (model.c, %s_load) instead.\n"
+        "set(QRT_DIR \"${CMAKE_CURRENT_LIST_DIR}\")\n"
+        "set(QRT_SOURCES \"${QRT_DIR}/model_compiled.c\" \"${QRT_DIR}/qrt_kernels.c\" "
+        "\"${QRT_DIR}/qrt_layer.c\"%s)\n"
+        "set(QRT_INTERP_SOURCES \"${QRT_DIR}/model.c\" \"${QRT_DIR}/qrt_kernels.c\" "
+        "\"${QRT_DIR}/qrt_layer.c\" \"${QRT_DIR}/qrt_model.c\" \"${QRT_DIR}/qrt_run.c\"%s)\n"
+        "set(QRT_DEFINITIONS %s)\n"
+        "if(NOT TARGET %s_qrt)\n"
+        "  add_library(%s_qrt STATIC ${QRT_SOURCES})\n"
+        "  target_include_directories(%s_qrt PUBLIC \"${QRT_DIR}\")\n"
+        "  target_compile_definitions(%s_qrt PUBLIC ${QRT_DEFINITIONS})\n"
+        "  set_target_properties(%s_qrt PROPERTIES C_STANDARD 99)\n"
+        "endif()\n",
+        QR_VERSION_STRING, name, name, name, name, csp, csp, cdefs, name, name, name, name, name);
+    s = b.nomem ? qr_error_set(err, QR_ERR_NOMEM, "export: out of memory")
+                : set_write(x, "qrt.cmake", b.data, b.len, err);
+    qr_buf_free(&b);
+    return s;
+}
+
 QR_API qr_status qr_export_write(const uint8_t *blob, size_t len, const char *dir,
                                  const char *name, qr_error *err)
 {
-    static const char *const files[] = {"model.qrt", "model.c", "model.h", "model_compiled.c",
-                                        "model_compiled.h"};
-    size_t dl = strlen(dir) + 20;
-    char *p[5] = {NULL};
-    qr_status s = QR_OK;
+    return qr_export_write_ex(blob, len, dir, name, NULL, err);
+}
+
+QR_API qr_status qr_export_write_ex(const uint8_t *blob, size_t len, const char *dir,
+                                    const char *name, const qr_export_write_options *opt,
+                                    qr_error *err)
+{
+    if (!qr_export_name_ok(name)) /* first: a bad name must not leave a half-written export */
+        return qr_error_set(err, QR_ERR_ARG, "export: '%s' is not a C identifier (letters, "
+                            "digits, _; not starting with a digit)", name ? name : "");
+    double raw_scale = opt ? opt->raw_scale : 0.0;
+    if (raw_scale != 0.0 && !(raw_scale > 0.0 && raw_scale < 1e300))
+        return qr_error_set(err, QR_ERR_ARG, "export: raw scale %g is not a positive number",
+                            raw_scale);
+    qrt_model qm;
+    qrt_status qs = qrt_model_load(&qm, blob, len);
+    if (qs != QRT_OK)
+        return qr_error_set(err, QR_ERR_FORMAT, "export: integer model: %s", qrt_strerror(qs));
     char gen[32];
     snprintf(gen, sizeof gen, "qreg %s", QR_VERSION_STRING);
-    for (int i = 0; i < 5; i++)
-        if ((p[i] = malloc(dl)) != NULL)
-            snprintf(p[i], dl, "%s/%s", dir, files[i]);
-    if (!qr_export_name_ok(name)) /* first: a bad name must not leave a half-written export */
-        s = qr_error_set(err, QR_ERR_ARG, "export: '%s' is not a C identifier (letters, digits, "
-                         "_; not starting with a digit)", name ? name : "");
-    else if (!p[0] || !p[1] || !p[2] || !p[3] || !p[4])
+    export_set x = {0};
+    qr_status s = QR_OK;
+    /* the source model's name and hash for the header */
+    char hash[65] = "", *base = NULL;
+    if (opt && opt->model_path) {
+        size_t ml = 0;
+        unsigned char *md = NULL;
+        if ((s = qr_file_read_all(opt->model_path, (size_t)1 << 31, &md, &ml, err)) != QR_OK)
+            return s;
+        qr_sha256_hex(md, ml, hash);
+        free(md);
+        const char *sl = strrchr(opt->model_path, '/');
+        base = strdup(sl ? sl + 1 : opt->model_path);
+        for (char *q = base; q && *q; q++) /* a header macro string: keep it plain */
+            if (*q == '"' || *q == '\\' || *q == '\n' || (*q == '*' && q[1] == '/'))
+                *q = '_';
+    }
+    struct stat st;
+    x.dir = strdup(dir);
+    if (!x.dir) {
         s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-    else if (qrt_builder_write_file(blob, len, p[0]) != QRT_OK)
-        s = qr_error_set(err, QR_ERR_IO, "%s: cannot write", p[0]);
-    else if (qrt_builder_write_c(blob, len, name, p[1], p[2], gen) != QRT_OK)
-        s = qr_error_set(err, QR_ERR_IO, "%s: cannot write", p[1]);
-    else if (qrt_builder_write_compiled(blob, len, name, p[3], p[4], gen) != QRT_OK)
-        s = qr_error_set(err, QR_ERR_IO, "%s: cannot write", p[3]);
-    for (int i = 0; i < 5; i++)
-        free(p[i]);
+        goto done;
+    }
+    if (stat(dir, &st) != 0) {
+        if (mkdir(dir, 0755) != 0) {
+            s = qr_error_set(err, QR_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+            goto done;
+        }
+        x.made_dir = 1;
+    } else if (!S_ISDIR(st.st_mode)) {
+        s = qr_error_set(err, QR_ERR_IO, "%s: not a directory", dir);
+        goto done;
+    }
+    x.tmp = path_join(dir, ".qreg-export-XXXXXX");
+    if (!x.tmp || !mkdtemp(x.tmp)) {
+        s = qr_error_set(err, QR_ERR_IO, "%s: cannot create a temporary directory: %s", dir,
+                         strerror(errno));
+        free(x.tmp);
+        x.tmp = NULL;
+        goto done;
+    }
+    /* the generated files */
+    {
+        char *p[5] = {path_join(x.tmp, "model.qrt"), path_join(x.tmp, "model.c"),
+                      path_join(x.tmp, "model.h"), path_join(x.tmp, "model_compiled.c"),
+                      path_join(x.tmp, "model_compiled.h")};
+        qrt_codegen_meta meta = {raw_scale, opt ? opt->class_names : NULL, base,
+                                 hash[0] ? hash : NULL};
+        if (!p[0] || !p[1] || !p[2] || !p[3] || !p[4])
+            s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+        else if (qrt_builder_write_file(blob, len, p[0]) != QRT_OK)
+            s = qr_error_set(err, QR_ERR_IO, "%s/model.qrt: cannot write", dir);
+        else if (qrt_builder_write_c(blob, len, name, p[1], p[2], gen) != QRT_OK)
+            s = qr_error_set(err, QR_ERR_IO, "%s/model.c: cannot write", dir);
+        else if ((qs = qrt_builder_write_compiled_ex(blob, len, name, p[3], p[4], gen, &meta)) ==
+                 QRT_ERR_RANGE)
+            s = qr_error_set(err, QR_ERR_ARG, "export: raw scale %g: the input transform does "
+                             "not fit the integer range (a mean beyond ±2^30 raw counts, or a "
+                             "multiplier out of range); choose --raw-scale so one raw count is "
+                             "one unit of the sensor's data", raw_scale ? raw_scale : 1.0);
+        else if (qs != QRT_OK)
+            s = qr_error_set(err, QR_ERR_IO, "%s/model_compiled.c: cannot write", dir);
+        for (int i = 0; i < 5; i++)
+            free(p[i]);
+        if (s == QR_OK) {
+            static const char *const gen_files[] = {"model.qrt", "model.c", "model.h",
+                                                    "model_compiled.c", "model_compiled.h"};
+            for (int i = 0; i < 5; i++)
+                x.files[x.n++] = gen_files[i];
+        }
+    }
+    /* the runtime it needs, and the build fragments */
+    if (s == QR_OK && opt && opt->runtime_dir) {
+        int sparse = qrt_model_has_sparse(&qm);
+        for (size_t i = 0; i < N_RUNTIME_FILES && s == QR_OK; i++) {
+            if (!sparse && strcmp(runtime_files[i], "qrt_sparse.c") == 0)
+                continue;
+            char *src = path_join(opt->runtime_dir, runtime_files[i]);
+            size_t tl = 0;
+            char *t = src ? read_text_file(src, &tl, err) : NULL;
+            if (!src)
+                s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+            else if (!t)
+                s = qr_error_set(err, QR_ERR_IO, "export: runtime source %s: cannot read (the "
+                                 "runtime directory is set by QREG_RUNTIME_DIR or the "
+                                 "installation)", src);
+            else
+                s = set_write(&x, runtime_files[i], t, tl, err);
+            free(t);
+            free(src);
+        }
+        if (s == QR_OK)
+            s = write_fragments(&x, name, sparse, err);
+    }
+    if (s == QR_OK)
+        s = set_commit(&x, err);
+done:
+    set_cleanup(&x);
+    if (s != QR_OK && x.made_dir)
+        rmdir(dir);
+    free(x.tmp);
+    free(x.dir);
+    free(base);
     return s;
 }
 

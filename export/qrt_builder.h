@@ -43,6 +43,10 @@
 #include <stdint.h>
 #include "qrt.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qrt_builder qrt_builder;
 
 /* A weight matrix of `rows` × `cols` levels, row-major, one row per output (y = W·x). */
@@ -183,6 +187,25 @@ qrt_status qrt_builder_write_compiled(const uint8_t *blob, size_t len, const cha
                                       const char *c_path, const char *h_path,
                                       const char *generator);
 
+/* What a compiled model's header carries beyond the blob (every field optional). */
+typedef struct qrt_codegen_meta {
+    double raw_scale;              /* one raw input count = raw_scale model units (0: 1) */
+    const char *const *class_names;/* n_outputs names in label order, or NULL ("0", "1", …) */
+    const char *model_file;        /* the source model's file name, or NULL */
+    const char *model_hash;        /* its SHA-256 in hex, or NULL */
+} qrt_codegen_meta;
+
+/* qrt_builder_write_compiled, and: the class names (<name>_class_names, <NAME>_N_CLASSES),
+ * the weight bit-widths per layer (<NAME>_WEIGHT_BITS), the source model's name and hash, and
+ * — when the blob has a host section — the input transform: <name>_quantize_frame(const
+ * int16_t *raw, int32_t *frame) (integers only: qrt_quantize_raw16 with the constants of
+ * qrt_input_consts for meta->raw_scale; QRT_ERR_RANGE when they do not fit) and, when
+ * <NAME>_FLOAT_INPUT or QRT_HAVE_FLOAT is defined, <name>_quantize_frame_f(const float *x, …)
+ * for input in model units. Every declaration is inside extern "C" for C++. */
+qrt_status qrt_builder_write_compiled_ex(const uint8_t *blob, size_t len, const char *name,
+                                         const char *c_path, const char *h_path,
+                                         const char *generator, const qrt_codegen_meta *meta);
+
 /* ---- helpers for the exporter and the tests ---- */
 
 /* Pack rows × cols levels at bit-width `bits` (1 … 8) into dst (rows · QRT_ROW_BYTES(cols, c)
@@ -195,5 +218,9 @@ int64_t qrt_l1_max(const int8_t *levels, size_t rows, size_t cols);
  * (bias may be NULL): QRT_OK or QRT_ERR_RANGE. */
 qrt_status qrt_check_accum(const int8_t *levels, size_t rows, size_t cols, const int32_t *bias,
                            int32_t amax);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QRT_BUILDER_H */

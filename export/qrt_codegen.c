@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "qrt_builder.h"
+#include "qrt_host.h"
 #include "qrt_format.h"
 #include "qrt_layer.h"
 #include "qrt_sparse.h"
@@ -148,6 +149,7 @@ qrt_status qrt_builder_write_c(const uint8_t *blob, size_t len, const char *name
             " * Integer model for the qrt runtime: %u layers, input (%u, %u), %u outputs. */\n"
             "#ifndef %s_MODEL_H\n#define %s_MODEL_H\n\n"
             "#include <stdint.h>\n#include \"qrt.h\"\n\n"
+            "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
             "#define %s_GENERATOR \"%s\"\n"
             "#define %s_BLOB_SIZE %zuu      /* bytes */\n"
             "#define %s_SCRATCH_SIZE %zuu   /* bytes of 4-byte aligned scratch for qrt_run */\n"
@@ -155,7 +157,8 @@ qrt_status qrt_builder_write_c(const uint8_t *blob, size_t len, const char *name
             "/* The .qrt blob, as little-endian words, 8-byte aligned. */\n"
             "extern const uint32_t %s_blob[%zu];\n"
             "/* qrt_model_load(m, %s_blob, sizeof %s_blob). */\n"
-            "qrt_status %s_load(qrt_model *m);\n\n#endif\n",
+            "qrt_status %s_load(qrt_model *m);\n\n"
+            "#ifdef __cplusplus\n}\n#endif\n\n#endif\n",
             generator, (unsigned)m.n_layers, (unsigned)m.seq_len, (unsigned)m.n_features,
             (unsigned)m.n_outputs, up, up, up, generator, up, len, up, qrt_scratch_size(&m), up,
             (unsigned)m.seq_len, up, (unsigned)m.n_features, up, (unsigned)m.n_outputs, name,
@@ -459,18 +462,121 @@ static int has_sparse(const uint8_t *blob, const qrt_model *m)
     return 0;
 }
 
+/* A C string literal of arbitrary bytes (quotes, backslashes, control bytes escaped; "??"
+ * split so no trigraph forms). */
+static void emit_cstring(FILE *fp, const char *t)
+{
+    fputc('"', fp);
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(fp, "\\%c", *p);
+        else if (*p < 32 || *p >= 127)
+            fprintf(fp, "\\%03o", *p);
+        else if (*p == '?' && p[1] == '?')
+            fprintf(fp, "?\" \"");
+        else
+            fputc(*p, fp);
+    }
+    fputc('"', fp);
+}
+
+/* "8", "8 bitmap", ... for a weight slot. */
+static void weight_text(char *buf, size_t n, const qrt_slot *s)
+{
+    unsigned t = QRT_SLOT_TYPE(s->desc);
+    if (QRT_T_IS_SPARSE(t))
+        snprintf(buf, n, "%u (%s)", QRT_T_WBITS(t),
+                 QRT_T_WENC(t) == QRT_WENC_BITMAP ? "bitmap" : "run-length");
+    else
+        snprintf(buf, n, "%u", t);
+}
+
+/* The weight bit-widths, one comment line per layer with weights, and a summary string
+ * ("conv1d:8 gru:8/8 dense:8") for <NAME>_WEIGHT_BITS. */
+static void emit_weight_bits(FILE *fp, const char *up, const uint8_t *blob, const qrt_model *m)
+{
+    char summary[512] = "", a[32], b[32];
+    size_t used = 0;
+    uint32_t off = m->layers_off;
+    fprintf(fp, "/* Weight matrices, bits per level (storage):\n");
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const qrt_layer_rec *r = (const qrt_layer_rec *)(const void *)(blob + off);
+        const qrt_slot *s = qrt_rec_slots(r);
+        off += (uint32_t)qrt_rec_size(r);
+        int n = 0;
+        if (r->kind == QRT_LAYER_DENSE || r->kind == QRT_LAYER_CONV1D) {
+            weight_text(a, sizeof a, &s[QRT_S_W]);
+            fprintf(fp, " *   layer %u %s (%lu -> %lu): %s\n", (unsigned)i, kind_name(r->kind),
+                    (unsigned long)r->n_in, (unsigned long)r->n_out, a);
+            n = snprintf(summary + used, sizeof summary - used, "%s%s:%u", used ? " " : "",
+                         kind_name(r->kind), QRT_T_WBITS(QRT_SLOT_TYPE(s[QRT_S_W].desc)));
+        } else if (r->kind == QRT_LAYER_GRU) {
+            weight_text(a, sizeof a, &s[QRT_S_GRU_WI]);
+            weight_text(b, sizeof b, &s[QRT_S_GRU_WH]);
+            fprintf(fp, " *   layer %u gru (%lu -> %lu): input %s, recurrent %s\n", (unsigned)i,
+                    (unsigned long)r->n_in, (unsigned long)r->n_out, a, b);
+            n = snprintf(summary + used, sizeof summary - used, "%sgru:%u/%u", used ? " " : "",
+                         QRT_T_WBITS(QRT_SLOT_TYPE(s[QRT_S_GRU_WI].desc)),
+                         QRT_T_WBITS(QRT_SLOT_TYPE(s[QRT_S_GRU_WH].desc)));
+        }
+        if (n > 0 && (size_t)n < sizeof summary - used)
+            used += (size_t)n;
+    }
+    fprintf(fp, " */\n#define %s_WEIGHT_BITS \"%s\"\n\n", up, summary);
+}
+
+/* Binary32 as a C literal that reads back exactly. */
+static void emit_float(FILE *fp, float v)
+{
+    fprintf(fp, "%.9ef", (double)v);
+}
+
 qrt_status qrt_builder_write_compiled(const uint8_t *blob, size_t len, const char *name,
                                       const char *c_path, const char *h_path,
                                       const char *generator)
+{
+    return qrt_builder_write_compiled_ex(blob, len, name, c_path, h_path, generator, NULL);
+}
+
+qrt_status qrt_builder_write_compiled_ex(const uint8_t *blob, size_t len, const char *name,
+                                         const char *c_path, const char *h_path,
+                                         const char *generator, const qrt_codegen_meta *meta)
 {
     qrt_model m;
     qrt_status st = check_args(&m, blob, len, name, c_path, h_path, generator);
     if (st != QRT_OK)
         return st;
-    char *up;
+    if (meta != NULL && ((meta->model_file != NULL && !is_safe_text(meta->model_file)) ||
+                         (meta->model_hash != NULL && !is_safe_text(meta->model_hash))))
+        return QRT_ERR_ARG;
+    if (meta != NULL && meta->class_names != NULL)
+        for (size_t i = 0; i < m.n_outputs; i++)
+            if (meta->class_names[i] == NULL)
+                return QRT_ERR_ARG;
+    double raw_scale = meta != NULL && meta->raw_scale != 0.0 ? meta->raw_scale : 1.0;
+    size_t nf = m.n_features;
+    qrt_inq *inq = malloc(nf * sizeof *inq);
+    float *mean = malloc(nf * sizeof *mean), *sd = malloc(nf * sizeof *sd);
+    double *amul = malloc(nf * sizeof *amul);
+    qrt_host_view hv;
+    int have_input = 0;
+    if (inq == NULL || mean == NULL || sd == NULL || amul == NULL) {
+        st = QRT_ERR_NOMEM;
+    } else if (qrt_host_view_get(&m, &hv) == QRT_OK) {
+        /* an exporter's blob: the input transform is part of the model */
+        st = qrt_input_consts(&m, raw_scale, inq, amul);
+        if (st == QRT_OK)
+            st = qrt_input_standardization(&m, mean, sd);
+        have_input = st == QRT_OK;
+    }
+    char *up = NULL;
     text h, c;
-    if (!texts_open(&h, &c, name, &up))
-        return QRT_ERR_NOMEM;
+    if (st == QRT_OK && !texts_open(&h, &c, name, &up))
+        st = QRT_ERR_NOMEM;
+    if (st != QRT_OK) {
+        free(inq), free(mean), free(sd), free(amul);
+        return st;
+    }
     size_t words = qrt_scratch_size(&m) / 4u;
     fprintf(h.fp,
             "/* Generated by %s (qrt_builder_write_compiled). Do not edit.\n"
@@ -479,10 +585,70 @@ qrt_status qrt_builder_write_compiled(const uint8_t *blob, size_t len, const cha
             " * interpreter);\n"
             " * it computes bit for bit what qrt_run / qrt_stream compute for the same .qrt. */\n"
             "#ifndef %s_COMPILED_H\n#define %s_COMPILED_H\n\n#include <stdint.h>\n\n"
-            "#define %s_GENERATOR \"%s\"\n"
+            "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+            "#define %s_GENERATOR \"%s\"\n",
+            generator, (unsigned)m.n_layers, (unsigned)m.seq_len, (unsigned)m.n_features,
+            (unsigned)m.n_outputs, has_sparse(blob, &m) ? " and qrt_sparse.c" : "", up, up, up,
+            generator);
+    if (meta != NULL && meta->model_file != NULL)
+        fprintf(h.fp, "#define %s_MODEL_FILE \"%s\"   /* the model this was exported from */\n",
+                up, meta->model_file);
+    if (meta != NULL && meta->model_hash != NULL)
+        fprintf(h.fp, "#define %s_MODEL_SHA256 \"%s\"\n", up, meta->model_hash);
+    fprintf(h.fp,
             "#define %s_SEQ_LEN %uu\n#define %s_N_FEATURES %uu\n#define %s_N_OUTPUTS %uu\n"
             "#define %s_IN_MAX %ld         /* inputs are clamped to ±%s_IN_MAX */\n"
-            "#define %s_MEM_WORDS %zuu     /* int32 words of working memory (state + buffers) */\n\n"
+            "#define %s_MEM_WORDS %zuu     /* int32 words of working memory (state + buffers) */\n\n",
+            up, (unsigned)m.seq_len, up, (unsigned)m.n_features, up, (unsigned)m.n_outputs, up,
+            (long)m.in_max, up, up, words);
+    emit_weight_bits(h.fp, up, blob, &m);
+    fprintf(h.fp,
+            "/* The classes in label order: logits[i] is the score of %s_class_names[i]. */\n"
+            "#define %s_N_CLASSES %uu\n"
+            "extern const char *const %s_class_names[%s_N_CLASSES];\n",
+            name, up, (unsigned)m.n_outputs, name, up);
+    for (size_t i = 0; i < m.n_outputs; i++) {
+        fprintf(h.fp, "/*   %zu: ", i);
+        if (meta != NULL && meta->class_names != NULL) {
+            const char *n0 = meta->class_names[i];
+            for (const char *p = n0; *p; p++) { /* no comment start or end inside */
+                int star = (*p == '*' && (p[1] == '/' || (p > n0 && p[-1] == '/'))) ||
+                           (*p == '/' && (p[1] == '*' || (p > n0 && p[-1] == '*')));
+                fputc(star || (unsigned char)*p < 32 ? '_' : *p, h.fp);
+            }
+        } else {
+            fprintf(h.fp, "%zu", i);
+        }
+        fprintf(h.fp, " */\n");
+    }
+    fputc('\n', h.fp);
+    if (have_input) {
+        fprintf(h.fp,
+                "/* Input transform: raw integer samples (one int16 per feature, e.g. ADC counts)\n"
+                " * to the model's quantized input, integers only. One raw count = %s_RAW_SCALE\n"
+                " * model units (the units of the training data; qreg export --raw-scale); per\n"
+                " * feature q = clamp(round((raw * mult - off) / 2^k), ±%s_IN_MAX) in exact 64-bit\n"
+                " * arithmetic (32-bit operations), the integer form of\n"
+                " * round(((raw * %s_RAW_SCALE - mean) / std) / in_scale), in_scale = %.9g.\n"
+                " * It equals the host's float quantization except within (|raw * a| + a) * 2^-31\n"
+                " * (a = mult / 2^k) of a rounding boundary, where it may differ by 1 (docs/runtime.md).\n"
+                " *   feature          mean           std        mult   k                  off\n",
+                up, up, up, hv.in_scale);
+        for (size_t i = 0; i < nf; i++)
+            fprintf(h.fp, " *   %7zu %13.6g %13.6g %11ld %3u %20.0f\n", i, (double)mean[i],
+                    (double)sd[i], (long)inq[i].mult, (unsigned)inq[i].k,
+                    (double)inq[i].off_hi * 4294967296.0 + (double)inq[i].off_lo);
+        fprintf(h.fp,
+                " */\n#define %s_RAW_SCALE %.17g\n"
+                "void %s_quantize_frame(const int16_t *raw, int32_t *frame);\n"
+                "#if defined(%s_FLOAT_INPUT) || defined(QRT_HAVE_FLOAT)\n"
+                "/* The same from float input in model units (FPU parts; define %s_FLOAT_INPUT or\n"
+                " * QRT_HAVE_FLOAT): q = round(((x - mean) * (1 / (std * in_scale)))) in binary32,\n"
+                " * clamped; equal to the host's up to 1 + |q| * 2^-21 near rounding boundaries. */\n"
+                "void %s_quantize_frame_f(const float *x, int32_t *frame);\n#endif\n\n",
+                up, raw_scale, name, up, up, name);
+    }
+    fprintf(h.fp,
             "/* Forget all frames (zero the state). */\n"
             "void %s_reset(int32_t *mem);\n"
             "/* Feed one frame of %s_N_FEATURES int32 values, already quantized at the model's\n"
@@ -491,11 +657,8 @@ qrt_status qrt_builder_write_compiled(const uint8_t *blob, size_t len, const cha
             "/* Logits for the frames pushed so far (after a push returned 1); mem keeps its state. */\n"
             "void %s_logits(int32_t *mem, int32_t *logits);\n"
             "/* A whole sequence x (%s_SEQ_LEN × %s_N_FEATURES): reset, push every frame, logits. */\n"
-            "void %s_run(int32_t *mem, const int32_t *x, int32_t *logits);\n\n#endif\n",
-            generator, (unsigned)m.n_layers, (unsigned)m.seq_len, (unsigned)m.n_features,
-            (unsigned)m.n_outputs, has_sparse(blob, &m) ? " and qrt_sparse.c" : "", up, up, up,
-            generator, up, (unsigned)m.seq_len, up,
-            (unsigned)m.n_features, up, (unsigned)m.n_outputs, up, (long)m.in_max, up, up, words,
+            "void %s_run(int32_t *mem, const int32_t *x, int32_t *logits);\n\n"
+            "#ifdef __cplusplus\n}\n#endif\n\n#endif\n",
             name, up, name, name, up, up, name);
     fprintf(c.fp,
             "/* Generated by %s (qrt_builder_write_compiled). Do not edit.\n"
@@ -504,6 +667,55 @@ qrt_status qrt_builder_write_compiled(const uint8_t *blob, size_t len, const cha
             "#include <stddef.h>\n#include <stdint.h>\n#include \"qrt.h\"\n#include \"qrt_layer.h\"\n"
             "#include \"%s\"\n",
             generator, base_name(h_path));
+    fprintf(c.fp, "\nconst char *const %s_class_names[%s_N_CLASSES] = {", name, up);
+    for (size_t i = 0; i < m.n_outputs; i++) {
+        fprintf(c.fp, "%s", i ? ", " : "");
+        if (meta != NULL && meta->class_names != NULL) {
+            emit_cstring(c.fp, meta->class_names[i]);
+        } else {
+            char num[24];
+            snprintf(num, sizeof num, "%zu", i);
+            emit_cstring(c.fp, num);
+        }
+    }
+    fprintf(c.fp, "};\n");
+    if (have_input) {
+        fprintf(c.fp, "\n/* input transform: {mult, off_hi, off_lo, k} per feature */\n"
+                      "static const qrt_inq %s_in_q[%zu] = {", name, nf);
+        for (size_t i = 0; i < nf; i++)
+            fprintf(c.fp, "\n    {%ld, %ld, %luu, %uu},", (long)inq[i].mult,
+                    (long)inq[i].off_hi, (unsigned long)inq[i].off_lo, (unsigned)inq[i].k);
+        fprintf(c.fp,
+                "\n};\n\nvoid %s_quantize_frame(const int16_t *raw, int32_t *frame)\n{\n"
+                "    qrt_quantize_raw16(%s_in_q, raw, frame, %s_N_FEATURES, %s_IN_MAX);\n}\n",
+                name, name, up, up);
+        fprintf(c.fp, "\n#if defined(%s_FLOAT_INPUT) || defined(QRT_HAVE_FLOAT)\n"
+                      "static const float %s_in_mean[%zu] = {", up, name, nf);
+        for (size_t i = 0; i < nf; i++) {
+            fprintf(c.fp, "%s", i % 4 ? " " : "\n    ");
+            emit_float(c.fp, mean[i]);
+            fputc(',', c.fp);
+        }
+        fprintf(c.fp, "\n};\n/* 1 / (std * in_scale) */\nstatic const float %s_in_k[%zu] = {",
+                name, nf);
+        for (size_t i = 0; i < nf; i++) {
+            fprintf(c.fp, "%s", i % 4 ? " " : "\n    ");
+            emit_float(c.fp, (float)(1.0 / ((double)sd[i] * hv.in_scale)));
+            fputc(',', c.fp);
+        }
+        fprintf(c.fp,
+                "\n};\n\nvoid %s_quantize_frame_f(const float *x, int32_t *frame)\n{\n"
+                "    for (uint32_t i = 0; i < %s_N_FEATURES; i++) {\n"
+                "        float v = (x[i] - %s_in_mean[i]) * %s_in_k[i];\n"
+                "        int32_t q;\n"
+                "        if (!(v == v))\n            v = 0.0f; /* NaN */\n"
+                "        if (v > 1073741824.0f)\n            v = 1073741824.0f;\n"
+                "        if (v < -1073741824.0f)\n            v = -1073741824.0f;\n"
+                "        q = (int32_t)(v < 0.0f ? v - 0.5f : v + 0.5f);\n"
+                "        frame[i] = q > %s_IN_MAX ? %s_IN_MAX : (q < -%s_IN_MAX ? -%s_IN_MAX : q);\n"
+                "    }\n}\n#endif\n",
+                name, up, name, name, up, up, up, up);
+    }
     uint32_t off = m.layers_off;
     for (uint32_t i = 0; i < m.n_layers; i++) {
         const qrt_layer_rec *r = (const qrt_layer_rec *)(const void *)(blob + off);
@@ -512,5 +724,6 @@ qrt_status qrt_builder_write_compiled(const uint8_t *blob, size_t len, const cha
     }
     emit_functions(c.fp, name, up, &m, blob);
     free(up);
+    free(inq), free(mean), free(sd), free(amul);
     return commit(&h, h_path, &c, c_path);
 }

@@ -109,6 +109,97 @@ qrt_status qrt_quantize_input(const qrt_model *m, const float *x, size_t n_frame
     return QRT_OK;
 }
 
+qrt_status qrt_input_standardization(const qrt_model *m, float *mean, float *std)
+{
+    qrt_host_view v;
+    if (mean == NULL || std == NULL)
+        return QRT_ERR_ARG;
+    qrt_status st = qrt_host_view_get(m, &v);
+    if (st != QRT_OK)
+        return st;
+    const uint8_t *extra = m->blob + header_of(m)->host_off + QRT_HOST_SIZE;
+    size_t f = m->n_features;
+    for (size_t i = 0; i < f; i++) {
+        mean[i] = 0.0f;
+        std[i] = 1.0f;
+        if (v.standardize) {
+            uint32_t mb, sb;
+            memcpy(&mb, extra + 4 * i, 4);
+            memcpy(&sb, extra + 4 * (f + i), 4);
+            mean[i] = f32_of(mb);
+            std[i] = f32_of(sb);
+        }
+    }
+    return QRT_OK;
+}
+
+qrt_status qrt_input_consts(const qrt_model *m, double raw_scale, qrt_inq *out, double *a_out)
+{
+    qrt_host_view v;
+    if (out == NULL)
+        return QRT_ERR_ARG;
+    if (!(raw_scale > 0.0) || raw_scale > 1e300)
+        return QRT_ERR_RANGE;
+    qrt_status st = qrt_host_view_get(m, &v);
+    if (st != QRT_OK)
+        return st;
+    if (!(v.in_scale > 0))
+        return QRT_ERR_RANGE;
+    for (size_t i = 0; i < m->n_features; i++) {
+        float mean, sd;
+        const uint8_t *extra = m->blob + header_of(m)->host_off + QRT_HOST_SIZE;
+        mean = 0.0f;
+        sd = 1.0f;
+        if (v.standardize) {
+            uint32_t mb, sb;
+            memcpy(&mb, extra + 4 * i, 4);
+            memcpy(&sb, extra + 4 * (m->n_features + i), 4);
+            mean = f32_of(mb);
+            sd = f32_of(sb);
+        }
+        /* the host computes ((x − mean) / std) / in_scale in double from these binary32s */
+        double a = raw_scale / ((double)sd * v.in_scale);
+        double c = (double)mean / ((double)sd * v.in_scale);
+        if (!(a > 0.0) || !(a < 1073741824.0) || !(fabs(c / a) < 536870912.0))
+            return QRT_ERR_RANGE; /* |mean| ≥ 2^29 raw counts: not this sensor's data */
+        int e;
+        frexp(a, &e);         /* a ∈ [2^(e−1), 2^e) */
+        int k = 31 - e;       /* a · 2^k ∈ [2^30, 2^31) */
+        k = k < 1 ? 1 : k > 62 ? 62 : k;
+        double mult = floor(ldexp(a, k) + 0.5);
+        if (mult >= 2147483648.0)
+            mult = 2147483647.0;
+        double off = floor(ldexp(c, k) + 0.5); /* |off| < 2^29 · 2^31 = 2^60: exact below 2^53 */
+        qrt_inq q;
+        q.mult = (int32_t)mult;
+        q.k = (uint32_t)k;
+        /* off as two's complement (hi, lo): off = hi · 2^32 + lo, 0 ≤ lo < 2^32 */
+        double hi = floor(off / 4294967296.0);
+        q.off_hi = (int32_t)hi;
+        q.off_lo = (uint32_t)(off - hi * 4294967296.0);
+        out[i] = q;
+        if (a_out)
+            a_out[i] = a;
+    }
+    return QRT_OK;
+}
+
+int qrt_model_has_sparse(const qrt_model *m)
+{
+    if (m == NULL || m->blob == NULL)
+        return 0;
+    uint32_t off = m->layers_off;
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const qrt_layer_rec *r = (const qrt_layer_rec *)(const void *)(m->blob + off);
+        const qrt_slot *s = qrt_rec_slots(r);
+        for (unsigned k = 0; k < r->n_slots; k++)
+            if (QRT_T_IS_SPARSE(QRT_SLOT_TYPE(s[k].desc)))
+                return 1;
+        off += (uint32_t)qrt_rec_size(r);
+    }
+    return 0;
+}
+
 qrt_status qrt_dequantize_output(const qrt_model *m, const int32_t *logits, float *out)
 {
     qrt_host_view v;

@@ -7,6 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "qrt.h"
+#include "qrt_layer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Split a real multiplier into a Q31 multiplier and a shift for qrt_requant:
  * real ≈ mult · 2^(shift − 31), |mult| ∈ [2^30, 2^31) (normalized, relative error ≤ 2^-31).
@@ -30,6 +35,18 @@ qrt_status qrt_host_view_get(const qrt_model *m, qrt_host_view *v);
  * q = clamp(round_half_away((x − mean)/std / in_scale), ±in_max), with the standardization
  * and scale stored in the blob. */
 qrt_status qrt_quantize_input(const qrt_model *m, const float *x, size_t n_frames, int32_t *xq);
+/* The integer input transform of every feature (out: F entries) for raw integer samples
+ * (|raw| ≤ 32768) where one raw count is raw_scale model units (raw_scale > 0; the model's
+ * units are those of its training data): see qrt_quantize_raw16 (runtime/qrt_layer.h).
+ * QRT_ERR_RANGE when raw_scale is not positive and finite, one raw count is 2^30 input steps
+ * or more, or a mean lies 2^29 raw counts or more from zero. *a_out (F, may be NULL) gets each
+ * feature's a = raw_scale / (std · in_scale), for the error bound. */
+qrt_status qrt_input_consts(const qrt_model *m, double raw_scale, qrt_inq *out, double *a_out);
+/* Each feature's mean and std (1 and 0 without standardization), as stored (binary32). */
+qrt_status qrt_input_standardization(const qrt_model *m, float *mean, float *std);
+
+/* 1 if a weight matrix of the loaded model is stored sparse (needs qrt_sparse.c). */
+int qrt_model_has_sparse(const qrt_model *m);
 /* logits (n_outputs) · out_scale → out. */
 qrt_status qrt_dequantize_output(const qrt_model *m, const int32_t *logits, float *out);
 
@@ -61,5 +78,9 @@ typedef struct qrt_layer_info {
 
 /* Layer i (0 … n_layers − 1) of a loaded model. */
 qrt_status qrt_layer_info_get(const qrt_model *m, size_t i, qrt_layer_info *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QRT_HOST_H */

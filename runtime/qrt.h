@@ -39,6 +39,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Weight widths compiled in (define to 0 to drop a width's kernels from a device build; a
  * blob that uses a dropped width is rejected with QRT_ERR_UNSUPPORTED). */
 #ifndef QRT_ENABLE_S1
@@ -243,5 +247,9 @@ int32_t qrt_requant_ref(int32_t acc, int32_t mult, int32_t shift);
  * the node value; σ(x) = (1 + tanh(x/2))/2. Max abs error ≈ 1.1 LSB (3.4e-5). */
 int32_t qrt_tanh_q16(int32_t x);
 int32_t qrt_sigmoid_q16(int32_t x);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QRT_H */

@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include "qrt.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* "\x89QRT\r\n\x1a\n": a high byte, the name, and the line-ending bytes PNG uses to catch
  * 7-bit and text-mode transfers. */
 #define QRT_MAGIC "\x89QRT\r\n\x1a\n"
@@ -129,5 +133,9 @@ static inline size_t qrt_rec_size(const qrt_layer_rec *r)
 {
     return QRT_REC_SIZE + (size_t)r->n_slots * QRT_SLOT_SIZE;
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QRT_FORMAT_H */

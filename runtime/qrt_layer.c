@@ -163,3 +163,46 @@ void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre)
         h[j] = ((QRT_ONE_Q15 - z) * n + z * h[j] + 16384) >> 15;
     }
 }
+
+/* (hi, lo) = raw · mult − off, exactly (|raw · mult| < 2^47, |off| < 2^61), then rounded half
+ * away from zero at bit k and shifted down. */
+void qrt_quantize_raw16(const qrt_inq *q, const int16_t *raw, int32_t *frame, size_t n,
+                        int32_t in_max)
+{
+    for (size_t i = 0; i < n; i++, q++) {
+        int32_t r = raw[i];
+        int32_t p1 = r * (q->mult >> 16);                  /* |.| ≤ 2^30 */
+        int32_t p0 = r * (int32_t)((uint32_t)q->mult & 0xFFFFu); /* fits: |r| ≤ 2^15 */
+        uint32_t lo = (uint32_t)p1 << 16, t;
+        int32_t hi = p1 >> 16;                             /* p1 · 2^16 = hi · 2^32 + lo */
+        t = lo + (uint32_t)p0;                             /* + p0 */
+        hi += (int32_t)(t < lo) - (p0 < 0);
+        lo = t;
+        t = lo - q->off_lo;                                /* − off */
+        hi -= q->off_hi + (int32_t)(lo < q->off_lo);
+        lo = t;
+        uint32_t k = q->k, neg = hi < 0 ? 1u : 0u, r_lo;
+        int32_t r_hi = 0;
+        /* + 2^(k−1), or 2^(k−1) − 1 below zero: ties away from zero as on the host */
+        if (k <= 32u) {
+            r_lo = (1u << (k - 1u)) - neg;
+        } else {
+            r_lo = 0u - neg;
+            r_hi = (int32_t)(1u << (k - 33u)) - (int32_t)neg;
+        }
+        t = lo + r_lo;
+        hi += r_hi + (int32_t)(t < lo);
+        lo = t;
+        int32_t y, top;
+        if (k < 32u) {
+            y = (int32_t)((lo >> k) | ((uint32_t)hi << (32u - k)));
+            top = hi >> k;
+        } else {
+            y = hi >> (k - 32u);
+            top = hi >> 31;
+        }
+        if (top != (y >> 31))
+            y = top < 0 ? -in_max : in_max;
+        frame[i] = clamp(y, in_max);
+    }
+}

@@ -16,6 +16,10 @@
 #include "qrt.h"
 #include "qrt_sparse.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A weight matrix with its bias and requantization: row o of y = W·x is
  * requant(dot(W_o, x) + bias_o, rq_o). Rows are walked in order: dense rows are row_bytes
  * apart; sparse rows (bitmap or run-length) vary in length and sdot returns the next one. */
@@ -85,5 +89,31 @@ void qrt_bn_run(const qrt_scale *l, const int32_t *x, int32_t *y);
 void qrt_prelu_run(const qrt_scale *l, const int32_t *x, int32_t *y);
 /* One GRU step: h (H, Q15) ← GRU(x (n_in), h); pre: 4H words of scratch. */
 void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre);
+
+/* One input feature's transform from a raw integer sample (an int16 ADC count, say) to the
+ * model's quantized input: the integer form of qrt_quantize_input (export/qrt_host.h) with
+ * x = raw · raw_scale, i.e. of q = round_half_away(raw · a − c), a = raw_scale / (std · in_scale),
+ * c = mean / (std · in_scale):
+ *     q = clamp(round_half_away((raw · mult − off) / 2^k), ±in_max)
+ * with mult = round(a · 2^k) (|mult| < 2^31, k = 1 … 62 as large as that allows) and
+ * off = round(c · 2^k), computed exactly in 64-bit two's complement made of 32-bit pieces (no
+ * 64-bit operation, no libgcc call on ARMv6-M). Constants from qrt_input_consts
+ * (export/qrt_host.h); compiled models call it as NAME_quantize_frame. Rounding ties go away
+ * from zero as on the host, so the result equals the host's float quantization except where
+ * the exact value v lies within ε = (|raw · a| + a) · 2^−31 of a rounding boundary (the two
+ * constants' roundings), and there it differs by 1 (docs/runtime.md, "Input transform"). */
+typedef struct qrt_inq {
+    int32_t mult;             /* a · 2^k, rounded */
+    int32_t off_hi;           /* off = off_hi · 2^32 + off_lo: c · 2^k, rounded */
+    uint32_t off_lo;
+    uint32_t k;               /* 1 … 62 */
+} qrt_inq;
+/* frame[i] = the transform of raw[i] with q[i], for i < n. */
+void qrt_quantize_raw16(const qrt_inq *q, const int16_t *raw, int32_t *frame, size_t n,
+                        int32_t in_max);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QRT_LAYER_H */

@@ -29,6 +29,10 @@
 #include <stdint.h>
 #include "qrt.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Encodings compiled in (define to 0 to drop one's kernels from a device build; the
  * validator then rejects it with QRT_ERR_UNSUPPORTED). */
 #ifndef QRT_ENABLE_BITMAP
@@ -117,5 +121,9 @@ qrt_status qrt_sparse_encode(uint8_t *dst, size_t cap, size_t *len, const int8_t
  * arguments. */
 qrt_wenc qrt_sparse_choose(const int8_t *levels, size_t rows, size_t k, unsigned bits,
                            size_t *size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QRT_SPARSE_H */

@@ -238,6 +238,49 @@ else
     fail "export: missing output in $tmp/exp"
 fi
 
+check "export: a bad --raw-scale" 2 err "raw-scale: '0' is not a positive number" \
+    "$qreg" export "$tmp/p.qrm" --out "$tmp/exp" --raw-scale 0
+check "export --with-runtime" 0 out 'qrt\.mk and .*qrt\.cmake' \
+    "$qreg" export "$tmp/p.qrm" --out "$tmp/exp" --name mlp --with-runtime --raw-scale 0.5
+if [ -f "$tmp/exp/qrt_kernels.c" ] && [ -f "$tmp/exp/qrt.h" ] && [ ! -f "$tmp/exp/qrt_sparse.c" ] &&
+    grep -q 'mlp_quantize_frame(const int16_t \*raw' "$tmp/exp/model_compiled.h" &&
+    grep -q '#define MLP_RAW_SCALE 0.5' "$tmp/exp/model_compiled.h" &&
+    grep -q "MLP_MODEL_SHA256 \"$(sha256sum "$tmp/p.qrm" | cut -c1-64)\"" "$tmp/exp/model_compiled.h" &&
+    ! ls -a "$tmp/exp" | grep -q qreg-export; then
+    pass "export --with-runtime: runtime files, input transform, model hash, no temporary left"
+else
+    fail "export --with-runtime: missing output in $tmp/exp"
+fi
+cp "$tmp/exp/model_compiled.h" "$tmp/before.h"
+check "export: a raw scale the input transform cannot take fails" 1 err 'raw scale' \
+    "$qreg" export "$tmp/p.qrm" --out "$tmp/exp" --name other --raw-scale 1e20
+if cmp -s "$tmp/before.h" "$tmp/exp/model_compiled.h" && ! ls -a "$tmp/exp" | grep -q qreg-export; then
+    pass "export: a failed export leaves the previous one as it was"
+else
+    fail "export: a failed export changed $tmp/exp"
+fi
+check "export: QREG_RUNTIME_DIR without the runtime" 1 err 'QREG_RUNTIME_DIR=.*no qrt\.h' \
+    env QREG_RUNTIME_DIR="$tmp" "$qreg" export "$tmp/p.qrm" --out "$tmp/exp2" --with-runtime
+check "export: QREG_RUNTIME_DIR" 0 out 'runtime files it needs \(from .*/exp\)' \
+    env QREG_RUNTIME_DIR="$tmp/exp" "$qreg" export "$tmp/p.qrm" --out "$tmp/exp2" --with-runtime
+
+cat > "$tmp/same.json" <<EOF
+{"data": {"train": "$srcdir/data/wine.csv", "label": "label", "sequence": [13, 1]},
+ "model": [{"type": "conv1d", "filters": 2, "kernel_size": 3, "padding": "same"},
+           {"type": "flatten"}, {"type": "dense"}],
+ "training": {"epochs": 1, "checkpoint_every": 0}}
+EOF
+check "train warns at start about a model the device cannot run" 0 err \
+    "warning: layer 'conv1d_1': conv1d padding \"same\" cannot run on the device" \
+    "$qreg" train "$tmp/same.json" --out "$tmp/same.qrm" --quiet
+check "export of that model fails naming the layer and the reason" 1 err \
+    "conv1d_1.*right-hand zeros" "$qreg" export "$tmp/same.qrm" --out "$tmp/same-exp"
+if [ ! -e "$tmp/same-exp" ]; then
+    pass "export: nothing written for a refused model"
+else
+    fail "export: $tmp/same-exp exists after a refused model"
+fi
+
 # ---- qreg features ----------------------------------------------------------------------
 check "features --help" 0 out '^usage: qreg features' "$qreg" features --help
 check "features without --out" 2 err 'usage: qreg features' "$qreg" features "$quickstart"

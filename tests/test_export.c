@@ -11,21 +11,34 @@
 #include "qreg/export.h"
 #include "qreg/train.h"
 
+#define CGRU_LAYERS \
+    "[{\"type\": \"conv1d\", \"filters\": 6, \"kernel_size\": 3}," \
+    "  {\"type\": \"batchnorm\"}, {\"type\": \"relu\"}," \
+    "  {\"type\": \"spatial_dropout1d\", \"rate\": 0.1}, {\"type\": \"gru\", \"units\": 8}," \
+    "  {\"type\": \"batchnorm\"}, {\"type\": \"dense\"}]"
+
+static qr_model *train_layers(const char *dir, const char *layers, const char *quantize,
+                              qr_split_data *d);
+
 /* A small convolutional GRU on the wine data read as 13 x 1 sequences. */
 static qr_model *train_cgru(const char *dir, const char *quantize, qr_split_data *d)
+{
+    return train_layers(dir, CGRU_LAYERS, quantize, d);
+}
+
+/* A model of the given layers on the wine data read as 13 x 1 sequences. */
+static qr_model *train_layers(const char *dir, const char *layers, const char *quantize,
+                              qr_split_data *d)
 {
     char text[4096];
     snprintf(text, sizeof text,
              "{\"data\": {\"train\": \"%s/data/wine.csv\", \"label\": \"label\","
              " \"sequence\": [13, 1], \"validation_split\": 0.2, \"test_split\": 0.3},"
-             " \"model\": [{\"type\": \"conv1d\", \"filters\": 6, \"kernel_size\": 3},"
-             "  {\"type\": \"batchnorm\"}, {\"type\": \"relu\"},"
-             "  {\"type\": \"spatial_dropout1d\", \"rate\": 0.1}, {\"type\": \"gru\", \"units\": 8},"
-             "  {\"type\": \"batchnorm\"}, {\"type\": \"dense\"}],"
+             " \"model\": %s,"
              " \"optimizer\": {\"name\": \"adam\", \"learning_rate\": 0.01},"
              " \"training\": {\"epochs\": 30, \"batch_size\": 16, \"seed\": 2,"
              "  \"checkpoint_every\": 0}%s%s}",
-             tl_srcdir(), quantize ? ", " : "", quantize ? quantize : "");
+             tl_srcdir(), layers, quantize ? ", " : "", quantize ? quantize : "");
     char *path = tl_write_file(dir, "cgru.json", text);
     qr_train_config c;
     qr_error err = {{0}};
@@ -102,6 +115,62 @@ START_TEST(test_int_matches_fake_quant)
         tl_rmtree(dir);
         free(dir);
     }
+}
+END_TEST
+
+/* Flatten and global average pooling over a sequence run on the device as part of the dense
+ * layer after them (one convolution over the window): the integer model computes the
+ * fake-quantized one, at 8 and 4 bits, with a batch norm folded after the dense layer and a
+ * causal convolution before. */
+START_TEST(test_flatten_gap)
+{
+    const char *models[] = {
+        "[{\"type\": \"conv1d\", \"filters\": 4, \"kernel_size\": 3, \"padding\": \"causal\"},"
+        " {\"type\": \"relu\"}, {\"type\": \"flatten\"}, {\"type\": \"dropout\", \"rate\": 0.1},"
+        " {\"type\": \"dense\", \"units\": 8}, {\"type\": \"batchnorm\"}, {\"type\": \"relu\"},"
+        " {\"type\": \"dense\"}]",
+        "[{\"type\": \"conv1d\", \"filters\": 8, \"kernel_size\": 3}, {\"type\": \"relu\"},"
+        " {\"type\": \"global_average_pooling1d\"}, {\"type\": \"dense\"}]",
+    };
+    const char *plans[] = {
+        NULL, "\"quantize\": {\"lambda\": 0.001, \"matrices\": [{\"layer\": \"all\", \"bits\": 4}]}"};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t p = 0; p < 2; p++) {
+            char *dir = tl_tmpdir();
+            qr_split_data d;
+            qr_model *m = train_layers(dir, models[k], plans[p], &d);
+            uint8_t *blob = NULL;
+            size_t len = 0;
+            qr_export_report rep;
+            qr_error err = {{0}};
+            ck_assert_msg(qr_export_blob(m, &blob, &len, &rep, &err) == QR_OK, "%s", err.msg);
+            ck_assert_str_eq(rep.layers[k == 0 ? 2 : 2].kind, "conv1d"); /* the window */
+            const qr_dataset *sets[3] = {&d.train, &d.val, &d.test};
+            for (int s = 0; s < 3; s++) {
+                const qr_dataset *ds = sets[s];
+                int32_t *ip = malloc(ds->n * sizeof *ip), *fp = malloc(ds->n * sizeof *fp);
+                double ia, fa = fq_predict(m, ds, fp);
+                ck_assert_msg(qr_export_evaluate(blob, len, ds, &ia, ip, &err) == QR_OK, "%s",
+                              err.msg);
+                size_t same = 0;
+                for (size_t i = 0; i < ds->n; i++)
+                    same += ip[i] == fp[i];
+                ck_assert_msg(fabs(ia - fa) <= 0.005 + 1e-12 && same * 100 >= ds->n * 99,
+                              "model %zu plan %zu split %d: integer %.4f vs fake-quantized %.4f, "
+                              "%zu of %zu predictions agree", k, p, s, ia, fa, same, ds->n);
+                if (s == 2)
+                    printf("export: %s, %s: integer %.4f, fake-quantized %.4f, %zu/%zu agree\n",
+                           k ? "gap" : "flatten", p ? "4-bit" : "8-bit", ia, fa, same, ds->n);
+                free(ip);
+                free(fp);
+            }
+            qr_export_report_free(&rep);
+            free(blob);
+            qr_model_free(m);
+            qr_split_data_free(&d);
+            tl_rmtree(dir);
+            free(dir);
+        }
 }
 END_TEST
 
@@ -208,7 +277,27 @@ START_TEST(test_refusals)
     /* same padding has no integer kernel */
     ck_assert_int_eq(qr_export_blob(m, &blob, &len, NULL, &err), QR_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(err.msg, "conv1d_1"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "same"));
     ck_assert_ptr_null(blob);
+    /* the same reasons from the spec alone (qreg train warns with them) */
+    const char *bad[] = {
+        "[{\"type\": \"conv1d\", \"filters\": 2, \"kernel_size\": 3}, {\"type\": \"maxpool1d\","
+        " \"pool_size\": 2}, {\"type\": \"flatten\"}, {\"type\": \"dense\", \"units\": 2}]",
+        "[{\"type\": \"conv1d\", \"filters\": 2, \"kernel_size\": 3}, {\"type\": \"global_average_pooling1d\"},"
+        " {\"type\": \"relu\"}, {\"type\": \"dense\", \"units\": 2}]",
+        "[{\"type\": \"dense\", \"units\": 4}, {\"type\": \"tanh\"}, {\"type\": \"dense\", \"units\": 2}]"};
+    const char *why[] = {"maxpool1d", "none follows", "tanh"};
+    for (int i = 0; i < 3; i++) {
+        qr_model_spec sp = {0};
+        cJSON *ls = cJSON_Parse(bad[i]);
+        ck_assert_ptr_nonnull(ls);
+        ck_assert_msg(qr_model_spec_parse(&sp, ls, "t", &err) == QR_OK, "%s", err.msg);
+        sp.t = 8, sp.f = 2, sp.n_classes = 2;
+        ck_assert_int_eq(qr_export_check_spec(&sp, &err), QR_ERR_UNSUPPORTED);
+        ck_assert_msg(strstr(err.msg, why[i]) != NULL, "%s", err.msg);
+        qr_model_spec_free(&sp);
+        cJSON_Delete(ls);
+    }
     qr_model_free(m);
     qr_model_spec_free(&spec);
     cJSON_Delete(layers);
@@ -337,6 +426,7 @@ Suite *qr_suite_export(void)
     tcase_add_test(tc, test_int_matches_fake_quant);
     tcase_add_test(tc, test_report_sizes);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_flatten_gap);
     tcase_add_test(tc, test_reference_sizes);
     tcase_add_test(tc, test_sparse_export);
     suite_add_tcase(s, tc);

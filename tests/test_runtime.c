@@ -1980,6 +1980,109 @@ START_TEST(test_sparse_blob)
 }
 END_TEST
 
+/* ---- input transform ------------------------------------------------------------------ */
+
+/* Distance of v to the nearest half-integer (a rounding boundary). */
+static double to_boundary(double v)
+{
+    double f = v - floor(v);
+    return fabs(f - 0.5);
+}
+
+/* qrt_quantize_raw16 with the constants of qrt_input_consts against the host's float
+ * quantization (qrt_quantize_input of x = raw · raw_scale, computed in double from the stored
+ * binary32 mean, std and input scale), for every feature, many random raw values, the
+ * extremes, several raw scales (dyadic ones, where x is exact in binary32, against
+ * qrt_quantize_input itself; others against the same formula in double) and input bounds. The
+ * results are equal except where the exact value lies within the documented
+ * ε = (|raw·a| + a)·2^−31 (+ |v|·2^−50 for the host's own double arithmetic) of a rounding
+ * boundary, and there they differ by 1. */
+START_TEST(test_input_transform)
+{
+    enum { F = 6 };
+    float mean[F] = {0.0f, 512.25f, -300.5f, 2048.0f, 13.0f, 9.81f};
+    float sd[F] = {1.0f, 80.5f, 12.25f, 1000.0f, 2.0f, 3.3f};
+    const int32_t in_maxes[3] = {32767, 1 << 20, 1 << 24};
+    const double scales[5] = {1.0, 0.5, 0.0625, 9.81 / 4096.0, 3.0};
+    const int dyadic[5] = {1, 1, 1, 0, 0};
+    trng r = {73};
+    size_t n_cmp = 0, n_diff = 0;
+    double worst_eps = 0.0;
+    for (int k = 0; k < 3; k++) {
+        int32_t A = in_maxes[k];
+        qrt_builder *b;
+        qrt_builder_input in = {1, F, A, 6.0 / A, mean, sd};
+        ck_assert_int_eq(qrt_builder_new(&b, &in), QRT_OK);
+        int8_t w[2 * F];
+        for (size_t i = 0; i < 2 * F; i++)
+            w[i] = 1;
+        qrt_rq rq = {1 << 30, -20};
+        qrt_builder_dense d = {F, 2, {8, w}, NULL, &rq, 1, NULL, 1 << 24};
+        ck_assert_int_eq(qrt_builder_add_dense(b, &d), QRT_OK);
+        uint8_t *blob;
+        size_t len;
+        ck_assert_int_eq(qrt_builder_finish(b, &blob, &len), QRT_OK);
+        qrt_builder_free(b);
+        qrt_model m;
+        ck_assert_int_eq(qrt_model_load(&m, blob, len), QRT_OK);
+        qrt_host_view hv;
+        ck_assert_int_eq(qrt_host_view_get(&m, &hv), QRT_OK);
+        for (int si = 0; si < 5; si++) {
+            qrt_inq q[F];
+            double a[F];
+            ck_assert_int_eq(qrt_input_consts(&m, scales[si], q, a), QRT_OK);
+            if (k == 2 && si == 0) { /* one raw count = 2^30 steps or more; not positive */
+                qrt_inq q2[F];
+                ck_assert_int_eq(qrt_input_consts(&m, 1e6, q2, NULL), QRT_ERR_RANGE);
+                ck_assert_int_eq(qrt_input_consts(&m, 0.0, q2, NULL), QRT_ERR_RANGE);
+                ck_assert_int_eq(qrt_input_consts(&m, 1e-12, q2, NULL), QRT_ERR_RANGE);
+            }
+            for (int trial = 0; trial < 20000; trial++) {
+                int16_t raw[F];
+                float x[F];
+                int32_t dev[F], host[F];
+                for (size_t f = 0; f < F; f++) {
+                    int32_t v = (int32_t)(trng_u32(&r) % 65536u) - 32768;
+                    if (trial < 3)
+                        v = trial == 0 ? -32768 : trial == 1 ? 32767 : 0;
+                    else if (trial < 2000) /* around the mean, where values are small */
+                        v = (int32_t)llround(mean[f] / scales[si]) + (int32_t)(trng_u32(&r) % 201u) - 100;
+                    v = v < -32768 ? -32768 : v > 32767 ? 32767 : v;
+                    raw[f] = (int16_t)v;
+                    x[f] = (float)(v * scales[si]);
+                }
+                qrt_quantize_raw16(q, raw, dev, F, m.in_max);
+                if (dyadic[si])
+                    ck_assert_int_eq(qrt_quantize_input(&m, x, 1, host), QRT_OK);
+                for (size_t f = 0; f < F; f++) {
+                    double v = ((double)raw[f] * scales[si] - (double)mean[f]) / (double)sd[f] /
+                               hv.in_scale;
+                    if (!dyadic[si]) {
+                        double rv = v < 0 ? -floor(-v + 0.5) : floor(v + 0.5);
+                        host[f] = rv > A ? A : rv < -A ? -A : (int32_t)rv;
+                    }
+                    double eps = (fabs(raw[f] * a[f]) + a[f]) * ldexp(1, -31) +
+                                 fabs(v) * ldexp(1, -50);
+                    n_cmp++;
+                    if (dev[f] != host[f]) {
+                        n_diff++;
+                        worst_eps = eps > worst_eps ? eps : worst_eps;
+                        ck_assert_msg(abs(dev[f] - host[f]) == 1 && to_boundary(v) <= eps,
+                                      "in_max %ld scale %g feature %zu raw %d: device %ld, host "
+                                      "%ld, v = %.9f (ε %.3g)", (long)A, scales[si], f,
+                                      (int)raw[f], (long)dev[f], (long)host[f], v, eps);
+                    }
+                }
+            }
+        }
+        free(blob);
+    }
+    printf("runtime: input transform: %zu raw values, %zu differ from the host's float "
+           "quantization (each by 1, within ε ≤ %.3g of a rounding boundary)\n", n_cmp, n_diff,
+           worst_eps);
+}
+END_TEST
+
 /* ---- compiled models ------------------------------------------------------------------ */
 
 /* A whole text file (malloc'd, NUL-terminated), or NULL. */
@@ -2067,6 +2170,65 @@ static void compiled_check_fn(FILE *drv, const char *name, const char *up, size_
             up, name, name);
 }
 
+/* The generated input transform of a compiled model: NAME_quantize_frame equals
+ * qrt_quantize_raw16 with qrt_input_consts' constants (tested against the host above) on
+ * random int16 frames, and NAME_quantize_frame_f (binary32) equals qrt_quantize_input except
+ * within |v|·2^−21 + 2^−20 of a rounding boundary, where it may differ by 1 + |v|·2^−21. */
+static void compiled_input_check(FILE *drv, const char *name, const char *up,
+                                 const uint8_t *blob, size_t len, trng *r)
+{
+    qrt_model m;
+    ck_assert_int_eq(qrt_model_load(&m, blob, len), QRT_OK);
+    qrt_host_view hv;
+    ck_assert_int_eq(qrt_host_view_get(&m, &hv), QRT_OK);
+    size_t nf = m.n_features, nfr = 200;
+    qrt_inq *q = xcalloc(nf, sizeof *q);
+    ck_assert_int_eq(qrt_input_consts(&m, 1.0, q, NULL), QRT_OK);
+    int16_t *raw = xcalloc(nf * nfr, sizeof *raw);
+    float *x = xcalloc(nf * nfr, sizeof *x);
+    int32_t *e = xcalloc(nf * nfr, sizeof *e), *ef = xcalloc(nf * nfr, sizeof *ef);
+    for (size_t i = 0; i < nf * nfr; i++) {
+        raw[i] = (int16_t)((int32_t)(trng_u32(r) % 65536u) - 32768);
+        x[i] = (float)(((double)(trng_u32(r) % 2000001u) - 1e6) * 1e-6 * m.in_max * hv.in_scale * 1.2);
+    }
+    for (size_t t = 0; t < nfr; t++) {
+        qrt_quantize_raw16(q, raw + t * nf, e + t * nf, nf, m.in_max);
+        ck_assert_int_eq(qrt_quantize_input(&m, x + t * nf, 1, ef + t * nf), QRT_OK);
+    }
+    fprintf(drv, "static const int16_t %s_raw[%zu] = {", name, nf * nfr);
+    for (size_t i = 0; i < nf * nfr; i++)
+        fprintf(drv, "%d,", raw[i]);
+    fprintf(drv, "};\nstatic const int32_t %s_rawq[%zu] = {", name, nf * nfr);
+    for (size_t i = 0; i < nf * nfr; i++)
+        fprintf(drv, "%ld,", (long)e[i]);
+    fprintf(drv, "};\nstatic const float %s_xf[%zu] = {", name, nf * nfr);
+    for (size_t i = 0; i < nf * nfr; i++)
+        fprintf(drv, "%.9ef,", (double)x[i]);
+    fprintf(drv, "};\nstatic const int32_t %s_xq[%zu] = {", name, nf * nfr);
+    for (size_t i = 0; i < nf * nfr; i++)
+        fprintf(drv, "%ld,", (long)ef[i]);
+    fprintf(drv, "};\nstatic const int32_t %s_xtol[%zu] = {", name, nf * nfr);
+    for (size_t i = 0; i < nf * nfr; i++) { /* v as the host computes it */
+        double v = (double)x[i] / hv.in_scale, d = fabs(v - floor(v) - 0.5);
+        double slack = fabs(v) * ldexp(1, -21);
+        fprintf(drv, "%ld,", d <= slack + ldexp(1, -20) ? (long)(1 + slack) : 0L);
+    }
+    fprintf(drv,
+            "};\nstatic int check_input_%s(void)\n{\n"
+            "    int bad = 0;\n    int32_t fr[%s_N_FEATURES];\n"
+            "    for (size_t t = 0; t < %zu; t++) {\n"
+            "        %s_quantize_frame(%s_raw + t * %s_N_FEATURES, fr);\n"
+            "        bad += memcmp(fr, %s_rawq + t * %s_N_FEATURES, sizeof fr) != 0;\n"
+            "        %s_quantize_frame_f(%s_xf + t * %s_N_FEATURES, fr);\n"
+            "        for (size_t i = 0; i < %s_N_FEATURES; i++) {\n"
+            "            int32_t d = fr[i] - %s_xq[t * %s_N_FEATURES + i];\n"
+            "            bad += (d < 0 ? -d : d) > %s_xtol[t * %s_N_FEATURES + i];\n        }\n    }\n"
+            "    if (bad)\n        printf(\"%s: input transform: %%d mismatches\\n\", bad);\n"
+            "    return bad;\n}\n",
+            name, up, nfr, name, name, up, name, up, name, name, up, up, name, up, name, up, name);
+    free(q), free(raw), free(x), free(e), free(ef);
+}
+
 /* A compiled model (qrt_builder_write_compiled) computes bit for bit what the interpreter
  * computes, whole sequences and frame by frame, for every layer kind and option: the test
  * writes the generated sources and a driver holding the interpreter's results, compiles them
@@ -2140,6 +2302,8 @@ START_TEST(test_compiled)
         }
         compiled_expect(drv, name, blob, len, xq, n_x);
         compiled_check_fn(drv, name, up, n_x);
+        if (i == 0)
+            compiled_input_check(drv, name, up, blob, len, &r);
         free(xq);
         free(blob);
         free(xs);
@@ -2148,6 +2312,7 @@ START_TEST(test_compiled)
     fprintf(drv, "int main(void)\n{\n    int bad = 0;\n");
     for (int i = 0; i < 8; i++)
         fprintf(drv, "    bad += check_cm%d();\n", i);
+    fprintf(drv, "    bad += check_input_cm0();\n");
     fprintf(drv, "    printf(\"compiled: %%s\\n\", bad ? \"MISMATCH\" : \"8 models identical\");\n"
                  "    return bad != 0;\n}\n");
     ck_assert_int_eq(fclose(drv), 0);
@@ -2164,7 +2329,7 @@ START_TEST(test_compiled)
     for (int small = 0; small < 2; small++) {
         char cmd[4096];
         snprintf(cmd, sizeof cmd,
-                 "cc -std=c99 -O1 -Wall -Wextra -Werror -DQRT_SMALL=%d -I'%s/runtime' -I. "
+                 "cc -std=c99 -O1 -Wall -Wextra -Werror -DQRT_SMALL=%d -DQRT_HAVE_FLOAT -I'%s/runtime' -I. "
                  "compiled_driver.c cm0.c cm1.c cm2.c cm3.c cm4.c cm5.c cm6.c cm7.c "
                  "'%s/runtime/qrt_kernels.c' '%s/runtime/qrt_layer.c' "
                  "'%s/runtime/qrt_sparse.c' -o compiled_driver && ./compiled_driver",
@@ -2182,6 +2347,7 @@ Suite *qr_suite_runtime(void)
     tcase_add_test(tc, test_dot_vs_ref);
     tcase_add_test(tc, test_requant);
     tcase_add_test(tc, test_tanh_sigmoid);
+    tcase_add_test(tc, test_input_transform);
     suite_add_tcase(s, tc);
     tc = tcase_create("layers");
     tcase_set_timeout(tc, 60);

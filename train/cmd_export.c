@@ -4,19 +4,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "cli.h"
 #include "qreg/export.h"
 
 static const char help[] =
-    "usage: qreg export MODEL.qrm --out DIR [--name NAME]\n"
+    "usage: qreg export MODEL.qrm --out DIR [--name NAME] [--sparse MODE] [--raw-scale S]\n"
+    "                  [--with-runtime]\n"
     "\n"
     "Write the integer model of a trained model for the freestanding device runtime:\n"
     "  DIR/model.qrt           the binary model (load with qrt_model_load)\n"
     "  DIR/model.c, model.h    the same bytes as const, 8-byte aligned C arrays and NAME_load()\n"
     "  DIR/model_compiled.c, model_compiled.h\n"
     "                          the compiled model: const tensors and straight-line layer calls\n"
-    "                          (NAME_reset, NAME_push, NAME_logits, NAME_run); link with\n"
-    "                          qrt_kernels.c and qrt_layer.c only (no loader, smallest flash)\n"
+    "                          (NAME_reset, NAME_push, NAME_logits, NAME_run), the input\n"
+    "                          transform from raw integer samples (NAME_quantize_frame; a float\n"
+    "                          one behind NAME_FLOAT_INPUT), the class names, weight bit-widths\n"
+    "                          and the model file's SHA-256; link with qrt_kernels.c and\n"
+    "                          qrt_layer.c only (no loader, smallest flash)\n"
+    "The files are replaced as a set: on any error DIR is left as it was. Deploying: docs/deploy.md.\n"
     "Weights are packed at their bit-width (1, 2, 4 or 8 bits; 3 in 4, 5-7 in 8) as the model's\n"
     "quantization plan says (8-bit min-max without one); batch norm after a conv1d/dense is\n"
     "folded into its per-channel requantization; activations are int32. Prints the bytes per\n"
@@ -35,10 +41,58 @@ static const char help[] =
     "                also needs runtime/qrt_sparse.c (docs/sparse.md)\n"
     "  -h, --help    this help\n";
 
+#ifndef QR_PKGDATADIR
+#define QR_PKGDATADIR "/usr/local/share/qreg"
+#endif
+
+static int is_dir_with_runtime(const char *d)
+{
+    char p[4096];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/qrt.h", d);
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Where the runtime sources are: $QREG_RUNTIME_DIR; a qreg run from its build directory takes
+ * its source tree's runtime/; an installed one PREFIX/share/qreg/runtime. NULL (and a message)
+ * if none holds qrt.h. */
+static const char *runtime_dir(void)
+{
+    const char *env = getenv("QREG_RUNTIME_DIR");
+    if (env && *env) {
+        if (is_dir_with_runtime(env))
+            return env;
+        fprintf(stderr, "qreg export: QREG_RUNTIME_DIR=%s: no qrt.h there\n", env);
+        return NULL;
+    }
+#if defined(QR_BUILDDIR) && defined(QR_SRCDIR)
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    size_t bl = strlen(QR_BUILDDIR);
+    if (n > 0) {
+        exe[n] = '\0';
+        if (strncmp(exe, QR_BUILDDIR, bl) == 0 && exe[bl] == '/' &&
+            is_dir_with_runtime(QR_SRCDIR "/runtime"))
+            return QR_SRCDIR "/runtime";
+    }
+#endif
+    if (is_dir_with_runtime(QR_PKGDATADIR "/runtime"))
+        return QR_PKGDATADIR "/runtime";
+#if defined(QR_SRCDIR)
+    if (is_dir_with_runtime(QR_SRCDIR "/runtime"))
+        return QR_SRCDIR "/runtime";
+#endif
+    fprintf(stderr, "qreg export: --with-runtime: the runtime sources are not in %s/runtime; "
+                    "set QREG_RUNTIME_DIR to a copy of qreg's runtime/ folder\n", QR_PKGDATADIR);
+    return NULL;
+}
+
 int qr_cmd_export(int argc, char **argv)
 {
     const char *model_path = NULL, *out = NULL, *name = "model", *v;
     qr_export_options opt = {.sparse = 1};
+    qr_export_write_options wopt = {0};
+    int with_runtime = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -60,6 +114,17 @@ int qr_cmd_export(int argc, char **argv)
             } else {
                 goto bad;
             }
+        } else if (qr_cli_opt(argc, argv, &i, "--raw-scale", &v)) {
+            char *end = NULL;
+            if (!v)
+                goto bad;
+            wopt.raw_scale = strtod(v, &end);
+            if (end == v || *end || !(wopt.raw_scale > 0.0) || wopt.raw_scale > 1e300) {
+                fprintf(stderr, "qreg export: --raw-scale: '%s' is not a positive number\n", v);
+                return 2;
+            }
+        } else if (strcmp(a, "--with-runtime") == 0) {
+            with_runtime = 1;
         } else if (qr_cli_opt(argc, argv, &i, "--name", &v)) {
             if (!(name = v) || !*v)
                 goto bad;
@@ -86,23 +151,22 @@ int qr_cmd_export(int argc, char **argv)
                         "letters, digits or _)\n", name);
         return 2;
     }
+    if (with_runtime && !(wopt.runtime_dir = runtime_dir()))
+        return 1;
     qr_error err = {{0}};
     qr_model *m = NULL;
     if (qr_model_load(model_path, 1, &m, &err) != QR_OK) {
         fprintf(stderr, "qreg export: %s\n", err.msg);
         return 1;
     }
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "qreg export: %s: cannot create: %s\n", out, strerror(errno));
-        qr_model_free(m);
-        return 1;
-    }
+    wopt.class_names = qr_model_classes(m);
+    wopt.model_path = model_path;
     uint8_t *blob = NULL;
     size_t len = 0;
     qr_export_report rep;
     int rc = 1;
     if (qr_export_blob_ex(m, &opt, &blob, &len, &rep, &err) != QR_OK ||
-        qr_export_write(blob, len, out, name, &err) != QR_OK) {
+        qr_export_write_ex(blob, len, out, name, &wopt, &err) != QR_OK) {
         fprintf(stderr, "qreg export: %s\n", err.msg);
         goto done;
     }
@@ -136,6 +200,9 @@ int qr_cmd_export(int argc, char **argv)
     printf("scratch: %zu B of caller memory per inference\n", rep.scratch_bytes);
     printf("wrote %s/model.qrt, %s/model.c, %s/model.h, %s/model_compiled.c, "
            "%s/model_compiled.h\n", out, out, out, out, out);
+    if (wopt.runtime_dir)
+        printf("wrote the runtime files it needs (from %s), %s/qrt.mk and %s/qrt.cmake\n",
+               wopt.runtime_dir, out, out);
     rc = 0;
     qr_export_report_free(&rep);
 done:

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "cli.h"
+#include "qreg/export.h"
 #include "qreg/audio.h"
 
 /* Audio-loader warnings (skipped files, a rebuilt cache) go to stderr. */
@@ -183,6 +184,15 @@ int qr_cmd_train(int argc, char **argv)
         fprintf(stderr, "data: %zu train, %zu validation, %zu test samples of %zu x %zu, "
                         "%zu classes\n", d.train.n, d.val.n, d.test.n, d.train.t, d.train.f,
                 d.train.n_classes);
+    {   /* a model the device runtime cannot run trains, but say so now, not at export */
+        qr_model_spec sp = c.model;
+        qr_error xe = {{0}};
+        sp.t = d.train.t;
+        sp.f = d.train.f;
+        if (qr_export_check_spec(&sp, &xe) != QR_OK)
+            fprintf(stderr, "qreg train: warning: %s: this model will not export to the "
+                            "device runtime (qreg export)\n", xe.msg);
+    }
     progress_ctx ctx = {isatty(STDERR_FILENO), quiet};
     qr_train_result r;
     qr_train_control ctl = {resume, &stop_requested};

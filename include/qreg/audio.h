@@ -19,6 +19,10 @@
 #include "qreg/common.h"
 #include "qreg/data.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- reading clips ------------------------------------------------------------------- */
 
 /* libsamplerate converters (SRC_SINC_*). MEDIUM is the default: 121 dB SNR, 90 % of the
@@ -226,5 +230,9 @@ typedef struct qr_audio_stats {
  *         QR_ERR_NOMEM. */
 QR_API qr_status qr_audio_load(const qr_audio_options *o, qr_dataset *train, qr_dataset *val,
                                qr_dataset *test, qr_audio_stats *stats, qr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QREG_AUDIO_H */

@@ -5,6 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #if defined(QR_BUILDING_LIBRARY) && defined(__GNUC__)
 #define QR_API __attribute__((visibility("default")))
 #else
@@ -52,5 +56,9 @@ QR_API qr_status qr_error_set(qr_error *err, qr_status s, const char *fmt, ...)
 /* Number of threads OpenBLAS may use (the library itself starts no threads). n >= 1. */
 QR_API void qr_set_threads(int n);
 QR_API int qr_get_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QREG_COMMON_H */

@@ -14,6 +14,10 @@
 
 #include "qreg/common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- the dataset --------------------------------------------------------------------- */
 
 typedef struct qr_dataset {
@@ -142,5 +146,9 @@ QR_API qr_status qr_standardizer_fit(qr_standardizer *s, const qr_dataset *d);
 QR_API qr_status qr_standardizer_apply(const qr_standardizer *s, qr_dataset *d);
 /* Frees the arrays and zeroes s. NULL is fine. */
 QR_API void qr_standardizer_free(qr_standardizer *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QREG_DATA_H */

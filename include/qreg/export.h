@@ -9,6 +9,10 @@
 #include "qreg/data.h"
 #include "qreg/model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A tensor's size: a qreg parameter (theory, docs/method.md §2.2) or a runtime tensor (actual). */
 typedef struct qr_export_tensor {
     char name[64];          /* "gru_1/recurrent_kernel", or the runtime's "weights", "requant" */
@@ -48,10 +52,18 @@ QR_API void qr_export_report_free(qr_export_report *r);
 /* Build the integer model of a trained, calibrated model (qr_model_calibrate; models trained
  * by qr_train are). Weight matrices are quantized as the model's plan says (8-bit min-max
  * without one); batch norm after a conv1d/dense folds into its per-channel requantization;
- * dropout is dropped. Unsupported layers (same padding, pooling, flatten) are QR_ERR_UNSUPPORTED
- * naming the layer. *blob is malloc'd (free()); rep may be NULL. */
+ * dropout is dropped; flatten or global average pooling over a sequence and the dense layer
+ * after it become one convolution over the window. Layers the runtime cannot run
+ * (qr_export_check_spec) are QR_ERR_UNSUPPORTED naming the layer. *blob is malloc'd (free()); rep may be NULL. */
 QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_export_report *rep,
                                 qr_error *err);
+
+/* QR_OK if every layer of a spec can run on the device runtime, else QR_ERR_UNSUPPORTED with
+ * the layer and the reason: conv1d padding "same" (its right-hand zeros need the end of the
+ * sequence, which a stream never has), max pooling, standalone sigmoid and tanh, flatten or
+ * global average pooling over a sequence without a dense layer right after it (or over more
+ * than 255 frames). `qreg train` warns at start; export fails with the same message. */
+QR_API qr_status qr_export_check_spec(const qr_model_spec *spec, qr_error *err);
 
 /* Options of qr_export_blob_ex. */
 typedef struct qr_export_options {
@@ -71,13 +83,37 @@ QR_API int qr_export_name_ok(const char *name);
 /* Write DIR/model.qrt, DIR/model.c and DIR/model.h (C identifier prefix `name`, all const,
  * 8-byte aligned, stamped with the qreg version), and the compiled model
  * DIR/model_compiled.c and .h (const tensors and straight-line layer calls: name_reset,
- * name_push, name_logits, name_run; see qrt_builder_write_compiled), each atomically. */
+ * name_push, name_logits, name_run, name_quantize_frame; see qrt_builder_write_compiled_ex),
+ * as a set (qr_export_write_ex). */
 QR_API qr_status qr_export_write(const uint8_t *blob, size_t len, const char *dir,
                                  const char *name, qr_error *err);
+
+/* Options of qr_export_write_ex (all zero: what qr_export_write writes). */
+typedef struct qr_export_write_options {
+    double raw_scale;                /* one raw input count = raw_scale model units, for
+                                        NAME_quantize_frame (0: 1) */
+    const char *const *class_names;  /* the outputs' names in label order, or NULL */
+    const char *model_path;          /* the exported .qrm: its file name and SHA-256 go into
+                                        model_compiled.h (NULL: none) */
+    const char *runtime_dir;         /* non-NULL: also copy the runtime files the model needs
+                                        from this directory (qrt.h, …; qrt_sparse.c only for a
+                                        sparse model) and write qrt.mk and qrt.cmake */
+} qr_export_write_options;
+
+/* qr_export_write with options. The files of one export are replaced as a set: everything is
+ * written into a temporary directory inside DIR (created if missing), then moved in; on any
+ * error nothing in DIR has changed (a DIR this call created is removed again). */
+QR_API qr_status qr_export_write_ex(const uint8_t *blob, size_t len, const char *dir,
+                                    const char *name, const qr_export_write_options *opt,
+                                    qr_error *err);
 
 /* Accuracy of the integer model in `blob` on a dataset (raw features: the blob standardizes
  * and quantizes them), with each prediction in pred (d->n, may be NULL). */
 QR_API qr_status qr_export_evaluate(const uint8_t *blob, size_t len, const qr_dataset *d,
                                     double *accuracy, int32_t *pred, qr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QREG_EXPORT_H */

@@ -20,6 +20,10 @@
 #include "qreg/common.h"
 #include "qreg/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define QR_MAX_DIMS 4
 
 typedef struct qr_graph qr_graph;
@@ -257,5 +261,9 @@ QR_API void qr_sgemm_ref(int trans_a, int trans_b, size_t m, size_t n, size_t k,
                          float *c, size_t ldc);
 /* 0: choose by size (default); 1: always BLAS; 2: always the reference. For tests/benchmarks. */
 QR_API void qr_sgemm_set_mode(int mode);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QREG_GRAPH_H */

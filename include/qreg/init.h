@@ -10,6 +10,10 @@
 #include "qreg/common.h"
 #include "qreg/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* w[i] = 0 for i < n. */
 QR_API void qr_init_zeros(float *w, size_t n);
 
@@ -42,5 +46,9 @@ QR_API void qr_init_glorot_uniform(float *w, size_t fan_in, size_t fan_out, size
  *         (2·rows·cols + min(rows, cols) doubles, freed before returning) cannot be
  *         allocated. On error w is unchanged. */
 QR_API qr_status qr_init_orthogonal(float *w, size_t rows, size_t cols, float gain, qr_rng *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QREG_INIT_H */

@@ -11,6 +11,10 @@
 #include "qreg/graph.h"
 #include "qreg/quant.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct cJSON;
 
 typedef enum qr_layer_kind {
@@ -161,5 +165,9 @@ QR_API qr_status qr_model_save(const qr_model *m, const char *path, qr_error *er
 /* Load a model saved by qr_model_save and build it for batches of up to max_batch. */
 QR_API qr_status qr_model_load(const char *path, size_t max_batch, qr_model **out,
                                qr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QREG_MODEL_H */

@@ -30,6 +30,10 @@
 
 #include "qreg/common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum qr_optim_kind {
     QR_OPTIM_SGD = 0,
     QR_OPTIM_ADAM,
@@ -119,5 +123,9 @@ QR_API float qr_grad_clip_norm(float *g, size_t n, float max_norm);
 /* Gradient of Keras' L2 regularizer loss l2·Σ w², added to g: g[i] += 2·l2·w[i].
  * Note the factor 2: Keras' `l2` multiplies Σ w² directly (no 1/2). */
 QR_API void qr_grad_add_l2(float *g, const float *w, size_t n, float l2);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QREG_OPTIM_H */

@@ -20,6 +20,10 @@
 #include "qreg/common.h"
 #include "qreg/graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum qr_reg_kind {
     QR_REG_R1 = 0,
     QR_REG_R1SQ,
@@ -224,5 +228,9 @@ QR_API void qr_pruner_sparsity(const qr_pruner *pr, size_t i, uint64_t t, double
  * and at or above hi are counted in *below / *above. */
 QR_API void qr_quant_histogram(const float *w, size_t n, double lo, double hi, size_t bins,
                                size_t *counts, size_t *below, size_t *above);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QREG_QUANT_H */

@@ -7,6 +7,10 @@
 
 #include "qreg/common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qr_rng {
     uint64_t s[4];
 } qr_rng;
@@ -23,5 +27,9 @@ QR_API double qr_rng_normal(qr_rng *r);
 QR_API uint64_t qr_rng_below(qr_rng *r, uint64_t n);
 /* Fisher-Yates shuffle of idx[0..n). */
 QR_API void qr_rng_shuffle(qr_rng *r, size_t *idx, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QREG_RNG_H */

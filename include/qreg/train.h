@@ -11,6 +11,10 @@
 #include "qreg/optim.h"
 #include "qreg/quant.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct qr_train_config {
     /* data: paths resolved against the config file's directory */
     char *train_path, *val_path, *test_path; /* val/test NULL: split from train */
@@ -130,5 +134,9 @@ typedef struct qr_train_control {
 QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
                              const qr_train_control *ctl, qr_progress_fn fn, void *user,
                              qr_model **out, qr_train_result *res, qr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QREG_TRAIN_H */
