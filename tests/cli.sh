@@ -112,6 +112,17 @@ check "progress on stderr" 0 err '^epoch 3/3 ' \
 check "eval" 0 out '^accuracy: (0\.[0-9]+|1\.0+)$' "$qreg" eval "$model" --data "$csv"
 check "eval --data=FILE" 0 out '^samples: 569$' "$qreg" eval "$model" --data="$csv"
 check "summary" 0 out '^parameters: 530 ' "$qreg" summary "$quickstart"
+if grep -Eq '^dense_1 \(dense\) +\(16\) +496 +544  kernel\(30,16\) bias\(16\)$' "$tmp/out"; then
+    pass "summary: output shape and tensor shapes per layer"
+else
+    fail "summary: no 'dense_1 (dense) (16) 496 544 kernel(30,16) bias(16)' row"
+fi
+check "summary --json" 0 out '' "$qreg" summary "$srcdir/examples/bts.json" --json
+json_check "summary --json parses" \
+    'd["parameters"] == 327 and d["bytes_8bit"] == 513 and d["input"] == [40, 3] and
+d["layers"][0]["output"] == [36, 6] and d["layers"][4]["output"] == [5] and
+sum(l["params"] for l in d["layers"]) == 327'
+
 
 # the default output path is relative to the working directory, never the config's
 (cd "$tmp" && "$qreg" train "$quickstart" --epochs 1 --quiet >"$tmp/out" 2>"$tmp/err")
@@ -280,6 +291,17 @@ if grep -q 'int mlp_push(int32_t \*mem, const int32_t \*frame)' "$tmp/exp/model_
     pass "export: blob, blob as C, compiled C"
 else
     fail "export: missing output in $tmp/exp"
+fi
+
+check "export --json" 0 out '' "$qreg" export "$tmp/p.qrm" --out "$tmp/expj" --json
+json_check "export --json parses" \
+    'd["out"].endswith("expj") and [l["kind"] for l in d["layers"]] == ["dense", "relu", "dense"] and
+d["blob_bytes"] > d["tensor_bytes"] > 0 and abs(sum(l["theory_bytes"] for l in d["layers"]) - d["theory_bytes"]) < 1e-6 and
+len(d["files"]) == 5'
+if [ -s "$tmp/expj/model.qrt" ] && cmp -s "$tmp/expj/model.qrt" "$tmp/exp/model.qrt"; then
+    pass "export --json writes the same blob"
+else
+    fail "export --json: $tmp/expj/model.qrt missing or different"
 fi
 
 # ---- qreg features ----------------------------------------------------------------------
