@@ -155,6 +155,11 @@ QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, ui
         free(m);
         return qr_error_set(err, s, "model: out of memory");
     }
+    /* a spec built in C: names and defaults as the JSON parser gives them */
+    if ((s = qr_model_spec_complete(&m->spec, "model", err)) != QR_OK) {
+        qr_model_free(m);
+        return s;
+    }
     /* the last dense layer without units gets one per class */
     for (size_t i = m->spec.n_layers; i-- > 0;)
         if (m->spec.layers[i].kind == QR_LAYER_DENSE) {

@@ -30,6 +30,7 @@ QR_API const char *qr_layer_kind_name(qr_layer_kind k)
     return (int)k >= 0 && k < QR_LAYER_COUNT ? kind_names[k] : NULL;
 }
 
+/* The one source of a layer's defaults (Keras'), for the JSON parser and specs built in C. */
 static void layer_defaults(qr_layer_spec *l, qr_layer_kind kind)
 {
     memset(l, 0, sizeof *l);
@@ -39,8 +40,17 @@ static void layer_defaults(qr_layer_spec *l, qr_layer_kind kind)
     l->use_bias = 1;
     l->momentum = 0.99f;
     l->epsilon = 1e-3f;
-    if (kind == QR_LAYER_MAXPOOL1D)
+    if (kind == QR_LAYER_MAXPOOL1D) {
         l->kernel = 2;
+        l->stride = 2; /* Keras: strides default to pool_size */
+    }
+}
+
+QR_API qr_layer_spec qr_layer_default(qr_layer_kind kind)
+{
+    qr_layer_spec l;
+    layer_defaults(&l, kind);
+    return l;
 }
 
 /* Keys each kind accepts besides "type" and "name". */
@@ -151,13 +161,38 @@ static qr_status parse_layer(qr_layer_spec *l, const cJSON *o, size_t index, int
     }
 }
 
-/* Default names "<type>_<k>" (k counts that type from 1), then uniqueness. */
-static qr_status name_layers(qr_model_spec *spec, const char *where, qr_error *err)
+/* Fields left zero that no layer can use take their defaults; default names "<type>_<k>"
+ * (k counts that type from 1); then names are checked and must be unique. The JSON parser
+ * and qr_model_new (for specs built in C) both go through here. */
+QR_API qr_status qr_model_spec_complete(qr_model_spec *spec, const char *where, qr_error *err)
 {
+    if (!where)
+        where = "model spec";
     size_t count[QR_LAYER_COUNT] = {0};
     for (size_t i = 0; i < spec->n_layers; i++) {
         qr_layer_spec *l = &spec->layers[i];
+        if ((int)l->kind < 0 || l->kind >= QR_LAYER_COUNT)
+            return qr_error_set(err, QR_ERR_CONFIG, "%s: model[%zu].kind %d is not a layer type",
+                                where, i, (int)l->kind);
+        qr_layer_spec d;
+        layer_defaults(&d, l->kind);
+        if (l->kind == QR_LAYER_MAXPOOL1D) {
+            if (!l->kernel)
+                l->kernel = d.kernel;
+            if (!l->stride)
+                l->stride = l->kernel;
+        }
+        if (!l->stride)
+            l->stride = d.stride;
+        if (!l->dilation)
+            l->dilation = d.dilation;
+        if (l->epsilon <= 0)
+            l->epsilon = d.epsilon;
         count[l->kind]++;
+        if (!memchr(l->name, '\0', sizeof l->name) || strchr(l->name, '/'))
+            return qr_error_set(err, QR_ERR_CONFIG,
+                                "%s: model[%zu].name must be 1 to %d characters without '/'",
+                                where, i, QR_NAME_MAX - 1);
         if (!l->name[0])
             snprintf(l->name, sizeof l->name, "%s_%zu", kind_names[l->kind], count[l->kind]);
     }
@@ -191,7 +226,7 @@ QR_API qr_status qr_model_spec_parse(qr_model_spec *spec, const cJSON *layers, c
     free(spec->layers);
     spec->layers = ls;
     spec->n_layers = n;
-    return name_layers(spec, where, err);
+    return qr_model_spec_complete(spec, where, err);
 }
 
 QR_API cJSON *qr_model_spec_to_json(const qr_model_spec *spec)

@@ -25,17 +25,30 @@ static int layer_matrices(const qr_layer_spec *l, const char **tensors)
     }
 }
 
-QR_API qr_status qr_quant_plan_init(qr_quant_plan *p, const qr_model_spec *spec)
+QR_API qr_status qr_quant_plan_init(qr_quant_plan *p, const qr_model_spec *spec_in)
 {
     memset(p, 0, sizeof *p);
     p->near_eps = 0.05;
+    /* the matrices' names as the model will have them (a spec built in C may leave the
+     * layer names empty: qr_model_new fills them the same way) */
+    qr_model_spec spec_c;
+    if (qr_model_spec_copy(&spec_c, spec_in) != QR_OK)
+        return QR_ERR_NOMEM;
+    qr_status s = qr_model_spec_complete(&spec_c, NULL, NULL);
+    if (s != QR_OK) {
+        qr_model_spec_free(&spec_c);
+        return s;
+    }
+    const qr_model_spec *spec = &spec_c;
     size_t n = 0;
     const char *t[2];
     for (size_t i = 0; i < spec->n_layers; i++)
         n += (size_t)layer_matrices(&spec->layers[i], t);
     p->m = calloc(n ? n : 1, sizeof *p->m);
-    if (!p->m)
+    if (!p->m) {
+        qr_model_spec_free(&spec_c);
         return QR_ERR_NOMEM;
+    }
     for (size_t i = 0; i < spec->n_layers; i++) {
         int k = layer_matrices(&spec->layers[i], t);
         for (int j = 0; j < k; j++) {
@@ -47,6 +60,7 @@ QR_API qr_status qr_quant_plan_init(qr_quant_plan *p, const qr_model_spec *spec)
             qr_schedule_default(&q->schedule, QR_SCHED_NONE);
         }
     }
+    qr_model_spec_free(&spec_c);
     return QR_OK;
 }
 

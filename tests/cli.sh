@@ -112,6 +112,17 @@ check "progress on stderr" 0 err '^epoch 3/3 ' \
 check "eval" 0 out '^accuracy: (0\.[0-9]+|1\.0+)$' "$qreg" eval "$model" --data "$csv"
 check "eval --data=FILE" 0 out '^samples: 569$' "$qreg" eval "$model" --data="$csv"
 check "summary" 0 out '^parameters: 530 ' "$qreg" summary "$quickstart"
+if grep -Eq '^dense_1 \(dense\) +\(16\) +496 +544  kernel\(30,16\) bias\(16\)$' "$tmp/out"; then
+    pass "summary: output shape and tensor shapes per layer"
+else
+    fail "summary: no 'dense_1 (dense) (16) 496 544 kernel(30,16) bias(16)' row"
+fi
+check "summary --json" 0 out '' "$qreg" summary "$srcdir/examples/bts.json" --json
+json_check "summary --json parses" \
+    'd["parameters"] == 327 and d["bytes_8bit"] == 513 and d["input"] == [40, 3] and
+d["layers"][0]["output"] == [36, 6] and d["layers"][4]["output"] == [5] and
+sum(l["params"] for l in d["layers"]) == 327'
+
 
 # the default output path is relative to the working directory, never the config's
 (cd "$tmp" && "$qreg" train "$quickstart" --epochs 1 --quiet >"$tmp/out" 2>"$tmp/err")
@@ -139,6 +150,50 @@ check "train --json without validation/test" 0 out '' \
     "$qreg" train "$tmp/nosplit.json" --out "$tmp/n.qrm" --json --quiet
 json_check "train --json with NaN results parses" \
     'd["val_accuracy"] is None and d["test_accuracy"] is None and d["best_epoch"] == 2'
+
+# ---- eval metrics: per-class tables, labelled confusion matrices, predictions ----------
+check "eval: per-class table of the float model" 0 out '^float model: per-class precision, recall, F1 and support \(569 samples\)$' \
+    "$qreg" eval "$model" --data "$csv"
+if grep -Eq '^  true \\ pred +0 +1$' "$tmp/out" && grep -Eq '^  weighted avg ' "$tmp/out"; then
+    pass "eval: confusion matrix labelled with the class names, averages"
+else
+    fail "eval: no labelled confusion matrix"
+fi
+check "eval --int --predictions" 0 out '^integer model: confusion matrix' \
+    "$qreg" eval "$model" --data "$csv" --int --predictions "$tmp/pred.csv"
+if grep -q '^fake-quantized model: confusion matrix' "$tmp/out" &&
+    grep -q "^wrote $tmp/pred.csv: 569 predictions" "$tmp/out"; then
+    pass "eval --int: float, fake-quantized and integer metrics"
+else
+    fail "eval --int: a model kind's metrics missing"
+fi
+if [ "$(wc -l <"$tmp/pred.csv")" -eq 570 ] &&
+    head -n 1 "$tmp/pred.csv" | grep -qx 'index,label,float_pred,float_logit_0,float_logit_1,fq_pred,fq_logit_0,fq_logit_1,int_pred' &&
+    sed -n 2p "$tmp/pred.csv" | grep -Eq '^0,[01],[01],[-0-9.e]+,[-0-9.e]+,[01],[-0-9.e]+,[-0-9.e]+,[01]$'; then
+    pass "eval --predictions: a header and one row per sample"
+else
+    fail "eval --predictions: $(head -n 2 "$tmp/pred.csv" 2>/dev/null | tr '\n' '|')"
+fi
+check "eval --predictions into a missing directory" 1 err '^qreg eval: --predictions: .*nodir/p\.csv' \
+    "$qreg" eval "$model" --data "$csv" --predictions "$tmp/nodir/p.csv"
+check "eval --predictions without a value" 2 err "'--predictions'" "$qreg" eval "$model" --data "$csv" --predictions
+check "eval --int --json" 0 out '' "$qreg" eval "$model" --data "$csv" --int --json
+json_check "eval --json: metrics per model kind" \
+    'd["classes"] == ["0", "1"] and sorted(d["metrics"]) == ["float", "fq", "int"] and
+all(sum(map(sum, d["metrics"][k]["confusion"])) == 569 and
+    sum(c["support"] for c in d["metrics"][k]["per_class"]) == 569 and
+    0 <= d["metrics"][k]["macro"]["f1"] <= 1 for k in d["metrics"]) and
+d["metrics"]["float"]["confusion"] == d["confusion"] and
+abs(d["metrics"]["int"]["accuracy"] - d["int_accuracy"]) < 1e-12'
+
+# under a quantization plan the kept epoch is chosen by the fake-quantized accuracy: say so
+(cd "$tmp" && "$qreg" train "$srcdir/examples/quickstart-4bit.json" --out "$tmp/q4.qrm" \
+    --epochs 3 --quiet >"$tmp/out" 2>"$tmp/err")
+if grep -Eq '^best epoch: [0-9]+ \(fake-quantized validation accuracy [01]\.[0-9]+; float [01]\.[0-9]+\)$' "$tmp/out"; then
+    pass "train: the best epoch names the fake-quantized accuracy that chose it"
+else
+    fail "train: best epoch line: $(grep 'best epoch' "$tmp/out")"
+fi
 
 # ---- failures: exit 1, a message naming the cause --------------------------------------
 size=$(wc -c <"$model")
@@ -279,6 +334,16 @@ if [ ! -e "$tmp/same-exp" ]; then
     pass "export: nothing written for a refused model"
 else
     fail "export: $tmp/same-exp exists after a refused model"
+fi
+check "export --json" 0 out '' "$qreg" export "$tmp/p.qrm" --out "$tmp/expj" --json
+json_check "export --json parses" \
+    'd["out"].endswith("expj") and [l["kind"] for l in d["layers"]] == ["dense", "relu", "dense"] and
+d["blob_bytes"] > d["tensor_bytes"] > 0 and abs(sum(l["theory_bytes"] for l in d["layers"]) - d["theory_bytes"]) < 1e-6 and
+len(d["files"]) == 5'
+if [ -s "$tmp/expj/model.qrt" ] && cmp -s "$tmp/expj/model.qrt" "$tmp/exp/model.qrt"; then
+    pass "export --json writes the same blob"
+else
+    fail "export --json: $tmp/expj/model.qrt missing or different"
 fi
 
 # ---- qreg features ----------------------------------------------------------------------

@@ -1282,6 +1282,86 @@ START_TEST(test_file_save_errors_and_atomic_replace)
 }
 END_TEST
 
+/* A spec built in C: qr_layer_default gives what the JSON parser gives; a zero-initialized
+ * layer list builds (names and zero-meaning fields filled by the library, one code path);
+ * duplicate and bad names are refused; a plan from the C spec names the model's matrices. */
+START_TEST(test_spec_built_in_c)
+{
+    qr_model_spec js;
+    qr_error err = {{0}};
+    ck_assert_int_eq(parse_spec("[{\"type\": \"conv1d\", \"filters\": 4, \"kernel_size\": 3},"
+                                " {\"type\": \"batchnorm\"}, {\"type\": \"relu\"},"
+                                " {\"type\": \"maxpool1d\"}, {\"type\": \"gru\", \"units\": 3},"
+                                " {\"type\": \"dense\", \"units\": 5}, {\"type\": \"dense\"}]",
+                                &js, &err), QR_OK);
+    qr_layer_kind kinds[] = {QR_LAYER_CONV1D, QR_LAYER_BATCHNORM, QR_LAYER_RELU,
+                             QR_LAYER_MAXPOOL1D, QR_LAYER_GRU, QR_LAYER_DENSE, QR_LAYER_DENSE};
+    qr_layer_spec cl[7];
+    for (size_t i = 0; i < 7; i++)
+        cl[i] = qr_layer_default(kinds[i]);
+    cl[0].units = 4;
+    cl[0].kernel = 3;
+    cl[4].units = 3;
+    cl[5].units = 5;
+    qr_model_spec cs = {.t = 1, .f = 1, .n_classes = 0, .n_layers = 7, .layers = cl};
+    ck_assert_int_eq(qr_model_spec_complete(&cs, NULL, &err), QR_OK);
+    for (size_t i = 0; i < 7; i++)
+    {
+        const qr_layer_spec *a = &cl[i], *b = &js.layers[i];
+        ck_assert_msg(a->kind == b->kind && strcmp(a->name, b->name) == 0 &&
+                          a->units == b->units && a->kernel == b->kernel &&
+                          a->stride == b->stride && a->dilation == b->dilation &&
+                          a->padding == b->padding && a->use_bias == b->use_bias &&
+                          a->return_sequences == b->return_sequences && a->rate == b->rate &&
+                          a->momentum == b->momentum && a->epsilon == b->epsilon &&
+                          a->alpha_init == b->alpha_init,
+                      "layer %zu (%s) differs from the JSON parser's", i, b->name);
+    }
+    ck_assert_str_eq(cl[6].name, "dense_2");
+    qr_model_spec_free(&js);
+
+    /* zero-initialized: the documented "duplicate node name '/kernel'" no longer happens */
+    qr_layer_spec zl[3] = {{.kind = QR_LAYER_DENSE, .units = 8, .use_bias = 1},
+                           {.kind = QR_LAYER_RELU},
+                           {.kind = QR_LAYER_DENSE, .use_bias = 1}};
+    qr_model_spec zs = {.t = 1, .f = 4, .n_classes = 3, .n_layers = 3, .layers = zl};
+    qr_quant_plan plan;
+    ck_assert_int_eq(qr_quant_plan_init(&plan, &zs), QR_OK);
+    ck_assert_uint_eq(plan.n, 2);
+    ck_assert_str_eq(plan.m[0].name, "dense_1/kernel");
+    ck_assert_str_eq(plan.m[1].name, "dense_2/kernel");
+    qr_quant_plan_free(&plan);
+    ck_assert_str_eq(zl[0].name, ""); /* the caller's spec is left as it was */
+    qr_model *m = NULL;
+    ck_assert_msg(qr_model_new(&zs, 4, 1, &m, &err) == QR_OK, "%s", err.msg);
+    const qr_model_spec *ms = qr_model_spec_of(m);
+    ck_assert_str_eq(ms->layers[0].name, "dense_1");
+    ck_assert_str_eq(ms->layers[1].name, "relu_1");
+    ck_assert_str_eq(ms->layers[2].name, "dense_2");
+    ck_assert_uint_eq(ms->layers[2].units, 3);
+    ck_assert_ptr_nonnull(qr_graph_find(qr_model_graph(m), "dense_2/bias"));
+    qr_model_free(m);
+
+    /* a zero stride, dilation, epsilon, pool size take their defaults */
+    qr_layer_spec pl[1] = {{.kind = QR_LAYER_MAXPOOL1D}};
+    qr_model_spec ps = {.n_layers = 1, .layers = pl};
+    ck_assert_int_eq(qr_model_spec_complete(&ps, NULL, &err), QR_OK);
+    ck_assert_uint_eq(pl[0].kernel, 2);
+    ck_assert_uint_eq(pl[0].stride, 2);
+    ck_assert_str_eq(pl[0].name, "maxpool1d_1");
+
+    /* names: a duplicate and a '/' are errors naming the layer */
+    snprintf(zl[0].name, sizeof zl[0].name, "same");
+    snprintf(zl[2].name, sizeof zl[2].name, "same");
+    ck_assert_int_eq(qr_model_new(&zs, 4, 1, &m, &err), QR_ERR_CONFIG);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(err.msg, "model[2].name 'same' is used twice"), "%s", err.msg);
+    snprintf(zl[2].name, sizeof zl[2].name, "a/b");
+    ck_assert_int_eq(qr_model_spec_complete(&zs, "spec.c", &err), QR_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "spec.c: model[2].name must be"), "%s", err.msg);
+}
+END_TEST
+
 Suite *qr_suite_model(void)
 {
     Suite *s = suite_create("model");
@@ -1293,6 +1373,7 @@ Suite *qr_suite_model(void)
 
     tc = tcase_create("build");
     tcase_add_test(tc, test_model_mlp_build_and_init);
+    tcase_add_test(tc, test_spec_built_in_c);
     tcase_add_test(tc, test_model_cgru_build_and_init);
     tcase_add_test(tc, test_model_last_layer_shape_error);
     suite_add_tcase(s, tc);

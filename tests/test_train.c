@@ -106,6 +106,42 @@ static void expect_cfg_fail3(const char *data, const char *model, const char *re
 
 /* ---- config loading ------------------------------------------------------------------- */
 
+/* qr_train_config_init gives a config built in C every default the JSON loader gives (it is
+ * the loader's starting point); only the path-bound checkpoint default differs. */
+START_TEST(test_config_init_defaults)
+{
+    char *dir = tl_tmpdir();
+    qr_train_config j, c;
+    qr_error err = {{0}};
+    ck_assert_msg(load_cfg_in(dir, "{\"data\": " DATA ", \"model\": " MLP "}", &j, &err, NULL) ==
+                      QR_OK, "%s", err.msg);
+    qr_train_config_init(&c);
+    ck_assert_int_eq(c.label_index, j.label_index);
+    ck_assert_int_eq(c.header, j.header);
+    ck_assert(c.val_split == j.val_split && c.test_split == j.test_split);
+    ck_assert_int_eq(c.standardize, j.standardize);
+    ck_assert(c.optim.kind == j.optim.kind && c.optim.lr == j.optim.lr &&
+              c.optim.beta1 == j.optim.beta1 && c.optim.beta2 == j.optim.beta2 &&
+              c.optim.eps == j.optim.eps);
+    ck_assert(c.clip_norm == j.clip_norm && c.weight_decay == j.weight_decay);
+    ck_assert_uint_eq(c.epochs, j.epochs);
+    ck_assert_uint_eq(c.batch_size, j.batch_size);
+    ck_assert_uint_eq(c.seed, j.seed);
+    ck_assert_int_eq(c.threads, j.threads);
+    ck_assert(c.kd_alpha == j.kd_alpha && c.kd_temperature == j.kd_temperature &&
+              c.kd_t2 == j.kd_t2);
+    ck_assert_uint_eq(j.checkpoint_every, 1);
+    ck_assert_ptr_nonnull(j.checkpoint_path);
+    ck_assert_uint_eq(c.checkpoint_every, 0); /* no path, no checkpoints */
+    ck_assert_ptr_null(c.checkpoint_path);
+    ck_assert_ptr_null(c.model_path);
+    qr_train_config_free(&c); /* an initialized, never filled config frees */
+    qr_train_config_free(&j);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_config_every_key)
 {
     char *dir = tl_tmpdir(), *path = NULL;
@@ -671,6 +707,7 @@ Suite *qr_suite_train(void)
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("config");
     tcase_add_test(tc, test_config_every_key);
+    tcase_add_test(tc, test_config_init_defaults);
     tcase_add_test(tc, test_config_unknown_keys);
     tcase_add_test(tc, test_config_wrong_types_and_ranges);
     tcase_add_test(tc, test_config_structure_errors);

@@ -1,16 +1,21 @@
-/* qreg eval MODEL --data CSV: accuracy, loss and confusion matrix of a saved model. */
+/* qreg eval MODEL --data CSV: accuracy, loss, per-class metrics and labelled confusion matrices
+ * of a saved model (float, fake-quantized, integer), per-sample predictions as CSV. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "cli.h"
+#include "metrics.h"
 #include "qreg/export.h"
 
 static const char eval_help[] =
     "usage: qreg eval MODEL.qrm --data FILE.csv [options]\n"
     "\n"
-    "Evaluate a saved model on a labelled CSV file: accuracy, loss and the confusion matrix.\n"
+    "Evaluate a saved model on a labelled CSV file: accuracy and loss, then per model kind\n"
+    "(float; fake-quantized with a quantization plan or --int; integer with --int) the\n"
+    "per-class precision, recall, F1 and support with macro and weighted averages, and the\n"
+    "confusion matrix with the class names as row and column headers.\n"
     "The file is read with the model's input shape and class names; labels the model does\n"
     "not know are an error.\n"
     "\n"
@@ -20,12 +25,34 @@ static const char eval_help[] =
     "  --header MODE     auto (default), yes or no\n"
     "  --int             also run the integer model (the device runtime, built for the host)\n"
     "                    and report its accuracy and agreement with the fake-quantized model\n"
-    "  --json            print the result as one JSON object\n"
+    "  --predictions FILE\n"
+    "                    write one CSV row per sample (atomically): index (the data row),\n"
+    "                    label, then per model kind its prediction (float_pred, fq_pred,\n"
+    "                    int_pred) and, for float and fq, the logits (float_logit_CLASS, ...)\n"
+    "  --json            print the result as one JSON object (with the metrics per model)\n"
     "  -h, --help        this help\n";
+
+/* The model kinds evaluated: float, fake-quantized, integer. */
+enum { KIND_FLOAT, KIND_FQ, KIND_INT, N_KINDS };
+static const char *const kind_key[N_KINDS] = {"float", "fq", "int"};
+static const char *const kind_title[N_KINDS] = {"float", "fake-quantized", "integer"};
+
+/* Logits (d->n, n_classes) of the model as its weights are now, or NULL (out of memory). */
+static float *eval_logits(qr_model *m, const qr_dataset *d)
+{
+    size_t c = qr_model_spec_of(m)->n_classes;
+    float *z = malloc((d->n * c + 1) * sizeof *z);
+    if (z && qr_model_predict(m, d->x, d->n, z, NULL) != QR_OK) {
+        free(z);
+        z = NULL;
+    }
+    return z;
+}
 
 int qr_cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *data = NULL, *label = NULL, *header = "auto", *v;
+    const char *predictions = NULL;
     int json = 0, integer = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -38,6 +65,9 @@ int qr_cmd_eval(int argc, char **argv)
             integer = 1;
         } else if (qr_cli_opt(argc, argv, &i, "--data", &v)) {
             if (!(data = v))
+                goto bad;
+        } else if (qr_cli_opt(argc, argv, &i, "--predictions", &v)) {
+            if (!(predictions = v) || !*v)
                 goto bad;
         } else if (qr_cli_opt(argc, argv, &i, "--label", &v)) {
             if (!(label = v) || !*v)
@@ -74,8 +104,10 @@ int qr_cmd_eval(int argc, char **argv)
     qr_csv_options o = qr_cli_model_csv_options(m, data, label, header);
     qr_dataset d = {0};
     int rc = 1;
-    int32_t *pred = NULL, *fq_pred = NULL;
-    size_t *confusion = NULL;
+    int32_t *pred[N_KINDS] = {NULL}; /* each kind's predictions, NULL when not run */
+    float *logits[N_KINDS] = {NULL}; /* with --predictions: float and fq logits */
+    qr_metrics mt[N_KINDS];
+    memset(mt, 0, sizeof mt);
     if (qr_csv_load(&o, &d, &err) != QR_OK) {
         fprintf(stderr, "qreg eval: %s\n", err.msg);
         goto done;
@@ -91,15 +123,13 @@ int qr_cmd_eval(int argc, char **argv)
         goto done;
     }
     size_t c = spec->n_classes;
-    pred = malloc(d.n * sizeof *pred);
-    confusion = calloc(c * c, sizeof *confusion);
+    pred[KIND_FLOAT] = malloc((d.n + 1) * sizeof *pred[KIND_FLOAT]);
     double loss, acc;
-    if (!pred || !confusion || qr_evaluate(m, &d, &loss, &acc, pred) != QR_OK) {
+    if (!pred[KIND_FLOAT] || qr_evaluate(m, &d, &loss, &acc, pred[KIND_FLOAT]) != QR_OK ||
+        (predictions && !(logits[KIND_FLOAT] = eval_logits(m, &d)))) {
         fprintf(stderr, "qreg eval: evaluation failed\n");
         goto done;
     }
-    for (size_t i = 0; i < d.n; i++)
-        confusion[(size_t)d.y[i] * c + (size_t)pred[i]]++;
     /* with a quantization plan (or --int): the accuracy of the weights rounded as deployed */
     const qr_quant_plan *plan = qr_model_quant_plan(m);
     double fq_acc = NAN, int_acc = NAN, agree = NAN;
@@ -117,8 +147,10 @@ int qr_cmd_eval(int argc, char **argv)
         }
         memcpy(save, w, n_all * sizeof *save);
         qr_quant_fake(use, qr_model_graph(m));
-        fq_pred = malloc((d.n + 1) * sizeof *fq_pred);
-        qr_status es = fq_pred ? qr_evaluate(m, &d, NULL, &fq_acc, fq_pred) : QR_ERR_NOMEM;
+        int32_t *fq = pred[KIND_FQ] = malloc((d.n + 1) * sizeof *fq);
+        qr_status es = fq ? qr_evaluate(m, &d, NULL, &fq_acc, fq) : QR_ERR_NOMEM;
+        if (es == QR_OK && predictions && !(logits[KIND_FQ] = eval_logits(m, &d)))
+            es = QR_ERR_NOMEM;
         memcpy(w, save, n_all * sizeof *save);
         free(save);
         qr_quant_plan_free(&own);
@@ -130,20 +162,36 @@ int qr_cmd_eval(int argc, char **argv)
     if (integer) {
         uint8_t *blob = NULL;
         size_t len = 0;
-        int32_t *ipred = malloc((d.n + 1) * sizeof *ipred);
+        int32_t *ipred = pred[KIND_INT] = malloc((d.n + 1) * sizeof *ipred);
         if (!ipred || qr_export_blob(m, &blob, &len, NULL, &err) != QR_OK ||
             qr_export_evaluate(blob, len, &d, &int_acc, ipred, &err) != QR_OK) {
             fprintf(stderr, "qreg eval: %s\n", ipred ? err.msg : "out of memory");
             free(blob);
-            free(ipred);
             goto done;
         }
         size_t same = 0;
         for (size_t i = 0; i < d.n; i++)
-            same += ipred[i] == fq_pred[i];
+            same += ipred[i] == pred[KIND_FQ][i];
         agree = d.n ? (double)same / (double)d.n : NAN;
         free(blob);
-        free(ipred);
+    }
+    const char *const *names = (const char *const *)d.class_names;
+    for (int k = 0; k < N_KINDS; k++)
+        if (pred[k] && qr_metrics_compute(&mt[k], d.y, pred[k], d.n, c) != QR_OK) {
+            fprintf(stderr, "qreg eval: out of memory\n");
+            goto done;
+        }
+    if (predictions) {
+        qr_pred_column cols[N_KINDS];
+        size_t nc = 0;
+        for (int k = 0; k < N_KINDS; k++)
+            if (pred[k])
+                cols[nc++] = (qr_pred_column){kind_key[k], pred[k], logits[k]};
+        if (qr_predictions_write(predictions, d.n, c, d.y, d.source_row, names, cols, nc,
+                                 &err) != QR_OK) {
+            fprintf(stderr, "qreg eval: --predictions: %s\n", err.msg);
+            goto done;
+        }
     }
     if (json) {
         cJSON *j = cJSON_CreateObject();
@@ -164,13 +212,20 @@ int qr_cmd_eval(int argc, char **argv)
             cJSON_AddNumberToObject(j, "bytes", bytes);
             cJSON_AddNumberToObject(j, "baseline_bytes", base);
         }
-        cJSON *cm = cJSON_AddArrayToObject(j, "confusion");
-        for (size_t i = 0; i < c; i++) {
-            cJSON *row = cJSON_CreateArray();
-            for (size_t k = 0; k < c; k++)
-                cJSON_AddItemToArray(row, cJSON_CreateNumber((double)confusion[i * c + k]));
-            cJSON_AddItemToArray(cm, row);
-        }
+        if (predictions)
+            cJSON_AddStringToObject(j, "predictions", predictions);
+        cJSON *cl = cJSON_AddArrayToObject(j, "classes");
+        for (size_t i = 0; i < c; i++)
+            cJSON_AddItemToArray(cl, cJSON_CreateString(names[i]));
+        /* "confusion": the float model's (as before "metrics" existed) */
+        cJSON *fj = qr_metrics_to_json(&mt[KIND_FLOAT], names);
+        cJSON_AddItemToObject(j, "confusion",
+                              cJSON_Duplicate(cJSON_GetObjectItem(fj, "confusion"), 1));
+        cJSON *all = cJSON_AddObjectToObject(j, "metrics");
+        cJSON_AddItemToObject(all, kind_key[KIND_FLOAT], fj);
+        for (int k = KIND_FQ; k < N_KINDS; k++)
+            if (pred[k])
+                cJSON_AddItemToObject(all, kind_key[k], qr_metrics_to_json(&mt[k], names));
         char *text = cJSON_PrintUnformatted(j);
         if (text)
             printf("%s\n", text);
@@ -185,19 +240,21 @@ int qr_cmd_eval(int argc, char **argv)
                    "samples)\n", int_acc, 100.0 * agree);
         if (plan)
             qr_cli_print_quant_report(stdout, plan, m);
-        printf("confusion (rows: true class, columns: predicted):\n");
-        for (size_t i = 0; i < c; i++) {
-            printf("  %-12.12s", d.class_names[i]);
-            for (size_t k = 0; k < c; k++)
-                printf(" %6zu", confusion[i * c + k]);
-            printf("\n");
-        }
+        for (int k = 0; k < N_KINDS; k++)
+            if (pred[k]) {
+                printf("\n");
+                qr_metrics_print(stdout, &mt[k], kind_title[k], names);
+            }
+        if (predictions)
+            printf("\nwrote %s: %zu predictions\n", predictions, d.n);
     }
     rc = 0;
 done:
-    free(confusion);
-    free(fq_pred);
-    free(pred);
+    for (int k = 0; k < N_KINDS; k++) {
+        qr_metrics_free(&mt[k]);
+        free(pred[k]);
+        free(logits[k]);
+    }
     qr_dataset_free(&d);
     qr_model_free(m);
     return rc;

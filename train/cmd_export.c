@@ -5,12 +5,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cjson/cJSON.h>
 #include "cli.h"
 #include "qreg/export.h"
 
 static const char help[] =
     "usage: qreg export MODEL.qrm --out DIR [--name NAME] [--sparse MODE] [--raw-scale S]\n"
-    "                  [--with-runtime]\n"
+    "                  [--with-runtime] [--json]\n"
     "\n"
     "Write the integer model of a trained model for the freestanding device runtime:\n"
     "  DIR/model.qrt           the binary model (load with qrt_model_load)\n"
@@ -39,6 +40,8 @@ static const char help[] =
     "                a Cortex-M0+ from ~50 % zeros, bitmap is not); off: dense only. A blob\n"
     "                with a sparse matrix is format version 2, and a compiled model then\n"
     "                also needs runtime/qrt_sparse.c (docs/sparse.md)\n"
+    "  --json        print the byte report as one JSON object: layers (from, kind, bits,\n"
+    "                theory and actual tensors and bytes), totals, scratch bytes, files\n"
     "  -h, --help    this help\n";
 
 #ifndef QR_PKGDATADIR
@@ -87,12 +90,83 @@ static const char *runtime_dir(void)
     return NULL;
 }
 
+static const char *const out_files[] = {"model.qrt", "model.c", "model.h", "model_compiled.c",
+                                        "model_compiled.h"};
+
+static cJSON *tensor_json(const qr_export_tensor *t, int actual)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", t->name);
+    cJSON_AddNumberToObject(o, "bits", t->bits);
+    cJSON_AddNumberToObject(o, "count", (double)t->count);
+    cJSON_AddNumberToObject(o, "bytes", t->bytes);
+    if (actual) {
+        static const char *const enc[] = {"dense", "bitmap", "run-length"};
+        cJSON_AddStringToObject(o, "encoding", enc[t->encoding >= 0 && t->encoding < 3 ?
+                                                   t->encoding : 0]);
+        if (t->encoding)
+            cJSON_AddNumberToObject(o, "dense_bytes", t->dense_bytes);
+    }
+    return o;
+}
+
+/* The report of --json: what the text table shows, as one object on stdout. */
+static void print_json(const char *model, const char *dir, const char *name,
+                       const qr_export_report *rep, const char *runtime_from)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", model);
+    cJSON_AddStringToObject(j, "out", dir);
+    cJSON_AddStringToObject(j, "name", name);
+    cJSON *layers = cJSON_AddArrayToObject(j, "layers");
+    for (size_t i = 0; i < rep->n; i++) {
+        const qr_export_layer *e = &rep->layers[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToArray(layers, o);
+        cJSON_AddStringToObject(o, "from", e->from);
+        cJSON_AddStringToObject(o, "kind", e->kind);
+        cJSON_AddNumberToObject(o, "bits", e->bits);
+        cJSON_AddNumberToObject(o, "theory_bytes", e->theory_bytes);
+        cJSON_AddNumberToObject(o, "actual_bytes", (double)e->actual_bytes);
+        cJSON *th = cJSON_AddArrayToObject(o, "theory"), *ac = cJSON_AddArrayToObject(o, "actual");
+        for (size_t t = 0; t < e->n_theory; t++)
+            cJSON_AddItemToArray(th, tensor_json(&e->theory[t], 0));
+        for (size_t t = 0; t < e->n_actual; t++)
+            cJSON_AddItemToArray(ac, tensor_json(&e->actual[t], 1));
+    }
+    cJSON_AddNumberToObject(j, "theory_bytes", rep->theory_bytes);
+    cJSON_AddNumberToObject(j, "baseline_bytes", rep->baseline_bytes);
+    cJSON_AddNumberToObject(j, "tensor_bytes", (double)rep->tensor_bytes);
+    cJSON_AddNumberToObject(j, "blob_bytes", (double)rep->blob_bytes);
+    cJSON_AddNumberToObject(j, "scratch_bytes", (double)rep->scratch_bytes);
+    cJSON *files = cJSON_AddArrayToObject(j, "files");
+    for (size_t i = 0; i < sizeof out_files / sizeof out_files[0]; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, out_files[i]);
+        cJSON_AddItemToArray(files, cJSON_CreateString(path));
+    }
+    if (runtime_from) {
+        cJSON_AddStringToObject(j, "runtime_from", runtime_from);
+        static const char *const frags[] = {"qrt.mk", "qrt.cmake"};
+        for (size_t i = 0; i < 2; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", dir, frags[i]);
+            cJSON_AddItemToArray(files, cJSON_CreateString(path));
+        }
+    }
+    char *text = cJSON_PrintUnformatted(j);
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    cJSON_Delete(j);
+}
+
 int qr_cmd_export(int argc, char **argv)
 {
     const char *model_path = NULL, *out = NULL, *name = "model", *v;
     qr_export_options opt = {.sparse = 1};
     qr_export_write_options wopt = {0};
-    int with_runtime = 0;
+    int with_runtime = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -125,6 +199,8 @@ int qr_cmd_export(int argc, char **argv)
             }
         } else if (strcmp(a, "--with-runtime") == 0) {
             with_runtime = 1;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
         } else if (qr_cli_opt(argc, argv, &i, "--name", &v)) {
             if (!(name = v) || !*v)
                 goto bad;
@@ -168,6 +244,12 @@ int qr_cmd_export(int argc, char **argv)
     if (qr_export_blob_ex(m, &opt, &blob, &len, &rep, &err) != QR_OK ||
         qr_export_write_ex(blob, len, out, name, &wopt, &err) != QR_OK) {
         fprintf(stderr, "qreg export: %s\n", err.msg);
+        goto done;
+    }
+    if (json) {
+        print_json(model_path, out, name, &rep, wopt.runtime_dir);
+        rc = 0;
+        qr_export_report_free(&rep);
         goto done;
     }
     printf("%-40s %6s %8s %12s %12s\n", "layer / tensor", "bits", "count", "theory (B)",

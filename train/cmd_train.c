@@ -22,8 +22,9 @@ static const char train_help[] =
     "usage: qreg train CONFIG.json [options]\n"
     "\n"
     "Train the model a JSON config describes (format: docs/config.md), keep the weights of\n"
-    "the epoch with the best validation accuracy, print the test accuracy and save the\n"
-    "model (a .qrm file, written atomically).\n"
+    "the epoch with the best validation accuracy (of the fake-quantized weights when the\n"
+    "config has a \"quantize\" section), print the test accuracy and save the model (a .qrm\n"
+    "file, written atomically).\n"
     "\n"
     "options:\n"
     "  --out FILE       where to save the model (default: output.model, or CONFIG's name\n"
@@ -242,8 +243,13 @@ int qr_cmd_train(int argc, char **argv)
         free(text);
         cJSON_Delete(o);
     } else {
+        /* the quantity that chose the epoch: the fake-quantized validation accuracy with a
+         * quantization plan, else the float one */
         printf("best epoch: %zu", r.best_epoch);
-        if (!isnan(r.val_accuracy))
+        if (!isnan(r.fq_val_accuracy))
+            printf(" (fake-quantized validation accuracy %.4f; float %.4f)", r.fq_val_accuracy,
+                   r.val_accuracy);
+        else if (!isnan(r.val_accuracy))
             printf(" (validation accuracy %.4f)", r.val_accuracy);
         printf("\n");
         if (!isnan(r.test_accuracy))

@@ -317,7 +317,8 @@ static char *default_model_path(const char *config)
     return out;
 }
 
-QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_error *err)
+/* The one source of the config's defaults: the JSON loader starts from them. */
+QR_API void qr_train_config_init(qr_train_config *c)
 {
     memset(c, 0, sizeof *c);
     c->label_index = -1;
@@ -329,11 +330,17 @@ QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_e
     c->batch_size = 32;
     c->seed = 1;
     c->threads = 1;
-    c->checkpoint_every = 1;
+    c->checkpoint_every = 0; /* no checkpoint path yet: the loader derives one, and sets 1 */
     c->kd_alpha = 0.5f;
     c->kd_temperature = 4.0f;
     c->kd_t2 = 1;
     qr_optim_config_default(&c->optim, QR_OPTIM_ADAM);
+}
+
+QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_error *err)
+{
+    qr_train_config_init(c);
+    c->checkpoint_every = 1; /* to the checkpoint path derived from the model path below */
     cJSON *root = NULL;
     qr_status s = qr_json_load_file(path, &root, err);
     if (s != QR_OK)

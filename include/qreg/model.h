@@ -36,7 +36,13 @@ typedef enum qr_layer_kind {
 
 #define QR_NAME_MAX 40 /* layer name + "/" + tensor name fits a node name */
 
-/* One layer's settings; fields a kind does not use are ignored. */
+/* One layer's settings; fields a kind does not use are ignored. Built in C, start from
+ * qr_layer_default(kind) (Keras' defaults, as the JSON parser uses) and set what differs:
+ *     qr_layer_spec l = qr_layer_default(QR_LAYER_DENSE);
+ *     l.units = 16;
+ * A zero-initialized spec also works where zero has no meaning (an empty name, stride,
+ * dilation, epsilon, pool size: qr_model_spec_complete fills them), but zero use_bias and
+ * momentum are taken as given (no bias; batch-norm momentum 0). */
 typedef struct qr_layer_spec {
     qr_layer_kind kind;
     char name[QR_NAME_MAX];  /* unique; default "<type>_<k>" */
@@ -60,6 +66,19 @@ typedef struct qr_model_spec {
 
 /* Stable type names used in JSON ("dense", "conv1d", "gru", ...). NULL when out of range. */
 QR_API const char *qr_layer_kind_name(qr_layer_kind k);
+
+/* A layer of this kind with every default the JSON parser gives it: stride and dilation 1,
+ * use_bias 1, batch-norm momentum 0.99 and epsilon 1e-3, pool size and stride 2, no name
+ * (filled in as "<type>_<k>"). */
+QR_API qr_layer_spec qr_layer_default(qr_layer_kind kind);
+
+/* Complete a spec in place, as the JSON parser does: empty names become "<type>_<k>" (k
+ * counts layers of that type from 1), zero stride, dilation, epsilon and pool size their
+ * defaults; names must then be unique, at most QR_NAME_MAX - 1 characters and without '/'
+ * (QR_ERR_CONFIG naming "model[i]", prefixed with `where`, NULL: "model spec").
+ * qr_model_spec_parse, qr_model_new and qr_quant_plan_init call it (the latter two on a
+ * copy), so a spec built in C needs it only to read the filled-in names. */
+QR_API qr_status qr_model_spec_complete(qr_model_spec *spec, const char *where, qr_error *err);
 
 /* Parse a JSON array of layer objects into spec->layers (t, f, n_classes are set by the
  * caller). Unknown keys, wrong types and bad values are QR_ERR_CONFIG naming the path

@@ -59,6 +59,15 @@ typedef struct qr_train_config {
     char *source;            /* the config file (for messages) */
 } qr_train_config;
 
+/* Every default the JSON loader gives a config (docs/config.md): the last column as label,
+ * header detected, 15 % validation and 15 % test split, standardization on, Adam with
+ * Keras' defaults, 20 epochs of batch 32, seed 1, 1 thread, distillation α 0.5, T 4 with
+ * T²; no model, no data, no output paths. Checkpoints: checkpoint_every 0 (none), as there
+ * is no checkpoint path (the loader derives one from the model path and sets 1); set both
+ * for checkpoints. For configs built in C: set train_path (and the other strings) to
+ * malloc'd copies and model.layers to a malloc'd array, which qr_train_config_free frees;
+ * examples/c/train_mlp.c shows one. */
+QR_API void qr_train_config_init(qr_train_config *c);
 /* Read and check a config file. Unknown keys, wrong types and bad values are QR_ERR_CONFIG
  * naming the key ("quickstart.json: 'training.epochs' must be an integer"). */
 QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_error *err);
