@@ -124,6 +124,50 @@ d["layers"][0]["output"] == [36, 6] and d["layers"][4]["output"] == [5] and
 sum(l["params"] for l in d["layers"]) == 327'
 
 
+# ---- warm start, stages, reference accuracy ---------------------------------------------
+# --init with 0 epochs: the model as loaded (same predictions: same eval output)
+check "train --init MODEL --epochs 0" 0 out '^best epoch: 0' \
+    "$qreg" train "$quickstart" --init "$model" --epochs 0 --out "$tmp/w0.qrm"
+"$qreg" eval "$model" --data "$csv" >"$tmp/e1" 2>&1
+"$qreg" eval "$tmp/w0.qrm" --data "$csv" >"$tmp/e2" 2>&1
+if [ -s "$tmp/e1" ] && cmp -s "$tmp/e1" "$tmp/e2"; then
+    pass "a warm start with 0 epochs evaluates exactly as its source"
+else
+    fail "a warm start with 0 epochs evaluates differently from its source"
+fi
+sed -e "s#\.\./data/#$srcdir/data/#" -e 's/"units": 16/"units": 8/' "$quickstart" >"$tmp/narrow.json"
+echo "keep me" >"$tmp/keep.qrm"
+before=$(sum "$tmp/keep.qrm")
+check "warm start from a model of another shape" 1 err \
+    "m\.qrm: parameter 'dense_1/kernel' has shape \(30, 16\), the config's model expects \(30, 8\)" \
+    "$qreg" train "$tmp/narrow.json" --init "$model" --out "$tmp/keep.qrm" --quiet
+if [ "$(sum "$tmp/keep.qrm")" = "$before" ]; then
+    pass "a refused warm start leaves the output file alone"
+else
+    fail "a refused warm start changed the output file"
+fi
+check "warm start from a missing file" 1 err "warm start: .*nothere\.qrm" \
+    "$qreg" train "$quickstart" --init "$tmp/nothere.qrm" --quiet --out "$tmp/x.qrm"
+cat >"$tmp/staged.json" <<JSON
+{"data": {"train": "$csv", "label": "label", "validation_split": 0.15, "test_split": 0.2},
+ "model": [{"type": "dense", "units": 16}, {"type": "relu"}, {"type": "dense"}],
+ "training": {"batch_size": 32, "seed": 1, "reference_accuracy": 0.95},
+ "quantize": {"lambda": 0.0005, "matrices": [{"layer": "all", "bits": 4}]},
+ "stages": [{"epochs": 2},
+            {"epochs": 2, "optimizer": {"learning_rate": 0.0005},
+             "quantize": {"matrices": [{"layer": "all", "bits": 4, "method": "ste"}]}}]}
+JSON
+check "a staged config: a line per stage" 0 err '^stage 2/2 kept epoch [0-2] ' \
+    "$qreg" train "$tmp/staged.json" --out "$tmp/staged.qrm"
+if grep -Eq '^drop vs reference accuracy 0\.9500 \(training\.reference_accuracy\): [-+][0-9.]+ points$' "$tmp/out" &&
+   grep -q "points vs this model's float weights" "$tmp/out"; then
+    pass "the drop is printed against the model's float weights and the reference"
+else
+    fail "no labelled drop lines"
+fi
+check "--epochs with stages" 2 err "does not apply to a config with \"stages\"" \
+    "$qreg" train "$tmp/staged.json" --epochs 3
+
 # the default output path is relative to the working directory, never the config's
 (cd "$tmp" && "$qreg" train "$quickstart" --epochs 1 --quiet >"$tmp/out" 2>"$tmp/err")
 if [ $? -eq 0 ] && [ -s "$tmp/quickstart.qrm" ]; then

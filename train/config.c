@@ -1,5 +1,6 @@
 /* The training config: strict JSON, every key known, every error naming its key. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,13 +206,24 @@ static qr_status parse_training(qr_train_config *c, const cJSON *o, const char *
                                 qr_error *err)
 {
     static const char *const keys[] = {"epochs", "batch_size", "seed", "threads",
-                                       "checkpoint_every", NULL};
+                                       "checkpoint_every", "init", "reference_accuracy", NULL};
     qr_status s = qr_json_check_keys(o, keys, where, "training", err);
     if (s != QR_OK)
         return s;
     long threads = c->threads;
     double seed = (double)c->seed;
-    if ((s = qr_json_get_size(o, "epochs", 1, 1000000, &c->epochs, where, "training", err)) ||
+    const char *init = NULL;
+    if ((s = qr_json_get_string(o, "init", &init, where, "training", err)))
+        return s;
+    if (init && !*init)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: 'training.init' is empty", where);
+    if (init && !(c->init_path = resolve(where, init)))
+        return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", where);
+    /* 0 epochs: a warm start evaluated as it is (checked when training starts, as --init
+     * may supply the model) */
+    if ((s = qr_json_get_size(o, "epochs", 0, 1000000, &c->epochs, where, "training", err)) ||
+        (s = qr_json_get_double(o, "reference_accuracy", 0, 1, &c->reference_accuracy, where,
+                                "training", err)) ||
         (s = qr_json_get_size(o, "batch_size", 1, 65536, &c->batch_size, where, "training",
                               err)) ||
         (s = qr_json_get_double(o, "seed", 0, 9007199254740991.0, &seed, where, "training",
@@ -222,6 +234,9 @@ static qr_status parse_training(qr_train_config *c, const cJSON *o, const char *
         return s;
     if (seed != (double)(uint64_t)seed)
         return qr_error_set(err, QR_ERR_CONFIG, "%s: 'training.seed' must be an integer", where);
+    if (c->epochs == 0 && !init)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: 'training.epochs' must be at least 1 (0 "
+                            "only with 'training.init': a warm start evaluated as loaded)", where);
     c->seed = (uint64_t)seed;
     c->threads = (int)threads;
     return QR_OK;
@@ -317,6 +332,156 @@ static char *default_model_path(const char *config)
     return out;
 }
 
+/* A copy of `base` (or an empty object) with the keys of `over` replacing its own; the list
+ * `append` (if named) of `over` is appended to base's instead. NULL when out of memory. */
+static cJSON *merge_section(const cJSON *base, const cJSON *over, const char *append)
+{
+    cJSON *out = base ? cJSON_Duplicate(base, 1) : cJSON_CreateObject();
+    if (!out)
+        return NULL;
+    for (const cJSON *it = over ? over->child : NULL; it; it = it->next) {
+        cJSON *mine = cJSON_GetObjectItemCaseSensitive(out, it->string);
+        if (append && strcmp(it->string, append) == 0 && cJSON_IsArray(mine) &&
+            cJSON_IsArray(it)) {
+            for (const cJSON *e = it->child; e; e = e->next) {
+                cJSON *dup = cJSON_Duplicate(e, 1);
+                if (!dup || !cJSON_AddItemToArray(mine, dup)) {
+                    cJSON_Delete(dup);
+                    cJSON_Delete(out);
+                    return NULL;
+                }
+            }
+            continue;
+        }
+        cJSON *dup = cJSON_Duplicate(it, 1);
+        cJSON_DeleteItemFromObjectCaseSensitive(out, it->string);
+        if (!dup || !cJSON_AddItemToObject(out, it->string, dup)) {
+            cJSON_Delete(dup);
+            cJSON_Delete(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+/* A "quantize" section: its plan, and "bn_reestimate" (a trainer option, not part of the
+ * plan). `t_final` is the run's epoch count. */
+static qr_status parse_quantize(const cJSON *q, const qr_model_spec *spec, size_t epochs,
+                                qr_quant_plan *plan, int *bn, const char *where, qr_error *err)
+{
+    qr_status s = qr_json_check_keys(q, (const char *const[]){"lambda", "reduction", "schedule",
+                                     "per", "near_eps", "matrices", "bn_reestimate", NULL},
+                                     where, "quantize", err);
+    if (s || (s = qr_json_get_bool(q, "bn_reestimate", bn, where, "quantize", err)))
+        return s;
+    cJSON *copy = cJSON_Duplicate(q, 1);
+    if (!copy)
+        return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", where);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "bn_reestimate");
+    /* per-step schedules are checked against the real step count when training starts */
+    const cJSON *per = cJSON_GetObjectItemCaseSensitive(copy, "per");
+    int per_step = cJSON_IsString(per) && strcmp(per->valuestring, "step") == 0;
+    if ((s = qr_quant_plan_init(plan, spec)) != QR_OK)
+        qr_error_set(err, s, "%s: out of memory", where);
+    else
+        s = qr_quant_plan_parse(plan, copy, spec, per_step ? 1e12 : (double)(epochs ? epochs : 1),
+                                where, err);
+    cJSON_Delete(copy);
+    return s;
+}
+
+/* "stages": [{"epochs", "optimizer", "quantize", "prune"}, ...]. A stage's optimizer with a
+ * "name" replaces the top-level one, without it overrides the top-level keys; its quantize
+ * keys override the top-level section's and its matrices entries follow the top-level ones
+ * (false: no plan); its prune section replaces the top-level one (false: none). */
+static qr_status parse_stages(qr_train_config *c, const cJSON *root, const cJSON *stages,
+                              const char *path, qr_error *err)
+{
+    size_t n = cJSON_IsArray(stages) ? (size_t)cJSON_GetArraySize(stages) : 0;
+    if (n == 0 || n > 64)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: 'stages' must be a list of 1 to 64 stage "
+                            "objects", path);
+    if (!(c->stages = calloc(n, sizeof *c->stages)))
+        return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+    c->n_stages = n;
+    const cJSON *top_opt = cJSON_GetObjectItemCaseSensitive(root, "optimizer");
+    const cJSON *top_q = cJSON_GetObjectItemCaseSensitive(root, "quantize");
+    const cJSON *top_p = cJSON_GetObjectItemCaseSensitive(root, "prune");
+    static const char *const keys[] = {"epochs", "optimizer", "quantize", "prune", NULL};
+    size_t k = 0, total = 0;
+    qr_status s = QR_OK;
+    for (const cJSON *st = stages->child; st && s == QR_OK; st = st->next, k++) {
+        qr_train_stage *g = &c->stages[k];
+        char where[512], key[32];
+        snprintf(where, sizeof where, "%s: stages[%zu]", path, k);
+        snprintf(key, sizeof key, "stages[%zu]", k);
+        if ((s = qr_json_check_keys(st, keys, path, key, err)))
+            break;
+        g->epochs = 0;
+        if ((s = qr_json_get_size(st, "epochs", 1, 1000000, &g->epochs, path, key, err)))
+            break;
+        if (g->epochs == 0) {
+            s = qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.epochs' is missing (1 or more)", path,
+                             key);
+            break;
+        }
+        total += g->epochs;
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(st, "optimizer");
+        g->optim = c->optim;
+        g->clip_norm = c->clip_norm;
+        g->weight_decay = c->weight_decay;
+        if (o) {
+            int fresh = !cJSON_IsObject(o) || cJSON_GetObjectItemCaseSensitive(o, "name");
+            cJSON *merged = fresh ? cJSON_Duplicate(o, 1) : merge_section(top_opt, o, NULL);
+            qr_train_config tmp;
+            memset(&tmp, 0, sizeof tmp);
+            if (!merged)
+                s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+            else if ((s = parse_optimizer(&tmp, merged, where, err)) == QR_OK) {
+                g->optim = tmp.optim;
+                g->clip_norm = tmp.clip_norm;
+                g->weight_decay = tmp.weight_decay;
+            }
+            cJSON_Delete(merged);
+            if (s)
+                break;
+        }
+        const cJSON *q = cJSON_GetObjectItemCaseSensitive(st, "quantize");
+        if (q && !cJSON_IsFalse(q) && !cJSON_IsObject(q)) {
+            s = qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.quantize' must be an object or false",
+                             path, key);
+            break;
+        }
+        if (!cJSON_IsFalse(q) && (q || top_q)) {
+            cJSON *merged = merge_section(top_q, q, "matrices");
+            if (!merged)
+                s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+            else
+                s = parse_quantize(merged, &c->model, g->epochs, &g->quant, &g->bn_reestimate,
+                                   where, err);
+            cJSON_Delete(merged);
+            if (s)
+                break;
+        }
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(st, "prune");
+        if (p && !cJSON_IsFalse(p) && !cJSON_IsObject(p)) {
+            s = qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.prune' must be an object or false",
+                             path, key);
+            break;
+        }
+        if (!p)
+            p = top_p;
+        if (p && !cJSON_IsFalse(p))
+            s = qr_prune_plan_parse(&g->prune, p, &c->model, g->quant.n ? &g->quant : NULL,
+                                    where, err);
+    }
+    c->epochs = total;
+    if (s == QR_OK && c->stages[n - 1].quant.n &&
+        qr_quant_plan_copy(&c->quant, &c->stages[n - 1].quant) != QR_OK)
+        s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+    return s;
+}
+
 /* The one source of the config's defaults: the JSON loader starts from them. */
 QR_API void qr_train_config_init(qr_train_config *c)
 {
@@ -334,6 +499,7 @@ QR_API void qr_train_config_init(qr_train_config *c)
     c->kd_alpha = 0.5f;
     c->kd_temperature = 4.0f;
     c->kd_t2 = 1;
+    c->reference_accuracy = NAN;
     qr_optim_config_default(&c->optim, QR_OPTIM_ADAM);
 }
 
@@ -346,7 +512,8 @@ QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_e
     if (s != QR_OK)
         return s;
     static const char *const keys[] = {"data", "model", "optimizer", "training", "output",
-                                       "quantize", "prune", "distill", "description", NULL};
+                                       "quantize", "prune", "distill", "description", "stages",
+                                       NULL};
     if (!(c->source = strdup(path))) {
         s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
         goto done;
@@ -376,24 +543,33 @@ QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_e
     const cJSON *distill = cJSON_GetObjectItemCaseSensitive(root, "distill");
     if (distill && (s = parse_distill(c, distill, path, err)))
         goto done;
-    const cJSON *quant = cJSON_GetObjectItemCaseSensitive(root, "quantize");
-    if (quant) {
-        /* per-step schedules are checked against the real step count when training starts */
-        if ((s = qr_quant_plan_init(&c->quant, &c->model)) != QR_OK) {
-            qr_error_set(err, s, "%s: out of memory", path);
+    const cJSON *stages = cJSON_GetObjectItemCaseSensitive(root, "stages");
+    if (stages) {
+        /* each stage sets its own epochs; the top-level quantize and prune are the base
+         * sections the stages start from */
+        if (tr && cJSON_GetObjectItemCaseSensitive(tr, "epochs")) {
+            s = qr_error_set(err, QR_ERR_CONFIG, "%s: 'training.epochs' does not apply with "
+                             "'stages' (each stage sets its own 'epochs')", path);
             goto done;
         }
-        const cJSON *per = cJSON_GetObjectItemCaseSensitive(quant, "per");
-        int per_step = cJSON_IsString(per) && strcmp(per->valuestring, "step") == 0;
-        if ((s = qr_quant_plan_parse(&c->quant, quant, &c->model,
-                                     per_step ? 1e12 : (double)c->epochs, path, err)))
+        if (c->hist_path) {
+            s = qr_error_set(err, QR_ERR_CONFIG, "%s: 'output.histograms' is not supported with "
+                             "'stages'", path);
+            goto done;
+        }
+        if ((s = parse_stages(c, root, stages, path, err)))
+            goto done;
+    } else {
+        const cJSON *quant = cJSON_GetObjectItemCaseSensitive(root, "quantize");
+        if (quant && (s = parse_quantize(quant, &c->model, c->epochs, &c->quant,
+                                         &c->bn_reestimate, path, err)))
+            goto done;
+        /* after quantize: pruning a 1-bit matrix is refused */
+        const cJSON *prune = cJSON_GetObjectItemCaseSensitive(root, "prune");
+        if (prune && (s = qr_prune_plan_parse(&c->prune, prune, &c->model,
+                                              c->quant.n ? &c->quant : NULL, path, err)))
             goto done;
     }
-    /* after quantize: pruning a 1-bit matrix is refused */
-    const cJSON *prune = cJSON_GetObjectItemCaseSensitive(root, "prune");
-    if (prune && (s = qr_prune_plan_parse(&c->prune, prune, &c->model, c->quant.n ? &c->quant : NULL,
-                                          path, err)))
-        goto done;
     if (!c->model_path && !(c->model_path = default_model_path(path))) {
         s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
         goto done;
@@ -440,6 +616,12 @@ QR_API void qr_train_config_free(qr_train_config *c)
     free(c->hist_path);
     free(c->hist_epochs);
     free(c->source);
+    free(c->init_path);
+    for (size_t i = 0; c->stages && i < c->n_stages; i++) {
+        qr_quant_plan_free(&c->stages[i].quant);
+        qr_prune_plan_free(&c->stages[i].prune);
+    }
+    free(c->stages);
     qr_quant_plan_free(&c->quant);
     qr_model_spec_free(&c->model);
     memset(c, 0, sizeof *c);

@@ -1,7 +1,9 @@
 /* The training loop as an explicit state (struct trainer), so that it can be saved to a
  * checkpoint at any batch boundary and resumed bit for bit. Order of one step: gather the
  * batch, STE forward, forward, backward, STE backward, quantization penalty, L2, clipping,
- * pruning masks, optimizer step, pruning. Checkpoint format: docs/format.md. */
+ * pruning masks, optimizer step, pruning. A staged config runs one trainer per stage, each
+ * warm-started from the previous stage's kept model; the checkpoint records the stage.
+ * Checkpoint format: docs/format.md. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +16,16 @@
 #include "model/model_impl.h"
 #include "qreg/train.h"
 
+/* What a finished stage leaves for the report (and the checkpoint). */
+typedef struct stage_result {
+    double best_epoch, val_accuracy, fq_val_accuracy;
+} stage_result;
+
 typedef struct trainer {
-    const qr_train_config *c;
+    const qr_train_config *c;    /* the stage's config (the run's without stages) */
+    const qr_train_config *root; /* the run's config */
+    size_t stage_no, stages, epoch0; /* 0-based stage, their count, epochs of earlier stages */
+    stage_result *sr;            /* (stages) the run's, filled as stages finish */
     const qr_split_data *d;
     qr_model *m;
     qr_graph *g;
@@ -79,11 +89,14 @@ static qr_status fq_accuracy(trainer *t, const qr_dataset *d, double *acc)
 
 static qr_status log_quant(trainer *t, size_t epoch, double when, qr_error *err)
 {
+    if (t->qlog.len == 0)
+        put_str(&t->qlog, "epoch,matrix,bits,regularizer,reg,S,share_near,mean_abs_err\n");
     qr_quant_stats(t->plan, qr_model_graph(t->m), when, t->t_final, t->stats);
     for (size_t i = 0; i < t->plan->n; i++) {
         char line[256];
         const qr_quant_matrix *q = &t->plan->m[i];
-        snprintf(line, sizeof line, "%zu,%s,%d,%s,%.6g,%.6g,%.6f,%.6g\n", epoch, q->name, q->bits,
+        snprintf(line, sizeof line, "%zu,%s,%d,%s,%.6g,%.6g,%.6f,%.6g\n", t->epoch0 + epoch,
+                 q->name, q->bits,
                  !q->regularized ? "ptq8" : q->ste ? "ste" : qr_reg_name(q->reg),
                  t->stats[i].reg, t->stats[i].schedule, t->stats[i].share_near,
                  t->stats[i].mean_abs_err);
@@ -92,23 +105,29 @@ static qr_status log_quant(trainer *t, size_t epoch, double when, qr_error *err)
     return write_buf(&t->qlog, t->c->quant_log_path, err);
 }
 
-/* A fingerprint of everything a checkpoint must agree with to be resumed. */
+/* A fingerprint of everything a checkpoint must agree with to be resumed: the config file,
+ * the warm-start model file, epochs (their sum with stages), stages, seed, threads, data. */
 static uint64_t fingerprint(const qr_train_config *c, const qr_split_data *d, size_t n_all)
 {
     unsigned char *text = NULL;
     size_t len = 0;
-    uint32_t crc = 0;
+    uint32_t crc = 0, init_crc = 0;
     if (c->source && qr_file_read_all(c->source, (size_t)1 << 24, &text, &len, NULL) == QR_OK)
         crc = qr_crc32(text, len);
     free(text);
-    uint64_t v[6] = {crc, c->epochs, c->seed, (uint64_t)c->threads, d->train.n, n_all};
+    text = NULL;
+    if (c->init_path && qr_file_read_all(c->init_path, (size_t)1 << 34, &text, &len, NULL) == QR_OK)
+        init_crc = qr_crc32(text, len);
+    free(text);
+    uint64_t v[8] = {crc, c->epochs, c->seed, (uint64_t)c->threads, d->train.n, n_all,
+                     init_crc, c->n_stages};
     return ((uint64_t)qr_crc32(v, sizeof v) << 32) | crc;
 }
 
 /* ---- checkpoints ---------------------------------------------------------------------- */
 
 static const unsigned char ckpt_magic[8] = {'Q', 'R', 'C', 'K', 'P', 'T', 0x1a, 0};
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u /* 1: no stages (read as stage 0) */
 
 static void put_f64(qr_buf *b, double v)
 {
@@ -134,10 +153,13 @@ static void put_blob(qr_buf *b, const void *p, size_t n)
 static qr_status save_checkpoint(trainer *t, qr_error *err)
 {
     const qr_train_config *c = t->c;
+    if (!c->checkpoint_path) /* a config built in C without one (qr_train_config_init) */
+        return qr_error_set(err, QR_ERR_ARG, "training stopped in epoch %zu, but the config "
+                            "names no checkpoint_path to save it to", t->epoch);
     qr_buf b = {0};
     qr_buf_put(&b, ckpt_magic, 8);
     qr_buf_u32(&b, CKPT_VERSION);
-    qr_buf_u32(&b, 0);
+    qr_buf_u32(&b, (uint32_t)t->stage_no);
     qr_buf_u64(&b, t->fingerprint);
     uint64_t ints[7] = {t->epoch, t->next_batch, t->step, t->correct, t->seen, t->r.best_epoch,
                         qr_optim_iterations(t->opt)};
@@ -175,6 +197,13 @@ static qr_status save_checkpoint(trainer *t, qr_error *err)
     char *hist = t->hist ? qr_hist_log_text(t->hist) : NULL;
     put_blob(&b, hist ? hist : "", hist ? strlen(hist) : 0);
     free(hist);
+    /* the results of the stages before this one */
+    qr_buf_u64(&b, t->stage_no);
+    for (size_t i = 0; i < t->stage_no; i++) {
+        put_f64(&b, t->sr[i].best_epoch);
+        put_f64(&b, t->sr[i].val_accuracy);
+        put_f64(&b, t->sr[i].fq_val_accuracy);
+    }
     qr_status s;
     if (b.nomem) {
         s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", c->checkpoint_path);
@@ -224,7 +253,8 @@ static qr_status load_checkpoint(trainer *t, qr_error *err)
         goto done;
     }
     r.len = len - 4;
-    if (qr_rd_u32(&r) != CKPT_VERSION || qr_rd_u32(&r) != 0) {
+    uint32_t version = qr_rd_u32(&r), stage = qr_rd_u32(&r);
+    if ((version != CKPT_VERSION && version != 1) || (version == 1 && stage != 0)) {
         s = qr_error_set(err, QR_ERR_VERSION, "%s: unsupported checkpoint version", path);
         goto done;
     }
@@ -269,8 +299,16 @@ static qr_status load_checkpoint(trainer *t, qr_error *err)
         memcpy(qr_pruner_mask(t->pruner), mask.data, t->n_tr);
     qr_buf_free(&mask);
     if (!ok || !rd_blob(&r, &t->log, (size_t)1 << 30) || !rd_blob(&r, &t->qlog, (size_t)1 << 30) ||
-        !rd_blob(&r, &t->plog, (size_t)1 << 30) || !rd_blob(&r, &hist, (size_t)1 << 31) ||
-        r.pos != r.len)
+        !rd_blob(&r, &t->plog, (size_t)1 << 30) || !rd_blob(&r, &hist, (size_t)1 << 31))
+        goto bad;
+    if (stage != t->stage_no || (version >= 2 && qr_rd_u64(&r) != t->stage_no))
+        goto bad;
+    for (size_t i = 0; version >= 2 && i < t->stage_no; i++) {
+        t->sr[i].best_epoch = rd_f64(&r);
+        t->sr[i].val_accuracy = rd_f64(&r);
+        t->sr[i].fq_val_accuracy = rd_f64(&r);
+    }
+    if (r.bad || r.pos != r.len)
         goto bad;
     if (t->hist && hist.len) {
         qr_buf_put(&hist, "", 1);
@@ -328,12 +366,30 @@ static void trainer_free(trainer *t)
     qr_model_free(t->m);
 }
 
-static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_split_data *d,
-                              qr_error *err)
+/* A trainer for stage `stage` of `root` (c: that stage's config). `from`: the model to start
+ * from (the warm-start file, or the previous stage's kept model; NULL: Keras initialization,
+ * or a resume that reads everything from the checkpoint). `init_file`: the warm-start model,
+ * whose standardization the run keeps. `carry`: the logs of earlier stages (moved in), or
+ * NULL to start them. */
+static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_train_config *root,
+                              size_t stage, size_t stages, size_t epoch0, stage_result *sr,
+                              const qr_split_data *d, const qr_model *from,
+                              const qr_model *init_file, qr_buf *carry, qr_error *err)
 {
     memset(t, 0, sizeof *t);
     t->c = c;
+    t->root = root;
+    t->stage_no = stage;
+    t->stages = stages;
+    t->epoch0 = epoch0;
+    t->sr = sr;
     t->d = d;
+    if (carry) {
+        t->log = carry[0];
+        t->qlog = carry[1];
+        t->plog = carry[2];
+        memset(carry, 0, 3 * sizeof *carry);
+    }
     t->r = (qr_train_result){.val_loss = NAN, .val_accuracy = NAN, .test_loss = NAN,
                              .test_accuracy = NAN, .fq_val_accuracy = NAN,
                              .fq_test_accuracy = NAN};
@@ -360,7 +416,7 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_spl
     t->row = tr->t * tr->f;
     t->classes = tr->n_classes;
     qr_model_options mopt = {c->distill, c->kd_alpha, c->kd_temperature, c->kd_t2, 0};
-    s = qr_model_new_ex(&spec, t->batch, c->seed, &mopt, &t->m, err);
+    s = qr_model_new_ex(&spec, t->batch, root->seed + stage * 1000003u, &mopt, &t->m, err);
     qr_model_spec_free(&spec);
     if (s != QR_OK)
         return s;
@@ -369,8 +425,10 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_spl
     t->loss = qr_model_train_loss(m);
     const qr_quant_plan *plan = c->quant.n ? &c->quant : NULL;
     t->t_final = plan && plan->per_step ? (double)(c->epochs * t->batches) : (double)c->epochs;
+    if (t->t_final < 1)
+        t->t_final = 1; /* 0 epochs: a warm start evaluated as loaded */
     if (plan) {
-        for (size_t i = 0; i < plan->n; i++)
+        for (size_t i = 0; i < plan->n && c->epochs; i++)
             if (plan->m[i].regularized && qr_schedule_check(&plan->m[i].schedule, t->t_final))
                 return qr_error_set(err, QR_ERR_CONFIG,
                                     "%s: the schedule of %s does not fit %g %s (step too large?)",
@@ -383,13 +441,32 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_spl
     }
     qr_set_threads(c->threads);
     qr_model_set_classes(m, (const char *const *)tr->class_names, tr->n_classes);
-    if (c->standardize) {
+    const float *imean, *istd;
+    if (init_file) {
+        /* the warm-start model's classes must be the data's, in the same order */
+        const char *const *names = qr_model_classes(init_file);
+        for (size_t i = 0; names && i < tr->n_classes &&
+                           qr_model_spec_of(init_file)->n_classes == tr->n_classes; i++)
+            if (strcmp(names[i], tr->class_names[i]) != 0)
+                return qr_error_set(err, QR_ERR_SHAPE, "%s: class %zu is '%s', the data's is "
+                                    "'%s'", root->init_path, i, names[i], tr->class_names[i]);
+        /* its input standardization is part of what it learned: keep it */
+        if (qr_model_standardization(init_file, &imean, &istd) &&
+            (s = qr_model_set_standardization(m, imean, istd)) != QR_OK)
+            return qr_error_set(err, s, "out of memory");
+    } else if (c->standardize) {
         qr_standardizer st = {0};
         if ((s = qr_standardizer_fit(&st, tr)) == QR_OK)
             s = qr_model_set_standardization(m, st.mean, st.std);
         qr_standardizer_free(&st);
         if (s != QR_OK)
             return qr_error_set(err, s, "standardization failed");
+    }
+    if (from) {
+        char where[64];
+        snprintf(where, sizeof where, "stage %zu's kept model", stage);
+        if ((s = qr_model_init_from(m, from, stage == 0 ? root->init_path : where, err)) != QR_OK)
+            return s;
     }
     t->w = qr_graph_params(t->g, &t->n_tr, &t->n_all);
     t->gw = qr_graph_grads(t->g);
@@ -432,18 +509,25 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_spl
             return qr_error_set(err, s, "pruning: %s", qr_strerror(s));
         if (qr_pruner_update(t->pruner, 0))
             qr_optim_reset_elements(t->opt, qr_pruner_mask(t->pruner));
-        if (c->prune_log_path)
-            put_str(&t->plog, "epoch,step,matrix,target_sparsity,sparsity\n");
     }
-    if (c->log_path)
+    if (c->log_path && !carry)
         put_str(&t->log,
                 "epoch,loss,accuracy,val_loss,val_accuracy,fq_val_accuracy,penalty,seconds\n");
-    if (c->quant_log_path && t->plan)
-        put_str(&t->qlog, "epoch,matrix,bits,regularizer,reg,S,share_near,mean_abs_err\n");
-    qr_rng_seed(&t->shuffle, c->seed + 1);
+    qr_rng_seed(&t->shuffle, root->seed + 1 + stage * 0x9e3779b97f4a7c15ull);
     t->best_acc = -1.0;
     t->epoch = 1;
-    t->fingerprint = fingerprint(c, d, t->n_all);
+    t->fingerprint = fingerprint(root, d, t->n_all);
+    /* a warm start: the starting weights are a candidate too (epoch 0), so a stage never keeps
+     * a model worse on validation than the one it started from (not under pruning, which
+     * keeps only models at their final sparsity) */
+    if (from && d->val.n > 0 && !t->pruner) {
+        double acc;
+        if ((s = qr_evaluate(m, &d->val, &t->r.val_loss, &t->r.val_accuracy, NULL)) != QR_OK ||
+            (t->plan && (s = fq_accuracy(t, &d->val, &t->r.fq_val_accuracy)) != QR_OK))
+            return qr_error_set(err, s, "validation failed");
+        acc = t->plan ? t->r.fq_val_accuracy : t->r.val_accuracy;
+        t->best_acc = acc;
+    }
     t->t0 = now_seconds();
     return QR_OK;
 }
@@ -531,7 +615,8 @@ static qr_status trainer_batch(trainer *t, size_t bi, qr_progress_fn fn, void *u
                                .batch = bi + 1, .batches = t->batches,
                                .loss = t->sum_loss / (double)t->seen,
                                .accuracy = (double)t->correct / (double)t->seen, .val_loss = NAN,
-                               .val_accuracy = NAN, .seconds = now_seconds() - t->t0};
+                               .val_accuracy = NAN, .seconds = now_seconds() - t->t0,
+                               .stage = t->stage_no + 1, .stages = t->stages};
         fn(user, &p);
     }
     return QR_OK;
@@ -550,7 +635,7 @@ static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr
                            .batch = t->batches, .batches = t->batches,
                            .loss = t->sum_loss / (double)t->seen,
                            .accuracy = (double)t->correct / (double)t->seen, .val_loss = NAN,
-                           .val_accuracy = NAN};
+                           .val_accuracy = NAN, .stage = t->stage_no + 1, .stages = t->stages};
     if (d->val.n > 0) {
         if ((s = qr_evaluate(t->m, &d->val, &p.val_loss, &p.val_accuracy, NULL)) != QR_OK ||
             (t->plan && (s = fq_accuracy(t, &d->val, &p.fq_val_accuracy))))
@@ -587,7 +672,8 @@ static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr
         fn(user, &p);
     if (c->log_path) {
         char line[256];
-        snprintf(line, sizeof line, "%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f\n", epoch, p.loss,
+        snprintf(line, sizeof line, "%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f\n", t->epoch0 + epoch,
+                 p.loss,
                  p.accuracy, p.val_loss, p.val_accuracy, p.fq_val_accuracy, p.penalty, p.seconds);
         put_str(&t->log, line);
         if ((s = write_buf(&t->log, c->log_path, err)))
@@ -599,13 +685,15 @@ static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr
     if (qr_hist_log_wants(t->hist, epoch) && (s = qr_hist_log_snapshot(t->hist, t->m, epoch, err)))
         return s;
     if (t->pruner && c->prune_log_path) {
+        if (t->plog.len == 0)
+            put_str(&t->plog, "epoch,step,matrix,target_sparsity,sparsity\n");
         for (size_t i = 0; i < c->prune.n; i++) {
             if (!c->prune.m[i].active)
                 continue;
             double target, actual;
             char line[192];
             qr_pruner_sparsity(t->pruner, i, t->step, &target, &actual);
-            snprintf(line, sizeof line, "%zu,%zu,%s,%.6f,%.6f\n", epoch, t->step,
+            snprintf(line, sizeof line, "%zu,%zu,%s,%.6f,%.6f\n", t->epoch0 + epoch, t->step,
                      c->prune.m[i].name, target, actual);
             put_str(&t->plog, line);
         }
@@ -615,61 +703,194 @@ static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr
     return QR_OK;
 }
 
+/* The stage index a checkpoint was written in (its header; the rest is checked on load). */
+static qr_status checkpoint_stage(const char *path, size_t stages, size_t *stage, qr_error *err)
+{
+    unsigned char *data;
+    size_t len;
+    qr_status s = qr_file_read_all(path, (size_t)1 << 34, &data, &len, err);
+    if (s != QR_OK)
+        return s;
+    qr_reader r = {data, len, 0, 0};
+    unsigned char magic[8];
+    uint32_t version = 0, st = 0;
+    if (len >= 32 && qr_rd_bytes(&r, magic, 8) && memcmp(magic, ckpt_magic, 8) == 0) {
+        version = qr_rd_u32(&r);
+        st = qr_rd_u32(&r);
+    }
+    free(data);
+    if (version == 0)
+        return qr_error_set(err, QR_ERR_FORMAT, "%s: not a qreg checkpoint", path);
+    if (st >= stages)
+        return qr_error_set(err, QR_ERR_STATE, "%s: the checkpoint belongs to another run (stage "
+                            "%u of %zu); remove it to start over", path, st + 1, stages);
+    *stage = st;
+    return QR_OK;
+}
+
+/* The config of stage k: the run's with that stage's epochs, optimizer and plans. */
+static qr_train_config stage_config(const qr_train_config *c, size_t k)
+{
+    qr_train_config sc = *c;
+    if (c->n_stages) {
+        const qr_train_stage *st = &c->stages[k];
+        sc.epochs = st->epochs;
+        sc.optim = st->optim;
+        sc.clip_norm = st->clip_norm;
+        sc.weight_decay = st->weight_decay;
+        sc.quant = st->quant;
+        sc.bn_reestimate = st->bn_reestimate;
+        sc.prune = st->prune;
+    }
+    return sc;
+}
+
+/* The end of a stage: its kept weights and grid scales back in place, batch-norm statistics
+ * re-estimated for the fake-quantized weights if asked, validation of what is kept. */
+static qr_status trainer_finish_stage(trainer *t, qr_error *err)
+{
+    const qr_train_config *c = t->c;
+    qr_status s = QR_OK;
+    memcpy(t->w, t->best, t->n_all * sizeof *t->best);
+    for (size_t i = 0; t->plan && i < t->plan->n; i++)
+        t->m->quant->m[i].alpha = t->best_alpha[i];
+    int changed = c->epochs == 0; /* nothing trained: validate the model as loaded */
+    if (c->bn_reestimate) {
+        if ((s = qr_model_bn_reestimate(t->m, t->plan, t->d->train.x, t->d->train.n, err)))
+            return s;
+        changed = 1;
+    }
+    if (changed && t->d->val.n > 0 &&
+        ((s = qr_evaluate(t->m, &t->d->val, &t->r.val_loss, &t->r.val_accuracy, NULL)) != QR_OK ||
+         (t->plan && (s = fq_accuracy(t, &t->d->val, &t->r.fq_val_accuracy)) != QR_OK)))
+        return qr_error_set(err, s, "validation failed");
+    t->sr[t->stage_no] = (stage_result){(double)t->r.best_epoch, t->r.val_accuracy,
+                                     t->r.fq_val_accuracy};
+    return QR_OK;
+}
+
+/* One stage's epochs, from wherever the trainer stands (a fresh start or a checkpoint). */
+static qr_status trainer_run(trainer *t, const qr_train_control *ctl, qr_progress_fn fn,
+                             void *user, qr_error *err)
+{
+    const qr_train_config *c = t->c;
+    const qr_split_data *d = t->d;
+    qr_status s = QR_OK;
+    while (s == QR_OK && t->epoch <= c->epochs) {
+        if (t->next_batch == 0 && ctl && ctl->stop && *ctl->stop) {
+            /* between epochs: stop before the shuffle, so the checkpoint is an epoch start */
+            if ((s = save_checkpoint(t, err)) == QR_OK)
+                s = qr_error_set(err, QR_ERR_STATE, "interrupted before epoch %zu%s; checkpoint "
+                                 "written to %s (continue with --resume)", t->epoch,
+                                 t->stages > 1 ? " of a stage" : "", c->checkpoint_path);
+            break;
+        }
+        if (t->next_batch == 0) {
+            qr_rng_shuffle(&t->shuffle, t->order, d->train.n);
+            t->sum_loss = t->penalty = 0.0;
+            t->correct = t->seen = 0;
+        }
+        qr_graph_set_training(t->g, 1);
+        for (; t->next_batch < t->batches && s == QR_OK; t->next_batch++) {
+            if (ctl && ctl->stop && *ctl->stop) {
+                /* a clean stop at a batch boundary: everything needed to go on is saved */
+                if ((s = save_checkpoint(t, err)) == QR_OK)
+                    s = qr_error_set(err, QR_ERR_STATE, "interrupted in epoch %zu after %zu of "
+                                     "%zu batches; checkpoint written to %s (continue with "
+                                     "--resume)", t->epoch, t->next_batch, t->batches,
+                                     c->checkpoint_path);
+                break;
+            }
+            s = trainer_batch(t, t->next_batch, fn, user, err);
+        }
+        if (s != QR_OK)
+            break;
+        if ((s = trainer_end_epoch(t, fn, user, err)) != QR_OK)
+            break;
+        t->epoch++;
+        t->next_batch = 0;
+        if (c->checkpoint_every && c->checkpoint_path &&
+            ((t->epoch - 1) % c->checkpoint_every == 0 ||
+             t->epoch > c->epochs))
+            s = save_checkpoint(t, err);
+    }
+    return s;
+}
+
 QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
                              const qr_train_control *ctl, qr_progress_fn fn, void *user,
                              qr_model **out, qr_train_result *res, qr_error *err)
 {
     *out = NULL;
-    trainer t;
-    qr_status s = trainer_init(&t, c, d, err);
-    if (s == QR_OK && ctl && ctl->resume) {
-        if (!c->checkpoint_path)
-            s = qr_error_set(err, QR_ERR_ARG, "resume: no checkpoint path");
-        else
-            s = load_checkpoint(&t, err);
-    } else if (s == QR_OK) {
-        s = trainer_start_logs(&t, err);
+    size_t stages = c->n_stages ? c->n_stages : 1, first = 0;
+    if (c->epochs == 0 && !c->init_path)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: 'training.epochs' is 0: only a warm start "
+                            "('training.init' or --init) can be evaluated without training",
+                            c->source ? c->source : "config");
+    int resume = ctl && ctl->resume;
+    if (resume && !c->checkpoint_path)
+        return qr_error_set(err, QR_ERR_ARG, "resume: no checkpoint path");
+    qr_status s = QR_OK;
+    if (resume && (s = checkpoint_stage(c->checkpoint_path, stages, &first, err)) != QR_OK)
+        return s;
+    qr_model *init_file = NULL, *prev = NULL;
+    if (c->init_path) {
+        qr_error lerr = {{0}};
+        if ((s = qr_model_load(c->init_path, 1, &init_file, &lerr)) != QR_OK)
+            return qr_error_set(err, s, "warm start: %s", lerr.msg);
     }
-    while (s == QR_OK && t.epoch <= c->epochs) {
-        if (t.next_batch == 0 && ctl && ctl->stop && *ctl->stop) {
-            /* between epochs: stop before the shuffle, so the checkpoint is an epoch start */
-            if ((s = save_checkpoint(&t, err)) == QR_OK)
-                s = qr_error_set(err, QR_ERR_STATE, "interrupted before epoch %zu; checkpoint "
-                                 "written to %s (continue with --resume)", t.epoch,
-                                 c->checkpoint_path);
-            break;
+    stage_result *sr = calloc(stages, sizeof *sr);
+    if (!sr) {
+        qr_model_free(init_file);
+        return qr_error_set(err, QR_ERR_NOMEM, "out of memory");
+    }
+    qr_buf carry[3] = {{0}};
+    size_t epoch0 = 0;
+    for (size_t k = 0; k < first; k++)
+        epoch0 += c->stages[k].epochs;
+    trainer t;
+    int have_t = 0;
+    for (size_t k = first; s == QR_OK && k < stages; k++) {
+        qr_train_config sc = stage_config(c, k);
+        int resuming = resume && k == first;
+        /* the first stage starts from the warm-start file, later ones from the stage before */
+        const qr_model *from = resuming ? NULL : k == 0 ? init_file : prev;
+        s = trainer_init(&t, &sc, c, k, stages, epoch0, sr, d, from, init_file,
+                         k > first ? carry : NULL, err);
+        have_t = 1;
+        qr_model_free(prev);
+        prev = NULL;
+        if (s == QR_OK)
+            s = resuming ? load_checkpoint(&t, err) : k == 0 ? trainer_start_logs(&t, err) : QR_OK;
+        if (s == QR_OK)
+            s = trainer_run(&t, ctl, fn, user, err);
+        if (s == QR_OK)
+            s = trainer_finish_stage(&t, err);
+        if (s == QR_OK && fn && c->n_stages) {
+            qr_train_progress p = {.event = QR_TRAIN_STAGE, .fq_val_accuracy = t.r.fq_val_accuracy,
+                                   .epoch = t.r.best_epoch, .epochs = sc.epochs,
+                                   .val_loss = t.r.val_loss, .val_accuracy = t.r.val_accuracy,
+                                   .loss = NAN, .accuracy = NAN,
+                                   .seconds = now_seconds() - t.t0, .stage = k + 1,
+                                   .stages = stages};
+            fn(user, &p);
         }
-        if (t.next_batch == 0) {
-            qr_rng_shuffle(&t.shuffle, t.order, d->train.n);
-            t.sum_loss = t.penalty = 0.0;
-            t.correct = t.seen = 0;
+        if (s == QR_OK && k + 1 < stages) {
+            /* hand the kept model and the logs to the next stage */
+            prev = t.m;
+            t.m = NULL;
+            carry[0] = t.log;
+            carry[1] = t.qlog;
+            carry[2] = t.plog;
+            memset(&t.log, 0, sizeof t.log);
+            memset(&t.qlog, 0, sizeof t.qlog);
+            memset(&t.plog, 0, sizeof t.plog);
+            epoch0 += sc.epochs;
+            trainer_free(&t);
+            have_t = 0;
         }
-        qr_graph_set_training(t.g, 1);
-        for (; t.next_batch < t.batches && s == QR_OK; t.next_batch++) {
-            if (ctl && ctl->stop && *ctl->stop) {
-                /* a clean stop at a batch boundary: everything needed to go on is saved */
-                if ((s = save_checkpoint(&t, err)) == QR_OK)
-                    s = qr_error_set(err, QR_ERR_STATE, "interrupted in epoch %zu after %zu of %zu "
-                                     "batches; checkpoint written to %s (continue with --resume)",
-                                     t.epoch, t.next_batch, t.batches, c->checkpoint_path);
-                break;
-            }
-            s = trainer_batch(&t, t.next_batch, fn, user, err);
-        }
-        if (s != QR_OK)
-            break;
-        if ((s = trainer_end_epoch(&t, fn, user, err)) != QR_OK)
-            break;
-        t.epoch++;
-        t.next_batch = 0;
-        if (c->checkpoint_every && ((t.epoch - 1) % c->checkpoint_every == 0 ||
-                                    t.epoch > c->epochs))
-            s = save_checkpoint(&t, err);
     }
     if (s == QR_OK) {
-        memcpy(t.w, t.best, t.n_all * sizeof *t.best);
-        for (size_t i = 0; t.plan && i < t.plan->n; i++)
-            t.m->quant->m[i].alpha = t.best_alpha[i];
         /* activation ranges for the integer export, on the training data */
         if ((s = qr_model_calibrate(t.m, d->train.x, d->train.n)) != QR_OK)
             qr_error_set(err, s, "calibration failed");
@@ -685,7 +906,13 @@ QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
         *out = t.m;
         t.m = NULL;
     }
-    trainer_free(&t);
+    if (have_t)
+        trainer_free(&t);
+    for (int i = 0; i < 3; i++)
+        qr_buf_free(&carry[i]);
+    qr_model_free(prev);
+    qr_model_free(init_file);
+    free(sr);
     return s;
 }
 

@@ -152,6 +152,23 @@ QR_API const float *qr_model_calibration(const qr_model *m);
 /* Each layer's output node (i < n_layers). */
 QR_API qr_node *qr_model_layer_output(qr_model *m, size_t i);
 
+/* Warm start: copy every parameter and batch-norm statistic of `src` (a trained model) into
+ * `dst` (a model built from a config), and src's input standardization when it has one. The
+ * layer lists (names and types), input sizes and every parameter's name and shape must agree;
+ * otherwise QR_ERR_SHAPE names the first mismatch, prefixed by `where` (the source file):
+ * "init.qrm: parameter 'dense_1/kernel' has shape (5, 3), the config's model expects (5, 2)",
+ * and dst is left unchanged. */
+QR_API qr_status qr_model_init_from(qr_model *dst, const qr_model *src, const char *where,
+                                    qr_error *err);
+
+/* Re-estimate every batch norm's moving mean and variance over n raw samples x (n, t·f) with
+ * the weight matrices fake-quantized by `plan` (NULL: the float weights): the exact
+ * population mean and biased variance of each batch norm's input, in graph order, the graph
+ * in evaluation mode (earlier batch norms use their new statistics). The float weights are
+ * left as they were; on failure nothing changes. Details: model/bn_reestimate.c. */
+QR_API qr_status qr_model_bn_reestimate(qr_model *m, const qr_quant_plan *plan, const float *x,
+                                        size_t n, qr_error *err);
+
 /* ---- a model's quantization and pruning plans (computed by quant/, qreg/quant.h) ---------- */
 
 /* Every weight matrix of a model spec, unregularized at 8 bits. */

@@ -15,6 +15,17 @@
 extern "C" {
 #endif
 
+/* One stage of a staged recipe (the config's "stages" list, docs/config.md): trained from the
+ * previous stage's kept model with its own epochs, optimizer, quantization and pruning. */
+typedef struct qr_train_stage {
+    size_t epochs;
+    qr_optim_config optim;
+    float clip_norm, weight_decay;
+    qr_quant_plan quant;     /* n = 0: no plan in this stage */
+    int bn_reestimate;       /* "quantize.bn_reestimate" of this stage */
+    qr_prune_plan prune;     /* n = 0: no pruning in this stage */
+} qr_train_stage;
+
 typedef struct qr_train_config {
     /* data: paths resolved against the config file's directory */
     char *train_path, *val_path, *test_path; /* val/test NULL: split from train */
@@ -32,9 +43,11 @@ typedef struct qr_train_config {
     float clip_norm;         /* 0: off */
     float weight_decay;      /* L2 factor on kernels (Keras' l2), 0: off */
     /* training */
-    size_t epochs, batch_size;
+    size_t epochs, batch_size; /* with stages: epochs is their sum */
     uint64_t seed;
     int threads;
+    char *init_path;         /* "training.init": start from this trained model (warm start) */
+    double reference_accuracy; /* "training.reference_accuracy" (e.g. the 8-bit model's), or NAN */
     /* distillation ("distill" section): a teacher model or a file of its logits */
     int distill;
     char *teacher_path;      /* a .qrm model, run once over the training data */
@@ -43,8 +56,14 @@ typedef struct qr_train_config {
     int kd_t2;
     /* quantization: a plan when the config has a "quantize" section (quant.n = 0 otherwise) */
     qr_quant_plan quant;
+    int bn_reestimate;       /* "quantize.bn_reestimate": re-estimate batch-norm statistics of
+                                the kept model with its fake-quantized weights */
     /* pruning: a plan when the config has a "prune" section (prune.n = 0 otherwise) */
     qr_prune_plan prune;
+    /* "stages": run in order, each from the previous stage's kept model (n_stages = 0: one
+     * run as set above; with stages, quant is a copy of the last stage's plan) */
+    size_t n_stages;
+    qr_train_stage *stages;
     /* checkpoints: written atomically every checkpoint_every epochs (0: never) and on a stop
      * request; default path: the model path with ".ckpt" appended */
     char *checkpoint_path;
@@ -95,7 +114,10 @@ QR_API qr_status qr_evaluate(qr_model *m, const qr_dataset *d, double *loss, dou
 
 typedef enum qr_train_event {
     QR_TRAIN_BATCH,   /* after each optimizer step */
-    QR_TRAIN_EPOCH    /* after each epoch's validation */
+    QR_TRAIN_EPOCH,   /* after each epoch's validation */
+    QR_TRAIN_STAGE    /* a stage of a staged config has its kept model: epoch = the kept
+                         epoch (0: the stage's starting weights), val_accuracy and
+                         fq_val_accuracy of the kept model (after batch-norm re-estimation) */
 } qr_train_event;
 
 typedef struct qr_train_progress {
@@ -108,6 +130,7 @@ typedef struct qr_train_progress {
     double val_loss, val_accuracy; /* QR_TRAIN_EPOCH with a validation split; else NAN */
     int improved;                  /* this epoch is the best so far */
     double seconds;                /* since training started */
+    size_t stage, stages;          /* 1-based stage of a staged config; 1 of 1 otherwise */
 } qr_train_progress;
 
 typedef void (*qr_progress_fn)(void *user, const qr_train_progress *p);
@@ -124,6 +147,11 @@ typedef struct qr_train_result {
 /* Train a model on prepared data. On success *out is the trained model (best validation
  * accuracy — of the fake-quantized weights when the config has a quantization plan; the
  * last epoch without validation data) with classes, standardization and plan set.
+ * With c->init_path the run starts from that model's parameters, batch-norm statistics and
+ * standardization (a warm start; names and shapes are checked, QR_ERR_SHAPE naming the first
+ * mismatch), its starting weights count as epoch 0 among the candidates to keep, and 0
+ * epochs are allowed (the model as loaded, under the config's plan). With stages, each stage
+ * starts from the previous one's kept model; the result is the last stage's.
  * A non-finite loss stops training with QR_ERR_NUMERIC naming epoch and step. */
 QR_API qr_status qr_train(const qr_train_config *c, const qr_split_data *d, qr_progress_fn fn,
                           void *user, qr_model **out, qr_train_result *res, qr_error *err);
