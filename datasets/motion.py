@@ -145,6 +145,7 @@ Python 3 standard library only.
 """
 
 import argparse
+import bisect
 import hashlib
 import math
 import os
@@ -881,10 +882,25 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         if allowed is None or c in allowed:
             break
     sc.make_context(c)
+    label, kind = add_gesture(sc, r, kind)
+    values = sc.sample()
+    return values, label, kind, sc.context, sc.posture
+
+
+def add_gesture(sc, r, kind, onset=None):
+    """Set sc.motion to sc's context with one motion of `kind` (the kinds above).
+    In a window (onset None) the motion starts at a random time as described in
+    the docstring; in a continuous recording (--continuous) it starts at
+    `onset` (s), and a bring-to-see gesture or a raise always ends back in the
+    context.  Returns (label, kind)."""
+    subj = sc.subj
     ctx = sc.ctx
     label = 0
     E = sc.E
     lag_of = lambda d: r.uniform(-0.05, 0.15) * d  # noqa: E731
+
+    def start(span):
+        return negative_onset(r, span) if onset is None else onset
 
     def desk_variant():
         return sc.desk if (sc.desk is not None and r.random() < 0.4) else None
@@ -901,11 +917,15 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         h_in = r.uniform(0.3, 0.8)
         if d1 + h_in > WINDOW:
             h_in = 0.3
-        a = r.uniform(0.0, WINDOW - d1 - h_in)
-        b, d2 = INF, 0.6
-        if r.random() < 0.25 and WINDOW - (a + d1 + 0.5) > 0.2:
-            b = a + d1 + r.uniform(0.5, WINDOW - (a + d1) - 0.1)
-            d2 = r.uniform(0.4, 1.0)
+        if onset is None:
+            a = r.uniform(0.0, WINDOW - d1 - h_in)
+            b, d2 = INF, 0.6
+            if r.random() < 0.25 and WINDOW - (a + d1 + 0.5) > 0.2:
+                b = a + d1 + r.uniform(0.5, WINDOW - (a + d1) - 0.1)
+                d2 = r.uniform(0.4, 1.0)
+        else:  # a look at the watch: hold 0.5-3 s, then lower the arm
+            a = onset
+            b, d2 = a + d1 + r.uniform(0.5, 3.0), r.uniform(0.4, 1.0)
         tgt = Track(W, q)
         sc.settle(tgt, a + d1)
         sc.motion = Blend(ctx, tgt, a, d1, b, d2, lag_of(d1))
@@ -916,6 +936,8 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         q = sc.aim_offset(q, 0.0, 20.0)
         d1 = subj.raise_time(r)
         how = r.random()
+        if onset is not None:
+            how = 0.5  # a recording has no window end: only the aborted raise
         tgt = Track(W, q)
         if how < 0.4:  # raise still under way (< half done) when the window ends
             kind = "partial-late"
@@ -928,6 +950,8 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
             hold, d2 = r.uniform(0.0, 0.3), r.uniform(0.3, 0.8)
             # the way back ends inside the window
             a = r.uniform(-0.3 * dd, max(-0.3 * dd, WINDOW - (dd + hold + d2)))
+            if onset is not None:
+                a = onset
             W0, q0 = ctx.pos(a), ctx.rot(a)
             tgt = Track(vlerp(W0, W, frac), qslerp(q0, q, frac))
             sc.motion = Blend(ctx, tgt, a, dd, a + dd + hold, d2)
@@ -940,7 +964,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         q = sc.aim_offset(q, 45.0, 120.0)
         d1 = subj.raise_time(r)
         hold = r.uniform(0.2, 2.0)
-        a = negative_onset(r, d1 + hold)
+        a = start(d1 + hold)
         tgt = Track(W, q)
         sc.settle(tgt, a + d1)
         sc.motion = Blend(ctx, tgt, a, d1, a + d1 + hold, r.uniform(0.4, 1.0), lag_of(d1))
@@ -952,7 +976,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         W, q = sc.anat(W, u, (away[0], away[1], 0.0), r.uniform(-20.0, 20.0))
         d1 = subj.raise_time(r) * r.uniform(1.0, 1.3)
         tilt_d, sip = r.uniform(0.3, 0.6), r.uniform(0.3, 1.5)
-        a = negative_onset(r, d1 + 2 * tilt_d + sip)
+        a = start(d1 + 2 * tilt_d + sip)
         tgt = Track(W, q)
         qt = qmul(q, qaxis((1.0, 0.0, 0.0), r.uniform(15.0, 40.0) * DEG * (1 if r.random() < 0.5 else -1)))
         qt = qmul(qaxis((0.0, 1.0, 0.0), -r.uniform(0.0, 15.0) * DEG), qt)
@@ -975,7 +999,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         away = vsub(W, E)
         W, q = sc.anat(W, u, (away[0] + 0.05, away[1] + 0.05, 0.0), r.uniform(-30.0, 30.0))
         hold = r.uniform(0.5, 2.0) if kind == "head-scratch" else r.uniform(0.2, 0.8)
-        a = negative_onset(r, d1 + hold)
+        a = start(d1 + hold)
         tgt = Track(W, q)
         if kind == "head-scratch":
             ax = vunit((r.gauss(0, 1), r.gauss(0, 1), r.gauss(0, 0.5)))
@@ -994,7 +1018,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         W, q = sc.anat(W, u, vscale(toward, -1.0), r.uniform(-35.0, 35.0))
         d1 = subj.raise_time(r)
         hold = r.uniform(0.5, 3.0)
-        a = negative_onset(r, d1 + hold)
+        a = start(d1 + hold)
         tgt = Track(W, q)
         sc.settle(tgt, a + d1)
         tgt.posc.append(Osc((0.0, 0.0, r.uniform(0.001, 0.003)), r.uniform(2.0, 4.0), 0.0,
@@ -1013,7 +1037,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
             u = direction(r.uniform(-20.0, 20.0), -90.0 + r.uniform(10.0, 40.0))
             W, q = sc.anat(W, u, (0.0, 1.0, 0.0), r.uniform(-20.0, 60.0))
         hold = r.uniform(0.5, 3.0)
-        a = negative_onset(r, d1 + hold)
+        a = start(d1 + hold)
         tgt = Track(W, q)
         sc.settle(tgt, a + d1)
         sc.motion = Blend(ctx, tgt, a, d1, a + d1 + hold, r.uniform(0.4, 1.0), lag_of(d1))
@@ -1028,7 +1052,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         u = direction(r.uniform(-30.0, 20.0), r.uniform(-10.0, 40.0))
         W, q = sc.anat(W, u, (0.0, 0.0, 1.0), -r.uniform(0.0, 100.0))
         hold = r.uniform(0.1, 0.6)
-        a = negative_onset(r, 2 * d1 + hold)
+        a = start(2 * d1 + hold)
         tgt = Track(W, q)
         sc.settle(tgt, a + d1)
         sc.motion = Blend(ctx, tgt, a, d1, a + d1 + hold, d1 * r.uniform(0.9, 1.2), lag_of(d1))
@@ -1039,7 +1063,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         W = sc.arm_wrist(e, u)
         W, q = sc.anat(W, u, (-1.0, 0.0, 0.0), r.uniform(-20.0, 20.0))
         hold = r.uniform(0.6, 2.0)
-        a = negative_onset(r, d1 + hold)
+        a = start(d1 + hold)
         tgt = Track(W, q)
         f = r.uniform(1.5, 2.5)
         tgt.rosc.append(Osc((r.uniform(15.0, 35.0) * DEG, 0.0, 0.0), f, 0.0, a + d1, a + d1 + hold, 0.2))
@@ -1051,12 +1075,13 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
             for _ in range(r.randint(1, 4)):
                 ax = vunit((r.gauss(0, 1), r.gauss(0, 1), r.gauss(0, 1)))
                 ring = r.uniform(6.0, 15.0) if r.random() < 0.5 else 0.0
-                sc.pulses.append(Pulse(r.uniform(-0.05, WINDOW), r.uniform(0.03, 0.12),
+                t0 = r.uniform(-0.05, WINDOW) if onset is None else onset + r.uniform(0.0, 1.0)
+                sc.pulses.append(Pulse(t0, r.uniform(0.03, 0.12),
                                        vscale(ax, r.uniform(0.3, 2.0)), ring))
             sc.motion = ctx
         else:
             kind = "burst-shake"
-            t0 = r.uniform(-0.5, WINDOW - 0.3)
+            t0 = r.uniform(-0.5, WINDOW - 0.3) if onset is None else onset + 0.3
             t1 = t0 + r.uniform(0.4, 1.2)
             f = r.uniform(3.0, 6.0)
             tr = Track(ctx.pos(t0), ctx.rot(t0))
@@ -1076,7 +1101,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
                 poses.append((W, q))
         d = [r.uniform(0.3, 1.0) for _ in range(n)]
         holds = [r.uniform(0.0, 0.6) for _ in range(n)]
-        a = negative_onset(r, sum(d) + sum(holds))
+        a = start(sum(d) + sum(holds))
         tgt = Track(*poses[0])
         t = a + d[0] + holds[0]
         for i in range(1, n):
@@ -1084,8 +1109,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         sc.motion = Blend(ctx, tgt, a, d[0], t, r.uniform(0.4, 1.0), lag_of(d[0]))
     else:
         raise ValueError(kind)
-    values = sc.sample()
-    return values, label, kind, sc.context, sc.posture
+    return label, kind
 
 
 def subject_windows(subj, n, pos_share, partial_share):
@@ -1097,6 +1121,101 @@ def subject_windows(subj, n, pos_share, partial_share):
     for _ in range(n - n_pos):
         kinds.append(pick(r, table))
     return [make_window(subj, r, k, ctx_table) for k in kinds]
+
+
+# ------------------------------------------------------------- recordings --
+# --continuous N: recordings of one context lasting --recording-seconds, with
+# gestures (the kinds above) separated by idle periods of the context alone.
+
+IDLE_S = (2.0, 15.0)  # idle between two gestures (and before the first), s
+
+
+class Chain:
+    """A context with motions in turn: parts (start, end, motion) in time order,
+    not overlapping, each a Blend of that context; outside them the context."""
+
+    def __init__(self, ctx, parts):
+        self.ctx, self.parts = ctx, parts
+        self.starts = [p[0] for p in parts]
+
+    def at(self, t):
+        i = bisect.bisect_right(self.starts, t) - 1
+        if i >= 0 and t <= self.parts[i][1]:
+            return self.parts[i][2]
+        return self.ctx
+
+    def pos(self, t):
+        return self.at(t).pos(t)
+
+    def rot(self, t):
+        return self.at(t).rot(t)
+
+
+def make_recording(subj, r, seconds, pos_share, partial_share):
+    """One continuous recording of `seconds` s.  Returns (values, labels, events,
+    context, posture): values as in a window (frame-major x y z), one label and
+    one event number per frame, events as (number, kind, label, first, last)."""
+    global WINDOW, STEPS
+    saved = WINDOW, STEPS
+    n = int(round(seconds * FS))
+    WINDOW, STEPS = n * DT, n  # the scene's context (walking, typing, ...) lasts this long
+    try:
+        sc = Scene(subj, r)
+        c = pick(r, CONTEXTS)
+        sc.make_context(c)
+        ctx = sc.ctx
+        table = [(k, w) for k, w in negative_tables(partial_share)[0] if k != "context"]
+        gestures = []  # (start, end, motion or None, label, kind, onset, raise duration)
+        t = r.uniform(*IDLE_S)
+        while True:
+            kind = "bts" if r.random() < pos_share else pick(r, table)
+            allowed = ALLOWED.get(kind)
+            if allowed is not None and c not in allowed:
+                continue
+            n_pulses = len(sc.pulses)
+            sc.motion = ctx
+            label, kind = add_gesture(sc, r, kind, onset=t)
+            m = sc.motion
+            if isinstance(m, Blend):
+                t0, t1 = m.a + min(0.0, m.lag), m.b + m.d2 + max(0.0, m.lag)
+                d1 = m.d1
+            else:  # knocks on the context
+                m, t0, d1 = None, t, 0.0
+                t1 = max(p.t0 + (6.0 if p.ring > 0.0 else 1.0) * p.dur for p in sc.pulses[n_pulses:])
+            if t1 > WINDOW - 2.5:
+                del sc.pulses[n_pulses:]
+                break
+            gestures.append((t0, t1, m, label, kind, t, d1))
+            t = t1 + r.uniform(*IDLE_S)
+        sc.motion = Chain(ctx, [(g[0], g[1], g[2]) for g in gestures if g[2] is not None])
+        values = sc.sample()
+    finally:
+        WINDOW, STEPS = saved
+    # frame k is sampled at k DT (1 + clock); a frame is labelled 1 when the window of
+    # the last STEPS frames ending at it is a positive window: it holds the start of a
+    # bring-to-see raise, the complete raise and >= 0.3 s of the hold
+    period = DT * (1.0 + subj.clock)
+    span = (STEPS - 1) * period
+    labels, event_of, events = [0] * n, [0] * n, []
+    for e, (t0, t1, _, label, kind, a, d1) in enumerate(gestures, 1):
+        first, last = int(math.ceil(t0 / period)), int(math.floor(t1 / period))
+        if label:
+            lo, hi = int(math.ceil((a + d1 + 0.3) / period)), int(math.floor((a + span) / period))
+            for k in range(lo, min(hi, n - 1) + 1):
+                labels[k] = 1
+            last = max(last, hi)
+        last = min(last, n - 1)
+        for k in range(first, last + 1):
+            event_of[k] = e
+        events.append((e, kind, label, first, last))
+    return values, labels, event_of, events, sc.context, sc.posture
+
+
+def fmt_g(count):
+    """A 12-bit count in g, exactly (count / 512 has at most 9 decimals)."""
+    v = "%.9f" % (count * LSB)
+    v = v.rstrip("0")
+    return v + "0" if v.endswith(".") else v
 
 
 # ----------------------------------------------------------------- output --
@@ -1151,8 +1270,17 @@ def parse_args(argv):
                         "(default 0.15; 0 turns them off)")
     p.add_argument("--small", action="store_true",
                    help="a small set for CI: 12 subjects x 25 windows unless given")
+    p.add_argument("--continuous", type=int, default=0, metavar="N",
+                   help="also write N continuous recordings per test subject with a label per "
+                        "frame (stream.csv, stream_events.csv; default 0: none)")
+    p.add_argument("--recording-seconds", type=float, default=120.0, metavar="S",
+                   help="length of each continuous recording (default 120)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     a = p.parse_args(argv)
+    if a.continuous < 0:
+        p.error("--continuous must be >= 0")
+    if not 20.0 <= a.recording_seconds <= 3600.0:
+        p.error("--recording-seconds must be in [20, 3600]")
     if a.subjects is None:
         a.subjects = 12 if a.small else 60
     if a.windows_per_subject is None:
@@ -1170,6 +1298,32 @@ def parse_args(argv):
     if a.out is None:
         a.out = default_out()
     return a
+
+
+def write_recordings(args, subjects, split_of):
+    """stream.csv and stream_events.csv: --continuous recordings of every test subject,
+    each from its own random stream (the windows' streams are not touched)."""
+    rows = ["frame,x,y,z,label,recording,event\n"]
+    ev = ["recording,subject,context,posture,event,kind,label,first_frame,last_frame\n"]
+    rec = 0
+    for i, subj in enumerate(subjects):
+        if split_of[i] != "test":
+            continue
+        for k in range(args.continuous):
+            rec += 1
+            r = random.Random((subj.seed ^ 0xC0471) * 4099 + k)
+            values, labels, event_of, events, ctx, posture = make_recording(
+                subj, r, args.recording_seconds, args.positive_share, args.partial_share)
+            for f in range(len(labels)):
+                x, y, z = values[3 * f:3 * f + 3]
+                rows.append("%d,%s,%s,%s,%d,%d,%d\n" % (f, fmt_g(x), fmt_g(y), fmt_g(z),
+                                                         labels[f], rec, event_of[f]))
+            for (e, kind, label, first, last) in events:
+                ev.append("%d,%d,%s,%s,%d,%s,%d,%d,%d\n" % (rec, subj.id, ctx, posture, e, kind,
+                                                             label, first, last))
+    write_text(os.path.join(args.out, "stream.csv"), "".join(rows))
+    write_text(os.path.join(args.out, "stream_events.csv"), "".join(ev))
+    return ["stream.csv", "stream_events.csv"]
 
 
 def split_sizes(n):
@@ -1217,6 +1371,9 @@ def main(argv=None):
     write_text(os.path.join(args.out, "windows.csv"), "".join(manifest))
     files.append("windows.csv")
 
+    if args.continuous:
+        files += write_recordings(args, subjects, split_of)
+
     subj_lines = ["subject,split,wrist,mounting,body_scale,raise_s,tremor_g,noise_g,"
                   "bias_x,bias_y,bias_z,scale_x,scale_y,scale_z,windows,positives\n"]
     for i, s in enumerate(subjects):
@@ -1234,6 +1391,10 @@ def main(argv=None):
            "format: 40 samples x 3 axes (x, y, z, in g; 20 Hz; 12-bit, +-4 g) = 120 columns "
            "t0_x..t39_z, then label (0 other, 1 bring-to-see)\n",
            "split by subject (no subject in more than one split)\n"]
+    if args.continuous:
+        src.append("continuous: --continuous %d --recording-seconds %g: stream.csv (frame,x,y,z,"
+                   "label,recording,event; x y z in g, exact), stream_events.csv; test subjects "
+                   "only\n" % (args.continuous, args.recording_seconds))
     for sp in SPLITS:
         nn = len(rows[sp])
         npos = sum(rw[1] for rw in rows[sp])
