@@ -9,7 +9,8 @@ public.  It is a physics simulation, not recorded data; see LIMITS below.
 
 usage: datasets/motion.py [--out DIR] [--subjects N] [--windows-per-subject N]
                           [--seed S] [--positive-share P] [--partial-share P]
-                          [--small] [--quiet]
+                          [--small] [--continuous N [--recording-seconds S]]
+                          [--history S] [--quiet]
   default DIR: ${QREG_DATA:-$HOME/.local/share/qreg/data}/motion
   defaults: 60 subjects x 100 windows = 6,000 windows, seed 1;
   --small: 12 subjects x 25 windows = 300 windows (for CI, well under 2 s).
@@ -31,6 +32,16 @@ OUTPUT (in DIR; "\\n" line ends; values "%.4f" in g)
       posture.  For error analysis; not a feature file.
   SOURCE.txt
       generator version, arguments, counts, class balance, sha256 of each file.
+  stream.csv, stream_events.csv (only with --continuous N)
+      N continuous recordings per test subject (--recording-seconds, default
+      120): one context with gestures separated by 2-15 s of idle; header
+      frame,x,y,z,label,recording,event, x y z in g exactly (count / 512), a
+      label per frame (that of the 2 s window ending there) and the number of
+      the gesture whose span the frame is in (0: idle); one row per gesture in
+      stream_events.csv.  See datasets/README.md.  The files above are the
+      same bytes with and without the option.
+  With --history S every window is preceded by S s of the same scene (rows of
+  40 + 20 S frames, the label that of the last 40).
 
 Same arguments -> same bytes: the only randomness is random.Random(seed) (one
 derived stream per subject), values are printed with a fixed "%.4f", nothing
@@ -159,6 +170,8 @@ FS = 20.0  # Hz
 STEPS = 40  # samples per window (2 s)
 DT = 1.0 / FS
 WINDOW = STEPS * DT
+HISTORY_STEPS = 0  # --history: frames of the same scene before each window
+HISTORY = 0.0  # s
 G0 = 9.80665  # m/s^2 per g
 LSB = 1.0 / 512.0  # 12 bits over +-4 g
 QMIN, QMAX = -2048, 2047
@@ -697,7 +710,7 @@ class Scene:
                            Osc((0.3 * B, 0.0, 0.0), 2.0 * f, pb + 1.2),
                            Osc((0.0, r.uniform(0.01, 0.02), 0.0), f, ph + 0.5)]
             step = 0.5 / f
-            t = -r.uniform(0.0, step)
+            t = -HISTORY - r.uniform(0.0, step)
             while t < WINDOW + 0.2:
                 self.pulses.append(Pulse(t, r.uniform(0.04, 0.07),
                                          (r.gauss(0.0, 0.05), r.gauss(0.0, 0.05),
@@ -713,7 +726,7 @@ class Scene:
             act = r.random()
             if act < 0.45:  # typing: key strikes and slow drift of the hand
                 self.context = "desk-typing"
-                t = -r.uniform(0.0, 0.3)
+                t = -HISTORY - r.uniform(0.0, 0.3)
                 while t < WINDOW + 0.1:
                     self.pulses.append(Pulse(t, r.uniform(0.03, 0.07),
                                              (r.gauss(0, 0.02), r.gauss(0, 0.02),
@@ -781,13 +794,15 @@ class Scene:
             tremor.append(Osc(vscale(ax, s.tremor * r.uniform(0.5, 0.9)),
                               s.tremor_f + r.uniform(-1.0, 1.0), r.uniform(0, 6.3)))
         # sample times: clock error, jitter, maybe one FIFO glitch
-        times = [k * DT * (1.0 + s.clock) + r.gauss(0.0, 0.001) for k in range(STEPS)]
+        n_t = HISTORY_STEPS + STEPS
+        times = [k * DT * (1.0 + s.clock) + r.gauss(0.0, 0.001)
+                 for k in range(-HISTORY_STEPS, STEPS)]
         if r.random() < 0.03:
-            j = r.randrange(1, STEPS)
+            j = r.randrange(1, n_t)
             if r.random() < 0.5:  # a sample lost: from j on, every sample is one period later
                 times = times[:j] + [t + DT for t in times[j:]]
             else:  # a sample repeated: from j on, every sample is one period older
-                times = times[:j] + [times[j - 1]] + [t for t in times[j:STEPS - 1]]
+                times = times[:j] + [times[j - 1]] + [t for t in times[j:n_t - 1]]
         h = H_DIFF
         out = []
         for t in times:
@@ -1223,7 +1238,7 @@ def fmt_g(count):
 
 def header():
     cols = []
-    for t in range(STEPS):
+    for t in range(HISTORY_STEPS + STEPS):
         for a in "xyz":
             cols.append("t%d_%s" % (t, a))
     return ",".join(cols + ["label"]) + "\n"
@@ -1275,8 +1290,15 @@ def parse_args(argv):
                         "frame (stream.csv, stream_events.csv; default 0: none)")
     p.add_argument("--recording-seconds", type=float, default=120.0, metavar="S",
                    help="length of each continuous recording (default 120)")
+    p.add_argument("--history", type=float, default=0.0, metavar="S",
+                   help="prepend S seconds of the same scene to every window (the label stays "
+                        "that of the last 2 s): windows of 40 + 20 S frames (default 0)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     a = p.parse_args(argv)
+    if not 0.0 <= a.history <= 60.0 or a.history * FS != int(a.history * FS):
+        p.error("--history must be a whole number of frames (multiple of 0.05 s) in [0, 60]")
+    if a.history and a.continuous:
+        p.error("--history and --continuous cannot be combined")
     if a.continuous < 0:
         p.error("--continuous must be >= 0")
     if not 20.0 <= a.recording_seconds <= 3600.0:
@@ -1334,6 +1356,9 @@ def split_sizes(n):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    global HISTORY, HISTORY_STEPS
+    HISTORY_STEPS = int(args.history * FS)
+    HISTORY = HISTORY_STEPS * DT
     t_start = time.perf_counter()  # only for the progress message
     master = random.Random(args.seed)
     n = args.subjects
@@ -1391,6 +1416,10 @@ def main(argv=None):
            "format: 40 samples x 3 axes (x, y, z, in g; 20 Hz; 12-bit, +-4 g) = 120 columns "
            "t0_x..t39_z, then label (0 other, 1 bring-to-see)\n",
            "split by subject (no subject in more than one split)\n"]
+    if HISTORY_STEPS:
+        src.append("history: --history %g: every window has %d frames of the same scene before "
+                   "its 40 (columns t0_x..t%d_z); the label is that of the last 40\n" % (
+                       args.history, HISTORY_STEPS, HISTORY_STEPS + STEPS - 1))
     if args.continuous:
         src.append("continuous: --continuous %d --recording-seconds %g: stream.csv (frame,x,y,z,"
                    "label,recording,event; x y z in g, exact), stream_events.csv; test subjects "
