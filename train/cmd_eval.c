@@ -22,9 +22,9 @@ static const char eval_help[] =
     "  --int             also run the integer model (the device runtime, built for the host)\n"
     "                    and report its accuracy and agreement with the fake-quantized model\n"
     "  --stream          with --int: FILE holds continuous recordings (frame, features, label,\n"
-    "                    recording, event); run the integer model frame by frame, report per-frame\n"
-    "                    and per-event metrics (--stream-k N, --stream-tolerance S, --stream-rate HZ,\n"
-    "                    --stream-out FILE; docs/streaming.md)\n"
+    "                    recording, event); run the integer model frame by frame and report\n"
+    "                    per-frame and per-event metrics; --stream-k N, --stream-tolerance S,\n"
+    "                    --stream-rate HZ, --stream-out FILE, --stream-window: docs/streaming.md\n"
     "  --json            print the result as one JSON object\n"
     "  -h, --help        this help\n";
 
