@@ -9,7 +9,8 @@ public.  It is a physics simulation, not recorded data; see LIMITS below.
 
 usage: datasets/motion.py [--out DIR] [--subjects N] [--windows-per-subject N]
                           [--seed S] [--positive-share P] [--partial-share P]
-                          [--small] [--quiet]
+                          [--small] [--continuous N [--recording-seconds S]]
+                          [--history S] [--quiet]
   default DIR: ${QREG_DATA:-$HOME/.local/share/qreg/data}/motion
   defaults: 60 subjects x 100 windows = 6,000 windows, seed 1;
   --small: 12 subjects x 25 windows = 300 windows (for CI, well under 2 s).
@@ -31,6 +32,16 @@ OUTPUT (in DIR; "\\n" line ends; values "%.4f" in g)
       posture.  For error analysis; not a feature file.
   SOURCE.txt
       generator version, arguments, counts, class balance, sha256 of each file.
+  stream.csv, stream_events.csv (only with --continuous N)
+      N continuous recordings per test subject (--recording-seconds, default
+      120): one context with gestures separated by 2-15 s of idle; header
+      frame,x,y,z,label,recording,event, x y z in g exactly (count / 512), a
+      label per frame (that of the 2 s window ending there) and the number of
+      the gesture whose span the frame is in (0: idle); one row per gesture in
+      stream_events.csv.  See datasets/README.md.  The files above are the
+      same bytes with and without the option.
+  With --history S every window is preceded by S s of the same scene (rows of
+  40 + 20 S frames, the label that of the last 40).
 
 Same arguments -> same bytes: the only randomness is random.Random(seed) (one
 derived stream per subject), values are printed with a fixed "%.4f", nothing
@@ -145,6 +156,7 @@ Python 3 standard library only.
 """
 
 import argparse
+import bisect
 import hashlib
 import math
 import os
@@ -158,6 +170,8 @@ FS = 20.0  # Hz
 STEPS = 40  # samples per window (2 s)
 DT = 1.0 / FS
 WINDOW = STEPS * DT
+HISTORY_STEPS = 0  # --history: frames of the same scene before each window
+HISTORY = 0.0  # s
 G0 = 9.80665  # m/s^2 per g
 LSB = 1.0 / 512.0  # 12 bits over +-4 g
 QMIN, QMAX = -2048, 2047
@@ -696,7 +710,7 @@ class Scene:
                            Osc((0.3 * B, 0.0, 0.0), 2.0 * f, pb + 1.2),
                            Osc((0.0, r.uniform(0.01, 0.02), 0.0), f, ph + 0.5)]
             step = 0.5 / f
-            t = -r.uniform(0.0, step)
+            t = -HISTORY - r.uniform(0.0, step)
             while t < WINDOW + 0.2:
                 self.pulses.append(Pulse(t, r.uniform(0.04, 0.07),
                                          (r.gauss(0.0, 0.05), r.gauss(0.0, 0.05),
@@ -712,7 +726,7 @@ class Scene:
             act = r.random()
             if act < 0.45:  # typing: key strikes and slow drift of the hand
                 self.context = "desk-typing"
-                t = -r.uniform(0.0, 0.3)
+                t = -HISTORY - r.uniform(0.0, 0.3)
                 while t < WINDOW + 0.1:
                     self.pulses.append(Pulse(t, r.uniform(0.03, 0.07),
                                              (r.gauss(0, 0.02), r.gauss(0, 0.02),
@@ -780,13 +794,15 @@ class Scene:
             tremor.append(Osc(vscale(ax, s.tremor * r.uniform(0.5, 0.9)),
                               s.tremor_f + r.uniform(-1.0, 1.0), r.uniform(0, 6.3)))
         # sample times: clock error, jitter, maybe one FIFO glitch
-        times = [k * DT * (1.0 + s.clock) + r.gauss(0.0, 0.001) for k in range(STEPS)]
+        n_t = HISTORY_STEPS + STEPS
+        times = [k * DT * (1.0 + s.clock) + r.gauss(0.0, 0.001)
+                 for k in range(-HISTORY_STEPS, STEPS)]
         if r.random() < 0.03:
-            j = r.randrange(1, STEPS)
+            j = r.randrange(1, n_t)
             if r.random() < 0.5:  # a sample lost: from j on, every sample is one period later
                 times = times[:j] + [t + DT for t in times[j:]]
             else:  # a sample repeated: from j on, every sample is one period older
-                times = times[:j] + [times[j - 1]] + [t for t in times[j:STEPS - 1]]
+                times = times[:j] + [times[j - 1]] + [t for t in times[j:n_t - 1]]
         h = H_DIFF
         out = []
         for t in times:
@@ -881,10 +897,25 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         if allowed is None or c in allowed:
             break
     sc.make_context(c)
+    label, kind = add_gesture(sc, r, kind)
+    values = sc.sample()
+    return values, label, kind, sc.context, sc.posture
+
+
+def add_gesture(sc, r, kind, onset=None):
+    """Set sc.motion to sc's context with one motion of `kind` (the kinds above).
+    In a window (onset None) the motion starts at a random time as described in
+    the docstring; in a continuous recording (--continuous) it starts at
+    `onset` (s), and a bring-to-see gesture or a raise always ends back in the
+    context.  Returns (label, kind)."""
+    subj = sc.subj
     ctx = sc.ctx
     label = 0
     E = sc.E
     lag_of = lambda d: r.uniform(-0.05, 0.15) * d  # noqa: E731
+
+    def start(span):
+        return negative_onset(r, span) if onset is None else onset
 
     def desk_variant():
         return sc.desk if (sc.desk is not None and r.random() < 0.4) else None
@@ -901,11 +932,15 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         h_in = r.uniform(0.3, 0.8)
         if d1 + h_in > WINDOW:
             h_in = 0.3
-        a = r.uniform(0.0, WINDOW - d1 - h_in)
-        b, d2 = INF, 0.6
-        if r.random() < 0.25 and WINDOW - (a + d1 + 0.5) > 0.2:
-            b = a + d1 + r.uniform(0.5, WINDOW - (a + d1) - 0.1)
-            d2 = r.uniform(0.4, 1.0)
+        if onset is None:
+            a = r.uniform(0.0, WINDOW - d1 - h_in)
+            b, d2 = INF, 0.6
+            if r.random() < 0.25 and WINDOW - (a + d1 + 0.5) > 0.2:
+                b = a + d1 + r.uniform(0.5, WINDOW - (a + d1) - 0.1)
+                d2 = r.uniform(0.4, 1.0)
+        else:  # a look at the watch: hold 0.5-3 s, then lower the arm
+            a = onset
+            b, d2 = a + d1 + r.uniform(0.5, 3.0), r.uniform(0.4, 1.0)
         tgt = Track(W, q)
         sc.settle(tgt, a + d1)
         sc.motion = Blend(ctx, tgt, a, d1, b, d2, lag_of(d1))
@@ -916,6 +951,8 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         q = sc.aim_offset(q, 0.0, 20.0)
         d1 = subj.raise_time(r)
         how = r.random()
+        if onset is not None:
+            how = 0.5  # a recording has no window end: only the aborted raise
         tgt = Track(W, q)
         if how < 0.4:  # raise still under way (< half done) when the window ends
             kind = "partial-late"
@@ -928,6 +965,8 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
             hold, d2 = r.uniform(0.0, 0.3), r.uniform(0.3, 0.8)
             # the way back ends inside the window
             a = r.uniform(-0.3 * dd, max(-0.3 * dd, WINDOW - (dd + hold + d2)))
+            if onset is not None:
+                a = onset
             W0, q0 = ctx.pos(a), ctx.rot(a)
             tgt = Track(vlerp(W0, W, frac), qslerp(q0, q, frac))
             sc.motion = Blend(ctx, tgt, a, dd, a + dd + hold, d2)
@@ -940,7 +979,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         q = sc.aim_offset(q, 45.0, 120.0)
         d1 = subj.raise_time(r)
         hold = r.uniform(0.2, 2.0)
-        a = negative_onset(r, d1 + hold)
+        a = start(d1 + hold)
         tgt = Track(W, q)
         sc.settle(tgt, a + d1)
         sc.motion = Blend(ctx, tgt, a, d1, a + d1 + hold, r.uniform(0.4, 1.0), lag_of(d1))
@@ -952,7 +991,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         W, q = sc.anat(W, u, (away[0], away[1], 0.0), r.uniform(-20.0, 20.0))
         d1 = subj.raise_time(r) * r.uniform(1.0, 1.3)
         tilt_d, sip = r.uniform(0.3, 0.6), r.uniform(0.3, 1.5)
-        a = negative_onset(r, d1 + 2 * tilt_d + sip)
+        a = start(d1 + 2 * tilt_d + sip)
         tgt = Track(W, q)
         qt = qmul(q, qaxis((1.0, 0.0, 0.0), r.uniform(15.0, 40.0) * DEG * (1 if r.random() < 0.5 else -1)))
         qt = qmul(qaxis((0.0, 1.0, 0.0), -r.uniform(0.0, 15.0) * DEG), qt)
@@ -975,7 +1014,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         away = vsub(W, E)
         W, q = sc.anat(W, u, (away[0] + 0.05, away[1] + 0.05, 0.0), r.uniform(-30.0, 30.0))
         hold = r.uniform(0.5, 2.0) if kind == "head-scratch" else r.uniform(0.2, 0.8)
-        a = negative_onset(r, d1 + hold)
+        a = start(d1 + hold)
         tgt = Track(W, q)
         if kind == "head-scratch":
             ax = vunit((r.gauss(0, 1), r.gauss(0, 1), r.gauss(0, 0.5)))
@@ -994,7 +1033,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         W, q = sc.anat(W, u, vscale(toward, -1.0), r.uniform(-35.0, 35.0))
         d1 = subj.raise_time(r)
         hold = r.uniform(0.5, 3.0)
-        a = negative_onset(r, d1 + hold)
+        a = start(d1 + hold)
         tgt = Track(W, q)
         sc.settle(tgt, a + d1)
         tgt.posc.append(Osc((0.0, 0.0, r.uniform(0.001, 0.003)), r.uniform(2.0, 4.0), 0.0,
@@ -1013,7 +1052,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
             u = direction(r.uniform(-20.0, 20.0), -90.0 + r.uniform(10.0, 40.0))
             W, q = sc.anat(W, u, (0.0, 1.0, 0.0), r.uniform(-20.0, 60.0))
         hold = r.uniform(0.5, 3.0)
-        a = negative_onset(r, d1 + hold)
+        a = start(d1 + hold)
         tgt = Track(W, q)
         sc.settle(tgt, a + d1)
         sc.motion = Blend(ctx, tgt, a, d1, a + d1 + hold, r.uniform(0.4, 1.0), lag_of(d1))
@@ -1028,7 +1067,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         u = direction(r.uniform(-30.0, 20.0), r.uniform(-10.0, 40.0))
         W, q = sc.anat(W, u, (0.0, 0.0, 1.0), -r.uniform(0.0, 100.0))
         hold = r.uniform(0.1, 0.6)
-        a = negative_onset(r, 2 * d1 + hold)
+        a = start(2 * d1 + hold)
         tgt = Track(W, q)
         sc.settle(tgt, a + d1)
         sc.motion = Blend(ctx, tgt, a, d1, a + d1 + hold, d1 * r.uniform(0.9, 1.2), lag_of(d1))
@@ -1039,7 +1078,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         W = sc.arm_wrist(e, u)
         W, q = sc.anat(W, u, (-1.0, 0.0, 0.0), r.uniform(-20.0, 20.0))
         hold = r.uniform(0.6, 2.0)
-        a = negative_onset(r, d1 + hold)
+        a = start(d1 + hold)
         tgt = Track(W, q)
         f = r.uniform(1.5, 2.5)
         tgt.rosc.append(Osc((r.uniform(15.0, 35.0) * DEG, 0.0, 0.0), f, 0.0, a + d1, a + d1 + hold, 0.2))
@@ -1051,12 +1090,13 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
             for _ in range(r.randint(1, 4)):
                 ax = vunit((r.gauss(0, 1), r.gauss(0, 1), r.gauss(0, 1)))
                 ring = r.uniform(6.0, 15.0) if r.random() < 0.5 else 0.0
-                sc.pulses.append(Pulse(r.uniform(-0.05, WINDOW), r.uniform(0.03, 0.12),
+                t0 = r.uniform(-0.05, WINDOW) if onset is None else onset + r.uniform(0.0, 1.0)
+                sc.pulses.append(Pulse(t0, r.uniform(0.03, 0.12),
                                        vscale(ax, r.uniform(0.3, 2.0)), ring))
             sc.motion = ctx
         else:
             kind = "burst-shake"
-            t0 = r.uniform(-0.5, WINDOW - 0.3)
+            t0 = r.uniform(-0.5, WINDOW - 0.3) if onset is None else onset + 0.3
             t1 = t0 + r.uniform(0.4, 1.2)
             f = r.uniform(3.0, 6.0)
             tr = Track(ctx.pos(t0), ctx.rot(t0))
@@ -1076,7 +1116,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
                 poses.append((W, q))
         d = [r.uniform(0.3, 1.0) for _ in range(n)]
         holds = [r.uniform(0.0, 0.6) for _ in range(n)]
-        a = negative_onset(r, sum(d) + sum(holds))
+        a = start(sum(d) + sum(holds))
         tgt = Track(*poses[0])
         t = a + d[0] + holds[0]
         for i in range(1, n):
@@ -1084,8 +1124,7 @@ def make_window(subj, r, kind, ctx_table=CONTEXTS):
         sc.motion = Blend(ctx, tgt, a, d[0], t, r.uniform(0.4, 1.0), lag_of(d[0]))
     else:
         raise ValueError(kind)
-    values = sc.sample()
-    return values, label, kind, sc.context, sc.posture
+    return label, kind
 
 
 def subject_windows(subj, n, pos_share, partial_share):
@@ -1099,12 +1138,107 @@ def subject_windows(subj, n, pos_share, partial_share):
     return [make_window(subj, r, k, ctx_table) for k in kinds]
 
 
+# ------------------------------------------------------------- recordings --
+# --continuous N: recordings of one context lasting --recording-seconds, with
+# gestures (the kinds above) separated by idle periods of the context alone.
+
+IDLE_S = (2.0, 15.0)  # idle between two gestures (and before the first), s
+
+
+class Chain:
+    """A context with motions in turn: parts (start, end, motion) in time order,
+    not overlapping, each a Blend of that context; outside them the context."""
+
+    def __init__(self, ctx, parts):
+        self.ctx, self.parts = ctx, parts
+        self.starts = [p[0] for p in parts]
+
+    def at(self, t):
+        i = bisect.bisect_right(self.starts, t) - 1
+        if i >= 0 and t <= self.parts[i][1]:
+            return self.parts[i][2]
+        return self.ctx
+
+    def pos(self, t):
+        return self.at(t).pos(t)
+
+    def rot(self, t):
+        return self.at(t).rot(t)
+
+
+def make_recording(subj, r, seconds, pos_share, partial_share):
+    """One continuous recording of `seconds` s.  Returns (values, labels, events,
+    context, posture): values as in a window (frame-major x y z), one label and
+    one event number per frame, events as (number, kind, label, first, last)."""
+    global WINDOW, STEPS
+    saved = WINDOW, STEPS
+    n = int(round(seconds * FS))
+    WINDOW, STEPS = n * DT, n  # the scene's context (walking, typing, ...) lasts this long
+    try:
+        sc = Scene(subj, r)
+        c = pick(r, CONTEXTS)
+        sc.make_context(c)
+        ctx = sc.ctx
+        table = [(k, w) for k, w in negative_tables(partial_share)[0] if k != "context"]
+        gestures = []  # (start, end, motion or None, label, kind, onset, raise duration)
+        t = r.uniform(*IDLE_S)
+        while True:
+            kind = "bts" if r.random() < pos_share else pick(r, table)
+            allowed = ALLOWED.get(kind)
+            if allowed is not None and c not in allowed:
+                continue
+            n_pulses = len(sc.pulses)
+            sc.motion = ctx
+            label, kind = add_gesture(sc, r, kind, onset=t)
+            m = sc.motion
+            if isinstance(m, Blend):
+                t0, t1 = m.a + min(0.0, m.lag), m.b + m.d2 + max(0.0, m.lag)
+                d1 = m.d1
+            else:  # knocks on the context
+                m, t0, d1 = None, t, 0.0
+                t1 = max(p.t0 + (6.0 if p.ring > 0.0 else 1.0) * p.dur for p in sc.pulses[n_pulses:])
+            if t1 > WINDOW - 2.5:
+                del sc.pulses[n_pulses:]
+                break
+            gestures.append((t0, t1, m, label, kind, t, d1))
+            t = t1 + r.uniform(*IDLE_S)
+        sc.motion = Chain(ctx, [(g[0], g[1], g[2]) for g in gestures if g[2] is not None])
+        values = sc.sample()
+    finally:
+        WINDOW, STEPS = saved
+    # frame k is sampled at k DT (1 + clock); a frame is labelled 1 when the window of
+    # the last STEPS frames ending at it is a positive window: it holds the start of a
+    # bring-to-see raise, the complete raise and >= 0.3 s of the hold
+    period = DT * (1.0 + subj.clock)
+    span = (STEPS - 1) * period
+    labels, event_of, events = [0] * n, [0] * n, []
+    for e, (t0, t1, _, label, kind, a, d1) in enumerate(gestures, 1):
+        first, last = int(math.ceil(t0 / period)), int(math.floor(t1 / period))
+        if label:
+            lo, hi = int(math.ceil((a + d1 + 0.3) / period)), int(math.floor((a + span) / period))
+            for k in range(lo, min(hi, n - 1) + 1):
+                labels[k] = 1
+            last = max(last, hi)
+        last = min(last, n - 1)
+        for k in range(first, last + 1):
+            event_of[k] = e
+        events.append((e, kind, label, first, last))
+    return values, labels, event_of, events, sc.context, sc.posture
+
+
+def fmt_g(count):
+    """A 12-bit count in g, exactly (count / 512 has at most 9 decimals)."""
+    v = "%.9f" % (count * LSB)
+    v = v.rstrip("0")
+    return v + "0" if v.endswith(".") else v
+
+
 # ----------------------------------------------------------------- output --
 
 
 def header():
     cols = []
-    for t in range(STEPS):
+    for t in range(HISTORY_STEPS + STEPS):
         for a in "xyz":
             cols.append("t%d_%s" % (t, a))
     return ",".join(cols + ["label"]) + "\n"
@@ -1151,8 +1285,24 @@ def parse_args(argv):
                         "(default 0.15; 0 turns them off)")
     p.add_argument("--small", action="store_true",
                    help="a small set for CI: 12 subjects x 25 windows unless given")
+    p.add_argument("--continuous", type=int, default=0, metavar="N",
+                   help="also write N continuous recordings per test subject with a label per "
+                        "frame (stream.csv, stream_events.csv; default 0: none)")
+    p.add_argument("--recording-seconds", type=float, default=120.0, metavar="S",
+                   help="length of each continuous recording (default 120)")
+    p.add_argument("--history", type=float, default=0.0, metavar="S",
+                   help="prepend S seconds of the same scene to every window (the label stays "
+                        "that of the last 2 s): windows of 40 + 20 S frames (default 0)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     a = p.parse_args(argv)
+    if not 0.0 <= a.history <= 60.0 or a.history * FS != int(a.history * FS):
+        p.error("--history must be a whole number of frames (multiple of 0.05 s) in [0, 60]")
+    if a.history and a.continuous:
+        p.error("--history and --continuous cannot be combined")
+    if a.continuous < 0:
+        p.error("--continuous must be >= 0")
+    if not 20.0 <= a.recording_seconds <= 3600.0:
+        p.error("--recording-seconds must be in [20, 3600]")
     if a.subjects is None:
         a.subjects = 12 if a.small else 60
     if a.windows_per_subject is None:
@@ -1172,6 +1322,32 @@ def parse_args(argv):
     return a
 
 
+def write_recordings(args, subjects, split_of):
+    """stream.csv and stream_events.csv: --continuous recordings of every test subject,
+    each from its own random stream (the windows' streams are not touched)."""
+    rows = ["frame,x,y,z,label,recording,event\n"]
+    ev = ["recording,subject,context,posture,event,kind,label,first_frame,last_frame\n"]
+    rec = 0
+    for i, subj in enumerate(subjects):
+        if split_of[i] != "test":
+            continue
+        for k in range(args.continuous):
+            rec += 1
+            r = random.Random((subj.seed ^ 0xC0471) * 4099 + k)
+            values, labels, event_of, events, ctx, posture = make_recording(
+                subj, r, args.recording_seconds, args.positive_share, args.partial_share)
+            for f in range(len(labels)):
+                x, y, z = values[3 * f:3 * f + 3]
+                rows.append("%d,%s,%s,%s,%d,%d,%d\n" % (f, fmt_g(x), fmt_g(y), fmt_g(z),
+                                                         labels[f], rec, event_of[f]))
+            for (e, kind, label, first, last) in events:
+                ev.append("%d,%d,%s,%s,%d,%s,%d,%d,%d\n" % (rec, subj.id, ctx, posture, e, kind,
+                                                             label, first, last))
+    write_text(os.path.join(args.out, "stream.csv"), "".join(rows))
+    write_text(os.path.join(args.out, "stream_events.csv"), "".join(ev))
+    return ["stream.csv", "stream_events.csv"]
+
+
 def split_sizes(n):
     n_test = max(1, int(round(0.15 * n)))
     n_val = max(1, int(round(0.15 * n)))
@@ -1180,6 +1356,9 @@ def split_sizes(n):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    global HISTORY, HISTORY_STEPS
+    HISTORY_STEPS = int(args.history * FS)
+    HISTORY = HISTORY_STEPS * DT
     t_start = time.perf_counter()  # only for the progress message
     master = random.Random(args.seed)
     n = args.subjects
@@ -1217,6 +1396,9 @@ def main(argv=None):
     write_text(os.path.join(args.out, "windows.csv"), "".join(manifest))
     files.append("windows.csv")
 
+    if args.continuous:
+        files += write_recordings(args, subjects, split_of)
+
     subj_lines = ["subject,split,wrist,mounting,body_scale,raise_s,tremor_g,noise_g,"
                   "bias_x,bias_y,bias_z,scale_x,scale_y,scale_z,windows,positives\n"]
     for i, s in enumerate(subjects):
@@ -1234,6 +1416,14 @@ def main(argv=None):
            "format: 40 samples x 3 axes (x, y, z, in g; 20 Hz; 12-bit, +-4 g) = 120 columns "
            "t0_x..t39_z, then label (0 other, 1 bring-to-see)\n",
            "split by subject (no subject in more than one split)\n"]
+    if HISTORY_STEPS:
+        src.append("history: --history %g: every window has %d frames of the same scene before "
+                   "its 40 (columns t0_x..t%d_z); the label is that of the last 40\n" % (
+                       args.history, HISTORY_STEPS, HISTORY_STEPS + STEPS - 1))
+    if args.continuous:
+        src.append("continuous: --continuous %d --recording-seconds %g: stream.csv (frame,x,y,z,"
+                   "label,recording,event; x y z in g, exact), stream_events.csv; test subjects "
+                   "only\n" % (args.continuous, args.recording_seconds))
     for sp in SPLITS:
         nn = len(rows[sp])
         npos = sum(rw[1] for rw in rows[sp])

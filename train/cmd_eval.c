@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "metrics.h"
 #include "qreg/export.h"
+#include "stream_eval.h"
 
 static const char eval_help[] =
     "usage: qreg eval MODEL.qrm --data FILE.csv [options]\n"
@@ -29,6 +30,10 @@ static const char eval_help[] =
     "                    write one CSV row per sample (atomically): index (the data row),\n"
     "                    label, then per model kind its prediction (float_pred, fq_pred,\n"
     "                    int_pred) and, for float and fq, the logits (float_logit_CLASS, ...)\n"
+    "  --stream          with --int: FILE holds continuous recordings (frame, features, label,\n"
+    "                    recording, event); run the integer model frame by frame and report\n"
+    "                    per-frame and per-event metrics; --stream-k N, --stream-tolerance S,\n"
+    "                    --stream-rate HZ, --stream-out FILE, --stream-window: docs/streaming.md\n"
     "  --json            print the result as one JSON object (with the metrics per model)\n"
     "  -h, --help        this help\n";
 
@@ -53,7 +58,8 @@ int qr_cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *data = NULL, *label = NULL, *header = "auto", *v;
     const char *predictions = NULL;
-    int json = 0, integer = 0;
+    int json = 0, integer = 0, so;
+    qr_stream_opts stream = QR_STREAM_OPTS_INIT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -63,6 +69,9 @@ int qr_cmd_eval(int argc, char **argv)
             json = 1;
         } else if (strcmp(a, "--int") == 0) {
             integer = 1;
+        } else if ((so = qr_stream_opt(argc, argv, &i, &stream)) != 0) {
+            if (so < 0)
+                goto bad;
         } else if (qr_cli_opt(argc, argv, &i, "--data", &v)) {
             if (!(data = v))
                 goto bad;
@@ -99,6 +108,13 @@ int qr_cmd_eval(int argc, char **argv)
     if (qr_model_load(model_path, 256, &m, &err) != QR_OK) {
         fprintf(stderr, "qreg eval: %s\n", err.msg);
         return 1;
+    }
+    if (stream.on) { /* train/stream_eval.c */
+        int src = integer ? qr_stream_eval(m, model_path, data, &stream, json) : 2;
+        if (!integer)
+            fputs("qreg eval: --stream runs the integer model: add --int\n", stderr);
+        qr_model_free(m);
+        return src;
     }
     const qr_model_spec *spec = qr_model_spec_of(m);
     qr_csv_options o = qr_cli_model_csv_options(m, data, label, header);
