@@ -36,7 +36,7 @@ else
     trap 'rm -rf "$OUT"' EXIT
 fi
 
-DEVICE_SRCS=(qrt_kernels.c qrt_layer.c qrt_model.c qrt_run.c qrt_sparse.c)
+DEVICE_SRCS=(qrt_kernels.c qrt_layer.c qrt_model.c qrt_run.c qrt_sparse.c qrt_frontend.c)
 CFLAGS=(-mthumb -Os -std=c99 -ffreestanding -Wall -Wextra -Wconversion -Wshadow
         -Wstrict-prototypes -Wmissing-prototypes -Werror -ffunction-sections -fdata-sections
         -I"$HERE")
