@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <check.h>
+#include <sndfile.h>
 
 #include "datasets/audio_impl.h"
 #include "qreg/audio.h"
 #include "qreg/rng.h"
+#include "qreg/train.h"
 #include "qrt_frontend.h"
 #include "testlib.h"
 
@@ -375,6 +378,123 @@ START_TEST(test_frontend_errors)
 }
 END_TEST
 
+/* A 16-bit mono WAV of pcm at 16 kHz. */
+static void write_pcm(const char *path, const int16_t *pcm, size_t n)
+{
+    SF_INFO info = {.samplerate = RATE, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+    SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
+    ck_assert_msg(sf != NULL, "%s: %s", path, sf_strerror(NULL));
+    ck_assert_int_eq(sf_write_short(sf, pcm, (sf_count_t)n), (sf_count_t)n);
+    ck_assert_int_eq(sf_close(sf), 0);
+}
+
+/* data.audio.frontend = "int": the loader's features are the runtime's on the clip's int16
+ * samples (bit for bit, base and augmented rows alike), close to the float front end's, and
+ * cached under a key of their own. */
+START_TEST(test_frontend_loader)
+{
+    char *dir = tl_tmpdir_plain();
+    char path[4096];
+    int16_t *pcm = malloc(LEN * sizeof *pcm);
+    ck_assert_ptr_nonnull(pcm);
+    static const char *const cls[2] = {"a", "b"};
+    for (int c = 0; c < 2; c++) {
+        snprintf(path, sizeof path, "%s/%s", dir, cls[c]);
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+        for (int i = 0; i < 3; i++) {
+            make_signal(c ? SIG_CHIRP : SIG_SILENCE, pcm, LEN);
+            for (size_t j = 0; j < LEN; j += 97)
+                pcm[j] = (int16_t)(pcm[j] + 50 * i); /* every file differs */
+            snprintf(path, sizeof path, "%s/%s/%d.wav", dir, cls[c], i);
+            write_pcm(path, pcm, LEN);
+        }
+    }
+    char json[4096];
+    snprintf(json, sizeof json,
+             "{\"data\": {\"audio\": {\"root\": \"%s\", \"frontend\": \"int\","
+             " \"validation_split\": 0, \"test_split\": 0,"
+             " \"augment\": {\"copies\": 1}}},"
+             " \"model\": [{\"type\": \"flatten\"}, {\"type\": \"dense\"}]}", dir);
+    char *cfg = tl_write_file(dir, "kws.json", json);
+    qr_train_config c;
+    qr_error err = {{0}};
+    ck_assert_msg(qr_train_config_load(cfg, &c, &err) == QR_OK, "%s", err.msg);
+    ck_assert_int_eq(c.audio->frontend, QR_FRONTEND_INT);
+    qr_audio_options o = *c.audio;
+    qr_dataset tr[2], va[2], te[2];
+    qr_audio_stats st[2];
+    for (int k = 0; k < 2; k++) {
+        o.frontend = k ? QR_FRONTEND_INT : QR_FRONTEND_FLOAT;
+        ck_assert_msg(qr_audio_load(&o, &tr[k], &va[k], &te[k], &st[k], &err) == QR_OK, "%s",
+                      err.msg);
+        ck_assert_int_eq(st[k].cache_features, QR_AUDIO_CACHE_MISS);
+        ck_assert_uint_eq(tr[k].n, 12);
+        ck_assert_uint_eq(tr[k].t, 94);
+        ck_assert_uint_eq(tr[k].f, 13);
+    }
+    ck_assert_str_ne(st[0].cache_path, st[1].cache_path);
+    qr_ifront *f = NULL;
+    ck_assert_int_eq(qr_ifront_new(&o.mfcc, 0, &f, &err), QR_OK);
+    float *x = malloc(LEN * sizeof *x), *want = malloc(94 * 13 * sizeof *want);
+    ck_assert(x && want);
+    err_stats e = {0};
+    for (size_t r = 0; r < 6; r++) {
+        snprintf(path, sizeof path, "%s/%s/%zu.wav", dir, cls[r / 3], r % 3);
+        float *y = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(qr_audio_read(path, RATE, 2, QR_AUDIO_QUALITY_MEDIUM, &y, &n, &err),
+                         QR_OK);
+        ck_assert_uint_eq(n, LEN);
+        ck_assert_int_eq(qr_ifront_compute_float(f, y, n, want), QR_OK);
+        ck_assert(memcmp(tr[1].x + r * 94 * 13, want, sizeof(float) * 94 * 13) == 0);
+        err_add(&e, tr[1].x + r * 94 * 13, tr[0].x + r * 94 * 13, 94 * 13);
+        free(y);
+    }
+    ck_assert(e.max < 0.01);
+    /* the second load of each kind hits its own cache file */
+    for (int k = 0; k < 2; k++) {
+        qr_dataset a, b, d;
+        qr_audio_stats s2;
+        o.frontend = k ? QR_FRONTEND_INT : QR_FRONTEND_FLOAT;
+        ck_assert_int_eq(qr_audio_load(&o, &a, &b, &d, &s2, &err), QR_OK);
+        ck_assert_int_eq(s2.cache_features, QR_AUDIO_CACHE_HIT);
+        ck_assert_int_eq(s2.cache_augment, QR_AUDIO_CACHE_HIT);
+        ck_assert_str_eq(s2.cache_path, st[k].cache_path);
+        ck_assert(memcmp(a.x, tr[k].x, sizeof(float) * 12 * 94 * 13) == 0);
+        qr_dataset_free(&a);
+        qr_dataset_free(&b);
+        qr_dataset_free(&d);
+    }
+    /* the integer front end refuses settings it cannot compute */
+    o.frontend = QR_FRONTEND_INT;
+    o.mfcc.center = 1;
+    ck_assert_int_eq(qr_audio_options_check(&o, &err), QR_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "center"));
+    o.mfcc.center = 0;
+    o.frontend = (qr_audio_frontend)2;
+    ck_assert_int_eq(qr_audio_options_check(&o, &err), QR_ERR_CONFIG);
+    qr_train_config_free(&c);
+    free(cfg);
+    snprintf(json, sizeof json, "{\"data\": {\"audio\": {\"root\": \"x\", \"frontend\": "
+             "\"fixed\"}}, \"model\": [{\"type\": \"dense\"}]}");
+    cfg = tl_write_file(dir, "bad.json", json);
+    ck_assert_int_eq(qr_train_config_load(cfg, &c, &err), QR_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'data.audio.frontend'"));
+    free(cfg);
+    for (int k = 0; k < 2; k++) {
+        qr_dataset_free(&tr[k]);
+        qr_dataset_free(&va[k]);
+        qr_dataset_free(&te[k]);
+    }
+    qr_ifront_free(f);
+    free(x);
+    free(want);
+    free(pcm);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *qr_suite_frontend(void)
 {
     Suite *s = suite_create("frontend");
@@ -384,6 +504,7 @@ Suite *qr_suite_frontend(void)
     tcase_add_test(tc, test_frontend_streaming);
     tcase_add_test(tc, test_frontend_write_c);
     tcase_add_test(tc, test_frontend_errors);
+    tcase_add_test(tc, test_frontend_loader);
     suite_add_tcase(s, tc);
     return s;
 }
