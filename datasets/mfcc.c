@@ -9,6 +9,7 @@
 
 #include <fftw3.h>
 
+#include "datasets/audio_impl.h"
 #include "qreg/audio.h"
 
 struct qr_mfcc {

@@ -10,10 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <check.h>
+#include <cjson/cJSON.h>
 #include <sndfile.h>
 
 #include "datasets/audio_impl.h"
 #include "qreg/audio.h"
+#include "qreg/model.h"
 #include "qreg/rng.h"
 #include "qreg/train.h"
 #include "qrt_frontend.h"
@@ -495,6 +497,95 @@ START_TEST(test_frontend_loader)
 }
 END_TEST
 
+/* The feature settings: described, applied back, compared; stored in the model file
+ * (version 2 only when present; a model without them stays version 1). */
+START_TEST(test_frontend_model_features)
+{
+    qr_audio_options o, back;
+    qr_audio_options_default(&o);
+    o.root = "x";
+    o.sample_rate = 8000;
+    o.duration = 0.5;
+    o.frontend = QR_FRONTEND_INT;
+    o.mfcc.win_length = o.mfcc.n_fft = 256;
+    o.mfcc.hop_length = 80;
+    o.mfcc.n_mels = 20;
+    o.mfcc.n_mfcc = 10;
+    char *d = qr_audio_features_describe(&o, 1);
+    ck_assert_ptr_nonnull(d);
+    cJSON *j = cJSON_Parse(d);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "frontend")->valuestring, "int");
+    ck_assert_int_eq((int)cJSON_GetObjectItem(j, "frames")->valuedouble, 1 + (4000 - 256) / 80);
+    ck_assert(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "mfcc"), "f_max")->valuedouble == 4000);
+    cJSON_Delete(j);
+    qr_audio_options_default(&back);
+    back.root = "x";
+    int stdz = 0;
+    qr_error e;
+    ck_assert_msg(qr_audio_features_apply(d, &back, &stdz, &e) == QR_OK, "%s", e.msg);
+    ck_assert_int_eq(stdz, 1);
+    ck_assert(back.sample_rate == 8000 && back.duration == 0.5);
+    ck_assert_int_eq(back.frontend, QR_FRONTEND_INT);
+    ck_assert_uint_eq(back.mfcc.n_mels, 20);
+    ck_assert_int_eq(qr_audio_options_check(&back, &e), QR_OK);
+    char *d2 = qr_audio_features_describe(&back, 1);
+    ck_assert_str_eq(d, d2);
+    ck_assert_int_eq(qr_audio_features_compare(d, d2, &e), QR_OK);
+    free(d2);
+    back.mfcc.n_fft = 512;
+    back.frontend = QR_FRONTEND_FLOAT;
+    d2 = qr_audio_features_describe(&back, 1);
+    ck_assert_int_eq(qr_audio_features_compare(d, d2, &e), QR_ERR_CONFIG);
+    ck_assert_msg(strstr(e.msg, "frontend = \"int\" (model) vs \"float\" (data)") &&
+                  strstr(e.msg, "mfcc.n_fft = 256 (model) vs 512 (data)"), "%s", e.msg);
+    free(d2);
+    ck_assert_int_eq(qr_audio_features_apply("{\"kind\": \"csv\"}", &back, NULL, &e),
+                     QR_ERR_FORMAT);
+    ck_assert_int_eq(qr_audio_features_apply("{\"kind\": \"audio\", \"mfcc\": {}}", &back, NULL,
+                                             &e), QR_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(e.msg, "sample_rate"));
+
+    /* in the model file */
+    cJSON *layers = cJSON_Parse("[{\"type\": \"flatten\"}, {\"type\": \"dense\"}]");
+    qr_model_spec spec;
+    memset(&spec, 0, sizeof spec);
+    ck_assert_int_eq(qr_model_spec_parse(&spec, layers, "t", &e), QR_OK);
+    cJSON_Delete(layers);
+    spec.t = 46;
+    spec.f = 10;
+    spec.n_classes = 3;
+    qr_model *m = NULL, *l = NULL;
+    ck_assert_int_eq(qr_model_new(&spec, 4, 1, &m, &e), QR_OK);
+    qr_model_spec_free(&spec);
+    ck_assert_ptr_null(qr_model_features(m));
+    ck_assert_int_eq(qr_model_set_features(m, "[1, 2]"), QR_ERR_ARG);
+    ck_assert_int_eq(qr_model_set_features(m, "{"), QR_ERR_ARG);
+    ck_assert_int_eq(qr_model_save(m, "plain.qrm", &e), QR_OK);
+    ck_assert_int_eq(qr_model_set_features(m, d), QR_OK);
+    ck_assert_int_eq(qr_model_save(m, "audio.qrm", &e), QR_OK);
+    unsigned char hdr[12];
+    for (int k = 0; k < 2; k++) {
+        FILE *fp = fopen(k ? "audio.qrm" : "plain.qrm", "rb");
+        ck_assert_ptr_nonnull(fp);
+        ck_assert_uint_eq(fread(hdr, 1, 12, fp), 12);
+        fclose(fp);
+        ck_assert_int_eq(hdr[8], k ? 2 : 1); /* the format version */
+        ck_assert_msg(qr_model_load(k ? "audio.qrm" : "plain.qrm", 4, &l, &e) == QR_OK, "%s",
+                      e.msg);
+        if (k)
+            ck_assert_int_eq(qr_audio_features_compare(d, qr_model_features(l), &e), QR_OK);
+        else
+            ck_assert_ptr_null(qr_model_features(l));
+        qr_model_free(l);
+    }
+    ck_assert_int_eq(qr_model_set_features(m, NULL), QR_OK);
+    ck_assert_ptr_null(qr_model_features(m));
+    qr_model_free(m);
+    free(d);
+}
+END_TEST
+
 Suite *qr_suite_frontend(void)
 {
     Suite *s = suite_create("frontend");
@@ -505,6 +596,7 @@ Suite *qr_suite_frontend(void)
     tcase_add_test(tc, test_frontend_write_c);
     tcase_add_test(tc, test_frontend_errors);
     tcase_add_test(tc, test_frontend_loader);
+    tcase_add_test(tc, test_frontend_model_features);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -268,4 +268,26 @@ typedef struct qr_audio_stats {
 QR_API qr_status qr_audio_load(const qr_audio_options *o, qr_dataset *train, qr_dataset *val,
                                qr_dataset *test, qr_audio_stats *stats, qr_error *err);
 
+/* ---- the settings of the features (stored in a model) ----------------------------------- */
+
+/* Everything that makes a clip's features, as a JSON object (text, malloc'd; NULL: out of
+ * memory or fields out of range), stored in a model trained on audio (qr_model_set_features)
+ * and written by `qreg features` as features.json:
+ *   {"kind": "audio", "version": 1, "sample_rate": 16000, "duration": 1, "crop": "centre",
+ *    "frontend": "float", "standardize": true, "frames": 94, "coefficients": 13,
+ *    "mfcc": {"win_length": 1024, "hop_length": 160, "n_fft": 1024, "n_mels": 40,
+ *             "n_mfcc": 13, "f_min": 20, "f_max": 8000, "preemphasis": 0.97,
+ *             "log_floor": 1e-06, "window": "hann", "center": false}}
+ * (f_max resolved: never 0). o's sample_rate overrides o->mfcc.sample_rate, as in loading. */
+QR_API char *qr_audio_features_describe(const qr_audio_options *o, int standardize);
+/* Set o's sample_rate, duration, crop, frontend and mfcc from a description (other fields
+ * untouched); *standardize (may be NULL) from its "standardize". QR_ERR_FORMAT naming a
+ * missing or invalid key. */
+QR_API qr_status qr_audio_features_apply(const char *json, qr_audio_options *o,
+                                         int *standardize, qr_error *err);
+/* QR_OK when data was made with the model's settings (every key the model's description
+ * holds but "version"; numbers to 1e-9 relative), else QR_ERR_CONFIG listing each difference:
+ * "... mfcc.n_fft = 512 (model) vs 1024 (data), frontend = "int" (model) vs "float" (data)". */
+QR_API qr_status qr_audio_features_compare(const char *model, const char *data, qr_error *err);
+
 #endif /* QREG_AUDIO_H */
