@@ -293,6 +293,9 @@ JSON
     # the model records its front end; eval warns when the data was made with other settings
     check "train an audio model" 0 out 'saved model' \
         "$qreg" train "$tmp/wav.json" --out "$tmp/wav.qrm"
+    check "export of an audio model writes its front end's tables" 0 out \
+        'wrote .*/model_frontend\.c, .*/model_frontend\.h: the integer audio front end \(the model was trained with the float' \
+        "$qreg" export "$tmp/wav.qrm" --out "$tmp/wavexp"
     check "an audio model is format version 2" 0 out '^2$' \
         python3 -c 'import struct,sys; print(struct.unpack_from("<I", open(sys.argv[1], "rb").read(), 8)[0])' "$tmp/wav.qrm"
     check "eval on features made as in training" 0 out 'accuracy' \

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cli.h"
+#include "qreg/audio.h"
 #include "qreg/export.h"
 
 static const char help[] =
@@ -17,6 +18,10 @@ static const char help[] =
     "                          the compiled model: const tensors and straight-line layer calls\n"
     "                          (NAME_reset, NAME_push, NAME_logits, NAME_run); link with\n"
     "                          qrt_kernels.c and qrt_layer.c only (no loader, smallest flash)\n"
+    "  DIR/NAME_frontend.c, NAME_frontend.h\n"
+    "                          for a model trained on audio: the tables of the integer audio\n"
+    "                          front end (runtime/qrt_frontend.h) for the model's feature\n"
+    "                          settings; link with qrt_frontend.c\n"
     "Weights are packed at their bit-width (1, 2, 4 or 8 bits; 3 in 4, 5-7 in 8) as the model's\n"
     "quantization plan says (8-bit min-max without one); batch norm after a conv1d/dense is\n"
     "folded into its per-channel requantization; activations are int32. Prints the bytes per\n"
@@ -136,6 +141,27 @@ int qr_cmd_export(int argc, char **argv)
     printf("scratch: %zu B of caller memory per inference\n", rep.scratch_bytes);
     printf("wrote %s/model.qrt, %s/model.c, %s/model.h, %s/model_compiled.c, "
            "%s/model_compiled.h\n", out, out, out, out, out);
+    /* the audio front end the model was trained with, as device tables */
+    if (qr_model_features(m)) {
+        qr_audio_options ao;
+        qr_audio_options_default(&ao);
+        qr_ifront *fe = NULL;
+        if (qr_audio_features_apply(qr_model_features(m), &ao, NULL, &err) != QR_OK ||
+            qr_ifront_new(&ao.mfcc, 0, &fe, &err) != QR_OK) {
+            printf("no integer front end for this model: %s\n", err.msg);
+        } else if (qr_ifront_write_c(fe, out, name, &err) != QR_OK) {
+            fprintf(stderr, "qreg export: %s\n", err.msg);
+            qr_ifront_free(fe);
+            goto done;
+        } else {
+            printf("wrote %s/%s_frontend.c, %s/%s_frontend.h: the integer audio front end%s\n",
+                   out, name, out, name,
+                   ao.frontend == QR_FRONTEND_INT ? " the model was trained with"
+                                                  : " (the model was trained with the float "
+                                                    "one: features differ slightly)");
+        }
+        qr_ifront_free(fe);
+    }
     rc = 0;
     qr_export_report_free(&rep);
 done:
