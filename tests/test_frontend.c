@@ -14,6 +14,8 @@
 #include <sndfile.h>
 
 #include "datasets/audio_impl.h"
+#include "lib/crc32.h"
+#include "lib/fileio.h"
 #include "qreg/audio.h"
 #include "qreg/model.h"
 #include "qreg/rng.h"
@@ -579,6 +581,18 @@ START_TEST(test_frontend_model_features)
             ck_assert_ptr_null(qr_model_features(l));
         qr_model_free(l);
     }
+    /* "features" in a version-1 file is malformed */
+    unsigned char *bytes = NULL;
+    size_t nb = 0;
+    ck_assert_int_eq(qr_file_read_all("audio.qrm", 1 << 24, &bytes, &nb, &e), QR_OK);
+    bytes[8] = 1;
+    uint32_t crc = qr_crc32(bytes, nb - 4);
+    for (int i = 0; i < 4; i++)
+        bytes[nb - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    ck_assert_int_eq(qr_file_write_atomic("v1.qrm", bytes, nb, &e), QR_OK);
+    free(bytes);
+    ck_assert_int_eq(qr_model_load("v1.qrm", 4, &l, &e), QR_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(e.msg, "'features'"));
     ck_assert_int_eq(qr_model_set_features(m, NULL), QR_OK);
     ck_assert_ptr_null(qr_model_features(m));
     qr_model_free(m);
