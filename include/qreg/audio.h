@@ -135,7 +135,8 @@ typedef enum qr_audio_frontend {
  * configuration (window, filterbank and DCT quantized from qr_mfcc's own tables; twiddles,
  * pre-emphasis and log floor from the same settings), and the runtime's code run on them.
  * Outputs are Q16 (value = out / 65536), the MFCC (T, C), or the log-mel energies (T, M) for
- * log_mel = 1. Differences from qr_mfcc, and its measured error: docs/audio.md. */
+ * log_mel = 1. Differences from qr_mfcc, and its measured error: docs/audio.md. An object
+ * holds its scratch: one thread at a time. */
 typedef struct qr_ifront qr_ifront;
 
 /* The configuration rules of the integer front end beyond qr_mfcc_config_check: n_fft a
