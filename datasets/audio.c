@@ -145,9 +145,12 @@ QR_API qr_status qr_audio_options_check(const qr_audio_options *o, qr_error *err
         return qr_error_set(err, QR_ERR_CONFIG,
                             "audio: augment gain range [%g, %g] dB must be ordered, within "
                             "[-60, 60]", a->gain_min, a->gain_max);
+    if ((unsigned)o->frontend > QR_FRONTEND_INT)
+        return qr_error_set(err, QR_ERR_CONFIG, "audio: frontend out of range");
     qr_mfcc_config mc = o->mfcc;
     mc.sample_rate = o->sample_rate;
-    return qr_mfcc_config_check(&mc, err);
+    return o->frontend == QR_FRONTEND_INT ? qr_ifront_config_check(&mc, err)
+                                          : qr_mfcc_config_check(&mc, err);
 }
 
 /* ---- output ---------------------------------------------------------------------------- */
@@ -211,6 +214,9 @@ static void loader_free(qr_audio_loader *ld)
     qr_audio_free_strs(ld->classes, ld->n_classes);
     free(ld->base);
     qr_mfcc_free(ld->mfcc);
+    qr_ifront_free(ld->ifront);
+    free(ld->pcm);
+    free(ld->ifeat);
     free(ld->clip);
     free(ld->work);
     qr_buf_free(&ld->key);
@@ -254,6 +260,14 @@ static qr_status load(qr_audio_loader *ld, qr_dataset *train, qr_dataset *val, q
     ld->work = malloc(ld->L * sizeof *ld->work);
     if (!ld->clip || !ld->work)
         return qr_audio_nomem(ld);
+    if (o->frontend == QR_FRONTEND_INT) {
+        if ((s = qr_ifront_new(&mc, 0, &ld->ifront, ld->err)) != QR_OK)
+            return s;
+        ld->pcm = malloc(ld->L * sizeof *ld->pcm);
+        ld->ifeat = malloc(ld->T * ld->C * sizeof *ld->ifeat);
+        if (!ld->pcm || !ld->ifeat)
+            return qr_audio_nomem(ld);
+    }
 
     s = o->root ? qr_audio_list_folders(ld) : qr_audio_list_manifest(ld);
     if (s == QR_OK)

@@ -108,7 +108,8 @@ qr_status qr_audio_options_parse(const cJSON *obj, qr_path_resolver resolve, con
     static const char *const keys[] = {"root", "manifest", "sample_rate", "duration", "crop",
                                        "max_channels", "resample_quality", "on_error", "split",
                                        "validation_split", "test_split", "cache", "cache_dir",
-                                       "mfcc", "augment", NULL};
+                                       "mfcc", "augment", "frontend", NULL};
+    static const char *const frontends[] = {"float", "int", NULL};
     static const char *const crops[] = {"centre", "start", NULL};
     static const char *const qualities[] = {"best", "medium", "fastest", NULL};
     static const char *const on_errors[] = {"fail", "skip", NULL};
@@ -118,7 +119,7 @@ qr_status qr_audio_options_parse(const cJSON *obj, qr_path_resolver resolve, con
     qr_audio_options_default(&o);
     char *str[4] = {NULL, NULL, NULL, NULL}; /* root, manifest, cache_dir, noise_dir */
     int crop = (int)o.crop, quality = (int)o.quality, on_error = (int)o.on_error;
-    int split = (int)o.split;
+    int split = (int)o.split, frontend = (int)o.frontend;
     qr_status s;
     if ((s = qr_json_check_keys(obj, keys, where, P_AUDIO, err)) ||
         (s = get_path(obj, "root", resolve, where, P_AUDIO, &str[0], err)) ||
@@ -137,7 +138,8 @@ qr_status qr_audio_options_parse(const cJSON *obj, qr_path_resolver resolve, con
                                 err)) ||
         (s = qr_json_get_double(obj, "test_split", 0, 0.9, &o.test_split, where, P_AUDIO, err)) ||
         (s = qr_json_get_bool(obj, "cache", &o.cache, where, P_AUDIO, err)) ||
-        (s = get_path(obj, "cache_dir", resolve, where, P_AUDIO, &str[2], err)))
+        (s = get_path(obj, "cache_dir", resolve, where, P_AUDIO, &str[2], err)) ||
+        (s = qr_json_get_choice(obj, "frontend", frontends, &frontend, where, P_AUDIO, err)))
         goto out;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "mfcc");
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, "augment");
@@ -154,6 +156,7 @@ qr_status qr_audio_options_parse(const cJSON *obj, qr_path_resolver resolve, con
     o.quality = (qr_audio_quality)quality;
     o.on_error = (qr_audio_on_error)on_error;
     o.split = (qr_audio_split)split;
+    o.frontend = (qr_audio_frontend)frontend;
     /* One block: the options, then the strings they point to. */
     size_t total = sizeof o;
     for (int i = 0; i < 4; i++)

@@ -116,6 +116,11 @@ static void build_base_key(qr_audio_loader *ld)
                         "f_max %.17g preemphasis %.17g floor %.17g window %d center %d\n",
                         m->win_length, m->hop_length, m->n_fft, m->n_mels, m->n_mfcc, m->f_min,
                         m->f_max, m->preemphasis, m->log_floor, (int)m->window, m->center);
+    /* the integer front end's own version: bump QR_IFRONT_VERSION when its numerics change */
+    if (o->frontend == QR_FRONTEND_INT)
+        qr_audio_key_printf(b, "frontend int %d\n", QR_IFRONT_VERSION);
+    else
+        qr_audio_key_printf(b, "frontend float\n");
     qr_audio_key_printf(b, "files %zu\n", ld->n_files);
     for (size_t i = 0; i < ld->n_files; i++)
         key_file(b, &ld->files[i]);
@@ -137,7 +142,19 @@ static qr_status bytes_to_clip(qr_audio_loader *ld, const char *name, const unsi
 
 qr_status qr_audio_features_of(qr_audio_loader *ld, const float *clip, float *out)
 {
-    qr_status s = qr_mfcc_compute(ld->mfcc, clip, ld->L, out);
+    qr_status s;
+    if (ld->ifront) {
+        /* the device's code on the clip as int16 PCM; Q16 values are exact floats below 256 */
+        qr_audio_to_pcm16(clip, ld->L, ld->pcm);
+        if ((s = qr_ifront_compute(ld->ifront, ld->pcm, ld->L, ld->ifeat)) == QR_OK)
+            for (size_t i = 0; i < ld->T * ld->C; i++)
+                out[i] = (float)ld->ifeat[i] / 65536.0f;
+        if (s != QR_OK)
+            return qr_error_set(ld->err, s, "%s: integer front end failed (%s)", ld->src,
+                                qr_strerror(s));
+        return QR_OK;
+    }
+    s = qr_mfcc_compute(ld->mfcc, clip, ld->L, out);
     if (s != QR_OK)
         return qr_error_set(ld->err, s, "%s: MFCC failed (%s)", ld->src, qr_strerror(s));
     return QR_OK;

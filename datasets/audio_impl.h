@@ -16,6 +16,8 @@
 
 /* Bump when the features of the same bytes and parameters change (it is part of the keys). */
 #define QR_AUDIO_FEATURES_VERSION 1
+/* Bump when the integer front end's numerics change (runtime/qrt_frontend.c, its tables). */
+#define QR_IFRONT_VERSION 1
 /* Audio files (and lists, manifests) larger than this are refused: 1 GiB. */
 #define QR_AUDIO_MAX_FILE_BYTES ((size_t)1 << 30)
 /* validation_split and test_split when not given. */
@@ -28,6 +30,17 @@
 qr_status qr_audio_read_mem(const char *name, const unsigned char *data, size_t len, double rate,
                             size_t max_channels, qr_audio_quality q, float **out, size_t *n,
                             qr_error *err);
+
+/* ---- MFCC internals (mfcc.c) and the integer front end (frontend_int.c) ---------------- */
+
+/* The float MFCC's tables: window (W), filterbank (band_lo (M), band_off (M + 1), weights
+ * (band_off[M])) and DCT (C, M). The integer front end quantizes these very tables. */
+void qr_mfcc_tables(const qr_mfcc *m, const double **window, const size_t **band_lo,
+                    const size_t **band_off, const double **weights, const double **dct);
+
+struct qrt_frontend_tables;
+/* The runtime tables of a host front end (runtime/qrt_frontend.h); valid while f lives. */
+const struct qrt_frontend_tables *qr_ifront_tables(const qr_ifront *f);
 
 /* ---- the loader's state (audio.c) ------------------------------------------------------ */
 
@@ -63,6 +76,9 @@ typedef struct qr_audio_loader {
     size_t n_classes;
     int split_column;          /* the manifest has one */
     qr_mfcc *mfcc;
+    qr_ifront *ifront;         /* the integer front end, or NULL (float features) */
+    int16_t *pcm;              /* (L) the clip as int16 for the integer front end */
+    int32_t *ifeat;            /* (T, C) its Q16 output */
     size_t L, T, C;
     float *clip;               /* (L) */
     float *work;               /* (L) */

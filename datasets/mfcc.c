@@ -9,6 +9,7 @@
 
 #include <fftw3.h>
 
+#include "datasets/audio_impl.h"
 #include "qreg/audio.h"
 
 struct qr_mfcc {
@@ -329,4 +330,14 @@ QR_API qr_status qr_mfcc_compute(qr_mfcc *m, const float *x, size_t n, float *ou
 QR_API qr_status qr_mfcc_log_mel(qr_mfcc *m, const float *x, size_t n, float *out)
 {
     return run(m, x, n, out, 0);
+}
+
+void qr_mfcc_tables(const qr_mfcc *m, const double **window, const size_t **band_lo,
+                    const size_t **band_off, const double **weights, const double **dct)
+{
+    *window = m->window;
+    *band_lo = m->band_lo;
+    *band_off = m->band_off;
+    *weights = m->weights;
+    *dct = m->dct;
 }

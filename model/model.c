@@ -273,6 +273,7 @@ QR_API void qr_model_free(qr_model *m)
     free(m->std);
     free(m->layer_out);
     free(m->calib);
+    free(m->features);
     if (m->quant) {
         qr_quant_plan_free(m->quant);
         free(m->quant);
@@ -330,6 +331,30 @@ QR_API qr_status qr_model_set_classes(qr_model *m, const char *const *names, siz
     m->classes = c;
     m->n_classes_named = n;
     return QR_OK;
+}
+
+QR_API qr_status qr_model_set_features(qr_model *m, const char *json)
+{
+    if (!m)
+        return QR_ERR_ARG;
+    char *copy = NULL;
+    if (json) {
+        cJSON *o = cJSON_Parse(json);
+        int ok = cJSON_IsObject(o);
+        cJSON_Delete(o);
+        if (!ok)
+            return QR_ERR_ARG;
+        if (!(copy = strdup(json)))
+            return QR_ERR_NOMEM;
+    }
+    free(m->features);
+    m->features = copy;
+    return QR_OK;
+}
+
+QR_API const char *qr_model_features(const qr_model *m)
+{
+    return m ? m->features : NULL;
 }
 
 QR_API const char *const *qr_model_classes(const qr_model *m)

@@ -1,6 +1,7 @@
 /* The float model file (.qrm). Layout (all integers little-endian), see docs/format.md:
  *   magic "QRMODEL\x1a" | u32 version | u32 flags (0) | u64 json_len | u64 n_tensors
- *   | json (json_len bytes: qreg version, input shape, classes, model spec)
+ *   | json (json_len bytes: qreg version, input shape, classes, model spec, and in version 2
+ *     the input features' settings)
  *   | n_tensors × { u16 name_len | name | u8 ndim | u8 dtype (0 = f32) | u16 reserved (0)
  *                   | u64 dims[ndim] | f32 data[prod dims] }
  *   | u32 CRC-32 of every byte before it. */
@@ -15,6 +16,9 @@
 
 static const unsigned char qrm_magic[8] = {'Q', 'R', 'M', 'O', 'D', 'E', 'L', 0x1a};
 #define QRM_VERSION 1u
+/* version 2 = version 1 + the header key "features"; written only when a model has them, so
+ * models without (CSV data) stay version 1, readable by older qreg */
+#define QRM_VERSION_FEATURES 2u
 #define QRM_MAX_BYTES ((size_t)1 << 31)
 #define QRM_STD_MEAN "__standardize/mean"
 #define QRM_STD_STD "__standardize/std"
@@ -61,6 +65,14 @@ QR_API qr_status qr_model_save(const qr_model *m, const char *path, qr_error *er
         }
         cJSON_AddItemToObject(root, "quantize", q);
     }
+    if (m->features) {
+        cJSON *fe = cJSON_Parse(m->features);
+        if (!fe) {
+            cJSON_Delete(root);
+            return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+        }
+        cJSON_AddItemToObject(root, "features", fe);
+    }
     char *json = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!json || !layers) {
@@ -71,7 +83,7 @@ QR_API qr_status qr_model_save(const qr_model *m, const char *path, qr_error *er
     size_t n_tensors = qr_graph_n_param_nodes(g) + (m->mean ? 2 : 0) + (m->calib ? 1 : 0);
     qr_buf b = {0};
     qr_buf_put(&b, qrm_magic, sizeof qrm_magic);
-    qr_buf_u32(&b, QRM_VERSION);
+    qr_buf_u32(&b, m->features ? QRM_VERSION_FEATURES : QRM_VERSION);
     qr_buf_u32(&b, 0);
     qr_buf_u64(&b, strlen(json));
     qr_buf_u64(&b, n_tensors);
@@ -111,7 +123,7 @@ static qr_status parse_header(const char *path, const char *json, size_t len, qr
         return qr_error_set(err, QR_ERR_FORMAT, "%s: header is not valid JSON", path);
     *root_out = root;
     static const char *const keys[] = {"qreg_version", "input", "n_classes", "classes", "model",
-                                       "quantize", NULL};
+                                       "quantize", "features", NULL};
     qr_status s = qr_json_check_keys(root, keys, path, "", err);
     if (s != QR_OK)
         return QR_ERR_FORMAT;
@@ -167,9 +179,9 @@ QR_API qr_status qr_model_load(const char *path, size_t max_batch, qr_model **ou
         goto done;
     }
     uint32_t version = qr_rd_u32(&r);
-    if (version != QRM_VERSION) {
-        s = qr_error_set(err, QR_ERR_VERSION, "%s: format version %u (this qreg reads %u)", path,
-                         version, QRM_VERSION);
+    if (version != QRM_VERSION && version != QRM_VERSION_FEATURES) {
+        s = qr_error_set(err, QR_ERR_VERSION, "%s: format version %u (this qreg reads %u and %u)",
+                         path, version, QRM_VERSION, QRM_VERSION_FEATURES);
         goto done;
     }
     uint32_t stored = (uint32_t)data[len - 4] | (uint32_t)data[len - 3] << 8 |
@@ -224,6 +236,22 @@ QR_API qr_status qr_model_load(const char *path, size_t max_batch, qr_model **ou
             goto done;
         s = qr_model_set_quant_plan(m, &plan);
         qr_quant_plan_free(&plan);
+        if (s != QR_OK) {
+            qr_error_set(err, s, "%s: out of memory", path);
+            goto done;
+        }
+    }
+    const cJSON *fj = cJSON_GetObjectItemCaseSensitive(root, "features");
+    if (fj) {
+        char *text = version == QRM_VERSION_FEATURES && cJSON_IsObject(fj)
+                         ? cJSON_PrintUnformatted(fj) : NULL;
+        if (!text) {
+            s = qr_error_set(err, QR_ERR_FORMAT, "%s: header 'features' must be an object (in "
+                             "format version 2)", path);
+            goto done;
+        }
+        s = qr_model_set_features(m, text);
+        free(text);
         if (s != QR_OK) {
             qr_error_set(err, s, "%s: out of memory", path);
             goto done;

@@ -18,6 +18,7 @@ struct qr_model {
     float *calib;           /* (n_layers + 1) max |activation|: the standardized input, then each
                                layer's output, measured with the weights rounded as exported;
                                NULL until calibrated */
+    char *features;         /* the input features' settings, a JSON object as text, or NULL */
 };
 
 /* Copy n raw samples into the input node and standardize them there. n <= batch. */

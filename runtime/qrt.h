@@ -1,7 +1,8 @@
 /* qrt — the qreg device runtime: integer-only inference of CGRU-style models on
  * microcontrollers. Freestanding C99: <stdint.h> and <stddef.h> only, no libc call (build with
  * -ffreestanding, or GCC may turn the zeroing loops into memset calls); no malloc, no floating
- * point, no libm, no 64-bit arithmetic outside the qrt_requant_ref test twin; weights are read
+ * point, no libm, no 64-bit arithmetic outside the qrt_requant_ref test twin (and the separate
+ * audio front end, qrt_frontend.h, which uses 64-bit integer products); weights are read
  * in place from a const blob (flash); all working memory is caller scratch. Design notes, numerics and error bounds: docs/runtime.md. Blob
  * layout: docs/format.md, "Integer model (.qrt)". Host-only helpers (they use double):
  * export/qrt_host.h; the blob builder the exporter calls: export/qrt_builder.h.

@@ -4,7 +4,7 @@
 #
 #   runtime   device code: includes only runtime/ and the freestanding <stdint.h>, <stddef.h>
 #   lib       the engine: graph, ops, optimizers, initializers, GEMM, file/JSON helpers
-#   datasets  CSV, audio, features                  -> lib
+#   datasets  CSV, audio, features                  -> lib, runtime (the integer front end)
 #   quant     regularizers, schedules, PTQ, pruning  -> lib
 #   model     spec, model, model file, its plans     -> quant, lib
 #   export    host side of export                    -> model, quant, datasets, lib, runtime
@@ -29,7 +29,7 @@ allowed() {
 	case $1 in
 	runtime) echo "runtime" ;;
 	lib) echo "lib" ;;
-	datasets) echo "datasets lib" ;;
+	datasets) echo "datasets lib runtime" ;;
 	quant) echo "quant lib" ;;
 	model) echo "model quant lib" ;;
 	export) echo "export model quant datasets lib runtime" ;;

@@ -441,6 +441,29 @@ JSON
         "$qreg" features "$tmp/wav.json" --out "$tmp/wavfeat"
     check "features --no-augment" 0 out 'wrote .*/train\.csv: 8 samples of [0-9]+ x 13, 2 classes' \
         "$qreg" features "$tmp/wav.json" --out "$tmp/wavfeat2" --no-augment
+    check "features write their settings" 0 out '"frontend":"float"' cat "$tmp/wavfeat2/features.json"
+    # the model records its front end; eval warns when the data was made with other settings
+    check "train an audio model" 0 out 'saved model' \
+        "$qreg" train "$tmp/wav.json" --out "$tmp/wav.qrm"
+    check "export of an audio model writes its front end's tables" 0 out \
+        'wrote .*/model_frontend\.c, .*/model_frontend\.h: the integer audio front end \(the model was trained with the float' \
+        "$qreg" export "$tmp/wav.qrm" --out "$tmp/wavexp"
+    check "an audio model is format version 2" 0 out '^2$' \
+        python3 -c 'import struct,sys; print(struct.unpack_from("<I", open(sys.argv[1], "rb").read(), 8)[0])' "$tmp/wav.qrm"
+    check "eval on features made as in training" 0 out 'accuracy' \
+        "$qreg" eval "$tmp/wav.qrm" --data "$tmp/wavfeat2/test.csv"
+    if grep -q warning "$tmp/err"; then
+        fail "eval on features made as in training: a warning: $(cat "$tmp/err")"
+    else
+        pass "eval on features made as in training: no warning"
+    fi
+    sed 's/"duration": 0.25,/"duration": 0.25, "frontend": "int",/' "$tmp/wav.json" >"$tmp/wav-int.json"
+    check "features with the integer front end" 0 out '"frontend":"int"' \
+        sh -c '"$1" features "$2" --out "$3" --no-augment >/dev/null && cat "$3/features.json"' \
+        sh "$qreg" "$tmp/wav-int.json" "$tmp/wavint"
+    check "eval on features of another front end: a warning naming it" 0 err \
+        'warning: .*features\.json: .*frontend = "float" \(model\) vs "int" \(data\)' \
+        "$qreg" eval "$tmp/wav.qrm" --data "$tmp/wavint/test.csv"
 else
     echo "skip - features of an audio config (no python3)"
 fi

@@ -980,7 +980,7 @@ START_TEST(test_file_magic_and_version)
     memcpy(q.magic, "QRMODEL\x1a", 8);
 
     /* other versions, with a correct CRC */
-    const uint32_t versions[3] = {0, 2, 0x01000000u};
+    const uint32_t versions[3] = {0, 3, 0x01000000u};
     for (int i = 0; i < 3; i++) {
         q.version = versions[i];
         write_qrm(bad, &q);

@@ -21,7 +21,13 @@ int qr_cmd_features(int argc, char **argv);
 /* Per-matrix bits, method, scale, share near a minimum, mean |w − q|, and the byte size. */
 void qr_cli_print_quant_report(FILE *f, const qr_quant_plan *plan, qr_model *m);
 
-/* Options that read a labelled CSV the way model m takes its input: its sequence shape and
+/* When model m records its input features (an audio model) and a features.json written by
+ * `qreg features` lies next to data_path: 1 (and the differences in msg) when they disagree;
+ * 0 when they agree or there is nothing to compare. */
+int qr_cli_check_features(const qr_model *m, const char *data_path, char *msg, size_t len);
+
+/* Options that read a labelled CSV the way model m takes its input (warns on stderr when
+ * qr_cli_check_features finds the data made with other feature settings): its sequence shape and
  * class names; `label` a column name or index (NULL: last), `header` "yes", "no" or "auto". */
 qr_csv_options qr_cli_model_csv_options(qr_model *m, const char *path, const char *label,
                                         const char *header);

@@ -1,8 +1,11 @@
 /* Option parsing shared by the subcommands. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "lib/fileio.h"
+#include "qreg/audio.h"
 
 int qr_cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
 {
@@ -37,9 +40,47 @@ int qr_cli_size(const char *s, size_t *out)
     return 0;
 }
 
+int qr_cli_check_features(const qr_model *m, const char *data_path, char *msg, size_t len)
+{
+    const char *mine = qr_model_features(m);
+    if (msg && len)
+        msg[0] = '\0';
+    if (!mine || !data_path)
+        return 0;
+    const char *slash = strrchr(data_path, '/');
+    size_t dl = slash ? (size_t)(slash - data_path) + 1 : 0, n = dl + sizeof "features.json";
+    char *fp = malloc(n);
+    if (!fp)
+        return 0;
+    memcpy(fp, data_path, dl);
+    memcpy(fp + dl, "features.json", sizeof "features.json");
+    unsigned char *text = NULL;
+    size_t tl = 0;
+    qr_error e;
+    int bad = 0;
+    if (qr_file_read_all(fp, 1 << 20, &text, &tl, &e) == QR_OK) {
+        char *z = realloc(text, tl + 1);
+        if (z) {
+            z[tl] = '\0';
+            text = (unsigned char *)z;
+            if (qr_audio_features_compare(mine, z, &e) != QR_OK) {
+                bad = 1;
+                if (msg)
+                    snprintf(msg, len, "%s: %s", fp, e.msg);
+            }
+        }
+    }
+    free(text);
+    free(fp);
+    return bad;
+}
+
 qr_csv_options qr_cli_model_csv_options(qr_model *m, const char *path, const char *label,
                                         const char *header)
 {
+    char why[QR_ERROR_MAX + 256];
+    if (qr_cli_check_features(m, path, why, sizeof why))
+        fprintf(stderr, "qreg: warning: %s\n", why);
     const qr_model_spec *spec = qr_model_spec_of(m);
     qr_csv_options o = {0};
     o.path = path;

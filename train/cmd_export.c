@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "cli.h"
+#include "qreg/audio.h"
 #include "qreg/export.h"
 
 static const char help[] =
@@ -24,6 +25,10 @@ static const char help[] =
     "                          and the model file's SHA-256; link with qrt_kernels.c and\n"
     "                          qrt_layer.c only (no loader, smallest flash)\n"
     "The files are replaced as a set: on any error DIR is left as it was. Deploying: docs/deploy.md.\n"
+    "  DIR/NAME_frontend.c, NAME_frontend.h\n"
+    "                          for a model trained on audio: the tables of the integer audio\n"
+    "                          front end (runtime/qrt_frontend.h) for the model's feature\n"
+    "                          settings; link with qrt_frontend.c\n"
     "Weights are packed at their bit-width (1, 2, 4 or 8 bits; 3 in 4, 5-7 in 8) as the model's\n"
     "quantization plan says (8-bit min-max without one); batch norm after a conv1d/dense is\n"
     "folded into its per-channel requantization; activations are int32. Prints the bytes per\n"
@@ -245,6 +250,27 @@ int qr_cmd_export(int argc, char **argv)
         qr_export_write_ex(blob, len, out, name, &wopt, &err) != QR_OK) {
         fprintf(stderr, "qreg export: %s\n", err.msg);
         goto done;
+    }
+    /* the audio front end the model was trained with, as device tables */
+    if (qr_model_features(m)) {
+        qr_audio_options ao;
+        qr_audio_options_default(&ao);
+        qr_ifront *fe = NULL;
+        if (qr_audio_features_apply(qr_model_features(m), &ao, NULL, &err) != QR_OK ||
+            qr_ifront_new(&ao.mfcc, 0, &fe, &err) != QR_OK) {
+            fprintf(stderr, "qreg export: no integer front end for this model: %s\n", err.msg);
+        } else if (qr_ifront_write_c(fe, out, name, &err) != QR_OK) {
+            fprintf(stderr, "qreg export: %s\n", err.msg);
+            qr_ifront_free(fe);
+            goto done;
+        } else if (!json) {
+            printf("wrote %s/%s_frontend.c, %s/%s_frontend.h: the integer audio front end%s\n",
+                   out, name, out, name,
+                   ao.frontend == QR_FRONTEND_INT ? " the model was trained with"
+                                                  : " (the model was trained with the float "
+                                                    "one: features differ slightly)");
+        }
+        qr_ifront_free(fe);
     }
     if (json) {
         print_json(model_path, out, name, &rep, wopt.runtime_dir);

@@ -134,6 +134,21 @@ int qr_cmd_features(int argc, char **argv)
                    sets[k]->t, sets[k]->f, sets[k]->n_classes);
         }
     }
+    /* the settings the features were made with, for `qreg eval` to compare with a model's */
+    if (rc == 0 && c.audio) {
+        char *fj = qr_audio_features_describe(c.audio, c.standardize);
+        snprintf(path, plen, "%s/features.json", out);
+        size_t n = fj ? strlen(fj) : 0;
+        if (fj)
+            fj[n++] = '\n'; /* the terminating NUL becomes the final newline */
+        if (!fj || qr_file_write_atomic(path, fj, n, &err) != QR_OK) {
+            fprintf(stderr, "qreg features: %s\n", fj ? err.msg : "out of memory");
+            rc = 1;
+        } else {
+            printf("wrote %s: the feature settings\n", path);
+        }
+        free(fj);
+    }
     free(path);
 done:
     qr_split_data_free(&d);

@@ -256,6 +256,16 @@ int qr_cmd_train(int argc, char **argv)
             rc = 130;
         goto done_data;
     }
+    if (c.audio) { /* the front end is part of the model (docs/format.md, "features") */
+        char *fj = qr_audio_features_describe(c.audio, c.standardize);
+        qr_status fs = fj ? qr_model_set_features(m, fj) : QR_ERR_NOMEM;
+        free(fj);
+        if (fs != QR_OK) {
+            fprintf(stderr, "qreg train: cannot describe the audio features (%s)\n",
+                    qr_strerror(fs));
+            goto done_data;
+        }
+    }
     if (qr_model_save(m, c.model_path, &err) != QR_OK) {
         fprintf(stderr, "qreg train: %s\n", err.msg);
         goto done_data;

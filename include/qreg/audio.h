@@ -126,6 +126,47 @@ QR_API qr_status qr_mfcc_compute(qr_mfcc *m, const float *x, size_t n, float *ou
 /* Log-mel energies L of x[0..n) into out (T, M) (the MFCC before the DCT). */
 QR_API qr_status qr_mfcc_log_mel(qr_mfcc *m, const float *x, size_t n, float *out);
 
+/* ---- the integer front end ------------------------------------------------------------ */
+
+/* Which code computes the features of a dataset (qr_audio_options.frontend). */
+typedef enum qr_audio_frontend {
+    QR_FRONTEND_FLOAT = 0, /* qr_mfcc above (FFTW single precision; mel, log, DCT in double) */
+    QR_FRONTEND_INT = 1    /* the device's integer front end (runtime/qrt_frontend.c) on the
+                              clip rounded to int16 PCM: features bit-identical to a device's */
+} qr_audio_frontend;
+
+/* The integer front end on the host: the tables of runtime/qrt_frontend.h built from an MFCC
+ * configuration (window, filterbank and DCT quantized from qr_mfcc's own tables; twiddles,
+ * pre-emphasis and log floor from the same settings), and the runtime's code run on them.
+ * Outputs are Q16 (value = out / 65536), the MFCC (T, C), or the log-mel energies (T, M) for
+ * log_mel = 1. Differences from qr_mfcc, and its measured error: docs/audio.md. An object
+ * holds its scratch: one thread at a time. */
+typedef struct qr_ifront qr_ifront;
+
+/* The configuration rules of the integer front end beyond qr_mfcc_config_check: n_fft a
+ * power of two, no centring. @return QR_OK or QR_ERR_CONFIG naming the field. */
+QR_API qr_status qr_ifront_config_check(const qr_mfcc_config *c, qr_error *err);
+QR_API qr_status qr_ifront_new(const qr_mfcc_config *c, int log_mel, qr_ifront **out,
+                               qr_error *err);
+QR_API void qr_ifront_free(qr_ifront *f);
+/* Frames of a clip of n samples (as qr_mfcc_frames), values per frame (C, or M for log-mel). */
+QR_API size_t qr_ifront_frames(const qr_ifront *f, size_t n);
+QR_API size_t qr_ifront_out_len(const qr_ifront *f);
+/* Features of pcm[0..n) into out (T, out_len) in Q16, frame by frame (qrt_frontend_frame on
+ * each window). @return QR_OK, QR_ERR_SHAPE (T = 0), QR_ERR_ARG. */
+QR_API qr_status qr_ifront_compute(qr_ifront *f, const int16_t *pcm, size_t n, int32_t *out);
+/* Full scale ±1 to int16: round(x·32768), clamped to [−32768, 32767] (16-bit PCM read by
+ * qr_audio_read comes back bit for bit). */
+QR_API void qr_audio_to_pcm16(const float *x, size_t n, int16_t *out);
+/* qr_ifront_compute on qr_audio_to_pcm16(x), as floats (out / 65536). */
+QR_API qr_status qr_ifront_compute_float(qr_ifront *f, const float *x, size_t n, float *out);
+/* Write the tables as C for a firmware build: DIR/NAME_frontend.h declaring
+ * `extern const qrt_frontend_tables NAME_frontend;` and DIR/NAME_frontend.c defining it
+ * (compile with runtime/qrt_frontend.c, runtime/ on the include path).
+ * @return QR_OK, QR_ERR_IO, QR_ERR_ARG (NAME not a C identifier), QR_ERR_NOMEM. */
+QR_API qr_status qr_ifront_write_c(const qr_ifront *f, const char *dir, const char *name,
+                                   qr_error *err);
+
 /* ---- datasets ------------------------------------------------------------------------ */
 
 typedef enum qr_audio_split {
@@ -186,6 +227,7 @@ typedef struct qr_audio_options {
     uint64_t seed;               /* split and augmentation; 1 */
     qr_mfcc_config mfcc;         /* sample_rate is overridden by the one above */
     qr_audio_augment augment;
+    qr_audio_frontend frontend;  /* QR_FRONTEND_FLOAT */
     int cache;                   /* 1: use the feature cache (default) */
     const char *cache_dir;       /* NULL: <root or manifest folder>/.qreg-cache, falling back
                                     to ${XDG_CACHE_HOME:-$HOME/.cache}/qreg */
@@ -230,6 +272,28 @@ typedef struct qr_audio_stats {
  *         QR_ERR_NOMEM. */
 QR_API qr_status qr_audio_load(const qr_audio_options *o, qr_dataset *train, qr_dataset *val,
                                qr_dataset *test, qr_audio_stats *stats, qr_error *err);
+
+/* ---- the settings of the features (stored in a model) ----------------------------------- */
+
+/* Everything that makes a clip's features, as a JSON object (text, malloc'd; NULL: out of
+ * memory or fields out of range), stored in a model trained on audio (qr_model_set_features)
+ * and written by `qreg features` as features.json:
+ *   {"kind": "audio", "version": 1, "sample_rate": 16000, "duration": 1, "crop": "centre",
+ *    "frontend": "float", "standardize": true, "frames": 94, "coefficients": 13,
+ *    "mfcc": {"win_length": 1024, "hop_length": 160, "n_fft": 1024, "n_mels": 40,
+ *             "n_mfcc": 13, "f_min": 20, "f_max": 8000, "preemphasis": 0.97,
+ *             "log_floor": 1e-06, "window": "hann", "center": false}}
+ * (f_max resolved: never 0). o's sample_rate overrides o->mfcc.sample_rate, as in loading. */
+QR_API char *qr_audio_features_describe(const qr_audio_options *o, int standardize);
+/* Set o's sample_rate, duration, crop, frontend and mfcc from a description (other fields
+ * untouched); *standardize (may be NULL) from its "standardize". QR_ERR_FORMAT naming a
+ * missing or invalid key. */
+QR_API qr_status qr_audio_features_apply(const char *json, qr_audio_options *o,
+                                         int *standardize, qr_error *err);
+/* QR_OK when data was made with the model's settings (every key the model's description
+ * holds but "version"; numbers to 1e-9 relative), else QR_ERR_CONFIG listing each difference:
+ * "... mfcc.n_fft = 512 (model) vs 1024 (data), frontend = "int" (model) vs "float" (data)". */
+QR_API qr_status qr_audio_features_compare(const char *model, const char *data, qr_error *err);
 
 #ifdef __cplusplus
 }

@@ -135,6 +135,12 @@ QR_API const char *const *qr_model_classes(const qr_model *m);
 /* Per-feature mean and std (f values each), applied to raw inputs before the graph. */
 QR_API qr_status qr_model_set_standardization(qr_model *m, const float *mean, const float *std);
 QR_API int qr_model_standardization(const qr_model *m, const float **mean, const float **std);
+/* The settings of the features the model was trained on, a JSON object as text (for audio:
+ * qr_audio_features_describe in qreg/audio.h), stored in the model file (format version 2);
+ * NULL: none (CSV data, or a file written before). set copies it (NULL clears); QR_ERR_ARG
+ * when json is not a JSON object. */
+QR_API qr_status qr_model_set_features(qr_model *m, const char *json);
+QR_API const char *qr_model_features(const qr_model *m);
 
 /* Run the model on `n` samples x (n, t·f) (raw: standardization is applied here), writing
  * logits (n, n_classes) and, if `pred` is not NULL, the arg-max class of each. Works in
