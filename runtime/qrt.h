@@ -64,6 +64,18 @@ extern "C" {
 #define QRT_SMALL 0
 #endif
 
+/* QRT_HAVE_SMULL: the target multiplies 32×32→64 in one instruction and shifts int64 without
+ * a library call (Cortex-M3/M4/M7, ARMv8-M Mainline): qrt_requant is then the int64 form
+ * (qrt_requant_ref); elsewhere (ARMv6-M, the host) the 32-bit form. Both are exact. */
+#ifndef QRT_HAVE_SMULL
+#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) || \
+    defined(__ARM_ARCH_8_1M_MAIN__)
+#define QRT_HAVE_SMULL 1
+#else
+#define QRT_HAVE_SMULL 0
+#endif
+#endif
+
 /* Compile-time checks (C99 has no _Static_assert). */
 #define QRT_STATIC_CHECK(name, cond) typedef char qrt_check_##name[(cond) ? 1 : -1]
 QRT_STATIC_CHECK(asr, (-1 >> 1) == -1 && (-8 >> 2) == -2);

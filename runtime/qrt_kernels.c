@@ -192,7 +192,7 @@ qrt_dot_fn qrt_dot_for(unsigned c)
 
 /* ---- requantization ------------------------------------------------------------------- */
 
-int32_t qrt_requant_ref(int32_t acc, int32_t mult, int32_t shift)
+static int32_t requant64(int32_t acc, int32_t mult, int32_t shift)
 {
     /* |acc·mult| ≤ 2^62 and the rounding term ≤ 2^61: no int64 overflow. */
     unsigned r = (unsigned)(31 - shift); /* 1 … 62 */
@@ -205,42 +205,52 @@ int32_t qrt_requant_ref(int32_t acc, int32_t mult, int32_t shift)
     return (int32_t)p;
 }
 
-/* The same result with 32-bit operations only: ARMv6-M (Cortex-M0/M0+) has no 32×32→64
- * multiply, and the int64 version costs three libgcc calls (__aeabi_lmul, __aeabi_llsl,
- * __aeabi_lasr), about 100 instructions; this one is about 45. The product's magnitude is
- * built from four 16×16 products, negated in two's complement, rounded, shifted. */
+int32_t qrt_requant_ref(int32_t acc, int32_t mult, int32_t shift)
+{
+    return requant64(acc, mult, shift);
+}
+
+#if QRT_HAVE_SMULL
+/* Cortex-M3/M4/M7 and ARMv8-M Mainline: a 32×32→64 multiply (SMULL) and inline 64-bit
+ * shifts, no libgcc call, so the exact int64 form is the fastest and smallest. */
 int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift)
 {
-    uint32_t ua = acc < 0 ? 0u - (uint32_t)acc : (uint32_t)acc;
-    uint32_t ub = mult < 0 ? 0u - (uint32_t)mult : (uint32_t)mult;
-    uint32_t a0 = ua & 0xFFFFu, a1 = ua >> 16, b0 = ub & 0xFFFFu, b1 = ub >> 16;
-    uint32_t m1 = a1 * b0, m2 = a0 * b1;
-    uint32_t lo = a0 * b0, hi = a1 * b1 + (m1 >> 16) + (m2 >> 16);
-    uint32_t t = lo + (m1 << 16);
+    return requant64(acc, mult, shift);
+}
+#else
+/* The same result with 32-bit operations only: ARMv6-M (Cortex-M0/M0+) has no 32×32→64
+ * multiply, and the int64 version costs three libgcc calls (__aeabi_lmul, __aeabi_llsl,
+ * __aeabi_lasr), about 100 instructions. The signed product is built from four 16×16
+ * products of signed high and unsigned low halves (a = a1·2^16 + a0, a1 = a >> 16 signed,
+ * 0 ≤ a0 < 2^16; each product fits int32: |a1·b1| ≤ 2^30, |a1·b0|, |a0·b1| < 2^31,
+ * a0·b0 < 2^32 unsigned), added into a 64-bit (hi, lo) pair, rounded, shifted. */
+int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift)
+{
+    int32_t a1 = acc >> 16, b1 = mult >> 16;
+    uint32_t a0 = (uint32_t)acc & 0xFFFFu, b0 = (uint32_t)mult & 0xFFFFu;
+    int32_t m1 = a1 * (int32_t)b0, m2 = (int32_t)a0 * b1;
+    uint32_t lo = a0 * b0, t;
+    int32_t hi = a1 * b1 + (m1 >> 16) + (m2 >> 16);
+    t = lo + ((uint32_t)m1 << 16);
     hi += t < lo;
-    lo = t + (m2 << 16);
+    lo = t + ((uint32_t)m2 << 16);
     hi += lo < t;
-    if ((acc ^ mult) < 0) { /* negate the 64-bit value (hi, lo) */
-        lo = ~lo + 1u;
-        hi = ~hi + (lo == 0u);
-    }
     unsigned r = (unsigned)(31 - shift); /* 1 … 62 */
     if (r <= 32u) {
         t = lo + (1u << (r - 1u));
         hi += t < lo;
-        lo = t;
         if (r == 32u)
-            return (int32_t)hi;
-        /* (hi, lo) >> r: the result is the low word if the high word is its sign extension */
-        int32_t y = (int32_t)((lo >> r) | (hi << (32u - r)));
-        int32_t top = (int32_t)hi >> r;
+            return hi;
+        /* (hi, t) >> r: the result is the low word if the high word is its sign extension */
+        int32_t y = (int32_t)((t >> r) | ((uint32_t)hi << (32u - r)));
+        int32_t top = hi >> r;
         if (top != (y >> 31))
             return top < 0 ? INT32_MIN : INT32_MAX;
         return y;
     }
-    hi += 1u << (r - 33u);
-    return (int32_t)hi >> (r - 32u);
+    return (hi + (int32_t)(1u << (r - 33u))) >> (r - 32u);
 }
+#endif
 
 /* ---- tanh and sigmoid ------------------------------------------------------------------
  * tanh(i/8) in Q15 for i = 0 … 48 (x = 0 … 6), rounded to nearest. For a = |x| < 6 the nearest
