@@ -86,16 +86,26 @@ int32_t qrt_dot_s1(const uint8_t *w, const int32_t *x, size_t n)
         S1_STEP(6);
         S1_STEP(7);
     }
-    b = n ? *w : 0u; /* the last, partial byte (rows are short: often all of it) */
-    switch (n) {
-    case 7: S1_STEP(6); /* fall through */
-    case 6: S1_STEP(5); /* fall through */
-    case 5: S1_STEP(4); /* fall through */
-    case 4: S1_STEP(3); /* fall through */
-    case 3: S1_STEP(2); /* fall through */
-    case 2: S1_STEP(1); /* fall through */
-    case 1: S1_STEP(0); /* fall through */
-    default: break;
+    if (n) { /* the last, partial byte (rows are short: often all of it): 4 + 2 + 1 levels
+              * as n's bits say, shifting b down (a switch would cost a table and a libgcc
+              * call on ARMv6-M, __gnu_thumb1_case_uqi) */
+        b = *w;
+        if (n & 4u) {
+            S1_STEP(0);
+            S1_STEP(1);
+            S1_STEP(2);
+            S1_STEP(3);
+            x += 4;
+            b >>= 4;
+        }
+        if (n & 2u) {
+            S1_STEP(0);
+            S1_STEP(1);
+            x += 2;
+            b >>= 2;
+        }
+        if (n & 1u)
+            S1_STEP(0);
     }
     return pos - (tot - pos);
 }
@@ -119,12 +129,16 @@ int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n)
         S2_STEP(2);
         S2_STEP(3);
     }
-    uint32_t b = n ? *w : 0u;
-    switch (n) {
-    case 3: S2_STEP(2); /* fall through */
-    case 2: S2_STEP(1); /* fall through */
-    case 1: S2_STEP(0); /* fall through */
-    default: break;
+    if (n) { /* the last, partial byte: 2 + 1 levels as n's bits say */
+        uint32_t b = *w;
+        if (n & 2u) {
+            S2_STEP(0);
+            S2_STEP(1);
+            x += 2;
+            b >>= 4;
+        }
+        if (n & 1u)
+            S2_STEP(0);
     }
     return acc;
 }
