@@ -58,8 +58,9 @@ extern "C" {
 #define QRT_ENABLE_S8 1
 #endif
 
-/* QRT_SMALL=1: the 1-bit dot product as a compact loop instead of unrolled by eight (about
- * 200 B less flash on a Cortex-M0+, a few cycles more per weight; docs/runtime.md). */
+/* QRT_SMALL=1: smaller code for a few cycles more: the 1-, 2-, 4- and 8-bit dot products as
+ * one-level-per-iteration loops instead of unrolled, and the GRU's input and recurrent rows
+ * through one helper (bts on a Cortex-M0+: 132 B to 248 B less flash; docs/runtime.md). */
 #ifndef QRT_SMALL
 #define QRT_SMALL 0
 #endif

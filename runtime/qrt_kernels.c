@@ -111,7 +111,21 @@ int32_t qrt_dot_s1(const uint8_t *w, const int32_t *x, size_t n)
 }
 #endif
 
-#if QRT_ENABLE_S2
+#if QRT_ENABLE_S2 && QRT_SMALL
+/* Compact: one level per iteration, the byte shifted down two bits at a time. */
+int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n)
+{
+    int32_t acc = 0;
+    uint32_t b = 0;
+    for (size_t i = 0; i < n; i++, b >>= 2) {
+        if ((i & 3u) == 0u)
+            b = *w++;
+        int32_t t = x[i] & BIT_MASK(b, 0), s = BIT_MASK(b, 1);
+        acc += (t ^ s) - s;
+    }
+    return acc;
+}
+#elif QRT_ENABLE_S2
 /* one ternary field: nonzero bit 2j, sign bit 2j + 1 */
 #define S2_STEP(j)                                                                           \
     do {                                                                                     \
@@ -144,7 +158,20 @@ int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n)
 }
 #endif
 
-#if QRT_ENABLE_S4
+#if QRT_ENABLE_S4 && QRT_SMALL
+/* Compact: one level per iteration, the byte shifted down four bits at a time. */
+int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n)
+{
+    int32_t acc = 0;
+    uint32_t b = 0;
+    for (size_t i = 0; i < n; i++, b >>= 4) {
+        if ((i & 1u) == 0u)
+            b = *w++;
+        acc += ((int32_t)(b << 28) >> 28) * x[i];
+    }
+    return acc;
+}
+#elif QRT_ENABLE_S4
 int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n)
 {
     int32_t acc = 0;
@@ -159,7 +186,17 @@ int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n)
 }
 #endif
 
-#if QRT_ENABLE_S8
+#if QRT_ENABLE_S8 && QRT_SMALL
+/* Compact: one multiply-accumulate per iteration. */
+int32_t qrt_dot_s8(const uint8_t *w, const int32_t *x, size_t n)
+{
+    const int8_t *q = (const int8_t *)w;
+    int32_t acc = 0;
+    for (; n > 0u; n--)
+        acc += *q++ * *x++;
+    return acc;
+}
+#elif QRT_ENABLE_S8
 int32_t qrt_dot_s8(const uint8_t *w, const int32_t *x, size_t n)
 {
     const int8_t *q = (const int8_t *)w;
