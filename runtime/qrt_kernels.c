@@ -38,8 +38,8 @@ int32_t qrt_unpack_level(const uint8_t *row, size_t i, unsigned c)
 }
 
 /* ---- packed dot products ---------------------------------------------------------------
- * All four walk the row a byte at a time, full bytes unrolled. The 1- and 2-bit ones use
- * masks, no multiply: BIT_MASK(b, j) is −1 when bit j of b is set and 0 when clear (a shift
+ * All four walk the row a byte at a time, full bytes unrolled. The 1-bit one (and QRT_SMALL's
+ * 2-bit one) use masks, no multiply: BIT_MASK(b, j) is −1 when bit j of b is set and 0 when clear (a shift
  * left and an arithmetic shift right); x & m keeps or zeroes x; (x ^ m) − m keeps or negates
  * it. The 1-bit dot adds the x of set bits (pos) and all x (tot): Σ ±x = pos − (tot − pos),
  * every partial sum bounded by Σ|x|. */
@@ -126,12 +126,10 @@ int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n)
     return acc;
 }
 #elif QRT_ENABLE_S2
-/* one ternary field: nonzero bit 2j, sign bit 2j + 1 */
-#define S2_STEP(j)                                                                           \
-    do {                                                                                     \
-        int32_t t_ = x[j] & BIT_MASK(b, 2 * (j)), s_ = BIT_MASK(b, 2 * (j) + 1);             \
-        acc += (t_ ^ s_) - s_;                                                               \
-    } while (0)
+/* One ternary field j (bits 2j, 2j + 1), sign-extended by a shift pair and multiplied: on a
+ * Cortex-M0+ (single-cycle MULS) that is 4 cycles a level besides the load, against 7 for the
+ * nonzero and sign masks ((x & m) ^ s) − s of the compact kernel. */
+#define S2_STEP(j) (acc += ((int32_t)(b << (30 - 2 * (j))) >> 30) * x[j])
 
 int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n)
 {
