@@ -31,6 +31,8 @@ RT="$ROOT/runtime"
 DEV=("$RT/qrt_kernels.c" "$RT/qrt_layer.c" "$RT/qrt_sparse.c" "$RT/qrt_model.c" "$RT/qrt_run.c")
 # shellcheck source=bench/mcu_syms.sh
 . "$ROOT/bench/mcu_syms.sh"
+# the runtime's symbol names as built with the bench's flags (QRT_SMALL has its own helpers)
+MCU_RT_CFLAGS="${QRT_BENCH_CFLAGS:-}"
 mcu_rt_names "$OUT/syms-cortex-m0plus" cortex-m0plus "$RT" "${DEV[@]}"
 mcu_rt_names "$OUT/syms-cortex-m4" cortex-m4 "$RT" "${DEV[@]}"
 blob=$(sed -n "s/^#define ${UP}_BLOB_SIZE \([0-9]*\)u.*/\1/p" "$DIR/model.h")

@@ -1,15 +1,17 @@
 # bench/mcu_syms.sh — sourced by bench/mcu_bts.sh and bench/mcu_model.sh: how many bytes of a
 # linked Cortex-M image belong to the runtime, to libgcc/newlib helpers, and to a model.
 
-# The names of the symbols the device sources define, compiled alone with measure.sh's flags:
+# The names of the symbols the device sources define, compiled alone with measure.sh's flags
+# (plus MCU_RT_CFLAGS, e.g. -DQRT_SMALL=1, whose static helpers differ):
 # mcu_rt_names DIR CPU INCLUDE_DIR SOURCES... → DIR/names
 mcu_rt_names() {
     local d=$1 cpu=$2 inc=$3
     shift 3
     mkdir -p "$d"
     for s in "$@"; do
+        # shellcheck disable=SC2086
         arm-none-eabi-gcc -mcpu="$cpu" -mthumb -Os -ffunction-sections -fdata-sections -std=c99 \
-            -I"$inc" -c "$s" -o "$d/$(basename "${s%.c}").o"
+            ${MCU_RT_CFLAGS:-} -I"$inc" -c "$s" -o "$d/$(basename "${s%.c}").o"
     done
     arm-none-eabi-nm "$d"/*.o | awk '$2 ~ /^[TtRrDdBb]$/ {print $3}' | sort -u >"$d/names"
 }

@@ -59,10 +59,23 @@ extern "C" {
 #define QRT_ENABLE_S8 1
 #endif
 
-/* QRT_SMALL=1: the 1-bit dot product as a compact loop instead of unrolled by eight (about
- * 200 B less flash on a Cortex-M0+, a few cycles more per weight; docs/runtime.md). */
+/* QRT_SMALL=1: smaller code for a few cycles more: the 1-, 2-, 4- and 8-bit dot products as
+ * one-level-per-iteration loops instead of unrolled, and the GRU's input and recurrent rows
+ * through one helper (bts on a Cortex-M0+: 132 B to 248 B less flash; docs/runtime.md). */
 #ifndef QRT_SMALL
 #define QRT_SMALL 0
+#endif
+
+/* QRT_HAVE_SMULL: the target multiplies 32×32→64 in one instruction and shifts int64 without
+ * a library call (Cortex-M3/M4/M7, ARMv8-M Mainline): qrt_requant is then the int64 form
+ * (qrt_requant_ref); elsewhere (ARMv6-M, the host) the 32-bit form. Both are exact. */
+#ifndef QRT_HAVE_SMULL
+#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) || \
+    defined(__ARM_ARCH_8_1M_MAIN__)
+#define QRT_HAVE_SMULL 1
+#else
+#define QRT_HAVE_SMULL 0
+#endif
 #endif
 
 /* Compile-time checks (C99 has no _Static_assert). */
@@ -213,8 +226,9 @@ qrt_status qrt_stream_logits(qrt_stream *s, int32_t *logits);
  * sum within int32 (the loader proves this for every layer of a model). */
 
 /* Σ_i w_i·x_i over a packed row of n levels. s1 uses masks and adds, no multiply (the sum of
- * the x with a set bit, pos, and of all x, tot: Σ ±x = pos − (tot − pos)); s2 uses a nonzero
- * mask and a sign mask per weight, no multiply; s4 and s8 multiply. */
+ * the x with a set bit, pos, and of all x, tot: Σ ±x = pos − (tot − pos)); s2 sign-extends each
+ * 2-bit field with a shift pair and multiplies (QRT_SMALL: a nonzero and a sign mask, no
+ * multiply); s4 and s8 multiply. */
 int32_t qrt_dot_s1(const uint8_t *w, const int32_t *x, size_t n);
 int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n);
 int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n);
@@ -238,7 +252,8 @@ int32_t qrt_unpack_level(const uint8_t *row, size_t i, unsigned c);
 /* round_half_up(acc · mult · 2^(shift − 31)) = floor(acc·mult / 2^(31 − shift) + 1/2), the
  * exact 64-bit product rounded once, saturated to int32; shift ∈ [QRT_SHIFT_MIN, QRT_SHIFT_MAX].
  * qrt_requant uses 32-bit operations only (16-bit partial products: fast on ARMv6-M, which has
- * no long multiply); qrt_requant_ref is the int64 twin. They agree bit for bit. */
+ * no long multiply), or the int64 form where QRT_HAVE_SMULL (ARMv7-M: one SMULL);
+ * qrt_requant_ref is the int64 twin. They agree bit for bit. */
 int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift);
 int32_t qrt_requant_ref(int32_t acc, int32_t mult, int32_t shift);
 

@@ -38,8 +38,8 @@ int32_t qrt_unpack_level(const uint8_t *row, size_t i, unsigned c)
 }
 
 /* ---- packed dot products ---------------------------------------------------------------
- * All four walk the row a byte at a time, full bytes unrolled. The 1- and 2-bit ones use
- * masks, no multiply: BIT_MASK(b, j) is −1 when bit j of b is set and 0 when clear (a shift
+ * All four walk the row a byte at a time, full bytes unrolled. The 1-bit one (and QRT_SMALL's
+ * 2-bit one) use masks, no multiply: BIT_MASK(b, j) is −1 when bit j of b is set and 0 when clear (a shift
  * left and an arithmetic shift right); x & m keeps or zeroes x; (x ^ m) − m keeps or negates
  * it. The 1-bit dot adds the x of set bits (pos) and all x (tot): Σ ±x = pos − (tot − pos),
  * every partial sum bounded by Σ|x|. */
@@ -86,28 +86,50 @@ int32_t qrt_dot_s1(const uint8_t *w, const int32_t *x, size_t n)
         S1_STEP(6);
         S1_STEP(7);
     }
-    b = n ? *w : 0u; /* the last, partial byte (rows are short: often all of it) */
-    switch (n) {
-    case 7: S1_STEP(6); /* fall through */
-    case 6: S1_STEP(5); /* fall through */
-    case 5: S1_STEP(4); /* fall through */
-    case 4: S1_STEP(3); /* fall through */
-    case 3: S1_STEP(2); /* fall through */
-    case 2: S1_STEP(1); /* fall through */
-    case 1: S1_STEP(0); /* fall through */
-    default: break;
+    if (n) { /* the last, partial byte (rows are short: often all of it): 4 + 2 + 1 levels
+              * as n's bits say, shifting b down (a switch would cost a table and a libgcc
+              * call on ARMv6-M, __gnu_thumb1_case_uqi) */
+        b = *w;
+        if (n & 4u) {
+            S1_STEP(0);
+            S1_STEP(1);
+            S1_STEP(2);
+            S1_STEP(3);
+            x += 4;
+            b >>= 4;
+        }
+        if (n & 2u) {
+            S1_STEP(0);
+            S1_STEP(1);
+            x += 2;
+            b >>= 2;
+        }
+        if (n & 1u)
+            S1_STEP(0);
     }
     return pos - (tot - pos);
 }
 #endif
 
-#if QRT_ENABLE_S2
-/* one ternary field: nonzero bit 2j, sign bit 2j + 1 */
-#define S2_STEP(j)                                                                           \
-    do {                                                                                     \
-        int32_t t_ = x[j] & BIT_MASK(b, 2 * (j)), s_ = BIT_MASK(b, 2 * (j) + 1);             \
-        acc += (t_ ^ s_) - s_;                                                               \
-    } while (0)
+#if QRT_ENABLE_S2 && QRT_SMALL
+/* Compact: one level per iteration, the byte shifted down two bits at a time. */
+int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n)
+{
+    int32_t acc = 0;
+    uint32_t b = 0;
+    for (size_t i = 0; i < n; i++, b >>= 2) {
+        if ((i & 3u) == 0u)
+            b = *w++;
+        int32_t t = x[i] & BIT_MASK(b, 0), s = BIT_MASK(b, 1);
+        acc += (t ^ s) - s;
+    }
+    return acc;
+}
+#elif QRT_ENABLE_S2
+/* One ternary field j (bits 2j, 2j + 1), sign-extended by a shift pair and multiplied: on a
+ * Cortex-M0+ (single-cycle MULS) that is 4 cycles a level besides the load, against 7 for the
+ * nonzero and sign masks ((x & m) ^ s) − s of the compact kernel. */
+#define S2_STEP(j) (acc += ((int32_t)(b << (30 - 2 * (j))) >> 30) * x[j])
 
 int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n)
 {
@@ -119,18 +141,35 @@ int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n)
         S2_STEP(2);
         S2_STEP(3);
     }
-    uint32_t b = n ? *w : 0u;
-    switch (n) {
-    case 3: S2_STEP(2); /* fall through */
-    case 2: S2_STEP(1); /* fall through */
-    case 1: S2_STEP(0); /* fall through */
-    default: break;
+    if (n) { /* the last, partial byte: 2 + 1 levels as n's bits say */
+        uint32_t b = *w;
+        if (n & 2u) {
+            S2_STEP(0);
+            S2_STEP(1);
+            x += 2;
+            b >>= 4;
+        }
+        if (n & 1u)
+            S2_STEP(0);
     }
     return acc;
 }
 #endif
 
-#if QRT_ENABLE_S4
+#if QRT_ENABLE_S4 && QRT_SMALL
+/* Compact: one level per iteration, the byte shifted down four bits at a time. */
+int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n)
+{
+    int32_t acc = 0;
+    uint32_t b = 0;
+    for (size_t i = 0; i < n; i++, b >>= 4) {
+        if ((i & 1u) == 0u)
+            b = *w++;
+        acc += ((int32_t)(b << 28) >> 28) * x[i];
+    }
+    return acc;
+}
+#elif QRT_ENABLE_S4
 int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n)
 {
     int32_t acc = 0;
@@ -145,7 +184,17 @@ int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n)
 }
 #endif
 
-#if QRT_ENABLE_S8
+#if QRT_ENABLE_S8 && QRT_SMALL
+/* Compact: one multiply-accumulate per iteration. */
+int32_t qrt_dot_s8(const uint8_t *w, const int32_t *x, size_t n)
+{
+    const int8_t *q = (const int8_t *)w;
+    int32_t acc = 0;
+    for (; n > 0u; n--)
+        acc += *q++ * *x++;
+    return acc;
+}
+#elif QRT_ENABLE_S8
 int32_t qrt_dot_s8(const uint8_t *w, const int32_t *x, size_t n)
 {
     const int8_t *q = (const int8_t *)w;
@@ -192,7 +241,7 @@ qrt_dot_fn qrt_dot_for(unsigned c)
 
 /* ---- requantization ------------------------------------------------------------------- */
 
-int32_t qrt_requant_ref(int32_t acc, int32_t mult, int32_t shift)
+static int32_t requant64(int32_t acc, int32_t mult, int32_t shift)
 {
     /* |acc·mult| ≤ 2^62 and the rounding term ≤ 2^61: no int64 overflow. */
     unsigned r = (unsigned)(31 - shift); /* 1 … 62 */
@@ -205,42 +254,52 @@ int32_t qrt_requant_ref(int32_t acc, int32_t mult, int32_t shift)
     return (int32_t)p;
 }
 
-/* The same result with 32-bit operations only: ARMv6-M (Cortex-M0/M0+) has no 32×32→64
- * multiply, and the int64 version costs three libgcc calls (__aeabi_lmul, __aeabi_llsl,
- * __aeabi_lasr), about 100 instructions; this one is about 45. The product's magnitude is
- * built from four 16×16 products, negated in two's complement, rounded, shifted. */
+int32_t qrt_requant_ref(int32_t acc, int32_t mult, int32_t shift)
+{
+    return requant64(acc, mult, shift);
+}
+
+#if QRT_HAVE_SMULL
+/* Cortex-M3/M4/M7 and ARMv8-M Mainline: a 32×32→64 multiply (SMULL) and inline 64-bit
+ * shifts, no libgcc call, so the exact int64 form is the fastest and smallest. */
 int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift)
 {
-    uint32_t ua = acc < 0 ? 0u - (uint32_t)acc : (uint32_t)acc;
-    uint32_t ub = mult < 0 ? 0u - (uint32_t)mult : (uint32_t)mult;
-    uint32_t a0 = ua & 0xFFFFu, a1 = ua >> 16, b0 = ub & 0xFFFFu, b1 = ub >> 16;
-    uint32_t m1 = a1 * b0, m2 = a0 * b1;
-    uint32_t lo = a0 * b0, hi = a1 * b1 + (m1 >> 16) + (m2 >> 16);
-    uint32_t t = lo + (m1 << 16);
+    return requant64(acc, mult, shift);
+}
+#else
+/* The same result with 32-bit operations only: ARMv6-M (Cortex-M0/M0+) has no 32×32→64
+ * multiply, and the int64 version costs three libgcc calls (__aeabi_lmul, __aeabi_llsl,
+ * __aeabi_lasr), about 100 instructions. The signed product is built from four 16×16
+ * products of signed high and unsigned low halves (a = a1·2^16 + a0, a1 = a >> 16 signed,
+ * 0 ≤ a0 < 2^16; each product fits int32: |a1·b1| ≤ 2^30, |a1·b0|, |a0·b1| < 2^31,
+ * a0·b0 < 2^32 unsigned), added into a 64-bit (hi, lo) pair, rounded, shifted. */
+int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift)
+{
+    int32_t a1 = acc >> 16, b1 = mult >> 16;
+    uint32_t a0 = (uint32_t)acc & 0xFFFFu, b0 = (uint32_t)mult & 0xFFFFu;
+    int32_t m1 = a1 * (int32_t)b0, m2 = (int32_t)a0 * b1;
+    uint32_t lo = a0 * b0, t;
+    int32_t hi = a1 * b1 + (m1 >> 16) + (m2 >> 16);
+    t = lo + ((uint32_t)m1 << 16);
     hi += t < lo;
-    lo = t + (m2 << 16);
+    lo = t + ((uint32_t)m2 << 16);
     hi += lo < t;
-    if ((acc ^ mult) < 0) { /* negate the 64-bit value (hi, lo) */
-        lo = ~lo + 1u;
-        hi = ~hi + (lo == 0u);
-    }
     unsigned r = (unsigned)(31 - shift); /* 1 … 62 */
     if (r <= 32u) {
         t = lo + (1u << (r - 1u));
         hi += t < lo;
-        lo = t;
         if (r == 32u)
-            return (int32_t)hi;
-        /* (hi, lo) >> r: the result is the low word if the high word is its sign extension */
-        int32_t y = (int32_t)((lo >> r) | (hi << (32u - r)));
-        int32_t top = (int32_t)hi >> r;
+            return hi;
+        /* (hi, t) >> r: the result is the low word if the high word is its sign extension */
+        int32_t y = (int32_t)((t >> r) | ((uint32_t)hi << (32u - r)));
+        int32_t top = hi >> r;
         if (top != (y >> 31))
             return top < 0 ? INT32_MIN : INT32_MAX;
         return y;
     }
-    hi += 1u << (r - 33u);
-    return (int32_t)hi >> (r - 32u);
+    return (hi + (int32_t)(1u << (r - 33u))) >> (r - 32u);
 }
+#endif
 
 /* ---- tanh and sigmoid ------------------------------------------------------------------
  * tanh(i/8) in Q15 for i = 0 … 48 (x = 0 … 6), rounded to nearest. For a = |x| < 6 the nearest

@@ -132,6 +132,37 @@ static int32_t mul_q15(int32_t r, int32_t g)
 /* pre (4H): first every row's pre-activation in Q16 — z and r rows as input + recurrent part,
  * n rows split into input part (pre[2H + j]) and recurrent part (pre[3H + j]) — then the
  * gates, which update h in place (all recurrent products are done by then). */
+#if QRT_SMALL
+/* One gate row: clamp(requant(W_row·x + bias_row), ±QRT_GATE_MAX); *w moves to the next row.
+ * QRT_SMALL: one copy of the row code for both matrices (a call and w through memory per
+ * row, about 100 B less flash on a Cortex-M0+). */
+static int32_t gate_row(const qrt_mat *m, const uint8_t **wp, const int32_t *x, size_t row)
+{
+    const uint8_t *w = *wp;
+    int32_t acc;
+    ROW_DOT(m, w, x, acc);
+    *wp = w;
+    if (m->bias)
+        acc += m->bias[row];
+    const qrt_rq *rq = m->rq + row * m->rq_step;
+    return clamp(qrt_requant(acc, rq->mult, rq->shift), QRT_GATE_MAX);
+}
+
+void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre)
+{
+    const qrt_mat *mi = &l->wi, *mh = &l->wh;
+    size_t nh = mh->k, h2 = 2u * nh, h3 = 3u * nh;
+    const uint8_t *wi = mi->w, *wh = mh->w;
+    for (size_t row = 0; row < h3; row++) {
+        int32_t gi = gate_row(mi, &wi, x, row), gh = gate_row(mh, &wh, h, row);
+        if (row < h2) {
+            pre[row] = gi + gh;
+        } else {
+            pre[row] = gi;
+            pre[row + nh] = gh;
+        }
+    }
+#else
 void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre)
 {
     const qrt_mat *mi = &l->wi, *mh = &l->wh;
@@ -155,6 +186,7 @@ void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre)
         rqi += mi->rq_step;
         rqh += mh->rq_step;
     }
+#endif
     for (size_t j = 0; j < nh; j++) {
         int32_t z = qrt_sigmoid_q16(pre[j]);
         int32_t rr = qrt_sigmoid_q16(pre[nh + j]);

@@ -2324,8 +2324,9 @@ START_TEST(test_compiled)
     FILE *probe = fopen("x.c", "r");
     ck_assert_ptr_null(probe);
 
-    /* twice: with the default kernels and with QRT_SMALL's compact 1-bit kernel (models 3,
-     * 4 and 5 have 1-bit matrices with rows of 4, 5, 6, 15 and 16 levels) */
+    /* twice: with the default kernels and with QRT_SMALL's compact ones (the 1-, 2-, 4- and
+     * 8-bit dot products one level per iteration, the GRU's rows through one helper; models
+     * 3, 4 and 5 have 1-bit matrices with rows of 4, 5, 6, 15 and 16 levels) */
     for (int small = 0; small < 2; small++) {
         char cmd[4096];
         snprintf(cmd, sizeof cmd,
