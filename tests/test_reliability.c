@@ -25,6 +25,197 @@
 #include "qreg/model.h"
 #include "qreg/train.h"
 
+/* ---- helpers ------------------------------------------------------------------------- */
+
+static char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    ck_assert_ptr_nonnull(p);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    b[n] = 0;
+    *len = (size_t)n;
+    return b;
+}
+
+static void spill(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(p, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A model from a JSON layer list, input (t, f), `classes` classes. */
+static qr_status model_from(const char *layers, size_t t, size_t f, size_t classes,
+                            size_t batch, const qr_model_options *opt, qr_model **m,
+                            qr_error *err)
+{
+    cJSON *j = cJSON_Parse(layers);
+    ck_assert_ptr_nonnull(j);
+    qr_model_spec spec;
+    memset(&spec, 0, sizeof spec);
+    ck_assert_int_eq(qr_model_spec_parse(&spec, j, "test", err), QR_OK);
+    cJSON_Delete(j);
+    spec.t = t;
+    spec.f = f;
+    spec.n_classes = classes;
+    qr_status s = qr_model_new_ex(&spec, batch, 1, opt, m, err);
+    qr_model_spec_free(&spec);
+    return s;
+}
+
+/* Replace the JSON header of a .qrm file and fix its lengths and CRC, as an attacker can. */
+static void qrm_set_header(const char *path, const char *from, const char *to)
+{
+    size_t len;
+    unsigned char *b = slurp(path, &len);
+    uint64_t jl = 0;
+    for (int i = 7; i >= 0; i--)
+        jl = jl << 8 | b[16 + i];
+    char *json = malloc(jl + 1);
+    memcpy(json, b + 32, jl);
+    json[jl] = 0;
+    char *at = strstr(json, from);
+    ck_assert_msg(at != NULL, "'%s' not in the header %s", from, json);
+    size_t nl = jl - strlen(from) + strlen(to);
+    char *nj = malloc(nl + 1);
+    snprintf(nj, nl + 1, "%.*s%s%s", (int)(at - json), json, to, at + strlen(from));
+    size_t out_len = len - jl + nl;
+    unsigned char *o = malloc(out_len);
+    memcpy(o, b, 32);
+    for (int i = 0; i < 8; i++)
+        o[16 + i] = (unsigned char)(nl >> (8 * i));
+    memcpy(o + 32, nj, nl);
+    memcpy(o + 32 + nl, b + 32 + jl, len - 32 - jl - 4);
+    uint32_t crc = qr_crc32(o, out_len - 4);
+    for (int i = 0; i < 4; i++)
+        o[out_len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    spill(path, o, out_len);
+    free(o);
+    free(nj);
+    free(json);
+    free(b);
+}
+
+static const char gru_layers[] = "[{\"type\": \"gru\", \"units\": 48}, {\"type\": \"dense\"}]";
+/* ---- finding 2 and 4: memory bounded before allocation -------------------------------- */
+
+START_TEST(test_graph_memory_limit)
+{
+    size_t sx[2] = {8, 100}, sw[2] = {100, 50};
+    qr_graph_memory mem;
+    for (int pass = 0; pass < 2; pass++) {
+        qr_graph *g = qr_graph_new(8);
+        qr_node *x = qr_input(g, "x", 2, sx);
+        qr_node *w = qr_param(g, "w", 2, sw, 0);
+        ck_assert_ptr_nonnull(qr_matmul(g, x, w));
+        ck_assert_int_eq(qr_graph_memory_use(g, &mem), QR_OK);
+        /* the parameter arena: 5000 floats padded to 16, plus the one every arena has */
+        ck_assert_uint_eq(mem.params, (5008 + 1) * sizeof(float));
+        ck_assert_uint_eq(mem.param_grads, mem.params);
+        ck_assert_uint_eq(mem.acts, (800 + 400 + 1) * sizeof(float));
+        ck_assert_uint_eq(mem.total, mem.params + mem.param_grads + mem.acts + mem.act_grads +
+                                         mem.aux + mem.scratch);
+        ck_assert_str_eq(qr_node_name(mem.largest), "w");
+        qr_graph_set_memory_limit(g, pass == 0 ? mem.total - 1 : mem.total);
+        qr_status s = qr_graph_compile(g);
+        if (pass == 0) {
+            ck_assert_int_eq(s, QR_ERR_NOMEM);
+            ck_assert_msg(strstr(qr_graph_error(g), "more than the memory limit") &&
+                              strstr(qr_graph_error(g), "'w' (100, 50)"),
+                          "%s", qr_graph_error(g));
+            size_t n_tr, n_all;
+            ck_assert_ptr_null(qr_graph_params(g, &n_tr, &n_all)); /* nothing allocated */
+        } else {
+            ck_assert_int_eq(s, QR_OK);
+        }
+        qr_graph_free(g);
+    }
+    /* a shape whose element count does not fit a size_t is refused, limit or not */
+    size_t huge[3] = {8, (size_t)1 << 40, (size_t)1 << 30};
+    qr_graph *g = qr_graph_new(8);
+    qr_node *x = qr_input(g, "x", 3, huge);
+    ck_assert_ptr_nonnull(qr_relu(g, x));
+    qr_graph_set_memory_limit(g, 0);
+    ck_assert_int_eq(qr_graph_compile(g), QR_ERR_NOMEM);
+    ck_assert_msg(strstr(qr_graph_error(g), "too large"), "%s", qr_graph_error(g));
+    qr_graph_free(g);
+}
+END_TEST
+
+/* Issue 16 finding 4: dense of 2^24 units, conv1d of 2^24 filters. Refused at once, before
+ * the gigabytes are allocated and zero-filled, naming the layer and its output shape. */
+START_TEST(test_model_memory_limit_config)
+{
+    qr_error err = {{0}};
+    qr_model *m = NULL;
+    qr_model_options opt = {.max_memory = (size_t)256 << 20};
+    time_t t0 = time(NULL);
+    ck_assert_int_eq(model_from("[{\"type\": \"dense\", \"units\": 16777216}, {\"type\": \"dense\"}]",
+                                1, 30, 2, 32, &opt, &m, &err), QR_ERR_NOMEM);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(err.msg, "layer 'dense_1' (dense, output (32, 16777216))") &&
+                      strstr(err.msg, "more than the memory limit of 256.0 MiB") &&
+                      strstr(err.msg, "nothing was allocated"), "%s", err.msg);
+    ck_assert_int_eq(model_from("[{\"type\": \"conv1d\", \"filters\": 16777216, \"kernel_size\": 1},"
+                                " {\"type\": \"flatten\"}, {\"type\": \"dense\"}]",
+                                10, 3, 2, 32, &opt, &m, &err), QR_ERR_NOMEM);
+    ck_assert_msg(strstr(err.msg, "'conv1d_1' (conv1d, output (32, 10, 16777216))"), "%s",
+                  err.msg);
+    /* training state counts: 6 copies of 60k parameters (1.4 MiB) against a 1 MiB limit */
+    qr_model_options train = {.max_memory = (size_t)1 << 20, .param_copies = 6};
+    ck_assert_int_eq(model_from("[{\"type\": \"dense\", \"units\": 2000}, {\"type\": \"dense\"}]", 1,
+                                30, 2, 1, &train, &m, &err), QR_ERR_NOMEM);
+    ck_assert_msg(strstr(err.msg, "training state"), "%s", err.msg);
+    train.param_copies = 0;
+    ck_assert_int_eq(model_from("[{\"type\": \"dense\", \"units\": 2000}, {\"type\": \"dense\"}]", 1,
+                                30, 2, 1, &train, &m, &err), QR_OK);
+    qr_model_free(m);
+    ck_assert_int_le(time(NULL) - t0, 5);
+}
+END_TEST
+
+/* Issue 16 finding 2: a small .qrm whose header says input [400000, 3]. The library's limit
+ * (what the qreg command sets) refuses it from the shapes; its note is quoted. */
+START_TEST(test_model_memory_limit_file)
+{
+    char *dir = tl_tmpdir();
+    char *path = path_in(dir, "big.qrm");
+    qr_error err = {{0}};
+    qr_model *m = NULL;
+    ck_assert_int_eq(model_from(gru_layers, 10, 3, 2, 4, NULL, &m, &err), QR_OK);
+    ck_assert_int_eq(qr_model_save(m, path, &err), QR_OK);
+    qr_model_free(m);
+    qrm_set_header(path, "\"input\":[10,3]", "\"input\":[400000,3]");
+    qr_set_memory_limit((size_t)1 << 30, "set by the test");
+    qr_status s = qr_model_load(path, 256, &m, &err);
+    qr_set_memory_limit(0, NULL);
+    ck_assert_int_eq(s, QR_ERR_NOMEM);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(err.msg, "big.qrm: model: input (400000, 3) at batch 256 needs") &&
+                      strstr(err.msg, "layer 'gru_1' (gru, output (256, 48))") &&
+                      strstr(err.msg, "limit of 1.0 GiB (set by the test)"), "%s", err.msg);
+    tl_rmtree(dir);
+    free(path);
+    free(dir);
+}
+END_TEST
+
 /* ---- finding 8: the sanitizer build checks float-to-int conversions ------------------- */
 
 START_TEST(test_sanitizer_float_cast_overflow)
@@ -57,6 +248,9 @@ Suite *qr_suite_reliability(void)
     Suite *s = suite_create("reliability");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_graph_memory_limit);
+    tcase_add_test(tc, test_model_memory_limit_config);
+    tcase_add_test(tc, test_model_memory_limit_file);
     tcase_add_test(tc, test_sanitizer_float_cast_overflow);
     suite_add_tcase(s, tc);
     return s;

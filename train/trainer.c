@@ -359,7 +359,11 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_spl
     t->batches = (tr->n + t->batch - 1) / t->batch;
     t->row = tr->t * tr->f;
     t->classes = tr->n_classes;
-    qr_model_options mopt = {c->distill, c->kd_alpha, c->kd_temperature, c->kd_t2, 0};
+    /* training keeps 6 float copies of the parameters besides the graph: optimizer state
+     * (2), best and saved weights, weight-decay mask, STE shadow */
+    qr_model_options mopt = {.distill = c->distill, .kd_alpha = c->kd_alpha,
+                             .kd_temperature = c->kd_temperature, .kd_t2 = c->kd_t2,
+                             .param_copies = 6};
     s = qr_model_new_ex(&spec, t->batch, c->seed, &mopt, &t->m, err);
     qr_model_spec_free(&spec);
     if (s != QR_OK)
