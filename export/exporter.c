@@ -52,6 +52,39 @@ static const qr_quant_matrix *plan_entry(const qr_quant_plan *p, const char *nam
     return NULL;
 }
 
+/* A rounded weight k clamped to ±m as an int8 level. A NaN (export refuses non-finite
+ * parameters first: check_finite) gives 0: a NaN cast to an integer is undefined behaviour. */
+static int8_t clamp_level(float k, float m)
+{
+    if (k >= -m && k <= m)
+        return (int8_t)k;
+    return (int8_t)(k > m ? m : k < -m ? -m : 0.0f);
+}
+
+/* Every parameter, the calibration and the standardization finite, or QR_ERR_NUMERIC naming
+ * the first that is not. */
+static qr_status check_finite(const qr_model *m, qr_error *err)
+{
+    const qr_graph *g = m->graph;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const qr_node *p = g->nodes[i];
+        size_t cnt = p->op == QR_OP_PARAM ? qr_shape_size(p) : 0;
+        for (size_t k = 0; k < cnt; k++)
+            if (!isfinite(p->x[k]))
+                return qr_error_set(err, QR_ERR_NUMERIC, "export: parameter '%s', element %zu, "
+                                    "is not finite (%g)", p->name, k, (double)p->x[k]);
+    }
+    for (size_t k = 0; m->calib && k <= m->spec.n_layers; k++)
+        if (!isfinite(m->calib[k]))
+            return qr_error_set(err, QR_ERR_NUMERIC, "export: calibration value %zu is not "
+                                "finite", k);
+    for (size_t k = 0; m->mean && k < m->spec.f; k++)
+        if (!isfinite(m->mean[k]) || !isfinite(m->std[k]))
+            return qr_error_set(err, QR_ERR_NUMERIC, "export: standardization of feature %zu "
+                                "is not finite", k);
+    return QR_OK;
+}
+
 /* Quantize W (in, out) into levels (out, in) by the plan's rule, as qr_quant_fake rounds. */
 static int8_t *quantize_matrix(const qr_node *n, const qr_quant_matrix *q, size_t in, size_t out,
                                double *s_w, int *bits)
@@ -73,8 +106,7 @@ static int8_t *quantize_matrix(const qr_node *n, const qr_quant_matrix *q, size_
             *s_w = (double)a / (double)m;
             for (size_t o = 0; o < out; o++)
                 for (size_t i = 0; i < in; i++) {
-                    float k = roundf(w[i * out + o] / a * m);
-                    lv[o * in + i] = (int8_t)(k > m ? m : k < -m ? -m : k);
+                    lv[o * in + i] = clamp_level(roundf(w[i * out + o] / a * m), m);
                 }
         }
         return lv;
@@ -88,7 +120,7 @@ static int8_t *quantize_matrix(const qr_node *n, const qr_quant_matrix *q, size_
     for (size_t o = 0; o < out; o++)
         for (size_t i = 0; i < in; i++) {
             float k = scale > 0.0f ? roundf(w[i * out + o] / scale) : 0.0f;
-            lv[o * in + i] = (int8_t)(k > 127.0f ? 127.0f : k < -127.0f ? -127.0f : k);
+            lv[o * in + i] = clamp_level(k, 127.0f);
         }
     return lv;
 }
@@ -468,6 +500,9 @@ QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, ui
     if (!m->calib)
         return qr_error_set(err, QR_ERR_STATE, "export: the model has no activation calibration "
                             "(models trained by this qreg have one; retrain, or calibrate it)");
+    qr_status fs = check_finite(m, err);
+    if (fs != QR_OK)
+        return fs;
     qr_quant_plan own = {0};
     const qr_quant_plan *plan = m->quant;
     if (!plan) {

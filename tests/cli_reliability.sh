@@ -163,5 +163,23 @@ else
     fail "sweep --max-memory: $(cat grid2/results.csv 2>/dev/null)"
 fi
 
+# ---- finding 5: non-finite logits, CSV values ----------------------------------------
+if [ "$have_python" -eq 1 ]; then
+    # a standardization that blows inputs up to inf: the GRU's sums of +inf and -inf are NaN
+    qrm_edit gru.qrm huge.qrm 'tensors["__standardize/std"] = [1e-38] * 3'
+    check "eval: logits that overflow are an error, not 'loss: nan'" 1 err \
+        'the loss is -?(nan|inf).*logits of sample 1 \(data row 1\) are not finite' \
+        "$qreg" eval huge.qrm --data small.csv
+    if ! grep -q '^loss' "$tmp/out"; then
+        pass "eval: no result printed for non-finite logits"
+    else
+        fail "eval printed a result: $(cat "$tmp/out")"
+    fi
+    qrm_edit gru.qrm nan.qrm 'tensors["gru_1/recurrent_kernel"][7] = float("nan")'
+    check "a .qrm with a NaN parameter is refused, naming it" 1 err \
+        "tensor 'gru_1/recurrent_kernel', element 7 of [0-9]+, is not finite" \
+        "$qreg" eval nan.qrm --data small.csv
+    check "export refuses it too" 1 err "gru_1/recurrent_kernel" "$qreg" export nan.qrm --out nan-exp
+fi
 echo "cli_reliability: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -113,6 +113,9 @@ static void qrm_set_header(const char *path, const char *from, const char *to)
 }
 
 static const char gru_layers[] = "[{\"type\": \"gru\", \"units\": 48}, {\"type\": \"dense\"}]";
+static const char mlp_layers[] = "[{\"type\": \"dense\", \"units\": 16}, {\"type\": \"relu\"},"
+                                 " {\"type\": \"dense\"}]";
+
 /* ---- finding 2 and 4: memory bounded before allocation -------------------------------- */
 
 START_TEST(test_graph_memory_limit)
@@ -216,6 +219,79 @@ START_TEST(test_model_memory_limit_file)
 }
 END_TEST
 
+/* ---- finding 5: non-finite parameters and inputs -------------------------------------- */
+
+static qr_model *calibrated_mlp(uint64_t seed)
+{
+    cJSON *j = cJSON_Parse(mlp_layers);
+    qr_model_spec spec;
+    memset(&spec, 0, sizeof spec);
+    qr_error err = {{0}};
+    ck_assert_int_eq(qr_model_spec_parse(&spec, j, "test", &err), QR_OK);
+    cJSON_Delete(j);
+    spec.t = 1;
+    spec.f = 12;
+    spec.n_classes = 3;
+    qr_model *m = NULL;
+    ck_assert_int_eq(qr_model_new(&spec, 8, seed, &m, &err), QR_OK);
+    qr_model_spec_free(&spec);
+    float x[64 * 12];
+    tl_fill_uniform(x, 64 * 12, -1.0f, 1.0f, (unsigned)seed);
+    ck_assert_int_eq(qr_model_calibrate(m, x, 64), QR_OK);
+    return m;
+}
+
+START_TEST(test_qrm_nonfinite_refused)
+{
+    char *dir = tl_tmpdir();
+    char *path = path_in(dir, "nan.qrm");
+    qr_model *m = calibrated_mlp(1);
+    qr_node *k = qr_graph_find(qr_model_graph(m), "dense_2/kernel");
+    qr_node_data(k)[5] = NAN;
+    qr_error err = {{0}};
+    ck_assert_int_eq(qr_model_save(m, path, &err), QR_OK);
+    qr_model *back = NULL;
+    ck_assert_int_eq(qr_model_load(path, 4, &back, &err), QR_ERR_NUMERIC);
+    ck_assert_ptr_null(back);
+    ck_assert_msg(strstr(err.msg, "tensor 'dense_2/kernel', element 5 of 48, is not finite"),
+                  "%s", err.msg);
+    qr_node_data(k)[5] = INFINITY;
+    ck_assert_int_eq(qr_model_save(m, path, &err), QR_OK);
+    ck_assert_int_eq(qr_model_load(path, 4, &back, &err), QR_ERR_NUMERIC);
+    /* export guards too (a model built in memory never went through the loader): no NaN or
+     * inf is cast to an int8 level */
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(qr_export_blob(m, &blob, &len, NULL, &err), QR_ERR_NUMERIC);
+    ck_assert_ptr_null(blob);
+    ck_assert_msg(strstr(err.msg, "parameter 'dense_2/kernel', element 5"), "%s", err.msg);
+    qr_model_free(m);
+    tl_rmtree(dir);
+    free(path);
+    free(dir);
+}
+END_TEST
+
+/* The GRU's exp on a NaN or a huge input: the output is NaN or saturated, and no float is
+ * converted to an int out of range (a sanitizer build aborts on that: finding 8). */
+START_TEST(test_gru_nonfinite_input)
+{
+    qr_error err = {{0}};
+    qr_model *m = NULL;
+    ck_assert_int_eq(model_from(gru_layers, 4, 3, 2, 2, NULL, &m, &err), QR_OK);
+    float x[2 * 4 * 3], logits[2 * 2];
+    for (int i = 0; i < 24; i++)
+        x[i] = 0.5f;
+    x[1] = 3e38f;
+    x[14] = NAN;
+    ck_assert_int_eq(qr_model_predict(m, x, 2, logits, NULL), QR_OK);
+    ck_assert(isnan(logits[2]) && isnan(logits[3])); /* NaN in, NaN out */
+    x[1] = -3e38f;
+    ck_assert_int_eq(qr_model_predict(m, x, 1, logits, NULL), QR_OK);
+    qr_model_free(m);
+}
+END_TEST
+
 /* ---- finding 8: the sanitizer build checks float-to-int conversions ------------------- */
 
 START_TEST(test_sanitizer_float_cast_overflow)
@@ -251,6 +327,8 @@ Suite *qr_suite_reliability(void)
     tcase_add_test(tc, test_graph_memory_limit);
     tcase_add_test(tc, test_model_memory_limit_config);
     tcase_add_test(tc, test_model_memory_limit_file);
+    tcase_add_test(tc, test_qrm_nonfinite_refused);
+    tcase_add_test(tc, test_gru_nonfinite_input);
     tcase_add_test(tc, test_sanitizer_float_cast_overflow);
     suite_add_tcase(s, tc);
     return s;

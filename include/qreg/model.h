@@ -166,7 +166,8 @@ QR_API qr_status qr_prune_plan_parse(qr_prune_plan *p, const struct cJSON *secti
 QR_API qr_status qr_model_save(const qr_model *m, const char *path, qr_error *err);
 /* Load a model saved by qr_model_save and build it for batches of up to max_batch. The
  * header's shapes are checked against the library's memory limit (qr_set_memory_limit)
- * before anything is allocated. */
+ * before anything is allocated; non-finite parameters are refused (QR_ERR_NUMERIC, naming
+ * the tensor and element). */
 QR_API qr_status qr_model_load(const char *path, size_t max_batch, qr_model **out,
                                qr_error *err);
 
