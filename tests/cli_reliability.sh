@@ -181,5 +181,12 @@ if [ "$have_python" -eq 1 ]; then
         "$qreg" eval nan.qrm --data small.csv
     check "export refuses it too" 1 err "gru_1/recurrent_kernel" "$qreg" export nan.qrm --out nan-exp
 fi
+{ head -n 2 "$csv"; sed -n 3p "$csv" | sed 's/^[^,]*,/0x10,/'; } >hex.csv
+check "CSV: a hex float is refused with file:line:column" 1 err 'hex\.csv:3:1: hexadecimal' \
+    "$qreg" eval gru.qrm --data hex.csv
+{ head -n 2 "$csv"; sed -n 3p "$csv" | sed 's/^[^,]*,[^,]*,/1,3e38,/'; } >absurd.csv
+check "CSV: 3e38 is refused with file:line:column" 1 err 'absurd\.csv:3:2: number too large' \
+    "$qreg" eval gru.qrm --data absurd.csv
+
 echo "cli_reliability: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

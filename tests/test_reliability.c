@@ -292,6 +292,42 @@ START_TEST(test_gru_nonfinite_input)
 }
 END_TEST
 
+static qr_status load_csv_text(const char *text, qr_dataset *d, qr_error *err)
+{
+    char *dir = tl_tmpdir();
+    char *path = tl_write_file(dir, "data.csv", text);
+    qr_csv_options o = {0};
+    o.path = path;
+    o.header = 0;
+    o.label_index = -1;
+    qr_status s = qr_csv_load(&o, d, err);
+    tl_rmtree(dir);
+    free(path);
+    free(dir);
+    return s;
+}
+
+/* Finding 5 (absurd values) and 7 (hex floats): refused at load with file:line:column. */
+START_TEST(test_csv_hex_and_absurd)
+{
+    qr_dataset d = {0};
+    qr_error err = {{0}};
+    ck_assert_int_eq(load_csv_text("1,2,0\n3,0x10,1\n", &d, &err), QR_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "data.csv:2:2: hexadecimal numbers are not accepted"), "%s",
+                  err.msg);
+    ck_assert_int_eq(load_csv_text("1,2,0\n-0X1p3,4,1\n", &d, &err), QR_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "data.csv:2:1: hexadecimal"), "%s", err.msg);
+    ck_assert_int_eq(load_csv_text("1,2,0\n3,3e38,1\n", &d, &err), QR_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "data.csv:2:2: number too large for a feature: \"3e38\""),
+                  "%s", err.msg);
+    ck_assert_int_eq(load_csv_text("1,2,0\n3,-2e18,1\n", &d, &err), QR_ERR_FORMAT);
+    /* the bound itself and ordinary large numbers are fine; "0" and "0.5" are not hex */
+    ck_assert_int_eq(load_csv_text("1e18,0,0\n-123456789012,0.5,1\n", &d, &err), QR_OK);
+    ck_assert_float_eq(d.x[0], 1e18f);
+    qr_dataset_free(&d);
+}
+END_TEST
+
 /* ---- finding 8: the sanitizer build checks float-to-int conversions ------------------- */
 
 START_TEST(test_sanitizer_float_cast_overflow)
@@ -329,6 +365,7 @@ Suite *qr_suite_reliability(void)
     tcase_add_test(tc, test_model_memory_limit_file);
     tcase_add_test(tc, test_qrm_nonfinite_refused);
     tcase_add_test(tc, test_gru_nonfinite_input);
+    tcase_add_test(tc, test_csv_hex_and_absurd);
     tcase_add_test(tc, test_sanitizer_float_cast_overflow);
     suite_add_tcase(s, tc);
     return s;
