@@ -1,5 +1,7 @@
 /* Whole-file reads, atomic writes, little-endian buffers: see fileio.h. */
 #define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -7,8 +9,102 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "fileio.h"
+
+/* ---- stale temporaries ----------------------------------------------------------------- */
+
+/* Remove the directory `name` in dirfd `at` with what it holds (depth levels of
+ * subdirectories at most). Best effort. */
+static void remove_tree_at(int at, const char *name, int depth)
+{
+    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (fd < 0)
+        return;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        struct stat st;
+        if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth > 0)
+                remove_tree_at(fd, e->d_name, depth - 1);
+        } else {
+            unlinkat(fd, e->d_name, 0);
+        }
+    }
+    closedir(d);
+    unlinkat(at, name, AT_REMOVEDIR);
+}
+
+/* In `dir`, remove entries named PREFIX followed by exactly six letters or digits (mkstemp's
+ * and mkdtemp's XXXXXX) that were last modified QR_STALE_TMP_SECONDS ago or more: the
+ * leftovers of writers killed before they could clean up. Best effort, never an error. */
+static void remove_stale(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t pl = strlen(prefix);
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (strncmp(n, prefix, pl) != 0 || strlen(n) != pl + 6)
+            continue;
+        int ok = 1;
+        for (size_t i = pl; i < pl + 6; i++)
+            ok &= isalnum((unsigned char)n[i]) != 0;
+        struct stat st;
+        if (!ok || fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            st.st_mtime > now || now - st.st_mtime < QR_STALE_TMP_SECONDS)
+            continue;
+        if (S_ISREG(st.st_mode))
+            unlinkat(dirfd(d), n, 0);
+        else if (S_ISDIR(st.st_mode))
+            remove_tree_at(dirfd(d), n, 1);
+    }
+    closedir(d);
+}
+
+/* The directory part of `path` ("." for a bare name), malloc'd. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, path, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* Remove stale "BASE.tmp.XXXXXX" files next to `path`. */
+static void remove_stale_tmp(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char *dir = dir_of(path);
+    size_t bl = strlen(base);
+    char *prefix = malloc(bl + 6);
+    if (dir && prefix && bl > 0) {
+        snprintf(prefix, bl + 6, "%s.tmp.", base);
+        remove_stale(dir, prefix);
+    }
+    free(dir);
+    free(prefix);
+}
 
 qr_status qr_file_read_all(const char *path, size_t max_bytes, unsigned char **data,
                            size_t *len, qr_error *err)
@@ -67,6 +163,7 @@ qr_status qr_atomic_open(qr_atomic_file *f, const char *path, qr_error *err)
     if (!f->tmp)
         return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
     snprintf(f->tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    remove_stale_tmp(path);
     f->fd = mkstemp(f->tmp);
     if (f->fd < 0) {
         qr_status s = qr_error_set(err, QR_ERR_IO, "%s: cannot create a temporary file: %s",

@@ -15,7 +15,12 @@ qr_status qr_file_write_atomic(const char *path, const void *data, size_t len, q
 
 /* The same, streamed: open a temporary file next to `path`, write to it, then commit (fsync,
  * rename over the target) or abort (remove it; the target untouched). A failed write is
- * sticky: commit then fails and removes the temporary. */
+ * sticky: commit then fails and removes the temporary.
+ * The temporary is "PATH.tmp.XXXXXX". One a killed writer left behind (kill -9, power loss)
+ * is removed by the next qr_atomic_open of the same PATH once it is older than
+ * QR_STALE_TMP_SECONDS (by modification time: a live writer keeps touching its file, and
+ * unlike a process id the age means the same on every host of a shared file system). */
+#define QR_STALE_TMP_SECONDS 3600
 typedef struct qr_atomic_file {
     int fd;
     char *tmp;

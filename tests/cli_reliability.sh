@@ -188,5 +188,15 @@ check "CSV: a hex float is refused with file:line:column" 1 err 'hex\.csv:3:1: h
 check "CSV: 3e38 is refused with file:line:column" 1 err 'absurd\.csv:3:2: number too large' \
     "$qreg" eval gru.qrm --data absurd.csv
 
+# ---- finding 7: stale temporaries, outputs, --resume, learning rate ----------------------
+: >m.qrm.tmp.AbC123
+: >m.qrm.tmp.XyZ789
+touch -d '2 hours ago' m.qrm.tmp.AbC123
+check "train writes the model" 0 out '^saved model: m\.qrm' "$qreg" train gru.json --out m.qrm --quiet
+if [ ! -e m.qrm.tmp.AbC123 ] && [ -e m.qrm.tmp.XyZ789 ]; then
+    pass "a stale temporary (2 hours old) of m.qrm was removed, a fresh one kept"
+else
+    fail "temporaries: $(ls m.qrm.tmp.* 2>&1 | tr '\n' ' ')"
+fi
 echo "cli_reliability: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

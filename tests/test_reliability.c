@@ -60,6 +60,12 @@ static void spill(const char *path, const void *p, size_t n)
     ck_assert_int_eq(fclose(f), 0);
 }
 
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
 /* A model from a JSON layer list, input (t, f), `classes` classes. */
 static qr_status model_from(const char *layers, size_t t, size_t f, size_t classes,
                             size_t batch, const qr_model_options *opt, qr_model **m,
@@ -328,6 +334,46 @@ START_TEST(test_csv_hex_and_absurd)
 }
 END_TEST
 
+/* ---- finding 7: stale temporaries, outputs, resume, learning rate ----------------------- */
+
+static void age(const char *path, int seconds)
+{
+    struct timespec ts[2];
+    clock_gettime(CLOCK_REALTIME, &ts[0]);
+    ts[0].tv_sec -= seconds;
+    ts[1] = ts[0];
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+START_TEST(test_stale_temporaries_removed)
+{
+    char *dir = tl_tmpdir();
+    char *target = path_in(dir, "m.qrm");
+    char *stale = path_in(dir, "m.qrm.tmp.AbC123"), *fresh = path_in(dir, "m.qrm.tmp.XyZ789");
+    char *unlike = path_in(dir, "m.qrm.tmp.old"), *other = path_in(dir, "n.qrm.tmp.AbC123");
+    spill(stale, "x", 1);
+    spill(fresh, "x", 1);
+    spill(unlike, "x", 1);
+    spill(other, "x", 1);
+    age(stale, 2 * QR_STALE_TMP_SECONDS);
+    age(unlike, 2 * QR_STALE_TMP_SECONDS);
+    age(other, 2 * QR_STALE_TMP_SECONDS);
+    qr_error err = {{0}};
+    ck_assert_int_eq(qr_file_write_atomic(target, "model", 5, &err), QR_OK);
+    ck_assert_msg(!exists(stale), "a stale temporary of the target was kept");
+    ck_assert_msg(exists(fresh), "a fresh temporary (a live writer's) was removed");
+    ck_assert_msg(exists(unlike), "a file not named like a temporary was removed");
+    ck_assert_msg(exists(other), "another target's temporary was removed");
+    tl_rmtree(dir);
+    free(target);
+    free(stale);
+    free(fresh);
+    free(unlike);
+    free(other);
+    free(dir);
+}
+END_TEST
+
 /* ---- finding 8: the sanitizer build checks float-to-int conversions ------------------- */
 
 START_TEST(test_sanitizer_float_cast_overflow)
@@ -366,6 +412,7 @@ Suite *qr_suite_reliability(void)
     tcase_add_test(tc, test_qrm_nonfinite_refused);
     tcase_add_test(tc, test_gru_nonfinite_input);
     tcase_add_test(tc, test_csv_hex_and_absurd);
+    tcase_add_test(tc, test_stale_temporaries_removed);
     tcase_add_test(tc, test_sanitizer_float_cast_overflow);
     suite_add_tcase(s, tc);
     return s;
