@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lib/fileio.h"
 #include "lib/graph_impl.h"
 #include "model/model_impl.h"
 #include "qreg/export.h"
@@ -593,32 +594,90 @@ QR_API int qr_export_name_ok(const char *name)
     return ok;
 }
 
+/* Append to a generated C file (in the export's temporary directory). */
+static int append_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "ab");
+    if (!f)
+        return 0;
+    int ok = fputs(text, f) >= 0;
+    return (fclose(f) == 0) && ok;
+}
+
+/* 64-bit FNV-1a of the blob and the generator. (Not a CRC-32: the blob ends in its own
+ * CRC-32, and the CRC of data followed by its CRC is the same constant for every blob.) */
+static uint64_t stamp_of(const uint8_t *blob, size_t len, const char *gen)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ blob[i]) * 0x100000001b3ULL;
+    for (const char *c = gen; *c; c++)
+        h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+    return h;
+}
+
+/* Tie each generated .c to its header: the header defines NAME_EXPORT_STAMP (a hash of the
+ * blob and the generator) and the .c refuses to compile against any other value. A model.c
+ * from one export beside a model.h from another (a crash between the set's renames, files
+ * copied by hand) is then a compile error, not an out-of-bounds write on the device. */
+static int add_stamps(const char *const *p, const char *name, uint64_t stamp)
+{
+    char up[80], h[256], c[512];
+    size_t n = strlen(name);
+    for (size_t i = 0; i <= n && i < sizeof up; i++)
+        up[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 'a' + 'A' : name[i]);
+    up[sizeof up - 1] = '\0';
+    snprintf(h, sizeof h, "\n/* Export stamp (qreg export): the .c of this export checks it. */\n"
+             "#define %s_EXPORT_STAMP 0x%016llxULL\n", up, (unsigned long long)stamp);
+    int ok = 1;
+    for (int k = 0; k < 2; k++) {
+        const char *hp = p[2 + 2 * k], *cp = p[1 + 2 * k];
+        const char *hb = strrchr(hp, '/') ? strrchr(hp, '/') + 1 : hp;
+        snprintf(c, sizeof c, "\n/* Export stamp: this file and %s must come from one export. */\n"
+                 "#if !defined(%s_EXPORT_STAMP) || %s_EXPORT_STAMP != 0x%016llxULL\n"
+                 "#error \"%s is not from the same qreg export as this file: export again\"\n"
+                 "#endif\n", hb, up, up, (unsigned long long)stamp, hb);
+        ok = ok && append_text(hp, h) && append_text(cp, c);
+    }
+    return ok;
+}
+
 QR_API qr_status qr_export_write(const uint8_t *blob, size_t len, const char *dir,
                                  const char *name, qr_error *err)
 {
     static const char *const files[] = {"model.qrt", "model.c", "model.h", "model_compiled.c",
                                         "model_compiled.h"};
-    size_t dl = strlen(dir) + 20;
-    char *p[5] = {NULL};
-    qr_status s = QR_OK;
+    const char *p[5] = {NULL};
     char gen[32];
     snprintf(gen, sizeof gen, "qreg %s", QR_VERSION_STRING);
-    for (int i = 0; i < 5; i++)
-        if ((p[i] = malloc(dl)) != NULL)
-            snprintf(p[i], dl, "%s/%s", dir, files[i]);
     if (!qr_export_name_ok(name)) /* first: a bad name must not leave a half-written export */
-        s = qr_error_set(err, QR_ERR_ARG, "export: '%s' is not a C identifier (letters, digits, "
-                         "_; not starting with a digit)", name ? name : "");
-    else if (!p[0] || !p[1] || !p[2] || !p[3] || !p[4])
-        s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-    else if (qrt_builder_write_file(blob, len, p[0]) != QRT_OK)
-        s = qr_error_set(err, QR_ERR_IO, "%s: cannot write", p[0]);
-    else if (qrt_builder_write_c(blob, len, name, p[1], p[2], gen) != QRT_OK)
-        s = qr_error_set(err, QR_ERR_IO, "%s: cannot write", p[1]);
-    else if (qrt_builder_write_compiled(blob, len, name, p[3], p[4], gen) != QRT_OK)
-        s = qr_error_set(err, QR_ERR_IO, "%s: cannot write", p[3]);
-    for (int i = 0; i < 5; i++)
-        free(p[i]);
+        return qr_error_set(err, QR_ERR_ARG, "export: '%s' is not a C identifier (letters, "
+                            "digits, _; not starting with a digit)", name ? name : "");
+    /* written into a temporary directory in `dir`, then swapped in: all five files are
+     * replaced, or none (a full disk leaves the previous export whole) */
+    qr_file_set set;
+    qr_status s = qr_file_set_begin(&set, dir, err);
+    for (int i = 0; i < 5 && s == QR_OK; i++)
+        if (!(p[i] = qr_file_set_add(&set, files[i], err)))
+            s = QR_ERR_NOMEM;
+    uint64_t stamp = stamp_of(blob, len, gen);
+    if (s == QR_OK && qrt_builder_write_file(blob, len, p[0]) != QRT_OK)
+        s = qr_error_set(err, QR_ERR_IO, "%s/%s: cannot write", dir, files[0]);
+    else if (s == QR_OK && qrt_builder_write_c(blob, len, name, p[1], p[2], gen) != QRT_OK)
+        s = qr_error_set(err, QR_ERR_IO, "%s/%s: cannot write", dir, files[1]);
+    else if (s == QR_OK &&
+             qrt_builder_write_compiled(blob, len, name, p[3], p[4], gen) != QRT_OK)
+        s = qr_error_set(err, QR_ERR_IO, "%s/%s: cannot write", dir, files[3]);
+    else if (s == QR_OK && !add_stamps(p, name, stamp))
+        s = qr_error_set(err, QR_ERR_IO, "%s: cannot write the export stamps", dir);
+    if (s == QR_OK)
+        return qr_file_set_commit(&set, err);
+    if (set.tmp) {
+        size_t l = strlen(err ? err->msg : "");
+        if (err && l + 40 < sizeof err->msg)
+            snprintf(err->msg + l, sizeof err->msg - l, " (no file in %s was replaced)", dir);
+        qr_file_set_abort(&set);
+    }
     return s;
 }
 

@@ -188,6 +188,46 @@ check "CSV: a hex float is refused with file:line:column" 1 err 'hex\.csv:3:1: h
 check "CSV: 3e38 is refused with file:line:column" 1 err 'absurd\.csv:3:2: number too large' \
     "$qreg" eval gru.qrm --data absurd.csv
 
+# ---- finding 3: export replaced as a set --------------------------------------------
+sed 's/"seed": 1/"seed": 2/' gru.json >gru2.json
+"$qreg" train gru2.json --out gru2.qrm --quiet >/dev/null 2>&1
+check "export A" 0 out 'wrote ' "$qreg" export gru.qrm --out exp
+cksum exp/* >a.sum
+"$qreg" export gru2.qrm --out exp-b >/dev/null 2>&1
+big=$(wc -c exp-b/* | grep -v total | sort -n | tail -1 | awk '{print $1}')
+# a full disk on the largest file: ulimit -f (1 KiB blocks) makes the write fail with EFBIG
+check "export B on a 'full disk' fails" 1 err 'no file in exp was replaced' \
+    bash -c "trap '' XFSZ; ulimit -f $(((big - 1) / 1024)); exec \"$qreg\" export gru2.qrm --out exp"
+if cksum exp/* | cmp -s - a.sum; then
+    pass "the failed export left all five files of A"
+else
+    fail "the failed export changed files: $(cksum exp/* | diff - a.sum | tr '\n' ' ')"
+fi
+if ls -a exp | grep -q '^\.qreg-set\.'; then
+    fail "a temporary directory was left in exp"
+else
+    pass "no temporary directory left"
+fi
+if command -v cc >/dev/null 2>&1; then
+    mkdir -p mixed
+    cp exp/model_compiled.c mixed/ && cp exp-b/model_compiled.h mixed/
+    cp exp/model.h mixed/model.h
+    if cc -fsyntax-only -I"$srcdir/runtime" -Imixed mixed/model_compiled.c 2>mixed.err; then
+        fail "a model_compiled.c with another export's header compiles"
+    elif grep -q 'is not from the same qreg export' mixed.err; then
+        pass "a mixed pair fails to compile, saying why"
+    else
+        fail "mixed pair: $(head -3 mixed.err)"
+    fi
+    if cc -fsyntax-only -I"$srcdir/runtime" -Iexp exp/model_compiled.c exp/model.c 2>&1; then
+        pass "an export's own files compile"
+    else
+        fail "an export's own files do not compile"
+    fi
+else
+    echo "skip - stamps (no cc)"
+fi
+
 # ---- finding 7: stale temporaries, outputs, --resume, learning rate ----------------------
 : >m.qrm.tmp.AbC123
 : >m.qrm.tmp.XyZ789

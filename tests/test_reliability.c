@@ -66,6 +66,21 @@ static int exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* Entries of dir whose name starts with prefix. */
+static int count_prefix(const char *dir, const char *prefix)
+{
+    char cmd[4200];
+    int n = 0;
+    char line[256];
+    snprintf(cmd, sizeof cmd, "ls -a '%s'", dir);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    while (fgets(line, sizeof line, p))
+        n += strncmp(line, prefix, strlen(prefix)) == 0;
+    pclose(p);
+    return n;
+}
+
 /* A model from a JSON layer list, input (t, f), `classes` classes. */
 static qr_status model_from(const char *layers, size_t t, size_t f, size_t classes,
                             size_t batch, const qr_model_options *opt, qr_model **m,
@@ -334,6 +349,168 @@ START_TEST(test_csv_hex_and_absurd)
 }
 END_TEST
 
+/* ---- finding 3: an export replaced as a set -------------------------------------------- */
+
+static const char *const export_files[] = {"model.qrt", "model.c", "model.h",
+                                           "model_compiled.c", "model_compiled.h"};
+
+/* Run fn with writes limited to `limit` bytes per file (RLIMIT_FSIZE: a write past it fails
+ * with EFBIG, as on a full disk), SIGXFSZ ignored. Restored afterwards. */
+static qr_status with_file_limit(rlim_t limit, const uint8_t *blob, size_t len, const char *dir,
+                                 qr_error *err)
+{
+    struct rlimit old, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = limit;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    qr_status s = qr_export_write(blob, len, dir, "m", err);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    return s;
+}
+
+START_TEST(test_export_atomic_set)
+{
+    char *dir = tl_tmpdir(), *other = tl_tmpdir();
+    qr_error err = {{0}};
+    uint8_t *a = NULL, *b = NULL;
+    size_t la, lb;
+    qr_model *ma = calibrated_mlp(1), *mb = calibrated_mlp(2);
+    ck_assert_int_eq(qr_export_blob(ma, &a, &la, NULL, &err), QR_OK);
+    ck_assert_int_eq(qr_export_blob(mb, &b, &lb, NULL, &err), QR_OK);
+    ck_assert_int_eq(qr_export_write(a, la, dir, "m", &err), QR_OK);
+    ck_assert_int_eq(qr_export_write(b, lb, other, "m", &err), QR_OK);
+    unsigned char *old[5];
+    size_t old_len[5], biggest = 0;
+    for (int i = 0; i < 5; i++) {
+        char *p = path_in(dir, export_files[i]), *q = path_in(other, export_files[i]);
+        old[i] = slurp(p, &old_len[i]);
+        size_t n;
+        free(slurp(q, &n));
+        biggest = n > biggest ? n : biggest;
+        free(p);
+        free(q);
+    }
+    /* the disk "fills" on the largest of B's files: before the fix the files written
+     * before it were already B's beside A's others (issue 16: a new model_compiled.h by an
+     * old model_compiled.c) */
+    ck_assert_int_eq(with_file_limit(biggest - 1, b, lb, dir, &err), QR_ERR_IO);
+    for (int i = 0; i < 5; i++) {
+        char *p = path_in(dir, export_files[i]);
+        size_t n;
+        unsigned char *now = slurp(p, &n);
+        ck_assert_msg(n == old_len[i] && memcmp(now, old[i], n) == 0,
+                      "%s was replaced by a failed export", export_files[i]);
+        free(now);
+        free(p);
+    }
+    ck_assert_msg(strstr(err.msg, "no file in") != NULL, "%s", err.msg);
+    ck_assert_int_eq(count_prefix(dir, ".qreg-set."), 0); /* the temporary is gone */
+    /* A's and B's stamps differ (a CRC-32 would not: the blob ends in its own CRC) */
+    char *ha = path_in(dir, "model.h"), *hb = path_in(other, "model.h");
+    size_t na, nb;
+    char *ta = (char *)slurp(ha, &na), *tb = (char *)slurp(hb, &nb);
+    ck_assert_ptr_nonnull(strstr(ta, "M_EXPORT_STAMP 0x"));
+    ck_assert_ptr_nonnull(strstr(tb, "M_EXPORT_STAMP 0x"));
+    ck_assert_int_ne(memcmp(strstr(ta, "M_EXPORT_STAMP 0x"), strstr(tb, "M_EXPORT_STAMP 0x"), 34),
+                     0);
+    free(ta);
+    free(tb);
+    free(ha);
+    free(hb);
+    /* without the limit: all five are B's, each pair stamped alike */
+    ck_assert_int_eq(qr_export_write(b, lb, dir, "m", &err), QR_OK);
+    for (int i = 0; i < 5; i++) {
+        char *p = path_in(dir, export_files[i]), *q = path_in(other, export_files[i]);
+        size_t n1, n2;
+        unsigned char *x = slurp(p, &n1), *y = slurp(q, &n2);
+        ck_assert_msg(n1 == n2 && memcmp(x, y, n1) == 0, "%s is not B's", export_files[i]);
+        if (i >= 1) {
+            const char *want = i % 2 ? "#if !defined(M_EXPORT_STAMP) || M_EXPORT_STAMP != 0x"
+                                     : "#define M_EXPORT_STAMP 0x";
+            ck_assert_msg(strstr((char *)x, want), "%s has no stamp", export_files[i]);
+        }
+        free(x);
+        free(y);
+        free(p);
+        free(q);
+    }
+    for (int i = 0; i < 5; i++)
+        free(old[i]);
+    free(a);
+    free(b);
+    qr_model_free(ma);
+    qr_model_free(mb);
+    tl_rmtree(dir);
+    tl_rmtree(other);
+    free(dir);
+    free(other);
+}
+END_TEST
+
+START_TEST(test_file_set)
+{
+    char *dir = tl_tmpdir();
+    char *pa = path_in(dir, "a.txt"), *pb = path_in(dir, "b.txt");
+    spill(pa, "old a", 5);
+    spill(pb, "old b", 5);
+    qr_error err = {{0}};
+    qr_file_set s;
+    /* abort: untouched */
+    ck_assert_int_eq(qr_file_set_begin(&s, dir, &err), QR_OK);
+    const char *ta = qr_file_set_add(&s, "a.txt", &err);
+    ck_assert_ptr_nonnull(ta);
+    ck_assert_ptr_null(qr_file_set_add(&s, "a.txt", &err)); /* twice */
+    ck_assert_ptr_null(qr_file_set_add(&s, "../x", &err));
+    spill(ta, "new a", 5);
+    qr_file_set_abort(&s);
+    size_t n;
+    unsigned char *t = slurp(pa, &n);
+    ck_assert_mem_eq(t, "old a", 5);
+    free(t);
+    /* a file added but never written: commit fails, nothing replaced */
+    ck_assert_int_eq(qr_file_set_begin(&s, dir, &err), QR_OK);
+    spill(qr_file_set_add(&s, "a.txt", &err), "new a", 5);
+    ck_assert_ptr_nonnull(qr_file_set_add(&s, "b.txt", &err));
+    ck_assert_int_eq(qr_file_set_commit(&s, &err), QR_ERR_IO);
+    t = slurp(pa, &n);
+    ck_assert_mem_eq(t, "old a", 5);
+    free(t);
+    /* commit: both replaced, a new one created, no temporary left */
+    ck_assert_int_eq(qr_file_set_begin(&s, dir, &err), QR_OK);
+    spill(qr_file_set_add(&s, "a.txt", &err), "new a", 5);
+    spill(qr_file_set_add(&s, "b.txt", &err), "new b", 5);
+    spill(qr_file_set_add(&s, "c.txt", &err), "new c", 5);
+    ck_assert_int_eq(qr_file_set_commit(&s, &err), QR_OK);
+    t = slurp(pb, &n);
+    ck_assert_mem_eq(t, "new b", 5);
+    free(t);
+    ck_assert_int_eq(count_prefix(dir, ".qreg-set."), 0);
+    /* a rename that fails midway (c.txt is now a non-empty directory) is rolled back */
+    char *pc = path_in(dir, "c.txt"), *pcx = path_in(pc, "x");
+    ck_assert_int_eq(unlink(pc), 0);
+    ck_assert_int_eq(mkdir(pc, 0755), 0);
+    spill(pcx, "x", 1);
+    ck_assert_int_eq(qr_file_set_begin(&s, dir, &err), QR_OK);
+    spill(qr_file_set_add(&s, "a.txt", &err), "3rd a", 5);
+    spill(qr_file_set_add(&s, "c.txt", &err), "3rd c", 5);
+    ck_assert_int_eq(qr_file_set_commit(&s, &err), QR_ERR_IO);
+    ck_assert_msg(strstr(err.msg, "nothing was replaced"), "%s", err.msg);
+    t = slurp(pa, &n);
+    ck_assert_mem_eq(t, "new a", 5);
+    free(t);
+    ck_assert_int_eq(count_prefix(dir, ".qreg-set."), 0);
+    tl_rmtree(dir);
+    free(pa);
+    free(pb);
+    free(pc);
+    free(pcx);
+    free(dir);
+}
+END_TEST
+
 /* ---- finding 7: stale temporaries, outputs, resume, learning rate ----------------------- */
 
 static void age(const char *path, int seconds)
@@ -351,25 +528,37 @@ START_TEST(test_stale_temporaries_removed)
     char *target = path_in(dir, "m.qrm");
     char *stale = path_in(dir, "m.qrm.tmp.AbC123"), *fresh = path_in(dir, "m.qrm.tmp.XyZ789");
     char *unlike = path_in(dir, "m.qrm.tmp.old"), *other = path_in(dir, "n.qrm.tmp.AbC123");
+    char *set = path_in(dir, ".qreg-set.Q1w2E3"), *inset = path_in(set, "model.c");
     spill(stale, "x", 1);
     spill(fresh, "x", 1);
     spill(unlike, "x", 1);
     spill(other, "x", 1);
+    ck_assert_int_eq(mkdir(set, 0700), 0);
+    spill(inset, "x", 1);
     age(stale, 2 * QR_STALE_TMP_SECONDS);
     age(unlike, 2 * QR_STALE_TMP_SECONDS);
     age(other, 2 * QR_STALE_TMP_SECONDS);
+    age(inset, 2 * QR_STALE_TMP_SECONDS);
+    age(set, 2 * QR_STALE_TMP_SECONDS);
     qr_error err = {{0}};
     ck_assert_int_eq(qr_file_write_atomic(target, "model", 5, &err), QR_OK);
     ck_assert_msg(!exists(stale), "a stale temporary of the target was kept");
     ck_assert_msg(exists(fresh), "a fresh temporary (a live writer's) was removed");
     ck_assert_msg(exists(unlike), "a file not named like a temporary was removed");
     ck_assert_msg(exists(other), "another target's temporary was removed");
+    ck_assert(exists(set));
+    qr_file_set s;
+    ck_assert_int_eq(qr_file_set_begin(&s, dir, &err), QR_OK);
+    qr_file_set_abort(&s);
+    ck_assert_msg(!exists(set), "a stale set directory was kept");
     tl_rmtree(dir);
     free(target);
     free(stale);
     free(fresh);
     free(unlike);
     free(other);
+    free(set);
+    free(inset);
     free(dir);
 }
 END_TEST
@@ -412,6 +601,8 @@ Suite *qr_suite_reliability(void)
     tcase_add_test(tc, test_qrm_nonfinite_refused);
     tcase_add_test(tc, test_gru_nonfinite_input);
     tcase_add_test(tc, test_csv_hex_and_absurd);
+    tcase_add_test(tc, test_export_atomic_set);
+    tcase_add_test(tc, test_file_set);
     tcase_add_test(tc, test_stale_temporaries_removed);
     tcase_add_test(tc, test_sanitizer_float_cast_overflow);
     suite_add_tcase(s, tc);
