@@ -238,5 +238,18 @@ if [ ! -e m.qrm.tmp.AbC123 ] && [ -e m.qrm.tmp.XyZ789 ]; then
 else
     fail "temporaries: $(ls m.qrm.tmp.* 2>&1 | tr '\n' ' ')"
 fi
+check "train: an unwritable --out fails before training" 1 err \
+    'the model output nodir/x\.qrm cannot be written.*nothing was trained' \
+    "$qreg" train gru.json --out nodir/x.qrm
+if ! grep -q '^epoch' "$tmp/err"; then
+    pass "no epoch was run"
+else
+    fail "epochs ran before the failure"
+fi
+check "train: an unwritable --log fails before training" 1 err 'the log output' \
+    "$qreg" train gru.json --out ok.qrm --log nodir/log.csv --quiet
+check "--resume without a checkpoint says so" 1 err \
+    '--resume: there is no checkpoint nock\.qrm\.ckpt to resume from.*run without --resume' \
+    "$qreg" train gru.json --out nock.qrm --resume --quiet
 echo "cli_reliability: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -563,6 +563,50 @@ START_TEST(test_stale_temporaries_removed)
 }
 END_TEST
 
+static qr_status config_text(const char *dir, const char *optimizer, const char *output,
+                             qr_train_config *c, qr_error *err)
+{
+    char text[12000];
+    snprintf(text, sizeof text,
+             "{\"data\": {\"train\": \"%s/data/iris.csv\", \"label\": \"label\"},"
+             " \"model\": [{\"type\": \"dense\"}], \"optimizer\": %s, \"output\": %s,"
+             " \"training\": {\"epochs\": 1}}", tl_srcdir(), optimizer, output);
+    char *path = tl_write_file(dir, "c.json", text);
+    qr_status s = qr_train_config_load(path, c, err);
+    free(path);
+    return s;
+}
+
+START_TEST(test_outputs_checked_up_front)
+{
+    char *dir = tl_tmpdir();
+    qr_train_config c;
+    qr_error err = {{0}};
+    char out[4200];
+    snprintf(out, sizeof out, "{\"model\": \"%s/m.qrm\", \"log\": \"%s/no/such/dir/log.csv\"}",
+             dir, dir);
+    ck_assert_int_eq(config_text(dir, "{}", out, &c, &err), QR_OK);
+    ck_assert_int_eq(qr_train_check_outputs(&c, 0, &err), QR_ERR_IO);
+    ck_assert_msg(strstr(err.msg, "the log output") && strstr(err.msg, "nothing was trained"),
+                  "%s", err.msg);
+    /* qr_train_ex refuses before training: no data needed to see it */
+    qr_split_data d;
+    memset(&d, 0, sizeof d);
+    qr_model *m = NULL;
+    ck_assert_int_eq(qr_train_ex(&c, &d, NULL, NULL, NULL, &m, NULL, &err), QR_ERR_IO);
+    free(c.log_path);
+    c.log_path = NULL;
+    ck_assert_int_eq(qr_train_check_outputs(&c, 0, &err), QR_OK);
+    ck_assert_int_eq(count_prefix(dir, "m.qrm"), 0); /* the probes left nothing */
+    ck_assert_int_eq(qr_train_check_outputs(&c, 1, &err), QR_ERR_STATE);
+    ck_assert_msg(strstr(err.msg, "--resume: there is no checkpoint") &&
+                      strstr(err.msg, "run without --resume to start over"), "%s", err.msg);
+    qr_train_config_free(&c);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* ---- finding 8: the sanitizer build checks float-to-int conversions ------------------- */
 
 START_TEST(test_sanitizer_float_cast_overflow)
@@ -604,6 +648,7 @@ Suite *qr_suite_reliability(void)
     tcase_add_test(tc, test_export_atomic_set);
     tcase_add_test(tc, test_file_set);
     tcase_add_test(tc, test_stale_temporaries_removed);
+    tcase_add_test(tc, test_outputs_checked_up_front);
     tcase_add_test(tc, test_sanitizer_float_cast_overflow);
     suite_add_tcase(s, tc);
     return s;

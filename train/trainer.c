@@ -624,6 +624,9 @@ QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
                              qr_model **out, qr_train_result *res, qr_error *err)
 {
     *out = NULL;
+    qr_status cs = qr_train_check_outputs(c, ctl && ctl->resume, err);
+    if (cs != QR_OK)
+        return cs;
     trainer t;
     qr_status s = trainer_init(&t, c, d, err);
     if (s == QR_OK && ctl && ctl->resume) {
