@@ -251,5 +251,9 @@ check "train: an unwritable --log fails before training" 1 err 'the log output' 
 check "--resume without a checkpoint says so" 1 err \
     '--resume: there is no checkpoint nock\.qrm\.ckpt to resume from.*run without --resume' \
     "$qreg" train gru.json --out nock.qrm --resume --quiet
+sed 's/"training"/"optimizer": {"learning_rate": 0}, "training"/' gru.json >lr0.json
+check "learning_rate 0 is refused" 1 err "'optimizer.learning_rate' must be > 0" \
+    "$qreg" train lr0.json --out lr0.qrm
+
 echo "cli_reliability: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

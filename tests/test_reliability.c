@@ -577,6 +577,20 @@ static qr_status config_text(const char *dir, const char *optimizer, const char 
     return s;
 }
 
+START_TEST(test_learning_rate_zero_refused)
+{
+    char *dir = tl_tmpdir();
+    qr_train_config c;
+    qr_error err = {{0}};
+    ck_assert_int_eq(config_text(dir, "{\"learning_rate\": 0}", "{}", &c, &err), QR_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "'optimizer.learning_rate' must be > 0"), "%s", err.msg);
+    ck_assert_int_eq(config_text(dir, "{\"learning_rate\": 1e-9}", "{}", &c, &err), QR_OK);
+    qr_train_config_free(&c);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_outputs_checked_up_front)
 {
     char *dir = tl_tmpdir();
@@ -648,6 +662,7 @@ Suite *qr_suite_reliability(void)
     tcase_add_test(tc, test_export_atomic_set);
     tcase_add_test(tc, test_file_set);
     tcase_add_test(tc, test_stale_temporaries_removed);
+    tcase_add_test(tc, test_learning_rate_zero_refused);
     tcase_add_test(tc, test_outputs_checked_up_front);
     tcase_add_test(tc, test_sanitizer_float_cast_overflow);
     suite_add_tcase(s, tc);
