@@ -151,7 +151,7 @@ EOF
 cat >grid.json <<'EOF'
 {"base": "base.json", "axes": {"model[0].units": [8, 16777216]}, "output": "grid-out"}
 EOF
-check "sweep: the run of 2^24 units fails with the memory message" 1 out '' \
+check "sweep with a 2^24 point: exit 1 (a run failed)" 1 out '' \
     "$qreg" sweep grid.json --jobs 1 --no-int --quiet
 if grep -q 'more than the memory limit' grid-out/results.csv &&
     grep -c ',ok,' grid-out/results.csv | grep -qx 1; then
