@@ -304,6 +304,12 @@ static qr_status parse_float(const csv_load *c, const csv_cell *cell, size_t lin
 {
     if (cell->len == 0)
         return fail_at(c, QR_ERR_FORMAT, line, col, "empty cell");
+    /* strtod also reads C99 hexadecimal floats ("0x10" is 16, "0x1p-3" 0.125): a CSV number
+     * is decimal, and a hex cell is far more likely an ID or a byte dump than a feature */
+    const char *digits = cell->s + (cell->s[0] == '+' || cell->s[0] == '-');
+    if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+        return fail_at(c, QR_ERR_FORMAT, line, col, "hexadecimal numbers are not accepted, "
+                       "got \"%.*s%s\" (write it in decimal)", CSV_ECHO_ARGS(cell->s));
     char *end;
     errno = 0;
     double d = strtod(cell->s, &end);
@@ -318,6 +324,13 @@ static qr_status parse_float(const csv_load *c, const csv_cell *cell, size_t lin
     if (fabs(d) > FLT_MAX)
         return fail_at(c, QR_ERR_FORMAT, line, col, "number out of float range: \"%.*s%s\"",
                        CSV_ECHO_ARGS(cell->s));
+    /* Finite but absurd: a feature of 3e38 overflows the first weighted sum to inf, and
+     * inf - inf is NaN (a GRU gate, a loss of nan). Beyond 1e18 no float sum or square in
+     * the model is safe, and no measured feature needs it. */
+    if (fabs(d) > QR_CSV_MAX_ABS)
+        return fail_at(c, QR_ERR_FORMAT, line, col, "number too large for a feature: "
+                       "\"%.*s%s\" (|x| above %g; scale the column)", CSV_ECHO_ARGS(cell->s),
+                       QR_CSV_MAX_ABS);
     *v = (float)d;
     return QR_OK;
 }

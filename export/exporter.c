@@ -4,7 +4,6 @@
  * qr_quant_fake does, choose each activation tensor's bound A from the accumulator limit of the
  * weight layer that reads it and its scale from the calibrated range (s = max|x| / A), then
  * hand integer parameters to the builder. Recipe: docs/runtime.md. */
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -60,6 +59,39 @@ static const qr_quant_matrix *plan_entry(const qr_quant_plan *p, const char *nam
     return NULL;
 }
 
+/* A rounded weight k clamped to ±m as an int8 level. A NaN (export refuses non-finite
+ * parameters first: check_finite) gives 0: a NaN cast to an integer is undefined behaviour. */
+static int8_t clamp_level(float k, float m)
+{
+    if (k >= -m && k <= m)
+        return (int8_t)k;
+    return (int8_t)(k > m ? m : k < -m ? -m : 0.0f);
+}
+
+/* Every parameter, the calibration and the standardization finite, or QR_ERR_NUMERIC naming
+ * the first that is not. */
+static qr_status check_finite(const qr_model *m, qr_error *err)
+{
+    const qr_graph *g = m->graph;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const qr_node *p = g->nodes[i];
+        size_t cnt = p->op == QR_OP_PARAM ? qr_shape_size(p) : 0;
+        for (size_t k = 0; k < cnt; k++)
+            if (!isfinite(p->x[k]))
+                return qr_error_set(err, QR_ERR_NUMERIC, "export: parameter '%s', element %zu, "
+                                    "is not finite (%g)", p->name, k, (double)p->x[k]);
+    }
+    for (size_t k = 0; m->calib && k <= m->spec.n_layers; k++)
+        if (!isfinite(m->calib[k]))
+            return qr_error_set(err, QR_ERR_NUMERIC, "export: calibration value %zu is not "
+                                "finite", k);
+    for (size_t k = 0; m->mean && k < m->spec.f; k++)
+        if (!isfinite(m->mean[k]) || !isfinite(m->std[k]))
+            return qr_error_set(err, QR_ERR_NUMERIC, "export: standardization of feature %zu "
+                                "is not finite", k);
+    return QR_OK;
+}
+
 /* Quantize W (in, out) into levels (out, in) by the plan's rule, as qr_quant_fake rounds. */
 static int8_t *quantize_matrix(const qr_node *n, const qr_quant_matrix *q, size_t in, size_t out,
                                double *s_w, int *bits)
@@ -81,8 +113,7 @@ static int8_t *quantize_matrix(const qr_node *n, const qr_quant_matrix *q, size_
             *s_w = (double)a / (double)m;
             for (size_t o = 0; o < out; o++)
                 for (size_t i = 0; i < in; i++) {
-                    float k = roundf(w[i * out + o] / a * m);
-                    lv[o * in + i] = (int8_t)(k > m ? m : k < -m ? -m : k);
+                    lv[o * in + i] = clamp_level(roundf(w[i * out + o] / a * m), m);
                 }
         }
         return lv;
@@ -96,7 +127,7 @@ static int8_t *quantize_matrix(const qr_node *n, const qr_quant_matrix *q, size_
     for (size_t o = 0; o < out; o++)
         for (size_t i = 0; i < in; i++) {
             float k = scale > 0.0f ? roundf(w[i * out + o] / scale) : 0.0f;
-            lv[o * in + i] = (int8_t)(k > 127.0f ? 127.0f : k < -127.0f ? -127.0f : k);
+            lv[o * in + i] = clamp_level(k, 127.0f);
         }
     return lv;
 }
@@ -574,6 +605,9 @@ QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, ui
     if (!m->calib)
         return qr_error_set(err, QR_ERR_STATE, "export: the model has no activation calibration "
                             "(models trained by this qreg have one; retrain, or calibrate it)");
+    qr_status fs = check_finite(m, err);
+    if (fs != QR_OK)
+        return fs;
     qr_quant_plan own = {0};
     const qr_quant_plan *plan = m->quant;
     if (!plan) {
@@ -675,13 +709,6 @@ static const char *const runtime_files[] = {"qrt.h", "qrt_format.h", "qrt_layer.
                                             "qrt_model.c", "qrt_run.c", "qrt_sparse.c"};
 #define N_RUNTIME_FILES 9
 
-typedef struct export_set {
-    char *dir, *tmp;           /* the target and the temporary directory inside it */
-    int made_dir;              /* dir did not exist: removed again on failure */
-    const char *files[24];
-    size_t n;
-} export_set;
-
 static char *path_join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
@@ -691,96 +718,60 @@ static char *path_join(const char *a, const char *b)
     return p;
 }
 
-static qr_status set_write(export_set *x, const char *file, const void *data, size_t len,
+/* One file of the set: `data` written to its place in the set's temporary directory. */
+static qr_status set_write(qr_file_set *x, const char *file, const void *data, size_t len,
                            qr_error *err)
 {
-    char *p = path_join(x->tmp, file);
-    qr_status s = p ? qr_file_write_atomic(p, data, len, err)
-                    : qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-    free(p);
-    if (s == QR_OK)
-        x->files[x->n++] = file;
-    return s;
+    const char *p = qr_file_set_add(x, file, err);
+    return p ? qr_file_write_atomic(p, data, len, err) : QR_ERR_NOMEM;
 }
 
-/* Remove the temporary directory and whatever is in it (only files this export wrote). */
-static void set_cleanup(export_set *x)
+/* Append to a generated C file (in the export's temporary directory). */
+static int append_text(const char *path, const char *text)
 {
-    if (!x->tmp)
-        return;
-    DIR *d = opendir(x->tmp);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char *p = path_join(x->tmp, e->d_name);
-            if (p)
-                unlink(p);
-            free(p);
-        }
-        closedir(d);
-    }
-    rmdir(x->tmp);
+    FILE *f = fopen(path, "ab");
+    if (!f)
+        return 0;
+    int ok = fputs(text, f) >= 0;
+    return (fclose(f) == 0) && ok;
 }
 
-static char *old_path(const export_set *x, const char *file)
+/* 64-bit FNV-1a of the blob and the generator. (Not a CRC-32: the blob ends in its own
+ * CRC-32, and the CRC of data followed by its CRC is the same constant for every blob.) */
+static uint64_t stamp_of(const uint8_t *blob, size_t len, const char *gen)
 {
-    size_t n = strlen(x->tmp) + strlen(file) + 6;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s.old", x->tmp, file);
-    return p;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ blob[i]) * 0x100000001b3ULL;
+    for (const char *c = gen; *c; c++)
+        h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+    return h;
 }
 
-/* Move the files in: first every old file aside (into tmp, as NAME.old), then every new one
- * in; on any failure, put everything back as it was. */
-static qr_status set_commit(export_set *x, qr_error *err)
+/* Tie each generated .c to its header: the header defines NAME_EXPORT_STAMP (a hash of the
+ * blob and the generator) and the .c refuses to compile against any other value. A model.c
+ * from one export beside a model.h from another (a crash between the set's renames, files
+ * copied by hand) is then a compile error, not an out-of-bounds write on the device. */
+static int add_stamps(const char *const *p, const char *name, uint64_t stamp)
 {
-    int had[24] = {0};
-    size_t moved_old = 0, moved_new = 0;
-    qr_status s = QR_OK;
-    for (; moved_old < x->n && s == QR_OK; moved_old++) {
-        char *dst = path_join(x->dir, x->files[moved_old]);
-        char *old = old_path(x, x->files[moved_old]);
-        if (!dst || !old)
-            s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-        else if (rename(dst, old) == 0)
-            had[moved_old] = 1;
-        else if (errno != ENOENT)
-            s = qr_error_set(err, QR_ERR_IO, "%s: cannot replace: %s", dst, strerror(errno));
-        free(dst);
-        free(old);
-        if (s != QR_OK)
-            break;
+    char up[80], h[256], c[512];
+    size_t n = strlen(name);
+    for (size_t i = 0; i <= n && i < sizeof up; i++)
+        up[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 'a' + 'A' : name[i]);
+    up[sizeof up - 1] = '\0';
+    snprintf(h, sizeof h, "\n/* Export stamp (qreg export): the .c of this export checks it. */\n"
+             "#define %s_EXPORT_STAMP 0x%016llxULL\n", up, (unsigned long long)stamp);
+    int ok = 1;
+    for (int k = 0; k < 2; k++) {
+        const char *hp = p[2 + 2 * k], *cp = p[1 + 2 * k];
+        const char *hb = strrchr(hp, '/') ? strrchr(hp, '/') + 1 : hp;
+        snprintf(c, sizeof c, "\n/* Export stamp: this file and %s must come from one export. */\n"
+                 "#if !defined(%s_EXPORT_STAMP) || %s_EXPORT_STAMP != 0x%016llxULL\n"
+                 "#error \"%s is not from the same qreg export as this file: export again\"\n"
+                 "#endif\n", hb, up, up, (unsigned long long)stamp, hb);
+        ok = ok && append_text(hp, h) && append_text(cp, c);
     }
-    for (; s == QR_OK && moved_new < x->n; moved_new++) {
-        char *src = path_join(x->tmp, x->files[moved_new]);
-        char *dst = path_join(x->dir, x->files[moved_new]);
-        if (!src || !dst)
-            s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-        else if (rename(src, dst) != 0)
-            s = qr_error_set(err, QR_ERR_IO, "%s: cannot write: %s", dst, strerror(errno));
-        free(src);
-        free(dst);
-    }
-    if (s != QR_OK) { /* roll back: the new files out, the old ones in */
-        for (size_t i = 0; i < moved_new; i++) {
-            char *dst = path_join(x->dir, x->files[i]);
-            if (dst)
-                unlink(dst);
-            free(dst);
-        }
-        for (size_t i = 0; i < moved_old; i++) {
-            char *dst = path_join(x->dir, x->files[i]);
-            char *old = old_path(x, x->files[i]);
-            if (dst && old && had[i])
-                rename(old, dst);
-            free(dst);
-            free(old);
-        }
-    }
-    return s;
+    return ok;
 }
 
 static char *read_text_file(const char *path, size_t *len, qr_error *err)
@@ -792,7 +783,7 @@ static char *read_text_file(const char *path, size_t *len, qr_error *err)
 }
 
 /* qrt.mk and qrt.cmake: the sources and flags of both forms of the model. */
-static qr_status write_fragments(export_set *x, const char *name, int sparse, qr_error *err)
+static qr_status write_fragments(qr_file_set *x, const char *name, int sparse, qr_error *err)
 {
     const char *defs = sparse ? "" : "-DQRT_ENABLE_BITMAP=0 -DQRT_ENABLE_RLE=0";
     const char *cdefs = sparse ? "" : "QRT_ENABLE_BITMAP=0 QRT_ENABLE_RLE=0";
@@ -874,7 +865,6 @@ QR_API qr_status qr_export_write_ex(const uint8_t *blob, size_t len, const char 
         return qr_error_set(err, QR_ERR_FORMAT, "export: integer model: %s", qrt_strerror(qs));
     char gen[32];
     snprintf(gen, sizeof gen, "qreg %s", QR_VERSION_STRING);
-    export_set x = {0};
     qr_status s = QR_OK;
     /* the source model's name and hash for the header */
     char hash[65] = "", *base = NULL;
@@ -891,40 +881,31 @@ QR_API qr_status qr_export_write_ex(const uint8_t *blob, size_t len, const char 
             if (*q == '"' || *q == '\\' || *q == '\n' || (*q == '*' && q[1] == '/'))
                 *q = '_';
     }
+    /* written into a temporary directory in `dir` (made if missing), then swapped in: every
+     * file is replaced, or none (a full disk leaves the previous export whole) */
     struct stat st;
-    x.dir = strdup(dir);
-    if (!x.dir) {
-        s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-        goto done;
-    }
+    int made_dir = 0;
     if (stat(dir, &st) != 0) {
         if (mkdir(dir, 0755) != 0) {
-            s = qr_error_set(err, QR_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
-            goto done;
+            free(base);
+            return qr_error_set(err, QR_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
         }
-        x.made_dir = 1;
-    } else if (!S_ISDIR(st.st_mode)) {
-        s = qr_error_set(err, QR_ERR_IO, "%s: not a directory", dir);
-        goto done;
+        made_dir = 1;
     }
-    x.tmp = path_join(dir, ".qreg-export-XXXXXX");
-    if (!x.tmp || !mkdtemp(x.tmp)) {
-        s = qr_error_set(err, QR_ERR_IO, "%s: cannot create a temporary directory: %s", dir,
-                         strerror(errno));
-        free(x.tmp);
-        x.tmp = NULL;
-        goto done;
-    }
-    /* the generated files */
-    {
-        char *p[5] = {path_join(x.tmp, "model.qrt"), path_join(x.tmp, "model.c"),
-                      path_join(x.tmp, "model.h"), path_join(x.tmp, "model_compiled.c"),
-                      path_join(x.tmp, "model_compiled.h")};
+    qr_file_set x = {0};
+    s = qr_file_set_begin(&x, dir, err);
+    if (s == QR_OK) {
+        static const char *const gen_files[] = {"model.qrt", "model.c", "model.h",
+                                                "model_compiled.c", "model_compiled.h"};
+        const char *p[5] = {NULL};
+        for (int i = 0; i < 5 && s == QR_OK; i++)
+            if (!(p[i] = qr_file_set_add(&x, gen_files[i], err)))
+                s = QR_ERR_NOMEM;
         qrt_codegen_meta meta = {raw_scale, opt ? opt->class_names : NULL, base,
                                  hash[0] ? hash : NULL};
-        if (!p[0] || !p[1] || !p[2] || !p[3] || !p[4])
-            s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-        else if (qrt_builder_write_file(blob, len, p[0]) != QRT_OK)
+        if (s != QR_OK) {
+            /* no place to write to */
+        } else if (qrt_builder_write_file(blob, len, p[0]) != QRT_OK)
             s = qr_error_set(err, QR_ERR_IO, "%s/model.qrt: cannot write", dir);
         else if (qrt_builder_write_c(blob, len, name, p[1], p[2], gen) != QRT_OK)
             s = qr_error_set(err, QR_ERR_IO, "%s/model.c: cannot write", dir);
@@ -936,14 +917,8 @@ QR_API qr_status qr_export_write_ex(const uint8_t *blob, size_t len, const char 
                              "one unit of the sensor's data", raw_scale ? raw_scale : 1.0);
         else if (qs != QRT_OK)
             s = qr_error_set(err, QR_ERR_IO, "%s/model_compiled.c: cannot write", dir);
-        for (int i = 0; i < 5; i++)
-            free(p[i]);
-        if (s == QR_OK) {
-            static const char *const gen_files[] = {"model.qrt", "model.c", "model.h",
-                                                    "model_compiled.c", "model_compiled.h"};
-            for (int i = 0; i < 5; i++)
-                x.files[x.n++] = gen_files[i];
-        }
+        else if (!add_stamps(p, name, stamp_of(blob, len, gen)))
+            s = qr_error_set(err, QR_ERR_IO, "%s: cannot write the export stamps", dir);
     }
     /* the runtime it needs, and the build fragments */
     if (s == QR_OK && opt && opt->runtime_dir) {
@@ -969,13 +944,15 @@ QR_API qr_status qr_export_write_ex(const uint8_t *blob, size_t len, const char 
             s = write_fragments(&x, name, sparse, err);
     }
     if (s == QR_OK)
-        s = set_commit(&x, err);
-done:
-    set_cleanup(&x);
-    if (s != QR_OK && x.made_dir)
+        s = qr_file_set_commit(&x, err);
+    else if (x.tmp) {
+        size_t l = strlen(err ? err->msg : "");
+        if (err && l + 40 < sizeof err->msg)
+            snprintf(err->msg + l, sizeof err->msg - l, " (no file in %s was replaced)", dir);
+        qr_file_set_abort(&x);
+    }
+    if (s != QR_OK && made_dir)
         rmdir(dir);
-    free(x.tmp);
-    free(x.dir);
     free(base);
     return s;
 }

@@ -38,6 +38,7 @@ QR_API qr_graph *qr_graph_new(size_t max_batch)
     if (!g)
         return NULL;
     g->max_batch = g->batch = max_batch;
+    g->mem_limit = qr_get_memory_limit();
     qr_rng_seed(&g->rng, 0);
     return g;
 }
@@ -250,6 +251,161 @@ static qr_status qr_graph_infer(qr_graph *g)
     return QR_OK;
 }
 
+/* a + b, saturating at SIZE_MAX (a size that does not fit stays "too large") */
+static size_t sat_add(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+static size_t sat_mul(size_t a, size_t b)
+{
+    size_t r;
+    return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
+/* n rounded up to a multiple of a, saturating */
+static size_t sat_round_up(size_t n, size_t a)
+{
+    return n > SIZE_MAX - a ? SIZE_MAX : qr_round_up(n, a);
+}
+
+void qr_shape_format(const qr_node *n, char *buf, size_t len)
+{
+    size_t at = 0;
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    for (int i = 0; i < n->ndim && at < len; i++) {
+        int k = snprintf(buf + at, len - at, "%s%zu", i ? ", " : "(", n->shape[i]);
+        if (k < 0)
+            return;
+        at += (size_t)k;
+    }
+    if (at < len)
+        snprintf(buf + at, len - at, ")");
+}
+
+void qr_bytes_format(size_t bytes, char *buf, size_t len)
+{
+    static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024.0 && u < 6) {
+        v /= 1024.0;
+        u++;
+    }
+    if (bytes == SIZE_MAX)
+        snprintf(buf, len, "more than 16 EiB");
+    else if (u == 0)
+        snprintf(buf, len, "%zu bytes", bytes);
+    else
+        snprintf(buf, len, "%.1f %s", v, unit[u]);
+}
+
+size_t qr_node_memory(const qr_graph *g, const qr_node *n)
+{
+    const qr_op_def *d = qr_op_table[n->op];
+    size_t size = g->compiled ? n->max_size : qr_shape_size_checked(n);
+    if (size > SIZE_MAX / 64)
+        return SIZE_MAX;
+    size_t sz = qr_round_up(size, QR_ALIGN_FLOATS), own = 0;
+    if (n->op == QR_OP_PARAM)
+        own = n->trainable ? 2 * sz : sz;
+    else if (!d->alias)
+        own = n->requires_grad ? 2 * sz : sz;
+    own *= sizeof(float);
+    if (d->aux_bytes)
+        own = sat_add(own, sat_round_up(d->aux_bytes(n), 64));
+    return own;
+}
+
+/* Sizes of every arena (elements or bytes, as allocated) from the node shapes at the current
+ * batch, which compile sets to the maximum. A node larger than SIZE_MAX / 64 elements
+ * saturates everything: ops' aux and scratch sizes multiply node sizes by small factors. */
+typedef struct arena_plan {
+    size_t n_tr, n_buf, n_acts, n_agr, n_aux, n_scr; /* floats (aux: bytes) */
+    int overflow;
+    qr_graph_memory mem;
+} arena_plan;
+
+static void plan_arenas(qr_graph *g, arena_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    const size_t huge = SIZE_MAX / 64;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        qr_node *n = g->nodes[i];
+        const qr_op_def *d = qr_op_table[n->op];
+        size_t size = g->compiled ? n->max_size : qr_shape_size_checked(n);
+        if (size > huge) {
+            p->overflow = 1;
+            size = huge;
+        }
+        size_t sz = qr_round_up(size, QR_ALIGN_FLOATS);
+        if (n->op == QR_OP_PARAM) {
+            if (n->trainable)
+                p->n_tr = sat_add(p->n_tr, sz);
+            else
+                p->n_buf = sat_add(p->n_buf, sz);
+        } else if (!d->alias) {
+            p->n_acts = sat_add(p->n_acts, sz);
+            if (n->requires_grad)
+                p->n_agr = sat_add(p->n_agr, sz);
+        }
+        if (d->aux_bytes && !p->overflow)
+            p->n_aux = sat_add(p->n_aux, sat_round_up(d->aux_bytes(n), 64));
+        size_t own = qr_node_memory(g, n);
+        if (d->scratch_floats && !p->overflow) {
+            size_t sf = d->scratch_floats(n);
+            if (sf > p->n_scr)
+                p->n_scr = sf;
+        }
+        if (own > p->mem.largest_bytes || !p->mem.largest) {
+            p->mem.largest = n;
+            p->mem.largest_bytes = own;
+        }
+    }
+    qr_graph_memory *m = &p->mem;
+    size_t n_par = sat_add(p->n_tr, p->n_buf);
+    m->params = sat_mul(sat_add(n_par, 1), sizeof(float));
+    m->param_grads = m->params;
+    m->acts = sat_mul(sat_add(p->n_acts, 1), sizeof(float));
+    m->act_grads = sat_mul(sat_add(p->n_agr, 1), sizeof(float));
+    m->aux = sat_add(p->n_aux, 1);
+    m->scratch = sat_mul(sat_add(p->n_scr, 1), sizeof(float));
+    m->total = sat_add(sat_add(sat_add(m->params, m->param_grads), sat_add(m->acts, m->act_grads)),
+                       sat_add(m->aux, m->scratch));
+    if (p->overflow)
+        m->total = SIZE_MAX;
+}
+
+QR_API qr_status qr_graph_memory_use(qr_graph *g, qr_graph_memory *out)
+{
+    if (!g || !out)
+        return QR_ERR_ARG;
+    memset(out, 0, sizeof *out);
+    if (g->status != QR_OK)
+        return g->status;
+    if (!g->compiled && g->batch != g->max_batch) {
+        g->batch = g->max_batch;
+        for (size_t i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i]->op == QR_OP_INPUT)
+                g->nodes[i]->shape[0] = g->batch;
+        qr_status s = qr_graph_infer(g);
+        if (s != QR_OK)
+            return s;
+    }
+    arena_plan p;
+    plan_arenas(g, &p);
+    *out = p.mem;
+    return QR_OK;
+}
+
+QR_API void qr_graph_set_memory_limit(qr_graph *g, size_t bytes)
+{
+    if (g)
+        g->mem_limit = bytes;
+}
+
 /* A node gets a gradient buffer iff it requires a gradient: a trainable parameter, an
  * input asked for one, or anything computed from those. */
 QR_API qr_status qr_graph_compile(qr_graph *g)
@@ -265,30 +421,31 @@ QR_API qr_status qr_graph_compile(qr_graph *g)
     if (s != QR_OK)
         return s;
 
-    size_t n_tr = 0, n_buf = 0, n_acts = 0, n_agr = 0, n_aux = 0, n_scr = 0;
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        qr_node *n = g->nodes[i];
-        const qr_op_def *d = qr_op_table[n->op];
-        n->max_size = qr_shape_size(n);
-        size_t sz = qr_round_up(n->max_size, QR_ALIGN_FLOATS);
-        if (n->op == QR_OP_PARAM) {
-            if (n->trainable)
-                n_tr += sz;
-            else
-                n_buf += sz;
-        } else if (!d->alias) {
-            n_acts += sz;
-            if (n->requires_grad)
-                n_agr += sz;
-        }
-        if (d->aux_bytes)
-            n_aux += qr_round_up(d->aux_bytes(n), 64);
-        if (d->scratch_floats) {
-            size_t sf = d->scratch_floats(n);
-            if (sf > n_scr)
-                n_scr = sf;
-        }
+    /* the sizes first, checked against the limit: nothing is allocated (or zero-filled, which
+     * is what takes the time) for a graph that cannot fit */
+    arena_plan p;
+    plan_arenas(g, &p);
+    if (p.overflow || (g->mem_limit && p.mem.total > g->mem_limit)) {
+        char total[64], limit[64], largest[64], shape[64];
+        qr_bytes_format(p.mem.total, total, sizeof total);
+        qr_bytes_format(g->mem_limit, limit, sizeof limit);
+        qr_bytes_format(p.mem.largest_bytes, largest, sizeof largest);
+        qr_shape_format(p.mem.largest, shape, sizeof shape);
+        const char *origin = qr_memory_limit_origin();
+        if (p.overflow || !g->mem_limit)
+            return qr_graph_fail(g, QR_ERR_NOMEM, "the graph's arenas at batch %zu would take "
+                                 "%s: node '%s' %s alone is too large to allocate",
+                                 g->max_batch, total, p.mem.largest->name, shape);
+        return qr_graph_fail(g, QR_ERR_NOMEM, "the graph's arenas at batch %zu would take %s "
+                             "(%zu bytes; largest: node '%s' %s, %s), more than the memory limit "
+                             "of %s%s%s%s; nothing was allocated", g->max_batch, total,
+                             p.mem.total, p.mem.largest->name, shape, largest, limit,
+                             *origin ? " (" : "", origin, *origin ? ")" : "");
     }
+    for (size_t i = 0; i < g->n_nodes; i++)
+        g->nodes[i]->max_size = qr_shape_size(g->nodes[i]);
+    size_t n_tr = p.n_tr, n_buf = p.n_buf, n_acts = p.n_acts, n_agr = p.n_agr, n_aux = p.n_aux,
+           n_scr = p.n_scr;
     g->n_trainable = n_tr;
     g->n_params = n_tr + n_buf;
     g->n_acts = n_acts;

@@ -47,6 +47,7 @@ struct qr_graph {
     size_t n_aux;
     float *scratch;             /* temporary space shared by all ops (never live across ops) */
     size_t n_scratch;
+    size_t mem_limit;           /* bytes the arenas may take (0: no limit) */
     qr_status status;
     char err[QR_ERROR_MAX];
 };
@@ -59,6 +60,24 @@ static inline size_t qr_shape_size(const qr_node *n)
         s *= n->shape[i];
     return s;
 }
+
+/* Element count of a node at its current shape, SIZE_MAX if it does not fit a size_t. */
+static inline size_t qr_shape_size_checked(const qr_node *n)
+{
+    size_t s = 1;
+    for (int i = 0; i < n->ndim; i++)
+        if (__builtin_mul_overflow(s, n->shape[i], &s))
+            return SIZE_MAX;
+    return s;
+}
+
+/* Bytes of a node's own buffers at the current batch (values unless an alias, gradient,
+ * op state), as compile allocates them; SIZE_MAX when too large to count. */
+size_t qr_node_memory(const qr_graph *g, const qr_node *n);
+/* "(256, 400000, 48)": a node's shape at the current batch, for messages. */
+void qr_shape_format(const qr_node *n, char *buf, size_t len);
+/* "12.3 GiB": a byte count for messages. */
+void qr_bytes_format(size_t bytes, char *buf, size_t len);
 
 /* Record the first error of a graph (later ones are dropped). Returns s. */
 qr_status qr_graph_fail(qr_graph *g, qr_status s, const char *fmt, ...)

@@ -128,7 +128,9 @@ static void gru_aux_split(const qr_node *n, gru_dims d, float **gates, float **h
  * NaN in, NaN out.
  * exp: x clamped to [-87, 88] (σ and tanh saturate long before), Cody-Waite reduction
  * x = n·ln2 + r with |r| <= ln2/2 (n rounded with the 1.5·2^23 trick, no rounding call),
- * Cephes' degree-5 polynomial for exp(r), and 2^n built in the exponent bits.
+ * Cephes' degree-5 polynomial for exp(r), and 2^n built in the exponent bits from the bits of
+ * the rounded float (a NaN x never meets a float-to-int cast: undefined behaviour in C, and
+ * what UBSan's float-cast-overflow reports).
  * gru_select(c, a, b) is c ? a : b without a branch. */
 static inline QR_GRU_INLINE float gru_select(int c, float a, float b)
 {
@@ -145,7 +147,10 @@ static inline QR_GRU_INLINE float gru_exp(float x)
 {
     x = gru_select(x < -87.0f, -87.0f, x);
     x = gru_select(x > 88.0f, 88.0f, x);
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    /* t = 1.5·2^23 + n: n is also the low bits of t, read as an integer below (no
+     * float-to-int conversion, which a NaN would make undefined) */
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -155,7 +160,9 @@ static inline QR_GRU_INLINE float gru_exp(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
-    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23; /* NaN: p is NaN anyway */
+    uint32_t tbits;
+    memcpy(&tbits, &t, sizeof tbits);
+    uint32_t bits = (tbits - 0x4B400000u + 127u) << 23; /* NaN: p is NaN anyway */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;

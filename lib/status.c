@@ -1,4 +1,4 @@
-/* Status codes, error messages and the thread setting. */
+/* Status codes, error messages, the thread setting and the memory limit. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <cblas.h>
@@ -47,4 +47,23 @@ QR_API void qr_set_threads(int n)
 QR_API int qr_get_threads(void)
 {
     return qr_threads;
+}
+
+static size_t qr_memory_limit;
+static char qr_memory_origin[161];
+
+QR_API void qr_set_memory_limit(size_t bytes, const char *origin)
+{
+    qr_memory_limit = bytes;
+    snprintf(qr_memory_origin, sizeof qr_memory_origin, "%s", origin ? origin : "");
+}
+
+QR_API size_t qr_get_memory_limit(void)
+{
+    return qr_memory_limit;
+}
+
+QR_API const char *qr_memory_limit_origin(void)
+{
+    return qr_memory_origin;
 }

@@ -133,6 +133,69 @@ static qr_status init_param(qr_node *p, const qr_model_spec *spec, qr_rng *r)
     return QR_OK;
 }
 
+static size_t add_sat(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+/* The model's memory, from its shapes before anything is allocated, against `limit` (0: none):
+ * the graph's arenas plus `copies` float copies of the parameters. The message says what was
+ * asked for, by what (the largest layer, its output shape) and the limit. Layer i made the
+ * nodes first[i] .. first[i + 1] - 1. `library_limit`: the limit is qr_get_memory_limit(), whose
+ * origin the message quotes. */
+static qr_status check_memory(qr_model *m, const size_t *first, size_t copies, size_t limit,
+                              int library_limit, qr_error *err)
+{
+    qr_graph *g = m->graph;
+    qr_graph_memory mem;
+    qr_status s = qr_graph_memory_use(g, &mem);
+    if (s != QR_OK)
+        return qr_error_set(err, s, "model: %s", qr_graph_error(g));
+    size_t n_par = mem.params / sizeof(float);
+    size_t state = n_par && copies > SIZE_MAX / sizeof(float) / n_par
+                       ? SIZE_MAX : copies * n_par * sizeof(float);
+    size_t total = add_sat(mem.total, state);
+    if (total != SIZE_MAX && (!limit || total <= limit))
+        return QR_OK;
+    size_t big = 0, big_bytes = 0;
+    for (size_t i = 0; i < m->spec.n_layers; i++) {
+        size_t b = 0;
+        for (size_t k = first[i]; k < first[i + 1]; k++)
+            b = add_sat(b, qr_node_memory(g, g->nodes[k]));
+        if (b > big_bytes) {
+            big = i;
+            big_bytes = b;
+        }
+    }
+    char t_total[32], t_lim[32], t_act[32], t_par[32], t_aux[32], t_state[32], t_big[32],
+        shape[64] = "?";
+    qr_bytes_format(total, t_total, sizeof t_total);
+    qr_bytes_format(limit, t_lim, sizeof t_lim);
+    qr_bytes_format(add_sat(mem.acts, mem.act_grads), t_act, sizeof t_act);
+    qr_bytes_format(add_sat(mem.params, mem.param_grads), t_par, sizeof t_par);
+    qr_bytes_format(add_sat(mem.aux, mem.scratch), t_aux, sizeof t_aux);
+    qr_bytes_format(state, t_state, sizeof t_state);
+    qr_bytes_format(big_bytes, t_big, sizeof t_big);
+    const qr_layer_spec *l = &m->spec.layers[big];
+    if (first[big + 1] > first[big])
+        qr_shape_format(g->nodes[first[big + 1] - 1], shape, sizeof shape);
+    char why[224];
+    const char *origin = qr_memory_limit_origin();
+    if (total == SIZE_MAX || !limit)
+        snprintf(why, sizeof why, "more than can be addressed");
+    else
+        snprintf(why, sizeof why, "more than the memory limit of %s%s%s%s", t_lim,
+                 library_limit && *origin ? " (" : "", library_limit ? origin : "",
+                 library_limit && *origin ? ")" : "");
+    return qr_error_set(err, QR_ERR_NOMEM,
+                        "model: input (%zu, %zu) at batch %zu needs %s (%zu bytes: activations "
+                        "%s, op state and scratch %s, parameters %s%s%s; largest layer '%s' "
+                        "(%s, output %s): %s), %s; nothing was allocated", m->spec.t, m->spec.f,
+                        g->max_batch, t_total, total, t_act, t_aux, t_par,
+                        copies ? ", training state " : "", copies ? t_state : "", l->name,
+                        qr_layer_kind_name(l->kind), shape, t_big, why);
+}
+
 QR_API qr_status qr_model_new(const qr_model_spec *spec, size_t max_batch, uint64_t seed,
                               qr_model **out, qr_error *err)
 {
@@ -187,10 +250,18 @@ QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, ui
         qr_model_free(m);
         return qr_error_set(err, QR_ERR_NOMEM, "model: out of memory");
     }
+    size_t *first = calloc(m->spec.n_layers + 1, sizeof *first);
+    if (!first) {
+        qr_model_free(m);
+        return qr_error_set(err, QR_ERR_NOMEM, "model: out of memory");
+    }
     for (size_t i = 0; i < m->spec.n_layers && h; i++) {
         const qr_layer_spec *l = &m->spec.layers[i];
         qr_error lerr = {{0}};
+        first[i] = g->n_nodes;
+        first[i + 1] = g->n_nodes;
         h = build_layer(m, l, h, &lerr);
+        first[i + 1] = g->n_nodes;
         m->layer_out[i] = h;
         if (!h) {
             if (lerr.msg[0])
@@ -199,6 +270,7 @@ QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, ui
                 qr_error_set(err, qr_graph_status(g), "layer '%s' (%s): %s", l->name,
                              qr_layer_kind_name(l->kind), qr_graph_error(g));
             qr_model_free(m);
+            free(first);
             return QR_ERR_CONFIG;
         }
     }
@@ -210,6 +282,7 @@ QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, ui
                      "model: the last layer's output is (B%s) but must be (B, %zu), one logit "
                      "per class: end the model with a dense layer", shape, spec->n_classes);
         qr_model_free(m);
+        free(first);
         return QR_ERR_CONFIG;
     }
     m->logits = qr_node_set_name(h, "logits");
@@ -223,6 +296,7 @@ QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, ui
             qr_error_set(err, QR_ERR_CONFIG, "model: distillation needs 0 <= alpha <= 1 and a "
                          "temperature > 0 (%s)", qr_graph_error(g));
             qr_model_free(m);
+            free(first);
             return QR_ERR_CONFIG;
         }
     }
@@ -236,9 +310,19 @@ QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, ui
             qr_error_set(err, QR_ERR_FORMAT, "model: declares %zu parameters, more than the "
                          "%zu the data can hold", count, opt->max_params);
             qr_model_free(m);
+            free(first);
             return QR_ERR_FORMAT;
         }
     }
+    size_t limit = opt && opt->max_memory ? opt->max_memory : qr_get_memory_limit();
+    s = check_memory(m, first, opt ? opt->param_copies : 0, limit,
+                     !(opt && opt->max_memory), err);
+    free(first);
+    if (s != QR_OK) {
+        qr_model_free(m);
+        return s;
+    }
+    qr_graph_set_memory_limit(g, limit);
     if ((s = qr_graph_compile(g)) != QR_OK) {
         qr_error_set(err, s, "model: %s", qr_graph_error(g));
         qr_model_free(m);

@@ -5,6 +5,7 @@
  *   | n_tensors × { u16 name_len | name | u8 ndim | u8 dtype (0 = f32) | u16 reserved (0)
  *                   | u64 dims[ndim] | f32 data[prod dims] }
  *   | u32 CRC-32 of every byte before it. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
@@ -345,6 +346,14 @@ QR_API qr_status qr_model_load(const char *path, size_t max_batch, qr_model **ou
             s = qr_error_set(err, QR_ERR_FORMAT, "%s: tensor '%s' is truncated", path, name);
             break;
         }
+        /* a NaN or inf weight makes every output NaN, and export would cast it to an integer
+         * (undefined behaviour): refuse it here, naming it */
+        for (size_t i = 0; i < count; i++)
+            if (!isfinite(dst[i])) {
+                s = qr_error_set(err, QR_ERR_NUMERIC, "%s: tensor '%s', element %zu of %zu, is "
+                                 "not finite (%g)", path, name, i, count, (double)dst[i]);
+                break;
+            }
     }
     if (s == QR_OK && loaded != n_params) {
         const char *missing = "?";

@@ -36,5 +36,16 @@ qr_csv_options qr_cli_model_csv_options(qr_model *m, const char *path, const cha
 int qr_cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 /* Parse a whole non-negative integer; 0 on success. */
 int qr_cli_size(const char *s, size_t *out);
+/* Parse a byte count: a whole number with an optional binary suffix K, M, G, T (KiB, MiB,
+ * ..., a final B optional; 1.5G allowed), or "0" / "none" for no limit; 0 on success. */
+int qr_cli_bytes(const char *s, size_t *out);
+/* The memory limit for models (qr_set_memory_limit): QREG_MAX_MEMORY when set (the global
+ * option --max-memory sets it, so sweep runs inherit it), else half the memory available
+ * (physical memory, cgroup limit, address-space limit: the smallest), at most 32 GiB.
+ * Returns 0, or -1 with a message on stderr when QREG_MAX_MEMORY is not a size. `from_option`:
+ * the value came from --max-memory (for the note errors quote). */
+int qr_cli_memory_setup(int from_option);
+/* Half the available memory, capped, as qr_cli_memory_setup chooses it by default. */
+size_t qr_cli_default_memory_limit(size_t *available);
 
 #endif

@@ -1,8 +1,14 @@
-/* Option parsing shared by the subcommands. */
+/* Option parsing shared by the subcommands, and the memory limit the qreg command sets. */
+#define _DEFAULT_SOURCE 1 /* _SC_PHYS_PAGES */
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include "cli.h"
 #include "lib/fileio.h"
 #include "qreg/audio.h"
@@ -99,4 +105,107 @@ qr_csv_options qr_cli_model_csv_options(qr_model *m, const char *path, const cha
     o.classes = qr_model_classes(m);
     o.n_classes = o.classes ? spec->n_classes : 0;
     return o;
+}
+
+int qr_cli_bytes(const char *s, size_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return -1;
+    if (strcasecmp(s, "none") == 0 || strcasecmp(s, "unlimited") == 0) {
+        *out = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v >= 0) || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+        return -1;
+    double mul = 1;
+    const char *u = end;
+    switch (*u) {
+    case 'k': case 'K': mul = 1024.0; u++; break;
+    case 'm': case 'M': mul = 1024.0 * 1024; u++; break;
+    case 'g': case 'G': mul = 1024.0 * 1024 * 1024; u++; break;
+    case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; u++; break;
+    default: break;
+    }
+    if (mul > 1 && *u == 'i')
+        u++;
+    if (*u == 'b' || *u == 'B')
+        u++;
+    if (*u)
+        return -1;
+    v = floor(v * mul);
+    if (!(v < 1.8e19) || (mul == 1 && v != strtod(s, NULL)))
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+/* A cgroup's memory limit in bytes (v2 memory.max, v1 memory.limit_in_bytes); 0 if none. */
+static size_t cgroup_limit(void)
+{
+    static const char *const files[] = {"/sys/fs/cgroup/memory.max",
+                                        "/sys/fs/cgroup/memory/memory.limit_in_bytes"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        FILE *f = fopen(files[i], "r");
+        if (!f)
+            continue;
+        char line[64] = "";
+        char *ok = fgets(line, sizeof line, f);
+        fclose(f);
+        unsigned long long v;
+        char *end;
+        if (ok && line[0] >= '0' && line[0] <= '9' &&
+            (v = strtoull(line, &end, 10)) > 0 && (*end == '\n' || *end == '\0') &&
+            v < (1ULL << 62))
+            return (size_t)v;
+    }
+    return 0;
+}
+
+size_t qr_cli_default_memory_limit(size_t *available)
+{
+    size_t avail = SIZE_MAX;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && (unsigned long)pages <= SIZE_MAX / (unsigned long)page)
+        avail = (size_t)pages * (size_t)page;
+    size_t cg = cgroup_limit();
+    if (cg && cg < avail)
+        avail = cg;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < avail)
+        avail = (size_t)rl.rlim_cur;
+    if (available)
+        *available = avail;
+    const size_t cap = (size_t)32 << 30;
+    size_t half = avail == SIZE_MAX ? cap : avail / 2;
+    return half < cap ? half : cap;
+}
+
+int qr_cli_memory_setup(int from_option)
+{
+    const char *env = getenv("QREG_MAX_MEMORY");
+    char origin[160];
+    size_t limit;
+    if (env && *env) {
+        if (qr_cli_bytes(env, &limit) != 0) {
+            fprintf(stderr, "qreg: %s '%s' is not a size (e.g. 4G, 512M, none)\n",
+                    from_option ? "--max-memory" : "QREG_MAX_MEMORY", env);
+            return -1;
+        }
+        snprintf(origin, sizeof origin, "set by %s%s", from_option ? "--max-memory " :
+                 "QREG_MAX_MEMORY=", env);
+    } else {
+        size_t avail;
+        limit = qr_cli_default_memory_limit(&avail);
+        char gib[32];
+        snprintf(gib, sizeof gib, "%.1f GiB", (double)avail / (1024.0 * 1024 * 1024));
+        snprintf(origin, sizeof origin, "the default: half of the %s of memory available, at "
+                 "most 32 GiB; qreg --max-memory SIZE changes it",
+                 avail == SIZE_MAX ? "unknown amount" : gib);
+    }
+    qr_set_memory_limit(limit, origin);
+    return 0;
 }

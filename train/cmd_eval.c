@@ -35,7 +35,35 @@ static const char eval_help[] =
     "                    per-frame and per-event metrics; --stream-k N, --stream-tolerance S,\n"
     "                    --stream-rate HZ, --stream-out FILE, --stream-window: docs/streaming.md\n"
     "  --json            print the result as one JSON object (with the metrics per model)\n"
-    "  -h, --help        this help\n";
+    "  -h, --help        this help\n"
+    "\n"
+    "A loss or logits that are not finite (inputs that overflow the model's float arithmetic)\n"
+    "are an error (exit 1) naming the first such sample; no result is printed.\n";
+
+/* The loss came out NaN or infinite: name the first sample whose logits are not finite (a
+ * result built on them would be meaningless, so eval fails). */
+static void report_nonfinite(qr_model *m, const qr_dataset *d, const char *data, double loss)
+{
+    size_t c = qr_model_spec_of(m)->n_classes, row = d->t * d->f, chunk = 256;
+    float *z = malloc(chunk * c * sizeof *z);
+    for (size_t at = 0; z && at < d->n; at += chunk) {
+        size_t b = d->n - at < chunk ? d->n - at : chunk;
+        if (qr_model_predict(m, d->x + at * row, b, z, NULL) != QR_OK)
+            break;
+        for (size_t i = 0; i < b * c; i++)
+            if (!isfinite(z[i])) {
+                size_t k = at + i / c;
+                fprintf(stderr, "qreg eval: %s: the loss is %g: the logits of sample %zu (data "
+                        "row %zu) are not finite (%g); its values overflow the model's float "
+                        "arithmetic, or the model is broken. No result.\n", data, loss, k + 1,
+                        (d->source_row ? d->source_row[k] : k) + 1, (double)z[i]);
+                free(z);
+                return;
+            }
+    }
+    free(z);
+    fprintf(stderr, "qreg eval: %s: the loss is %g (not finite). No result.\n", data, loss);
+}
 
 /* The model kinds evaluated: float, fake-quantized, integer. */
 enum { KIND_FLOAT, KIND_FQ, KIND_INT, N_KINDS };
@@ -144,6 +172,10 @@ int qr_cmd_eval(int argc, char **argv)
     if (!pred[KIND_FLOAT] || qr_evaluate(m, &d, &loss, &acc, pred[KIND_FLOAT]) != QR_OK ||
         (predictions && !(logits[KIND_FLOAT] = eval_logits(m, &d)))) {
         fprintf(stderr, "qreg eval: evaluation failed\n");
+        goto done;
+    }
+    if (!isfinite(loss)) {
+        report_nonfinite(m, &d, data, loss);
         goto done;
     }
     /* with a quantization plan (or --int): the accuracy of the weights rounded as deployed */

@@ -46,7 +46,9 @@ static const char train_help[] =
     "A checkpoint is written atomically after every training.checkpoint_every epochs (default\n"
     "1). Ctrl-C stops at the next batch with a checkpoint (a second Ctrl-C kills at once);\n"
     "the exit status is then 130. A non-finite loss stops training with status 1 and keeps\n"
-    "the last checkpoint; the model file is written only when training completes.\n"
+    "the last checkpoint; the model file is written only when training completes. Every\n"
+    "output (model, checkpoint, logs) is checked for writing, and with --resume the\n"
+    "checkpoint for existence, before the data is loaded.\n"
     "\n"
     "Under a quantization plan, the \"fake-quantized test accuracy\" line gives the drop\n"
     "against this model's own float weights (after regularization); with\n"
@@ -219,6 +221,12 @@ int qr_cmd_train(int argc, char **argv)
     qr_model *m = NULL;
     if (!c.model_path || (log && !c.log_path)) {
         fprintf(stderr, "qreg train: out of memory\n");
+        goto done_config;
+    }
+    /* before loading data (audio can take minutes) and training: an output that cannot be
+     * written, or a --resume with nothing to resume, fails now rather than at the end */
+    if (qr_train_check_outputs(&c, resume, &err) != QR_OK) {
+        fprintf(stderr, "qreg train: %s\n", err.msg);
         goto done_config;
     }
     if (qr_train_load_data(&c, &d, &err) != QR_OK) {

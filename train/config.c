@@ -187,6 +187,10 @@ static qr_status parse_optimizer(qr_train_config *c, const cJSON *o, const char 
         (s = qr_json_get_float(o, "weight_decay", 0, 1, &c->weight_decay, where, "optimizer",
                                err)))
         return s;
+    /* the getter's range is inclusive: 0 would pass, and train nothing at all */
+    if (!(p->lr > 0.0f))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: 'optimizer.learning_rate' must be > 0 (0 "
+                            "would leave the weights where they start)", where);
     if (kind != QR_OPTIM_SGD && (cJSON_GetObjectItemCaseSensitive(o, "momentum") ||
                                  cJSON_GetObjectItemCaseSensitive(o, "nesterov")))
         return qr_error_set(err, QR_ERR_CONFIG,

@@ -33,7 +33,44 @@ static void usage(FILE *f)
                "low-bit grids for microcontrollers.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nglobal options (before or after the command):\n"
+               "  --max-memory SIZE  largest model to build (bytes, or with K, M, G, T; none for\n"
+               "                     no limit); checked from the shapes before anything is\n"
+               "                     allocated. Default: half the memory available (physical,\n"
+               "                     cgroup or ulimit -v), at most 32 GiB. Also QREG_MAX_MEMORY;\n"
+               "                     sweep runs inherit it.\n");
     fprintf(f, "\n'qreg <command> --help' describes a command. 'qreg --version' prints the version.\n");
+}
+
+/* Take the global option --max-memory SIZE (or =SIZE) out of argv, wherever it stands, into
+ * QREG_MAX_MEMORY (so that the runs a sweep starts inherit it). Returns -1 on a missing value,
+ * 1 if it was given, 0 if not. */
+static int take_max_memory(int *argc, char **argv)
+{
+    int given = 0;
+    for (int i = 1; i < *argc; i++) {
+        const char *v = NULL;
+        int used;
+        if (strcmp(argv[i], "--max-memory") == 0) {
+            if (i + 1 >= *argc)
+                return -1;
+            v = argv[i + 1];
+            used = 2;
+        } else if (strncmp(argv[i], "--max-memory=", 13) == 0) {
+            v = argv[i] + 13;
+            used = 1;
+        } else {
+            continue;
+        }
+        if (setenv("QREG_MAX_MEMORY", v, 1) != 0)
+            return -1;
+        for (int k = i; k + used <= *argc; k++)
+            argv[k] = argv[k + used];
+        *argc -= used;
+        i--;
+        given = 1;
+    }
+    return given;
 }
 
 /* OpenBLAS 0.3.21 does not know recent CPUs (e.g. Intel family 6 model 207) and falls back to
@@ -73,6 +110,13 @@ static void qr_fix_openblas_core(char **argv)
 int main(int argc, char **argv)
 {
     qr_fix_openblas_core(argv);
+    int mm = take_max_memory(&argc, argv);
+    if (mm < 0) {
+        fprintf(stderr, "qreg: --max-memory needs a size (e.g. 4G, 512M, none)\n");
+        return 2;
+    }
+    if (qr_cli_memory_setup(mm) != 0)
+        return 2;
     if (argc < 2) {
         usage(stderr);
         return 2;

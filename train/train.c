@@ -1,11 +1,14 @@
 /* A training config's data (CSV or audio, split and standardized) and the evaluation of a model
  * on a dataset; the training loop itself is trainer.c. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "lib/fileio.h"
 #include "lib/graph_impl.h"
 #include "model/model_impl.h"
@@ -81,6 +84,50 @@ QR_API qr_status qr_train_load_data(const qr_train_config *c, qr_split_data *d, 
     if (s != QR_OK)
         qr_split_data_free(d);
     return s;
+}
+
+/* `path` (a `role` output) can be replaced atomically: its directory takes a new file and it
+ * is not a directory itself. */
+static qr_status check_writable(const char *path, const char *role, qr_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return qr_error_set(err, QR_ERR_IO, "%s output %s is a directory; nothing was trained",
+                            role, path);
+    qr_atomic_file f;
+    qr_error e = {{0}};
+    if (qr_atomic_open(&f, path, &e) != QR_OK)
+        return qr_error_set(err, QR_ERR_IO, "%s output %s cannot be written (%s); nothing was "
+                            "trained", role, path, e.msg);
+    qr_atomic_abort(&f);
+    return QR_OK;
+}
+
+QR_API qr_status qr_train_check_outputs(const qr_train_config *c, int resume, qr_error *err)
+{
+    const struct {
+        const char *path, *role;
+    } out[] = {{c->model_path, "the model"},
+               {c->checkpoint_every || resume ? c->checkpoint_path : NULL, "the checkpoint"},
+               {c->log_path, "the log"},
+               {c->quant_log_path, "the quantization log"},
+               {c->hist_path, "the histogram log"},
+               {c->prune_log_path, "the pruning log"}};
+    qr_status s;
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
+        if (out[i].path && (s = check_writable(out[i].path, out[i].role, err)) != QR_OK)
+            return s;
+    if (resume) {
+        if (!c->checkpoint_path)
+            return qr_error_set(err, QR_ERR_STATE, "--resume: the config has no checkpoint path");
+        if (access(c->checkpoint_path, F_OK) != 0)
+            return qr_error_set(err, QR_ERR_STATE, "--resume: there is no checkpoint %s to resume "
+                                "from (%s): the run finished (its checkpoint is removed once the "
+                                "model is saved), never wrote one, or wrote it elsewhere "
+                                "(output.checkpoint, --out); run without --resume to start over",
+                                c->checkpoint_path, strerror(errno));
+    }
+    return QR_OK;
 }
 
 QR_API qr_status qr_evaluate(qr_model *m, const qr_dataset *d, double *loss, double *accuracy,

@@ -415,7 +415,11 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_tra
     t->batches = (tr->n + t->batch - 1) / t->batch;
     t->row = tr->t * tr->f;
     t->classes = tr->n_classes;
-    qr_model_options mopt = {c->distill, c->kd_alpha, c->kd_temperature, c->kd_t2, 0};
+    /* training keeps 6 float copies of the parameters besides the graph: optimizer state
+     * (2), best and saved weights, weight-decay mask, STE shadow */
+    qr_model_options mopt = {.distill = c->distill, .kd_alpha = c->kd_alpha,
+                             .kd_temperature = c->kd_temperature, .kd_t2 = c->kd_t2,
+                             .param_copies = 6};
     s = qr_model_new_ex(&spec, t->batch, root->seed + stage * 1000003u, &mopt, &t->m, err);
     qr_model_spec_free(&spec);
     if (s != QR_OK)
@@ -828,6 +832,9 @@ QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
                             "('training.init' or --init) can be evaluated without training",
                             c->source ? c->source : "config");
     int resume = ctl && ctl->resume;
+    qr_status cs = qr_train_check_outputs(c, resume, err);
+    if (cs != QR_OK)
+        return cs;
     if (resume && !c->checkpoint_path)
         return qr_error_set(err, QR_ERR_ARG, "resume: no checkpoint path");
     qr_status s = QR_OK;

@@ -57,6 +57,19 @@ QR_API qr_status qr_error_set(qr_error *err, qr_status s, const char *fmt, ...)
 QR_API void qr_set_threads(int n);
 QR_API int qr_get_threads(void);
 
+/* Memory limit: qr_graph_compile (and so qr_model_new, qr_model_load and training) refuses a
+ * graph whose arenas would take more than `bytes`, before allocating anything, with
+ * QR_ERR_NOMEM and a message naming the bytes asked for, the largest tensor and the limit.
+ * 0 (the default) means no limit: the library never guesses the machine's memory, the caller
+ * chooses (the qreg command: half the physical memory, --max-memory). `origin` (may be NULL,
+ * copied, at most 160 characters) says where the limit comes from; errors quote it, e.g.
+ * "half the physical memory; qreg --max-memory SIZE changes it". Applies to graphs created
+ * afterwards (qr_graph_set_memory_limit overrides it per graph). */
+QR_API void qr_set_memory_limit(size_t bytes, const char *origin);
+QR_API size_t qr_get_memory_limit(void);
+/* The note given with the limit ("" if none). */
+QR_API const char *qr_memory_limit_origin(void);
+
 #ifdef __cplusplus
 }
 #endif

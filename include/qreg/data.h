@@ -60,6 +60,9 @@ typedef struct qr_csv_options {
     size_t n_classes;
 } qr_csv_options;
 
+/* The largest |feature| a CSV file may hold. */
+#define QR_CSV_MAX_ABS 1e18
+
 /* Load a CSV file into `out`.
  *
  * Cells: spaces and tabs around a cell are ignored (unless one is the delimiter); a cell
@@ -67,7 +70,8 @@ typedef struct qr_csv_options {
  * LF or CRLF, the last one optionally; a UTF-8 byte order mark and blank lines before the
  * first row or after the last are skipped; a blank line between rows is an error.
  * Features are decimal numbers read by strtod (so '.' as decimal point under the default
- * "C" locale); NaN, infinities and values outside the float range are errors.
+ * "C" locale); NaN, infinities, hexadecimal numbers ("0x10") and magnitudes above
+ * QR_CSV_MAX_ABS (1e18: float sums and squares of larger inputs overflow) are errors.
  *
  * Labels are integers or strings. Without a fixed list the classes are the sorted distinct
  * labels: numerically when every label is an integer (then "03" and "3" are the same class,

@@ -83,8 +83,12 @@ QR_API int qr_export_name_ok(const char *name);
 /* Write DIR/model.qrt, DIR/model.c and DIR/model.h (C identifier prefix `name`, all const,
  * 8-byte aligned, stamped with the qreg version), and the compiled model
  * DIR/model_compiled.c and .h (const tensors and straight-line layer calls: name_reset,
- * name_push, name_logits, name_run, name_quantize_frame; see qrt_builder_write_compiled_ex),
- * as a set (qr_export_write_ex). */
+ * name_push, name_logits, name_run, name_quantize_frame; see qrt_builder_write_compiled_ex).
+ * The files are replaced as a set (qr_export_write_ex): all written into a temporary directory
+ * in DIR first, then renamed in, so a failed write (a full disk) leaves the previous export
+ * whole; each header defines NAME_EXPORT_STAMP and its .c fails to compile (#error) against a
+ * header of another export. Stale temporary directories of killed exports are removed
+ * (docs/format.md). */
 QR_API qr_status qr_export_write(const uint8_t *blob, size_t len, const char *dir,
                                  const char *name, qr_error *err);
 

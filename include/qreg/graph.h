@@ -78,8 +78,28 @@ QR_API const char *qr_graph_error(const qr_graph *g);
 
 /* Allocate every buffer: parameter and gradient arenas (same layout, trainable tensors
  * first), activations, gradients of activations, op state. After this, no builder may be
- * called and nothing in forward/backward allocates. */
+ * called and nothing in forward/backward allocates. Their size is checked against the
+ * graph's memory limit first (qr_graph_set_memory_limit). */
 QR_API qr_status qr_graph_compile(qr_graph *g);
+
+/* What the arenas of a graph take at its maximum batch, in bytes, computed from the shapes
+ * without allocating anything (before or after compile). */
+typedef struct qr_graph_memory {
+    size_t params;          /* parameters and buffers */
+    size_t param_grads;     /* their gradients */
+    size_t acts;            /* activations */
+    size_t act_grads;       /* gradients of activations */
+    size_t aux;             /* op state kept from forward to backward */
+    size_t scratch;         /* temporaries shared by the ops */
+    size_t total;           /* the sum; SIZE_MAX when it does not fit a size_t */
+    const qr_node *largest; /* the node whose own buffers (values, gradient, state) are largest */
+    size_t largest_bytes;
+} qr_graph_memory;
+/* Fill *out (QR_OK), or return the shape-inference error of an unbuilt graph. */
+QR_API qr_status qr_graph_memory_use(qr_graph *g, qr_graph_memory *out);
+/* qr_graph_compile fails with QR_ERR_NOMEM, allocating nothing, when the total would exceed
+ * `bytes` (0: no limit). A new graph starts with the library's limit (qr_set_memory_limit). */
+QR_API void qr_graph_set_memory_limit(qr_graph *g, size_t bytes);
 
 /* Change the batch (1..max_batch) of every input and re-infer shapes. */
 QR_API qr_status qr_graph_set_batch(qr_graph *g, size_t batch);

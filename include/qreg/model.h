@@ -108,6 +108,12 @@ typedef struct qr_model_options {
     int kd_t2;                /* multiply the KL term by T² (Hinton; default on) */
     size_t max_params;        /* refuse (QR_ERR_FORMAT) a model with more parameters than
                                  this before allocating anything large (0: no limit) */
+    size_t max_memory;        /* bytes the model may take (0: the library's limit,
+                                 qr_set_memory_limit): refused with QR_ERR_NOMEM before
+                                 anything large is allocated, naming the largest layer */
+    size_t param_copies;      /* float copies of the parameters the caller will keep besides
+                                 the graph (optimizer state, best weights), counted against
+                                 the limit too */
 } qr_model_options;
 
 /* qr_model_new with options (NULL: the defaults of qr_model_new). With distill, the graph
@@ -204,7 +210,10 @@ QR_API qr_status qr_prune_plan_parse(qr_prune_plan *p, const struct cJSON *secti
 
 /* Save to `path` atomically (temporary file + rename): format in docs/format.md. */
 QR_API qr_status qr_model_save(const qr_model *m, const char *path, qr_error *err);
-/* Load a model saved by qr_model_save and build it for batches of up to max_batch. */
+/* Load a model saved by qr_model_save and build it for batches of up to max_batch. The
+ * header's shapes are checked against the library's memory limit (qr_set_memory_limit)
+ * before anything is allocated; non-finite parameters are refused (QR_ERR_NUMERIC, naming
+ * the tensor and element). */
 QR_API qr_status qr_model_load(const char *path, size_t max_batch, qr_model **out,
                                qr_error *err);
 

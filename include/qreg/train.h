@@ -164,6 +164,12 @@ typedef struct qr_train_control {
     volatile sig_atomic_t *stop;
 } qr_train_control;
 
+/* Before a long run: every output path of the config (model, checkpoint, logs) can be
+ * written — a temporary file is created next to each and removed, as the atomic writes at
+ * the end will — and, with `resume`, the checkpoint exists. QR_ERR_IO or QR_ERR_STATE naming
+ * the path and its role; nothing is left behind. qr_train_ex calls it first. */
+QR_API qr_status qr_train_check_outputs(const qr_train_config *c, int resume, qr_error *err);
+
 /* qr_train with checkpoints, resume and stop requests (ctl may be NULL). A resumed run
  * produces bit for bit the model an uninterrupted run with the same config, seed and thread
  * count produces. A checkpoint written for another config, seed, epoch count or data set is
