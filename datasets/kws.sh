@@ -1,34 +1,45 @@
 #!/usr/bin/env bash
 # datasets/kws.sh — synthesize a keyword-spotting data set in the Speech Commands
-# layout: 10 keywords (yes no up down left right on off stop go), _unknown_ (25
-# other words) and _silence_, 1 s clips of 16 kHz mono 16-bit WAV, spoken by
-# espeak-ng and flite voices at random speed, pitch, offset and level, mixed with
-# real background recordings and synthetic noise at a random SNR. Validation and
-# test voices never occur in training (validation_list.txt, testing_list.txt).
+# layout: 10 keywords (yes no up down left right on off stop go, or --words),
+# _unknown_ (other Speech Commands words) and _silence_, 1 s clips of 16 kHz mono
+# 16-bit WAV, spoken by espeak-ng, flite and Festival voices at random speed, pitch,
+# offset and level, mixed with real background recordings and synthetic noise at a
+# random SNR. Validation and test voices never occur in training
+# (validation_list.txt, testing_list.txt).
 #
-# Installs espeak-ng, flite, sox, sonic-pi-samples and asterisk-moh-opsound-wav
-# with apt-get if missing (root or sudo). Same seed => same bytes.
-# See datasets/README.md.
+# Installs espeak-ng, flite, festival and its English voices, sox, sonic-pi-samples
+# and asterisk-moh-opsound-wav with apt-get if missing (root or sudo).
+# Same arguments => same bytes. See datasets/README.md.
 #
 # usage: datasets/kws.sh [--out DIR] [--clips N] [--seed S] [--small] [--jobs J] [--force]
+#                        [--words "W1 W2 ..."] [--engines LIST] [--telephone-test]
 #   default DIR: ${QREG_DATA:-$HOME/.local/share/qreg/data}/kws
-#   --clips N   number of clips, split evenly over the 12 classes (default 12000)
+#   --clips N   number of clips, split evenly over the classes (default 12000)
 #   --small     300 clips (for CI and quick tests; seconds)
 #   --seed S    random seed (default 1)
 #   --jobs J    parallel workers (default: the number of cores)
 #   --force     regenerate even if DIR already holds this exact data set
+#   --words "W1 W2 ..."  the keywords (lowercase a-z, default: the ten above);
+#               _unknown_ draws from the other 35 Speech Commands words
+#   --engines LIST  synthesizers, comma-separated (default espeak-ng,flite,festival;
+#               espeak-ng,flite is the set before Festival was added)
+#   --telephone-test  also write telephone-band (300-3400 Hz, 8 kHz) copies of the
+#               test clips: testing_list_telephone.txt, manifest_telephone.csv
 set -euo pipefail
 
 PACKAGES=(espeak-ng flite sox sonic-pi-samples asterisk-moh-opsound-wav)
+FESTIVAL_PACKAGES=(festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out="${QREG_DATA:-${HOME:-/tmp}/.local/share/qreg/data}/kws"
 clips=12000
 seed=1
 jobs=$(nproc 2>/dev/null || echo 1)
 force=()
+extra=()
+engines=espeak-ng,flite,festival
 
 usage() {
-	sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,28s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 need_value() {
@@ -46,6 +57,11 @@ while [[ $# -gt 0 ]]; do
 	--jobs) need_value "$1" $#; jobs=$2; shift 2 ;;
 	--jobs=*) jobs=${1#--jobs=}; shift ;;
 	--small) clips=300; shift ;;
+	--words) need_value "$1" $#; extra+=(--words "$2"); shift 2 ;;
+	--words=*) extra+=(--words "${1#--words=}"); shift ;;
+	--engines) need_value "$1" $#; engines=$2; shift 2 ;;
+	--engines=*) engines=${1#--engines=}; shift ;;
+	--telephone-test) extra+=(--telephone-test); shift ;;
 	--force) force=(--force); shift ;;
 	-h | --help) usage; exit 0 ;;
 	*)
@@ -74,6 +90,7 @@ as_root() {
 	fi
 }
 
+[[ ,$engines, == *,festival,* ]] && PACKAGES+=("${FESTIVAL_PACKAGES[@]}")
 missing=()
 for p in "${PACKAGES[@]}"; do
 	[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) == "install ok installed" ]] || missing+=("$p")
@@ -90,4 +107,5 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 echo "==> kws: $clips clips, seed $seed -> $out"
-exec python3 "$here/kws_make.py" --out "$out" --clips "$clips" --seed "$seed" --jobs "$jobs" "${force[@]}"
+exec python3 "$here/kws_make.py" --out "$out" --clips "$clips" --seed "$seed" --jobs "$jobs" \
+	--engines "$engines" "${force[@]}" "${extra[@]}"

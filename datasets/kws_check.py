@@ -77,7 +77,8 @@ def main(argv):
     for label in sorted(os.listdir(d)):
         p = os.path.join(d, label)
         if os.path.isdir(p) and label != "_background_noise_" and not label.startswith("."):
-            on_disk.update("%s/%s" % (label, f) for f in os.listdir(p))
+            on_disk.update("%s/%s" % (label, f) for f in os.listdir(p)
+                           if not (f == "telephone" and os.path.isdir(os.path.join(p, f))))
     in_manifest = set(r["path"] for r in manifest)
     if on_disk != in_manifest:
         err("manifest.csv and the class folders differ: %d only on disk, %d only in the manifest"
@@ -111,6 +112,29 @@ def main(argv):
         both = voices[a] & voices[b]
         if both:
             err("voices in both %s and %s: %s" % (a, b, " ".join(sorted(both))))
+
+    # --telephone-test: one band-limited copy of every test clip, and the second list/manifest.
+    tel_list = os.path.join(d, "testing_list_telephone.txt")
+    if os.path.exists(tel_list):
+        with open(tel_list) as f:
+            tel = [line.rstrip("\n") for line in f if line.strip()]
+        want = sorted("%s/telephone/%s" % tuple(p.split("/", 1)) for p in lists["test"])
+        if tel != want:
+            err("testing_list_telephone.txt does not name one copy of each test clip")
+        for p in tel:
+            if not os.path.isfile(os.path.join(d, p)):
+                err("%s: missing" % p)
+                continue
+            info, _ = read_wav(os.path.join(d, p))
+            if info != (1, 2, RATE, RATE, "NONE"):
+                err("%s: (channels, bytes, rate, frames, compression) = %s" % (p, info))
+        with open(os.path.join(d, "manifest_telephone.csv"), newline="") as f:
+            tm = list(csv.DictReader(f))
+        if [r for r in tm if r["split"] != "test"] != [r for r in manifest if r["split"] != "test"] or \
+                sorted(r["path"] for r in tm if r["split"] == "test") != tel or \
+                any(r["label"] != r["path"].split("/")[0] for r in tm):
+            err("manifest_telephone.csv is not manifest.csv with the telephone copies as its test split")
+        print("  telephone-band copies: %d" % len(tel))
 
     with open(os.path.join(d, "SHA256SUMS")) as f:
         sums = [line.rstrip("\n").split("  ", 1) for line in f]

@@ -2,11 +2,12 @@
 """Synthesize a keyword-spotting data set in the Speech Commands layout for qreg.
 
 usage: kws_make.py --out DIR [--clips N] [--seed S] [--jobs J] [--force]
+                   [--words "W1 W2 ..."] [--engines espeak-ng,flite,festival] [--telephone-test]
 (normally run by datasets/kws.sh, which installs the Debian packages first)
 
 Every clip is 1 s of 16 kHz mono 16-bit PCM WAV: one word spoken by a speech
 synthesizer (espeak-ng with one of its English accents and voice variants, or
-flite with one of its voices) at a random speed and pitch, through a random
+flite or Festival with one of their voices) at a random speed and pitch, through a random
 channel (high-pass, low-pass, reverb), placed at a random offset inside the
 1 s window, at a random level, mixed with a random 1 s excerpt of a real
 background recording (Debian packages sonic-pi-samples, asterisk-moh-opsound-wav)
@@ -14,12 +15,12 @@ or of synthetic white/pink/brown noise (sox) at a random SNR. _silence_ clips
 are background only.
 
 OUTPUT (in DIR)
-  yes/ no/ up/ down/ left/ right/ on/ off/ stop/ go/   the 10 keywords
+  yes/ no/ up/ down/ left/ right/ on/ off/ stop/ go/   the 10 keywords (or --words)
   _unknown_/     other words (bed, bird, ..., zero ... nine, ...)
   _silence_/     background only
       file names <voice>_nohash_<accent>[_<word>]_<n>.wav: as in Speech
       Commands, the part before _nohash_ names the speaker ("voice", e.g.
-      esp-f2, flite-slt); the splits keep every clip of a voice together.
+      esp-f2, cmu-slt); the splits keep every clip of a voice together.
   _background_noise_/   the 16 kHz mono background recordings the clips were
                  mixed with (not a class; as in Speech Commands)
   validation_list.txt, testing_list.txt   relative paths, one a line, sorted
@@ -28,13 +29,17 @@ OUTPUT (in DIR)
   voices.csv     voice, engine, gender, split, espeak-ng variant, number of clips
   BACKGROUNDS.txt  where each background came from, and its licence
   LICENSE.*      Debian copyright files of the packages the sound came from
+  README.txt     keywords, _unknown_ words, engines, voices and clips per split
+  <class>/telephone/, testing_list_telephone.txt, manifest_telephone.csv
+                 with --telephone-test: the test clips through a telephone channel
+                 (300-3400 Hz, 8 kHz, back to 16 kHz) and a manifest testing on them
   SHA256SUMS     sha256 of every other file (check: cd DIR && sha256sum -c SHA256SUMS)
   SOURCE.txt     generator version, arguments, package versions, counts
 
 Same arguments and same package versions -> the same bytes. All randomness
 comes from random.Random seeded with strings derived from --seed (one stream
 for the plan, one per clip), so the result does not depend on --jobs or on
-scheduling; espeak-ng, flite and sox (with -R and no dither) are deterministic
+scheduling; espeak-ng, flite, Festival and sox (with -R and no dither) are deterministic
 for the same arguments. Standard library only.
 """
 
@@ -51,20 +56,24 @@ import sys
 import wave
 from concurrent.futures import ProcessPoolExecutor
 
-GENERATOR = "qreg datasets/kws_make.py 1"
+GENERATOR = "qreg datasets/kws_make.py 2"
 RATE = 16000
 LENGTH = RATE  # samples per clip: exactly 1 s
 
-KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+DEFAULT_KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 # The 25 non-keyword words of Speech Commands v2.
-UNKNOWN_WORDS = (
+SC_OTHER_WORDS = (
     "backward", "bed", "bird", "cat", "dog", "eight", "five", "follow", "forward",
     "four", "happy", "house", "learn", "marvin", "nine", "one", "seven", "sheila",
     "six", "three", "tree", "two", "visual", "wow", "zero",
 )
 UNKNOWN = "_unknown_"
 SILENCE = "_silence_"
+# The keywords and _unknown_ words of this run (--words): set by set_words().
+KEYWORDS = DEFAULT_KEYWORDS
+UNKNOWN_WORDS = SC_OTHER_WORDS
 LABELS = KEYWORDS + (UNKNOWN, SILENCE)
+WORD_RE = re.compile(r"^(?=.{1,24}$)[a-z]+(-[a-z]+)*$")
 SPLITS = ("train", "validation", "test")
 
 # espeak-ng English accents (voice names of `espeak-ng --voices=en` that need no mbrola).
@@ -84,16 +93,27 @@ ESPEAK_VARIANTS = (
     "quincy", "rob", "robert", "shelby", "travis", "victor", "zac", "croak",
     "grandpa", "whisper",
 )
-# flite voices -> (voice group = speaker, gender). kal and kal16 are the same
-# speaker (diphones at 8 and 16 kHz); awb_time is a talking clock and unused.
+# flite and Festival voices -> (voice group = speaker, gender). The CMU voices of
+# both engines come from the same recordings: kal and kal16 (flite; diphones at 8
+# and 16 kHz) and kal_diphone (Festival) are one speaker, as are flite's slt and
+# Festival's cmu_us_slt_arctic_hts; so a speaker's clips stay in one split whichever
+# engine renders them. awb_time (a talking clock) is unused.
 FLITE_VOICES = {
-    "kal": ("flite-kal", "M"),
-    "kal16": ("flite-kal", "M"),
-    "awb": ("flite-awb", "M"),
-    "rms": ("flite-rms", "M"),
-    "slt": ("flite-slt", "F"),
+    "kal": ("cmu-kal", "M"),
+    "kal16": ("cmu-kal", "M"),
+    "awb": ("cmu-awb", "M"),
+    "rms": ("cmu-rms", "M"),
+    "slt": ("cmu-slt", "F"),
 }
-FLITE_SHARE = 0.2  # fraction of spoken clips by flite (its voices are fewer)
+# Festival voice -> (voice group, gender, Debian package, speed by Duration_Stretch).
+# The HTS voice ignores Duration_Stretch: its speed is changed by sox tempo instead.
+FESTIVAL_VOICES = {
+    "kal_diphone": ("cmu-kal", "M", "festvox-kallpc16k", True),
+    "ked_diphone": ("cmu-ked", "M", "festvox-kdlpc16k", True),
+    "cmu_us_slt_arctic_hts": ("cmu-slt", "F", "festvox-us-slt-hts", False),
+}
+ENGINES = ("espeak-ng", "flite", "festival")
+ENGINE_SHARE = 0.2  # fraction of spoken clips by flite, and by Festival (their voices are fewer)
 HELD_OUT = 0.1  # fraction of voices (per engine and gender) in validation, and in test
 
 # Background recordings. sonic-pi-samples: the ambient and loop samples that the
@@ -113,8 +133,11 @@ REAL_BACKGROUND_SHARE = 0.7  # else synthetic noise
 # Ranges of the random parameters (uniform unless said otherwise).
 ESPEAK_SPEED = (120, 220)  # words per minute (espeak-ng -s; default 175)
 ESPEAK_PITCH = (15, 85)  # espeak-ng -p, 0..99 (default 50)
-FLITE_STRETCH = (0.75, 1.35)  # flite duration_stretch
-FLITE_CENTS = (-300, 300)  # sox pitch shift for flite voices
+FLITE_STRETCH = (0.75, 1.35)  # flite duration_stretch, Festival Duration_Stretch
+FLITE_CENTS = (-300, 300)  # sox pitch shift for flite and Festival voices
+# --telephone-test: a telephone channel, band-pass 300-3400 Hz and 8 kHz sampling.
+TELEPHONE_BAND = (300, 3400)
+TELEPHONE_RATE = 8000
 HIGHPASS = (0.3, 60, 300)  # probability, Hz range
 LOWPASS = (0.3, 3000, 7000)
 REVERB = (0.25, 10, 60, 20, 80)  # probability, reverberance %, room scale %
@@ -188,6 +211,34 @@ def flite_voices():
     if missing:
         raise KwsError("flite lacks the voices %s (flite -lv: %s)" % (" ".join(missing), out.strip()))
     return list(FLITE_VOICES)
+
+
+def festival_voices():
+    """Check that Festival speaks with every voice (it falls back to its default voice, or
+    fails, for a missing one; the voice_* function is defined by the voice's package)."""
+    for v in FESTIVAL_VOICES:
+        r = subprocess.run(["festival", "--pipe"], input=("(voice_%s)\n(print current-voice)\n" % v).encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if r.returncode != 0 or v not in r.stdout.decode(errors="replace"):
+            raise KwsError("festival lacks the voice %s (Debian package %s): %s"
+                           % (v, FESTIVAL_VOICES[v][2], (r.stdout + r.stderr).decode(errors="replace").strip()))
+    return list(FESTIVAL_VOICES)
+
+
+def set_words(words):
+    """Use `words` (a list) as the keywords; _unknown_ draws from the other words of
+    Speech Commands v2 (its 10 keywords and 25 others) that are not keywords."""
+    global KEYWORDS, UNKNOWN_WORDS, LABELS
+    for w in words:
+        if not WORD_RE.match(w):
+            raise KwsError("--words: '%s' is not a word of 1-24 lowercase letters a-z (hyphens inside)" % w)
+    if len(set(words)) != len(words):
+        raise KwsError("--words: a word is given twice")
+    if not 1 <= len(words) <= 50:
+        raise KwsError("--words: 1 to 50 keywords, got %d" % len(words))
+    KEYWORDS = tuple(words)
+    UNKNOWN_WORDS = tuple(w for w in DEFAULT_KEYWORDS + SC_OTHER_WORDS if w not in words)
+    LABELS = KEYWORDS + (UNKNOWN, SILENCE)
 
 
 def copyright_licences(path):
@@ -280,28 +331,31 @@ def write_wav16(path, samples):
 
 
 # ---- plan ------------------------------------------------------------------------------
-def make_voices(seed, esp, flite):
-    """-> (speakers, groups): speakers = list of (voice group, engine, accent or flite voice);
-    groups = {group: {engine, gender, split}} split by voice, stratified by engine+gender."""
+def make_voices(seed, esp, flite, festival):
+    """-> (speakers, groups): speakers = list of (voice group, engine, accent or flite/Festival
+    voice, variant); groups = {group: {engine, gender, split}} split by voice: espeak-ng's
+    variants stratified by gender, the CMU speakers (flite and Festival) as one stratum."""
     groups = {}
     for variant, gender in esp:
         groups["esp-" + variant.lower()] = {"engine": "espeak-ng", "gender": gender, "variant": variant}
-    for v in flite:
-        g, gender = FLITE_VOICES[v]
-        groups.setdefault(g, {"engine": "flite", "gender": gender, "variant": ""})
+    cmu = [(FLITE_VOICES[v][0], "flite", FLITE_VOICES[v][1]) for v in flite] + \
+          [(FESTIVAL_VOICES[v][0], "festival", FESTIVAL_VOICES[v][1]) for v in festival]
+    for g, engine, gender in cmu:
+        d = groups.setdefault(g, {"engine": "", "gender": gender, "variant": ""})
+        d["engine"] = "+".join(e for e in ENGINES if e in d["engine"].split("+") + [engine])
     rng = random.Random("kws-split/%d" % seed)
     strata = {}
     for name in sorted(groups):
-        strata.setdefault((groups[name]["engine"], groups[name]["gender"]), []).append(name)
+        if groups[name]["engine"] == "espeak-ng":
+            strata.setdefault(groups[name]["gender"], []).append(name)
     for key in sorted(strata):
         names = strata[key]
         rng.shuffle(names)
-        if key[0] == "flite":
-            continue  # below: flite's few voices as one stratum
         n_out = max(1, round(HELD_OUT * len(names)))
         for i, name in enumerate(names):
             groups[name]["split"] = "test" if i < n_out else "validation" if i < 2 * n_out else "train"
-    fl = sorted(g for g in groups if groups[g]["engine"] == "flite")
+    # The CMU speakers (4 with flite alone, 5 with Festival): one test, one validation.
+    fl = sorted(g for g in groups if groups[g]["engine"] != "espeak-ng")
     rng.shuffle(fl)
     for i, name in enumerate(fl):
         groups[name]["split"] = "test" if i == 0 else "validation" if i == 1 else "train"
@@ -311,6 +365,8 @@ def make_voices(seed, esp, flite):
             speakers.append(("esp-" + variant.lower(), "espeak-ng", accent, variant))
     for v in flite:
         speakers.append((FLITE_VOICES[v][0], "flite", v, v))
+    for v in festival:
+        speakers.append((FESTIVAL_VOICES[v][0], "festival", v, v))
     return speakers, groups
 
 
@@ -323,12 +379,13 @@ def split_sequence(rng, n):
     return seq
 
 
-def make_plan(seed, clips, speakers, groups):
+def make_plan(seed, clips, speakers, groups, engines):
     """-> list of clip dicts: index, label, word, group, engine, accent, voice, split.
 
     Each class gets clips/12 clips (the remainder to the first classes), of which
     10 % go to validation and 10 % to test; a spoken clip then draws its engine
-    (flite with probability FLITE_SHARE) and a speaker among that split's voices."""
+    (flite and Festival, if used, with probability ENGINE_SHARE each) and a speaker among
+    that split's voices of that engine (another CMU engine's, then espeak-ng's, if it has none)."""
     rng = random.Random("kws-plan/%d" % seed)
     per_label = [clips // len(LABELS) + (1 if k < clips % len(LABELS) else 0) for k in range(len(LABELS))]
     pools = {}
@@ -342,8 +399,16 @@ def make_plan(seed, clips, speakers, groups):
                              "voice": "", "split": split})
                 continue
             word = label if label != UNKNOWN else UNKNOWN_WORDS[rng.randrange(len(UNKNOWN_WORDS))]
-            engine = "flite" if rng.random() < FLITE_SHARE else "espeak-ng"
-            pool = pools.get((split, engine)) or pools[(split, "espeak-ng")]
+            u = rng.random()
+            engine = "espeak-ng"
+            for k, e in enumerate(e for e in ENGINES[1:] if e in engines):
+                if u < ENGINE_SHARE * (k + 1):
+                    engine = e
+                    break
+            pool = pools.get((split, engine))
+            if not pool and engine != "espeak-ng":
+                pool = pools.get((split, "festival" if engine == "flite" else "flite"))
+            pool = pool or pools[(split, "espeak-ng")]
             group, engine, accent, voice = pool[rng.randrange(len(pool))]
             plan.append({"label": label, "word": word, "group": group, "engine": engine,
                          "accent": accent, "voice": voice, "split": split})
@@ -430,10 +495,12 @@ def synthesize(c, rng, params):
         cents = rng.randint(*FLITE_CENTS)
         params.update(speed=stretch, pitch=cents)
         # sox's pitch works by resampling: restore the rate before the filters.
-        effects += ["pitch", str(cents), "rate", "-h", str(RATE)]
+        pitch_fx = ["pitch", str(cents), "rate", "-h", str(RATE)]
     hp = rng.randint(*HIGHPASS[1:]) if rng.random() < HIGHPASS[0] else 0
     lp = rng.randint(*LOWPASS[1:]) if rng.random() < LOWPASS[0] else 0
     rv = (rng.randint(*REVERB[1:3]), rng.randint(*REVERB[3:5])) if rng.random() < REVERB[0] else None
+    if c["engine"] == "espeak-ng":
+        pitch_fx = []
     if hp:
         effects += ["highpass", str(hp)]
     if lp:
@@ -442,14 +509,22 @@ def synthesize(c, rng, params):
         effects += ["reverb", str(rv[0]), "50", str(rv[1])]
     params.update(highpass=hp, lowpass=lp, reverb="%d/%d" % rv if rv else "")
     for attempt in range(4):
+        tempo_fx = []
         if c["engine"] == "espeak-ng":
             run(["espeak-ng", "-v", "%s+%s" % (c["accent"], c["voice"]), "-s", str(params["speed"]),
                  "-p", str(params["pitch"]), "-w", tmp, c["word"]])
-        else:
+        elif c["engine"] == "flite":
             run(["flite", "-voice", c["voice"], "--setf", "duration_stretch=%s" % params["speed"],
                  "-t", c["word"], "-o", tmp])
+        else:
+            cmd = ["text2wave", "-eval", "(voice_%s)" % c["voice"]]
+            if FESTIVAL_VOICES[c["voice"]][3]:
+                cmd += ["-eval", "(Parameter.set 'Duration_Stretch %s)" % params["speed"]]
+            else:
+                tempo_fx = ["tempo", "-s", "%.4f" % (1.0 / params["speed"])]
+            run(cmd + ["-o", tmp], input=c["word"].encode())
         raw = run(["sox", "-V1", "-R", "-D", tmp, "-t", "raw", "-e", "floating-point", "-b", "32",
-                   "-c", "1", "-r", str(RATE), "-"] + effects).stdout
+                   "-c", "1", "-r", str(RATE), "-"] + effects[:5] + tempo_fx + pitch_fx + effects[5:]).stdout
         x = array.array("f", raw)
         if sys.byteorder == "big":
             x.byteswap()
@@ -531,7 +606,9 @@ def csv_field(v):
 
 
 def recipe_lines(args, versions):
-    lines = ["generator: %s" % GENERATOR, "clips: %d" % args.clips, "seed: %d" % args.seed]
+    lines = ["generator: %s" % GENERATOR, "clips: %d" % args.clips, "seed: %d" % args.seed,
+             "words: %s" % " ".join(KEYWORDS), "engines: %s" % " ".join(args.engines),
+             "telephone_test: %s" % ("yes" if args.telephone_test else "no")]
     for pkg in sorted(versions):
         lines.append("package: %s %s" % (pkg, versions[pkg]))
     lines.append("python: %d.%d" % sys.version_info[:2])
@@ -571,7 +648,20 @@ def main(argv):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--force", action="store_true", help="regenerate even if up to date")
+    ap.add_argument("--words", default=" ".join(DEFAULT_KEYWORDS),
+                    help="the keywords, separated by spaces or commas")
+    ap.add_argument("--engines", default=",".join(ENGINES),
+                    help="speech synthesizers to use, comma-separated: espeak-ng (always), flite, festival")
+    ap.add_argument("--telephone-test", action="store_true",
+                    help="also write telephone-band (300-3400 Hz, 8 kHz) copies of the test clips")
     args = ap.parse_args(argv)
+    set_words(args.words.replace(",", " ").split())
+    engines = [e for e in args.engines.replace(" ", ",").split(",") if e]
+    bad = [e for e in engines if e not in ENGINES]
+    if bad or "espeak-ng" not in engines or len(set(engines)) != len(engines):
+        raise KwsError("--engines: a comma-separated list of %s, with espeak-ng; got '%s'"
+                       % (", ".join(ENGINES), args.engines))
+    args.engines = [e for e in ENGINES if e in engines]
     if args.clips < len(LABELS):
         raise KwsError("--clips must be at least %d (one per class)" % len(LABELS))
     if args.jobs < 1:
@@ -579,8 +669,11 @@ def main(argv):
     out = os.path.abspath(args.out)
 
     versions = {}
-    for pkg in ("espeak-ng", "espeak-ng-data", "flite", "libflite1", "sox", "libsox3",
-                "sonic-pi-samples", "asterisk-moh-opsound-wav"):
+    pkgs = ["espeak-ng", "espeak-ng-data", "flite", "libflite1", "sox", "libsox3",
+            "sonic-pi-samples", "asterisk-moh-opsound-wav"]
+    if "festival" in args.engines:
+        pkgs += ["festival"] + sorted(set(v[2] for v in FESTIVAL_VOICES.values()))
+    for pkg in pkgs:
         v = package_version(pkg)
         if v is None:
             raise KwsError("Debian package %s is not installed (datasets/kws.sh installs it)" % pkg)
@@ -593,7 +686,8 @@ def main(argv):
         raise KwsError("%s exists, is not empty and was not made by kws.sh: not overwriting it" % out)
 
     esp = espeak_voices()
-    fl = flite_voices()
+    fl = flite_voices() if "flite" in args.engines else []
+    fe = festival_voices() if "festival" in args.engines else []
     backgrounds = find_backgrounds()
 
     part = out + ".partial"
@@ -607,8 +701,8 @@ def main(argv):
     bg_real = [b[0] for b in backgrounds if b[1] != "noise"]
     bg_noise = [b[0] for b in backgrounds if b[1] == "noise"]
 
-    speakers, groups = make_voices(args.seed, esp, fl)
-    plan = make_plan(args.seed, args.clips, speakers, groups)
+    speakers, groups = make_voices(args.seed, esp, fl, fe)
+    plan = make_plan(args.seed, args.clips, speakers, groups, args.engines)
     tmp_root = os.path.join(part, ".tmp")
     name_clips(plan)
     for label in LABELS:
@@ -671,12 +765,20 @@ def main(argv):
     write_text(os.path.join(part, "voices.csv"), vrows)
 
     # Licences: the Debian copyright files of the packages the sound came from.
-    for pkg, name in (("espeak-ng", "LICENSE.espeak-ng"), ("flite", "LICENSE.flite"),
-                      ("sonic-pi-samples", "LICENSE.sonic-pi-samples"),
-                      ("asterisk-moh-opsound-wav", "LICENSE.asterisk-moh-opsound-wav")):
+    lic = [("espeak-ng", "LICENSE.espeak-ng"), ("flite", "LICENSE.flite"),
+           ("sonic-pi-samples", "LICENSE.sonic-pi-samples"),
+           ("asterisk-moh-opsound-wav", "LICENSE.asterisk-moh-opsound-wav")]
+    if "festival" in args.engines:
+        lic += [("festival", "LICENSE.festival")] + [
+            (pkg, "LICENSE." + pkg) for pkg in sorted(set(v[2] for v in FESTIVAL_VOICES.values()))]
+    for pkg, name in lic:
         shutil.copyfile("/usr/share/doc/%s/copyright" % pkg, os.path.join(part, name))
+    write_text(os.path.join(part, "README.txt"), describe(args, plan, groups))
     # Not in _background_noise_/ itself: a noise folder should hold only audio.
     write_text(os.path.join(part, "BACKGROUNDS.txt"), background_readme(backgrounds))
+
+    if args.telephone_test:
+        telephone_copies(part, plan, args.jobs)
 
     # SHA256SUMS of everything else, then SOURCE.txt.
     names = []
@@ -703,6 +805,71 @@ def main(argv):
     total = sum(os.path.getsize(os.path.join(out, n)) for n in names)
     print("==> %d clips, %d files, %.1f MB in %s" % (len(plan), len(names) + 2, total / 1e6, out))
     return 0
+
+
+def describe(args, plan, groups):
+    """README.txt: what the set is (the words above all), for whoever finds the folder."""
+    n = {s: sum(1 for c in plan if c["split"] == s) for s in SPLITS}
+    voices = {s: sum(1 for g in groups if groups[g]["split"] == s) for s in SPLITS}
+    return [
+        "Synthesized keyword-spotting data set in the Google Speech Commands layout,",
+        "made by qreg's datasets/kws.sh (%s). Text-to-speech voices, not people:" % GENERATOR,
+        "see datasets/README.md in qreg for how it is made and what it is good for.",
+        "",
+        "keywords (%d, one folder each): %s" % (len(KEYWORDS), " ".join(KEYWORDS)),
+        "_unknown_ (one folder): %d other words: %s" % (len(UNKNOWN_WORDS), " ".join(UNKNOWN_WORDS)),
+        "_silence_ (one folder): background only",
+        "engines: %s" % " ".join(args.engines),
+        "voices: %d (train %d, validation %d, test %d; none in two splits): voices.csv"
+        % (len(groups), voices["train"], voices["validation"], voices["test"]),
+        "clips: %d, 1 s of 16 kHz mono 16-bit PCM each (train %d, validation %d, test %d)"
+        % (len(plan), n["train"], n["validation"], n["test"]),
+        "splits: validation_list.txt, testing_list.txt (every other clip is training), manifest.csv",
+        "telephone-band copies of the test clips (300-3400 Hz, 8 kHz): %s" % (
+            "<class>/telephone/, testing_list_telephone.txt, manifest_telephone.csv"
+            if args.telephone_test else "no (--telephone-test)"),
+        "seed: %d" % args.seed,
+    ]
+
+
+def telephone_one(args):
+    """Band-limit one clip as a telephone channel: sinc band-pass 300-3400 Hz, down to 8 kHz
+    and back to 16 kHz (so a 16 kHz model reads it), rounded once to 16 bits."""
+    src, dst = args
+    raw = run(["sox", "-V1", "-R", "-D", src, "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1",
+               "-", "sinc", "%d-%d" % TELEPHONE_BAND, "rate", "-h", str(TELEPHONE_RATE),
+               "rate", "-h", str(RATE)]).stdout
+    x = array.array("f", raw)
+    if sys.byteorder == "big":
+        x.byteswap()
+    x = list(x[:LENGTH]) + [0.0] * max(0, LENGTH - len(x))
+    write_wav16(dst, [max(-32768, min(32767, int(round(v * 32768.0)))) for v in x])
+    return dst
+
+
+def telephone_copies(part, plan, jobs):
+    """<class>/telephone/<clip> for every test clip (a subfolder: qreg's loader does not read
+    it as part of the class), testing_list_telephone.txt and manifest_telephone.csv (the
+    training and validation clips of manifest.csv, and the copies as the test split)."""
+    test = sorted(c["path"] for c in plan if c["split"] == "test")
+    pairs = []
+    for path in test:
+        label, name = path.split("/", 1)
+        os.makedirs(os.path.join(part, label, "telephone"), exist_ok=True)
+        pairs.append((os.path.join(part, path), os.path.join(part, label, "telephone", name)))
+    print("==> telephone-band copies of the %d test clips" % len(pairs), flush=True)
+    if jobs == 1:
+        list(map(telephone_one, pairs))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(telephone_one, pairs, chunksize=25))
+    tel = ["%s/telephone/%s" % tuple(p.split("/", 1)) for p in test]
+    write_text(os.path.join(part, "testing_list_telephone.txt"), tel)
+    by_path = sorted(plan, key=lambda c: c["path"])
+    rows = ["path,label,split"] + ["%s,%s,%s" % (c["path"], c["label"], c["split"])
+                                   for c in by_path if c["split"] != "test"]
+    rows += ["%s,%s,test" % (t, t.split("/")[0]) for t in tel]
+    write_text(os.path.join(part, "manifest_telephone.csv"), rows)
 
 
 def background_readme(backgrounds):
