@@ -145,6 +145,14 @@ static qr_status decode(const char *name, const unsigned char *data, size_t len,
                              i);
             goto out;
         }
+        /* float files may clip a little past ±1, but a sample of 6e37 is not audio: its
+         * spectrum overflows single precision and the features turn to garbage silently */
+        if (fabs(sum / (double)ch) > QR_AUDIO_MAX_SAMPLE) {
+            s = qr_error_set(err, QR_ERR_FORMAT, "%s: frame %zu holds the sample %g, out of "
+                             "range (audio samples belong in [-1, 1]; beyond ±%g is not audio)",
+                             name, i, sum / (double)ch, QR_AUDIO_MAX_SAMPLE);
+            goto out;
+        }
         mono[i] = (float)(sum / (double)ch);
     }
     *out = mono;

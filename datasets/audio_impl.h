@@ -20,6 +20,8 @@
 #define QR_IFRONT_VERSION 1
 /* Audio files (and lists, manifests) larger than this are refused: 1 GiB. */
 #define QR_AUDIO_MAX_FILE_BYTES ((size_t)1 << 30)
+/* The largest magnitude a decoded sample may have (full scale is 1; 80 dB of headroom). */
+#define QR_AUDIO_MAX_SAMPLE 1e4
 /* validation_split and test_split when not given. */
 #define QR_AUDIO_DEFAULT_FRACTION 0.1
 

@@ -457,6 +457,25 @@ JSON
     else
         pass "eval on features made as in training: no warning"
     fi
+    # a float WAV whose samples are huge but finite (6e37): refused by the decoder, naming the
+    # file (its features were garbage before), and on_error "skip" skips it (issue 16, finding 6)
+    cp -r "$tmp/wav" "$tmp/wavbig"
+    python3 - "$tmp/wavbig/low/huge.wav" <<'PY'
+import struct, sys
+n = 2000
+data = b"".join(struct.pack("<f", 6e37 if i % 2 else -6e37) for i in range(n))
+fmt = struct.pack("<HHIIHH", 3, 1, 8000, 8000 * 4, 4, 32)
+body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+open(sys.argv[1], "wb").write(b"RIFF" + struct.pack("<I", len(body)) + body)
+PY
+    sed "s|$tmp/wav\"|$tmp/wavbig\"|" "$tmp/wav.json" >"$tmp/wavbig.json"
+    check "features of a clip with huge samples: an error naming the file" 1 err \
+        'huge\.wav: frame 0 holds the sample -6e\+37, out of range' \
+        "$qreg" features "$tmp/wavbig.json" --out "$tmp/wavbigfeat"
+    if ! ls "$tmp/wavbigfeat"/*.csv >/dev/null 2>&1; then pass "huge samples: no CSV written"; else fail "huge samples: CSV files written in $tmp/wavbigfeat"; fi
+    sed 's/"augment": {"copies": 2}/"augment": {"copies": 2}, "on_error": "skip"/' "$tmp/wavbig.json" >"$tmp/wavskip.json"
+    check "on_error skip skips the clip with huge samples" 0 err 'huge\.wav: frame 0 holds the sample .*out of range.*skipped' \
+        "$qreg" features "$tmp/wavskip.json" --out "$tmp/wavskipfeat" --no-augment
     sed 's/"duration": 0.25,/"duration": 0.25, "frontend": "int",/' "$tmp/wav.json" >"$tmp/wav-int.json"
     check "features with the integer front end" 0 out '"frontend":"int"' \
         sh -c '"$1" features "$2" --out "$3" --no-augment >/dev/null && cat "$3/features.json"' \

@@ -48,4 +48,8 @@ int qr_cli_memory_setup(int from_option);
 /* Half the available memory, capped, as qr_cli_memory_setup chooses it by default. */
 size_t qr_cli_default_memory_limit(size_t *available);
 
+/* Audio-loader warnings (skipped files, a rebuilt cache) to stderr: the warn callback of
+ * qr_audio_options for the commands that load audio. */
+void qr_cli_audio_warning(void *user, const char *msg);
+
 #endif

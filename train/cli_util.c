@@ -209,3 +209,9 @@ int qr_cli_memory_setup(int from_option)
     qr_set_memory_limit(limit, origin);
     return 0;
 }
+
+void qr_cli_audio_warning(void *user, const char *msg)
+{
+    (void)user;
+    fprintf(stderr, "warning: %s\n", msg);
+}

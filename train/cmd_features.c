@@ -103,6 +103,8 @@ int qr_cmd_features(int argc, char **argv)
     }
     int rc = 1;
     qr_split_data d = {0};
+    if (c.audio)
+        c.audio->warn = qr_cli_audio_warning;
     if (no_augment && c.audio)
         c.audio->augment.copies = 0;
     if (mkdir(out, 0755) != 0 && errno != EEXIST) {

@@ -7,13 +7,6 @@
 #include "qreg/audio.h"
 #include "lib/graph_impl.h"
 
-/* Audio-loader warnings (skipped files, a rebuilt cache) go to stderr. */
-static void print_warning(void *user, const char *msg)
-{
-    (void)user;
-    fprintf(stderr, "warning: %s\n", msg);
-}
-
 static const char summary_help[] =
     "usage: qreg summary CONFIG.json [--classes N] [--json]\n"
     "\n"
@@ -78,7 +71,7 @@ int qr_cmd_summary(int argc, char **argv)
     int rc = 1;
     qr_model *m = NULL;
     if (c.audio)
-        c.audio->warn = print_warning;
+        c.audio->warn = qr_cli_audio_warning;
     qr_model_spec spec;
     qr_split_data d = {0};
     if (qr_model_spec_copy(&spec, &c.model) != QR_OK)

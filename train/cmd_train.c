@@ -11,12 +11,6 @@
 #include "qreg/export.h"
 #include "qreg/audio.h"
 
-/* Audio-loader warnings (skipped files, a rebuilt cache) go to stderr. */
-static void print_warning(void *user, const char *msg)
-{
-    (void)user;
-    fprintf(stderr, "warning: %s\n", msg);
-}
 
 static const char train_help[] =
     "usage: qreg train CONFIG.json [options]\n"
@@ -174,7 +168,7 @@ int qr_cmd_train(int argc, char **argv)
     }
     int rc = 1;
     if (c.audio)
-        c.audio->warn = print_warning;
+        c.audio->warn = qr_cli_audio_warning;
     if (have_epochs && epochs == 0 && !init && !c.init_path) {
         fprintf(stderr, "qreg train: option '--epochs' 0 needs a warm start (--init MODEL or "
                         "training.init)\n");
