@@ -50,6 +50,12 @@ static size_t matrix_layer(const qr_model_spec *spec, const char *name)
     return spec->n_layers;
 }
 
+int qr_model_feeds_batchnorm(const qr_model_spec *spec, const char *matrix)
+{
+    size_t li = matrix_layer(spec, matrix);
+    return li < spec->n_layers && feeds_batchnorm(spec, li);
+}
+
 /* The size of a weight matrix's last axis (its output channels): conv filters, dense units
  * (the classes for a last dense layer without units), 3·units for a GRU; 0 when unknown. */
 static size_t matrix_channels(const qr_model_spec *spec, const char *name)

@@ -3,7 +3,8 @@
  * documented maximal slopes, the normalized penalty's values and gradients, the config keys
  * (granularity matrix / channel / auto, lambda_norm) and their errors, the scales' fit, fake
  * quantization and STE per channel, the stored form, and a 2-bit batch-norm-fed convolution
- * that no longer rounds mostly to 0. The integer export of such models is in test_export.c. */
+ * that no longer rounds mostly to 0; the mixed-precision search's choice under a budget. The
+ * integer export of such models is in test_export.c. */
 #define _XOPEN_SOURCE 700
 #include <math.h>
 #include <stdio.h>
@@ -493,6 +494,98 @@ START_TEST(test_2bit_bn_conv_no_collapse)
 }
 END_TEST
 
+/* ---- mixed-precision search: the choice under a budget --------------------------------- */
+
+/* Every plan by brute force: the lowest cost within the budget (INFINITY: none fits). */
+static double brute_best(const size_t *counts, size_t n, const int *widths, size_t nw,
+                         const double *cost, double fixed, double budget)
+{
+    double best = INFINITY;
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++)
+        total *= nw;
+    for (size_t code = 0; code < total; code++) {
+        size_t c = code;
+        double bits = 0, sum = 0;
+        for (size_t i = 0; i < n; i++, c /= nw) {
+            bits += (double)counts[i] * widths[c % nw];
+            sum += cost[i * nw + c % nw];
+        }
+        if (fixed + bits / 8.0 <= budget && sum < best)
+            best = sum;
+    }
+    return best;
+}
+
+/* Random sizes, sensitivities and budgets: the chosen plan never exceeds its budget, its
+ * reported bytes and cost are those of its widths, and no plan within the budget is cheaper
+ * (brute force); a budget below every matrix at the narrowest width is refused, naming the
+ * smallest size. */
+START_TEST(test_search_choose)
+{
+    static const int widths[] = {1, 2, 4, 8};
+    enum { NMAX = 6 };
+    unsigned seed = 17;
+    for (int trial = 0; trial < 300; trial++) {
+        size_t n = 1 + (size_t)(trial % NMAX), counts[NMAX], nw = 2 + (size_t)(trial % 3);
+        double cost[NMAX * 4];
+        float r[NMAX * 6];
+        tl_fill_uniform(r, NMAX * 6, 0.0f, 1.0f, seed++);
+        double all8 = 0, all1 = 0, fixed = 4.0 * (1 + trial % 7);
+        for (size_t i = 0; i < n; i++) {
+            counts[i] = 1 + (size_t)(r[i] * 300);
+            all8 += counts[i] * widths[nw - 1] / 8.0;
+            all1 += counts[i] * widths[0] / 8.0;
+            /* narrower costs more (as measured), with noise, sometimes not monotone */
+            for (size_t k = 0; k < nw; k++)
+                cost[i * nw + k] = (double)r[NMAX + i * 4 + k] * (double)(nw - k) +
+                                   (trial % 5 == 0 ? (double)r[i] : 0.0);
+        }
+        double budget = fixed + all1 + (all8 - all1) * (double)r[5 * NMAX + trial % NMAX];
+        int choice[NMAX];
+        double bytes, pred;
+        qr_error err = {{0}};
+        ck_assert_msg(qr_search_choose(counts, n, widths, nw, cost, fixed, budget, choice, &bytes,
+                                       &pred, &err) == QR_OK, "%s", err.msg);
+        double b = fixed, c = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t k = 0;
+            while (k < nw && widths[k] != choice[i])
+                k++;
+            ck_assert_uint_lt(k, nw);
+            b += counts[i] * choice[i] / 8.0;
+            c += cost[i * nw + k];
+        }
+        ck_assert_msg(b <= budget, "trial %d: plan of %.3f B over the budget %.3f B", trial, b,
+                      budget);
+        ck_assert_double_eq_tol(bytes, b, 1e-9);
+        ck_assert_double_eq_tol(pred, c, 1e-9);
+        ck_assert_double_eq_tol(pred, brute_best(counts, n, widths, nw, cost, fixed, budget),
+                                1e-9);
+    }
+    /* impossible: below every matrix at 1 bit */
+    size_t counts[2] = {480, 32};
+    double cost[8] = {0};
+    int choice[2];
+    qr_error err = {{0}};
+    ck_assert_int_eq(qr_search_choose(counts, 2, widths, 4, cost, 72, 135.9, choice, NULL, NULL,
+                                      &err), QR_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "136.000 B"));
+    /* exactly the smallest plan fits; the whole 8-bit size gives every matrix 8 bits when the
+     * narrower widths cost more */
+    ck_assert_int_eq(qr_search_choose(counts, 2, widths, 4, cost, 72, 136, choice, NULL, NULL,
+                                      &err), QR_OK);
+    ck_assert_int_eq(choice[0], 1);
+    double mono[8] = {3, 2, 1, 0, 3, 2, 1, 0};
+    double bytes;
+    ck_assert_int_eq(qr_search_choose(counts, 2, widths, 4, mono, 72, 584, choice, &bytes, NULL,
+                                      &err), QR_OK);
+    ck_assert_int_eq(choice[0], 8);
+    ck_assert_int_eq(choice[1], 8);
+    ck_assert_double_eq(bytes, 584);
+}
+END_TEST
+
 Suite *qr_suite_scales(void)
 {
     Suite *s = suite_create("scales");
@@ -504,6 +597,7 @@ Suite *qr_suite_scales(void)
     tcase_add_test(tc, test_granularity_config);
     tcase_add_test(tc, test_channel_fit_fake_ste);
     tcase_add_test(tc, test_2bit_bn_conv_no_collapse);
+    tcase_add_test(tc, test_search_choose);
     suite_add_tcase(s, tc);
     return s;
 }
