@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Low-bit accuracy of the motion `bts` model: plain rounding, the thesis recipe, staged recipes
-(docs/accuracy.md). Runs `qreg train` on the committed example configs (and variants of them
+"""Low-bit accuracy of the motion `bts` model: plain rounding, the thesis recipe, staged recipes,
+grid scales per output channel and the normalized λ (docs/accuracy.md). Runs `qreg train` on the committed example configs (and variants of them
 written to OUT), 5 seeds each, and prints a Markdown table of the fake-quantized test accuracy
 of the kept model (mean ± sd over seeds) and its drop against the 8-bit model of the same seed.
 
     python3 datasets/motion.py --out "$QREG_DATA/motion"
     python3 bench/accuracy_bts.py [--qreg build/qreg] [--out DIR] [--seeds 1,2,3,4,5]
+        [--plans 4bit,...] [--recipes NAME,...] [--long] [--csv SUMMARY.csv]
+
+--long runs the 200-epoch variants of the best recipe instead (float 100 -> STE 100);
+--csv writes the table's cells (mean, sd, worst drop, target met) and per-seed accuracies.
 
 Every run is one line of OUT/results.jsonl (the `qreg train --json` result plus seed, plan and
 recipe); runs already there are not repeated, so an interrupted measurement continues.
@@ -44,6 +48,24 @@ def staged(thesis, first, e1, e2, lr, bn=True):
     return c
 
 
+def scaled(cfg, granularity="auto", where=None):
+    """cfg with every quantize.matrices entry (of stage `where`, or the top level) on a learned
+    grid scale of that granularity (docs/quantization.md)"""
+    c = copy.deepcopy(cfg)
+    q = c["stages"][where]["quantize"] if where is not None else c["quantize"]
+    q["matrices"] = [dict(m, scale="learned", granularity=granularity) for m in q["matrices"]]
+    return c
+
+
+def normalized(thesis, lam):
+    """the thesis recipe with one λ for every width: "lambda_norm": "slope", a linear schedule"""
+    c = copy.deepcopy(thesis)
+    c["quantize"]["lambda"] = lam
+    c["quantize"]["lambda_norm"] = "slope"
+    c["quantize"]["schedule"] = {"name": "linear"}
+    return c
+
+
 def variants(plan):
     """recipe name -> (config dict, extra qreg arguments, needs the float model); every
     recipe trains 100 epochs in all (or 0 on top of the 100-epoch float model)"""
@@ -72,7 +94,32 @@ def variants(plan):
     v = staged(thesis, "reg", 70, 30, 0.0003)
     v["stages"][1]["quantize"] = {"bn_reestimate": True}
     out["reg-reg"] = (v, [], False)
+    # ---- grid scales per output channel and the normalized λ (issue 13, items 4 and 5)
+    # the thesis recipe with a learned scale: per channel for the BN-fed conv kernel, per
+    # matrix for the others ("auto")
+    out["thesis-ch"] = (scaled(thesis), [], False)
+    # one λ for every width: normalized by the regularizer's largest slope, linear schedule
+    out["norm3e-3-ch"] = (scaled(normalized(thesis, 0.003)), [], False)
+    out["norm3e-2-ch"] = (scaled(normalized(thesis, 0.03)), [], False)
+    # (c) with per-channel scales: on the conv kernel only ("auto"), on every matrix
+    out["best-ch"] = (scaled(best, "auto", 1), [], False)
+    # the committed examples/bts-*-channel.json
+    chall = load("bts-%s-channel.json" % plan)
+    assert chall == scaled(best, "channel", 1) | {"description": chall["description"],
+                                                  "output": chall["output"]}, plan
+    out["best-chall"] = (chall, [], False)
+    # the regularizer with channel scales for 50 epochs, then (c)'s STE stage
+    v = scaled(scaled(staged(thesis, "reg", 50, 50, 0.001)), "auto", 1)
+    out["reg50-ste50-ch"] = (v, [], False)
     return out
+
+
+def long_variants(plan):
+    """the best recipe at twice the budget: float 100 -> STE 100 (reported separately)"""
+    thesis = load("bts-%s.json" % plan)
+    return {"best-ch-200": (scaled(staged(thesis, "float", 100, 100, 0.001), "auto", 1), [],
+                            False),
+            "best-200": (staged(thesis, "float", 100, 100, 0.001), [], False)}
 
 
 def run(qreg, cfg, extra, seed, out_dir, tag, init=None):
@@ -97,7 +144,11 @@ def main():
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--plans", default=",".join(PLANS))
     ap.add_argument("--recipes", default="")
+    ap.add_argument("--long", action="store_true",
+                    help="the 200-epoch variants of the best recipe instead")
+    ap.add_argument("--csv", default="", help="also write the per-cell summary to this CSV")
     a = ap.parse_args()
+    recipes_of = long_variants if a.long else variants
     os.makedirs(a.out, exist_ok=True)
     seeds = [int(s) for s in a.seeds.split(",")]
     plans = a.plans.split(",")
@@ -124,7 +175,7 @@ def main():
                            "8bit-s%d" % seed, init=fl)
             record("8bit", "ptq", seed, res, cmd)
         for plan in plans:
-            for recipe, (cfg, extra, needs_float) in variants(plan).items():
+            for recipe, (cfg, extra, needs_float) in recipes_of(plan).items():
                 if a.recipes and recipe not in a.recipes.split(","):
                     continue
                 if (plan, recipe, seed) in done:
@@ -147,11 +198,12 @@ def main():
     m, sd = stats(flt)
     print("float: %.2f ± %.2f %%; 8-bit PTQ: %.2f ± %.2f %% (%d seeds)\n" %
           (m, sd, *stats([ref[s] * 100 for s in seeds]), len(seeds)))
-    recipes = list(variants(PLANS[0]).keys())
+    recipes = list(recipes_of(PLANS[0]).keys())
     if a.recipes:
         recipes = [r for r in recipes if r in a.recipes.split(",")]
     print("| plan | " + " | ".join(recipes) + " |")
     print("|---|" + "---|" * len(recipes))
+    csv_rows = []
     for plan in plans:
         cells = []
         for recipe in recipes:
@@ -162,7 +214,18 @@ def main():
             acc = [r["fq_test_accuracy"] * 100 for r in rows]
             drop = [(r["fq_test_accuracy"] - ref[s]) * 100 for r, s in zip(rows, seeds)]
             cells.append("%.2f ± %.2f (%+.2f ± %.2f)" % (*stats(acc), *stats(drop)))
+            csv_rows.append([plan, recipe, len(seeds), *stats(acc), *stats(drop), min(drop),
+                             TARGETS[plan], "yes" if stats(drop)[0] >= -TARGETS[plan] else "no"]
+                            + ["%.4f" % (r["fq_test_accuracy"] * 100) for r in rows])
         print("| %s (target ≥ −%.1f) | " % (plan, TARGETS[plan]) + " | ".join(cells) + " |")
+    if a.csv:
+        with open(a.csv, "w") as f:
+            f.write("plan,recipe,seeds,fq_test_mean,fq_test_sd,drop_mean,drop_sd,drop_worst,"
+                    "target,met," + ",".join("seed%d" % s for s in seeds) + "\n")
+            for r in csv_rows:
+                f.write(",".join(x if isinstance(x, str) else
+                                 ("%.4f" % x if isinstance(x, float) else str(x)) for x in r)
+                        + "\n")
 
 
 if __name__ == "__main__":

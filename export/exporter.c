@@ -35,7 +35,8 @@ typedef struct unit {
     int8_t *w, *wh;         /* (n_out, k·n_in) or GRU (3H, F) and (3H, H) */
     size_t w_cols;
     int bits, bits_h;
-    double s_w, s_wh;
+    double *s_w, *s_wh;     /* the weight step per row (output): one value repeated, or the
+                               per-channel grid scales' steps α_c/M (1 bit: α_c) */
     int32_t out_max;
     double s_out;
     size_t kernel, stride, dilation; /* conv */
@@ -50,13 +51,14 @@ static const qr_node *param(qr_model *m, const char *layer, const char *tensor)
     return n && n->op == QR_OP_PARAM ? n : NULL;
 }
 
-/* The plan entry of a weight matrix (the model's plan, or a default 8-bit PTQ entry). */
-static const qr_quant_matrix *plan_entry(const qr_quant_plan *p, const char *name)
+/* The plan index of a weight matrix (the model's plan, or a default 8-bit PTQ entry), or
+ * p->n when the plan does not name it. */
+static size_t plan_entry(const qr_quant_plan *p, const char *name)
 {
     for (size_t i = 0; i < p->n; i++)
         if (strcmp(p->m[i].name, name) == 0)
-            return &p->m[i];
-    return NULL;
+            return i;
+    return p->n;
 }
 
 /* A rounded weight k clamped to ±m as an int8 level. A NaN (export refuses non-finite
@@ -92,29 +94,37 @@ static qr_status check_finite(const qr_model *m, qr_error *err)
     return QR_OK;
 }
 
-/* Quantize W (in, out) into levels (out, in) by the plan's rule, as qr_quant_fake rounds. */
-static int8_t *quantize_matrix(const qr_node *n, const qr_quant_matrix *q, size_t in, size_t out,
-                               double *s_w, int *bits)
+/* Quantize W (in, out) into levels (out, in) by the plan's rule, as qr_quant_fake rounds
+ * (qi: the matrix's plan index), and the real step of every row into s_w (out values): the
+ * same for every row, or its output channel's grid scale with per-channel scales. */
+static int8_t *quantize_matrix(const qr_node *n, const qr_quant_plan *p, size_t qi, size_t in,
+                               size_t out, double **s_w_out, int *bits)
 {
     int8_t *lv = malloc(in * out + 1);
-    if (!lv)
+    double *s_w = malloc((out + 1) * sizeof *s_w);
+    *s_w_out = s_w;
+    if (!lv || !s_w) {
+        free(lv);
         return NULL;
+    }
+    const qr_quant_matrix *q = qi < p->n ? &p->m[qi] : NULL;
     const float *w = n->x;
     if (q && q->regularized) {
-        float a = q->alpha > 0.0f ? q->alpha : 1.0f;
         *bits = q->bits;
-        if (q->bits == 1) {
-            *s_w = a;
-            for (size_t o = 0; o < out; o++)
+        float m = (float)qr_reg_levels(q->bits);
+        for (size_t o = 0; o < out; o++) {
+            /* element i·out + o is in output channel o */
+            float a = qr_quant_elem_alpha(p, qi, o);
+            if (q->bits == 1) {
+                s_w[o] = a;
                 for (size_t i = 0; i < in; i++)
                     lv[o * in + i] = w[i * out + o] / a >= 0.0f ? 1 : -1;
-        } else {
-            float m = (float)qr_reg_levels(q->bits);
-            *s_w = (double)a / (double)m;
-            for (size_t o = 0; o < out; o++)
+            } else {
+                s_w[o] = (double)a / (double)m;
                 for (size_t i = 0; i < in; i++) {
                     lv[o * in + i] = clamp_level(roundf(w[i * out + o] / a * m), m);
                 }
+            }
         }
         return lv;
     }
@@ -123,7 +133,8 @@ static int8_t *quantize_matrix(const qr_node *n, const qr_quant_matrix *q, size_
         mx = fabsf(w[i]) > mx ? fabsf(w[i]) : mx;
     float scale = mx / 127.0f;
     *bits = 8;
-    *s_w = scale > 0.0f ? (double)scale : 1.0;
+    for (size_t o = 0; o < out; o++)
+        s_w[o] = scale > 0.0f ? (double)scale : 1.0;
     for (size_t o = 0; o < out; o++)
         for (size_t i = 0; i < in; i++) {
             float k = scale > 0.0f ? roundf(w[i * out + o] / scale) : 0.0f;
@@ -149,6 +160,15 @@ static qr_status rq_of(double real, qrt_rq *out, const char *what, qr_error *err
         return qr_error_set(err, QR_ERR_UNSUPPORTED, "export: %s: multiplier %g is out of the "
                             "runtime's range", what, real);
     return QR_OK;
+}
+
+/* Whether the n steps are all equal (one requantization serves every row). */
+static int uniform(const double *s, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (s[i] != s[0])
+            return 0;
+    return 1;
 }
 
 static int32_t round_i32(double v, int *overflow)
@@ -185,7 +205,8 @@ static void layer_bytes(qr_model *m, const qr_quant_plan *plan, const char *laye
         if (n->op != QR_OP_PARAM || strncmp(n->name, layer, nl) != 0 || n->name[nl] != '/' ||
             strncmp(n->name + nl + 1, "zero_", 5) == 0)
             continue;
-        const qr_quant_matrix *q = plan_entry(plan, n->name);
+        size_t qi = plan_entry(plan, n->name);
+        const qr_quant_matrix *q = qi < plan->n ? &plan->m[qi] : NULL;
         double cnt = (double)qr_shape_size(n);
         int bits = q ? q->bits : 32;
         *bytes += cnt * bits / 8.0;
@@ -213,6 +234,8 @@ static void free_units(unit *u, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(u[i].w);
         free(u[i].wh);
+        free(u[i].s_w);
+        free(u[i].s_wh);
     }
     free(u);
 }
@@ -339,7 +362,7 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
             v->n_out = l->units;
             v->w_cols = k * feat;
             snprintf(nm, sizeof nm, "%s/kernel", l->name);
-            v->w = quantize_matrix(param(m, l->name, "kernel"), plan_entry(plan, nm),
+            v->w = quantize_matrix(param(m, l->name, "kernel"), plan, plan_entry(plan, nm),
                                    v->w_cols / rep, v->n_out, &v->s_w, &v->bits);
             if (v->w && rep > 1) { /* the average: each row's levels once per frame */
                 int8_t *w = malloc(v->n_out * v->w_cols + 1);
@@ -349,7 +372,8 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
                         memcpy(w + o * v->w_cols + t * c, v->w + o * c, c);
                 free(v->w);
                 v->w = w;
-                v->s_w /= (double)rep;
+                for (size_t o = 0; w && o < v->n_out; o++)
+                    v->s_w[o] /= (double)rep;
             }
             if (conv || window)
                 frames = conv ? (v->causal ? (frames - 1) / v->stride + 1
@@ -371,11 +395,11 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
             v->n_out = h;
             v->w_cols = feat;
             snprintf(nm, sizeof nm, "%s/kernel", l->name);
-            v->w = quantize_matrix(param(m, l->name, "kernel"), plan_entry(plan, nm), feat, 3 * h,
-                                   &v->s_w, &v->bits);
+            v->w = quantize_matrix(param(m, l->name, "kernel"), plan, plan_entry(plan, nm), feat,
+                                   3 * h, &v->s_w, &v->bits);
             snprintf(nm, sizeof nm, "%s/recurrent_kernel", l->name);
-            v->wh = quantize_matrix(param(m, l->name, "recurrent_kernel"), plan_entry(plan, nm),
-                                    h, 3 * h, &v->s_wh, &v->bits_h);
+            v->wh = quantize_matrix(param(m, l->name, "recurrent_kernel"), plan,
+                                    plan_entry(plan, nm), h, 3 * h, &v->s_wh, &v->bits_h);
             if (!v->wh) {
                 free_units(u, n + 1);
                 return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
@@ -495,17 +519,26 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
             v->s_out = 1.0 / QRT_ONE_Q15;
             const float *bi = l->use_bias ? param(m, l->name, "bias")->x : NULL;
             const float *bh = l->use_bias ? param(m, l->name, "recurrent_bias")->x : NULL;
-            double s_acc_i = s_x * v->s_w, s_acc_h = v->s_wh / QRT_ONE_Q15;
-            for (size_t r = 0; r < 3 * h; r++) {
+            /* one requantization per tensor, or per row when the rows' steps differ
+                             (per-channel grid scales) */
+            int per_i = !uniform(v->s_w, 3 * h), per_h = !uniform(v->s_wh, 3 * h);
+            for (size_t r = 0; r < 3 * h && s == QR_OK; r++) {
+                double s_acc_i = s_x * v->s_w[r], s_acc_h = v->s_wh[r] / QRT_ONE_Q15;
                 bias[r] = bi ? round_i32(bi[r] / s_acc_i, &ovf) : 0;
                 bias_h[r] = bh ? round_i32(bh[r] / s_acc_h, &ovf) : 0;
+                if ((r == 0 || per_i) &&
+                    (s = rq_of(s_acc_i * (1 << QRT_GATE_FRAC), &rq[r], l->name, err)))
+                    break;
+                if ((r == 0 || per_h) &&
+                    (s = rq_of(s_acc_h * (1 << QRT_GATE_FRAC), &rq_h[r], l->name, err)))
+                    break;
             }
-            if ((s = rq_of(s_acc_i * (1 << QRT_GATE_FRAC), &rq[0], l->name, err)) ||
-                (s = rq_of(s_acc_h * (1 << QRT_GATE_FRAC), &rq_h[0], l->name, err)))
+            if (s != QR_OK)
                 break;
             qrt_builder_gru p = {(uint32_t)v->w_cols, (uint32_t)h, l->return_sequences,
                                  {(unsigned)v->bits, v->w}, {(unsigned)v->bits_h, v->wh},
-                                 bias, bias_h, rq, 1, rq_h, 1};
+                                 bias, bias_h, rq, per_i ? (uint32_t)(3 * h) : 1, rq_h,
+                                 per_h ? (uint32_t)(3 * h) : 1};
             if (!ovf)
                 qs = qrt_builder_add_gru(b, &p);
         } else {
@@ -522,20 +555,24 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
                 if (s == QR_OK && !ovf)
                     qs = qrt_builder_add_batchnorm(b, &p);
             } else {
-                double s_acc = s_x * v->s_w;
+                /* the accumulator's scale s_x·s_w,c: per output channel c (the same for every
+                 * channel unless the grid scales are per channel) */
                 const float *bv = l->use_bias ? param(m, l->name, "bias")->x : NULL;
                 for (size_t i = 0; i < c; i++)
-                    bias[i] = bv ? round_i32(bv[i] / s_acc, &ovf) : 0;
+                    bias[i] = bv ? round_i32(bv[i] / (s_x * v->s_w[i]), &ovf) : 0;
+                int per_c = v->bn >= 0 || !uniform(v->s_w, c);
                 if (v->bn >= 0) {
+                    /* a folded batch norm: g_c and α_c share the per-channel multiplier */
                     bn_affine(m, &sp->layers[v->bn], c, g, o);
                     for (size_t i = 0; i < c && s == QR_OK; i++) {
-                        s = rq_of(s_acc * g[i] / v->s_out, &rq[i], l->name, err);
+                        s = rq_of(s_x * v->s_w[i] * g[i] / v->s_out, &rq[i], l->name, err);
                         offset[i] = round_i32(o[i] / v->s_out, &ovf);
                     }
                 } else {
-                    s = rq_of(s_acc / v->s_out, &rq[0], l->name, err);
+                    for (size_t i = 0; i < (per_c ? c : 1) && s == QR_OK; i++)
+                        s = rq_of(s_x * v->s_w[i] / v->s_out, &rq[i], l->name, err);
                 }
-                uint32_t n_rq = v->bn >= 0 ? (uint32_t)c : 1;
+                uint32_t n_rq = per_c ? (uint32_t)c : 1;
                 const int32_t *off = v->bn >= 0 ? offset : NULL;
                 if (s == QR_OK && !ovf && v->kind == U_DENSE) {
                     qrt_builder_dense p = {(uint32_t)v->w_cols, (uint32_t)c,

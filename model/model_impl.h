@@ -31,4 +31,9 @@ qr_status qr_quant_select(const qr_model_spec *spec, const qr_quant_plan *all, c
                           unsigned char *chosen, size_t *count, const char *where,
                           const char *path, qr_error *err);
 
+/* Whether weight matrix `matrix` ("layer/kernel") belongs to a conv1d or dense layer whose
+ * next layer (dropout aside) is a batch norm: the exporter folds that batch norm into it, so
+ * a per-channel grid scale costs nothing there ("granularity": "auto"). */
+int qr_model_feeds_batchnorm(const qr_model_spec *spec, const char *matrix);
+
 #endif

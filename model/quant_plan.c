@@ -25,6 +25,53 @@ static int layer_matrices(const qr_layer_spec *l, const char **tensors)
     }
 }
 
+/* The layer after l (dropout aside) is a batch norm: the exporter folds it into l, whose
+ * per-channel requantization then also carries a per-channel grid scale for free. */
+static int feeds_batchnorm(const qr_model_spec *spec, size_t li)
+{
+    const qr_layer_spec *l = &spec->layers[li];
+    if (l->kind != QR_LAYER_CONV1D && l->kind != QR_LAYER_DENSE)
+        return 0;
+    size_t j = li + 1;
+    while (j < spec->n_layers && (spec->layers[j].kind == QR_LAYER_DROPOUT ||
+                                  spec->layers[j].kind == QR_LAYER_SPATIAL_DROPOUT))
+        j++;
+    return j < spec->n_layers && spec->layers[j].kind == QR_LAYER_BATCHNORM;
+}
+
+/* The layer owning weight matrix `name` ("layer/tensor"), or the layer count. */
+static size_t matrix_layer(const qr_model_spec *spec, const char *name)
+{
+    for (size_t i = 0; i < spec->n_layers; i++) {
+        size_t len = strlen(spec->layers[i].name);
+        if (strncmp(name, spec->layers[i].name, len) == 0 && name[len] == '/')
+            return i;
+    }
+    return spec->n_layers;
+}
+
+int qr_model_feeds_batchnorm(const qr_model_spec *spec, const char *matrix)
+{
+    size_t li = matrix_layer(spec, matrix);
+    return li < spec->n_layers && feeds_batchnorm(spec, li);
+}
+
+/* The size of a weight matrix's last axis (its output channels): conv filters, dense units
+ * (the classes for a last dense layer without units), 3·units for a GRU; 0 when unknown. */
+static size_t matrix_channels(const qr_model_spec *spec, const char *name)
+{
+    size_t li = matrix_layer(spec, name);
+    if (li >= spec->n_layers)
+        return 0;
+    const qr_layer_spec *l = &spec->layers[li];
+    switch (l->kind) {
+    case QR_LAYER_CONV1D:
+    case QR_LAYER_DENSE: return l->units ? l->units : spec->n_classes;
+    case QR_LAYER_GRU: return 3 * l->units;
+    default: return 0;
+    }
+}
+
 QR_API qr_status qr_quant_plan_init(qr_quant_plan *p, const qr_model_spec *spec_in)
 {
     memset(p, 0, sizeof *p);
@@ -162,13 +209,14 @@ qr_status qr_quant_select(const qr_model_spec *spec, const qr_quant_plan *all, c
 
 static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_spec *spec,
                              size_t index, float lambda, int mean, const qr_schedule *sched,
-                             double t_final, const char *where, qr_error *err)
+                             qr_lambda_norm lnorm, double t_final, const char *where,
+                             qr_error *err)
 {
     char path[64];
     snprintf(path, sizeof path, "quantize.matrices[%zu]", index);
     static const char *const keys[] = {"layer", "matrix", "bits", "regularizer", "regularize",
                                        "lambda", "reduction", "schedule", "method", "scale",
-                                       NULL};
+                                       "granularity", NULL};
     qr_status s = qr_json_check_keys(e, keys, where, path, err);
     if (s != QR_OK)
         return s;
@@ -203,6 +251,13 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
     if (!regularize && (method != 0 || scale != QR_SCALE_NONE))
         return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s': 'method' and 'scale' apply to matrices "
                             "on the N-bit grid, not to 8-bit PTQ ('regularize': false)", where, path);
+    static const char *const grans[] = {"matrix", "channel", "auto", NULL};
+    int gran = 0;
+    if ((s = qr_json_get_choice(e, "granularity", grans, &gran, where, path, err)))
+        return s;
+    if (gran != 0 && scale == QR_SCALE_NONE)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.granularity' \"%s\" needs a grid scale: "
+                            "set 'scale' to \"fixed\" or \"learned\"", where, path, grans[gran]);
     float lam = lambda;
     const cJSON *lj = cJSON_GetObjectItemCaseSensitive(e, "lambda");
     if (lj && cJSON_IsNumber(lj) && lj->valuedouble < 0)
@@ -248,6 +303,10 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
         m->ste = method == 1;
         m->scale_mode = (qr_scale_mode)scale;
         m->alpha = 1.0f;
+        m->per_channel = gran == 1 || (gran == 2 && feeds_batchnorm(spec, matrix_layer(spec,
+                                                                                     m->name)));
+        m->channels = 0; /* set from the parameter's shape when training starts */
+        m->lambda_norm = lnorm;
     }
     free(chosen);
     return QR_OK;
@@ -257,7 +316,7 @@ QR_API qr_status qr_quant_plan_parse(qr_quant_plan *p, const cJSON *q, const qr_
                                      double t_final, const char *where, qr_error *err)
 {
     static const char *const keys[] = {"lambda", "reduction", "schedule", "per", "near_eps",
-                                       "matrices", NULL};
+                                       "lambda_norm", "matrices", NULL};
     qr_status s = qr_json_check_keys(q, keys, where, "quantize", err);
     if (s != QR_OK)
         return s;
@@ -265,10 +324,12 @@ QR_API qr_status qr_quant_plan_parse(qr_quant_plan *p, const cJSON *q, const qr_
     const cJSON *lj = cJSON_GetObjectItemCaseSensitive(q, "lambda");
     if (lj && cJSON_IsNumber(lj) && lj->valuedouble < 0)
         return qr_error_set(err, QR_ERR_CONFIG, "%s: 'quantize.lambda' must not be negative", where);
-    int mean = 0, per = 0;
+    int mean = 0, per = 0, lnorm = QR_LAMBDA_NORM_NONE;
     static const char *const reductions[] = {"sum", "mean", NULL};
     static const char *const pers[] = {"epoch", "step", NULL};
+    static const char *const lnorms[] = {"none", "slope", NULL};
     if ((s = qr_json_get_float(q, "lambda", 0, 1e6, &lambda, where, "quantize", err)) ||
+        (s = qr_json_get_choice(q, "lambda_norm", lnorms, &lnorm, where, "quantize", err)) ||
         (s = qr_json_get_choice(q, "reduction", reductions, &mean, where, "quantize", err)) ||
         (s = qr_json_get_choice(q, "per", pers, &per, where, "quantize", err)) ||
         (s = qr_json_get_double(q, "near_eps", 1e-9, 0.5, &p->near_eps, where, "quantize", err)))
@@ -285,7 +346,8 @@ QR_API qr_status qr_quant_plan_parse(qr_quant_plan *p, const cJSON *q, const qr_
                             where);
     size_t i = 0;
     for (const cJSON *e = ms->child; e; e = e->next, i++)
-        if ((s = parse_entry(p, e, spec, i, lambda, mean, &sched, t_final, where, err)))
+        if ((s = parse_entry(p, e, spec, i, lambda, mean, &sched, (qr_lambda_norm)lnorm, t_final,
+                             where, err)))
             return s;
     return QR_OK;
 }
@@ -316,7 +378,10 @@ QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const cJSON *j,
     for (const cJSON *e = arr->child; e; e = e->next, i++) {
         static const char *const ek[] = {"tensor", "bits", "regularize", "regularizer", "lambda",
                                          "reduction", "schedule", "method", "scale", "alpha",
-                                         NULL};
+                                         "granularity", "alphas", "lambda_norm", NULL};
+        static const char *const grans[] = {"matrix", "channel", NULL};
+        static const char *const lnorms[] = {"none", "slope", NULL};
+        int gran = 0, lnorm = 0;
         static const char *const methods[] = {"regularize", "ste", NULL};
         static const char *const scales[] = {"none", "fixed", "learned", NULL};
         int method = 0, scale = 0;
@@ -339,8 +404,28 @@ QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const cJSON *j,
                                     err)) ||
             (s = qr_json_get_choice(e, "scale", scales, &scale, where, "quantize.matrices", err)) ||
             (s = qr_json_get_float(e, "alpha", 1e-30, 1e30, &m->alpha, where, "quantize.matrices",
-                                   err)))
+                                   err)) ||
+            (s = qr_json_get_choice(e, "granularity", grans, &gran, where, "quantize.matrices",
+                                    err)) ||
+            (s = qr_json_get_choice(e, "lambda_norm", lnorms, &lnorm, where, "quantize.matrices",
+                                    err)))
             goto fail;
+        m->lambda_norm = (qr_lambda_norm)lnorm;
+        m->per_channel = gran == 1;
+        const cJSON *al = cJSON_GetObjectItemCaseSensitive(e, "alphas");
+        size_t want = matrix_channels(spec, m->name);
+        if (al && (!m->per_channel || !cJSON_IsArray(al) ||
+                   (want && (size_t)cJSON_GetArraySize(al) != want) ||
+                   (!want && cJSON_GetArraySize(al) == 0))) {
+            s = qr_error_set(err, QR_ERR_FORMAT, "%s: quantize.matrices[%zu].alphas must list one "
+                             "grid scale per output channel of a per-channel matrix", where, i);
+            goto fail;
+        }
+        m->channels = al ? (size_t)cJSON_GetArraySize(al) : 0;
+        if (m->per_channel && (scale == QR_SCALE_NONE || !m->regularized)) {
+            s = qr_error_set(err, QR_ERR_FORMAT, "%s: quantize.matrices[%zu] is invalid", where, i);
+            goto fail;
+        }
         m->mean = red;
         m->ste = method == 1;
         m->scale_mode = (qr_scale_mode)scale;
@@ -355,6 +440,25 @@ QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const cJSON *j,
         if (sc && (s = parse_schedule(sc, &m->schedule, 1e12, where, "quantize.matrices.schedule",
                                       err)))
             goto fail;
+    }
+    /* the per-channel scales, checked positive and finite as "alpha" is */
+    if ((s = qr_quant_plan_alloc_alphas(p)) != QR_OK) {
+        qr_error_set(err, s, "%s: out of memory", where);
+        goto fail;
+    }
+    i = 0;
+    for (const cJSON *e = arr->child; e; e = e->next, i++) {
+        const qr_quant_matrix *m = &p->m[i];
+        const cJSON *al = cJSON_GetObjectItemCaseSensitive(e, "alphas");
+        size_t c = 0;
+        for (const cJSON *v = al ? al->child : NULL; v; v = v->next, c++) {
+            if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1e-30 && v->valuedouble <= 1e30)) {
+                s = qr_error_set(err, QR_ERR_FORMAT, "%s: quantize.matrices[%zu].alphas[%zu] must "
+                                 "be a positive number", where, i, c);
+                goto fail;
+            }
+            p->alphas[m->alpha_off + c] = (float)v->valuedouble;
+        }
     }
     return QR_OK;
 fail:

@@ -13,6 +13,24 @@ static qr_node *matrix_node(qr_graph *g, const qr_quant_matrix *q)
     return n && n->op == QR_OP_PARAM ? n : NULL;
 }
 
+QR_API double qr_quant_coef(const qr_quant_plan *p, size_t i, size_t n, double t, double t_final)
+{
+    const qr_quant_matrix *q = &p->m[i];
+    double coef = (double)q->lambda * qr_schedule_value(&q->schedule, t, t_final);
+    if (q->mean)
+        coef /= (double)(n ? n : 1);
+    if (q->lambda_norm == QR_LAMBDA_NORM_SLOPE)
+        coef /= qr_reg_max_slope(q->reg, q->bits);
+    return coef;
+}
+
+/* A per-channel matrix whose scales are set: its channel count matches the parameter. */
+static int channel_scaled(const qr_quant_plan *p, const qr_quant_matrix *q, size_t cnt)
+{
+    return q->per_channel && q->channels && cnt % q->channels == 0 &&
+           q->alpha_off + q->channels <= p->n_alphas;
+}
+
 QR_API double qr_quant_apply(const qr_quant_plan *p, qr_graph *g, double t, double t_final)
 {
     double penalty = 0.0;
@@ -22,12 +40,16 @@ QR_API double qr_quant_apply(const qr_quant_plan *p, qr_graph *g, double t, doub
         if (!q->regularized || q->ste || q->lambda == 0.0f || !(n = matrix_node(g, q)) || !n->g)
             continue;
         size_t cnt = qr_shape_size(n);
-        double s = qr_schedule_value(&q->schedule, t, t_final);
-        double coef = (double)q->lambda * s / (q->mean ? (double)cnt : 1.0);
+        double coef = qr_quant_coef(p, i, cnt, t, t_final);
         if (coef == 0.0)
             continue;
-        penalty += coef * qr_reg_apply_scaled(q->reg, q->bits, n->x, cnt, qr_quant_alpha(q),
-                                              (float)coef, n->g);
+        if (channel_scaled(p, q, cnt))
+            penalty += coef * qr_reg_apply_channels(q->reg, q->bits, n->x, cnt,
+                                                    p->alphas + q->alpha_off, q->channels,
+                                                    (float)coef, n->g);
+        else
+            penalty += coef * qr_reg_apply_scaled(q->reg, q->bits, n->x, cnt,
+                                                  qr_quant_alpha(q), (float)coef, n->g);
     }
     return penalty;
 }
@@ -38,11 +60,11 @@ float qr_quant_alpha(const qr_quant_matrix *q)
     return q->alpha > 0.0f ? q->alpha : 1.0f;
 }
 
-/* The PTQ value of one weight under matrix q, with `scale` its 8-bit min-max scale. */
-static float ptq_value(const qr_quant_matrix *q, float w, float scale)
+/* The PTQ value of one weight under matrix q, with `a` its grid scale and `scale` its 8-bit
+ * min-max scale. */
+static float ptq_value(const qr_quant_matrix *q, float w, float a, float scale)
 {
     if (q->regularized) {
-        float a = qr_quant_alpha(q);
         return a * qr_reg_nearest(q->bits, w / a);
     }
     if (scale == 0.0f)
@@ -72,20 +94,32 @@ QR_API void qr_quant_stats(const qr_quant_plan *p, qr_graph *g, double t, double
         if (!n)
             continue;
         size_t cnt = qr_shape_size(n);
+        int per_ch = q->regularized && channel_scaled(p, q, cnt);
         float alpha = qr_quant_alpha(q);
-        float scale = q->regularized ? (q->bits == 1 ? alpha : alpha / (float)qr_reg_levels(q->bits))
-                                     : minmax_scale(n->x, cnt);
-        st->scale = scale;
+        float mm = q->bits == 1 ? 1.0f : (float)qr_reg_levels(q->bits);
+        float scale = q->regularized ? alpha / mm : minmax_scale(n->x, cnt);
+        if (per_ch) { /* the mean step over the channels */
+            double sum = 0.0;
+            for (size_t c = 0; c < q->channels; c++)
+                sum += (double)(p->alphas[q->alpha_off + c] / mm);
+            st->scale = sum / (double)q->channels;
+        } else {
+            st->scale = scale;
+        }
         st->schedule = q->regularized ? qr_schedule_value(&q->schedule, t, t_final) : 0.0;
-        st->reg = q->regularized
-                      ? qr_reg_apply_scaled(q->reg, q->bits, n->x, cnt, alpha, 0.0f, NULL) : 0.0;
+        st->reg = !q->regularized ? 0.0
+                  : per_ch ? qr_reg_apply_channels(q->reg, q->bits, n->x, cnt,
+                                                   p->alphas + q->alpha_off, q->channels, 0.0f,
+                                                   NULL)
+                           : qr_reg_apply_scaled(q->reg, q->bits, n->x, cnt, alpha, 0.0f, NULL);
         /* ε is relative to the grid spacing: near_eps·α/M for N bits, near_eps·α for ±α,
-         * near_eps·s for 8-bit min-max */
-        double eps = p->near_eps * scale;
+         * near_eps·s for 8-bit min-max (per channel: that channel's α) */
         size_t near = 0;
         double err = 0.0;
         for (size_t k = 0; k < cnt; k++) {
-            double d = fabs((double)n->x[k] - (double)ptq_value(q, n->x[k], scale));
+            float a = per_ch ? qr_quant_elem_alpha(p, i, k) : alpha;
+            double eps = p->near_eps * (per_ch ? (double)(a / mm) : (double)scale);
+            double d = fabs((double)n->x[k] - (double)ptq_value(q, n->x[k], a, scale));
             err += d;
             near += d <= eps;
         }
@@ -103,8 +137,10 @@ QR_API void qr_quant_fake(const qr_quant_plan *p, qr_graph *g)
             continue;
         size_t cnt = qr_shape_size(n);
         float scale = q->regularized ? 0.0f : minmax_scale(n->x, cnt);
+        int per_ch = q->regularized && channel_scaled(p, q, cnt);
+        float alpha = qr_quant_alpha(q);
         for (size_t k = 0; k < cnt; k++)
-            n->x[k] = ptq_value(q, n->x[k], scale);
+            n->x[k] = ptq_value(q, n->x[k], per_ch ? qr_quant_elem_alpha(p, i, k) : alpha, scale);
     }
 }
 

@@ -188,6 +188,60 @@ QR_API double qr_reg_apply_scaled(qr_reg_kind k, int bits, const float *w, size_
     }
 }
 
+/* Per channel: element i uses the formulas of qr_reg_apply_scaled with its channel's 1/α
+ * (the same float expressions, so one channel of scale α gives the same values as the
+ * per-matrix call); the value is summed in double in element order. */
+QR_API double qr_reg_apply_channels(qr_reg_kind k, int bits, const float *w, size_t n,
+                                    const float *alpha, size_t channels, float coef, float *g)
+{
+    double sum = 0.0;
+    const float pi = (float)M_PI;
+    double m = qr_reg_levels(bits), lim = 1.0 + 0.25 / m, c2 = 2.0 * M_PI * m;
+    for (size_t i = 0, ch = 0; i < n; i++, ch = ch + 1 == channels ? 0 : ch + 1) {
+        const float inv = 1.0f / alpha[ch], gc = coef * inv;
+        float x = w[i] * inv;
+        if (k == QR_REG_REG1C) {
+            float a = fabsf(x);
+            if (a <= 1.5f) {
+                sum += (double)(cosf(pi * x) + 1.0f);
+                if (g)
+                    g[i] += gc * (-pi * sinf(pi * x));
+            } else {
+                sum += (double)(pi * (a - 1.5f) + 1.0f);
+                if (g)
+                    g[i] += gc * (x > 0 ? pi : -pi);
+            }
+        } else if (k == QR_REG_COS) {
+            double xd = (double)x, ax = fabs(xd);
+            double u = xd * m, f = u - ((u + QR_ROUND_MAGIC) - QR_ROUND_MAGIC);
+            double sn, cs;
+            sincos_turn(f, &sn, &cs);
+            int in = ax <= lim;
+            sum += in ? 1.0 - cs : 1.0 + 2.0 * M_PI * ((ax - 1.0) * m - 0.25);
+            if (g)
+                g[i] += gc * (float)(in ? c2 * sn : (xd > 0 ? c2 : -c2));
+        } else {
+            sum += qr_reg_value(k, bits, x);
+            if (g)
+                g[i] += gc * (float)qr_reg_deriv(k, bits, x);
+        }
+    }
+    return sum;
+}
+
+QR_API double qr_reg_max_slope(qr_reg_kind k, int bits)
+{
+    switch (k) {
+    case QR_REG_R1: return 1.0;                       /* |Reg'| = 1 off the kinks */
+    case QR_REG_R1SQ: return 2.0;                     /* 2(1 − |w|), largest as w → 0 */
+    case QR_REG_REG1A: return 8.0 / (3.0 * sqrt(3.0)); /* |4w(w² − 1)| at w² = 1/3 */
+    case QR_REG_REG1B: return 2.0;                    /* |2w|, largest as |w| → 1 */
+    case QR_REG_REG1C: return M_PI;                   /* π |sin πw| at w = ±1/2, and beyond 3/2 */
+    case QR_REG_COS: return 2.0 * M_PI * qr_reg_levels(bits); /* at w = 1/(4M), and beyond */
+    default: return NAN;
+    }
+}
+
 QR_API double qr_reg_apply(qr_reg_kind k, int bits, const float *w, size_t n, float coef,
                            float *g)
 {

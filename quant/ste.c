@@ -1,5 +1,5 @@
 /* Opt-in extensions beyond the thesis: straight-through-estimator fake quantization (QAT as
- * Larq, QKeras and Brevitas do it) and per-matrix grid scales α. */
+ * Larq, QKeras and Brevitas do it) and grid scales α, per matrix or per output channel. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +20,15 @@ static qr_node *find(qr_graph *g, const char *name)
 }
 
 /* α = Σ w·q / Σ q² with q = the nearest grid level of w/α: the least-squares scale for the
- * current assignment of weights to levels; two passes let the assignment follow. */
-static float fit_alpha(const float *w, size_t n, int bits, float alpha)
+ * current assignment of weights to levels; two passes let the assignment follow. Over the
+ * elements first, first + stride, … below n (stride 1: the whole matrix; per channel c of C:
+ * first c, stride C). */
+static float fit_alpha(const float *w, size_t n, size_t first, size_t stride, int bits,
+                       float alpha)
 {
     for (int it = 0; it < 2; it++) {
         double wq = 0.0, qq = 0.0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = first; i < n; i += stride) {
             double q = qr_reg_nearest(bits, w[i] / alpha);
             wq += (double)w[i] * q;
             qq += q * q;
@@ -42,18 +45,47 @@ QR_API qr_status qr_quant_begin_training(qr_graph *g, qr_quant_plan *p, qr_quant
     if (!p)
         return QR_OK;
     size_t n_ste = 0;
+    int any_channel = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        qr_quant_matrix *q = &p->m[i];
+        qr_node *node = find(g, q->name);
+        if (q->per_channel) {
+            /* the output channels are the last axis of conv1d (k, Cin, C), dense (in, C) and GRU
+             * (F, 3H) kernels */
+            if (node && node->ndim < 2)
+                return QR_ERR_SHAPE;
+            q->channels = node && q->regularized ? node->shape[node->ndim - 1] : 0;
+            any_channel = 1;
+        }
+    }
+    if (any_channel) {
+        qr_status st = qr_quant_plan_alloc_alphas(p);
+        if (st != QR_OK)
+            return st;
+    }
     for (size_t i = 0; i < p->n; i++) {
         qr_quant_matrix *q = &p->m[i];
         qr_node *node = find(g, q->name);
         if (!node || !q->regularized)
             continue;
-        if (q->scale_mode != QR_SCALE_NONE) {
+        size_t cnt = qr_shape_size(node);
+        if (q->per_channel && q->channels && q->scale_mode != QR_SCALE_NONE) {
+            for (size_t c = 0; c < q->channels; c++) {
+                float mx = 0.0f;
+                for (size_t k = c; k < cnt; k += q->channels)
+                    mx = fabsf(node->x[k]) > mx ? fabsf(node->x[k]) : mx;
+                float a = mx > 0.0f ? mx : 1.0f;
+                if (q->scale_mode == QR_SCALE_LEARNED)
+                    a = fit_alpha(node->x, cnt, c, q->channels, q->bits, a);
+                p->alphas[q->alpha_off + c] = a;
+            }
+        } else if (q->scale_mode != QR_SCALE_NONE) {
             float mx = 0.0f;
-            for (size_t k = 0; k < qr_shape_size(node); k++)
+            for (size_t k = 0; k < cnt; k++)
                 mx = fabsf(node->x[k]) > mx ? fabsf(node->x[k]) : mx;
             q->alpha = mx > 0.0f ? mx : 1.0f;
             if (q->scale_mode == QR_SCALE_LEARNED)
-                q->alpha = fit_alpha(node->x, qr_shape_size(node), q->bits, q->alpha);
+                q->alpha = fit_alpha(node->x, cnt, 0, 1, q->bits, q->alpha);
         }
         n_ste += q->ste != 0;
     }
@@ -85,13 +117,21 @@ QR_API void qr_quant_ste_forward(qr_quant_ste *s, qr_graph *g)
     if (!s)
         return;
     for (size_t k = 0; k < s->n; k++) {
-        const qr_quant_matrix *q = &s->plan->m[s->plan_index[k]];
+        size_t pi = s->plan_index[k];
+        const qr_quant_matrix *q = &s->plan->m[pi];
         qr_node *node = find(g, q->name);
         size_t cnt = qr_shape_size(node);
-        float a = qr_quant_alpha(q);
         memcpy(s->shadow[k], node->x, cnt * sizeof(float));
-        for (size_t i = 0; i < cnt; i++)
-            node->x[i] = a * qr_reg_nearest(q->bits, node->x[i] / a);
+        if (q->per_channel) {
+            for (size_t i = 0; i < cnt; i++) {
+                float a = qr_quant_elem_alpha(s->plan, pi, i);
+                node->x[i] = a * qr_reg_nearest(q->bits, node->x[i] / a);
+            }
+        } else {
+            float a = qr_quant_alpha(q);
+            for (size_t i = 0; i < cnt; i++)
+                node->x[i] = a * qr_reg_nearest(q->bits, node->x[i] / a);
+        }
     }
 }
 
@@ -100,17 +140,26 @@ QR_API void qr_quant_ste_backward(qr_quant_ste *s, qr_graph *g)
     if (!s)
         return;
     for (size_t k = 0; k < s->n; k++) {
-        const qr_quant_matrix *q = &s->plan->m[s->plan_index[k]];
+        size_t pi = s->plan_index[k];
+        const qr_quant_matrix *q = &s->plan->m[pi];
         qr_node *node = find(g, q->name);
         size_t cnt = qr_shape_size(node);
         memcpy(node->x, s->shadow[k], cnt * sizeof(float));
         /* beyond the last level (plus half a step) the rounding is flat: no gradient */
-        float a = qr_quant_alpha(q);
-        float edge = q->bits == 1 ? a : a * (1.0f + 0.5f / (float)qr_reg_levels(q->bits));
-        if (node->g)
+        float rel = q->bits == 1 ? 1.0f : 1.0f + 0.5f / (float)qr_reg_levels(q->bits);
+        if (!node->g)
+            continue;
+        if (q->per_channel) {
+            for (size_t i = 0; i < cnt; i++)
+                if (fabsf(node->x[i]) > qr_quant_elem_alpha(s->plan, pi, i) * rel)
+                    node->g[i] = 0.0f;
+        } else {
+            float a = qr_quant_alpha(q);
+            float edge = q->bits == 1 ? a : a * rel;
             for (size_t i = 0; i < cnt; i++)
                 if (fabsf(node->x[i]) > edge)
                     node->g[i] = 0.0f;
+        }
     }
 }
 
@@ -132,7 +181,15 @@ QR_API void qr_quant_refit_scales(qr_graph *g, qr_quant_plan *p)
     for (size_t i = 0; i < p->n; i++) {
         qr_quant_matrix *q = &p->m[i];
         qr_node *node;
-        if (q->regularized && q->scale_mode == QR_SCALE_LEARNED && (node = find(g, q->name)))
-            q->alpha = fit_alpha(node->x, qr_shape_size(node), q->bits, qr_quant_alpha(q));
+        if (!q->regularized || q->scale_mode != QR_SCALE_LEARNED || !(node = find(g, q->name)))
+            continue;
+        size_t cnt = qr_shape_size(node);
+        if (q->per_channel) {
+            for (size_t c = 0; q->alpha_off + q->channels <= p->n_alphas && c < q->channels; c++)
+                p->alphas[q->alpha_off + c] = fit_alpha(node->x, cnt, c, q->channels, q->bits,
+                                                        qr_quant_elem_alpha(p, i, c));
+        } else {
+            q->alpha = fit_alpha(node->x, cnt, 0, 1, q->bits, qr_quant_alpha(q));
+        }
     }
 }

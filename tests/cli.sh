@@ -124,6 +124,24 @@ d["layers"][0]["output"] == [36, 6] and d["layers"][4]["output"] == [5] and
 sum(l["params"] for l in d["layers"]) == 327'
 
 
+# ---- search: bit-widths per matrix within a byte budget -----------------------------------
+# quickstart: 480 + 32 weights, 72 B of biases; 8-bit 584 B, every matrix at 1 bit 136 B
+check "search: impossible budget" 1 err 'budget 100\.000 B is below the smallest plan .*136\.000 B' \
+    "$qreg" search "$quickstart" --init "$model" --budget 100 --epochs 0 --out "$tmp/s.qrm" --quiet
+check "search: --budget required" 2 err 'budget' "$qreg" search "$quickstart" --init "$model"
+check "search: bad --bits" 2 err "'--bits'" "$qreg" search "$quickstart" --budget 300 --bits 1,9
+check "search --budget 300" 0 out '' "$qreg" search "$quickstart" --init "$model" --budget 300 \
+    --epochs 2 --out "$tmp/s.qrm" --plan "$tmp/s.json" --json --quiet
+json_check "search --json: within the budget, a plan per matrix, measured" \
+    'd["bytes"] <= 300 and d["bytes"] == 72 + sum(m["weights"] * m["bits"] for m in d["matrices"]) / 8
+and len(d["matrices"]) == 2 and 0 <= d["fq_test_accuracy"] <= 1
+and [e["bits"] for e in d["quantize"]["matrices"]] == [m["bits"] for m in d["matrices"]]'
+if [ -s "$tmp/s.qrm" ] && [ -s "$tmp/s.json" ]; then
+    pass "search saved the model and the plan"
+else
+    fail "search: no model or plan file"
+fi
+
 # ---- warm start, stages, reference accuracy ---------------------------------------------
 # --init with 0 epochs: the model as loaded (same predictions: same eval output)
 check "train --init MODEL --epochs 0" 0 out '^best epoch: 0' \

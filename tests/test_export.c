@@ -118,6 +118,85 @@ START_TEST(test_int_matches_fake_quant)
 }
 END_TEST
 
+/* The CGRU on breast_cancer.csv read as 10 steps of 3 features (it learns there at every
+ * width, so the predictions compared below are not one constant class). */
+static qr_model *train_cgru_bc(const char *dir, const char *quantize, qr_split_data *d)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "{\"data\": {\"train\": \"%s/data/breast_cancer.csv\", \"label\": \"label\","
+             " \"sequence\": [10, 3], \"validation_split\": 0.2, \"test_split\": 0.3},"
+             " \"model\": %s,"
+             " \"optimizer\": {\"name\": \"adam\", \"learning_rate\": 0.01},"
+             " \"training\": {\"epochs\": 15, \"batch_size\": 32, \"seed\": 2,"
+             "  \"checkpoint_every\": 0}, %s}",
+             tl_srcdir(), CGRU_LAYERS, quantize);
+    char *path = tl_write_file(dir, "cgru_bc.json", text);
+    qr_train_config c;
+    qr_error err = {{0}};
+    ck_assert_msg(qr_train_config_load(path, &c, &err) == QR_OK, "%s", err.msg);
+    ck_assert_msg(qr_train_load_data(&c, d, &err) == QR_OK, "%s", err.msg);
+    qr_model *m = NULL;
+    ck_assert_msg(qr_train(&c, d, NULL, NULL, &m, NULL, &err) == QR_OK, "%s", err.msg);
+    qr_train_config_free(&c);
+    free(path);
+    return m;
+}
+
+/* Per-channel grid scales (docs/method.md §6) at 8, 4, 2 and 1 bits: folded into the batch
+ * norm's per-channel requantization for the conv kernel, into per-row requantizations for
+ * the GRU and dense kernels; by STE from a per-channel learned scale on every matrix, and by
+ * the regularizer with "granularity": "auto" (conv per channel, the rest per matrix). The
+ * integer model agrees with the fake-quantized one as test_int_matches_fake_quant requires. */
+START_TEST(test_int_matches_fake_quant_channel_scales)
+{
+    static const int widths[] = {8, 4, 2, 1};
+    for (size_t b = 0; b < 4; b++)
+        for (int ste = 0; ste < 2; ste++) {
+            char plan[512];
+            snprintf(plan, sizeof plan,
+                     "\"quantize\": {\"lambda\": 0.001, \"matrices\": [{\"layer\": \"all\","
+                     " \"bits\": %d, \"scale\": \"learned\", \"granularity\": \"%s\"%s}]}",
+                     widths[b], ste ? "channel" : "auto", ste ? ", \"method\": \"ste\"" : "");
+            char *dir = tl_tmpdir();
+            qr_split_data d;
+            qr_model *m = train_cgru_bc(dir, plan, &d);
+            const qr_quant_plan *qp = qr_model_quant_plan(m);
+            ck_assert_uint_eq(qp->n_alphas, ste ? 6 + 24 + 24 + 2 : 6);
+            uint8_t *blob = NULL;
+            size_t len = 0;
+            qr_error err = {{0}};
+            ck_assert_msg(qr_export_blob(m, &blob, &len, NULL, &err) == QR_OK, "%s", err.msg);
+            const qr_dataset *sets[3] = {&d.train, &d.val, &d.test};
+            for (int k = 0; k < 3; k++) {
+                const qr_dataset *ds = sets[k];
+                int32_t *ip = malloc(ds->n * sizeof *ip), *fp = malloc(ds->n * sizeof *fp);
+                double ia, fa = fq_predict(m, ds, fp);
+                ck_assert_msg(qr_export_evaluate(blob, len, ds, &ia, ip, &err) == QR_OK, "%s",
+                              err.msg);
+                size_t same = 0;
+                for (size_t i = 0; i < ds->n; i++)
+                    same += ip[i] == fp[i];
+                ck_assert_msg(fabs(ia - fa) <= 0.005 + 1e-12 && same * 100 >= ds->n * 99,
+                              "%d bits %s split %d: integer %.4f vs fake-quantized %.4f, %zu of "
+                              "%zu predictions agree", widths[b], ste ? "ste" : "reg", k, ia, fa,
+                              same, ds->n);
+                if (k == 2)
+                    printf("export, per-channel scales, %d bits %s: integer %.4f, "
+                           "fake-quantized %.4f, %zu/%zu agree\n", widths[b],
+                           ste ? "ste" : "reg", ia, fa, same, ds->n);
+                free(ip);
+                free(fp);
+            }
+            free(blob);
+            qr_model_free(m);
+            qr_split_data_free(&d);
+            tl_rmtree(dir);
+            free(dir);
+        }
+}
+END_TEST
+
 /* Flatten and global average pooling over a sequence run on the device as part of the dense
  * layer after them (one convolution over the window): the integer model computes the
  * fake-quantized one, at 8 and 4 bits, with a batch norm folded after the dense layer and a
@@ -424,6 +503,7 @@ Suite *qr_suite_export(void)
     TCase *tc = tcase_create("integer");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_int_matches_fake_quant);
+    tcase_add_test(tc, test_int_matches_fake_quant_channel_scales);
     tcase_add_test(tc, test_report_sizes);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_flatten_gap);

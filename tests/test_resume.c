@@ -9,8 +9,8 @@
 #include "qreg/train.h"
 
 /* A config exercising every piece of trainer state: dropout (graph RNG), batch norm
- * (buffers), Nadam (moments and the momentum product), a learned grid scale, a
- * quantization schedule, pruning masks, and logs. */
+ * (buffers), Nadam (moments and the momentum product), a learned grid scale per matrix and
+ * learned scales per channel, a quantization schedule, pruning masks, and logs. */
 static char *write_config(const char *dir, const char *extra)
 {
     char text[4096];
@@ -23,7 +23,8 @@ static char *write_config(const char *dir, const char *extra)
              " \"training\": {\"epochs\": 6, \"batch_size\": 16, \"seed\": 7},"
              " \"quantize\": {\"lambda\": 0.001, \"schedule\": {\"name\": \"linear\"},"
              "  \"matrices\": [{\"layer\": \"dense_1\", \"bits\": 4, \"scale\": \"learned\"},"
-             "                {\"layer\": \"dense_2\", \"bits\": 2}]},"
+             "                {\"layer\": \"dense_2\", \"bits\": 2, \"scale\": \"learned\","
+             "                 \"granularity\": \"channel\"}]},"
              " \"prune\": {\"matrices\": [{\"layer\": \"dense_1\", \"final_sparsity\": 0.5,"
              "  \"begin_step\": 5, \"pruning_steps\": 4, \"frequency\": 5}]},"
              " \"output\": {\"model\": \"%s/m.qrm\", \"log\": \"%s/log.csv\","
@@ -68,13 +69,16 @@ static float *train_params(qr_train_config *c, qr_split_data *d, size_t stop_epo
     ck_assert_msg(s == QR_OK, "%s", err.msg);
     size_t n_all;
     float *w = qr_graph_params(qr_model_graph(m), NULL, &n_all);
-    float *copy = malloc(n_all * sizeof *copy);
-    memcpy(copy, w, n_all * sizeof *copy);
-    /* the learned grid scales are part of the result too */
+    /* the learned grid scales are part of the result too: per matrix and per channel */
     const qr_quant_plan *plan = qr_model_quant_plan(m);
     ck_assert_ptr_nonnull(plan);
     ck_assert(plan->m[0].alpha != 1.0f);
-    *n = n_all;
+    ck_assert_uint_eq(plan->n_alphas, 3);
+    float *copy = malloc((n_all + 3) * sizeof *copy);
+    memcpy(copy, w, n_all * sizeof *copy);
+    memcpy(copy + n_all, plan->alphas, 3 * sizeof *copy);
+    ck_assert(plan->alphas[0] != 1.0f);
+    *n = n_all + 3;
     qr_model_free(m);
     return copy;
 }

@@ -374,7 +374,8 @@ static qr_status parse_quantize(const cJSON *q, const qr_model_spec *spec, size_
                                 qr_quant_plan *plan, int *bn, const char *where, qr_error *err)
 {
     qr_status s = qr_json_check_keys(q, (const char *const[]){"lambda", "reduction", "schedule",
-                                     "per", "near_eps", "matrices", "bn_reestimate", NULL},
+                                     "per", "near_eps", "lambda_norm", "matrices",
+                                     "bn_reestimate", NULL},
                                      where, "quantize", err);
     if (s || (s = qr_json_get_bool(q, "bn_reestimate", bn, where, "quantize", err)))
         return s;

@@ -13,9 +13,12 @@ void qr_cli_print_quant_report(FILE *f, const qr_quant_plan *plan, qr_model *m)
             "near_min", "mean|w-q|");
     for (size_t i = 0; i < plan->n; i++) {
         const qr_quant_matrix *q = &plan->m[i];
-        fprintf(f, "%-28s %4d %-9s %11.6g %9.2f%% %12.6g\n", q->name, q->bits,
-                !q->regularized ? "ptq-8bit" : q->ste ? "ste" : qr_reg_name(q->reg), st[i].scale,
-                100.0 * st[i].share_near, st[i].mean_abs_err);
+        char method[32]; /* "/ch": per-channel grid scales (the scale column is their mean step) */
+        snprintf(method, sizeof method, "%s%s",
+                 !q->regularized ? "ptq-8bit" : q->ste ? "ste" : qr_reg_name(q->reg),
+                 q->regularized && q->per_channel ? "/ch" : "");
+        fprintf(f, "%-28s %4d %-9s %11.6g %9.2f%% %12.6g\n", q->name, q->bits, method,
+                st[i].scale, 100.0 * st[i].share_near, st[i].mean_abs_err);
     }
     double base, bytes = qr_quant_bytes(plan, qr_model_graph(m), &base);
     fprintf(f, "size: %.3f B (8-bit baseline %.3f B, %+.1f%%)\n", bytes, base,

@@ -37,7 +37,7 @@ typedef struct trainer {
     size_t n_tr, n_all, batch, batches, row, classes;
     qr_optim *opt;
     size_t *order;               /* the current shuffle of the training samples */
-    float *stage, *best, *save, *decay, *best_alpha, *teacher;
+    float *stage, *best, *save, *decay, *best_alpha, *best_alphas, *teacher;
     qr_quant_stat *stats;
     qr_buf log, qlog, plog;
     qr_hist_log *hist;
@@ -127,7 +127,7 @@ static uint64_t fingerprint(const qr_train_config *c, const qr_split_data *d, si
 /* ---- checkpoints ---------------------------------------------------------------------- */
 
 static const unsigned char ckpt_magic[8] = {'Q', 'R', 'C', 'K', 'P', 'T', 0x1a, 0};
-#define CKPT_VERSION 2u /* 1: no stages (read as stage 0) */
+#define CKPT_VERSION 3u /* 1: no stages (read as stage 0); 2: no per-channel grid scales */
 
 static void put_f64(qr_buf *b, double v)
 {
@@ -187,6 +187,12 @@ static qr_status save_checkpoint(trainer *t, qr_error *err)
     for (size_t i = 0; i < np; i++)
         qr_buf_f32(&b, &t->plan->m[i].alpha, 1);
     qr_buf_f32(&b, t->best_alpha, np);
+    size_t na = t->plan ? t->plan->n_alphas : 0;
+    qr_buf_u64(&b, na);
+    if (na) {
+        qr_buf_f32(&b, t->plan->alphas, na);
+        qr_buf_f32(&b, t->best_alphas, na);
+    }
     if (t->pruner)
         put_blob(&b, qr_pruner_mask(t->pruner), t->n_tr);
     else
@@ -254,7 +260,7 @@ static qr_status load_checkpoint(trainer *t, qr_error *err)
     }
     r.len = len - 4;
     uint32_t version = qr_rd_u32(&r), stage = qr_rd_u32(&r);
-    if ((version != CKPT_VERSION && version != 1) || (version == 1 && stage != 0)) {
+    if (version < 1 || version > CKPT_VERSION || (version == 1 && stage != 0)) {
         s = qr_error_set(err, QR_ERR_VERSION, "%s: unsupported checkpoint version", path);
         goto done;
     }
@@ -292,6 +298,13 @@ static qr_status load_checkpoint(trainer *t, qr_error *err)
         if (!qr_rd_f32(&r, &t->m->quant->m[i].alpha, 1))
             goto bad;
     if (!qr_rd_f32(&r, t->best_alpha, np))
+        goto bad;
+    size_t na = t->plan ? t->plan->n_alphas : 0;
+    if (version >= 3 && (qr_rd_u64(&r) != na ||
+                         (na && (!qr_rd_f32(&r, t->m->quant->alphas, na) ||
+                                 !qr_rd_f32(&r, t->best_alphas, na)))))
+        goto bad;
+    if (version < 3 && na)
         goto bad;
     qr_buf mask = {0};
     int ok = rd_blob(&r, &mask, t->n_tr) && mask.len == (t->pruner ? t->n_tr : 0);
@@ -356,6 +369,7 @@ static void trainer_free(trainer *t)
     qr_hist_log_free(t->hist);
     free(t->teacher);
     free(t->best_alpha);
+    free(t->best_alphas);
     free(t->stats);
     free(t->decay);
     free(t->save);
@@ -488,9 +502,14 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_tra
         (t->plan && (!t->stats || !t->best_alpha)))
         return qr_error_set(err, QR_ERR_NOMEM, "out of memory preparing training");
     if (t->plan && (s = qr_quant_begin_training(m->graph, m->quant, &t->ste)) != QR_OK)
-        return qr_error_set(err, s, "out of memory preparing quantization");
+        return qr_error_set(err, s, "preparing quantization: %s", qr_strerror(s));
     for (size_t i = 0; t->plan && i < t->plan->n; i++)
         t->best_alpha[i] = t->plan->m[i].alpha;
+    if (t->plan && t->plan->n_alphas) {
+        if (!(t->best_alphas = malloc(t->plan->n_alphas * sizeof *t->best_alphas)))
+            return qr_error_set(err, QR_ERR_NOMEM, "out of memory preparing quantization");
+        memcpy(t->best_alphas, t->plan->alphas, t->plan->n_alphas * sizeof *t->best_alphas);
+    }
     for (size_t i = 0; i < t->g->n_nodes; i++) {
         const qr_node *p = t->g->nodes[i];
         if (p->op == QR_OP_PARAM && p->trainable && is_kernel(p))
@@ -666,6 +685,8 @@ static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr
         memcpy(t->best, t->w, t->n_all * sizeof *t->best);
         for (size_t i = 0; t->plan && i < t->plan->n; i++)
             t->best_alpha[i] = t->plan->m[i].alpha;
+        if (t->best_alphas)
+            memcpy(t->best_alphas, t->plan->alphas, t->plan->n_alphas * sizeof *t->best_alphas);
         t->r.best_epoch = epoch;
         t->r.val_loss = p.val_loss;
         t->r.val_accuracy = p.val_accuracy;
@@ -758,6 +779,8 @@ static qr_status trainer_finish_stage(trainer *t, qr_error *err)
     memcpy(t->w, t->best, t->n_all * sizeof *t->best);
     for (size_t i = 0; t->plan && i < t->plan->n; i++)
         t->m->quant->m[i].alpha = t->best_alpha[i];
+    if (t->best_alphas)
+        memcpy(t->m->quant->alphas, t->best_alphas, t->plan->n_alphas * sizeof *t->best_alphas);
     int changed = c->epochs == 0; /* nothing trained: validate the model as loaded */
     if (c->bn_reestimate) {
         if ((s = qr_model_bn_reestimate(t->m, t->plan, t->d->train.x, t->d->train.n, err)))

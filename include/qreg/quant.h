@@ -54,6 +54,14 @@ QR_API double qr_reg_apply(qr_reg_kind k, int bits, const float *w, size_t n, fl
 /* The same on a grid scaled by α > 0: Σ Reg(w/α), g += coef · Reg'(w/α) / α. */
 QR_API double qr_reg_apply_scaled(qr_reg_kind k, int bits, const float *w, size_t n,
                                   float alpha, float coef, float *g);
+/* The same with one scale per channel: w is row-major with `channels` columns (the last axis),
+ * element i in channel i mod channels: Σ Reg(w_i/α_c), g_i += coef · Reg'(w_i/α_c) / α_c. */
+QR_API double qr_reg_apply_channels(qr_reg_kind k, int bits, const float *w, size_t n,
+                                    const float *alpha, size_t channels, float coef, float *g);
+/* max |Reg'(w)| over the grid's range |w| ≤ 1: 1 (r1), 2 (r1sq), 8/(3√3) (reg1a), 2 (reg1b),
+ * π (reg1c), 2πM (cos, M = 2^(bits−1) − 1). reg1c and cos reach it on ℝ as well; r1sq, reg1a
+ * and reg1b grow without bound beyond ±1. The divisor of "lambda_norm": "slope". */
+QR_API double qr_reg_max_slope(qr_reg_kind k, int bits);
 
 /* The grid: M = 2^(bits−1) − 1 for bits ≥ 2 (levels k/M), 1 for bits = 1 (levels ±1). */
 QR_API int qr_reg_levels(int bits);
@@ -106,6 +114,12 @@ typedef enum qr_scale_mode {
     QR_SCALE_LEARNED        /* α refit after every epoch: α = Σ w·q / Σ q², q the grid levels */
 } qr_scale_mode;
 
+/* How λ is normalized (beyond the thesis; off by default). */
+typedef enum qr_lambda_norm {
+    QR_LAMBDA_NORM_NONE = 0, /* c = λ·S(t) (the thesis) */
+    QR_LAMBDA_NORM_SLOPE     /* c = λ·S(t) / qr_reg_max_slope: the same largest pull at every width */
+} qr_lambda_norm;
+
 /* One weight matrix (a kernel or recurrent kernel) and how it is quantized. */
 typedef struct qr_quant_matrix {
     char name[64];          /* parameter name, "gru_1/recurrent_kernel" */
@@ -120,11 +134,18 @@ typedef struct qr_quant_matrix {
     qr_schedule schedule;
     qr_scale_mode scale_mode;
     float alpha;            /* the grid scale α (1 unless scale_mode says otherwise) */
+    int per_channel;        /* one α per output channel (the matrix's last axis) instead of one
+                               for the matrix; needs scale_mode fixed or learned */
+    size_t channels;        /* per_channel: the last axis' size (0 until the scales are set) */
+    size_t alpha_off;       /* per_channel: α_c is plan->alphas[alpha_off + c] */
+    qr_lambda_norm lambda_norm;
 } qr_quant_matrix;
 
 typedef struct qr_quant_plan {
     size_t n;
     qr_quant_matrix *m;     /* every weight matrix of the model, in parameter order; owned */
+    size_t n_alphas;        /* the per-channel scales of every per_channel matrix; owned */
+    float *alphas;
     int per_step;           /* the schedule's t counts optimizer steps (else epochs) */
     double near_eps;        /* "near a minimum": within near_eps/M (1 bit: near_eps) */
 } qr_quant_plan;
@@ -136,6 +157,14 @@ QR_API struct cJSON *qr_quant_plan_to_json(const qr_quant_plan *p);
 
 /* Whether any matrix is regularized. */
 QR_API int qr_quant_plan_active(const qr_quant_plan *p);
+/* Give every per_channel matrix `channels` scales (set its channels first; 0 leaves it
+ * unscaled) in a new plan->alphas, all 1; replaces an earlier array. */
+QR_API qr_status qr_quant_plan_alloc_alphas(qr_quant_plan *p);
+/* The grid scale of element k of plan matrix i: α_(k mod C) per channel, else α (1 if unset). */
+QR_API float qr_quant_elem_alpha(const qr_quant_plan *p, size_t i, size_t k);
+/* The penalty's coefficient λ·S(t) (÷ n for mean, ÷ max|Reg'| for lambda_norm slope) of
+ * plan matrix i with n entries. */
+QR_API double qr_quant_coef(const qr_quant_plan *p, size_t i, size_t n, double t, double t_final);
 
 /* Per-matrix state of one evaluation of the penalty. */
 typedef struct qr_quant_stat {
@@ -166,9 +195,11 @@ QR_API double qr_quant_bytes(const qr_quant_plan *p, qr_graph *g, double *baseli
 
 /* Straight-through estimation and grid scales (opt-in extensions, docs/quantization.md). */
 typedef struct qr_quant_ste qr_quant_ste;
-/* Prepare a run on plan p (a model's own plan, which it updates): α of QR_SCALE_FIXED
- * matrices from the graph's current weights, and a shadow buffer for the STE matrices (*ste
- * NULL when there are none). The plan must outlive *ste. */
+/* Prepare a run on plan p (a model's own plan, which it updates): α of QR_SCALE_FIXED and
+ * QR_SCALE_LEARNED matrices from the graph's current weights (per channel: channels set from
+ * the parameter's last axis and plan->alphas allocated; QR_ERR_SHAPE for a per-channel matrix
+ * of fewer than 2 axes), and a shadow buffer for the STE matrices (*ste NULL when there are
+ * none). The plan must outlive *ste. */
 QR_API qr_status qr_quant_begin_training(qr_graph *g, qr_quant_plan *p, qr_quant_ste **ste);
 /* Before forward: save the float weights of STE matrices and put their quantized values in. */
 QR_API void qr_quant_ste_forward(qr_quant_ste *s, qr_graph *g);

@@ -178,6 +178,32 @@ QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
                              const qr_train_control *ctl, qr_progress_fn fn, void *user,
                              qr_model **out, qr_train_result *res, qr_error *err);
 
+/* ---- mixed-precision search (qreg search, docs/quantization.md) ------------------------ */
+
+/* Sensitivity of each weight matrix of m (trained) to rounding: for matrix i (plan order, as
+ * qr_quant_plan_init lists them) and width widths[k], the validation loss and accuracy when
+ * only matrix i is rounded to that width (on a least-squares grid scale, per channel for a
+ * kernel feeding a batch norm) and every other matrix by 8-bit min-max PTQ, minus those of
+ * the all-8-bit model (*base_loss, *base_acc). dloss and dacc hold n_matrices × nw values.
+ * m's weights are left as they were. */
+QR_API qr_status qr_search_sensitivity(qr_model *m, const qr_dataset *val, const int *widths,
+                                       size_t nw, double *base_loss, double *base_acc,
+                                       double *dloss, double *dacc, qr_error *err);
+
+/* One width per matrix (choice[i] ∈ widths) minimizing Σ_i cost[i·nw + k_i] subject to
+ * fixed_bytes + Σ_i counts[i]·width_i / 8 ≤ budget (the thesis' byte accounting: fixed_bytes
+ * are the 32-bit biases, batch-norm and PReLU parameters). Exact (a Pareto-frontier dynamic
+ * program over the weight bits). *bytes gets the plan's size, *predicted its summed cost.
+ * QR_ERR_CONFIG with a message giving the smallest possible size when even every matrix at
+ * the narrowest width exceeds the budget. */
+QR_API qr_status qr_search_choose(const size_t *counts, size_t n, const int *widths, size_t nw,
+                                  const double *cost, double fixed_bytes, double budget,
+                                  int *choice, double *bytes, double *predicted, qr_error *err);
+
+/* The plan qreg search trains: matrix i (qr_quant_plan_init's order) at choice[i] bits by STE
+ * on a learned grid scale, per channel for a kernel feeding a batch norm ("auto"). */
+QR_API qr_status qr_search_plan(const qr_model_spec *spec, const int *choice, qr_quant_plan *p);
+
 #ifdef __cplusplus
 }
 #endif
