@@ -244,7 +244,7 @@ int qr_cmd_export(int argc, char **argv)
     wopt.model_path = model_path;
     uint8_t *blob = NULL;
     size_t len = 0;
-    qr_export_report rep;
+    qr_export_report rep = {0}; /* freed at done: also when the write fails */
     int rc = 1;
     if (qr_export_blob_ex(m, &opt, &blob, &len, &rep, &err) != QR_OK ||
         qr_export_write_ex(blob, len, out, name, &wopt, &err) != QR_OK) {
@@ -275,7 +275,6 @@ int qr_cmd_export(int argc, char **argv)
     if (json) {
         print_json(model_path, out, name, &rep, wopt.runtime_dir);
         rc = 0;
-        qr_export_report_free(&rep);
         goto done;
     }
     printf("%-40s %6s %8s %12s %12s\n", "layer / tensor", "bits", "count", "theory (B)",
@@ -312,8 +311,8 @@ int qr_cmd_export(int argc, char **argv)
         printf("wrote the runtime files it needs (from %s), %s/qrt.mk and %s/qrt.cmake\n",
                wopt.runtime_dir, out, out);
     rc = 0;
-    qr_export_report_free(&rep);
 done:
+    qr_export_report_free(&rep);
     free(blob);
     qr_model_free(m);
     return rc;
