@@ -132,6 +132,30 @@ then
 else
     fail "train --log-jsonl: $(head -c 300 "$tmp/j.jsonl" 2>/dev/null)"
 fi
+# learning curves from either log
+for log in j.csv j.jsonl; do
+    check "plot --curves $log" 0 out '^wrote .*curves-'"${log#j.}"'\.svg \(4 epochs: loss, accuracy' \
+        "$qreg" plot --curves "$tmp/$log" --out "$tmp/curves-${log#j.}.svg"
+    if [ "$have_python" -eq 1 ] && python3 -c "import sys, xml.dom.minidom as m
+d = m.parse(sys.argv[1]); t = ' '.join(n.firstChild.data for n in d.getElementsByTagName('text') if n.firstChild)
+sys.exit(0 if len(d.getElementsByTagName('polyline')) >= 4 and 'accuracy' in t and 'loss (cross-entropy)' in t else 1)" "$tmp/curves-${log#j.}.svg"; then
+        pass "plot --curves $log: an SVG with loss and accuracy curves"
+    else
+        fail "plot --curves $log: not the SVG expected"
+    fi
+    if command -v rsvg-convert >/dev/null 2>&1; then
+        if rsvg-convert -o "$tmp/curves.png" "$tmp/curves-${log#j.}.svg" 2>"$tmp/err" &&
+           [ "$(wc -c <"$tmp/curves.png")" -gt 5000 ]; then
+            pass "plot --curves $log: rsvg-convert renders it"
+        else
+            fail "plot --curves $log: rsvg-convert fails"
+        fi
+    fi
+done
+check "plot --curves: a file that is no log" 1 err 'not a training log' \
+    "$qreg" plot --curves "$csv" --out "$tmp/x.svg"
+check "plot --curves with INPUT is a usage error" 2 err 'without INPUT' \
+    "$qreg" plot "$tmp/j.csv" --curves "$tmp/j.csv"
 # a schedule and early stopping from the command line's point of view
 cat >"$tmp/sched.json" <<JSON
 {"data": {"train": "$csv", "label": "label", "validation_split": 0.15, "test_split": 0.2},
