@@ -109,6 +109,73 @@ else
 fi
 check "progress on stderr" 0 err '^epoch 3/3 ' \
     "$qreg" train "$quickstart" --out "$tmp/p.qrm" --epochs 3
+# the progress line: the epoch's own time and the time left
+check "progress: epoch time and eta" 0 err '^epoch 1/3 .*  \([0-9]+\.[0-9]s, eta [0-9:]+s?\)$' \
+    "$qreg" train "$quickstart" --out "$tmp/p.qrm" --epochs 3
+# the JSON-lines log: one object per epoch, the CSV log's numbers
+check "train --log-jsonl" 0 out '^saved model: ' \
+    "$qreg" train "$quickstart" --out "$tmp/j.qrm" --epochs 4 --log "$tmp/j.csv" \
+    --log-jsonl "$tmp/j.jsonl" --quiet
+if [ "$have_python" -eq 1 ] && python3 - "$tmp/j.csv" "$tmp/j.jsonl" <<'PY'
+import csv, json, math, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+objs = [json.loads(l) for l in open(sys.argv[2])]
+assert len(rows) == 4 and len(objs) == 4, (len(rows), len(objs))
+for r, o in zip(rows, objs):
+    assert o["stage"] == 1 and o["lr"] == 0.002, o
+    for k, v in r.items():
+        v = float(v)
+        assert (o[k] is None and math.isnan(v)) or o[k] == v, (k, v, o[k])
+PY
+then
+    pass "train --log-jsonl: one object per epoch, equal to the CSV log"
+else
+    fail "train --log-jsonl: $(head -c 300 "$tmp/j.jsonl" 2>/dev/null)"
+fi
+# learning curves from either log
+for log in j.csv j.jsonl; do
+    check "plot --curves $log" 0 out '^wrote .*curves-'"${log#j.}"'\.svg \(4 epochs: loss, accuracy' \
+        "$qreg" plot --curves "$tmp/$log" --out "$tmp/curves-${log#j.}.svg"
+    if [ "$have_python" -eq 1 ] && python3 -c "import sys, xml.dom.minidom as m
+d = m.parse(sys.argv[1]); t = ' '.join(n.firstChild.data for n in d.getElementsByTagName('text') if n.firstChild)
+sys.exit(0 if len(d.getElementsByTagName('polyline')) >= 4 and 'accuracy' in t and 'loss (cross-entropy)' in t else 1)" "$tmp/curves-${log#j.}.svg"; then
+        pass "plot --curves $log: an SVG with loss and accuracy curves"
+    else
+        fail "plot --curves $log: not the SVG expected"
+    fi
+    if command -v rsvg-convert >/dev/null 2>&1; then
+        if rsvg-convert -o "$tmp/curves.png" "$tmp/curves-${log#j.}.svg" 2>"$tmp/err" &&
+           [ "$(wc -c <"$tmp/curves.png")" -gt 5000 ]; then
+            pass "plot --curves $log: rsvg-convert renders it"
+        else
+            fail "plot --curves $log: rsvg-convert fails"
+        fi
+    fi
+done
+check "plot --curves: a file that is no log" 1 err 'not a training log' \
+    "$qreg" plot --curves "$csv" --out "$tmp/x.svg"
+check "plot --curves with INPUT is a usage error" 2 err 'without INPUT' \
+    "$qreg" plot "$tmp/j.csv" --curves "$tmp/j.csv"
+# a schedule and early stopping from the command line's point of view
+cat >"$tmp/sched.json" <<JSON
+{"data": {"train": "$csv", "label": "label", "validation_split": 0.15, "test_split": 0.2},
+ "model": [{"type": "dense", "units": 16}, {"type": "relu"}, {"type": "dense"}],
+ "optimizer": {"learning_rate": 0.01, "schedule": {"name": "step", "every": 2, "gamma": 0.5,
+               "warmup_epochs": 1}},
+ "training": {"epochs": 300, "seed": 1, "early_stopping": {"patience": 2}}}
+JSON
+check "train: early stopping is reported" 0 err '^early stopping after epoch [0-9]+/300: no improvement of val_acc' \
+    "$qreg" train "$tmp/sched.json" --out "$tmp/s.qrm"
+if grep -Eq '^stopped early after epoch [0-9]+ of 300 \(training\.early_stopping\)$' "$tmp/out"; then
+    pass "train: the result says it stopped early and when"
+else
+    fail "train: no 'stopped early after epoch' line"
+fi
+check "train --json: stopped_epoch" 0 out '"stopped_epoch":[0-9]+' \
+    "$qreg" train "$tmp/sched.json" --out "$tmp/s.qrm" --json --quiet
+sed 's/"every": 2, //' "$tmp/sched.json" >"$tmp/sched-bad.json"
+check "train: a bad schedule names the key" 1 err "'optimizer\.schedule\.every' is missing" \
+    "$qreg" train "$tmp/sched-bad.json" --out "$tmp/bad.qrm" --quiet
 check "eval" 0 out '^accuracy: (0\.[0-9]+|1\.0+)$' "$qreg" eval "$model" --data "$csv"
 check "eval --data=FILE" 0 out '^samples: 569$' "$qreg" eval "$model" --data="$csv"
 check "summary" 0 out '^parameters: 530 ' "$qreg" summary "$quickstart"
@@ -176,6 +243,8 @@ cat >"$tmp/staged.json" <<JSON
              "quantize": {"matrices": [{"layer": "all", "bits": 4, "method": "ste"}]}}]}
 JSON
 check "a staged config: a line per stage" 0 err '^stage 2/2 kept epoch [0-2] ' \
+    "$qreg" train "$tmp/staged.json" --out "$tmp/staged.qrm"
+check "a staged config: eta over all stages" 0 err '^stage 1/2 epoch 2/2 .*eta [0-9:]+s?\)$' \
     "$qreg" train "$tmp/staged.json" --out "$tmp/staged.qrm"
 if grep -Eq '^drop vs reference accuracy 0\.9500 \(training\.reference_accuracy\): [-+][0-9.]+ points$' "$tmp/out" &&
    grep -q "points vs this model's float weights" "$tmp/out"; then

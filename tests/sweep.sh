@@ -391,6 +391,24 @@ if grep -q '8-bit\|baseline' shard-report/summary.md && grep -q '| baseline |' s
 else
     fail "report: no baseline in summary.md"
 fi
+check "report --json" 0 out '^\{"runs":16,' "$qreg" report shard-out --out shard-json --json
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "skip - report --json contents (no python3)"
+elif python3 - "$tmp/out" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+g = d["groups"]
+assert d["runs"] == 16 and d["ok"] == 16 and d["configurations"] == 8 == len(g), d
+assert len(d["inputs"]) == 4 and d["metric"] and "shard-json/summary.csv" in d["wrote"][0]
+assert sum(x["n_runs"] for x in g) == 16 and sum(x["baseline"] for x in g) >= 1
+assert all(set(x["settings"]) == {"quantize.matrices[0].bits", "model[0].units"} for x in g)
+assert all(0 <= x["mean"] <= 100 and x["bytes"] > 0 for x in g)
+PY
+then
+    pass "report --json: one object, a group per configuration, the files written"
+else
+    fail "report --json: $(head -c 300 "$tmp/out")"
+fi
 check "report --baseline of a missing group" 1 err 'no group has' \
     "$qreg" report shard-out --out shard-report --baseline 'model[0].units=99'
 check "report of a file that is not results" 1 err 'not a qreg sweep results file' \

@@ -30,6 +30,7 @@ Suite *qr_suite_sweep(void);
 Suite *qr_suite_recipes(void);
 Suite *qr_suite_reliability(void);
 Suite *qr_suite_scales(void);
+Suite *qr_suite_schedules(void);
 
 /* Source and build directories (from the environment make check sets; "." otherwise). */
 const char *tl_srcdir(void);

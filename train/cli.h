@@ -10,6 +10,8 @@ int qr_cmd_eval(int argc, char **argv);
 int qr_cmd_summary(int argc, char **argv);
 int qr_cmd_schedule(int argc, char **argv);
 int qr_cmd_plot(int argc, char **argv);
+/* qreg plot --curves LOG: learning curves of a per-epoch log (CSV or JSON lines) as SVG. */
+int qr_plot_curves(const char *log, const char *out);
 int qr_cmd_distill_logits(int argc, char **argv);
 int qr_cmd_export(int argc, char **argv);
 int qr_cmd_sweep(int argc, char **argv);

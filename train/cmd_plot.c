@@ -1,5 +1,6 @@
 /* qreg plot: weight histograms of a matrix over its regularizer's curve (thesis Fig. 4.2.5),
- * from a training run's histogram file or from a model's current weights. */
+ * from a training run's histogram file or from a model's current weights; with --curves, the
+ * learning curves of a per-epoch log (plot_curves.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 static const char plot_help[] =
     "usage: qreg plot INPUT [--matrix NAME] [--out FILE.svg]\n"
+    "       qreg plot --curves LOG [--out FILE.svg]\n"
     "\n"
     "Draw the weight histogram of one weight matrix over the curve of its regularizer, one\n"
     "panel per snapshot, as SVG: how the weights gather at the grid's minima during training.\n"
@@ -21,7 +23,12 @@ static const char plot_help[] =
     "options:\n"
     "  --matrix NAME   the weight matrix, e.g. gru_1/recurrent_kernel (default: the first\n"
     "                  regularized one)\n"
-    "  --out FILE      the SVG to write (default: <matrix with / as _>.svg)\n"
+    "  --curves LOG    instead: learning curves of a training run's per-epoch log (output.log\n"
+    "                  CSV or output.log_jsonl): loss and accuracy panels, training and\n"
+    "                  validation, float and fake-quantized, the learning rate (JSON lines)\n"
+    "                  and stage boundaries\n"
+    "  --out FILE      the SVG to write (default: <matrix with / as _>.svg; with --curves,\n"
+    "                  LOG without its extension + -curves.svg)\n"
     "  -h, --help      this help\n";
 
 typedef struct panel {
@@ -287,7 +294,7 @@ done:
 
 int qr_cmd_plot(int argc, char **argv)
 {
-    const char *input = NULL, *matrix = NULL, *out = NULL, *v;
+    const char *input = NULL, *matrix = NULL, *out = NULL, *curves = NULL, *v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -298,6 +305,9 @@ int qr_cmd_plot(int argc, char **argv)
                 goto bad;
         } else if (qr_cli_opt(argc, argv, &i, "--out", &v)) {
             if (!(out = v) || !*v)
+                goto bad;
+        } else if (qr_cli_opt(argc, argv, &i, "--curves", &v)) {
+            if (!(curves = v) || !*v)
                 goto bad;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "qreg plot: unknown option '%s' (see qreg plot --help)\n", a);
@@ -312,6 +322,14 @@ int qr_cmd_plot(int argc, char **argv)
     bad:
         fprintf(stderr, "qreg plot: option '%s' needs a value\n", a);
         return 2;
+    }
+    if (curves) {
+        if (input || matrix) {
+            fprintf(stderr, "qreg plot: --curves takes the log as its value, without INPUT or "
+                    "--matrix\n");
+            return 2;
+        }
+        return qr_plot_curves(curves, out);
     }
     if (!input) {
         fputs(plot_help, stderr);

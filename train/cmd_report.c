@@ -40,6 +40,9 @@ static const char report_help[] =
     "  --box NAME       the setting for the box plot (default: one named like 'schedule')\n"
     "  --heatmap X,Y    the two settings of the heat map\n"
     "  --title TEXT     a title prefix for the plots\n"
+    "  --json           print the summary as one JSON object on stdout instead of the table:\n"
+    "                   runs, metric, settings alike in every run, baseline, one object per\n"
+    "                   configuration with summary.csv's columns, and the files written\n"
     "  -h, --help       this help\n";
 
 static int cmp_str(const void *a, const void *b)
@@ -140,9 +143,15 @@ static int numeric_axis(const qr_report *rp, size_t c)
     return varies;
 }
 
+/* Text output only without --json; with it, the files written are listed in the JSON. */
+#define SAY(...) ((void)(json ? 0 : printf(__VA_ARGS__)))
+#define WROTE(p) ((void)(jwrote && cJSON_AddItemToArray(jwrote, cJSON_CreateString(p))))
+
 int qr_cmd_report(int argc, char **argv)
 {
     const char *out = NULL, *baseline = NULL, *box = NULL, *heat = NULL, *v;
+    int json = 0;
+    cJSON *jo = NULL, *jwrote = NULL;
     qr_report rp;
     memset(&rp, 0, sizeof rp);
     char **args = calloc((size_t)argc + 1, sizeof *args);
@@ -155,6 +164,8 @@ int qr_cmd_report(int argc, char **argv)
             fputs(report_help, stdout);
             free(args);
             return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
         } else if (qr_cli_opt(argc, argv, &i, "--out", &v)) {
             if (!(out = v) || !*v)
                 goto bad;
@@ -229,30 +240,38 @@ int qr_cmd_report(int argc, char **argv)
                          dir ? strerror(errno) : "out of memory");
         goto done;
     }
+    if (json) {
+        if (!(jo = qr_report_json(&rp, files, n_files)) ||
+            !(jwrote = cJSON_AddArrayToObject(jo, "wrote"))) {
+            s = qr_error_set(&err, QR_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+    }
     size_t ok = 0;
     for (size_t i = 0; i < rp.res.n_rows; i++)
         ok += rp.res.rows[i].ok != 0;
-    printf("%zu runs (%zu ok, %zu failed) in %zu configurations from %zu file%s", rp.res.n_rows,
+    SAY("%zu runs (%zu ok, %zu failed) in %zu configurations from %zu file%s", rp.res.n_rows,
            ok, rp.res.n_rows - ok, rp.n_groups, n_files, n_files == 1 ? "" : "s");
     if (raw > rp.res.n_rows)
-        printf(" (%zu repeated rows of the same id counted once)", raw - rp.res.n_rows);
+        SAY(" (%zu repeated rows of the same id counted once)", raw - rp.res.n_rows);
     if (rp.res.skipped)
-        printf(" (%zu malformed lines skipped)", rp.res.skipped);
-    printf("\naccuracy: %s, %%\n", qr_report_metric_name(&rp));
+        SAY(" (%zu malformed lines skipped)", rp.res.skipped);
+    SAY("\naccuracy: %s, %%\n", qr_report_metric_name(&rp));
     for (size_t i = 0; i < rp.n_gcols; i++)
         if (!rp.varies[i])
-            printf("same in every run: %s = %s\n", rp.res.columns[rp.gcols[i]],
+            SAY("same in every run: %s = %s\n", rp.res.columns[rp.gcols[i]],
                    rp.res.rows[0].labels[rp.gcols[i]]);
     if (rp.baseline >= 0) {
         char lab[512];
         qr_report_group_label(&rp, &rp.groups[rp.baseline], lab, sizeof lab, ", ");
-        printf("baseline: %s\n", lab);
+        SAY("baseline: %s\n", lab);
     } else if (rp.n_eight) {
-        printf("baselines: the %zu 8-bit configurations; each row is compared with the one "
+        SAY("baselines: the %zu 8-bit configurations; each row is compared with the one "
                "sharing the most settings\n", rp.n_eight);
     }
-    printf("\n");
-    qr_report_print_table(&rp, stdout);
+    SAY("\n");
+    if (!json)
+        qr_report_print_table(&rp, stdout);
     /* files */
     char *p_csv = out_path(dir, "summary.csv"), *p_md = out_path(dir, "summary.md");
     char *p_par = out_path(dir, "accuracy_vs_bytes.svg");
@@ -263,12 +282,14 @@ int qr_cmd_report(int argc, char **argv)
         s = qr_report_write_summary_csv(&rp, p_csv, &err);
     if (s == QR_OK)
         s = qr_report_write_summary_md(&rp, p_md, files, n_files, &err);
-    printf("\nwrote %s, %s", p_csv, p_md);
+    SAY("\nwrote %s, %s", p_csv, p_md);
+    WROTE(p_csv);
+    WROTE(p_md);
     /* only the plots written: each has nothing to draw without ok runs (accuracy vs bytes:
      * without sizes either, as in a float-only sweep) */
     int wrote = 0;
     if (s == QR_OK && (s = qr_report_plot_pareto(&rp, p_par, &wrote, &err)) == QR_OK && wrote)
-        printf(", %s", p_par);
+        SAY(", %s", p_par), WROTE(p_par);
     long bcol = -1;
     if (box) {
         if ((bcol = find_column(&rp, box)) < 0 && s == QR_OK)
@@ -285,7 +306,7 @@ int qr_cmd_report(int argc, char **argv)
     }
     if (s == QR_OK && bcol >= 0 &&
         (s = qr_report_plot_box(&rp, (size_t)bcol, p_box, &wrote, &err)) == QR_OK && wrote)
-        printf(", %s", p_box);
+        SAY(", %s", p_box), WROTE(p_box);
     long hx = -1, hy = -1;
     if (heat) {
         char spec[256];
@@ -309,8 +330,16 @@ int qr_cmd_report(int argc, char **argv)
     if (s == QR_OK && hx >= 0 && hy >= 0 &&
         (s = qr_report_plot_heatmap(&rp, (size_t)hx, (size_t)hy, p_heat, &wrote, &err)) ==
             QR_OK && wrote)
-        printf(", %s", p_heat);
-    printf("\n");
+        SAY(", %s", p_heat), WROTE(p_heat);
+    SAY("\n");
+    if (json && s == QR_OK) {
+        char *text = cJSON_PrintUnformatted(jo);
+        if (text)
+            printf("%s\n", text);
+        else
+            s = qr_error_set(&err, QR_ERR_NOMEM, "out of memory");
+        free(text);
+    }
     free(p_csv);
     free(p_md);
     free(p_par);
@@ -325,6 +354,7 @@ done:
         free(files[i]);
     free(files);
     free(dir);
+    cJSON_Delete(jo);
     qr_report_free(&rp);
     free(args);
     return rc;

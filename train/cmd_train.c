@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "cli.h"
@@ -24,6 +25,8 @@ static const char train_help[] =
     "  --out FILE       where to save the model (default: output.model, or CONFIG's name\n"
     "                   with .qrm in the working directory)\n"
     "  --log FILE       write per-epoch loss and accuracy as CSV\n"
+    "  --log-jsonl FILE write the per-epoch log as JSON lines (one object per epoch, with\n"
+    "                   stage and learning rate; overrides output.log_jsonl)\n"
     "  --epochs N       override training.epochs (0 with a warm start: evaluate the model\n"
     "                   as loaded under the config's plan; not with \"stages\")\n"
     "  --init MODEL     start from this trained model's parameters, batch-norm statistics and\n"
@@ -44,6 +47,11 @@ static const char train_help[] =
     "output (model, checkpoint, logs) is checked for writing, and with --resume the\n"
     "checkpoint for existence, before the data is loaded.\n"
     "\n"
+    "Progress goes to stderr: one line per epoch with its time and an estimate of the time\n"
+    "left (eta) over all epochs (of all stages); optimizer.schedule sets the learning rate\n"
+    "per epoch or step, and training.early_stopping ends a run (or stage) whose kept-epoch\n"
+    "accuracy stopped improving, which is reported.\n"
+    "\n"
     "Under a quantization plan, the \"fake-quantized test accuracy\" line gives the drop\n"
     "against this model's own float weights (after regularization); with\n"
     "training.reference_accuracy set (e.g. the 8-bit model's test accuracy) a second line\n"
@@ -60,23 +68,75 @@ static void on_sigint(int sig)
 
 typedef struct progress_ctx {
     int tty, quiet;
+    const qr_train_config *c;
+    double t_start;        /* when training started in this process */
+    size_t steps;          /* optimizer steps done in this process */
 } progress_ctx;
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* "42s", "3:05", "1:02:03" */
+static void fmt_duration(char *out, size_t n, double sec)
+{
+    long s = sec > 0 ? (long)(sec + 0.5) : 0;
+    if (s < 60)
+        snprintf(out, n, "%lds", s);
+    else if (s < 3600)
+        snprintf(out, n, "%ld:%02ld", s / 60, s % 60);
+    else
+        snprintf(out, n, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+}
+
+/* The time left over all epochs of all stages, from the time per step of this process (the
+ * validation included); an early stop ends sooner. */
+static void fmt_eta(char *out, size_t n, const progress_ctx *ctx, const qr_train_progress *p)
+{
+    size_t left = p->run_epochs > p->run_epoch ? (p->run_epochs - p->run_epoch) * p->batches : 0;
+    if (p->event == QR_TRAIN_BATCH)
+        left += p->batches - p->batch;
+    if (ctx->steps == 0) {
+        snprintf(out, n, "?");
+        return;
+    }
+    fmt_duration(out, n, (mono_seconds() - ctx->t_start) / (double)ctx->steps * (double)left);
+}
 
 static void on_progress(void *user, const qr_train_progress *p)
 {
-    const progress_ctx *ctx = user;
+    progress_ctx *ctx = user;
+    if (p->event == QR_TRAIN_BATCH)
+        ctx->steps++;
     if (ctx->quiet)
         return;
+    char eta[32];
+    if (p->event == QR_TRAIN_EARLY_STOP) {
+        const qr_early_stopping *es = ctx->c->n_stages
+                                          ? &ctx->c->stages[p->stage - 1].early_stopping
+                                          : &ctx->c->early_stopping;
+        if (p->stages > 1)
+            fprintf(stderr, "stage %zu/%zu ", p->stage, p->stages);
+        fprintf(stderr, "early stopping after epoch %zu/%zu: no improvement of %s by more than "
+                "%g in %zu epochs\n", p->epoch, p->epochs,
+                isnan(p->fq_val_accuracy) ? "val_acc" : "fq_val_acc", es->min_delta,
+                es->patience);
+        return;
+    }
     if (p->event == QR_TRAIN_BATCH) {
         if (!ctx->tty)
             return;
+        fmt_eta(eta, sizeof eta, ctx, p);
         int width = 24, done = (int)(width * p->batch / p->batches);
         char bar[32];
         for (int i = 0; i < width; i++)
             bar[i] = i < done ? '=' : (i == done ? '>' : ' ');
         bar[width] = '\0';
-        fprintf(stderr, "\repoch %zu/%zu [%s] %zu/%zu  loss %.4f  acc %.4f ", p->epoch,
-                p->epochs, bar, p->batch, p->batches, p->loss, p->accuracy);
+        fprintf(stderr, "\repoch %zu/%zu [%s] %zu/%zu  loss %.4f  acc %.4f  eta %s ", p->epoch,
+                p->epochs, bar, p->batch, p->batches, p->loss, p->accuracy, eta);
         fflush(stderr);
         return;
     }
@@ -103,12 +163,13 @@ static void on_progress(void *user, const qr_train_progress *p)
         fprintf(stderr, "  fq_val_acc %.4f", p->fq_val_accuracy);
     if (!isnan(p->val_accuracy))
         fprintf(stderr, "%s", p->improved ? "  *" : "");
-    fprintf(stderr, "  (%.1fs)\n", p->seconds);
+    fmt_eta(eta, sizeof eta, ctx, p);
+    fprintf(stderr, "  (%.1fs, eta %s)\n", p->epoch_seconds, eta);
 }
 
 int qr_cmd_train(int argc, char **argv)
 {
-    const char *config = NULL, *out = NULL, *log = NULL, *init = NULL, *v;
+    const char *config = NULL, *out = NULL, *log = NULL, *jlog = NULL, *init = NULL, *v;
     size_t epochs = 0, seed = 0, threads = 0;
     int have_seed = 0, have_epochs = 0, json = 0, quiet = 0, resume = 0;
     for (int i = 1; i < argc; i++) {
@@ -127,6 +188,9 @@ int qr_cmd_train(int argc, char **argv)
                 goto bad;
         } else if (qr_cli_opt(argc, argv, &i, "--log", &v)) {
             if (!(log = v) || !*v)
+                goto bad;
+        } else if (qr_cli_opt(argc, argv, &i, "--log-jsonl", &v)) {
+            if (!(jlog = v) || !*v)
                 goto bad;
         } else if (qr_cli_opt(argc, argv, &i, "--epochs", &v)) {
             if (qr_cli_size(v, &epochs))
@@ -211,9 +275,13 @@ int qr_cmd_train(int argc, char **argv)
         free(c.log_path);
         c.log_path = strdup(log);
     }
+    if (jlog) {
+        free(c.log_jsonl_path);
+        c.log_jsonl_path = strdup(jlog);
+    }
     qr_split_data d;
     qr_model *m = NULL;
-    if (!c.model_path || (log && !c.log_path)) {
+    if (!c.model_path || (log && !c.log_path) || (jlog && !c.log_jsonl_path)) {
         fprintf(stderr, "qreg train: out of memory\n");
         goto done_config;
     }
@@ -240,7 +308,7 @@ int qr_cmd_train(int argc, char **argv)
             fprintf(stderr, "qreg train: warning: %s: this model will not export to the "
                             "device runtime (qreg export)\n", xe.msg);
     }
-    progress_ctx ctx = {isatty(STDERR_FILENO), quiet};
+    progress_ctx ctx = {isatty(STDERR_FILENO), quiet, &c, mono_seconds(), 0};
     qr_train_result r;
     qr_train_control ctl = {resume, &stop_requested};
     struct sigaction sa;
@@ -295,6 +363,10 @@ int qr_cmd_train(int argc, char **argv)
             cJSON_AddNumberToObject(o, "baseline_bytes", base);
         }
         cJSON_AddNumberToObject(o, "seconds", r.seconds);
+        if (r.stopped_epoch)
+            cJSON_AddNumberToObject(o, "stopped_epoch", (double)r.stopped_epoch);
+        else
+            cJSON_AddNullToObject(o, "stopped_epoch");
         char *text = cJSON_PrintUnformatted(o);
         if (text)
             printf("%s\n", text);
@@ -303,6 +375,9 @@ int qr_cmd_train(int argc, char **argv)
     } else {
         /* the quantity that chose the epoch: the fake-quantized validation accuracy with a
          * quantization plan, else the float one */
+        if (r.stopped_epoch)
+            printf("stopped early after epoch %zu of %zu (training.early_stopping)\n",
+                   r.stopped_epoch, c.epochs);
         printf("best epoch: %zu", r.best_epoch);
         if (!isnan(r.fq_val_accuracy))
             printf(" (fake-quantized validation accuracy %.4f; float %.4f)", r.fq_val_accuracy,

@@ -159,12 +159,99 @@ static qr_status parse_data(qr_train_config *c, const cJSON *d, const char *wher
     return QR_OK;
 }
 
+/* "optimizer.schedule": {"name", "per", "warmup_epochs", "warmup_start", "every", "gamma",
+ * "min_lr"}; keys of another kind of schedule are refused, naming them. */
+static qr_status parse_lr_schedule(qr_lr_schedule *ls, const cJSON *o, const char *where,
+                                   qr_error *err)
+{
+    static const char *const keys[] = {"name", "per", "warmup_epochs", "warmup_start", "every",
+                                       "gamma", "min_lr", NULL};
+    static const char *const names[] = {"constant", "step", "exponential", "cosine", NULL};
+    static const char *const pers[] = {"epoch", "step", NULL};
+    const char *path = "optimizer.schedule";
+    qr_lr_schedule_default(ls);
+    if (!cJSON_IsObject(o))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s' must be an object", where, path);
+    qr_status s = qr_json_check_keys(o, keys, where, path, err);
+    int kind = QR_LR_CONSTANT, per = 0;
+    if (s || (s = qr_json_get_choice(o, "name", names, &kind, where, path, err)) ||
+        (s = qr_json_get_choice(o, "per", pers, &per, where, path, err)) ||
+        (s = qr_json_get_size(o, "warmup_epochs", 0, 1000000, &ls->warmup_epochs, where, path,
+                              err)) ||
+        (s = qr_json_get_double(o, "warmup_start", 0, 1, &ls->warmup_start, where, path, err)) ||
+        (s = qr_json_get_double(o, "every", 1e-9, 1e12, &ls->every, where, path, err)) ||
+        (s = qr_json_get_double(o, "gamma", 1e-12, 1, &ls->gamma, where, path, err)) ||
+        (s = qr_json_get_double(o, "min_lr", 0, 10, &ls->min_lr, where, path, err)))
+        return s;
+    if (!cJSON_GetObjectItemCaseSensitive(o, "name"))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.name' is missing (\"constant\", "
+                            "\"step\", \"exponential\" or \"cosine\")", where, path);
+    ls->kind = (qr_lr_kind)kind;
+    ls->per_step = per;
+    int decays = kind == QR_LR_STEP || kind == QR_LR_EXPONENTIAL;
+    if (!decays && (cJSON_GetObjectItemCaseSensitive(o, "every") ||
+                    cJSON_GetObjectItemCaseSensitive(o, "gamma")))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.%s' applies to the step and exponential "
+                            "schedules only", where, path,
+                            cJSON_GetObjectItemCaseSensitive(o, "every") ? "every" : "gamma");
+    if (kind != QR_LR_COSINE && cJSON_GetObjectItemCaseSensitive(o, "min_lr"))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.min_lr' applies to the cosine schedule "
+                            "only", where, path);
+    if (kind == QR_LR_STEP && !cJSON_GetObjectItemCaseSensitive(o, "every"))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.every' is missing (the step schedule "
+                            "decays by gamma every that many epochs, or steps with \"per\": "
+                            "\"step\")", where, path);
+    if (kind == QR_LR_EXPONENTIAL && !cJSON_GetObjectItemCaseSensitive(o, "gamma"))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.gamma' is missing (the exponential "
+                            "schedule's factor per epoch, or per step with \"per\": \"step\")",
+                            where, path);
+    if (!cJSON_GetObjectItemCaseSensitive(o, "warmup_epochs") &&
+        cJSON_GetObjectItemCaseSensitive(o, "warmup_start"))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.warmup_start' needs 'warmup_epochs'",
+                            where, path);
+    return QR_OK;
+}
+
+/* The checks of a schedule that need the epochs and the learning rate. */
+static qr_status check_lr_schedule(const qr_lr_schedule *ls, float lr, size_t epochs,
+                                   const char *where, qr_error *err)
+{
+    const char *why;
+    if (qr_lr_schedule_check(ls, lr, epochs, &why) != QR_OK)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: %s (%zu epochs)", where, why, epochs);
+    return QR_OK;
+}
+
+/* "early_stopping": {"patience", "min_delta"} in `path` ("training" or "stages[k]"). */
+static qr_status parse_early_stopping(qr_early_stopping *es, const cJSON *o, const char *where,
+                                      const char *path, qr_error *err)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s.early_stopping", path);
+    memset(es, 0, sizeof *es);
+    if (cJSON_IsFalse(o))
+        return QR_OK;
+    if (!cJSON_IsObject(o))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s' must be an object {\"patience\": N, "
+                            "\"min_delta\": d}%s", where, key,
+                            strcmp(path, "training") ? " or false" : "");
+    static const char *const keys[] = {"patience", "min_delta", NULL};
+    qr_status s = qr_json_check_keys(o, keys, where, key, err);
+    if (s || (s = qr_json_get_size(o, "patience", 1, 1000000, &es->patience, where, key, err)) ||
+        (s = qr_json_get_double(o, "min_delta", 0, 1, &es->min_delta, where, key, err)))
+        return s;
+    if (!es->patience)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.patience' is missing (epochs without "
+                            "improvement before training stops, 1 or more)", where, key);
+    return QR_OK;
+}
+
 static qr_status parse_optimizer(qr_train_config *c, const cJSON *o, const char *where,
                                  qr_error *err)
 {
     static const char *const keys[] = {"name", "learning_rate", "momentum", "nesterov",
                                        "beta_1", "beta_2", "epsilon", "clipnorm",
-                                       "weight_decay", NULL};
+                                       "weight_decay", "schedule", NULL};
     static const char *const names[] = {"sgd", "adam", "nadam", NULL};
     qr_status s = qr_json_check_keys(o, keys, where, "optimizer", err);
     if (s != QR_OK)
@@ -203,6 +290,10 @@ static qr_status parse_optimizer(qr_train_config *c, const cJSON *o, const char 
                             where);
     if (qr_optim_config_check(p) != QR_OK)
         return qr_error_set(err, QR_ERR_CONFIG, "%s: 'optimizer' values out of range", where);
+    qr_lr_schedule_default(&c->lr_schedule);
+    const cJSON *sched = cJSON_GetObjectItemCaseSensitive(o, "schedule");
+    if (sched && (s = parse_lr_schedule(&c->lr_schedule, sched, where, err)))
+        return s;
     return QR_OK;
 }
 
@@ -210,7 +301,8 @@ static qr_status parse_training(qr_train_config *c, const cJSON *o, const char *
                                 qr_error *err)
 {
     static const char *const keys[] = {"epochs", "batch_size", "seed", "threads",
-                                       "checkpoint_every", "init", "reference_accuracy", NULL};
+                                       "checkpoint_every", "init", "reference_accuracy",
+                                       "early_stopping", NULL};
     qr_status s = qr_json_check_keys(o, keys, where, "training", err);
     if (s != QR_OK)
         return s;
@@ -243,6 +335,13 @@ static qr_status parse_training(qr_train_config *c, const cJSON *o, const char *
                             "only with 'training.init': a warm start evaluated as loaded)", where);
     c->seed = (uint64_t)seed;
     c->threads = (int)threads;
+    const cJSON *es = cJSON_GetObjectItemCaseSensitive(o, "early_stopping");
+    if (es && (cJSON_IsFalse(es) ? (s = qr_error_set(err, QR_ERR_CONFIG, "%s: "
+                                    "'training.early_stopping' must be an object {\"patience\": "
+                                    "N, \"min_delta\": d}", where))
+                                 : (s = parse_early_stopping(&c->early_stopping, es, where,
+                                                             "training", err))))
+        return s;
     return QR_OK;
 }
 
@@ -273,7 +372,8 @@ static qr_status parse_output(qr_train_config *c, const cJSON *o, const char *wh
                               qr_error *err)
 {
     static const char *const keys[] = {"model", "log", "quant_log", "histograms",
-                                       "histogram_epochs", "prune_log", "checkpoint", NULL};
+                                       "histogram_epochs", "prune_log", "checkpoint",
+                                       "log_jsonl", NULL};
     qr_status s = qr_json_check_keys(o, keys, where, "output", err);
     const char *model = NULL, *log = NULL, *qlog = NULL, *hist = NULL;
     if (s || (s = qr_json_get_string(o, "model", &model, where, "output", err)) ||
@@ -283,7 +383,11 @@ static qr_status parse_output(qr_train_config *c, const cJSON *o, const char *wh
         return s;
     if (hist && *hist && (s = dup_or_fail(&c->hist_path, hist, where, err)))
         return s;
-    const char *plog = NULL, *ckpt = NULL;
+    const char *plog = NULL, *ckpt = NULL, *jlog = NULL;
+    if ((s = qr_json_get_string(o, "log_jsonl", &jlog, where, "output", err)))
+        return s;
+    if (jlog && *jlog && (s = dup_or_fail(&c->log_jsonl_path, jlog, where, err)))
+        return s;
     if ((s = qr_json_get_string(o, "prune_log", &plog, where, "output", err)) ||
         (s = qr_json_get_string(o, "checkpoint", &ckpt, where, "output", err)))
         return s;
@@ -412,7 +516,8 @@ static qr_status parse_stages(qr_train_config *c, const cJSON *root, const cJSON
     const cJSON *top_opt = cJSON_GetObjectItemCaseSensitive(root, "optimizer");
     const cJSON *top_q = cJSON_GetObjectItemCaseSensitive(root, "quantize");
     const cJSON *top_p = cJSON_GetObjectItemCaseSensitive(root, "prune");
-    static const char *const keys[] = {"epochs", "optimizer", "quantize", "prune", NULL};
+    static const char *const keys[] = {"epochs", "optimizer", "quantize", "prune",
+                                       "early_stopping", NULL};
     size_t k = 0, total = 0;
     qr_status s = QR_OK;
     for (const cJSON *st = stages->child; st && s == QR_OK; st = st->next, k++) {
@@ -433,8 +538,13 @@ static qr_status parse_stages(qr_train_config *c, const cJSON *root, const cJSON
         total += g->epochs;
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(st, "optimizer");
         g->optim = c->optim;
+        g->lr_schedule = c->lr_schedule;
         g->clip_norm = c->clip_norm;
         g->weight_decay = c->weight_decay;
+        g->early_stopping = c->early_stopping;
+        const cJSON *es = cJSON_GetObjectItemCaseSensitive(st, "early_stopping");
+        if (es && (s = parse_early_stopping(&g->early_stopping, es, path, key, err)))
+            break;
         if (o) {
             int fresh = !cJSON_IsObject(o) || cJSON_GetObjectItemCaseSensitive(o, "name");
             cJSON *merged = fresh ? cJSON_Duplicate(o, 1) : merge_section(top_opt, o, NULL);
@@ -444,6 +554,7 @@ static qr_status parse_stages(qr_train_config *c, const cJSON *root, const cJSON
                 s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
             else if ((s = parse_optimizer(&tmp, merged, where, err)) == QR_OK) {
                 g->optim = tmp.optim;
+                g->lr_schedule = tmp.lr_schedule;
                 g->clip_norm = tmp.clip_norm;
                 g->weight_decay = tmp.weight_decay;
             }
@@ -451,6 +562,8 @@ static qr_status parse_stages(qr_train_config *c, const cJSON *root, const cJSON
             if (s)
                 break;
         }
+        if ((s = check_lr_schedule(&g->lr_schedule, g->optim.lr, g->epochs, where, err)))
+            break;
         const cJSON *q = cJSON_GetObjectItemCaseSensitive(st, "quantize");
         if (q && !cJSON_IsFalse(q) && !cJSON_IsObject(q)) {
             s = qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.quantize' must be an object or false",
@@ -506,6 +619,7 @@ QR_API void qr_train_config_init(qr_train_config *c)
     c->kd_t2 = 1;
     c->reference_accuracy = NAN;
     qr_optim_config_default(&c->optim, QR_OPTIM_ADAM);
+    qr_lr_schedule_default(&c->lr_schedule);
 }
 
 QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_error *err)
@@ -565,6 +679,8 @@ QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_e
         if ((s = parse_stages(c, root, stages, path, err)))
             goto done;
     } else {
+        if ((s = check_lr_schedule(&c->lr_schedule, c->optim.lr, c->epochs, path, err)))
+            goto done;
         const cJSON *quant = cJSON_GetObjectItemCaseSensitive(root, "quantize");
         if (quant && (s = parse_quantize(quant, &c->model, c->epochs, &c->quant,
                                          &c->bn_reestimate, path, err)))
@@ -612,6 +728,7 @@ QR_API void qr_train_config_free(qr_train_config *c)
     free(c->label_name);
     free(c->model_path);
     free(c->log_path);
+    free(c->log_jsonl_path);
     free(c->quant_log_path);
     free(c->teacher_path);
     free(c->prune_log_path);

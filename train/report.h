@@ -3,6 +3,7 @@
 #define QREG_REPORT_H
 
 #include <stdio.h>
+#include <cjson/cJSON.h>
 #include "sweep.h"
 
 /* The runs of one configuration: every setting but the seed alike. */
@@ -57,6 +58,9 @@ void qr_report_print_table(const qr_report *rp, FILE *f);
 qr_status qr_report_write_summary_csv(const qr_report *rp, const char *path, qr_error *err);
 qr_status qr_report_write_summary_md(const qr_report *rp, const char *path, char *const *inputs,
                                      size_t n_inputs, qr_error *err);
+
+/* ---- JSON (report_json.c): the summary as one object (caller frees with cJSON_Delete) ---- */
+cJSON *qr_report_json(const qr_report *rp, char *const *inputs, size_t n_inputs);
 
 /* ---- the plots (report_pareto.c, report_box.c, report_heatmap.c) ---- */
 /* Each sets *wrote to whether it wrote `path`: not when it has nothing to plot (no run with

@@ -110,6 +110,7 @@ QR_API qr_status qr_train_check_outputs(const qr_train_config *c, int resume, qr
     } out[] = {{c->model_path, "the model"},
                {c->checkpoint_every || resume ? c->checkpoint_path : NULL, "the checkpoint"},
                {c->log_path, "the log"},
+               {c->log_jsonl_path, "the JSON-lines log"},
                {c->quant_log_path, "the quantization log"},
                {c->hist_path, "the histogram log"},
                {c->prune_log_path, "the pruning log"}};

@@ -39,7 +39,7 @@ typedef struct trainer {
     size_t *order;               /* the current shuffle of the training samples */
     float *stage, *best, *save, *decay, *best_alpha, *best_alphas, *teacher;
     qr_quant_stat *stats;
-    qr_buf log, qlog, plog;
+    qr_buf log, qlog, plog, jlog; /* jlog: JSON lines, kept even without a path */
     qr_hist_log *hist;
     qr_quant_ste *ste;
     qr_pruner *pruner;
@@ -47,6 +47,11 @@ typedef struct trainer {
     /* progress: `epoch` is in progress with `next_batch` batches done (0: not shuffled yet) */
     size_t epoch, next_batch, step, correct, seen;
     double sum_loss, penalty, best_acc, t0;
+    double lr, epoch_t0;         /* the last step's learning rate; this epoch's start time */
+    /* early stopping (Keras' EarlyStopping): best monitored value, epochs without improving
+     * on it by more than min_delta, and the epoch that stopped the stage (0: none) */
+    double es_best;
+    size_t es_wait, stopped;
     qr_train_result r;
     uint64_t fingerprint;
 } trainer;
@@ -127,7 +132,8 @@ static uint64_t fingerprint(const qr_train_config *c, const qr_split_data *d, si
 /* ---- checkpoints ---------------------------------------------------------------------- */
 
 static const unsigned char ckpt_magic[8] = {'Q', 'R', 'C', 'K', 'P', 'T', 0x1a, 0};
-#define CKPT_VERSION 3u /* 1: no stages (read as stage 0); 2: no per-channel grid scales */
+#define CKPT_VERSION 4u /* 1: no stages (read as stage 0); 2: no per-channel grid scales,
+                            no early stopping, no JSON log; 3: never released */
 
 static void put_f64(qr_buf *b, double v)
 {
@@ -210,6 +216,11 @@ static qr_status save_checkpoint(trainer *t, qr_error *err)
         put_f64(&b, t->sr[i].val_accuracy);
         put_f64(&b, t->sr[i].fq_val_accuracy);
     }
+    /* version 4 */
+    put_f64(&b, t->es_best);
+    qr_buf_u64(&b, t->es_wait);
+    qr_buf_u64(&b, t->stopped);
+    put_blob(&b, t->jlog.data, t->jlog.len);
     qr_status s;
     if (b.nomem) {
         s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", c->checkpoint_path);
@@ -260,7 +271,7 @@ static qr_status load_checkpoint(trainer *t, qr_error *err)
     }
     r.len = len - 4;
     uint32_t version = qr_rd_u32(&r), stage = qr_rd_u32(&r);
-    if (version < 1 || version > CKPT_VERSION || (version == 1 && stage != 0)) {
+    if (version < 1 || version > CKPT_VERSION || version == 3 || (version == 1 && stage != 0)) {
         s = qr_error_set(err, QR_ERR_VERSION, "%s: unsupported checkpoint version", path);
         goto done;
     }
@@ -300,11 +311,11 @@ static qr_status load_checkpoint(trainer *t, qr_error *err)
     if (!qr_rd_f32(&r, t->best_alpha, np))
         goto bad;
     size_t na = t->plan ? t->plan->n_alphas : 0;
-    if (version >= 3 && (qr_rd_u64(&r) != na ||
+    if (version >= 4 && (qr_rd_u64(&r) != na ||
                          (na && (!qr_rd_f32(&r, t->m->quant->alphas, na) ||
                                  !qr_rd_f32(&r, t->best_alphas, na)))))
         goto bad;
-    if (version < 3 && na)
+    if (version < 4 && na)
         goto bad;
     qr_buf mask = {0};
     int ok = rd_blob(&r, &mask, t->n_tr) && mask.len == (t->pruner ? t->n_tr : 0);
@@ -320,6 +331,15 @@ static qr_status load_checkpoint(trainer *t, qr_error *err)
         t->sr[i].best_epoch = rd_f64(&r);
         t->sr[i].val_accuracy = rd_f64(&r);
         t->sr[i].fq_val_accuracy = rd_f64(&r);
+    }
+    double es_best = reals[2];
+    uint64_t es_wait = 0, stopped = 0;
+    if (version >= 4) {
+        es_best = rd_f64(&r);
+        es_wait = qr_rd_u64(&r);
+        stopped = qr_rd_u64(&r);
+        if (!rd_blob(&r, &t->jlog, (size_t)1 << 30) || stopped > t->c->epochs)
+            goto bad;
     }
     if (r.bad || r.pos != r.len)
         goto bad;
@@ -345,6 +365,9 @@ static qr_status load_checkpoint(trainer *t, qr_error *err)
     t->r.fq_val_accuracy = reals[5];
     t->t0 = now_seconds() - reals[6];
     qr_optim_set_u_product(t->opt, (float)reals[7]);
+    t->es_best = es_best;
+    t->es_wait = (size_t)es_wait;
+    t->stopped = (size_t)stopped;
     t->shuffle = shuffle;
     t->g->rng = grng;
     s = QR_OK;
@@ -364,6 +387,7 @@ static void trainer_free(trainer *t)
     qr_buf_free(&t->log);
     qr_buf_free(&t->qlog);
     qr_buf_free(&t->plog);
+    qr_buf_free(&t->jlog);
     qr_pruner_free(t->pruner);
     qr_quant_ste_free(t->ste);
     qr_hist_log_free(t->hist);
@@ -402,7 +426,8 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_tra
         t->log = carry[0];
         t->qlog = carry[1];
         t->plog = carry[2];
-        memset(carry, 0, 3 * sizeof *carry);
+        t->jlog = carry[3];
+        memset(carry, 0, 4 * sizeof *carry);
     }
     t->r = (qr_train_result){.val_loss = NAN, .val_accuracy = NAN, .test_loss = NAN,
                              .test_accuracy = NAN, .fq_val_accuracy = NAN,
@@ -445,6 +470,16 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_tra
     t->t_final = plan && plan->per_step ? (double)(c->epochs * t->batches) : (double)c->epochs;
     if (t->t_final < 1)
         t->t_final = 1; /* 0 epochs: a warm start evaluated as loaded */
+    const char *why;
+    if (c->epochs && qr_lr_schedule_check(&c->lr_schedule, c->optim.lr, c->epochs, &why))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: %s%s (%zu epochs)",
+                            c->source ? c->source : "config", root->n_stages ? "stage's " : "",
+                            why, c->epochs);
+    if (c->early_stopping.patience && d->val.n == 0)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: 'training.early_stopping' needs validation "
+                            "data (data.validation or data.validation_split > 0)",
+                            c->source ? c->source : "config");
+    t->lr = c->optim.lr;
     if (plan) {
         for (size_t i = 0; i < plan->n && c->epochs; i++)
             if (plan->m[i].regularized && qr_schedule_check(&plan->m[i].schedule, t->t_final))
@@ -551,6 +586,7 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_tra
         acc = t->plan ? t->r.fq_val_accuracy : t->r.val_accuracy;
         t->best_acc = acc;
     }
+    t->es_best = t->best_acc; /* a warm start's accuracy is the mark to beat */
     t->t0 = now_seconds();
     return QR_OK;
 }
@@ -561,6 +597,8 @@ static qr_status trainer_start_logs(trainer *t, qr_error *err)
     const qr_train_config *c = t->c;
     qr_status s = QR_OK;
     if (c->log_path && (s = write_buf(&t->log, c->log_path, err)))
+        return s;
+    if (c->log_jsonl_path && (s = write_buf(&t->jlog, c->log_jsonl_path, err)))
         return s;
     if (c->quant_log_path && t->plan && (s = log_quant(t, 0, 1, err)))
         return s;
@@ -615,6 +653,11 @@ static qr_status trainer_batch(trainer *t, size_t bi, qr_progress_fn fn, void *u
         qr_grad_clip_norm(t->gw, t->n_tr, t->c->clip_norm);
     if (t->pruner)
         qr_pruner_mask_grads(t->pruner);
+    /* the schedule's rate: a function of (epoch, batch) only, so a resumed run sets the same */
+    float lr = (float)qr_lr_at(&t->c->lr_schedule, t->c->optim.lr, t->epoch, bi, t->batches,
+                               t->c->epochs);
+    t->lr = lr;
+    qr_optim_set_lr(t->opt, lr);
     qr_optim_step(t->opt, t->w, t->gw);
     if (t->pruner) {
         /* masked weights stay exactly zero, and so do their optimizer moments */
@@ -639,10 +682,48 @@ static qr_status trainer_batch(trainer *t, size_t bi, qr_progress_fn fn, void *u
                                .loss = t->sum_loss / (double)t->seen,
                                .accuracy = (double)t->correct / (double)t->seen, .val_loss = NAN,
                                .val_accuracy = NAN, .seconds = now_seconds() - t->t0,
-                               .stage = t->stage_no + 1, .stages = t->stages};
+                               .stage = t->stage_no + 1, .stages = t->stages, .lr = t->lr,
+                               .epoch_seconds = now_seconds() - t->epoch_t0,
+                               .run_epoch = t->epoch0 + t->epoch, .run_epochs = t->root->epochs};
         fn(user, &p);
     }
     return QR_OK;
+}
+
+/* A number of the JSON log: as the CSV log prints it, null when not a number. */
+static void put_num(qr_buf *b, const char *key, char kind, int prec, double v)
+{
+    char text[64];
+    int n = snprintf(text, sizeof text, ",\"%s\":", key);
+    qr_buf_put(b, text, (size_t)n);
+    if (isfinite(v))
+        n = kind == 'f' ? snprintf(text, sizeof text, "%.*f", prec, v)
+                        : snprintf(text, sizeof text, "%.*g", prec, v);
+    else
+        n = snprintf(text, sizeof text, "null");
+    qr_buf_put(b, text, (size_t)n);
+}
+
+/* One JSON object per epoch (output.log_jsonl), the same numbers as the CSV log. The lines
+ * are kept (and checkpointed) without a path too, so a resume that adds one gets them all. */
+static qr_status log_jsonl(trainer *t, const qr_train_progress *p, qr_error *err)
+{
+    char head[64];
+    int n = snprintf(head, sizeof head, "{\"epoch\":%zu,\"stage\":%zu", t->epoch0 + p->epoch,
+                     p->stage);
+    qr_buf_put(&t->jlog, head, (size_t)n);
+    put_num(&t->jlog, "lr", 'g', 7, p->lr);
+    put_num(&t->jlog, "loss", 'f', 6, p->loss);
+    put_num(&t->jlog, "accuracy", 'f', 6, p->accuracy);
+    put_num(&t->jlog, "val_loss", 'f', 6, p->val_loss);
+    put_num(&t->jlog, "val_accuracy", 'f', 6, p->val_accuracy);
+    put_num(&t->jlog, "fq_val_accuracy", 'f', 6, p->fq_val_accuracy);
+    put_num(&t->jlog, "penalty", 'g', 6, p->penalty);
+    put_num(&t->jlog, "seconds", 'f', 3, p->seconds);
+    put_num(&t->jlog, "epoch_seconds", 'f', 3, p->epoch_seconds);
+    put_str(&t->jlog, p->improved ? ",\"improved\":true" : ",\"improved\":false");
+    put_str(&t->jlog, t->stopped ? ",\"early_stop\":true}\n" : "}\n");
+    return t->c->log_jsonl_path ? write_buf(&t->jlog, t->c->log_jsonl_path, err) : QR_OK;
 }
 
 static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr_error *err)
@@ -658,7 +739,9 @@ static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr
                            .batch = t->batches, .batches = t->batches,
                            .loss = t->sum_loss / (double)t->seen,
                            .accuracy = (double)t->correct / (double)t->seen, .val_loss = NAN,
-                           .val_accuracy = NAN, .stage = t->stage_no + 1, .stages = t->stages};
+                           .val_accuracy = NAN, .stage = t->stage_no + 1, .stages = t->stages,
+                           .lr = t->lr, .run_epoch = t->epoch0 + epoch,
+                           .run_epochs = t->root->epochs};
     if (d->val.n > 0) {
         if ((s = qr_evaluate(t->m, &d->val, &p.val_loss, &p.val_accuracy, NULL)) != QR_OK ||
             (t->plan && (s = fq_accuracy(t, &d->val, &p.fq_val_accuracy))))
@@ -678,6 +761,17 @@ static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr
         /* a schedule longer than the run: keep the last (most pruned) epoch */
         if (!eligible && epoch == c->epochs && t->r.best_epoch == 0)
             p.improved = 1;
+        /* early stopping on the same quantity (Keras: improved if acc − min_delta > best),
+         * counted only where an epoch could be kept */
+        const qr_early_stopping *es = &c->early_stopping;
+        if (es->patience && eligible) {
+            if (acc - es->min_delta > t->es_best) {
+                t->es_best = acc;
+                t->es_wait = 0;
+            } else if (++t->es_wait >= es->patience && epoch < c->epochs) {
+                t->stopped = epoch;
+            }
+        }
     } else {
         p.improved = 1; /* no validation data: keep the last epoch */
     }
@@ -693,8 +787,16 @@ static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr
         t->r.fq_val_accuracy = p.fq_val_accuracy;
     }
     p.seconds = now_seconds() - t->t0;
+    p.epoch_seconds = now_seconds() - t->epoch_t0;
     if (fn)
         fn(user, &p);
+    if (t->stopped && fn) {
+        qr_train_progress q = p;
+        q.event = QR_TRAIN_EARLY_STOP;
+        fn(user, &q);
+    }
+    if ((s = log_jsonl(t, &p, err)))
+        return s;
     if (c->log_path) {
         char line[256];
         snprintf(line, sizeof line, "%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f\n", t->epoch0 + epoch,
@@ -761,6 +863,8 @@ static qr_train_config stage_config(const qr_train_config *c, size_t k)
         const qr_train_stage *st = &c->stages[k];
         sc.epochs = st->epochs;
         sc.optim = st->optim;
+        sc.lr_schedule = st->lr_schedule;
+        sc.early_stopping = st->early_stopping;
         sc.clip_norm = st->clip_norm;
         sc.weight_decay = st->weight_decay;
         sc.quant = st->quant;
@@ -793,6 +897,7 @@ static qr_status trainer_finish_stage(trainer *t, qr_error *err)
         return qr_error_set(err, s, "validation failed");
     t->sr[t->stage_no] = (stage_result){(double)t->r.best_epoch, t->r.val_accuracy,
                                      t->r.fq_val_accuracy};
+    t->r.stopped_epoch = t->stopped ? t->epoch0 + t->stopped : 0;
     return QR_OK;
 }
 
@@ -803,7 +908,8 @@ static qr_status trainer_run(trainer *t, const qr_train_control *ctl, qr_progres
     const qr_train_config *c = t->c;
     const qr_split_data *d = t->d;
     qr_status s = QR_OK;
-    while (s == QR_OK && t->epoch <= c->epochs) {
+    while (s == QR_OK && t->epoch <= c->epochs && !t->stopped) {
+        t->epoch_t0 = now_seconds();
         if (t->next_batch == 0 && ctl && ctl->stop && *ctl->stop) {
             /* between epochs: stop before the shuffle, so the checkpoint is an epoch start */
             if ((s = save_checkpoint(t, err)) == QR_OK)
@@ -838,7 +944,7 @@ static qr_status trainer_run(trainer *t, const qr_train_control *ctl, qr_progres
         t->next_batch = 0;
         if (c->checkpoint_every && c->checkpoint_path &&
             ((t->epoch - 1) % c->checkpoint_every == 0 ||
-             t->epoch > c->epochs))
+             t->epoch > c->epochs || t->stopped))
             s = save_checkpoint(t, err);
     }
     return s;
@@ -874,7 +980,7 @@ QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
         qr_model_free(init_file);
         return qr_error_set(err, QR_ERR_NOMEM, "out of memory");
     }
-    qr_buf carry[3] = {{0}};
+    qr_buf carry[4] = {{0}};
     size_t epoch0 = 0;
     for (size_t k = 0; k < first; k++)
         epoch0 += c->stages[k].epochs;
@@ -912,6 +1018,8 @@ QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
             carry[0] = t.log;
             carry[1] = t.qlog;
             carry[2] = t.plog;
+            carry[3] = t.jlog;
+            memset(&t.jlog, 0, sizeof t.jlog);
             memset(&t.log, 0, sizeof t.log);
             memset(&t.qlog, 0, sizeof t.qlog);
             memset(&t.plog, 0, sizeof t.plog);
@@ -938,7 +1046,7 @@ QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
     }
     if (have_t)
         trainer_free(&t);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         qr_buf_free(&carry[i]);
     qr_model_free(prev);
     qr_model_free(init_file);

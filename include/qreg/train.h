@@ -15,11 +15,54 @@
 extern "C" {
 #endif
 
+/* A learning-rate schedule ("optimizer.schedule", docs/optimizers.md#learning-rate-schedules):
+ * the learning rate of every optimizer step is a pure function of the epoch and the batch
+ * within it, so a resumed run sets the same rates. A linear warm-up over the first
+ * warmup_epochs (per step, from lr·warmup_start) is followed by the decay, whose clock starts
+ * at the end of the warm-up and advances per epoch or (per_step) per optimizer step. */
+typedef enum qr_lr_kind {
+    QR_LR_CONSTANT = 0, /* lr */
+    QR_LR_STEP,         /* lr·gamma^floor(d/every) (PyTorch StepLR, Keras staircase decay) */
+    QR_LR_EXPONENTIAL,  /* lr·gamma^(d/every) (PyTorch ExponentialLR, Keras ExponentialDecay) */
+    QR_LR_COSINE        /* min_lr + (lr − min_lr)·(1 + cos(π·d/D))/2 (CosineAnnealingLR) */
+} qr_lr_kind;
+
+typedef struct qr_lr_schedule {
+    qr_lr_kind kind;
+    int per_step;         /* the decay's clock d: 0 epochs (default), 1 optimizer steps */
+    size_t warmup_epochs; /* linear warm-up length (0: none); always applied per step */
+    double warmup_start;  /* the warm-up's first step runs at lr·warmup_start (default 0) */
+    double every;         /* step, exponential: d units per decay by gamma (default 1) */
+    double gamma;         /* step (default 0.1), exponential (required): factor in (0, 1] */
+    double min_lr;        /* cosine: the rate at the end of the run (default 0) */
+} qr_lr_schedule;
+
+/* A constant schedule without warm-up (the default: the optimizer's learning_rate). */
+QR_API void qr_lr_schedule_default(qr_lr_schedule *s);
+/* The learning rate of the optimizer step at 1-based `epoch`, 0-based `batch` of
+ * `batches` per epoch, in a run (or stage) of `epochs` epochs starting at `lr`. */
+QR_API double qr_lr_at(const qr_lr_schedule *s, double lr, size_t epoch, size_t batch,
+                       size_t batches, size_t epochs);
+/* QR_OK if the schedule fits a run of `epochs` epochs at `lr`; else QR_ERR_CONFIG with the
+ * reason in *why (a static string naming the key). */
+QR_API qr_status qr_lr_schedule_check(const qr_lr_schedule *s, double lr, size_t epochs,
+                                      const char **why);
+
+/* Early stopping ("training.early_stopping"): stop when the quantity that selects the kept
+ * epoch (fake-quantized validation accuracy under a plan, else validation accuracy) has not
+ * improved by more than min_delta for `patience` epochs (Keras EarlyStopping, mode "max"). */
+typedef struct qr_early_stopping {
+    size_t patience;      /* 0: off */
+    double min_delta;     /* >= 0 */
+} qr_early_stopping;
+
 /* One stage of a staged recipe (the config's "stages" list, docs/config.md): trained from the
  * previous stage's kept model with its own epochs, optimizer, quantization and pruning. */
 typedef struct qr_train_stage {
     size_t epochs;
     qr_optim_config optim;
+    qr_lr_schedule lr_schedule; /* "optimizer.schedule" of this stage */
+    qr_early_stopping early_stopping; /* "early_stopping" of this stage (or training's) */
     float clip_norm, weight_decay;
     qr_quant_plan quant;     /* n = 0: no plan in this stage */
     int bn_reestimate;       /* "quantize.bn_reestimate" of this stage */
@@ -40,12 +83,14 @@ typedef struct qr_train_config {
     qr_model_spec model;     /* t, f, n_classes filled in from the data */
     /* optimizer */
     qr_optim_config optim;
+    qr_lr_schedule lr_schedule; /* "optimizer.schedule": constant by default */
     float clip_norm;         /* 0: off */
     float weight_decay;      /* L2 factor on kernels (Keras' l2), 0: off */
     /* training */
     size_t epochs, batch_size; /* with stages: epochs is their sum */
     uint64_t seed;
     int threads;
+    qr_early_stopping early_stopping; /* "training.early_stopping": patience 0 = off */
     char *init_path;         /* "training.init": start from this trained model (warm start) */
     double reference_accuracy; /* "training.reference_accuracy" (e.g. the 8-bit model's), or NAN */
     /* distillation ("distill" section): a teacher model or a file of its logits */
@@ -70,6 +115,7 @@ typedef struct qr_train_config {
     size_t checkpoint_every;
     /* output: paths as given (relative to the working directory) */
     char *model_path, *log_path;
+    char *log_jsonl_path;    /* the per-epoch log as JSON lines, or NULL */
     char *quant_log_path;    /* per epoch and matrix: reg value, S(t), share near a minimum */
     char *hist_path;         /* weight histograms of regularized matrices (JSON), or NULL */
     char *prune_log_path;    /* per epoch and pruned matrix: target and actual sparsity */
@@ -115,9 +161,11 @@ QR_API qr_status qr_evaluate(qr_model *m, const qr_dataset *d, double *loss, dou
 typedef enum qr_train_event {
     QR_TRAIN_BATCH,   /* after each optimizer step */
     QR_TRAIN_EPOCH,   /* after each epoch's validation */
-    QR_TRAIN_STAGE    /* a stage of a staged config has its kept model: epoch = the kept
+    QR_TRAIN_STAGE,   /* a stage of a staged config has its kept model: epoch = the kept
                          epoch (0: the stage's starting weights), val_accuracy and
                          fq_val_accuracy of the kept model (after batch-norm re-estimation) */
+    QR_TRAIN_EARLY_STOP /* after QR_TRAIN_EPOCH of the epoch early stopping ends the run (or
+                         stage) with: epoch = that epoch, epochs = the planned ones */
 } qr_train_event;
 
 typedef struct qr_train_progress {
@@ -131,6 +179,9 @@ typedef struct qr_train_progress {
     int improved;                  /* this epoch is the best so far */
     double seconds;                /* since training started */
     size_t stage, stages;          /* 1-based stage of a staged config; 1 of 1 otherwise */
+    double lr;                     /* the learning rate of the last optimizer step */
+    double epoch_seconds;          /* time of this epoch (so far, for QR_TRAIN_BATCH) */
+    size_t run_epoch, run_epochs;  /* epoch numbered over all stages, and their total */
 } qr_train_progress;
 
 typedef void (*qr_progress_fn)(void *user, const qr_train_progress *p);
@@ -142,6 +193,8 @@ typedef struct qr_train_result {
     /* with a quantization plan: the same for the fake-quantized weights, else NAN */
     double fq_val_accuracy, fq_test_accuracy;
     double seconds;
+    size_t stopped_epoch;          /* early stopping ended the (last) stage after this epoch,
+                                      numbered over all stages; 0: every epoch ran */
 } qr_train_result;
 
 /* Train a model on prepared data. On success *out is the trained model (best validation
