@@ -44,7 +44,6 @@ for the same arguments. Standard library only.
 """
 
 import argparse
-import array
 import hashlib
 import math
 import os
@@ -53,8 +52,10 @@ import re
 import shutil
 import subprocess
 import sys
-import wave
 from concurrent.futures import ProcessPoolExecutor
+
+from datafiles import (is_ours, le_array, new_partial, read_wav16, swap_in, up_to_date,
+                       write_sums, write_text, write_wav16)
 
 GENERATOR = "qreg datasets/kws_make.py 2"
 RATE = 16000
@@ -171,14 +172,6 @@ def package_version(name):
 
 def package_files(name):
     return run(["dpkg", "-L", name]).stdout.decode().splitlines()
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ---- discovery -------------------------------------------------------------------------
@@ -309,25 +302,11 @@ def kind_noise(name):
     return name.split("_")[0] + "noise"
 
 
-def read_wav16(path):
-    with wave.open(path, "rb") as w:
-        if w.getnchannels() != 1 or w.getsampwidth() != 2 or w.getframerate() != RATE:
-            raise KwsError("%s: not 16 kHz mono 16-bit" % path)
-        data = array.array("h", w.readframes(w.getnframes()))
-    if sys.byteorder == "big":
-        data.byteswap()
+def read_clip(path):
+    data = read_wav16(path, RATE)
+    if data is None:
+        raise KwsError("%s: not 16 kHz mono 16-bit" % path)
     return data
-
-
-def write_wav16(path, samples):
-    data = array.array("h", samples)
-    if sys.byteorder == "big":
-        data.byteswap()
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(data.tobytes())
 
 
 # ---- plan ------------------------------------------------------------------------------
@@ -442,7 +421,7 @@ _W = {}
 
 
 def worker_init(bg_paths, bg_real, bg_noise, tmp_root, seed):
-    _W["bg"] = {name: read_wav16(path) for name, path in bg_paths}
+    _W["bg"] = {name: read_clip(path) for name, path in bg_paths}
     _W["real"] = bg_real
     _W["noise"] = bg_noise
     _W["tmp"] = os.path.join(tmp_root, "w%d" % os.getpid())
@@ -525,9 +504,7 @@ def synthesize(c, rng, params):
             run(cmd + ["-o", tmp], input=c["word"].encode())
         raw = run(["sox", "-V1", "-R", "-D", tmp, "-t", "raw", "-e", "floating-point", "-b", "32",
                    "-c", "1", "-r", str(RATE), "-"] + effects[:5] + tempo_fx + pitch_fx + effects[5:]).stdout
-        x = array.array("f", raw)
-        if sys.byteorder == "big":
-            x.byteswap()
+        x = le_array("f", raw)
         peak = max(map(abs, x)) if x else 0.0
         if peak <= 0.0:
             raise KwsError("%s: %s produced no sound for %r" % (c["path"], c["engine"], c["word"]))
@@ -582,7 +559,7 @@ def render(c):
         scale = 32000.0 / peak
         level = round(level + 20.0 * math.log10(scale / 32767.0), 2)
     samples = [int(round(v * scale)) for v in mix]
-    write_wav16(os.path.join(_W["out"], c["path"]), samples)
+    write_wav16(os.path.join(_W["out"], c["path"]), samples, RATE)
     params.update(level_dbfs=level, background=bg_name, bg_offset=bg_start,
                   path=c["path"])
     return c["index"], params
@@ -595,11 +572,6 @@ def render_chunk(args):
 
 
 # ---- main ------------------------------------------------------------------------------
-def write_text(path, lines):
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write("".join(line + "\n" for line in lines))
-
-
 def csv_field(v):
     s = str(v)
     return '"%s"' % s.replace('"', '""') if any(ch in s for ch in ',"\n') else s
@@ -613,32 +585,6 @@ def recipe_lines(args, versions):
         lines.append("package: %s %s" % (pkg, versions[pkg]))
     lines.append("python: %d.%d" % sys.version_info[:2])
     return lines
-
-
-def up_to_date(out, recipe):
-    src = os.path.join(out, "SOURCE.txt")
-    sums = os.path.join(out, "SHA256SUMS")
-    if not (os.path.isfile(src) and os.path.isfile(sums)):
-        return False
-    with open(src, encoding="utf-8") as f:
-        have = f.read().splitlines()
-    if have[:len(recipe)] != recipe:
-        return False
-    with open(sums, encoding="utf-8") as f:
-        for line in f:
-            digest, name = line.rstrip("\n").split("  ", 1)
-            path = os.path.join(out, name)
-            if not os.path.isfile(path) or sha256_file(path) != digest:
-                return False
-    return True
-
-
-def is_ours(out):
-    src = os.path.join(out, "SOURCE.txt")
-    if not os.path.isfile(src):
-        return False
-    with open(src, encoding="utf-8", errors="replace") as f:
-        return f.readline().startswith("generator: qreg datasets/kws_make.py")
 
 
 def main(argv):
@@ -682,7 +628,7 @@ def main(argv):
     if not args.force and up_to_date(out, recipe):
         print("==> %s is up to date (same arguments and package versions; --force regenerates)" % out)
         return 0
-    if os.path.exists(out) and os.listdir(out) and not is_ours(out):
+    if os.path.exists(out) and os.listdir(out) and not is_ours(out, "qreg datasets/kws_make.py"):
         raise KwsError("%s exists, is not empty and was not made by kws.sh: not overwriting it" % out)
 
     esp = espeak_voices()
@@ -690,9 +636,7 @@ def main(argv):
     fe = festival_voices() if "festival" in args.engines else []
     backgrounds = find_backgrounds()
 
-    part = out + ".partial"
-    if os.path.exists(part):
-        shutil.rmtree(part)
+    part = new_partial(out)
     os.makedirs(part)
     bg_dir = os.path.join(part, "_background_noise_")
     os.makedirs(bg_dir)
@@ -781,27 +725,12 @@ def main(argv):
         telephone_copies(part, plan, args.jobs)
 
     # SHA256SUMS of everything else, then SOURCE.txt.
-    names = []
-    for root, dirs, files in os.walk(part):
-        dirs.sort()
-        for f in files:
-            names.append(os.path.relpath(os.path.join(root, f), part).replace(os.sep, "/"))
-    names = sorted(n for n in names if n not in ("SHA256SUMS", "SOURCE.txt"))
-    write_text(os.path.join(part, "SHA256SUMS"),
-               ["%s  %s" % (sha256_file(os.path.join(part, n)), n) for n in names])
+    names = write_sums(part)
     write_text(os.path.join(part, "SOURCE.txt"),
                recipe + [""] + summary(plan, groups, backgrounds, part))
 
     # Swap in: the old output (ours) goes only once the new one is complete.
-    if os.path.exists(out):
-        old = out + ".old"
-        if os.path.exists(old):
-            shutil.rmtree(old)
-        os.rename(out, old)
-        os.rename(part, out)
-        shutil.rmtree(old)
-    else:
-        os.rename(part, out)
+    swap_in(part, out)
     total = sum(os.path.getsize(os.path.join(out, n)) for n in names)
     print("==> %d clips, %d files, %.1f MB in %s" % (len(plan), len(names) + 2, total / 1e6, out))
     return 0
@@ -839,11 +768,9 @@ def telephone_one(args):
     raw = run(["sox", "-V1", "-R", "-D", src, "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1",
                "-", "sinc", "%d-%d" % TELEPHONE_BAND, "rate", "-h", str(TELEPHONE_RATE),
                "rate", "-h", str(RATE)]).stdout
-    x = array.array("f", raw)
-    if sys.byteorder == "big":
-        x.byteswap()
+    x = le_array("f", raw)
     x = list(x[:LENGTH]) + [0.0] * max(0, LENGTH - len(x))
-    write_wav16(dst, [max(-32768, min(32767, int(round(v * 32768.0)))) for v in x])
+    write_wav16(dst, [max(-32768, min(32767, int(round(v * 32768.0)))) for v in x], RATE)
     return dst
 
 

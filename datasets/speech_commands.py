@@ -52,8 +52,6 @@ background recordings that are not 16 kHz mono 16-bit PCM.
 """
 
 import argparse
-import array
-import hashlib
 import math
 import os
 import random
@@ -61,6 +59,9 @@ import shutil
 import subprocess
 import sys
 import wave
+
+from datafiles import (is_ours, le_array, new_partial, read_wav16, sha256_file, swap_in,
+                       up_to_date, write_sums, write_text, write_wav16)
 
 GENERATOR = "qreg datasets/speech_commands.py 1"
 RATE = 16000
@@ -78,19 +79,6 @@ AUDIO_EXT = (".wav",)
 
 class ScError(Exception):
     pass
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def write_text(path, lines):
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write("".join(line + "\n" for line in lines))
 
 
 def csv_field(s):
@@ -122,13 +110,9 @@ def read_list(path, words, root):
 def read_background(path):
     """-> array('h') of a recording at 16 kHz mono 16-bit (sox converts other formats)."""
     try:
-        with wave.open(path, "rb") as w:
-            if w.getnchannels() == 1 and w.getsampwidth() == 2 and w.getframerate() == RATE \
-                    and w.getcomptype() == "NONE":
-                data = array.array("h", w.readframes(w.getnframes()))
-                if sys.byteorder == "big":
-                    data.byteswap()
-                return data
+        data = read_wav16(path, RATE)
+        if data is not None:
+            return data
     except (wave.Error, EOFError):
         pass
     if not shutil.which("sox"):
@@ -139,21 +123,7 @@ def read_background(path):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if r.returncode != 0:
         raise ScError("sox cannot read %s: %s" % (path, r.stderr.decode(errors="replace").strip()))
-    data = array.array("h", r.stdout)
-    if sys.byteorder == "big":
-        data.byteswap()
-    return data
-
-
-def write_wav16(path, samples):
-    data = array.array("h", samples)
-    if sys.byteorder == "big":
-        data.byteswap()
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(data.tobytes())
+    return le_array("h", r.stdout)
 
 
 def parse_percentage(s, name, allow_all):
@@ -167,31 +137,6 @@ def parse_percentage(s, name, allow_all):
         raise ScError("--%s must be a number 0..1000%s, got '%s'"
                       % (name, " or 'all'" if allow_all else "", s))
     return v
-
-
-def is_ours(out):
-    src = os.path.join(out, "SOURCE.txt")
-    if not os.path.isfile(src):
-        return False
-    with open(src, encoding="utf-8", errors="replace") as f:
-        return f.readline().startswith("generator: qreg datasets/speech_commands.py")
-
-
-def up_to_date(out, recipe):
-    src = os.path.join(out, "SOURCE.txt")
-    sums = os.path.join(out, "SHA256SUMS")
-    if not (os.path.isfile(src) and os.path.isfile(sums)):
-        return False
-    with open(src, encoding="utf-8") as f:
-        if f.read().splitlines()[:len(recipe)] != recipe:
-            return False
-    with open(sums, encoding="utf-8") as f:
-        for line in f:
-            digest, name = line.rstrip("\n").split("  ", 1)
-            path = os.path.join(out, name)
-            if not os.path.isfile(path) or sha256_file(path) != digest:
-                return False
-    return True
 
 
 def scan(root):
@@ -267,7 +212,7 @@ def main(argv):
     if not args.force and up_to_date(out, recipe):
         print("==> %s is up to date (same input and arguments; --force rebuilds)" % out)
         return 0
-    if os.path.exists(out) and os.listdir(out) and not is_ours(out):
+    if os.path.exists(out) and os.listdir(out) and not is_ours(out, "qreg datasets/speech_commands.py"):
         raise ScError("%s exists, is not empty and was not made by speech_commands.sh: not overwriting it"
                       % out)
 
@@ -329,9 +274,7 @@ def main(argv):
             raise ScError("no %s recording is long enough for 1 s windows in each split (it needs "
                           "at least %d s)" % (BACKGROUND, math.ceil(LENGTH / RATE / 0.1)))
 
-    part = out + ".partial"
-    if os.path.exists(part):
-        shutil.rmtree(part)
+    part = new_partial(out)
     os.makedirs(os.path.join(part, SILENCE))
     os.makedirs(os.path.join(part, BACKGROUND))
     print("==> %s: %d _silence_ windows from %d recordings" % (
@@ -348,12 +291,12 @@ def main(argv):
             volume = rng.random()
             samples = [int(round(v * volume)) for v in data[start:start + LENGTH]]
             rel = "%s/%s-%s_nohash_%d.wav" % (SILENCE, name, split, k)
-            write_wav16(os.path.join(part, rel), samples)
+            write_wav16(os.path.join(part, rel), samples, RATE)
             rows.append((rel, SILENCE, split))
             silence_log.append("%s,%s,%d,%.6f" % (rel, f, start, volume))
     for name, f, data, parts in backgrounds:
         lo, hi = parts["train"]
-        write_wav16(os.path.join(part, BACKGROUND, f), data[lo:hi])
+        write_wav16(os.path.join(part, BACKGROUND, f), data[lo:hi], RATE)
 
     order = {s: i for i, s in enumerate(SPLITS)}
     rows.sort(key=lambda r: (order[r[2]], r[1], r[0]))
@@ -364,14 +307,7 @@ def main(argv):
     if os.path.isfile(lic):
         shutil.copyfile(lic, os.path.join(part, "LICENSE.speech_commands"))
 
-    names = []
-    for r, dirs, fs in os.walk(part):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for f in fs:
-            names.append(os.path.relpath(os.path.join(r, f), part).replace(os.sep, "/"))
-    names = sorted(n for n in names if n not in ("SHA256SUMS", "SOURCE.txt"))
-    write_text(os.path.join(part, "SHA256SUMS"),
-               ["%s  %s" % (sha256_file(os.path.join(part, n)), n) for n in names])
+    write_sums(part)
     summary = ["", "counts (train / validation / test):"]
     for label in LABELS:
         n = [sum(1 for r in rows if r[1] == label and r[2] == s) for s in SPLITS]
@@ -385,15 +321,7 @@ def main(argv):
                 "backgrounds: %s" % " ".join("%s (%.1f s)" % (b[1], len(b[2]) / RATE) for b in backgrounds)]
     write_text(os.path.join(part, "SOURCE.txt"), recipe + summary)
 
-    if os.path.exists(out):
-        old = out + ".old"
-        if os.path.exists(old):
-            shutil.rmtree(old)
-        os.rename(out, old)
-        os.rename(part, out)
-        shutil.rmtree(old)
-    else:
-        os.rename(part, out)
+    swap_in(part, out)
     print("==> %d clips (train %d, validation %d, test %d) -> %s/manifest.csv"
           % (len(rows), n[0], n[1], n[2], out))
     return 0

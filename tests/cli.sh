@@ -7,69 +7,14 @@
 set -u
 
 srcdir=${QR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-builddir=${QR_BUILDDIR:-.}
-qreg="$builddir/qreg"
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 quickstart="$srcdir/examples/quickstart.json"
 csv="$srcdir/data/breast_cancer.csv"
 
-if [ ! -x "$qreg" ]; then
-    echo "cli: $qreg not found (build it first)" >&2
-    exit 99
-fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/qreg-cli.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-
-passed=0
-failed=0
-have_python=1
-command -v python3 >/dev/null 2>&1 || have_python=0
-
-pass() {
-    passed=$((passed + 1))
-    echo "ok - $1"
-}
-
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL - $1"
-    sed 's/^/    stdout: /' "$tmp/out" | head -n 8
-    sed 's/^/    stderr: /' "$tmp/err" | head -n 8
-}
-
-# check NAME WANT_EXIT STREAM REGEX CMD...: run CMD (stdout to $tmp/out, stderr to
-# $tmp/err); pass if it exits with WANT_EXIT and STREAM (out or err) matches the extended
-# REGEX (an empty REGEX matches anything).
-check() {
-    local name=$1 want=$2 stream=$3 regex=$4
-    shift 4
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        fail "$name: exit $rc, want $want"
-    elif [ -n "$regex" ] && ! grep -Eq -- "$regex" "$tmp/$stream"; then
-        fail "$name: std$stream does not match /$regex/"
-    else
-        pass "$name"
-    fi
-}
-
-# json_check NAME PYTHON_EXPR: $tmp/out must parse as one JSON document `d` for which
-# PYTHON_EXPR is true.
-json_check() {
-    local name=$1 expr=$2
-    if [ "$have_python" -eq 0 ]; then
-        echo "skip - $name (no python3)"
-        return
-    fi
-    if python3 -c "import json, sys
-d = json.load(sys.stdin)
-sys.exit(0 if ($expr) else 1)" <"$tmp/out" 2>"$tmp/py"; then
-        pass "$name"
-    else
-        cat "$tmp/py" >>"$tmp/err"
-        fail "$name: not JSON or not ($expr)"
-    fi
-}
+need_qreg
+use_tmp
+show_cut='head'
 
 sum() {
     cksum <"$1"
@@ -600,5 +545,4 @@ else
     fail "plot: one panel $w px wide clips its caption"
 fi
 
-echo "cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -10,48 +10,15 @@
 set -u
 
 srcdir=${QR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-builddir=${QR_BUILDDIR:-.}
-qreg="$builddir/qreg"
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 csv="$srcdir/data/breast_cancer.csv"
 wine="$srcdir/data/wine.csv"
 
-if [ ! -x "$qreg" ]; then
-    echo "cli_reliability: $qreg not found (build it first)" >&2
-    exit 99
-fi
+need_qreg
 qreg=$(cd "$(dirname "$qreg")" && pwd)/qreg
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/qreg-rel.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 99
-
-passed=0
-failed=0
-pass() {
-    passed=$((passed + 1))
-    echo "ok - $1"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL - $1"
-    [ -f "$tmp/out" ] && sed 's/^/    stdout: /' "$tmp/out" | head -n 8
-    [ -f "$tmp/err" ] && sed 's/^/    stderr: /' "$tmp/err" | head -n 8
-}
-# check NAME WANT_EXIT STREAM REGEX CMD...: as tests/cli.sh
-check() {
-    local name=$1 want=$2 stream=$3 regex=$4
-    shift 4
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        fail "$name: exit $rc, want $want"
-    elif [ -n "$regex" ] && ! grep -Eq -- "$regex" "$tmp/$stream"; then
-        fail "$name: std$stream does not match /$regex/"
-    else
-        pass "$name"
-    fi
-}
-have_python=1
-command -v python3 >/dev/null 2>&1 || have_python=0
+use_tmp_cd
+show_cut='head'
 
 # qrm_edit IN OUT PYTHON: rewrite a .qrm (format: docs/format.md) with its CRC fixed; PYTHON
 # may change `hdr` (the JSON header) and `tensors` (name -> list of floats).
@@ -259,5 +226,4 @@ sed 's/"training"/"optimizer": {"learning_rate": 0}, "training"/' gru.json >lr0.
 check "learning_rate 0 is refused" 1 err "'optimizer.learning_rate' must be > 0" \
     "$qreg" train lr0.json --out lr0.qrm
 
-echo "cli_reliability: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

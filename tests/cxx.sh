@@ -11,22 +11,14 @@
 set -u
 
 srcdir=${QR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-builddir=${QR_BUILDDIR:-.}
-qreg="$builddir/qreg"
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 arm=0
 [ "${1:-}" = "--arm" ] && arm=1
 
-if ! command -v g++ >/dev/null 2>&1; then
-    echo "cxx: no g++ (Debian: build-essential); skipped"
-    exit 77
-fi
-if [ ! -x "$qreg" ]; then
-    echo "cxx: $qreg not found (build it first)" >&2
-    exit 99
-fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/qreg-cxx.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 99
+command -v g++ >/dev/null 2>&1 || skip "cxx: no g++ (Debian: build-essential); skipped"
+need_qreg
+use_tmp_cd
 
 cat > wine.json <<JSON
 {"data": {"train": "$srcdir/data/wine.csv", "label": "label", "sequence": [13, 1],
@@ -72,23 +64,20 @@ cp main.c main.cpp
 src="exp/model_compiled.c exp/model.c exp/qrt_kernels.c exp/qrt_layer.c exp/qrt_model.c exp/qrt_run.c"
 [ -f exp/qrt_sparse.c ] && src="$src exp/qrt_sparse.c"
 defs=$(sed -n 's/^QRT_CPPFLAGS := -I$(QRT_DIR)//p' exp/qrt.mk)
-fails=0
 run() { # NAME CMD...: build, then run ./NAME, output in NAME.out
     local name=$1
     shift
     if ! "$@" >"$name.log" 2>&1; then
-        echo "FAIL - $name: build failed"
+        fail "$name: build failed"
         sed 's/^/    /' "$name.log" | head -n 20
-        fails=$((fails + 1))
         return
     fi
     if ! "./$name" >"$name.out"; then
-        echo "FAIL - $name: the compiled model and the interpreter differ"
+        fail "$name: the compiled model and the interpreter differ"
         cat "$name.out"
-        fails=$((fails + 1))
         return
     fi
-    echo "ok - $name"
+    pass "$name"
 }
 # shellcheck disable=SC2086
 run c_only cc -std=c99 -Wall -Wextra -Werror -Iexp $defs main.c $src -o c_only
@@ -101,8 +90,7 @@ rm -f ./*.o
 run cxx_all sh -c "g++ -x c++ -std=c++20 -Wall -Wextra -Werror -Iexp $defs main.cpp $src -o cxx_all"
 for v in cxx_main cxx_all; do
     if [ -f $v.out ] && ! cmp -s c_only.out $v.out; then
-        echo "FAIL - $v prints other logits than the C build"
-        fails=$((fails + 1))
+        fail "$v prints other logits than the C build"
     fi
 done
 if [ $arm = 1 ]; then
@@ -114,11 +102,12 @@ if [ $arm = 1 ]; then
             arm-none-eabi-g++ -x c++ -std=c++20 $mcu -Wall -Wextra -Werror -Iexp $defs -c "$f" \
                 -o "arm_$(basename "$f").o" >arm.log 2>&1 || { ok=0; sed 's/^/    /' arm.log | head; }
         done
-        if [ $ok = 1 ]; then echo "ok - arm-none-eabi-g++ (Cortex-M0+, as C++)"
-        else echo "FAIL - arm-none-eabi-g++"; fails=$((fails + 1)); fi
+        if [ $ok = 1 ]; then pass "arm-none-eabi-g++ (Cortex-M0+, as C++)"
+        else fail "arm-none-eabi-g++"; fi
     else
         echo "skip - arm-none-eabi-g++ not installed (Debian: gcc-arm-none-eabi)"
     fi
 fi
-echo "cxx: $(cat c_only.out 2>/dev/null | tail -n 1); $fails failed"
-[ $fails = 0 ]
+# not finish's line: the class the programs print, then the failures
+echo "cxx: $(cat c_only.out 2>/dev/null | tail -n 1); $failed failed"
+[ "$failed" -eq 0 ]

@@ -8,27 +8,16 @@
 set -u
 
 srcdir=${QR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-builddir=${QR_BUILDDIR:-.}
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 cc=${CC:-cc}
 iris="$srcdir/data/iris.csv"
 
 if ! command -v pkg-config >/dev/null 2>&1; then
-    echo "examples: pkg-config not found, skipped" >&2
-    exit 77
+    skip "examples: pkg-config not found, skipped" >&2
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/qreg-examples.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-pass() {
-    passed=$((passed + 1))
-    echo "ok - $1"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL - $1"
-    [ -f "$tmp/log" ] && sed 's/^/    /' "$tmp/log" | tail -n 15
-}
+use_tmp
+show_output() { [ -f "$tmp/log" ] && sed 's/^/    /' "$tmp/log" | tail -n 15; }
 
 # a sub-make of its own: not the jobs of the `make check` that runs this script
 dest="$tmp/dest"
@@ -37,8 +26,7 @@ if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$builddir" install DESTDI
     pass "make install DESTDIR=..."
 else
     fail "make install DESTDIR=$dest"
-    echo "examples: $passed passed, $failed failed"
-    exit 1
+    finish
 fi
 pc=$(find "$dest" -name qreg.pc | head -n 1)
 lib=$(find "$dest" -name 'libqreg.so' | head -n 1)
@@ -106,5 +94,4 @@ else
     fail "eval_model of a missing model"
 fi
 
-echo "examples: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

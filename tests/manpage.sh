@@ -8,23 +8,12 @@
 set -u
 
 srcdir=${QR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-builddir=${QR_BUILDDIR:-.}
-qreg="$builddir/qreg"
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 man=${QR_MANPAGE:-$srcdir/docs/qreg.1}
-[ -x "$qreg" ] || { echo "manpage: $qreg not found (build it first)" >&2; exit 99; }
+need_qreg
 [ -r "$man" ] || { echo "manpage: $man not found" >&2; exit 99; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/qreg-man.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-pass() {
-    passed=$((passed + 1))
-    echo "ok - $1"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL - $1"
-}
+use_tmp
 
 # the man source with roff's \- as -, one synopsis block per file: $tmp/syn.CMD
 sed 's/\\-/-/g' "$man" >"$tmp/man"
@@ -85,5 +74,4 @@ if [ -z "${QR_MANPAGE:-}" ]; then
     fi
 fi
 
-echo "manpage: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -7,22 +7,12 @@
 set -u
 
 srcdir=${QR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-builddir=${QR_BUILDDIR:-.}
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 readme="$srcdir/README.md"
-[ -x "$builddir/qreg" ] || { echo "readme: $builddir/qreg not found (build it first)" >&2; exit 99; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/qreg-readme.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-pass() {
-    passed=$((passed + 1))
-    echo "ok - $1"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL - $1"
-    [ -f "$tmp/log" ] && sed 's/^/    /' "$tmp/log" | tail -n 15
-}
+need_qreg
+use_tmp
+show_output() { [ -f "$tmp/log" ] && sed 's/^/    /' "$tmp/log" | tail -n 15; }
 
 # a fresh "clone": what the commands read, and build/ with the program
 repo="$tmp/repo"
@@ -74,5 +64,4 @@ else
     fail "README's opening example: '$cmd'"
 fi
 
-echo "readme: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -11,47 +11,13 @@
 set -u
 
 srcdir=${QR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-builddir=${QR_BUILDDIR:-.}
-qreg="$builddir/qreg"
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 script="$srcdir/datasets/speech_commands.sh"
 
-if ! command -v python3 >/dev/null 2>&1; then
-    echo "skip - speech_commands: no python3"
-    exit 77
-fi
-if [ ! -x "$qreg" ]; then
-    echo "speech_commands: $qreg not found (build it first)" >&2
-    exit 99
-fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/qreg-sc.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-
-passed=0
-failed=0
-pass() {
-    passed=$((passed + 1))
-    echo "ok - $1"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL - $1"
-    [ -f "$tmp/out" ] && sed 's/^/    stdout: /' "$tmp/out" | tail -n 8
-    [ -f "$tmp/err" ] && sed 's/^/    stderr: /' "$tmp/err" | tail -n 8
-}
-# check NAME WANT_EXIT STREAM REGEX CMD...
-check() {
-    local name=$1 want=$2 stream=$3 regex=$4
-    shift 4
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        fail "$name: exit $rc, want $want"
-    elif [ -n "$regex" ] && ! grep -Eq -- "$regex" "$tmp/$stream"; then
-        fail "$name: std$stream does not match /$regex/"
-    else
-        pass "$name"
-    fi
-}
+[ "$have_python" -eq 1 ] || skip "skip - speech_commands: no python3"
+need_qreg
+use_tmp
 
 # ---- the synthetic tree ---------------------------------------------------------------
 # 10 speakers; 2 in validation_list.txt, 2 in testing_list.txt. The ten keywords and four
@@ -113,6 +79,7 @@ check "speech_commands.sh on the synthetic tree" 0 out 'clips \(train [0-9]+, va
 
 # ---- the output against the tree -------------------------------------------------------
 # verify PCT_UNKNOWN: prints "ok" or the problems
+# shellcheck disable=SC2317 # run by check (tests/lib.sh)
 verify() {
     python3 - "$tmp/gsc" "$out" "$1" <<'PY'
 import csv, math, os, sys, wave
@@ -258,5 +225,4 @@ fi
 check "qreg train examples/speech_commands.json, 1 epoch" 0 out 'test accuracy: [0-9.]+ \([0-9]+ samples\)' \
     "$qreg" train "$srcdir/examples/speech_commands.json" --epochs 1 --out "$tmp/sc.qrm"
 
-echo "speech_commands: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

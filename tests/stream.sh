@@ -7,17 +7,13 @@
 set -u
 
 srcdir=${QR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-builddir=${QR_BUILDDIR:-.}
-qreg="$builddir/qreg"
-command -v python3 >/dev/null 2>&1 || { echo "stream: no python3; skipped"; exit 77; }
-[ -x "$qreg" ] || { echo "stream: $qreg not found (build it first)" >&2; exit 99; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/qreg-stream.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL - $1"; }
-t() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
+[ "$have_python" -eq 1 ] || skip "stream: no python3; skipped"
+need_qreg
+use_tmp
+show_output() { :; } # the checks' own words say what failed
+t() { if eval "$2"; then pass "$1"; else fail "$1"; fi; }
 
 m="$srcdir/datasets/motion.py"
 python3 "$m" --small --seed 3 --continuous 1 --recording-seconds 30 --out "$tmp/a" --quiet
@@ -62,5 +58,4 @@ t "--stream-k 0: usage error" '[ $? = 2 ]'
 "$qreg" eval "$tmp/bts.qrm" --data "$tmp/a/test.csv" --int --stream >"$tmp/out" 2>&1
 t "a windowed file: refused, naming the columns" '[ $? = 1 ] && grep -q "feature columns" "$tmp/out"'
 
-echo "stream: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

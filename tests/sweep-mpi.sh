@@ -7,36 +7,20 @@
 set -u
 
 srcdir=${QR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-builddir=${QR_BUILDDIR:-.}
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 qreg="$(cd "$builddir" && pwd)/qreg"
 wine="$srcdir/data/wine.csv"
 
-if [ ! -x "$qreg" ]; then
-    echo "sweep-mpi: $qreg not found (build it first)" >&2
-    exit 99
-fi
+need_qreg
 if ! "$qreg" sweep --help | grep -q 'MPI support'; then
-    echo "sweep-mpi: skipped (qreg built without --with-mpi)"
-    exit 77
+    skip "sweep-mpi: skipped (qreg built without --with-mpi)"
 fi
 if ! command -v mpirun >/dev/null 2>&1; then
-    echo "sweep-mpi: skipped (no mpirun; Debian: openmpi-bin)"
-    exit 77
+    skip "sweep-mpi: skipped (no mpirun; Debian: openmpi-bin)"
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/qreg-sweep-mpi.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 99
+use_tmp_cd
 
-passed=0
-failed=0
-pass() {
-    passed=$((passed + 1))
-    echo "ok - $1"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL - $1"
-}
 ids() { # the sorted ids with status ok in a results CSV file, one per line
     awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "status") s = i; next }
         $s == "ok" { print $1 }' "$1" | sort
@@ -94,5 +78,4 @@ else
     fail "second mpirun: $(tail -n 3 again.log)"
 fi
 
-echo "sweep-mpi: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

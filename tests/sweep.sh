@@ -11,44 +11,14 @@
 set -u
 
 srcdir=${QR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-builddir=${QR_BUILDDIR:-.}
-qreg="$builddir/qreg"
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 wine="$srcdir/data/wine.csv"
 
-if [ ! -x "$qreg" ]; then
-    echo "sweep: $qreg not found (build it first)" >&2
-    exit 99
-fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/qreg-sweep.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 99
+need_qreg
+use_tmp_cd
+show_out_lines=12
 
-passed=0
-failed=0
-pass() {
-    passed=$((passed + 1))
-    echo "ok - $1"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL - $1"
-    [ -f "$tmp/out" ] && sed 's/^/    stdout: /' "$tmp/out" | tail -n 12
-    [ -f "$tmp/err" ] && sed 's/^/    stderr: /' "$tmp/err" | tail -n 8
-}
-# check NAME WANT_EXIT STREAM REGEX CMD...
-check() {
-    local name=$1 want=$2 stream=$3 regex=$4
-    shift 4
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        fail "$name: exit $rc, want $want"
-    elif [ -n "$regex" ] && ! grep -Eq -- "$regex" "$tmp/$stream"; then
-        fail "$name: std$stream does not match /$regex/"
-    else
-        pass "$name"
-    fi
-}
 # ok_ids FILE...: the sorted unique ids with status ok in results CSV files
 ok_ids() {
     awk -F, 'FNR == 1 { for (i = 1; i <= NF; i++) if ($i == "status") s = i; next }
@@ -475,5 +445,4 @@ else
     echo "skip - SVG rendering (no rsvg-convert; Debian: librsvg2-bin)"
 fi
 
-echo "sweep: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
