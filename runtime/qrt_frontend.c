@@ -1,6 +1,6 @@
 /* The integer audio front end: pre-emphasis, window, block-scaled fixed-point real FFT, mel
  * filterbank, log and DCT on int16 PCM, one frame per hop (numerics in qrt_frontend.h,
- * measured error against the float MFCC in docs/audio.md). */
+ * measured error against the floating-point MFCC in docs/audio.md). */
 #include "qrt_frontend.h"
 
 #define LN2_Q30 744261118 /* ln 2 · 2^30, rounded */
@@ -291,7 +291,7 @@ qrt_status qrt_frontend_frame(const qrt_frontend_tables *t, const int16_t *win, 
     if (r < 0)
         r = 0;
 
-    /* mel energies and their logs; E is in units of 2^−offset of the float power */
+    /* mel energies and their logs; E is in units of 2^−offset of the real-valued power */
     const int32_t offset = (30 + 2 * sh - 2 * halvings - r) * 65536;
     for (uint32_t m = 0; m < M; m++) {
         uint32_t off = t->band_off[m], cnt = t->band_off[m + 1] - off, lo = t->band_lo[m];
