@@ -39,6 +39,8 @@ import os
 import struct
 import sys
 
+from datafiles import sha256_file
+
 CLASSES = (
     "T-shirt/top",
     "Trouser",
@@ -69,14 +71,6 @@ class IdxError(Exception):
 
 def sha256_bytes(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_gz(path):
