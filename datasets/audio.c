@@ -117,7 +117,7 @@ QR_API qr_status qr_audio_options_check(const qr_audio_options *o, qr_error *err
     if ((unsigned)o->crop > QR_AUDIO_CROP_START ||
         (unsigned)o->quality > QR_AUDIO_QUALITY_FASTEST ||
         (unsigned)o->on_error > QR_AUDIO_ON_ERROR_SKIP ||
-        (unsigned)o->split > QR_AUDIO_SPLIT_FRACTIONS)
+        (unsigned)o->split > QR_AUDIO_SPLIT_ALL)
         return qr_error_set(err, QR_ERR_CONFIG,
                             "audio: crop, quality, on_error or split out of range");
     double v = o->val_split >= 0 ? o->val_split : QR_AUDIO_DEFAULT_FRACTION;
@@ -224,12 +224,10 @@ static void loader_free(qr_audio_loader *ld)
     free(ld->x);
 }
 
-static qr_status load(qr_audio_loader *ld, qr_dataset *train, qr_dataset *val, qr_dataset *test)
+/* ld->src and ld->base: the root, or the manifest and its folder. */
+static qr_status set_base(qr_audio_loader *ld)
 {
     const qr_audio_options *o = ld->o;
-    qr_status s = qr_audio_options_check(o, ld->err);
-    if (s != QR_OK)
-        return s;
     ld->src = o->root ? o->root : o->manifest;
     if (o->root) {
         ld->base = qr_audio_strdup(o->root);
@@ -243,8 +241,17 @@ static qr_status load(qr_audio_loader *ld, qr_dataset *train, qr_dataset *val, q
             ld->base[n] = '\0';
         }
     }
-    if (!ld->base)
-        return qr_audio_nomem(ld);
+    return ld->base ? QR_OK : qr_audio_nomem(ld);
+}
+
+static qr_status load(qr_audio_loader *ld, qr_dataset *train, qr_dataset *val, qr_dataset *test)
+{
+    const qr_audio_options *o = ld->o;
+    qr_status s = qr_audio_options_check(o, ld->err);
+    if (s != QR_OK)
+        return s;
+    if ((s = set_base(ld)) != QR_OK)
+        return s;
     qr_mfcc_config mc = o->mfcc;
     mc.sample_rate = o->sample_rate;
     if ((s = qr_mfcc_new(&mc, &ld->mfcc, ld->err)) != QR_OK)
@@ -342,6 +349,39 @@ QR_API qr_status qr_audio_load(const qr_audio_options *o, qr_dataset *train, qr_
             qr_dataset_free(outs[i]);
     if (stats)
         *stats = ld.st;
+    loader_free(&ld);
+    return s;
+}
+
+QR_API qr_status qr_audio_list_paths(const qr_audio_options *o, char ***paths, size_t *n,
+                                     qr_error *err)
+{
+    if (paths)
+        *paths = NULL;
+    if (n)
+        *n = 0;
+    if (!o || !paths || !n)
+        return qr_error_set(err, QR_ERR_ARG, "qr_audio_list_paths: NULL argument");
+    if (!o->root == !o->manifest)
+        return qr_error_set(err, QR_ERR_CONFIG, "audio: give exactly one of root and manifest");
+    qr_audio_loader ld;
+    memset(&ld, 0, sizeof ld);
+    ld.o = o;
+    ld.err = err;
+    qr_status s = set_base(&ld);
+    if (s == QR_OK)
+        s = o->root ? qr_audio_list_folders(&ld) : qr_audio_list_manifest(&ld);
+    char **v = NULL;
+    if (s == QR_OK && !(v = calloc(ld.n_files ? ld.n_files : 1, sizeof *v)))
+        s = qr_audio_nomem(&ld);
+    for (size_t i = 0; s == QR_OK && i < ld.n_files; i++) {
+        v[i] = ld.files[i].path; /* taken over */
+        ld.files[i].path = NULL;
+    }
+    if (s == QR_OK) {
+        *paths = v;
+        *n = ld.n_files;
+    }
     loader_free(&ld);
     return s;
 }

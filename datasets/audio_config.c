@@ -113,7 +113,7 @@ qr_status qr_audio_options_parse(const cJSON *obj, qr_path_resolver resolve, con
     static const char *const crops[] = {"centre", "start", NULL};
     static const char *const qualities[] = {"best", "medium", "fastest", NULL};
     static const char *const on_errors[] = {"fail", "skip", NULL};
-    static const char *const splits[] = {"auto", "manifest", "lists", "fractions", NULL};
+    static const char *const splits[] = {"auto", "manifest", "lists", "fractions", "all", NULL};
     *out = NULL;
     qr_audio_options o;
     qr_audio_options_default(&o);

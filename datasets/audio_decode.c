@@ -269,3 +269,23 @@ QR_API void qr_audio_fit(const float *x, size_t n, float *out, size_t len, qr_au
     memcpy(out + before, x, n * sizeof *out);
     memset(out + before + n, 0, (len - before - n) * sizeof *out);
 }
+
+QR_API qr_status qr_audio_file_rate(const char *path, double *rate, qr_error *err)
+{
+    if (rate)
+        *rate = 0.0;
+    if (!path || !rate)
+        return qr_error_set(err, QR_ERR_ARG, "qr_audio_file_rate: NULL argument");
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    SNDFILE *sf = sf_open(path, SFM_READ, &info);
+    if (!sf)
+        return qr_error_set(err, QR_ERR_FORMAT, "%s: not readable as audio: %s", path,
+                            sf_strerror(NULL));
+    sf_close(sf);
+    if (info.samplerate < 1)
+        return qr_error_set(err, QR_ERR_FORMAT, "%s: invalid sample rate %d", path,
+                            info.samplerate);
+    *rate = (double)info.samplerate;
+    return QR_OK;
+}

@@ -47,10 +47,11 @@ qr_status qr_audio_prune_classes(qr_audio_loader *ld)
             ld->files[i].label = map[ld->files[i].label];
     free(count);
     free(map);
-    if (s == QR_OK && kept < 2)
+    size_t need = ld->o->split == QR_AUDIO_SPLIT_ALL ? 1 : 2; /* a test-only set: any */
+    if (s == QR_OK && kept < need)
         s = qr_error_set(ld->err, QR_ERR_FORMAT,
-                         "%s: %zu class%s with usable files; need at least 2", ld->src, kept,
-                         kept == 1 ? "" : "es");
+                         "%s: %zu class%s with usable files; need at least %zu", ld->src,
+                         kept, kept == 1 ? "" : "es", need);
     return s;
 }
 
@@ -197,9 +198,15 @@ qr_status qr_audio_assign_splits(qr_audio_loader *ld)
         return qr_error_set(ld->err, QR_ERR_CONFIG,
                             "%s: validation_split/test_split given, but the split comes from %s",
                             ld->src,
-                            mode == QR_AUDIO_SPLIT_MANIFEST
-                                ? "the manifest's split column"
+                            mode == QR_AUDIO_SPLIT_MANIFEST ? "the manifest's split column"
+                            : mode == QR_AUDIO_SPLIT_ALL
+                                ? "split \"all\" (every file is a test file)"
                                 : "validation_list.txt/testing_list.txt");
+    if (mode == QR_AUDIO_SPLIT_ALL) {
+        for (size_t i = 0; i < ld->n_files; i++)
+            ld->files[i].split = QR_AUDIO_PART_TEST;
+        return QR_OK;
+    }
     if (mode == QR_AUDIO_SPLIT_MANIFEST)
         return QR_OK; /* set while listing */
     if (mode == QR_AUDIO_SPLIT_FRACTIONS) {

@@ -515,6 +515,55 @@ PY
     check "eval on features of another front end: a warning naming it" 0 err \
         'warning: .*features\.json: .*frontend = "float" \(model\) vs "int" \(data\)' \
         "$qreg" eval "$tmp/wav.qrm" --data "$tmp/wavint/test.csv"
+    # eval on an audio folder: every clip, features made with the model's stored settings;
+    # the same output as eval on the `qreg features` CSV of the same 12 clips
+    { cat "$tmp/wavfeat2/train.csv"; tail -n +2 "$tmp/wavfeat2/test.csv"; } >"$tmp/wavall.csv"
+    "$qreg" eval "$tmp/wav.qrm" --data "$tmp/wavall.csv" --int >"$tmp/evalcsv.txt" 2>&1
+    check "eval on an audio folder: every clip, all model kinds" 0 out \
+        'integer accuracy: ' "$qreg" eval "$tmp/wav.qrm" --data "$tmp/wav" --int \
+        --predictions "$tmp/wavpred.csv"
+    grep -v '^$\|^wrote ' "$tmp/out" >"$tmp/evaldir.txt"
+    cp "$tmp/err" "$tmp/evaldir.err"
+    check "audio --predictions: the header" 0 out \
+        '^path,label,float_pred,float_logit_high,float_logit_low,fq_pred,.*,int_pred$' \
+        head -1 "$tmp/wavpred.csv"
+    grep -v '^$' "$tmp/evalcsv.txt" >"$tmp/evalcsv2.txt"
+    if grep -q '^samples: 12$' "$tmp/evaldir.txt" && cmp -s "$tmp/evalcsv2.txt" "$tmp/evaldir.txt"; then
+        pass "eval on an audio folder equals eval on the features CSV of its clips"
+    else
+        fail "eval on an audio folder differs from eval on its features CSV: $(diff "$tmp/evalcsv2.txt" "$tmp/evaldir.txt" | head -5)"
+    fi
+    if grep -q warning "$tmp/evaldir.err"; then
+        fail "eval on an audio folder at the model's rate: a warning: $(cat "$tmp/evaldir.err")"
+    else
+        pass "eval on an audio folder at the model's rate: no warning"
+    fi
+    check "audio --predictions: one row per clip with its path" 0 out \
+        "^13 path,label ([^ ]*/wav/(high|low)/c[0-5]\\.wav,(high|low) ){12}\$" \
+        sh -c '{ wc -l <"$1"; cut -d, -f1,2 "$1"; } | tr "\\n" " "; echo' \
+        sh "$tmp/wavpred.csv"
+    mkdir -p "$tmp/wavodd/low" "$tmp/wavodd/middle"
+    cp "$tmp/wav/low/c0.wav" "$tmp/wavodd/low/" && cp "$tmp/wav/high/c0.wav" "$tmp/wavodd/middle/"
+    check "eval on an audio folder with a class the model does not know: an error naming it" 1 err \
+        "class 'middle' is not one of the model's classes \\(high, low\\)" \
+        "$qreg" eval "$tmp/wav.qrm" --data "$tmp/wavodd"
+    check "eval of a model without feature settings on an audio folder: an error" 1 err \
+        'stores no feature settings' "$qreg" eval "$tmp/feat.qrm" --data "$tmp/wav"
+    printf 'path,label\nwav/low/c0.wav,low\nwav/high/c1.wav,high\n' >"$tmp/wavman.csv"
+    check "eval on an audio manifest (--audio)" 0 out '^samples: 2$' \
+        "$qreg" eval "$tmp/wav.qrm" --data "$tmp/wavman.csv" --audio
+    # 8 kHz clips given to a model whose mel bands reach 8 kHz (trained at 16 kHz): a warning
+    sed 's/"sample_rate": 8000/"sample_rate": 16000/' "$tmp/wav.json" >"$tmp/wav16.json"
+    check "train an audio model at 16 kHz" 0 out 'saved model' \
+        "$qreg" train "$tmp/wav16.json" --out "$tmp/wav16.qrm"
+    check "eval of 8 kHz clips with a 16 kHz model: a Nyquist warning naming file and rates" 0 err \
+        'warning: .*/wav/high/c0\.wav: recorded at 8000 Hz, .*f_max = 8000 Hz.*12 of 12 clips' \
+        "$qreg" eval "$tmp/wav16.qrm" --data "$tmp/wav"
+    if [ "$(grep -c warning "$tmp/err")" = 1 ]; then
+        pass "the Nyquist warning comes once"
+    else
+        fail "the Nyquist warning: $(grep -c warning "$tmp/err") warnings"
+    fi
 else
     echo "skip - features of an audio config (no python3)"
 fi

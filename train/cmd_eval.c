@@ -1,19 +1,27 @@
 /* qreg eval MODEL --data CSV: accuracy, loss, per-class metrics and labelled confusion matrices
  * of a saved model (float, fake-quantized, integer), per-sample predictions as CSV. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cjson/cJSON.h>
 #include "cli.h"
+#include "qreg/audio.h"
 #include "metrics.h"
 #include "qreg/export.h"
 #include "stream_eval.h"
 
 static const char eval_help[] =
     "usage: qreg eval MODEL.qrm --data FILE.csv [options]\n"
+    "       qreg eval MODEL.qrm --data DIR [options]\n"
+    "       qreg eval MODEL.qrm --data MANIFEST.csv --audio [options]\n"
     "\n"
-    "Evaluate a saved model on a labelled CSV file: accuracy and loss, then per model kind\n"
+    "Evaluate a saved model on a labelled CSV file, or on audio (a folder of class folders of\n"
+    "WAV/FLAC/OGG files, or a manifest \"path,label[,split]\" with --audio): every clip is\n"
+    "evaluated, its features made with the settings stored in the model (a model trained on\n"
+    "audio). Then: accuracy and loss, then per model kind\n"
     "(float; fake-quantized with a quantization plan or --int; integer with --int) the\n"
     "per-class precision, recall, F1 and support with macro and weighted averages, and the\n"
     "confusion matrix with the class names as row and column headers.\n"
@@ -21,15 +29,17 @@ static const char eval_help[] =
     "not know are an error.\n"
     "\n"
     "options:\n"
-    "  --data FILE       the CSV file (required)\n"
+    "  --data FILE|DIR   the CSV file, or an audio folder (required)\n"
+    "  --audio           FILE is an audio manifest (path,label[,split]; every row is evaluated)\n"
     "  --label COL       label column: a header name or a 0-based index (default: last)\n"
     "  --header MODE     auto (default), yes or no\n"
     "  --int             also run the integer model (the device runtime, built for the host)\n"
     "                    and report its accuracy and agreement with the fake-quantized model\n"
     "  --predictions FILE\n"
-    "                    write one CSV row per sample (atomically): index (the data row),\n"
-    "                    label, then per model kind its prediction (float_pred, fq_pred,\n"
-    "                    int_pred) and, for float and fq, the logits (float_logit_CLASS, ...)\n"
+    "                    write one CSV row per sample (atomically): index (the data row;\n"
+    "                    for audio: path, the clip's file), label, then per model kind its\n"
+    "                    prediction (float_pred, fq_pred, int_pred) and, for float and fq,\n"
+    "                    the logits (float_logit_CLASS, ...)\n"
     "  --stream          with --int: FILE holds continuous recordings (frame, features, label,\n"
     "                    recording, event); run the integer model frame by frame and report\n"
     "                    per-frame and per-event metrics; --stream-k N, --stream-tolerance S,\n"
@@ -38,7 +48,10 @@ static const char eval_help[] =
     "  -h, --help        this help\n"
     "\n"
     "A loss or logits that are not finite (inputs that overflow the model's float arithmetic)\n"
-    "are an error (exit 1) naming the first such sample; no result is printed.\n";
+    "are an error (exit 1) naming the first such sample; no result is printed.\n"
+    "Audio: a class the model does not know is an error; a model without stored feature\n"
+    "settings cannot read audio; a clip recorded at a rate below twice the model's mel f_max\n"
+    "(it has no content in the model's top bands) is a warning.\n";
 
 /* The loss came out NaN or infinite: name the first sample whose logits are not finite (a
  * result built on them would be meaningless, so eval fails). */
@@ -82,11 +95,120 @@ static float *eval_logits(qr_model *m, const qr_dataset *d)
     return z;
 }
 
+/* A clip whose own rate holds nothing up to the model's mel f_max: warn once, naming the
+ * first such file and the rates, and counting the others. */
+static void warn_nyquist(char *const *paths, size_t n, const qr_audio_options *o)
+{
+    double f_max = o->mfcc.f_max > 0 ? o->mfcc.f_max : o->sample_rate / 2;
+    size_t low = 0, first = 0;
+    double first_rate = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r;
+        if (qr_audio_file_rate(paths[i], &r, NULL) != QR_OK || r >= 2.0 * f_max * (1 - 1e-9))
+            continue;
+        if (low++ == 0) {
+            first = i;
+            first_rate = r;
+        }
+    }
+    if (low)
+        fprintf(stderr, "qreg eval: warning: %s: recorded at %g Hz, it holds nothing above %g "
+                "Hz, but the model's mel bands reach f_max = %g Hz (features at %g Hz): its top "
+                "bands are empty; %zu of %zu clips are recorded below %g Hz\n",
+                paths[first], first_rate, first_rate / 2, f_max, o->sample_rate, low, n,
+                2 * f_max);
+}
+
+/* Every clip of an audio folder (root) or manifest as the model's input, its features made
+ * with the model's stored settings, labels mapped to the model's classes by name; *paths
+ * (indexed by d->source_row) the clips' files. 0, or 1 after an error message. */
+static int load_audio(qr_model *m, const char *model_path, const char *data, int is_dir,
+                      qr_dataset *d, char ***paths, size_t *n_paths)
+{
+    const char *feat = qr_model_features(m);
+    const qr_model_spec *spec = qr_model_spec_of(m);
+    const char *const *mc = qr_model_classes(m);
+    if (!feat) {
+        fprintf(stderr, "qreg eval: %s: the model stores no feature settings (trained on CSV, or "
+                "before they were stored), so %s cannot be turned into its input: write the "
+                "features with `qreg features CONFIG --out DIR --no-augment` and evaluate a CSV "
+                "file\n", model_path, data);
+        return 1;
+    }
+    if (!mc) {
+        fprintf(stderr, "qreg eval: %s: the model has no class names to match %s's classes\n",
+                model_path, data);
+        return 1;
+    }
+    qr_audio_options o;
+    qr_audio_options_default(&o);
+    if (is_dir)
+        o.root = data;
+    else
+        o.manifest = data;
+    o.split = QR_AUDIO_SPLIT_ALL;
+    o.warn = qr_cli_audio_warning;
+    qr_error err = {{0}};
+    qr_dataset tr = {0}, va = {0};
+    if (qr_audio_features_apply(feat, &o, NULL, &err) != QR_OK ||
+        qr_audio_load(&o, &tr, &va, d, NULL, &err) != QR_OK ||
+        qr_audio_list_paths(&o, paths, n_paths, &err) != QR_OK) {
+        fprintf(stderr, "qreg eval: %s\n", err.msg);
+        qr_dataset_free(&tr);
+        qr_dataset_free(&va);
+        return 1;
+    }
+    qr_dataset_free(&tr);
+    qr_dataset_free(&va);
+    /* the data's classes (folder names or manifest labels) to the model's by name */
+    int32_t *map = malloc((d->n_classes + 1) * sizeof *map);
+    char **names = calloc(spec->n_classes + 1, sizeof *names);
+    if (!map || !names)
+        goto nomem;
+    for (size_t k = 0; k < d->n_classes; k++) {
+        map[k] = -1;
+        for (size_t c = 0; c < spec->n_classes; c++)
+            if (strcmp(d->class_names[k], mc[c]) == 0)
+                map[k] = (int32_t)c;
+        if (map[k] < 0) {
+            fprintf(stderr, "qreg eval: %s: class '%s' is not one of the model's classes (",
+                    data, d->class_names[k]);
+            for (size_t c = 0; c < spec->n_classes; c++)
+                fprintf(stderr, "%s%s", c ? ", " : "", mc[c]);
+            fprintf(stderr, ")\n");
+            free(map);
+            free(names);
+            return 1;
+        }
+    }
+    for (size_t c = 0; c < spec->n_classes; c++)
+        if (!(names[c] = strdup(mc[c])))
+            goto nomem;
+    for (size_t i = 0; i < d->n; i++)
+        d->y[i] = map[d->y[i]];
+    for (size_t k = 0; k < d->n_classes; k++)
+        free(d->class_names[k]);
+    free(d->class_names);
+    d->class_names = names;
+    d->n_classes = spec->n_classes;
+    free(map);
+    warn_nyquist(*paths, *n_paths, &o);
+    return 0;
+nomem:
+    if (names)
+        for (size_t c = 0; c < spec->n_classes; c++)
+            free(names[c]);
+    free(names);
+    free(map);
+    fprintf(stderr, "qreg eval: out of memory\n");
+    return 1;
+}
+
 int qr_cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *data = NULL, *label = NULL, *header = "auto", *v;
     const char *predictions = NULL;
-    int json = 0, integer = 0, so;
+    int json = 0, integer = 0, audio = 0, so;
     qr_stream_opts stream = QR_STREAM_OPTS_INIT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -97,6 +219,8 @@ int qr_cmd_eval(int argc, char **argv)
             json = 1;
         } else if (strcmp(a, "--int") == 0) {
             integer = 1;
+        } else if (strcmp(a, "--audio") == 0) {
+            audio = 1;
         } else if ((so = qr_stream_opt(argc, argv, &i, &stream)) != 0) {
             if (so < 0)
                 goto bad;
@@ -145,16 +269,29 @@ int qr_cmd_eval(int argc, char **argv)
         return src;
     }
     const qr_model_spec *spec = qr_model_spec_of(m);
-    qr_csv_options o = qr_cli_model_csv_options(m, data, label, header);
+    struct stat dst;
+    int is_dir = stat(data, &dst) == 0 && S_ISDIR(dst.st_mode);
+    char **paths = NULL; /* audio: each clip's file, by source_row */
+    size_t n_paths = 0;
     qr_dataset d = {0};
     int rc = 1;
     int32_t *pred[N_KINDS] = {NULL}; /* each kind's predictions, NULL when not run */
     float *logits[N_KINDS] = {NULL}; /* with --predictions: float and fq logits */
     qr_metrics mt[N_KINDS];
     memset(mt, 0, sizeof mt);
-    if (qr_csv_load(&o, &d, &err) != QR_OK) {
-        fprintf(stderr, "qreg eval: %s\n", err.msg);
+    if ((is_dir || audio) && (label || strcmp(header, "auto"))) {
+        fprintf(stderr, "qreg eval: --label and --header are for CSV files, not audio\n");
         goto done;
+    }
+    if (is_dir || audio) {
+        if (load_audio(m, model_path, data, is_dir, &d, &paths, &n_paths))
+            goto done;
+    } else {
+        qr_csv_options o = qr_cli_model_csv_options(m, data, label, header);
+        if (qr_csv_load(&o, &d, &err) != QR_OK) {
+            fprintf(stderr, "qreg eval: %s\n", err.msg);
+            goto done;
+        }
     }
     if (d.t * d.f != spec->t * spec->f) {
         fprintf(stderr, "qreg eval: %s: %zu features per sample, the model takes %zu\n", data,
@@ -235,8 +372,8 @@ int qr_cmd_eval(int argc, char **argv)
         for (int k = 0; k < N_KINDS; k++)
             if (pred[k])
                 cols[nc++] = (qr_pred_column){kind_key[k], pred[k], logits[k]};
-        if (qr_predictions_write(predictions, d.n, c, d.y, d.source_row, names, cols, nc,
-                                 &err) != QR_OK) {
+        if (qr_predictions_write(predictions, d.n, c, d.y, d.source_row,
+                                 (const char *const *)paths, names, cols, nc, &err) != QR_OK) {
             fprintf(stderr, "qreg eval: --predictions: %s\n", err.msg);
             goto done;
         }
@@ -304,6 +441,9 @@ done:
         free(logits[k]);
     }
     qr_dataset_free(&d);
+    for (size_t i = 0; i < n_paths; i++)
+        free(paths[i]);
+    free(paths);
     qr_model_free(m);
     return rc;
 }

@@ -199,12 +199,13 @@ static void csv_field(qr_buf *b, const char *s)
 }
 
 qr_status qr_predictions_write(const char *path, size_t n, size_t n_classes, const int32_t *y,
-                               const size_t *source_row, const char *const *class_names,
-                               const qr_pred_column *cols, size_t n_cols, qr_error *err)
+                               const size_t *source_row, const char *const *paths,
+                               const char *const *class_names, const qr_pred_column *cols,
+                               size_t n_cols, qr_error *err)
 {
     qr_buf b = {0};
     char name[256];
-    qr_buf_printf(&b, "index,label");
+    qr_buf_printf(&b, paths ? "path,label" : "index,label");
     for (size_t k = 0; k < n_cols; k++) {
         qr_buf_printf(&b, ",%s_pred", cols[k].kind);
         if (!cols[k].logits)
@@ -217,7 +218,13 @@ qr_status qr_predictions_write(const char *path, size_t n, size_t n_classes, con
     }
     qr_buf_put(&b, "\n", 1);
     for (size_t i = 0; i < n; i++) {
-        qr_buf_printf(&b, "%zu,", source_row ? source_row[i] : i);
+        size_t r = source_row ? source_row[i] : i;
+        if (paths) {
+            csv_field(&b, paths[r]);
+            qr_buf_put(&b, ",", 1);
+        } else {
+            qr_buf_printf(&b, "%zu,", r);
+        }
         csv_field(&b, class_names[y[i]]);
         for (size_t k = 0; k < n_cols; k++) {
             qr_buf_put(&b, ",", 1);

@@ -48,9 +48,11 @@ typedef struct qr_pred_column {
 /* Write the per-sample predictions as CSV, atomically: "index,label" (the sample's index in
  * the data file and its true class name), then per kind "<kind>_pred" (a class name) and,
  * where logits are given, "<kind>_logit_<class>" for every class. source_row (n) may be NULL
- * (sample i is row i). */
+ * (sample i is row i). With paths (indexed by source_row) the first column is "path" (the
+ * sample's file) instead of "index". */
 qr_status qr_predictions_write(const char *path, size_t n, size_t n_classes, const int32_t *y,
-                               const size_t *source_row, const char *const *class_names,
-                               const qr_pred_column *cols, size_t n_cols, qr_error *err);
+                               const size_t *source_row, const char *const *paths,
+                               const char *const *class_names, const qr_pred_column *cols,
+                               size_t n_cols, qr_error *err);
 
 #endif

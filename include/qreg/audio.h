@@ -174,7 +174,9 @@ typedef enum qr_audio_split {
                                   lists if either exists in the root; else fractions */
     QR_AUDIO_SPLIT_MANIFEST,   /* the manifest's third column: train, validation, test */
     QR_AUDIO_SPLIT_LISTS,      /* <root>/validation_list.txt, <root>/testing_list.txt */
-    QR_AUDIO_SPLIT_FRACTIONS   /* seeded, stratified per class (as qr_dataset_split) */
+    QR_AUDIO_SPLIT_FRACTIONS,  /* seeded, stratified per class (as qr_dataset_split) */
+    QR_AUDIO_SPLIT_ALL         /* every file in test (a test-only set, as `qreg eval` reads
+                                  one); a single class is then enough */
 } qr_audio_split;
 
 typedef enum qr_audio_on_error {
@@ -272,6 +274,17 @@ typedef struct qr_audio_stats {
  *         QR_ERR_NOMEM. */
 QR_API qr_status qr_audio_load(const qr_audio_options *o, qr_dataset *train, qr_dataset *val,
                                qr_dataset *test, qr_audio_stats *stats, qr_error *err);
+
+/* The audio files of a dataset in the loader's listing order (a loaded sample's source_row
+ * indexes it): the paths as opened (root/class/name.wav, or the manifest's cells joined to
+ * its folder). Only o's root or manifest is used. *paths: malloc'd array of malloc'd strings
+ * (free each, then the array); NULL and 0 on error. @return QR_OK, QR_ERR_IO, QR_ERR_FORMAT,
+ * QR_ERR_CONFIG (not exactly one of root and manifest), QR_ERR_NOMEM. */
+QR_API qr_status qr_audio_list_paths(const qr_audio_options *o, char ***paths, size_t *n,
+                                     qr_error *err);
+/* An audio file's own sample rate (from its header; nothing is decoded).
+ * @return QR_OK, QR_ERR_IO, QR_ERR_FORMAT (not audio), QR_ERR_ARG. */
+QR_API qr_status qr_audio_file_rate(const char *path, double *rate, qr_error *err);
 
 /* ---- the settings of the features (stored in a model) ----------------------------------- */
 
