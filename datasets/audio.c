@@ -95,6 +95,11 @@ QR_API void qr_audio_options_default(qr_audio_options *o)
     o->augment.snr_max = 20.0;
     o->augment.gain_min = -6.0;
     o->augment.gain_max = 6.0;
+    o->augment.band_prob = 0.0;
+    o->augment.band_low_min = 200.0;
+    o->augment.band_low_max = 400.0;
+    o->augment.band_high_min = 3000.0;
+    o->augment.band_high_max = 3800.0;
     o->cache = 1;
 }
 
@@ -145,6 +150,18 @@ QR_API qr_status qr_audio_options_check(const qr_audio_options *o, qr_error *err
         return qr_error_set(err, QR_ERR_CONFIG,
                             "audio: augment gain range [%g, %g] dB must be ordered, within "
                             "[-60, 60]", a->gain_min, a->gain_max);
+    if (!(a->band_prob >= 0.0 && a->band_prob <= 1.0))
+        return qr_error_set(err, QR_ERR_CONFIG,
+                            "audio: augment.bandlimit.prob = %g is outside [0, 1]", a->band_prob);
+    if (a->band_prob > 0.0 &&
+        !(a->band_low_min > 0.0 && a->band_low_min <= a->band_low_max &&
+          a->band_low_max < a->band_high_min && a->band_high_min <= a->band_high_max &&
+          a->band_high_max < o->sample_rate / 2.0))
+        return qr_error_set(err, QR_ERR_CONFIG,
+                            "audio: augment.bandlimit low_hz [%g, %g] and high_hz [%g, %g] must "
+                            "be ordered with 0 < low_hz < high_hz < sample_rate / 2 = %g",
+                            a->band_low_min, a->band_low_max, a->band_high_min,
+                            a->band_high_max, o->sample_rate / 2.0);
     if ((unsigned)o->frontend > QR_FRONTEND_INT)
         return qr_error_set(err, QR_ERR_CONFIG, "audio: frontend out of range");
     qr_mfcc_config mc = o->mfcc;

@@ -1,4 +1,5 @@
-/* Pass 5 of the audio loader: augmented copies of the training clips (shift, noise, gain). */
+/* Pass 5 of the audio loader: augmented copies of the training clips (shift, noise, gain,
+ * band-limiting), and the band-pass filter. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,55 @@ static qr_status noise_decode(qr_audio_loader *ld, noise_set *ns, char **names, 
     return QR_OK;
 }
 
+/* ---- band-pass ------------------------------------------------------------------------- */
+
+typedef struct biquad {
+    double b0, b1, b2, a1, a2; /* normalized by a0 */
+    double x1, x2, y1, y2;     /* direct form I state */
+} biquad;
+
+/* RBJ cookbook low-pass (hp = 0) or high-pass (hp = 1) at f0 with Q = 1/√2 (Butterworth). */
+static void biquad_init(biquad *q, double fs, double f0, int hp)
+{
+    const double pi = 3.14159265358979323846;
+    double w0 = 2.0 * pi * f0 / fs, c = cos(w0);
+    double alpha = sin(w0) / (2.0 * (1.0 / sqrt(2.0)));
+    double a0 = 1.0 + alpha;
+    double b = hp ? (1.0 + c) / 2.0 : (1.0 - c) / 2.0;
+    q->b0 = b / a0;
+    q->b1 = (hp ? -2.0 * b : 2.0 * b) / a0;
+    q->b2 = b / a0;
+    q->a1 = -2.0 * c / a0;
+    q->a2 = (1.0 - alpha) / a0;
+    q->x1 = q->x2 = q->y1 = q->y2 = 0.0;
+}
+
+static double biquad_step(biquad *q, double x)
+{
+    double y = q->b0 * x + q->b1 * q->x1 + q->b2 * q->x2 - q->a1 * q->y1 - q->a2 * q->y2;
+    q->x2 = q->x1;
+    q->x1 = x;
+    q->y2 = q->y1;
+    q->y1 = y;
+    return y;
+}
+
+QR_API qr_status qr_audio_bandpass(float *x, size_t n, double sample_rate, double low_hz,
+                                   double high_hz)
+{
+    if (!(sample_rate > 0.0 && low_hz > 0.0 && low_hz < high_hz &&
+          high_hz < sample_rate / 2.0) || (n && !x))
+        return QR_ERR_ARG;
+    biquad hp, lp;
+    biquad_init(&hp, sample_rate, low_hz, 1);
+    biquad_init(&lp, sample_rate, high_hz, 0);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)biquad_step(&lp, biquad_step(&hp, (double)x[i]));
+    return QR_OK;
+}
+
+/* ---- copies ---------------------------------------------------------------------------- */
+
 static uint64_t mix64(uint64_t z)
 {
     z += UINT64_C(0x9e3779b97f4a7c15);
@@ -98,6 +148,9 @@ static void augment_clip(const qr_audio_options *o, const noise_set *ns, const f
     double u_shift = qr_rng_uniform_d(r), u_noise = qr_rng_uniform_d(r);
     double u_pick = qr_rng_uniform_d(r), u_off = qr_rng_uniform_d(r);
     double u_snr = qr_rng_uniform_d(r), u_gain = qr_rng_uniform_d(r);
+    /* drawn after the others, so copies without band-limiting are what they were before */
+    double u_band = qr_rng_uniform_d(r), u_low = qr_rng_uniform_d(r);
+    double u_high = qr_rng_uniform_d(r);
 
     long S = (long)floor(a->time_shift * o->sample_rate);
     if ((size_t)S >= L)
@@ -137,6 +190,11 @@ static void augment_clip(const qr_audio_options *o, const noise_set *ns, const f
     double gain = pow(10.0, (a->gain_min + u_gain * (a->gain_max - a->gain_min)) / 20.0);
     for (size_t i = 0; i < L; i++)
         out[i] = (float)((double)out[i] * gain);
+    if (u_band < a->band_prob) {
+        double lo = a->band_low_min + u_low * (a->band_low_max - a->band_low_min);
+        double hi = a->band_high_min + u_high * (a->band_high_max - a->band_high_min);
+        (void)qr_audio_bandpass(out, L, o->sample_rate, lo, hi); /* checked with the options */
+    }
 }
 
 /* The random stream of copy `k` of a file: from the seed, the file's name and k only. */
@@ -172,6 +230,10 @@ qr_status qr_audio_augment_all(qr_audio_loader *ld, const qr_audio_cache_dirs *c
                             "%.17g %.17g seed %llu\n", K, a->time_shift,
                             nn ? a->noise_prob : 0.0, a->snr_min,
                             a->snr_max, a->gain_min, a->gain_max, (unsigned long long)o->seed);
+        if (a->band_prob > 0.0) /* absent when off: caches from before band-limiting stay valid */
+            qr_audio_key_printf(&key, "bandlimit %.17g low %.17g %.17g high %.17g %.17g\n",
+                                a->band_prob, a->band_low_min, a->band_low_max,
+                                a->band_high_min, a->band_high_max);
         qr_audio_key_printf(&key, "train %zu\n", n_train);
         for (size_t j = 0; j < n_train; j++)
             qr_audio_key_printf(&key, "%zu\n", train[j]);

@@ -11,6 +11,7 @@
 #define P_AUDIO "data.audio"
 #define P_MFCC "data.audio.mfcc"
 #define P_AUG "data.audio.augment"
+#define P_BAND "data.audio.augment.bandlimit"
 
 /* A path key: absent or null leaves *out NULL; a string is resolved (malloc'd). */
 static qr_status get_path(const cJSON *obj, const char *key, qr_path_resolver resolve,
@@ -74,11 +75,40 @@ static qr_status parse_mfcc(const cJSON *m, qr_mfcc_config *c, const char *where
     return QR_OK;
 }
 
-static qr_status parse_augment(const cJSON *a, qr_audio_augment *g, qr_path_resolver resolve,
-                               char **noise_dir, const char *where, qr_error *err)
+/* "bandlimit": {"prob": p, "low_hz": [lo, hi], "high_hz": [lo, hi]} at sample_rate. */
+static qr_status parse_bandlimit(const cJSON *b, qr_audio_augment *g, double sample_rate,
+                                 const char *where, qr_error *err)
+{
+    static const char *const keys[] = {"prob", "low_hz", "high_hz", NULL};
+    qr_status s;
+    if ((s = qr_json_check_keys(b, keys, where, P_BAND, err)) ||
+        (s = qr_json_get_double(b, "prob", 0, 1, &g->band_prob, where, P_BAND, err)) ||
+        (s = get_range(b, "low_hz", 0, 192000, &g->band_low_min, &g->band_low_max, where, P_BAND,
+                       err)) ||
+        (s = get_range(b, "high_hz", 0, 192000, &g->band_high_min, &g->band_high_max, where,
+                       P_BAND, err)))
+        return s;
+    if (!(g->band_low_min > 0.0))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '" P_BAND ".low_hz' must start above 0 Hz "
+                            "(got %g)", where, g->band_low_min);
+    if (!(g->band_low_max < g->band_high_min))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '" P_BAND ".low_hz' [%g, %g] must lie below "
+                            "'" P_BAND ".high_hz' [%g, %g]", where, g->band_low_min,
+                            g->band_low_max, g->band_high_min, g->band_high_max);
+    if (!(g->band_high_max < sample_rate / 2.0))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '" P_BAND ".high_hz' [%g, %g] must lie below "
+                            "the Nyquist frequency %g Hz (sample_rate / 2)", where,
+                            g->band_high_min, g->band_high_max, sample_rate / 2.0);
+    return QR_OK;
+}
+
+static qr_status parse_augment(const cJSON *a, qr_audio_augment *g, double sample_rate,
+                               qr_path_resolver resolve, char **noise_dir, const char *where,
+                               qr_error *err)
 {
     static const char *const keys[] = {"copies", "time_shift", "noise_dir", "noise_prob",
-                                       "snr_db", "gain_db", NULL};
+                                       "snr_db", "gain_db", "bandlimit", NULL};
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(a, "bandlimit");
     qr_status s;
     if ((s = qr_json_check_keys(a, keys, where, P_AUG, err)) ||
         (s = qr_json_get_size(a, "copies", 0, 1000, &g->copies, where, P_AUG, err)) ||
@@ -86,7 +116,8 @@ static qr_status parse_augment(const cJSON *a, qr_audio_augment *g, qr_path_reso
         (s = get_path(a, "noise_dir", resolve, where, P_AUG, noise_dir, err)) ||
         (s = qr_json_get_double(a, "noise_prob", 0, 1, &g->noise_prob, where, P_AUG, err)) ||
         (s = get_range(a, "snr_db", -100, 100, &g->snr_min, &g->snr_max, where, P_AUG, err)) ||
-        (s = get_range(a, "gain_db", -60, 60, &g->gain_min, &g->gain_max, where, P_AUG, err)))
+        (s = get_range(a, "gain_db", -60, 60, &g->gain_min, &g->gain_max, where, P_AUG, err)) ||
+        (b && (s = parse_bandlimit(b, g, sample_rate, where, err))))
         return s;
     return QR_OK;
 }
@@ -144,7 +175,8 @@ qr_status qr_audio_options_parse(const cJSON *obj, qr_path_resolver resolve, con
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "mfcc");
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, "augment");
     if ((m && (s = parse_mfcc(m, &o.mfcc, where, err))) ||
-        (a && (s = parse_augment(a, &o.augment, resolve, &str[3], where, err))))
+        (a && (s = parse_augment(a, &o.augment, o.sample_rate, resolve, &str[3], where,
+                                    err))))
         goto out;
     if (!str[0] == !str[1]) {
         s = qr_error_set(err, QR_ERR_CONFIG, "%s: give one of '" P_AUDIO ".root' (class folders) "

@@ -1625,6 +1625,181 @@ START_TEST(test_augment_shift)
 }
 END_TEST
 
+/* ---- band-limiting ---------------------------------------------------------------------- */
+
+/* The analytic response in dB of the 2nd-order Butterworth high-pass at lo and low-pass at
+ * hi (bilinear transform prewarped at the cutoff, which the RBJ Q = 1/√2 biquads are). */
+static double bandpass_db(double f, double fs, double lo, double hi)
+{
+    double t = tan(PI * f / fs), tl = tan(PI * lo / fs), th = tan(PI * hi / fs);
+    double hp = 1.0 / (1.0 + pow(tl / t, 4)), lp = 1.0 / (1.0 + pow(t / th, 4));
+    return 10.0 * log10(hp * lp);
+}
+
+START_TEST(test_bandpass_response)
+{
+    /* 1 s tones at 16 kHz through 300–3400 Hz; the gain is measured over the second half
+     * (a whole number of periods, the start transient long gone) */
+    static const double freqs[] = {100.0, 300.0, 1000.0, 2000.0, 3400.0, 7000.0};
+    const size_t n = 16000;
+    float *x = alloc_f(n);
+    for (size_t k = 0; k < sizeof freqs / sizeof freqs[0]; k++) {
+        fill_sine(x, n, 16000.0, freqs[k], 0.5);
+        ck_assert_int_eq(qr_audio_bandpass(x, n, 16000.0, 300.0, 3400.0), QR_OK);
+        double p = 0.0;
+        for (size_t i = n / 2; i < n; i++)
+            p += (double)x[i] * x[i];
+        double got = 10.0 * log10(p / (double)(n / 2) / (0.5 * 0.5 / 2.0));
+        double want = bandpass_db(freqs[k], 16000.0, 300.0, 3400.0);
+        ck_assert_msg(fabs(got - want) < 0.02, "%g Hz: %.4f dB, analytic %.4f dB", freqs[k],
+                      got, want);
+        if (freqs[k] == 1000.0)
+            ck_assert_msg(fabs(got) < 1.0, "1 kHz: %g dB", got);
+        if (freqs[k] == 100.0) /* 10·log10(1 + (tan(π·300/fs)/tan(π·100/fs))⁴) ≈ 19.1 dB */
+            ck_assert_msg(got < -18.5 && got > -19.7, "100 Hz: %g dB", got);
+        if (freqs[k] == 7000.0) /* ≈ 32.2 dB */
+            ck_assert_msg(got < -31.5 && got > -33.0, "7 kHz: %g dB", got);
+        if (freqs[k] == 300.0 || freqs[k] == 3400.0) /* −3 dB at each cutoff */
+            ck_assert_msg(got < -2.9 && got > -3.3, "%g Hz: %g dB", freqs[k], got);
+    }
+    /* deterministic, and arguments outside 0 < low < high < fs/2 leave x alone */
+    float *y = alloc_f(n);
+    fill_sine(x, n, 16000.0, 440.0, 0.3);
+    fill_sine(y, n, 16000.0, 440.0, 0.3);
+    ck_assert_int_eq(qr_audio_bandpass(x, n, 16000.0, 250.0, 3000.0), QR_OK);
+    ck_assert_int_eq(qr_audio_bandpass(y, n, 16000.0, 250.0, 3000.0), QR_OK);
+    ck_assert(memcmp(x, y, n * sizeof *x) == 0);
+    memcpy(y, x, n * sizeof *x);
+    ck_assert_int_eq(qr_audio_bandpass(x, n, 16000.0, 0.0, 3000.0), QR_ERR_ARG);
+    ck_assert_int_eq(qr_audio_bandpass(x, n, 16000.0, 3000.0, 3000.0), QR_ERR_ARG);
+    ck_assert_int_eq(qr_audio_bandpass(x, n, 16000.0, 300.0, 8000.0), QR_ERR_ARG);
+    ck_assert_int_eq(qr_audio_bandpass(x, n, 16000.0, NAN, 3000.0), QR_ERR_ARG);
+    ck_assert(memcmp(x, y, n * sizeof *x) == 0);
+    free(x);
+    free(y);
+}
+END_TEST
+
+/* MFCC of the file at `path` (1 s at 16 kHz) band-passed to [lo, hi]. */
+static float *bandpassed_mfcc(const char *path, double lo, double hi)
+{
+    float *x = NULL;
+    size_t n = 0;
+    qr_error err = {{0}};
+    ck_assert_int_eq(qr_audio_read(path, 16000, 2, QR_AUDIO_QUALITY_MEDIUM, &x, &n, &err), QR_OK);
+    ck_assert_uint_eq(n, 16000);
+    ck_assert_int_eq(qr_audio_bandpass(x, n, 16000.0, lo, hi), QR_OK);
+    qr_mfcc_config c;
+    qr_mfcc_config_default(&c);
+    qr_mfcc *m = NULL;
+    ck_assert_int_eq(qr_mfcc_new(&c, &m, &err), QR_OK);
+    float *out = alloc_f(94 * 13);
+    ck_assert_int_eq(qr_mfcc_compute(m, x, n, out), QR_OK);
+    qr_mfcc_free(m);
+    free(x);
+    return out;
+}
+
+START_TEST(test_augment_bandlimit)
+{
+    char *dir = make_tree(1);
+    qr_audio_options o = base_options(dir, NULL);
+    o.val_split = o.test_split = 0;
+    o.augment.copies = 2;
+    o.augment.time_shift = 0;
+    o.augment.gain_min = o.augment.gain_max = 0;
+    size_t row = 94 * 13;
+    /* off (the default): copies are the originals (no shift, no gain, no noise) */
+    splits off = load_ok(&o);
+    ck_assert_uint_eq(off.train.n, 6);
+    for (size_t k = 1; k <= 2; k++)
+        ck_assert(memcmp(off.train.x, off.train.x + k * 2 * row, 2 * row * 4) == 0);
+    /* always, at fixed cutoffs: each copy is the MFCC of the band-passed clip */
+    o.augment.band_prob = 1;
+    o.augment.band_low_min = o.augment.band_low_max = 300;
+    o.augment.band_high_min = o.augment.band_high_max = 3400;
+    splits a = load_ok(&o);
+    char **paths = NULL;
+    size_t np = 0;
+    qr_error err = {{0}};
+    ck_assert_int_eq(qr_audio_list_paths(&o, &paths, &np, &err), QR_OK);
+    ck_assert_uint_eq(np, 2);
+    for (size_t j = 0; j < 2; j++) {
+        float *want = bandpassed_mfcc(paths[j], 300, 3400);
+        for (size_t k = 1; k <= 2; k++) {
+            const float *got = a.train.x + (k * 2 + j) * row;
+            double worst = 0;
+            for (size_t i = 0; i < row; i++)
+                worst = fmax(worst, fabs((double)got[i] - want[i]));
+            ck_assert_msg(worst < 1e-3, "clip %zu copy %zu: MFCC differs by %g from the "
+                          "band-passed clip", j, k, worst);
+        }
+        ck_assert(memcmp(a.train.x + j * row, off.train.x + j * row, row * 4) == 0);
+        free(want);
+        free(paths[j]);
+    }
+    free(paths);
+    splits_free(&a);
+
+    /* random cutoffs and prob 0.5: the same seed gives the same bytes, another seed not */
+    o.augment.copies = 4;
+    o.augment.band_prob = 0.5;
+    o.augment.band_low_min = 200;
+    o.augment.band_low_max = 400;
+    o.augment.band_high_min = 3000;
+    o.augment.band_high_max = 3800;
+    splits b = load_ok(&o), c = load_ok(&o);
+    ck_assert(memcmp(b.train.x, c.train.x, b.train.n * row * 4) == 0);
+    size_t filtered = 0;
+    for (size_t r = 2; r < b.train.n; r++)
+        filtered += memcmp(b.train.x + r * row, b.train.x + (r % 2) * row, row * 4) != 0;
+    ck_assert_msg(filtered > 0 && filtered < 8, "%zu of 8 copies band-limited", filtered);
+    splits_free(&c);
+    o.seed = 2;
+    c = load_ok(&o);
+    ck_assert(memcmp(b.train.x + 2 * row, c.train.x + 2 * row, 8 * row * 4) != 0);
+    splits_free(&c);
+    o.seed = 1;
+
+    /* the settings are part of the augment cache key */
+    o.cache = 1;
+    c = load_ok(&o);
+    ck_assert_int_eq(c.st.cache_augment, QR_AUDIO_CACHE_MISS);
+    splits_free(&c);
+    c = load_ok(&o);
+    ck_assert_int_eq(c.st.cache_augment, QR_AUDIO_CACHE_HIT);
+    ck_assert(memcmp(b.train.x, c.train.x, b.train.n * row * 4) == 0);
+    splits_free(&c);
+    o.augment.band_high_max = 3700;
+    c = load_ok(&o);
+    ck_assert_int_eq(c.st.cache_augment, QR_AUDIO_CACHE_MISS);
+    splits_free(&c);
+    o.augment.band_prob = 0.6;
+    c = load_ok(&o);
+    ck_assert_int_eq(c.st.cache_augment, QR_AUDIO_CACHE_MISS);
+    splits_free(&c);
+    splits_free(&b);
+
+    /* the option rules */
+    o.cache = 0;
+    o.augment.band_prob = 1.5;
+    expect_fail(&o, QR_ERR_CONFIG, "augment.bandlimit.prob", NULL);
+    o.augment.band_prob = 0.5;
+    o.augment.band_high_max = 8000;
+    expect_fail(&o, QR_ERR_CONFIG, "augment.bandlimit", "sample_rate / 2");
+    o.augment.band_high_max = 3800;
+    o.augment.band_low_max = 3500;
+    expect_fail(&o, QR_ERR_CONFIG, "augment.bandlimit", "ordered");
+    o.augment.band_prob = 0; /* off: the ranges are not used, not checked */
+    splits d = load_ok(&o);
+    ck_assert(memcmp(d.train.x, off.train.x, 2 * row * 4) == 0);
+    splits_free(&d);
+    splits_free(&off);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* ---- the training config ---------------------------------------------------------------- */
 
 START_TEST(test_config_audio)
@@ -1635,7 +1810,8 @@ START_TEST(test_config_audio)
              "{\"data\": {\"audio\": {\"root\": \"%s\", \"manifest\": null, \"cache\": false,"
              " \"validation_split\": 0.34, \"test_split\": 0,"
              " \"mfcc\": {\"n_mfcc\": 10, \"window\": \"hamming\"},"
-             " \"augment\": {\"copies\": 1, \"snr_db\": [0, 10]}}},"
+             " \"augment\": {\"copies\": 1, \"snr_db\": [0, 10], \"bandlimit\":"
+             " {\"prob\": 0.25, \"low_hz\": [250, 350], \"high_hz\": [3100, 3500]}}}},"
              " \"model\": [{\"type\": \"flatten\"}, {\"type\": \"dense\"}]}",
              dir);
     char *cfg = tl_write_file(dir, "kws.json", json);
@@ -1649,6 +1825,9 @@ START_TEST(test_config_audio)
     ck_assert_int_eq(c.audio->mfcc.window, QR_WINDOW_HAMMING);
     ck_assert_uint_eq(c.audio->augment.copies, 1);
     ck_assert(c.audio->augment.snr_min == 0 && c.audio->augment.snr_max == 10);
+    ck_assert(c.audio->augment.band_prob == 0.25 && c.audio->augment.band_low_min == 250 &&
+              c.audio->augment.band_low_max == 350 && c.audio->augment.band_high_min == 3100 &&
+              c.audio->augment.band_high_max == 3500);
     qr_split_data d;
     ck_assert_msg(qr_train_load_data(&c, &d, &err) == QR_OK, "%s", err.msg);
     ck_assert_uint_eq(d.train.t, 94);
@@ -1668,6 +1847,21 @@ START_TEST(test_config_audio)
         {"\"root\": \"x\", \"augment\": {\"copies\": 1.5}", "'data.audio.augment.copies'"},
         {"\"root\": \"x\", \"augment\": {\"gain_db\": [3, -3]}", "'data.audio.augment.gain_db'"},
         {"\"root\": \"x\", \"crop\": \"middle\"", "'data.audio.crop' = \"middle\""},
+        {"\"root\": \"x\", \"augment\": {\"bandlimit\": {\"prob\": 1.5}}",
+         "'data.audio.augment.bandlimit.prob'"},
+        {"\"root\": \"x\", \"augment\": {\"bandlimit\": {\"p\": 0.5}}",
+         "'data.audio.augment.bandlimit.p'"},
+        {"\"root\": \"x\", \"augment\": {\"bandlimit\": 0.5}",
+         "data.audio.augment.bandlimit: expected an object"},
+        {"\"root\": \"x\", \"augment\": {\"bandlimit\": {\"low_hz\": [400, 200]}}",
+         "'data.audio.augment.bandlimit.low_hz'"},
+        {"\"root\": \"x\", \"augment\": {\"bandlimit\": {\"low_hz\": [0, 200]}}",
+         "'data.audio.augment.bandlimit.low_hz' must start above 0 Hz"},
+        {"\"root\": \"x\", \"augment\": {\"bandlimit\": {\"low_hz\": [200, 3200]}}",
+         "'data.audio.augment.bandlimit.low_hz' [200, 3200] must lie below"},
+        {"\"root\": \"x\", \"augment\": {\"bandlimit\": {\"high_hz\": [3000, 4000]}}, "
+         "\"sample_rate\": 8000", "'data.audio.augment.bandlimit.high_hz' [3000, 4000] must lie "
+         "below the Nyquist frequency 4000 Hz"},
         {"\"root\": \"x\", \"mfcc\": {\"n_mfcc\": 50}", "n_mfcc = 50"},
         {"\"root\": 3", "'data.audio.root' must be a path"},
         {"\"manifest\": null", "give one of 'data.audio.root'"},
@@ -1736,6 +1930,8 @@ Suite *qr_suite_audio(void)
     tcase_add_test(tc, test_augment_steps);
     tcase_add_test(tc, test_augment_noise_snr);
     tcase_add_test(tc, test_augment_shift);
+    tcase_add_test(tc, test_bandpass_response);
+    tcase_add_test(tc, test_augment_bandlimit);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -59,6 +59,14 @@ typedef enum qr_audio_crop {
     QR_AUDIO_CROP_START = 1   /* keep the first `len` samples / zero-pad at the end */
 } qr_audio_crop;
 
+/* Band-pass x (n samples at sample_rate) in place: a 2nd-order Butterworth high-pass at
+ * low_hz, then a 2nd-order Butterworth low-pass at high_hz (RBJ cookbook biquads, Q = 1/√2,
+ * coefficients and state in double, zero initial state). Cutoffs are the −3 dB points of
+ * each section: |H_hp(f)|² = 1 / (1 + (tan(π·low/fs) / tan(π·f/fs))⁴) and
+ * |H_lp(f)|² = 1 / (1 + (tan(π·f/fs) / tan(π·high/fs))⁴).
+ * @return QR_OK, or QR_ERR_ARG unless 0 < low_hz < high_hz < sample_rate / 2 (x unchanged) */
+QR_API qr_status qr_audio_bandpass(float *x, size_t n, double sample_rate, double low_hz,
+                                   double high_hz);
 /* out[0..len) = x[0..n) cropped or zero-padded by `crop`. out must not overlap x. */
 QR_API void qr_audio_fit(const float *x, size_t n, float *out, size_t len, qr_audio_crop crop);
 
@@ -194,6 +202,9 @@ typedef enum qr_audio_on_error {
  *          against the clip's power (floored at 1e-6, −60 dBFS, so silent clips get
  *          noise at a level), and added
  *   gain   times 10^(g/20), g uniform in [gain_min, gain_max] dB; no clipping
+ *   band   with probability band_prob: qr_audio_bandpass with low uniform in
+ *          [band_low_min, band_low_max] Hz and high uniform in [band_high_min,
+ *          band_high_max] Hz (a telephone-like channel; off by default)
  * All random values are drawn for every copy even when a step is off, so switching one
  * step does not change the others. */
 typedef struct qr_audio_augment {
@@ -203,6 +214,10 @@ typedef struct qr_audio_augment {
     double noise_prob;           /* [0, 1]; 0.8 */
     double snr_min, snr_max;     /* dB; 5, 20 */
     double gain_min, gain_max;   /* dB; −6, 6 */
+    double band_prob;            /* [0, 1]; 0 (off) */
+    double band_low_min, band_low_max;   /* Hz; 200, 400 (0 < min <= max) */
+    double band_high_min, band_high_max; /* Hz; 3000, 3800 (band_low_max < min <= max <
+                                            sample_rate / 2, checked when band_prob > 0) */
 } qr_audio_augment;
 
 typedef void (*qr_audio_warn_fn)(void *user, const char *msg);
