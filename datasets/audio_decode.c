@@ -11,8 +11,11 @@
 #include "lib/fileio.h"
 #include "qreg/audio.h"
 
-/* Decoded files longer than this are refused (frames). */
-#define AUDIO_MAX_FRAMES ((sf_count_t)1 << 31)
+/* Decoded files longer than this are refused (frames: 2^27, 46 min at 48 kHz, a 512 MiB
+ * mono buffer). The header's frame count is a claim: a 58-byte FLAC header can claim
+ * gigabytes, so buffers grow with what actually decodes, in chunks of AUDIO_CHUNK frames. */
+#define AUDIO_MAX_FRAMES ((sf_count_t)1 << 27)
+#define AUDIO_CHUNK ((size_t)1 << 16)
 
 /* ---- decoding from memory -------------------------------------------------------------- */
 
@@ -122,38 +125,54 @@ static qr_status decode(const char *name, const unsigned char *data, size_t len,
         s = check_truncated(sf, &info, name, err);
     if (s != QR_OK)
         goto out;
-    size_t frames = (size_t)info.frames, ch = (size_t)info.channels;
-    buf = malloc(frames * ch * sizeof *buf);
-    mono = malloc(frames * sizeof *mono);
-    if (!buf || !mono) {
+    size_t frames = (size_t)info.frames, ch = (size_t)info.channels, done = 0, cap = 0;
+    buf = malloc(AUDIO_CHUNK * ch * sizeof *buf);
+    if (!buf) {
         s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", name);
         goto out;
     }
-    sf_count_t got = sf_readf_float(sf, buf, info.frames);
-    if (got != info.frames || sf_error(sf) != SF_ERR_NO_ERROR) {
-        s = qr_error_set(err, QR_ERR_FORMAT, "%s: corrupt or truncated audio: decoded %lld of "
-                         "%lld frames (%s)", name, (long long)(got > 0 ? got : 0),
-                         (long long)info.frames, sf_strerror(sf));
-        goto out;
-    }
-    for (size_t i = 0; i < frames; i++) {
-        double sum = 0.0;
-        for (size_t c = 0; c < ch; c++)
-            sum += (double)buf[i * ch + c];
-        if (!isfinite(sum)) {
-            s = qr_error_set(err, QR_ERR_FORMAT, "%s: frame %zu holds a non-finite sample", name,
-                             i);
+    while (done < frames) {
+        size_t want = frames - done < AUDIO_CHUNK ? frames - done : AUDIO_CHUNK;
+        sf_count_t got = sf_readf_float(sf, buf, (sf_count_t)want);
+        if (got != (sf_count_t)want || sf_error(sf) != SF_ERR_NO_ERROR) {
+            s = qr_error_set(err, QR_ERR_FORMAT, "%s: corrupt or truncated audio: decoded %lld "
+                             "of %lld frames (%s)", name,
+                             (long long)done + (got > 0 ? (long long)got : 0),
+                             (long long)info.frames, sf_strerror(sf));
             goto out;
         }
-        /* float files may clip a little past ±1, but a sample of 6e37 is not audio: its
-         * spectrum overflows single precision and the features turn to garbage silently */
-        if (fabs(sum / (double)ch) > QR_AUDIO_MAX_SAMPLE) {
-            s = qr_error_set(err, QR_ERR_FORMAT, "%s: frame %zu holds the sample %g, out of "
-                             "range (audio samples belong in [-1, 1]; beyond ±%g is not audio)",
-                             name, i, sum / (double)ch, QR_AUDIO_MAX_SAMPLE);
-            goto out;
+        if (done + want > cap) { /* grows with what decodes, never past the header's count */
+            size_t nc = cap ? cap * 2 : AUDIO_CHUNK;
+            nc = nc < done + want ? done + want : nc > frames ? frames : nc;
+            float *m2 = realloc(mono, nc * sizeof *m2);
+            if (!m2) {
+                s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", name);
+                goto out;
+            }
+            mono = m2;
+            cap = nc;
         }
-        mono[i] = (float)(sum / (double)ch);
+        for (size_t j = 0; j < want; j++) {
+            size_t i = done + j;
+            double sum = 0.0;
+            for (size_t c = 0; c < ch; c++)
+                sum += (double)buf[j * ch + c];
+            if (!isfinite(sum)) {
+                s = qr_error_set(err, QR_ERR_FORMAT, "%s: frame %zu holds a non-finite sample",
+                                 name, i);
+                goto out;
+            }
+            /* float files may clip a little past ±1, but a sample of 6e37 is not audio: its
+             * spectrum overflows single precision and the features turn to garbage silently */
+            if (fabs(sum / (double)ch) > QR_AUDIO_MAX_SAMPLE) {
+                s = qr_error_set(err, QR_ERR_FORMAT, "%s: frame %zu holds the sample %g, out of "
+                                 "range (audio samples belong in [-1, 1]; beyond ±%g is not "
+                                 "audio)", name, i, sum / (double)ch, QR_AUDIO_MAX_SAMPLE);
+                goto out;
+            }
+            mono[i] = (float)(sum / (double)ch);
+        }
+        done += want;
     }
     *out = mono;
     mono = NULL;

@@ -94,6 +94,12 @@ tail -n +2 "$work/iris30.csv" | awk -F, '{ printf "%s,\"%s\",%s,%s,%s\n", ($5 ==
 printf '\xef\xbb\xbfa, "b" ,label\n 1.5e3 ,-2,"x ""y"""\n0.25,3,z\n\n' >"$c/quoted-bom.csv"
 # configs: the seed configs and every example
 cp "$HERE"/seeds/*.json "$ROOT"/examples/*.json "$SEEDS/fuzz_config/"
+# past findings, kept as seeds so every run checks them first (tests/fuzz/regressions/TARGET)
+for t in "${ALL[@]}"; do
+	if [ -d "$HERE/regressions/$t" ]; then
+		cp "$HERE/regressions/$t"/* "$SEEDS/$t/"
+	fi
+done
 # audio: small WAV, AIFF and AU files (Python's standard library); FLAC and Ogg if sox is here
 python3 "$HERE/gen_audio.py" "$SEEDS/fuzz_audio"
 if command -v sox >/dev/null 2>&1; then
