@@ -9,6 +9,8 @@
 # Needs clang with libFuzzer (Debian: apt-get install -y clang; installed here when CI is set
 # and running as root) and a built qreg (./setup.sh build: build/qreg trains and exports the
 # seed models; QREG=path overrides). Everything goes to build-fuzz/ (FUZZ_OUT overrides):
+# FUZZ_SEED (default 1) seeds libFuzzer's mutations, so CI's short runs take the same path each
+# time; set another (or 0: random) to explore further.
 #   build-fuzz/fuzz_*          the targets (tests/fuzz/build.sh)
 #   build-fuzz/seeds/TARGET    seed corpora, regenerated on every run
 #   build-fuzz/corpus/TARGET   the corpus libFuzzer grows (kept between runs)
@@ -139,7 +141,7 @@ for t in "${TARGETS[@]}"; do
 	say "$t: ${SECS}s, max_len $(max_len "$t"), seeds $(find "$SEEDS/$t" -type f | wc -l)"
 	rc=0
 	# shellcheck disable=SC2046
-	TMPDIR=$tmp "$OUT/$t" -max_total_time="$SECS" -max_len="$(max_len "$t")" \
+	TMPDIR=$tmp "$OUT/$t" -seed="${FUZZ_SEED:-1}" -max_total_time="$SECS" -max_len="$(max_len "$t")" \
 		-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$OUT/crashes/$t/" $(dict "$t") \
 		"$OUT/corpus/$t" "$SEEDS/$t" >"$log" 2>&1 || rc=$?
