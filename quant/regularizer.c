@@ -152,6 +152,19 @@ static double cos_apply(int bits, const float *w, size_t n, float inv, float gc,
     return sum;
 }
 
+/* reg1c at one element in float (value, and its derivative in *d): the one expression both
+ * the per-matrix and the per-channel loops use, so they agree bit for bit. */
+static inline float reg1c_elem(float x, float *d)
+{
+    const float pi = (float)M_PI;
+    if (fabsf(x) <= 1.5f) {
+        *d = -pi * sinf(pi * x);
+        return cosf(pi * x) + 1.0f;
+    }
+    *d = x > 0 ? pi : -pi;
+    return pi * (fabsf(x) - 1.5f) + 1.0f;
+}
+
 /* reg1c's loop runs in float with sinf/cosf, Reg_N's in cos_apply above; the value sum is
  * accumulated in double. One switch per call, not per element. With α = 1 (the thesis) the
  * scaling multiplies by exactly 1. */
@@ -159,20 +172,14 @@ QR_API double qr_reg_apply_scaled(qr_reg_kind k, int bits, const float *w, size_
                                   float alpha, float coef, float *g)
 {
     double sum = 0.0;
-    const float pi = (float)M_PI, inv = 1.0f / alpha, gc = coef * inv;
+    const float inv = 1.0f / alpha, gc = coef * inv;
     switch (k) {
     case QR_REG_REG1C:
         for (size_t i = 0; i < n; i++) {
-            float x = w[i] * inv, a = fabsf(x);
-            if (a <= 1.5f) {
-                sum += (double)(cosf(pi * x) + 1.0f);
-                if (g)
-                    g[i] += gc * (-pi * sinf(pi * x));
-            } else {
-                sum += (double)(pi * (a - 1.5f) + 1.0f);
-                if (g)
-                    g[i] += gc * (x > 0 ? pi : -pi);
-            }
+            float d, v = reg1c_elem(w[i] * inv, &d);
+            sum += (double)v;
+            if (g)
+                g[i] += gc * d;
         }
         return sum;
     case QR_REG_COS:
@@ -195,22 +202,15 @@ QR_API double qr_reg_apply_channels(qr_reg_kind k, int bits, const float *w, siz
                                     const float *alpha, size_t channels, float coef, float *g)
 {
     double sum = 0.0;
-    const float pi = (float)M_PI;
     double m = qr_reg_levels(bits), lim = 1.0 + 0.25 / m, c2 = 2.0 * M_PI * m;
     for (size_t i = 0, ch = 0; i < n; i++, ch = ch + 1 == channels ? 0 : ch + 1) {
         const float inv = 1.0f / alpha[ch], gc = coef * inv;
         float x = w[i] * inv;
         if (k == QR_REG_REG1C) {
-            float a = fabsf(x);
-            if (a <= 1.5f) {
-                sum += (double)(cosf(pi * x) + 1.0f);
-                if (g)
-                    g[i] += gc * (-pi * sinf(pi * x));
-            } else {
-                sum += (double)(pi * (a - 1.5f) + 1.0f);
-                if (g)
-                    g[i] += gc * (x > 0 ? pi : -pi);
-            }
+            float d, v = reg1c_elem(x, &d);
+            sum += (double)v;
+            if (g)
+                g[i] += gc * d;
         } else if (k == QR_REG_COS) {
             double xd = (double)x, ax = fabs(xd);
             double u = xd * m, f = u - ((u + QR_ROUND_MAGIC) - QR_ROUND_MAGIC);
