@@ -997,6 +997,13 @@ QR_API qr_status qr_export_write_ex(const uint8_t *blob, size_t len, const char 
 QR_API qr_status qr_export_evaluate(const uint8_t *blob, size_t len, const qr_dataset *d,
                                     double *accuracy, int32_t *pred, qr_error *err)
 {
+    return qr_export_evaluate_logits(blob, len, d, accuracy, pred, NULL, err);
+}
+
+QR_API qr_status qr_export_evaluate_logits(const uint8_t *blob, size_t len, const qr_dataset *d,
+                                           double *accuracy, int32_t *pred, float *out,
+                                           qr_error *err)
+{
     qrt_model qm;
     qrt_status qs = qrt_model_load(&qm, blob, len);
     if (qs != QRT_OK)
@@ -1016,6 +1023,10 @@ QR_API qr_status qr_export_evaluate(const uint8_t *blob, size_t len, const qr_da
             (qs = qrt_run(&qm, xq, scratch, scratch_n, logits)) != QRT_OK) {
             s = qr_error_set(err, QR_ERR_FORMAT, "integer model: sample %zu: %s", i,
                              qrt_strerror(qs));
+            goto done;
+        }
+        if (out && (qs = qrt_dequantize_output(&qm, logits, out + i * n_out)) != QRT_OK) {
+            s = qr_error_set(err, QR_ERR_FORMAT, "integer model: %s", qrt_strerror(qs));
             goto done;
         }
         size_t best = qrt_argmax(logits, n_out);

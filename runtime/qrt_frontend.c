@@ -369,3 +369,16 @@ int qrt_frontend_push(qrt_frontend *fe, const int16_t *pcm, size_t n, size_t *us
     *used = n;
     return 0;
 }
+
+void qrt_frontend_quantize(const qrt_inq *q, const int32_t *feat, int32_t *frame, size_t n,
+                           int32_t in_max)
+{
+    for (size_t i = 0; i < n; i++, q++) {
+        int64_t off = (int64_t)((uint64_t)(uint32_t)q->off_hi << 32 | q->off_lo);
+        int64_t v = (int64_t)feat[i] * q->mult - off;
+        /* + 2^(k−1), or 2^(k−1) − 1 below zero: ties away from zero as on the host */
+        v += ((int64_t)1 << (q->k - 1u)) - (v < 0);
+        v >>= q->k; /* arithmetic: the floor, as qrt_quantize_raw16's shifts */
+        frame[i] = v > in_max ? in_max : v < -in_max ? -in_max : (int32_t)v;
+    }
+}

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "qrt.h"
+#include "qrt_layer.h" /* qrt_inq */
 
 #define QRT_FRONTEND_FRAC 16       /* outputs: Q16 (1.0 = 65536) natural-log units */
 #define QRT_FRONTEND_MAX_W 65536u  /* window length W: 16 .. 65536 samples */
@@ -91,5 +92,15 @@ int qrt_frontend_push(qrt_frontend *fe, const int16_t *pcm, size_t n, size_t *us
  * The stream calls this; it is also the stateless entry. */
 qrt_status qrt_frontend_frame(const qrt_frontend_tables *t, const int16_t *win, int16_t prev,
                               int32_t *out, void *scratch, size_t scratch_bytes);
+
+/* A frame of the front end's Q16 outputs to the model's quantized input: per value
+ *     q = clamp(round_half_away((feat · mult − off) / 2^k), ±in_max)
+ * with the constants of qrt_quantize_raw16 (qrt_layer.h) made for one raw count = 2^−16 model
+ * units (qrt_input_consts with raw_scale 2^−16: the standardization and the input scale
+ * folded in; a model export writes them as NAME_audio.c). Exact in int64 (|feat · mult| <
+ * 2^62, |off| < 2^60), so it equals the host's float quantization of feat / 65536 except
+ * within (|feat · a| + a)·2^−31 of a rounding boundary (a = mult / 2^k), as raw16's. */
+void qrt_frontend_quantize(const qrt_inq *q, const int32_t *feat, int32_t *frame, size_t n,
+                           int32_t in_max);
 
 #endif /* QRT_FRONTEND_H */

@@ -244,8 +244,8 @@ else
     fail "eval --int: a model kind's metrics missing"
 fi
 if [ "$(wc -l <"$tmp/pred.csv")" -eq 570 ] &&
-    head -n 1 "$tmp/pred.csv" | grep -qx 'index,label,float_pred,float_logit_0,float_logit_1,fq_pred,fq_logit_0,fq_logit_1,int_pred' &&
-    sed -n 2p "$tmp/pred.csv" | grep -Eq '^0,[01],[01],[-0-9.e]+,[-0-9.e]+,[01],[-0-9.e]+,[-0-9.e]+,[01]$'; then
+    head -n 1 "$tmp/pred.csv" | grep -qx 'index,label,float_pred,float_logit_0,float_logit_1,fq_pred,fq_logit_0,fq_logit_1,int_pred,int_logit_0,int_logit_1' &&
+    sed -n 2p "$tmp/pred.csv" | grep -Eq '^0,[01],[01],[-0-9.e]+,[-0-9.e]+,[01],[-0-9.e]+,[-0-9.e]+,[01],[-0-9.e]+,[-0-9.e]+$'; then
     pass "eval --predictions: a header and one row per sample"
 else
     fail "eval --predictions: $(head -n 2 "$tmp/pred.csv" 2>/dev/null | tr '\n' '|')"
@@ -525,7 +525,7 @@ PY
     grep -v '^$\|^wrote ' "$tmp/out" >"$tmp/evaldir.txt"
     cp "$tmp/err" "$tmp/evaldir.err"
     check "audio --predictions: the header" 0 out \
-        '^path,label,float_pred,float_logit_high,float_logit_low,fq_pred,.*,int_pred$' \
+        '^path,label,float_pred,float_logit_high,float_logit_low,fq_pred,.*,int_pred,int_logit_high,int_logit_low$' \
         head -1 "$tmp/wavpred.csv"
     grep -v '^$' "$tmp/evalcsv.txt" >"$tmp/evalcsv2.txt"
     if grep -q '^samples: 12$' "$tmp/evaldir.txt" && cmp -s "$tmp/evalcsv2.txt" "$tmp/evaldir.txt"; then

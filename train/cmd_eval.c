@@ -38,8 +38,9 @@ static const char eval_help[] =
     "  --predictions FILE\n"
     "                    write one CSV row per sample (atomically): index (the data row;\n"
     "                    for audio: path, the clip's file), label, then per model kind its\n"
-    "                    prediction (float_pred, fq_pred, int_pred) and, for float and fq,\n"
-    "                    the logits (float_logit_CLASS, ...)\n"
+    "                    prediction (float_pred, fq_pred, int_pred) and its logits\n"
+    "                    (float_logit_CLASS, ...; int: the int32 logits times the output\n"
+    "                    scale)\n"
     "  --stream          with --int: FILE holds continuous recordings (frame, features, label,\n"
     "                    recording, event); run the integer model frame by frame and report\n"
     "                    per-frame and per-event metrics; --stream-k N, --stream-tolerance S,\n"
@@ -276,7 +277,7 @@ int qr_cmd_eval(int argc, char **argv)
     qr_dataset d = {0};
     int rc = 1;
     int32_t *pred[N_KINDS] = {NULL}; /* each kind's predictions, NULL when not run */
-    float *logits[N_KINDS] = {NULL}; /* with --predictions: float and fq logits */
+    float *logits[N_KINDS] = {NULL}; /* with --predictions: each kind's logits */
     qr_metrics mt[N_KINDS];
     memset(mt, 0, sizeof mt);
     if ((is_dir || audio) && (label || strcmp(header, "auto"))) {
@@ -348,9 +349,16 @@ int qr_cmd_eval(int argc, char **argv)
         uint8_t *blob = NULL;
         size_t len = 0;
         int32_t *ipred = pred[KIND_INT] = malloc((d.n + 1) * sizeof *ipred);
-        if (!ipred || qr_export_blob(m, &blob, &len, NULL, &err) != QR_OK ||
-            qr_export_evaluate(blob, len, &d, &int_acc, ipred, &err) != QR_OK) {
-            fprintf(stderr, "qreg eval: %s\n", ipred ? err.msg : "out of memory");
+        float *il = NULL; /* with --predictions: the integer model's logits, dequantized */
+        if (ipred && predictions)
+            il = logits[KIND_INT] = malloc((d.n * c + 1) * sizeof *il);
+        if (!ipred || (predictions && !il)) {
+            fprintf(stderr, "qreg eval: out of memory\n");
+            goto done;
+        }
+        if (qr_export_blob(m, &blob, &len, NULL, &err) != QR_OK ||
+            qr_export_evaluate_logits(blob, len, &d, &int_acc, ipred, il, &err) != QR_OK) {
+            fprintf(stderr, "qreg eval: %s\n", err.msg);
             free(blob);
             goto done;
         }

@@ -29,6 +29,12 @@ static const char help[] =
     "                          for a model trained on audio: the tables of the integer audio\n"
     "                          front end (runtime/qrt_frontend.h) for the model's feature\n"
     "                          settings; link with qrt_frontend.c\n"
+    "  DIR/NAME_audio.c, NAME_audio.h\n"
+    "                          for a model trained on audio: the clip (rate, samples, crop),\n"
+    "                          frames per clip, the front end's memory sizes, and\n"
+    "                          NAME_quantize_features (front-end output to model input, the\n"
+    "                          standardization folded in); with --with-runtime also\n"
+    "                          qrt_frontend.c/.h, and qrt.mk/qrt.cmake list them\n"
     "Weights are packed at their bit-width (1, 2, 4 or 8 bits; 3 in 4, 5-7 in 8) as the model's\n"
     "quantization plan says (8-bit min-max without one); batch norm after a conv1d/dense is\n"
     "folded into its per-channel requantization; activations are int32. Prints the bytes per\n"
@@ -259,16 +265,20 @@ int qr_cmd_export(int argc, char **argv)
         if (qr_audio_features_apply(qr_model_features(m), &ao, NULL, &err) != QR_OK ||
             qr_ifront_new(&ao.mfcc, 0, &fe, &err) != QR_OK) {
             fprintf(stderr, "qreg export: no integer front end for this model: %s\n", err.msg);
-        } else if (qr_ifront_write_c(fe, out, name, &err) != QR_OK) {
+        } else if (qr_ifront_write_c(fe, out, name, &err) != QR_OK ||
+                   qr_export_write_audio(blob, len, &ao, out, name, wopt.runtime_dir, &err) !=
+                       QR_OK) {
             fprintf(stderr, "qreg export: %s\n", err.msg);
             qr_ifront_free(fe);
             goto done;
         } else if (!json) {
-            printf("wrote %s/%s_frontend.c, %s/%s_frontend.h: the integer audio front end%s\n",
+            printf("wrote %s/%s_frontend.c, %s/%s_frontend.h: the integer audio front end%s;\n"
+                   "      %s/%s_audio.c, %s/%s_audio.h: clip, sizes, features to model input\n",
                    out, name, out, name,
                    ao.frontend == QR_FRONTEND_INT ? " the model was trained with"
                                                   : " (the model was trained with the float "
-                                                    "one: features differ slightly)");
+                                                    "one: features differ slightly)",
+                   out, name, out, name);
         }
         qr_ifront_free(fe);
     }

@@ -111,10 +111,30 @@ QR_API qr_status qr_export_write_ex(const uint8_t *blob, size_t len, const char 
                                     const char *name, const qr_export_write_options *opt,
                                     qr_error *err);
 
+/* For a model trained on audio (o: its stored feature settings, qr_audio_features_apply):
+ * write DIR/NAME_audio.h and NAME_audio.c, what a firmware needs between the integer front
+ * end (NAME_frontend.c, qr_ifront_write_c) and the compiled model: the clip's rate, length and
+ * crop, the frames per clip, the front end's buffer and scratch sizes, and
+ * NAME_quantize_features (the front end's Q16 outputs to the model's quantized input, the
+ * standardization folded in: qrt_frontend_quantize). runtime_dir non-NULL: also copy
+ * qrt_frontend.h/.c from there and add the audio sources to DIR/qrt.mk and DIR/qrt.cmake
+ * (written by qr_export_write_ex with a runtime_dir first). @return QR_OK, QR_ERR_CONFIG
+ * (the settings do not give the model's input shape), QR_ERR_NUMERIC (a mean beyond ±8192),
+ * QR_ERR_IO, QR_ERR_ARG. */
+struct qr_audio_options;
+QR_API qr_status qr_export_write_audio(const uint8_t *blob, size_t len,
+                                       const struct qr_audio_options *o, const char *dir,
+                                       const char *name, const char *runtime_dir, qr_error *err);
+
 /* Accuracy of the integer model in `blob` on a dataset (raw features: the blob standardizes
  * and quantizes them), with each prediction in pred (d->n, may be NULL). */
 QR_API qr_status qr_export_evaluate(const uint8_t *blob, size_t len, const qr_dataset *d,
                                     double *accuracy, int32_t *pred, qr_error *err);
+/* The same, and each sample's real logits in out (d->n × outputs, may be NULL): the integer
+ * logits times the blob's output scale, as floats (qrt_dequantize_output). */
+QR_API qr_status qr_export_evaluate_logits(const uint8_t *blob, size_t len, const qr_dataset *d,
+                                           double *accuracy, int32_t *pred, float *out,
+                                           qr_error *err);
 
 #ifdef __cplusplus
 }
