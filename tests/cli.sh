@@ -480,6 +480,9 @@ JSON
     check "export of an audio model writes its front end's tables" 0 out \
         'wrote .*/model_frontend\.c, .*/model_frontend\.h: the integer audio front end \(the model was trained with the float' \
         "$qreg" export "$tmp/wav.qrm" --out "$tmp/wavexp"
+    check "export of an audio model writes the clip and feature-to-input transform" 0 out \
+        '^void model_quantize_features\(const int32_t \*feat, int32_t \*frame\);' \
+        cat "$tmp/wavexp/model_audio.h"
     check "an audio model is format version 2" 0 out '^2$' \
         python3 -c 'import struct,sys; print(struct.unpack_from("<I", open(sys.argv[1], "rb").read(), 8)[0])' "$tmp/wav.qrm"
     check "eval on features made as in training" 0 out 'accuracy' \

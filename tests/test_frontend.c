@@ -600,6 +600,61 @@ START_TEST(test_frontend_model_features)
 }
 END_TEST
 
+/* qrt_frontend_quantize: round half away from zero of (feat·mult − off) / 2^k, clamped, against
+ * a 128-bit reference over the whole input range and constants at their limits; and equal to
+ * qrt_quantize_raw16 (the raw sensor transform, the same constants) on int16 inputs. */
+__extension__ typedef __int128 i128;
+
+static int32_t quantize_ref(const qrt_inq *q, int32_t x, int32_t in_max)
+{
+    i128 off = (i128)q->off_hi * 4294967296 + q->off_lo;
+    i128 v = (i128)x * q->mult - off, half = (i128)1 << (q->k - 1);
+    i128 r = v >= 0 ? (v + half) >> q->k : -((-v + half) >> q->k);
+    return r > in_max ? in_max : r < -in_max ? -in_max : (int32_t)r;
+}
+
+START_TEST(test_frontend_quantize)
+{
+    qr_rng rng;
+    qr_rng_seed(&rng, 11);
+    size_t bad = 0, bad16 = 0, n = 0;
+    for (int c = 0; c < 400; c++) {
+        qrt_inq q;
+        q.k = 1 + (uint32_t)(qr_rng_u64(&rng) % 62);
+        q.mult = (int32_t)((1u << 30) + (uint32_t)(qr_rng_u64(&rng) % (1u << 30)));
+        if (c % 7 == 0)
+            q.mult = INT32_MAX;
+        /* |off| < 2^60, or 0, or a tie-making multiple of 2^(k−1) */
+        int64_t off = (int64_t)(qr_rng_u64(&rng) >> 4) * (qr_rng_u64(&rng) & 1 ? 1 : -1);
+        if (c % 5 == 0)
+            off = 0;
+        if (c % 5 == 1 && q.k <= 50)
+            off = ((int64_t)(qr_rng_u64(&rng) % 1024) - 512) * ((int64_t)1 << (q.k - 1));
+        q.off_hi = (int32_t)(off >> 32);
+        q.off_lo = (uint32_t)off;
+        int32_t in_max = c % 3 ? 127 : (int32_t)(1u << 30);
+        for (int i = 0; i < 200; i++, n++) {
+            int32_t x = (int32_t)(uint32_t)qr_rng_u64(&rng);
+            if (i < 4)
+                x = (int32_t[]){INT32_MIN, INT32_MAX, 0, -1}[i];
+            if (i % 3 == 1)
+                x >>= 16; /* the int16 range too */
+            int32_t got;
+            qrt_frontend_quantize(&q, &x, &got, 1, in_max);
+            bad += got != quantize_ref(&q, x, in_max);
+            if (x >= -32768 && x <= 32767) {
+                int16_t r16 = (int16_t)x;
+                int32_t want16;
+                qrt_quantize_raw16(&q, &r16, &want16, 1, in_max);
+                bad16 += got != want16;
+            }
+        }
+    }
+    ck_assert_msg(bad == 0, "qrt_frontend_quantize: %zu of %zu differ from the reference", bad, n);
+    ck_assert_msg(bad16 == 0, "qrt_frontend_quantize: %zu differ from qrt_quantize_raw16", bad16);
+}
+END_TEST
+
 Suite *qr_suite_frontend(void)
 {
     Suite *s = suite_create("frontend");
@@ -611,6 +666,7 @@ Suite *qr_suite_frontend(void)
     tcase_add_test(tc, test_frontend_errors);
     tcase_add_test(tc, test_frontend_loader);
     tcase_add_test(tc, test_frontend_model_features);
+    tcase_add_test(tc, test_frontend_quantize);
     suite_add_tcase(s, tc);
     return s;
 }
