@@ -474,6 +474,24 @@ JSON
     check "features --no-augment" 0 out 'wrote .*/train\.csv: 8 samples of [0-9]+ x 13, 2 classes' \
         "$qreg" features "$tmp/wav.json" --out "$tmp/wavfeat2" --no-augment
     check "features write their settings" 0 out '"frontend":"float"' cat "$tmp/wavfeat2/features.json"
+    # "split": "all": a test-only set (one class is enough): every clip in test.csv, nothing
+    # else; training refuses it, naming the key
+    mkdir -p "$tmp/wavone"
+    cp -r "$tmp/wav/low" "$tmp/wavone/"
+    sed -e 's|"split": "fractions", "validation_split": 0, "test_split": 0.25,|"split": "all",|' \
+        -e "s|$tmp/wav\"|$tmp/wavone\"|" "$tmp/wav.json" >"$tmp/wavtest.json"
+    check "features with split all: every clip in test.csv" 0 out \
+        'wrote .*/test\.csv: 6 samples of [0-9]+ x 13, 1 classes' \
+        "$qreg" features "$tmp/wavtest.json" --out "$tmp/wavtestfeat"
+    if [ ! -e "$tmp/wavtestfeat/train.csv" ] && [ ! -e "$tmp/wavtestfeat/val.csv" ] &&
+        [ -f "$tmp/wavtestfeat/features.json" ]; then
+        pass "features with split all: no train.csv or val.csv, features.json written"
+    else
+        fail "features with split all: $(ls "$tmp/wavtestfeat")"
+    fi
+    check "train with split all: an error naming the key" 1 err \
+        "'data\.audio\.split' \"all\" puts every clip in the test set" \
+        "$qreg" train "$tmp/wavtest.json" --out "$tmp/wavtest.qrm"
     # the model records its front end; eval warns when the data was made with other settings
     check "train an audio model" 0 out 'saved model' \
         "$qreg" train "$tmp/wav.json" --out "$tmp/wav.qrm"

@@ -16,7 +16,8 @@ static const char help[] =
     "Load the data of a training config exactly as qreg train does (CSV files and their\n"
     "splits, or audio folders: decoding, resampling, cropping, augmentation, MFCC, through the\n"
     "feature cache) and write the samples, before standardization, as CSV:\n"
-    "  DIR/train.csv, DIR/val.csv, DIR/test.csv   (a split with no samples is not written)\n"
+    "  DIR/train.csv, DIR/val.csv, DIR/test.csv   (a split with no samples is not written;\n"
+    "  audio with \"split\": \"all\": every clip in test.csv, a test-only set)\n"
     "one row per sample: the T x F features in time-major order (columns x<t>_<f>), then the\n"
     "class name in a column named label. A config then reads them with\n"
     "  \"data\": {\"train\": \"DIR/train.csv\", \"validation\": \"DIR/val.csv\",\n"
@@ -111,7 +112,16 @@ int qr_cmd_features(int argc, char **argv)
         fprintf(stderr, "qreg features: %s: cannot create: %s\n", out, strerror(errno));
         goto done;
     }
-    if (qr_train_load_data(&c, &d, &err) != QR_OK) {
+    qr_status ls;
+    if (c.audio && c.audio->split == QR_AUDIO_SPLIT_ALL) {
+        /* a test-only set: every clip into test.csv (training's loader wants training clips) */
+        qr_audio_options o = *c.audio;
+        o.seed = c.seed;
+        ls = qr_audio_load(&o, &d.train, &d.val, &d.test, NULL, &err);
+    } else {
+        ls = qr_train_load_data(&c, &d, &err);
+    }
+    if (ls != QR_OK) {
         fprintf(stderr, "qreg features: %s\n", err.msg);
         goto done;
     }

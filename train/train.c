@@ -43,7 +43,12 @@ static qr_status load_audio(const qr_train_config *c, qr_split_data *d, qr_error
     o.seed = c->seed;
     qr_status s = qr_audio_load(&o, &d->train, &d->val, &d->test, &st, err);
     d->n_source = st.files;
-    if (s == QR_OK && d->train.n == 0)
+    if (s == QR_OK && d->train.n == 0 && o.split == QR_AUDIO_SPLIT_ALL)
+        s = qr_error_set(err, QR_ERR_CONFIG, "%s: 'data.audio.split' \"all\" puts every clip in "
+                         "the test set (a test-only set for `qreg features` and `qreg eval`): "
+                         "nothing to train on; choose \"lists\", \"manifest\" or \"fractions\"",
+                         o.root ? o.root : o.manifest);
+    else if (s == QR_OK && d->train.n == 0)
         s = qr_error_set(err, QR_ERR_FORMAT, "%s: no training clips after the split",
                          o.root ? o.root : o.manifest);
     if (s != QR_OK)
