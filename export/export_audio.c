@@ -3,6 +3,7 @@
  * memory sizes, and the front end's Q16 outputs to the model's quantized input with the
  * standardization folded in (qrt_frontend_quantize). docs/deploy.md "Keyword spotting". */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,20 @@ static void upper(char *up, size_t n, const char *name)
     up[i] = '\0';
 }
 
+/* "#define UP_KEY VALUE", the comment aligned after it. */
+__attribute__((format(printf, 5, 6)))
+static void define(qr_buf *h, const char *up, const char *key, const char *why, const char *fmt,
+                   ...)
+{
+    char val[64], line[192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(val, sizeof val, fmt, ap);
+    va_end(ap);
+    snprintf(line, sizeof line, "#define %s_%s %s", up, key, val);
+    qr_buf_printf(h, "%-44s /* %s */\n", line, why);
+}
+
 /* NAME_audio.h: the clip, the front end's sizes and NAME_quantize_features. */
 static void write_header(qr_buf *h, const char *name, const char *up, const qr_audio_options *o,
                          size_t L, size_t T, size_t F, const qrt_frontend_tables *t,
@@ -32,34 +47,35 @@ static void write_header(qr_buf *h, const char *name, const char *up, const qr_a
         " * model (model_compiled.h), integers only. Per clip:\n"
         " *   qrt_frontend_init(&fe, &%s_frontend, buf, %s_FRONTEND_BUF_BYTES); %s_reset(mem);\n"
         " *   push the clip's %s_CLIP_SAMPLES samples (16-bit PCM at %s_SAMPLE_RATE Hz) with\n"
-        " *   qrt_frontend_push, %s_HOP_SAMPLES at a time; each time it returns 1 (a feature frame\n"
-        " *   of %s_FRONTEND_OUT Q16 values): %s_quantize_features(feat, frame); %s_push(mem, frame);\n"
-        " *   after the %s_CLIP_FRAMES-th frame: %s_logits(mem, logits), qrt_argmax.\n"
+        " *   qrt_frontend_push, %s_HOP_SAMPLES at a time; each time it returns 1 (a feature\n"
+        " *   frame of %s_FRONTEND_OUT Q16 values): %s_quantize_features(feat, frame) and\n"
+        " *   %s_push(mem, frame); after the last frame %s_logits(mem, logits), qrt_argmax.\n"
         " * A recording longer than the clip is cut, a shorter one padded with zeros (%s),\n"
         " * as in training and in `qreg eval`. Example: examples/kws-device/. */\n"
         "#ifndef %s_AUDIO_H\n#define %s_AUDIO_H\n\n#include <stdint.h>\n#include \"%s_frontend.h\"\n\n"
-        "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
-        "#define %s_SAMPLE_RATE %luu      /* Hz */\n"
-        "#define %s_CLIP_SAMPLES %zuu     /* samples per clip (%.17g s) */\n"
-        "#define %s_CLIP_CROP_CENTRE %d    /* 1: cut/pad around the centre; 0: keep the start, pad the end */\n"
-        "#define %s_WIN_SAMPLES %zuu      /* samples per feature frame */\n"
-        "#define %s_HOP_SAMPLES %zuu      /* samples between feature frames */\n"
-        "#define %s_CLIP_FRAMES %zuu      /* feature frames per clip (the model's sequence length) */\n"
-        "#define %s_FRONTEND_OUT %zuu     /* values per feature frame (%s) */\n"
-        "#define %s_FRONTEND_BUF_BYTES %zuu     /* the stream's sample buffer (int16, 2-byte aligned) */\n"
-        "#define %s_FRONTEND_SCRATCH_BYTES %zuu /* one frame's scratch (4-byte aligned) */\n"
-        "#define %s_OUT_SCALE %.17g /* real logit = int32 logit × this (host only) */\n\n"
-        "/* A feature frame (%s_FRONTEND_OUT Q16 values) to the model's quantized input frame: the\n"
+        "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n",
+        name, name, up, name, up, up, up, up, name, name, name,
+        centre ? "around the centre" : "at the end", up, up, name);
+    define(h, up, "SAMPLE_RATE", "Hz", "%luu", (unsigned long)lround(o->sample_rate));
+    define(h, up, "CLIP_SAMPLES", "samples per clip", "%zuu", L);
+    define(h, up, "CLIP_CROP_CENTRE", "1: cut/pad around the centre; 0: at the end", "%d", centre);
+    define(h, up, "WIN_SAMPLES", "samples per feature frame", "%zuu", c->win_length);
+    define(h, up, "HOP_SAMPLES", "samples between feature frames", "%zuu", c->hop_length);
+    define(h, up, "CLIP_FRAMES", "feature frames per clip (the model's SEQ_LEN)", "%zuu", T);
+    define(h, up, "FRONTEND_OUT", c->n_mfcc ? "values per feature frame (MFCC)"
+                                            : "values per feature frame (log-mel)", "%zuu", F);
+    define(h, up, "FRONTEND_BUF_BYTES", "the stream's samples (int16, 2-byte aligned)", "%zuu",
+           qrt_frontend_buffer_size(t));
+    define(h, up, "FRONTEND_SCRATCH_BYTES", "one frame's scratch (4-byte aligned)", "%zuu",
+           qrt_frontend_scratch_size(t));
+    define(h, up, "OUT_SCALE", "real logit = int32 logit × this (host checks)", "%.17g",
+           out_scale);
+    qr_buf_printf(h,
+        "\n/* A feature frame (%s_FRONTEND_OUT Q16 values) to the model's quantized input frame: the\n"
         " * stored standardization and input scale folded into one integer multiply-shift per\n"
         " * value (qrt_frontend_quantize, qrt_frontend.h). */\n"
         "void %s_quantize_features(const int32_t *feat, int32_t *frame);\n\n"
-        "#ifdef __cplusplus\n}\n#endif\n\n#endif\n",
-        name, name, up, name, up, up, up, up, name, name, up, name,
-        centre ? "around the centre" : "at the end", up, up, name,
-        up, (unsigned long)lround(o->sample_rate), up, L, o->duration, up, centre,
-        up, c->win_length, up, c->hop_length, up, T, up, F, c->n_mfcc ? "MFCC" : "log-mel",
-        up, qrt_frontend_buffer_size(t), up, qrt_frontend_scratch_size(t), up, out_scale, up,
-        name);
+        "#ifdef __cplusplus\n}\n#endif\n\n#endif\n", up, name);
 }
 
 static qr_status write_runtime(const char *dir, const char *name, const char *rt, qr_error *err)
