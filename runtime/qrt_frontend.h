@@ -34,6 +34,10 @@
 #include "qrt.h"
 #include "qrt_layer.h" /* qrt_inq */
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define QRT_FRONTEND_FRAC 16       /* outputs: Q16 (1.0 = 65536) natural-log units */
 #define QRT_FRONTEND_MAX_W 65536u  /* window length W: 16 .. 65536 samples */
 #define QRT_FRONTEND_MAX_MELS 512u
@@ -102,5 +106,9 @@ qrt_status qrt_frontend_frame(const qrt_frontend_tables *t, const int16_t *win, 
  * within (|feat · a| + a)·2^−31 of a rounding boundary (a = mult / 2^k), as raw16's. */
 void qrt_frontend_quantize(const qrt_inq *q, const int32_t *feat, int32_t *frame, size_t n,
                            int32_t in_max);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QRT_FRONTEND_H */
