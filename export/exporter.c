@@ -18,6 +18,7 @@
 #include "qreg/export.h"
 #include "export/qrt_builder.h"
 #include "export/qrt_host.h"
+#include "qrt_frontend.h"
 
 #define ACT_CAP (1 << 24)       /* largest bound chosen for an activation (2^24: 7 digits) */
 #define WEIGHT_BUDGET 0.45      /* share of the int32 accumulator the weights·inputs may use */
@@ -997,11 +998,26 @@ QR_API qr_status qr_export_write_ex(const uint8_t *blob, size_t len, const char 
 QR_API qr_status qr_export_evaluate(const uint8_t *blob, size_t len, const qr_dataset *d,
                                     double *accuracy, int32_t *pred, qr_error *err)
 {
-    return qr_export_evaluate_logits(blob, len, d, accuracy, pred, NULL, err);
+    return qr_export_evaluate_logits(blob, len, d, 0, accuracy, pred, NULL, err);
+}
+
+/* The device's input path for features of the integer front end: each value back to its Q16
+ * integer (exact: the loader's value is q16 / 65536) and NAME_quantize_features' transform. */
+static qrt_status quantize_q16(const qrt_model *qm, const qrt_inq *inq, const float *x,
+                               size_t frames, int32_t *xq)
+{
+    size_t f = qm->n_features;
+    for (size_t i = 0; i < frames * f; i++) {
+        double v = nearbyint((double)x[i] * 65536.0);
+        int32_t q16 = v != v ? 0 : v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN
+                                                                                   : (int32_t)v;
+        qrt_frontend_quantize(inq + i % f, &q16, xq + i, 1, qm->in_max);
+    }
+    return QRT_OK;
 }
 
 QR_API qr_status qr_export_evaluate_logits(const uint8_t *blob, size_t len, const qr_dataset *d,
-                                           double *accuracy, int32_t *pred, float *out,
+                                           int q16, double *accuracy, int32_t *pred, float *out,
                                            qr_error *err)
 {
     qrt_model qm;
@@ -1010,6 +1026,14 @@ QR_API qr_status qr_export_evaluate_logits(const uint8_t *blob, size_t len, cons
         return qr_error_set(err, QR_ERR_FORMAT, "integer model: %s", qrt_strerror(qs));
     size_t scratch_n = qrt_scratch_size(&qm), row = d->t * d->f;
     size_t n_out = qm.n_outputs, frames = d->t;
+    qrt_inq *inq = NULL;
+    if (q16 && (!(inq = malloc(qm.n_features * sizeof *inq)) ||
+                qrt_input_consts(&qm, 1.0 / 65536.0, inq, NULL) != QRT_OK)) {
+        free(inq);
+        return qr_error_set(err, inq ? QR_ERR_NUMERIC : QR_ERR_NOMEM, "integer model: %s",
+                            inq ? "no integer feature transform (a mean beyond ±8192)"
+                                : "out of memory");
+    }
     void *scratch = malloc(scratch_n + 8);
     int32_t *xq = malloc((row + 1) * sizeof *xq), *logits = malloc((n_out + 1) * sizeof *logits);
     qr_status s = QR_OK;
@@ -1019,7 +1043,8 @@ QR_API qr_status qr_export_evaluate_logits(const uint8_t *blob, size_t len, cons
         goto done;
     }
     for (size_t i = 0; i < d->n; i++) {
-        if ((qs = qrt_quantize_input(&qm, d->x + i * row, frames, xq)) != QRT_OK ||
+        if ((qs = inq ? quantize_q16(&qm, inq, d->x + i * row, frames, xq)
+                      : qrt_quantize_input(&qm, d->x + i * row, frames, xq)) != QRT_OK ||
             (qs = qrt_run(&qm, xq, scratch, scratch_n, logits)) != QRT_OK) {
             s = qr_error_set(err, QR_ERR_FORMAT, "integer model: sample %zu: %s", i,
                              qrt_strerror(qs));
@@ -1037,6 +1062,7 @@ QR_API qr_status qr_export_evaluate_logits(const uint8_t *blob, size_t len, cons
     if (accuracy)
         *accuracy = d->n ? (double)correct / (double)d->n : NAN;
 done:
+    free(inq);
     free(scratch);
     free(xq);
     free(logits);

@@ -17,10 +17,12 @@
 #include "lib/crc32.h"
 #include "lib/fileio.h"
 #include "qreg/audio.h"
+#include "qreg/export.h"
 #include "qreg/model.h"
 #include "qreg/rng.h"
 #include "qreg/train.h"
 #include "qrt_frontend.h"
+#include "export/qrt_host.h"
 #include "testlib.h"
 
 #define PI 3.14159265358979323846
@@ -655,6 +657,144 @@ START_TEST(test_frontend_quantize)
 }
 END_TEST
 
+/* qr_export_write_audio: NAME_audio.h/.c for a model trained on audio; the generated
+ * kws_quantize_features, compiled by the host's cc with qrt_frontend.c, equals
+ * qrt_frontend_quantize with qrt_input_consts(2^−16) (what `qreg eval --int` runs for such a
+ * model) on 4,000 Q16 feature values, and that differs from the host's float quantization of
+ * feat / 65536 (qrt_quantize_input) only by 1 within the documented bound of a rounding
+ * boundary; settings that do not give the model's input are refused. */
+START_TEST(test_frontend_export_audio)
+{
+    const char *src = getenv("QR_SRCDIR");
+    if (src == NULL) {
+        printf("frontend: export_audio: QR_SRCDIR unset (run through make check); skipped\n");
+        return;
+    }
+    qr_audio_options o;
+    qr_audio_options_default(&o);
+    o.root = "x";
+    o.sample_rate = 8000;
+    o.duration = 0.5;
+    o.frontend = QR_FRONTEND_INT;
+    o.mfcc.win_length = o.mfcc.n_fft = 256;
+    o.mfcc.hop_length = 80;
+    o.mfcc.n_mels = 20;
+    o.mfcc.n_mfcc = 10;
+    const size_t T = 47, F = 10, N = 8;
+    qr_error e;
+    cJSON *layers = cJSON_Parse("[{\"type\": \"flatten\"}, {\"type\": \"dense\"}]");
+    qr_model_spec spec;
+    memset(&spec, 0, sizeof spec);
+    ck_assert_int_eq(qr_model_spec_parse(&spec, layers, "t", &e), QR_OK);
+    cJSON_Delete(layers);
+    spec.t = T;
+    spec.f = F;
+    spec.n_classes = 3;
+    qr_model *m = NULL;
+    ck_assert_int_eq(qr_model_new(&spec, 4, 1, &m, &e), QR_OK);
+    qr_model_spec_free(&spec);
+    float mean[10], sd[10], *x = malloc(N * T * F * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    for (size_t i = 0; i < F; i++) {
+        mean[i] = -40.0f + 7.3f * (float)i;
+        sd[i] = 0.3f + 1.7f * (float)i;
+    }
+    ck_assert_int_eq(qr_model_set_standardization(m, mean, sd), QR_OK);
+    qr_rng rng;
+    qr_rng_seed(&rng, 5);
+    for (size_t i = 0; i < N * T * F; i++)
+        x[i] = mean[i % F] + 3.0f * sd[i % F] * (2.0f * qr_rng_uniform(&rng) - 1.0f);
+    ck_assert_int_eq(qr_model_calibrate(m, x, N), QR_OK);
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    ck_assert_msg(qr_export_blob(m, &blob, &len, NULL, &e) == QR_OK, "%s", e.msg);
+
+    qr_ifront *f = NULL;
+    ck_assert_msg(qr_ifront_new(&o.mfcc, 0, &f, &e) == QR_OK, "%s", e.msg);
+    ck_assert_int_eq(qr_ifront_write_c(f, ".", "kws", &e), QR_OK);
+    qr_ifront_free(f);
+    ck_assert_msg(qr_export_write_audio(blob, len, &o, ".", "kws", NULL, &e) == QR_OK, "%s",
+                  e.msg);
+    qr_audio_options bad = o;
+    bad.mfcc.hop_length = 100; /* 38 frames, the model takes 47 */
+    ck_assert_int_eq(qr_export_write_audio(blob, len, &bad, ".", "kws", NULL, &e),
+                     QR_ERR_CONFIG);
+    ck_assert_msg(strstr(e.msg, "47 frames of 10"), "%s", e.msg);
+    ck_assert_int_eq(qr_export_write_audio(blob, len, &o, ".", "9kws", NULL, &e), QR_ERR_ARG);
+
+    /* feature values as the front end gives them (Q16); the device's transform with the
+     * export's constants, and the host's float quantization (qrt_quantize_input) */
+    enum { FRAMES = 400 };
+    int32_t *feat = malloc(FRAMES * F * sizeof *feat), *want = malloc(FRAMES * F * sizeof *want);
+    int32_t *host = malloc(FRAMES * F * sizeof *host);
+    float *xf = malloc(FRAMES * F * sizeof *xf);
+    ck_assert(feat && want && host && xf);
+    for (size_t i = 0; i < FRAMES * F; i++) {
+        double v = mean[i % F] + 4.0 * sd[i % F] * (2.0 * qr_rng_uniform_d(&rng) - 1.0);
+        feat[i] = (int32_t)lround(v * 65536.0);
+        xf[i] = (float)feat[i] / 65536.0f; /* exact: |feat| < 2^24 */
+    }
+    qrt_model qm;
+    qrt_host_view hv;
+    qrt_inq inq[10];
+    ck_assert_int_eq(qrt_model_load(&qm, blob, len), QRT_OK);
+    ck_assert_int_eq(qrt_host_view_get(&qm, &hv), QRT_OK);
+    ck_assert_int_eq(qrt_input_consts(&qm, 1.0 / 65536.0, inq, NULL), QRT_OK);
+    ck_assert_int_eq(qrt_quantize_input(&qm, xf, FRAMES, host), QRT_OK);
+    size_t differ = 0;
+    for (size_t i = 0; i < FRAMES * F; i++) {
+        qrt_frontend_quantize(&inq[i % F], &feat[i], &want[i], 1, qm.in_max);
+        if (want[i] == host[i])
+            continue;
+        /* only within ε = (|feat·a| + a)·2^−31 steps of a rounding boundary, and by 1 */
+        long double a = 1.0L / (65536.0L * sd[i % F] * (long double)hv.in_scale);
+        long double v = ((long double)xf[i] - mean[i % F]) / sd[i % F] / hv.in_scale;
+        long double gap = fabsl(v - floorl(v) - 0.5L);
+        ck_assert_msg(abs(want[i] - host[i]) == 1 &&
+                          gap <= (fabsl((long double)feat[i] * a) + a) * 0x1p-31L,
+                      "feature %zu = %ld (Q16): device %ld, host %ld, %Lg from a boundary",
+                      i % F, (long)feat[i], (long)want[i], (long)host[i], gap);
+        differ++;
+    }
+    printf("frontend: qrt_frontend_quantize vs the host's float quantization: %zu of %d differ "
+           "by 1, each within its bound of a rounding boundary\n", differ, FRAMES * (int)F);
+    FILE *d = fopen("fq_driver.c", "w");
+    ck_assert_ptr_nonnull(d);
+    fprintf(d, "#include <stdio.h>\n#include \"kws_audio.h\"\nstatic const int32_t feat[] = {");
+    for (size_t i = 0; i < FRAMES * F; i++)
+        fprintf(d, "%ld,%s", (long)feat[i], i % 8 == 7 ? "\n" : "");
+    fprintf(d, "};\nstatic const int32_t want[] = {");
+    for (size_t i = 0; i < FRAMES * F; i++)
+        fprintf(d, "%ld,%s", (long)want[i], i % 8 == 7 ? "\n" : "");
+    fprintf(d, "};\nint main(void)\n{\n    size_t bad = 0;\n"
+               "    for (size_t t = 0; t < %d; t++) {\n"
+               "        int32_t q[KWS_FRONTEND_OUT];\n"
+               "        kws_quantize_features(feat + t * KWS_FRONTEND_OUT, q);\n"
+               "        for (size_t i = 0; i < KWS_FRONTEND_OUT; i++)\n"
+               "            if (q[i] != want[t * KWS_FRONTEND_OUT + i] && ++bad)\n"
+               "                printf(\"feature %%zu: %%ld (Q16): device %%ld, host %%ld\\n\", i,\n"
+               "                       (long)feat[t * KWS_FRONTEND_OUT + i], (long)q[i],\n"
+               "                       (long)want[t * KWS_FRONTEND_OUT + i]);\n    }\n"
+               "    printf(\"frontend: kws_quantize_features: %%zu of %d values differ from "
+               "qrt_frontend_quantize\\n\", bad);\n"
+               "    return bad != 0 || KWS_CLIP_FRAMES != 47u || KWS_CLIP_SAMPLES != 4000u;\n}\n",
+            FRAMES, FRAMES * (int)F);
+    ck_assert_int_eq(fclose(d), 0);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cc -std=c99 -O1 -Wall -Wextra -Werror -I'%s/runtime' -I. fq_driver.c kws_audio.c "
+             "'%s/runtime/qrt_frontend.c' -o fq_driver && ./fq_driver", src, src);
+    ck_assert_msg(system(cmd) == 0, "kws_quantize_features differs (%s)", cmd);
+    free(feat);
+    free(host);
+    free(want);
+    free(xf);
+    free(x);
+    free(blob);
+    qr_model_free(m);
+}
+END_TEST
+
 Suite *qr_suite_frontend(void)
 {
     Suite *s = suite_create("frontend");
@@ -667,6 +807,7 @@ Suite *qr_suite_frontend(void)
     tcase_add_test(tc, test_frontend_loader);
     tcase_add_test(tc, test_frontend_model_features);
     tcase_add_test(tc, test_frontend_quantize);
+    tcase_add_test(tc, test_frontend_export_audio);
     suite_add_tcase(s, tc);
     return s;
 }

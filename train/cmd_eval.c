@@ -35,6 +35,8 @@ static const char eval_help[] =
     "  --header MODE     auto (default), yes or no\n"
     "  --int             also run the integer model (the device runtime, built for the host)\n"
     "                    and report its accuracy and agreement with the fake-quantized model\n"
+    "                    (a model trained on the integer audio front end: its features are\n"
+    "                    quantized as on the device, NAME_quantize_features)\n"
     "  --predictions FILE\n"
     "                    write one CSV row per sample (atomically): index (the data row;\n"
     "                    for audio: path, the clip's file), label, then per model kind its\n"
@@ -356,8 +358,16 @@ int qr_cmd_eval(int argc, char **argv)
             fprintf(stderr, "qreg eval: out of memory\n");
             goto done;
         }
+        /* a model trained on the integer front end: its input as the device makes it */
+        int q16 = 0;
+        if (qr_model_features(m)) {
+            qr_audio_options ao;
+            qr_audio_options_default(&ao);
+            q16 = qr_audio_features_apply(qr_model_features(m), &ao, NULL, NULL) == QR_OK &&
+                  ao.frontend == QR_FRONTEND_INT;
+        }
         if (qr_export_blob(m, &blob, &len, NULL, &err) != QR_OK ||
-            qr_export_evaluate_logits(blob, len, &d, &int_acc, ipred, il, &err) != QR_OK) {
+            qr_export_evaluate_logits(blob, len, &d, q16, &int_acc, ipred, il, &err) != QR_OK) {
             fprintf(stderr, "qreg eval: %s\n", err.msg);
             free(blob);
             goto done;

@@ -131,9 +131,13 @@ QR_API qr_status qr_export_write_audio(const uint8_t *blob, size_t len,
 QR_API qr_status qr_export_evaluate(const uint8_t *blob, size_t len, const qr_dataset *d,
                                     double *accuracy, int32_t *pred, qr_error *err);
 /* The same, and each sample's real logits in out (d->n × outputs, may be NULL): the integer
- * logits times the blob's output scale, as floats (qrt_dequantize_output). */
+ * logits times the blob's output scale, as floats (qrt_dequantize_output). q16 = 1: the
+ * features are the integer audio front end's (each value a Q16 integer / 65536, as the loader
+ * makes them with "frontend": "int"), quantized as the device does (NAME_quantize_features:
+ * qrt_frontend_quantize), so predictions and logits are a device's bit for bit; q16 = 0: the
+ * host's float quantization (qrt_quantize_input). */
 QR_API qr_status qr_export_evaluate_logits(const uint8_t *blob, size_t len, const qr_dataset *d,
-                                           double *accuracy, int32_t *pred, float *out,
+                                           int q16, double *accuracy, int32_t *pred, float *out,
                                            qr_error *err);
 
 #ifdef __cplusplus
