@@ -6,7 +6,7 @@
 #      it), a tiny conv1d + GRU trained on the integer front end (kws-tiny.json), exported
 #      with --with-runtime: the compiled model, the front end's tables (kws_frontend.c) and
 #      the feature-to-input transform (kws_audio.c);
-#   2. `qreg eval --int --predictions` on the test clips (testing_list.txt);
+#   2. `qreg eval --int --predictions` on every clip of the set (manifest.csv: 300 clips);
 #   3. the host program (host_main.c + kws_loop.c, built with the export's qrt.mk) on the same
 #      WAV files: 16-bit PCM, hop by hop through the front end into the compiled model; its
 #      class and its int32 logits times KWS_OUT_SCALE must equal eval's int_pred and
@@ -67,20 +67,23 @@ for f in kws_frontend.c kws_audio.c kws_audio.h qrt_frontend.c; do
 done
 QRT_CPPFLAGS=$(sed -n 's/^QRT_CPPFLAGS := -I$(QRT_DIR) *//p' "$W/export/qrt.mk")
 
-# ---- 2. qreg eval --int on the test clips ---------------------------------------------------
+# ---- 2. qreg eval --int on every clip of the set, and on the test clips -----------------------
+awk -F, 'NR > 1 { print "data/kws/" $1 "," $2 } NR == 1 { print "path,label" }' \
+    "$D/manifest.csv" >"$W/all.csv"
 awk -F/ 'BEGIN { print "path,label" } NF == 2 { print "data/kws/" $0 "," $1 }' "$D/testing_list.txt" \
     >"$W/test.csv"
-"$QREG" eval "$W/kws.qrm" --data "$W/test.csv" --audio --int \
-    --predictions "$W/pred.csv" >"$W/eval.log"
-n_clips=$(($(wc -l <"$W/test.csv") - 1))
-[ "$n_clips" -gt 0 ] || fail "no test clips in $D/testing_list.txt"
+"$QREG" eval "$W/kws.qrm" --data "$W/all.csv" --audio --int \
+    --predictions "$W/pred.csv" >"$W/eval-all.log"
+"$QREG" eval "$W/kws.qrm" --data "$W/test.csv" --audio --int >"$W/eval.log"
+n_clips=$(($(wc -l <"$W/all.csv") - 1))
+[ "$n_clips" -gt 0 ] || fail "no clips in $D/manifest.csv"
 
 # ---- 3. the host program on the same clips ------------------------------------------------
 mkdir -p "$W/app"
 cp "$HERE/Makefile" "$HERE/kws_loop.c" "$HERE/kws_loop.h" "$HERE/host_main.c" \
     "$HERE/mcu_main.c" "$W/app/"
 make -s -C "$W/app" EXPORT="$W/export" CFLAGS="-Werror" kws_classify
-sed 1d "$W/test.csv" | cut -d, -f1 | sed "s|^|$W/|" | xargs "$W/app/kws_classify" >"$W/host.csv"
+sed 1d "$W/all.csv" | cut -d, -f1 | sed "s|^|$W/|" | xargs "$W/app/kws_classify" >"$W/host.csv"
 scale=$(sed -n 's/^#define KWS_OUT_SCALE \([^ ]*\) .*/\1/p' "$W/export/kws_audio.h")
 # the device's int32 logits times KWS_OUT_SCALE, rounded to binary32 and printed as eval
 # prints them (%.9g), against eval's int_pred and int_logit_* per clip
@@ -101,8 +104,8 @@ for line in open(sys.argv[2]):
 sys.exit(1 if bad else 0)
 EOF
 acc=$(sed -n 's/^integer accuracy: \([0-9.]*\).*/\1/p' "$W/eval.log")
-say "host program = qreg eval --int on all $n_clips test clips (class and all 12 scores);" \
-    "integer accuracy $acc (a tiny model on kws.sh --small data: the match is the point)"
+say "host program = qreg eval --int on all $n_clips clips (class and all 12 scores);" \
+    "integer test accuracy $acc (a tiny model on kws.sh --small data: the match is the point)"
 
 # ---- 4. the same loop on an emulated Cortex-M0+ and M4 ----------------------------------------
 if [ $arm = 0 ]; then
@@ -110,9 +113,13 @@ if [ $arm = 0 ]; then
     exit 77
 fi
 frames=$(sed -n 's/^#define KWS_CLIP_FRAMES \([0-9]*\)u.*/\1/p' "$W/export/kws_audio.h")
-sed 1d "$W/test.csv" | head -n "$NMCU" | cut -d, -f1 | sed "s|^|$W/|" |
-    xargs python3 "$HERE/clips_h.py" >"$W/app/clips.h"
-head -n "$NMCU" "$W/host.csv" | cut -d, -f2- >"$W/host-mcu.txt"
+sed 1d "$W/test.csv" | head -n "$NMCU" | cut -d, -f1 | sed "s|^|$W/|" >"$W/mcu-clips.txt"
+xargs python3 "$HERE/clips_h.py" <"$W/mcu-clips.txt" >"$W/app/clips.h"
+# the host program's lines of the same clips, without the path
+awk -F, 'NR == FNR { want[$0] = FNR; next } ($1 in want) { line[want[$1]] = $0 }
+         END { for (i = 1; i in line; i++) { sub(/^[^,]*,/, "", line[i]); print line[i] } }' \
+    "$W/mcu-clips.txt" "$W/host.csv" >"$W/host-mcu.txt"
+[ "$(wc -l <"$W/host-mcu.txt")" -eq "$NMCU" ] || fail "the host program's lines of the MCU clips"
 say "Cortex-M0+ and M4 under QEMU (bench/mcu/measure.sh): $NMCU clips compiled in"
 # the clips' PCM (32 KB a second) is test data, not firmware: 1 MiB of flash for it
 # shellcheck disable=SC2086
