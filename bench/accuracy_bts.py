@@ -288,6 +288,35 @@ def long_variants(plan):
             "best-200": (staged(thesis, "float", 100, 100, 0.001), [], False)}
 
 
+def onebit_variants(plan):
+    """closing the 1-bit gap (docs/accuracy-1bit.md): variants of the STE stage of lr1e-2-d
+    (float 50 -> STE 50 at Nadam 1e-2, learned scale per output channel of every matrix, BN
+    re-estimation); every recipe trains 100 epochs in all"""
+    thesis = load("bts-%s.json" % plan)
+
+    def d(lr=0.01, schedule=None, wd=None, entry=None, e1=50, e2=50):
+        c = scaled(staged(thesis, "float", e1, e2, lr), "channel", 1)
+        st = c["stages"][1]
+        if schedule:
+            st["optimizer"]["schedule"] = schedule
+        if wd:
+            st["optimizer"]["weight_decay"] = wd
+        if entry:
+            st["quantize"]["matrices"] = [dict(m, **entry) for m in st["quantize"]["matrices"]]
+        return (c, [], False)
+
+    cos = {"name": "cosine", "per": "step"}
+    wu = dict(cos, warmup_epochs=3, warmup_start=0.1)
+    out = {"lr1e-2-d": d()}
+    out["cos1e-2"] = d(schedule=cos)
+    out["cos2e-2"] = d(0.02, schedule=cos)
+    out["cos3e-2"] = d(0.03, schedule=cos)
+    out["cos2e-2-wu"] = d(0.02, schedule=wu)
+    out["wd1e-4"] = d(wd=1e-4)
+    out["wd1e-3"] = d(wd=1e-3)
+    return out
+
+
 def acc(r):
     """the kept model's fake-quantized test accuracy (the float one for a float model)"""
     a = r.get("fq_test_accuracy")
@@ -322,6 +351,8 @@ def main():
                     help="the 200-epoch variants of the best recipe instead")
     ap.add_argument("--kd", action="store_true",
                     help="distillation, progressive widths and learning-rate variants instead")
+    ap.add_argument("--onebit", action="store_true",
+                    help="the 1-bit recipes (variants of lr1e-2-d's STE stage) instead")
     ap.add_argument("--fashion", action="store_true",
                     help="the Fashion-MNIST GRU (examples/fashion-mnist-gru.json, 15 epochs)")
     ap.add_argument("--ref", default="8bit:ptq",
@@ -330,6 +361,7 @@ def main():
     ap.add_argument("--csv", default="", help="also write the per-cell summary to this CSV")
     a = ap.parse_args()
     recipes_of = (fashion_variants if a.fashion else long_variants if a.long else
+                  onebit_variants if a.onebit else
                   kd_variants if a.kd else variants)
     base, base8 = (fashion_base(), fashion_8bit()) if a.fashion else (load("bts.json"),
                                                                       load("bts-8bit.json"))

@@ -1,5 +1,6 @@
 /* Hybrid quantization plans: copying, querying and storing a plan (building one from a model
  * spec and a config is model/quant_plan.c). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,10 @@ QR_API cJSON *qr_quant_plan_to_json(const qr_quant_plan *p)
             for (size_t c = 0; c < m->channels && m->alpha_off + c < p->n_alphas; c++)
                 cJSON_AddItemToArray(al, cJSON_CreateNumber(p->alphas[m->alpha_off + c]));
         }
+        if (m->ste_clip > 0.0f && isinf(m->ste_clip))
+            cJSON_AddFalseToObject(e, "ste_clip");
+        else if (m->ste_clip > 0.0f)
+            cJSON_AddNumberToObject(e, "ste_clip", m->ste_clip);
         if (m->lambda_norm == QR_LAMBDA_NORM_SLOPE)
             cJSON_AddStringToObject(e, "lambda_norm", "slope");
         cJSON *sc = cJSON_AddObjectToObject(e, "schedule");

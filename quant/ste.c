@@ -145,22 +145,31 @@ QR_API void qr_quant_ste_backward(qr_quant_ste *s, qr_graph *g)
         qr_node *node = find(g, q->name);
         size_t cnt = qr_shape_size(node);
         memcpy(node->x, s->shadow[k], cnt * sizeof(float));
-        /* beyond the last level (plus half a step) the rounding is flat: no gradient */
-        float rel = q->bits == 1 ? 1.0f : 1.0f + 0.5f / (float)qr_reg_levels(q->bits);
-        if (!node->g)
+        /* beyond the edge no gradient (by default where the rounding is flat: the clipped STE) */
+        float rel = qr_quant_ste_clip(q);
+        if (!node->g || isinf(rel))
             continue;
         if (q->per_channel) {
             for (size_t i = 0; i < cnt; i++)
                 if (fabsf(node->x[i]) > qr_quant_elem_alpha(s->plan, pi, i) * rel)
                     node->g[i] = 0.0f;
         } else {
-            float a = qr_quant_alpha(q);
-            float edge = q->bits == 1 ? a : a * rel;
+            float edge = qr_quant_alpha(q) * rel;
             for (size_t i = 0; i < cnt; i++)
                 if (fabsf(node->x[i]) > edge)
                     node->g[i] = 0.0f;
         }
     }
+}
+
+QR_API float qr_quant_ste_clip_default(int bits)
+{
+    return bits == 1 ? 1.0f : 1.0f + 0.5f / (float)qr_reg_levels(bits);
+}
+
+QR_API float qr_quant_ste_clip(const qr_quant_matrix *q)
+{
+    return q->ste_clip > 0.0f ? q->ste_clip : qr_quant_ste_clip_default(q->bits);
 }
 
 QR_API void qr_quant_ste_free(qr_quant_ste *s)

@@ -139,6 +139,8 @@ typedef struct qr_quant_matrix {
     size_t channels;        /* per_channel: the last axis' size (0 until the scales are set) */
     size_t alpha_off;       /* per_channel: α_c is plan->alphas[alpha_off + c] */
     qr_lambda_norm lambda_norm;
+    float ste_clip;         /* STE: the gradient is zeroed where |w/α| > ste_clip; 0: the default
+                               (qr_quant_ste_clip_default), INFINITY: never (identity STE) */
 } qr_quant_matrix;
 
 typedef struct qr_quant_plan {
@@ -204,10 +206,15 @@ QR_API qr_status qr_quant_begin_training(qr_graph *g, qr_quant_plan *p, qr_quant
 /* Before forward: save the float weights of STE matrices and put their quantized values in. */
 QR_API void qr_quant_ste_forward(qr_quant_ste *s, qr_graph *g);
 /* After backward: restore the float weights; the gradient computed at the quantized weights
- * is kept (straight through), zeroed where |w/α| is beyond the grid's end (the clipped STE
- * of BinaryConnect and QKeras). */
+ * is kept (straight through), zeroed where |w/α| is beyond qr_quant_ste_clip: by default the
+ * grid's end (the clipped STE of BinaryConnect and QKeras). */
 QR_API void qr_quant_ste_backward(qr_quant_ste *s, qr_graph *g);
 QR_API void qr_quant_ste_free(qr_quant_ste *s);
+/* The STE's edge in units of α: beyond the last level plus half a step, 1 + 1/(2M) (1 at
+ * 1 bit), where the rounding is flat. */
+QR_API float qr_quant_ste_clip_default(int bits);
+/* The edge matrix q's STE uses: q->ste_clip, or the default for its bits when 0. */
+QR_API float qr_quant_ste_clip(const qr_quant_matrix *q);
 /* After an epoch: refit α of the plan's QR_SCALE_LEARNED matrices (two least-squares
  * iterations). */
 QR_API void qr_quant_refit_scales(qr_graph *g, qr_quant_plan *p);
