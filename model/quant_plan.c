@@ -230,6 +230,22 @@ static qr_status parse_ste_clip(const cJSON *e, int ste, float *clip, const char
     return qr_json_get_float(e, "ste_clip", 0.5, 1000, clip, where, path, err);
 }
 
+/* "scale": "lsq" needs "method": "ste"; its "scale_lr" in (0, 10] (only with "lsq"). */
+static qr_status parse_scale_lr(const cJSON *e, int ste, int scale, float *lr, const char *where,
+                                const char *path, qr_error *err)
+{
+    if (scale == QR_SCALE_LSQ && !ste)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.scale' \"lsq\" needs \"method\": "
+                            "\"ste\" (the scale learns from the STE's gradient)", where, path);
+    if (cJSON_GetObjectItemCaseSensitive(e, "scale_lr") && scale != QR_SCALE_LSQ)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.scale_lr' needs \"scale\": \"lsq\"",
+                            where, path);
+    qr_status s = qr_json_get_float(e, "scale_lr", 1e-9, 10, lr, where, path, err);
+    if (s == QR_OK && !(*lr > 0))
+        s = qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.scale_lr' must be in (0, 10]", where, path);
+    return s;
+}
+
 static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_spec *spec,
                              size_t index, float lambda, int mean, const qr_schedule *sched,
                              qr_lambda_norm lnorm, double t_final, const char *where,
@@ -239,7 +255,7 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
     snprintf(path, sizeof path, "quantize.matrices[%zu]", index);
     static const char *const keys[] = {"layer", "matrix", "bits", "regularizer", "regularize",
                                        "lambda", "reduction", "schedule", "method", "scale",
-                                       "granularity", "ste_clip", NULL};
+                                       "granularity", "ste_clip", "scale_lr", NULL};
     qr_status s = qr_json_check_keys(e, keys, where, path, err);
     if (s != QR_OK)
         return s;
@@ -266,10 +282,13 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
                             "false (an unregularized matrix is quantized by 8-bit min-max PTQ)",
                             where, path);
     static const char *const methods[] = {"regularize", "ste", NULL};
-    static const char *const scales[] = {"none", "fixed", "learned", NULL};
+    static const char *const scales[] = {"none", "fixed", "learned", "lsq", NULL};
     int method = 0, scale = QR_SCALE_NONE;
     if ((s = qr_json_get_choice(e, "method", methods, &method, where, path, err)) ||
         (s = qr_json_get_choice(e, "scale", scales, &scale, where, path, err)))
+        return s;
+    float scale_lr = 0.01f;
+    if ((s = parse_scale_lr(e, method == 1, scale, &scale_lr, where, path, err)))
         return s;
     if (!regularize && (method != 0 || scale != QR_SCALE_NONE))
         return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s': 'method' and 'scale' apply to matrices "
@@ -334,6 +353,7 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
         m->channels = 0; /* set from the parameter's shape when training starts */
         m->lambda_norm = lnorm;
         m->ste_clip = clip;
+        m->scale_lr = scale_lr;
     }
     free(chosen);
     return QR_OK;
@@ -406,12 +426,12 @@ QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const cJSON *j,
         static const char *const ek[] = {"tensor", "bits", "regularize", "regularizer", "lambda",
                                          "reduction", "schedule", "method", "scale", "alpha",
                                          "granularity", "alphas", "lambda_norm", "ste_clip",
-                                         NULL};
+                                         "scale_lr", NULL};
         static const char *const grans[] = {"matrix", "channel", NULL};
         static const char *const lnorms[] = {"none", "slope", NULL};
         int gran = 0, lnorm = 0;
         static const char *const methods[] = {"regularize", "ste", NULL};
-        static const char *const scales[] = {"none", "fixed", "learned", NULL};
+        static const char *const scales[] = {"none", "fixed", "learned", "lsq", NULL};
         int method = 0, scale = 0;
         static const char *const reductions[] = {"sum", "mean", NULL};
         qr_quant_matrix *m = &p->m[i];
@@ -440,7 +460,10 @@ QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const cJSON *j,
             goto fail;
         m->lambda_norm = (qr_lambda_norm)lnorm;
         m->ste_clip = 0.0f;
-        if ((s = parse_ste_clip(e, method == 1, &m->ste_clip, where, "quantize.matrices", err)))
+        m->scale_lr = 0.01f;
+        if ((s = parse_ste_clip(e, method == 1, &m->ste_clip, where, "quantize.matrices", err)) ||
+            (s = parse_scale_lr(e, method == 1, scale, &m->scale_lr, where, "quantize.matrices",
+                                err)))
             goto fail;
         m->per_channel = gran == 1;
         const cJSON *al = cJSON_GetObjectItemCaseSensitive(e, "alphas");
