@@ -1,7 +1,8 @@
 /* Training recipes beyond one run: warm start from a trained model (bit-identical
  * predictions after 0 epochs, named mismatches), batch-norm re-estimation for the
  * fake-quantized weights (against a plain loop), and staged configs (resumable bit for bit
- * from an interruption in every stage and at the boundary between stages). */
+ * from an interruption in every stage and at the boundary between stages; a stage without
+ * dropout). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,7 +262,7 @@ static char *stage_config(const char *dir)
              " \"quantize\": {\"lambda\": 0.001, \"schedule\": {\"name\": \"linear\"},"
              "  \"matrices\": [{\"layer\": \"all\", \"bits\": 4}]},"
              " \"stages\": [{\"epochs\": 3},"
-             "  {\"epochs\": 3, \"optimizer\": {\"learning_rate\": 0.002},"
+             "  {\"epochs\": 3, \"optimizer\": {\"learning_rate\": 0.002}, \"dropout\": false,"
              "   \"quantize\": {\"bn_reestimate\": true, \"matrices\": [{\"layer\": \"conv1d\","
              "    \"bits\": 4, \"method\": \"ste\", \"scale\": \"learned\"}]},"
              "   \"prune\": {\"matrices\": [{\"layer\": \"dense_1\", \"final_sparsity\": 0.5,"
@@ -404,6 +405,7 @@ START_TEST(test_stages_config)
     ck_assert(!c.stages[0].quant.m[0].ste && c.stages[1].quant.m[0].ste);
     ck_assert(!c.stages[1].quant.m[2].ste && c.stages[1].quant.m[2].bits == 4); /* dense: top */
     ck_assert(!c.stages[0].bn_reestimate && c.stages[1].bn_reestimate);
+    ck_assert(!c.stages[0].dropout_off && c.stages[1].dropout_off);
     ck_assert_uint_eq(c.stages[0].prune.n, 0);
     ck_assert_uint_gt(c.stages[1].prune.n, 0);
     ck_assert(c.quant.m[0].ste); /* the config's plan: the last stage's */
@@ -421,6 +423,7 @@ START_TEST(test_stages_config)
         {"[{\"epochs\": 2}, {\"epochs\": 1, \"quantize\": {\"bn_reestimate\": 1}}]", "\"seed\": 1",
          "stages[1]: 'quantize.bn_reestimate'"},
         {"[{\"epochs\": 2}]", "\"reference_accuracy\": 2", "'training.reference_accuracy'"},
+        {"[{\"epochs\": 2, \"dropout\": 0}]", "\"seed\": 1", "'stages[0].dropout' must be"},
         {"[{\"epochs\": 2}]", "\"init\": \"\"", "'training.init' is empty"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -450,6 +453,67 @@ START_TEST(test_stages_config)
 }
 END_TEST
 
+/* Parameters after training cfg (a fresh copy). */
+static float *trained_params(const char *cfg, size_t *n)
+{
+    qr_model *m = train_cfg(cfg, NULL, NULL);
+    float *w = qr_graph_params(qr_model_graph(m), NULL, n);
+    float *copy = malloc(*n * sizeof *copy);
+    memcpy(copy, w, *n * sizeof *copy);
+    qr_model_free(m);
+    return copy;
+}
+
+/* A stage with "dropout": false trains exactly (bit for bit) as the same model with every
+ * dropout rate 0, and differs from the stage with dropout on; a later stage has it back. */
+START_TEST(test_stage_dropout_off)
+{
+    char *dir = tl_tmpdir();
+    char model0[1024];
+    snprintf(model0, sizeof model0, "%s", MODEL_JSON("4"));
+    char *r = strstr(model0, "\"rate\": 0.1");
+    ck_assert_ptr_nonnull(r);
+    r[strlen("\"rate\": 0.")] = '0';
+    static const char *const run =
+        "\"optimizer\": {\"name\": \"adam\", \"learning_rate\": 0.01},"
+        " \"training\": {\"batch_size\": 16, \"seed\": 3, \"checkpoint_every\": 0},"
+        " \"stages\": [%s]";
+    char rest[512];
+    snprintf(rest, sizeof rest, run, "{\"epochs\": 2, \"dropout\": false}");
+    char *off = write_cfg(dir, "off.json", MODEL_JSON("4"), rest);
+    snprintf(rest, sizeof rest, run, "{\"epochs\": 2}");
+    char *zero = write_cfg(dir, "zero.json", model0, rest);
+    char *on = write_cfg(dir, "on.json", MODEL_JSON("4"), rest);
+    /* the stage after a dropout-free one has its dropout back */
+    snprintf(rest, sizeof rest, run, "{\"epochs\": 2, \"dropout\": false}, {\"epochs\": 2}");
+    char *off_on = write_cfg(dir, "off_on.json", MODEL_JSON("4"), rest);
+    snprintf(rest, sizeof rest, run, "{\"epochs\": 2, \"dropout\": false},"
+             " {\"epochs\": 2, \"dropout\": false}");
+    char *off_off = write_cfg(dir, "off_off.json", MODEL_JSON("4"), rest);
+    size_t n1, n2, n3, n4, n5;
+    float *a = trained_params(off, &n1), *b = trained_params(zero, &n2);
+    float *c = trained_params(on, &n3);
+    float *d = trained_params(off_on, &n4), *e = trained_params(off_off, &n5);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert_uint_eq(n1, n3);
+    ck_assert_msg(memcmp(a, b, n1 * sizeof *a) == 0, "dropout off != dropout rate 0");
+    ck_assert_msg(memcmp(a, c, n1 * sizeof *a) != 0, "dropout off == dropout on");
+    ck_assert_msg(memcmp(d, e, n4 * sizeof *d) != 0, "the second stage's dropout stayed off");
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    free(e);
+    free(off);
+    free(zero);
+    free(on);
+    free(off_on);
+    free(off_off);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *qr_suite_recipes(void)
 {
     Suite *s = suite_create("recipes");
@@ -462,6 +526,7 @@ Suite *qr_suite_recipes(void)
     tcase_add_test(tc, test_staged_resume_boundary);
     tcase_add_test(tc, test_staged_resume_stage2);
     tcase_add_test(tc, test_stages_config);
+    tcase_add_test(tc, test_stage_dropout_off);
     suite_add_tcase(s, tc);
     return s;
 }
