@@ -294,9 +294,13 @@ def onebit_variants(plan):
     re-estimation); every recipe trains 100 epochs in all"""
     thesis = load("bts-%s.json" % plan)
 
-    def d(lr=0.01, schedule=None, wd=None, entry=None, e1=50, e2=50):
+    def d(lr=0.01, schedule=None, wd=None, entry=None, e1=50, e2=50, opt=None, dropout=True):
         c = scaled(staged(thesis, "float", e1, e2, lr), "channel", 1)
         st = c["stages"][1]
+        if not dropout:
+            st["dropout"] = False
+        if opt:
+            st["optimizer"].update(opt)
         if schedule:
             st["optimizer"]["schedule"] = schedule
         if wd:
@@ -314,6 +318,52 @@ def onebit_variants(plan):
     out["cos2e-2-wu"] = d(0.02, schedule=wu)
     out["wd1e-4"] = d(wd=1e-4)
     out["wd1e-3"] = d(wd=1e-3)
+    # the STE's edge (quantize.matrices[].ste_clip): by default |w/α| <= 1 at 1 bit, which with
+    # α = mean|w| freezes the sign of ~40 % of the weights; wider edges, the identity STE
+    for clip in [1.5, 2, 3]:
+        out["clip%g" % clip] = d(entry={"ste_clip": clip})
+    out["clip-none"] = d(entry={"ste_clip": False})
+    # the optimizer of the STE stage: Nadam's ε (a larger one stops the sign-like steps of
+    # weights whose gradient is tiny), β₂, SGD with Nesterov momentum
+    out["eps1e-4"] = d(opt={"epsilon": 1e-4})
+    out["eps1e-3"] = d(opt={"epsilon": 1e-3})
+    out["beta2-0.99"] = d(opt={"beta_2": 0.99})
+    for lr in [0.05, 0.2]:
+        out["sgd%g" % lr] = d(lr, opt={"name": "sgd", "momentum": 0.9, "nesterov": True})
+    # LSQ: the scales follow their own gradient (SGD at scale_lr) instead of a refit per epoch
+    for slr in [0.001, 0.01, 0.1]:
+        out["lsq%g" % slr] = d(entry={"scale": "lsq", "scale_lr": slr})
+    # no dropout in the STE stage (the stage key; split-nodrop did it in two invocations)
+    out["nodrop"] = d(dropout=False)
+    # the committed examples/bts-*-nodrop.json
+    if os.path.exists(os.path.join(EXAMPLES, "bts-%s-nodrop.json" % plan)):
+        ex = load("bts-%s-nodrop.json" % plan)
+        assert ex == out["nodrop"][0] | {"description": ex["description"],
+                                         "output": ex["output"]}, plan
+    out["nodrop-cos"] = d(schedule=cos, dropout=False)
+    out["nodrop-lsq0.01"] = d(entry={"scale": "lsq", "scale_lr": 0.01}, dropout=False)
+    # the same-schedule 8-bit reference of nodrop (plan 8bit): float 50 -> float 50 at 1e-2
+    # without dropout, and its 8-bit PTQ (--ref 8bit:nodrop-float-ptq)
+    f = staged(thesis, "float", 50, 50, 0.01)
+    f["stages"][1]["quantize"] = False
+    f["stages"][1]["dropout"] = False
+    out["nodrop-float"] = (f, [], False)
+    out["nodrop-float-ptq"] = (load("bts-8bit.json"), ["--epochs", "0"],
+                               "8bit-nodrop-float-s{seed}.qrm")
+    # the float and STE stages' lengths at 1e-2
+    out["f30-ste70"] = d(e1=30, e2=70)
+    out["f70-ste30"] = d(e1=70, e2=30)
+    # the STE stage as a run of its own from the seed's 50-epoch float model (split: keys a
+    # stage cannot set): the control, no dropout layers, batch size 32 and 128
+    sp = split(d()[0])
+    out["split"] = (sp, [], "float50")
+    nd = copy.deepcopy(sp)
+    nd["model"] = [dict(l, rate=0.0) if "dropout" in l["type"] else l for l in nd["model"]]
+    out["split-nodrop"] = (nd, [], "float50")
+    for bs in [32, 128]:
+        b = copy.deepcopy(sp)
+        b["training"]["batch_size"] = bs
+        out["split-bs%d" % bs] = (b, [], "float50")
     return out
 
 

@@ -514,6 +514,38 @@ START_TEST(test_stage_dropout_off)
 }
 END_TEST
 
+/* The committed recipes with a dropout-free STE stage (docs/accuracy-1bit.md) load, and say
+ * what the document measured: float 50, then 50 epochs of STE at 1e-2 on a learned scale per
+ * output channel of every matrix, dropout off, batch norms re-estimated. */
+START_TEST(test_nodrop_examples)
+{
+    static const struct { const char *file; int bits; } ex[] = {
+        {"bts-1bit-nodrop.json", 1},
+    };
+    for (size_t i = 0; i < sizeof ex / sizeof *ex; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/examples/%s", tl_srcdir(), ex[i].file);
+        qr_train_config c;
+        qr_error err = {{0}};
+        ck_assert_msg(qr_train_config_load(path, &c, &err) == QR_OK, "%s: %s", path, err.msg);
+        ck_assert_uint_eq(c.n_stages, 2);
+        ck_assert_uint_eq(c.epochs, 100);
+        ck_assert_uint_eq(c.stages[0].epochs, 50);
+        ck_assert_uint_eq(c.stages[0].quant.n, 0);
+        ck_assert(!c.stages[0].dropout_off && c.stages[1].dropout_off);
+        ck_assert(c.stages[1].optim.lr == 0.01f && c.stages[1].optim.kind == QR_OPTIM_NADAM);
+        ck_assert(c.stages[1].bn_reestimate);
+        ck_assert_uint_eq(c.stages[1].quant.n, 4);
+        for (size_t k = 0; k < c.stages[1].quant.n; k++) {
+            const qr_quant_matrix *q = &c.stages[1].quant.m[k];
+            ck_assert(q->ste && q->per_channel && q->scale_mode == QR_SCALE_LEARNED);
+            ck_assert_int_eq(q->bits, ex[i].bits);
+        }
+        qr_train_config_free(&c);
+    }
+}
+END_TEST
+
 Suite *qr_suite_recipes(void)
 {
     Suite *s = suite_create("recipes");
@@ -527,6 +559,7 @@ Suite *qr_suite_recipes(void)
     tcase_add_test(tc, test_staged_resume_stage2);
     tcase_add_test(tc, test_stages_config);
     tcase_add_test(tc, test_stage_dropout_off);
+    tcase_add_test(tc, test_nodrop_examples);
     suite_add_tcase(s, tc);
     return s;
 }
