@@ -11,6 +11,7 @@ of the kept model (mean ± sd over seeds) and its drop against the 8-bit model o
 --long runs the 200-epoch variants of the best recipe instead (float 100 -> STE 100);
 --fashion: the Fashion-MNIST GRU instead (datasets/fashion_mnist.sh; plans 4bit, 2bit, 1bit);
 --kd the distillation, progressive-width and learning-rate recipes (float 50 -> STE 50 variants);
+--onebit variants of lr1e-2-d's STE stage for 1 and 2 bits (docs/accuracy-1bit.md);
 --csv writes the table's cells (mean, sd, worst drop, target met) and per-seed accuracies.
 
 Every run is one line of OUT/results.jsonl (the `qreg train --json` result plus seed, plan and
@@ -335,12 +336,13 @@ def onebit_variants(plan):
         out["lsq%g" % slr] = d(entry={"scale": "lsq", "scale_lr": slr})
     # no dropout in the STE stage (the stage key; split-nodrop did it in two invocations)
     out["nodrop"] = d(dropout=False)
-    # the committed examples/bts-*-nodrop.json
-    if os.path.exists(os.path.join(EXAMPLES, "bts-%s-nodrop.json" % plan)):
-        ex = load("bts-%s-nodrop.json" % plan)
-        assert ex == out["nodrop"][0] | {"description": ex["description"],
-                                         "output": ex["output"]}, plan
     out["nodrop-cos"] = d(schedule=cos, dropout=False)
+    # the committed examples/bts-*-nodrop-cos.json
+    if os.path.exists(os.path.join(EXAMPLES, "bts-%s-nodrop-cos.json" % plan)):
+        ex = load("bts-%s-nodrop-cos.json" % plan)
+        assert ex == out["nodrop-cos"][0] | {"description": ex["description"],
+                                             "output": ex["output"]}, plan
+    out["nodrop-lr5e-3"] = d(0.005, dropout=False)
     out["nodrop-lsq0.01"] = d(entry={"scale": "lsq", "scale_lr": 0.01}, dropout=False)
     # the same-schedule 8-bit reference of nodrop (plan 8bit): float 50 -> float 50 at 1e-2
     # without dropout, and its 8-bit PTQ (--ref 8bit:nodrop-float-ptq)

@@ -516,11 +516,13 @@ END_TEST
 
 /* The committed recipes with a dropout-free STE stage (docs/accuracy-1bit.md) load, and say
  * what the document measured: float 50, then 50 epochs of STE at 1e-2 on a learned scale per
- * output channel of every matrix, dropout off, batch norms re-estimated. */
+ * output channel of every matrix, dropout off, a per-step cosine decay, batch norms
+ * re-estimated. */
 START_TEST(test_nodrop_examples)
 {
     static const struct { const char *file; int bits; } ex[] = {
-        {"bts-1bit-nodrop.json", 1},
+        {"bts-1bit-nodrop-cos.json", 1},
+        {"bts-2bit-nodrop-cos.json", 2},
     };
     for (size_t i = 0; i < sizeof ex / sizeof *ex; i++) {
         char path[4096];
@@ -534,6 +536,9 @@ START_TEST(test_nodrop_examples)
         ck_assert_uint_eq(c.stages[0].quant.n, 0);
         ck_assert(!c.stages[0].dropout_off && c.stages[1].dropout_off);
         ck_assert(c.stages[1].optim.lr == 0.01f && c.stages[1].optim.kind == QR_OPTIM_NADAM);
+        ck_assert_int_eq(c.stages[1].lr_schedule.kind, QR_LR_COSINE);
+        ck_assert(c.stages[1].lr_schedule.per_step && c.stages[1].lr_schedule.min_lr == 0);
+        ck_assert_int_eq(c.stages[0].lr_schedule.kind, QR_LR_CONSTANT);
         ck_assert(c.stages[1].bn_reestimate);
         ck_assert_uint_eq(c.stages[1].quant.n, 4);
         for (size_t k = 0; k < c.stages[1].quant.n; k++) {
