@@ -2,7 +2,7 @@
  * predictions after 0 epochs, named mismatches), batch-norm re-estimation for the
  * fake-quantized weights (against a plain loop), and staged configs (resumable bit for bit
  * from an interruption in every stage and at the boundary between stages; a stage without
- * dropout). */
+ * dropout and an LSQ scale). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,7 +264,9 @@ static char *stage_config(const char *dir)
              " \"stages\": [{\"epochs\": 3},"
              "  {\"epochs\": 3, \"optimizer\": {\"learning_rate\": 0.002}, \"dropout\": false,"
              "   \"quantize\": {\"bn_reestimate\": true, \"matrices\": [{\"layer\": \"conv1d\","
-             "    \"bits\": 4, \"method\": \"ste\", \"scale\": \"learned\"}]},"
+             "    \"bits\": 4, \"method\": \"ste\", \"scale\": \"learned\"},"
+             "    {\"layer\": \"conv1d_2\", \"bits\": 4, \"method\": \"ste\", \"scale\": \"lsq\","
+             "     \"scale_lr\": 0.05}]},"
              "   \"prune\": {\"matrices\": [{\"layer\": \"dense_1\", \"final_sparsity\": 0.5,"
              "    \"begin_step\": 2, \"pruning_steps\": 2, \"frequency\": 4}]}}],"
              " \"output\": {\"model\": \"%s/m.qrm\", \"log\": \"%s/log.csv\","
@@ -304,7 +306,7 @@ static char *read_text(const char *path)
 /* Train the staged config, interrupted at (stage, epoch, batch) and resumed (stage 0: not
  * interrupted); returns the parameters, the learned scale and the quant log. */
 static float *staged_params(qr_train_config *c, qr_split_data *d, stopper st, size_t *n,
-                            float *alpha, char **qlog)
+                            float alpha[2], char **qlog)
 {
     volatile sig_atomic_t flag = 0;
     st.flag = &flag;
@@ -328,7 +330,9 @@ static float *staged_params(qr_train_config *c, qr_split_data *d, stopper st, si
     const qr_quant_plan *plan = qr_model_quant_plan(m);
     ck_assert_ptr_nonnull(plan);
     ck_assert(plan->m[0].ste && plan->m[0].alpha != 1.0f);
-    *alpha = plan->m[0].alpha;
+    ck_assert(plan->m[1].ste && plan->m[1].scale_mode == QR_SCALE_LSQ);
+    alpha[0] = plan->m[0].alpha;
+    alpha[1] = plan->m[1].alpha;
     *n = n_all;
     *qlog = read_text(c->quant_log_path);
     qr_model_free(m);
@@ -347,16 +351,16 @@ static void check_staged_resume(size_t stage, size_t epoch, size_t batch)
     qr_split_data d;
     ck_assert_msg(qr_train_load_data(&c, &d, &err) == QR_OK, "%s", err.msg);
     size_t n1, n2;
-    float a1, a2;
+    float a1[2], a2[2];
     char *q1, *q2;
-    float *straight = staged_params(&c, &d, (stopper){0}, &n1, &a1, &q1);
+    float *straight = staged_params(&c, &d, (stopper){0}, &n1, a1, &q1);
     remove(c.checkpoint_path);
-    float *resumed = staged_params(&c, &d, (stopper){NULL, stage, epoch, batch}, &n2, &a2, &q2);
+    float *resumed = staged_params(&c, &d, (stopper){NULL, stage, epoch, batch}, &n2, a2, &q2);
     ck_assert_uint_eq(n1, n2);
     ck_assert_msg(memcmp(straight, resumed, n1 * sizeof *straight) == 0,
                   "resumed run (stopped in stage %zu epoch %zu batch %zu) differs", stage, epoch,
                   batch);
-    ck_assert(a1 == a2);
+    ck_assert(a1[0] == a2[0] && a1[1] == a2[1]);
     ck_assert_str_eq(q1, q2);
     /* the quant log runs over both stages, epochs numbered 0..6 */
     ck_assert_ptr_nonnull(strstr(q1, "\n6,conv1d_1/kernel,4,ste,"));
