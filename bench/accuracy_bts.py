@@ -11,6 +11,7 @@ of the kept model (mean ± sd over seeds) and its drop against the 8-bit model o
 --long runs the 200-epoch variants of the best recipe instead (float 100 -> STE 100);
 --fashion: the Fashion-MNIST GRU instead (datasets/fashion_mnist.sh; plans 4bit, 2bit, 1bit);
 --kd the distillation, progressive-width and learning-rate recipes (float 50 -> STE 50 variants);
+--onebit variants of lr1e-2-d's STE stage for 1 and 2 bits (docs/accuracy-1bit.md);
 --csv writes the table's cells (mean, sd, worst drop, target met) and per-seed accuracies.
 
 Every run is one line of OUT/results.jsonl (the `qreg train --json` result plus seed, plan and
@@ -288,6 +289,86 @@ def long_variants(plan):
             "best-200": (staged(thesis, "float", 100, 100, 0.001), [], False)}
 
 
+def onebit_variants(plan):
+    """closing the 1-bit gap (docs/accuracy-1bit.md): variants of the STE stage of lr1e-2-d
+    (float 50 -> STE 50 at Nadam 1e-2, learned scale per output channel of every matrix, BN
+    re-estimation); every recipe trains 100 epochs in all"""
+    thesis = load("bts-%s.json" % plan)
+
+    def d(lr=0.01, schedule=None, wd=None, entry=None, e1=50, e2=50, opt=None, dropout=True):
+        c = scaled(staged(thesis, "float", e1, e2, lr), "channel", 1)
+        st = c["stages"][1]
+        if not dropout:
+            st["dropout"] = False
+        if opt:
+            st["optimizer"].update(opt)
+        if schedule:
+            st["optimizer"]["schedule"] = schedule
+        if wd:
+            st["optimizer"]["weight_decay"] = wd
+        if entry:
+            st["quantize"]["matrices"] = [dict(m, **entry) for m in st["quantize"]["matrices"]]
+        return (c, [], False)
+
+    cos = {"name": "cosine", "per": "step"}
+    wu = dict(cos, warmup_epochs=3, warmup_start=0.1)
+    out = {"lr1e-2-d": d()}
+    out["cos1e-2"] = d(schedule=cos)
+    out["cos2e-2"] = d(0.02, schedule=cos)
+    out["cos3e-2"] = d(0.03, schedule=cos)
+    out["cos2e-2-wu"] = d(0.02, schedule=wu)
+    out["wd1e-4"] = d(wd=1e-4)
+    out["wd1e-3"] = d(wd=1e-3)
+    # the STE's edge (quantize.matrices[].ste_clip): by default |w/α| <= 1 at 1 bit, which with
+    # α = mean|w| freezes the sign of ~40 % of the weights; wider edges, the identity STE
+    for clip in [1.5, 2, 3]:
+        out["clip%g" % clip] = d(entry={"ste_clip": clip})
+    out["clip-none"] = d(entry={"ste_clip": False})
+    # the optimizer of the STE stage: Nadam's ε (a larger one stops the sign-like steps of
+    # weights whose gradient is tiny), β₂, SGD with Nesterov momentum
+    out["eps1e-4"] = d(opt={"epsilon": 1e-4})
+    out["eps1e-3"] = d(opt={"epsilon": 1e-3})
+    out["beta2-0.99"] = d(opt={"beta_2": 0.99})
+    for lr in [0.05, 0.2]:
+        out["sgd%g" % lr] = d(lr, opt={"name": "sgd", "momentum": 0.9, "nesterov": True})
+    # LSQ: the scales follow their own gradient (SGD at scale_lr) instead of a refit per epoch
+    for slr in [0.001, 0.01, 0.1]:
+        out["lsq%g" % slr] = d(entry={"scale": "lsq", "scale_lr": slr})
+    # no dropout in the STE stage (the stage key; split-nodrop did it in two invocations)
+    out["nodrop"] = d(dropout=False)
+    out["nodrop-cos"] = d(schedule=cos, dropout=False)
+    # the committed examples/bts-*-nodrop-cos.json
+    if os.path.exists(os.path.join(EXAMPLES, "bts-%s-nodrop-cos.json" % plan)):
+        ex = load("bts-%s-nodrop-cos.json" % plan)
+        assert ex == out["nodrop-cos"][0] | {"description": ex["description"],
+                                             "output": ex["output"]}, plan
+    out["nodrop-lr5e-3"] = d(0.005, dropout=False)
+    out["nodrop-lsq0.01"] = d(entry={"scale": "lsq", "scale_lr": 0.01}, dropout=False)
+    # the same-schedule 8-bit reference of nodrop (plan 8bit): float 50 -> float 50 at 1e-2
+    # without dropout, and its 8-bit PTQ (--ref 8bit:nodrop-float-ptq)
+    f = staged(thesis, "float", 50, 50, 0.01)
+    f["stages"][1]["quantize"] = False
+    f["stages"][1]["dropout"] = False
+    out["nodrop-float"] = (f, [], False)
+    out["nodrop-float-ptq"] = (load("bts-8bit.json"), ["--epochs", "0"],
+                               "8bit-nodrop-float-s{seed}.qrm")
+    # the float and STE stages' lengths at 1e-2
+    out["f30-ste70"] = d(e1=30, e2=70)
+    out["f70-ste30"] = d(e1=70, e2=30)
+    # the STE stage as a run of its own from the seed's 50-epoch float model (split: keys a
+    # stage cannot set): the control, no dropout layers, batch size 32 and 128
+    sp = split(d()[0])
+    out["split"] = (sp, [], "float50")
+    nd = copy.deepcopy(sp)
+    nd["model"] = [dict(l, rate=0.0) if "dropout" in l["type"] else l for l in nd["model"]]
+    out["split-nodrop"] = (nd, [], "float50")
+    for bs in [32, 128]:
+        b = copy.deepcopy(sp)
+        b["training"]["batch_size"] = bs
+        out["split-bs%d" % bs] = (b, [], "float50")
+    return out
+
+
 def acc(r):
     """the kept model's fake-quantized test accuracy (the float one for a float model)"""
     a = r.get("fq_test_accuracy")
@@ -322,6 +403,8 @@ def main():
                     help="the 200-epoch variants of the best recipe instead")
     ap.add_argument("--kd", action="store_true",
                     help="distillation, progressive widths and learning-rate variants instead")
+    ap.add_argument("--onebit", action="store_true",
+                    help="the 1-bit recipes (variants of lr1e-2-d's STE stage) instead")
     ap.add_argument("--fashion", action="store_true",
                     help="the Fashion-MNIST GRU (examples/fashion-mnist-gru.json, 15 epochs)")
     ap.add_argument("--ref", default="8bit:ptq",
@@ -330,6 +413,7 @@ def main():
     ap.add_argument("--csv", default="", help="also write the per-cell summary to this CSV")
     a = ap.parse_args()
     recipes_of = (fashion_variants if a.fashion else long_variants if a.long else
+                  onebit_variants if a.onebit else
                   kd_variants if a.kd else variants)
     base, base8 = (fashion_base(), fashion_8bit()) if a.fashion else (load("bts.json"),
                                                                       load("bts-8bit.json"))

@@ -1,6 +1,7 @@
 /* A model's quantization plan: the default plan over the spec's weight matrices, the
  * selection of matrices by layer for a config's "quantize" section, the stored form's
  * validation, and the plan a model carries. Config format: docs/quantization.md. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,44 @@ qr_status qr_quant_select(const qr_model_spec *spec, const qr_quant_plan *all, c
     return QR_OK;
 }
 
+/* "ste_clip": the STE's edge in units of α (a number in [0.5, 1000]) or false (no edge:
+ * the identity STE); only with "method": "ste". Absent: 0, the default edge. */
+static qr_status parse_ste_clip(const cJSON *e, int ste, float *clip, const char *where,
+                                const char *path, qr_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "ste_clip");
+    if (!v)
+        return QR_OK;
+    if (!ste)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.ste_clip' needs \"method\": \"ste\"",
+                            where, path);
+    if (cJSON_IsFalse(v)) {
+        *clip = INFINITY;
+        return QR_OK;
+    }
+    if (!cJSON_IsNumber(v))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.ste_clip' must be a number in "
+                            "[0.5, 1000] (the STE's edge in units of the grid scale) or false",
+                            where, path);
+    return qr_json_get_float(e, "ste_clip", 0.5, 1000, clip, where, path, err);
+}
+
+/* "scale": "lsq" needs "method": "ste"; its "scale_lr" in (0, 10] (only with "lsq"). */
+static qr_status parse_scale_lr(const cJSON *e, int ste, int scale, float *lr, const char *where,
+                                const char *path, qr_error *err)
+{
+    if (scale == QR_SCALE_LSQ && !ste)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.scale' \"lsq\" needs \"method\": "
+                            "\"ste\" (the scale learns from the STE's gradient)", where, path);
+    if (cJSON_GetObjectItemCaseSensitive(e, "scale_lr") && scale != QR_SCALE_LSQ)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.scale_lr' needs \"scale\": \"lsq\"",
+                            where, path);
+    qr_status s = qr_json_get_float(e, "scale_lr", 1e-9, 10, lr, where, path, err);
+    if (s == QR_OK && !(*lr > 0))
+        s = qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.scale_lr' must be in (0, 10]", where, path);
+    return s;
+}
+
 static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_spec *spec,
                              size_t index, float lambda, int mean, const qr_schedule *sched,
                              qr_lambda_norm lnorm, double t_final, const char *where,
@@ -216,7 +255,7 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
     snprintf(path, sizeof path, "quantize.matrices[%zu]", index);
     static const char *const keys[] = {"layer", "matrix", "bits", "regularizer", "regularize",
                                        "lambda", "reduction", "schedule", "method", "scale",
-                                       "granularity", NULL};
+                                       "granularity", "ste_clip", "scale_lr", NULL};
     qr_status s = qr_json_check_keys(e, keys, where, path, err);
     if (s != QR_OK)
         return s;
@@ -243,10 +282,13 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
                             "false (an unregularized matrix is quantized by 8-bit min-max PTQ)",
                             where, path);
     static const char *const methods[] = {"regularize", "ste", NULL};
-    static const char *const scales[] = {"none", "fixed", "learned", NULL};
+    static const char *const scales[] = {"none", "fixed", "learned", "lsq", NULL};
     int method = 0, scale = QR_SCALE_NONE;
     if ((s = qr_json_get_choice(e, "method", methods, &method, where, path, err)) ||
         (s = qr_json_get_choice(e, "scale", scales, &scale, where, path, err)))
+        return s;
+    float scale_lr = 0.01f;
+    if ((s = parse_scale_lr(e, method == 1, scale, &scale_lr, where, path, err)))
         return s;
     if (!regularize && (method != 0 || scale != QR_SCALE_NONE))
         return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s': 'method' and 'scale' apply to matrices "
@@ -258,6 +300,9 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
     if (gran != 0 && scale == QR_SCALE_NONE)
         return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.granularity' \"%s\" needs a grid scale: "
                             "set 'scale' to \"fixed\" or \"learned\"", where, path, grans[gran]);
+    float clip = 0.0f;
+    if ((s = parse_ste_clip(e, method == 1, &clip, where, path, err)))
+        return s;
     float lam = lambda;
     const cJSON *lj = cJSON_GetObjectItemCaseSensitive(e, "lambda");
     if (lj && cJSON_IsNumber(lj) && lj->valuedouble < 0)
@@ -307,6 +352,8 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
                                                                                      m->name)));
         m->channels = 0; /* set from the parameter's shape when training starts */
         m->lambda_norm = lnorm;
+        m->ste_clip = clip;
+        m->scale_lr = scale_lr;
     }
     free(chosen);
     return QR_OK;
@@ -378,12 +425,13 @@ QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const cJSON *j,
     for (const cJSON *e = arr->child; e; e = e->next, i++) {
         static const char *const ek[] = {"tensor", "bits", "regularize", "regularizer", "lambda",
                                          "reduction", "schedule", "method", "scale", "alpha",
-                                         "granularity", "alphas", "lambda_norm", NULL};
+                                         "granularity", "alphas", "lambda_norm", "ste_clip",
+                                         "scale_lr", NULL};
         static const char *const grans[] = {"matrix", "channel", NULL};
         static const char *const lnorms[] = {"none", "slope", NULL};
         int gran = 0, lnorm = 0;
         static const char *const methods[] = {"regularize", "ste", NULL};
-        static const char *const scales[] = {"none", "fixed", "learned", NULL};
+        static const char *const scales[] = {"none", "fixed", "learned", "lsq", NULL};
         int method = 0, scale = 0;
         static const char *const reductions[] = {"sum", "mean", NULL};
         qr_quant_matrix *m = &p->m[i];
@@ -411,6 +459,12 @@ QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const cJSON *j,
                                     err)))
             goto fail;
         m->lambda_norm = (qr_lambda_norm)lnorm;
+        m->ste_clip = 0.0f;
+        m->scale_lr = 0.01f;
+        if ((s = parse_ste_clip(e, method == 1, &m->ste_clip, where, "quantize.matrices", err)) ||
+            (s = parse_scale_lr(e, method == 1, scale, &m->scale_lr, where, "quantize.matrices",
+                                err)))
+            goto fail;
         m->per_channel = gran == 1;
         const cJSON *al = cJSON_GetObjectItemCaseSensitive(e, "alphas");
         size_t want = matrix_channels(spec, m->name);

@@ -1,5 +1,6 @@
 /* Hybrid quantization plans: copying, querying and storing a plan (building one from a model
  * spec and a config is model/quant_plan.c). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +97,7 @@ QR_API cJSON *qr_quant_plan_to_json(const qr_quant_plan *p)
         cJSON_AddStringToObject(e, "regularizer", qr_reg_name(m->reg));
         cJSON_AddNumberToObject(e, "lambda", m->lambda);
         cJSON_AddStringToObject(e, "reduction", m->mean ? "mean" : "sum");
-        static const char *const scale_names[] = {"none", "fixed", "learned"};
+        static const char *const scale_names[] = {"none", "fixed", "learned", "lsq"};
         cJSON_AddStringToObject(e, "method", m->ste ? "ste" : "regularize");
         cJSON_AddStringToObject(e, "scale", scale_names[m->scale_mode]);
         cJSON_AddNumberToObject(e, "alpha", m->alpha);
@@ -106,6 +107,12 @@ QR_API cJSON *qr_quant_plan_to_json(const qr_quant_plan *p)
             for (size_t c = 0; c < m->channels && m->alpha_off + c < p->n_alphas; c++)
                 cJSON_AddItemToArray(al, cJSON_CreateNumber(p->alphas[m->alpha_off + c]));
         }
+        if (m->scale_mode == QR_SCALE_LSQ)
+            cJSON_AddNumberToObject(e, "scale_lr", m->scale_lr);
+        if (m->ste_clip > 0.0f && isinf(m->ste_clip))
+            cJSON_AddFalseToObject(e, "ste_clip");
+        else if (m->ste_clip > 0.0f)
+            cJSON_AddNumberToObject(e, "ste_clip", m->ste_clip);
         if (m->lambda_norm == QR_LAMBDA_NORM_SLOPE)
             cJSON_AddStringToObject(e, "lambda_norm", "slope");
         cJSON *sc = cJSON_AddObjectToObject(e, "schedule");

@@ -7,8 +7,9 @@
 #include "quant_impl.h"
 
 struct qr_quant_ste {
-    const qr_quant_plan *plan;  /* the caller's; outlives this */
+    qr_quant_plan *plan;   /* the caller's; outlives this (LSQ scales are updated in it) */
     size_t n;              /* STE matrices */
+    double *ga;            /* LSQ: ∂L/∂α per channel of one matrix (the most channels) */
     size_t *plan_index;    /* their index in the plan */
     float **shadow;        /* their float weights while the quantized ones are in place */
 };
@@ -75,7 +76,7 @@ QR_API qr_status qr_quant_begin_training(qr_graph *g, qr_quant_plan *p, qr_quant
                 for (size_t k = c; k < cnt; k += q->channels)
                     mx = fabsf(node->x[k]) > mx ? fabsf(node->x[k]) : mx;
                 float a = mx > 0.0f ? mx : 1.0f;
-                if (q->scale_mode == QR_SCALE_LEARNED)
+                if (q->scale_mode == QR_SCALE_LEARNED || q->scale_mode == QR_SCALE_LSQ)
                     a = fit_alpha(node->x, cnt, c, q->channels, q->bits, a);
                 p->alphas[q->alpha_off + c] = a;
             }
@@ -84,16 +85,20 @@ QR_API qr_status qr_quant_begin_training(qr_graph *g, qr_quant_plan *p, qr_quant
             for (size_t k = 0; k < cnt; k++)
                 mx = fabsf(node->x[k]) > mx ? fabsf(node->x[k]) : mx;
             q->alpha = mx > 0.0f ? mx : 1.0f;
-            if (q->scale_mode == QR_SCALE_LEARNED)
+            if (q->scale_mode == QR_SCALE_LEARNED || q->scale_mode == QR_SCALE_LSQ)
                 q->alpha = fit_alpha(node->x, cnt, 0, 1, q->bits, q->alpha);
         }
         n_ste += q->ste != 0;
     }
     if (n_ste == 0)
         return QR_OK;
+    size_t most = 1;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->m[i].ste && p->m[i].per_channel && p->m[i].channels > most)
+            most = p->m[i].channels;
     qr_quant_ste *s = calloc(1, sizeof *s);
     if (!s || !(s->plan_index = calloc(n_ste, sizeof *s->plan_index)) ||
-        !(s->shadow = calloc(n_ste, sizeof *s->shadow))) {
+        !(s->shadow = calloc(n_ste, sizeof *s->shadow)) || !(s->ga = calloc(most, sizeof *s->ga))) {
         qr_quant_ste_free(s);
         return QR_ERR_NOMEM;
     }
@@ -135,6 +140,32 @@ QR_API void qr_quant_ste_forward(qr_quant_ste *s, qr_graph *g)
     }
 }
 
+QR_API float qr_quant_lsq_dq(int bits, float w, float alpha)
+{
+    float u = w / alpha, n = qr_reg_nearest(bits, u);
+    return bits == 1 || fabsf(u) > 1.0f ? n : n - u;
+}
+
+/* LSQ: every α of matrix k takes one SGD step on its gradient Σ g·∂q/∂α over its entries
+ * (before the STE's edge), scaled by 1/sqrt(entries·M) as Esser et al. (2020) do. */
+static void lsq_step(qr_quant_ste *s, size_t k, const float *w, const float *g, size_t cnt)
+{
+    size_t pi = s->plan_index[k];
+    qr_quant_matrix *q = &s->plan->m[pi];
+    size_t ch = q->per_channel && q->channels ? q->channels : 1;
+    memset(s->ga, 0, ch * sizeof *s->ga);
+    for (size_t i = 0; i < cnt; i++)
+        s->ga[i % ch] += (double)g[i] *
+                         qr_quant_lsq_dq(q->bits, w[i], qr_quant_elem_alpha(s->plan, pi, i));
+    double scale = 1.0 / sqrt((double)(cnt / ch) * (double)qr_reg_levels(q->bits));
+    for (size_t c = 0; c < ch; c++) {
+        float *a = ch > 1 ? &s->plan->alphas[q->alpha_off + c] : &q->alpha;
+        double next = (double)*a - (double)q->scale_lr * scale * s->ga[c];
+        /* a step through 0 would flip the grid: shrink by at most half instead */
+        *a = (float)(next > 0.5 * (double)*a ? next : 0.5 * (double)*a);
+    }
+}
+
 QR_API void qr_quant_ste_backward(qr_quant_ste *s, qr_graph *g)
 {
     if (!s)
@@ -145,22 +176,33 @@ QR_API void qr_quant_ste_backward(qr_quant_ste *s, qr_graph *g)
         qr_node *node = find(g, q->name);
         size_t cnt = qr_shape_size(node);
         memcpy(node->x, s->shadow[k], cnt * sizeof(float));
-        /* beyond the last level (plus half a step) the rounding is flat: no gradient */
-        float rel = q->bits == 1 ? 1.0f : 1.0f + 0.5f / (float)qr_reg_levels(q->bits);
-        if (!node->g)
+        if (q->scale_mode == QR_SCALE_LSQ && node->g)
+            lsq_step(s, k, node->x, node->g, cnt);
+        /* beyond the edge no gradient (by default where the rounding is flat: the clipped STE) */
+        float rel = qr_quant_ste_clip(q);
+        if (!node->g || isinf(rel))
             continue;
         if (q->per_channel) {
             for (size_t i = 0; i < cnt; i++)
                 if (fabsf(node->x[i]) > qr_quant_elem_alpha(s->plan, pi, i) * rel)
                     node->g[i] = 0.0f;
         } else {
-            float a = qr_quant_alpha(q);
-            float edge = q->bits == 1 ? a : a * rel;
+            float edge = qr_quant_alpha(q) * rel;
             for (size_t i = 0; i < cnt; i++)
                 if (fabsf(node->x[i]) > edge)
                     node->g[i] = 0.0f;
         }
     }
+}
+
+QR_API float qr_quant_ste_clip_default(int bits)
+{
+    return bits == 1 ? 1.0f : 1.0f + 0.5f / (float)qr_reg_levels(bits);
+}
+
+QR_API float qr_quant_ste_clip(const qr_quant_matrix *q)
+{
+    return q->ste_clip > 0.0f ? q->ste_clip : qr_quant_ste_clip_default(q->bits);
 }
 
 QR_API void qr_quant_ste_free(qr_quant_ste *s)
@@ -170,6 +212,7 @@ QR_API void qr_quant_ste_free(qr_quant_ste *s)
     for (size_t k = 0; k < s->n; k++)
         free(s->shadow[k]);
     free(s->shadow);
+    free(s->ga);
     free(s->plan_index);
     free(s);
 }

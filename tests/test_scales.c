@@ -3,7 +3,8 @@
  * documented maximal slopes, the normalized penalty's values and gradients, the config keys
  * (granularity matrix / channel / auto, lambda_norm) and their errors, the scales' fit, fake
  * quantization and STE per channel, the stored form, and a 2-bit batch-norm-fed convolution
- * that no longer rounds mostly to 0; the mixed-precision search's choice under a budget. The
+ * that no longer rounds mostly to 0; the STE's edge (ste_clip); LSQ scales (their
+ * gradient against finite differences, the SGD step, config and stored form); the mixed-precision search's choice under a budget. The
  * integer export of such models is in test_export.c. */
 #define _XOPEN_SOURCE 700
 #include <math.h>
@@ -586,6 +587,220 @@ START_TEST(test_search_choose)
 }
 END_TEST
 
+/* "ste_clip": the STE keeps the gradient where |w/α_c| ≤ edge and zeroes it beyond, the edge
+ * being the entry's ste_clip, the default 1 + 1/(2M) (1 at 1 bit), or none (false: the
+ * identity STE); per channel and per matrix; its config errors and stored form. */
+START_TEST(test_ste_clip)
+{
+    qr_model_spec spec;
+    bts_spec(&spec);
+    static const char *const clips[] = {NULL, "2.5", "false", "0.75"};
+    for (int bits = 1; bits <= 2; bits++)
+        for (int gran = 0; gran < 2; gran++)
+            for (int c = 0; c < 4; c++) {
+                char json[256];
+                snprintf(json, sizeof json, "{\"matrices\": [{\"layer\": \"all\", \"bits\": %d,"
+                         " \"method\": \"ste\", \"scale\": \"learned\", \"granularity\": \"%s\"%s%s}]}",
+                         bits, gran ? "channel" : "matrix", clips[c] ? ", \"ste_clip\": " : "",
+                         clips[c] ? clips[c] : "");
+                qr_quant_plan p;
+                parse_ok(&p, json, &spec);
+                float edge = !clips[c] ? (bits == 1 ? 1.0f : 1.0f + 0.5f / 1.0f)
+                             : c == 2 ? INFINITY : (float)atof(clips[c]);
+                ck_assert_float_eq(qr_quant_ste_clip(&p.m[0]), edge);
+                /* weights up to 4α: a wide spread around every edge tried */
+                qr_model *m = bts_model(&spec, -1.0f, 1.0f);
+                qr_quant_ste *ste = NULL;
+                ck_assert_int_eq(qr_quant_begin_training(qr_model_graph(m), &p, &ste), QR_OK);
+                for (size_t k = 0; k < p.n; k++) {
+                    qr_node *n = node(m, p.m[k].name);
+                    float *w = qr_node_data(n);
+                    for (size_t i = 0; i < qr_node_size(n); i++)
+                        w[i] *= 4.0f;
+                }
+                qr_quant_ste_forward(ste, qr_model_graph(m));
+                for (size_t k = 0; k < p.n; k++) {
+                    qr_node *n = node(m, p.m[k].name);
+                    float *g = qr_node_grad(n);
+                    for (size_t i = 0; i < qr_node_size(n); i++)
+                        g[i] = 0.5f + (float)i;
+                }
+                qr_quant_ste_backward(ste, qr_model_graph(m));
+                size_t kept = 0, zeroed = 0;
+                for (size_t k = 0; k < p.n; k++) {
+                    qr_node *n = node(m, p.m[k].name);
+                    const float *w = qr_node_data(n), *g = qr_node_grad(n);
+                    for (size_t i = 0; i < qr_node_size(n); i++) {
+                        float a = qr_quant_elem_alpha(&p, k, i);
+                        int out = fabsf(w[i]) / a > edge;
+                        ck_assert_float_eq(g[i], out ? 0.0f : 0.5f + (float)i);
+                        kept += !out;
+                        zeroed += out;
+                    }
+                }
+                /* both sides of the edge were exercised (none beyond it without an edge) */
+                ck_assert_uint_gt(kept, 0);
+                if (c == 2)
+                    ck_assert_uint_eq(zeroed, 0);
+                else
+                    ck_assert_uint_gt(zeroed, 0);
+                /* the stored form keeps it */
+                cJSON *j = qr_quant_plan_to_json(&p);
+                qr_quant_plan back;
+                qr_error err = {{0}};
+                ck_assert_msg(qr_quant_plan_from_json(&back, j, &spec, "m.qrm", &err) == QR_OK,
+                              "%s", err.msg);
+                for (size_t k = 0; k < p.n; k++)
+                    ck_assert_float_eq(qr_quant_ste_clip(&back.m[k]), edge);
+                cJSON_Delete(j);
+                qr_quant_plan_free(&back);
+                qr_quant_ste_free(ste);
+                qr_model_free(m);
+                qr_quant_plan_free(&p);
+            }
+    expect_error("{\"matrices\": [{\"layer\": \"all\", \"bits\": 1, \"ste_clip\": 2}]}",
+                 &spec, "'quantize.matrices[0].ste_clip' needs");
+    expect_error("{\"matrices\": [{\"layer\": \"all\", \"bits\": 1, \"method\": \"ste\","
+                 " \"ste_clip\": 0.1}]}", &spec, "'quantize.matrices[0].ste_clip'");
+    expect_error("{\"matrices\": [{\"layer\": \"all\", \"bits\": 1, \"method\": \"ste\","
+                 " \"ste_clip\": true}]}", &spec, "'quantize.matrices[0].ste_clip' must be");
+    expect_error("{\"matrices\": [{\"layer\": \"all\", \"bits\": 1, \"method\": \"ste\","
+                 " \"ste_clip\": \"none\"}]}", &spec, "'quantize.matrices[0].ste_clip' must be");
+    qr_model_spec_free(&spec);
+}
+END_TEST
+
+/* LSQ's ∂q/∂α against central differences: at 1 bit of the true q(α) = α·sign(w); at N bits of
+ * LSQ's surrogate α·clip(w/α, −1, 1) + α·(nearest − clip) with the rounding residual held
+ * fixed (the rounding passed straight through). */
+START_TEST(test_lsq_dq_fd)
+{
+    const float alpha = 0.7f;
+    const double h = 1e-4;
+    for (int bits = 1; bits <= 8; bits++)
+        for (int i = -60; i <= 60; i++) {
+            float w = 0.0313f * (float)i + 0.001f;
+            double u0 = (double)w / alpha, n0 = qr_reg_nearest(bits, (float)u0);
+            double clip0 = u0 > 1 ? 1 : u0 < -1 ? -1 : u0, res = n0 - clip0;
+            double fp, fm;
+            if (bits == 1) {
+                fp = (alpha + h) * n0;
+                fm = (alpha - h) * n0;
+            } else {
+                double up = (double)w / (alpha + h), um = (double)w / (alpha - h);
+                up = up > 1 ? 1 : up < -1 ? -1 : up;
+                um = um > 1 ? 1 : um < -1 ? -1 : um;
+                fp = (alpha + h) * (up + res);
+                fm = (alpha - h) * (um + res);
+            }
+            if (bits > 1 && fabs(fabs(u0) - 1) < 1e-3)
+                continue; /* the clip's kink */
+            double fd = (fp - fm) / (2 * h);
+            ck_assert_msg(fabs(qr_quant_lsq_dq(bits, w, alpha) - fd) < 1e-3,
+                          "bits %d w %g: dq %g, finite difference %g", bits, w,
+                          qr_quant_lsq_dq(bits, w, alpha), fd);
+        }
+}
+END_TEST
+
+/* "scale": "lsq": α starts at the least-squares fit, and every STE backward moves each α by
+ * one SGD step −scale_lr·Σ g·∂q/∂α / sqrt(entries·M) (per channel over the channel's
+ * entries); no refit after an epoch; the stored form keeps mode and rate; config errors. */
+START_TEST(test_lsq_step)
+{
+    qr_model_spec spec;
+    bts_spec(&spec);
+    for (int bits = 1; bits <= 4; bits += 3)
+        for (int gran = 0; gran < 2; gran++) {
+            char json[256];
+            snprintf(json, sizeof json, "{\"matrices\": [{\"layer\": \"all\", \"bits\": %d,"
+                     " \"method\": \"ste\", \"scale\": \"lsq\", \"scale_lr\": 0.05,"
+                     " \"granularity\": \"%s\"}]}", bits, gran ? "channel" : "matrix");
+            qr_quant_plan p;
+            parse_ok(&p, json, &spec);
+            ck_assert_int_eq(p.m[1].scale_mode, QR_SCALE_LSQ);
+            ck_assert_float_eq(p.m[1].scale_lr, 0.05f);
+            qr_model *m = bts_model(&spec, -0.8f, 0.8f);
+            qr_quant_ste *ste = NULL;
+            ck_assert_int_eq(qr_quant_begin_training(qr_model_graph(m), &p, &ste), QR_OK);
+            /* the start: as "learned" */
+            for (size_t k = 0; k < p.n; k++) {
+                qr_node *n = node(m, p.m[k].name);
+                size_t C = gran ? p.m[k].channels : 1;
+                for (size_t c = 0; c < C; c++)
+                    ck_assert_float_eq(qr_quant_elem_alpha(&p, k, c),
+                                       ls_alpha(qr_node_data(n), qr_node_size(n), c, C, bits));
+            }
+            float before[64];
+            size_t na = 0;
+            for (size_t k = 0; k < p.n; k++)
+                for (size_t c = 0; c < (gran ? p.m[k].channels : 1); c++)
+                    before[na++] = qr_quant_elem_alpha(&p, k, c);
+            qr_quant_ste_forward(ste, qr_model_graph(m));
+            for (size_t k = 0; k < p.n; k++) {
+                qr_node *n = node(m, p.m[k].name);
+                float *g = qr_node_grad(n);
+                for (size_t i = 0; i < qr_node_size(n); i++)
+                    g[i] = 0.3f * sinf(1.7f * (float)i + (float)k);
+            }
+            qr_quant_ste_backward(ste, qr_model_graph(m));
+            size_t j = 0;
+            for (size_t k = 0; k < p.n; k++) {
+                qr_node *n = node(m, p.m[k].name);
+                const float *w = qr_node_data(n);
+                size_t cnt = qr_node_size(n), C = gran ? p.m[k].channels : 1;
+                for (size_t c = 0; c < C; c++, j++) {
+                    double ga = 0;
+                    for (size_t i = c; i < cnt; i += C)
+                        ga += (double)(0.3f * sinf(1.7f * (float)i + (float)k)) *
+                              qr_quant_lsq_dq(bits, w[i], before[j]);
+                    double want = before[j] - 0.05 * ga /
+                                  sqrt((double)(cnt / C) * (double)qr_reg_levels(bits));
+                    if (want < 0.5 * before[j])
+                        want = 0.5 * before[j];
+                    ck_assert_msg(fabs(qr_quant_elem_alpha(&p, k, c) - want) < 1e-6 * before[j],
+                                  "bits %d %s c %zu: alpha %g, want %g", bits, p.m[k].name, c,
+                                  qr_quant_elem_alpha(&p, k, c), want);
+                    ck_assert(qr_quant_elem_alpha(&p, k, c) != before[j]);
+                }
+            }
+            /* no refit after an epoch */
+            float kept = qr_quant_elem_alpha(&p, 1, 0);
+            qr_quant_refit_scales(qr_model_graph(m), &p);
+            ck_assert_float_eq(qr_quant_elem_alpha(&p, 1, 0), kept);
+            cJSON *jp = qr_quant_plan_to_json(&p);
+            qr_quant_plan back;
+            qr_error err = {{0}};
+            ck_assert_msg(qr_quant_plan_from_json(&back, jp, &spec, "m.qrm", &err) == QR_OK,
+                          "%s", err.msg);
+            ck_assert_int_eq(back.m[1].scale_mode, QR_SCALE_LSQ);
+            ck_assert_float_eq(back.m[1].scale_lr, 0.05f);
+            cJSON_Delete(jp);
+            qr_quant_plan_free(&back);
+            qr_quant_ste_free(ste);
+            qr_model_free(m);
+            qr_quant_plan_free(&p);
+        }
+    qr_quant_plan p;
+    parse_ok(&p, "{\"matrices\": [{\"layer\": \"all\", \"bits\": 1, \"method\": \"ste\","
+                 " \"scale\": \"lsq\"}]}", &spec);
+    ck_assert_float_eq(p.m[0].scale_lr, 0.01f); /* the default rate */
+    qr_quant_plan_free(&p);
+    expect_error("{\"matrices\": [{\"layer\": \"all\", \"bits\": 1, \"scale\": \"lsq\"}]}",
+                 &spec, "'quantize.matrices[0].scale' \"lsq\" needs");
+    expect_error("{\"matrices\": [{\"layer\": \"all\", \"bits\": 1, \"method\": \"ste\","
+                 " \"scale\": \"learned\", \"scale_lr\": 0.1}]}", &spec,
+                 "'quantize.matrices[0].scale_lr' needs");
+    expect_error("{\"matrices\": [{\"layer\": \"all\", \"bits\": 1, \"method\": \"ste\","
+                 " \"scale\": \"lsq\", \"scale_lr\": 0}]}", &spec,
+                 "'quantize.matrices[0].scale_lr'");
+    expect_error("{\"matrices\": [{\"layer\": \"all\", \"bits\": 1, \"method\": \"ste\","
+                 " \"scale\": \"lsq\", \"scale_lr\": 11}]}", &spec,
+                 "'quantize.matrices[0].scale_lr'");
+    qr_model_spec_free(&spec);
+}
+END_TEST
+
 Suite *qr_suite_scales(void)
 {
     Suite *s = suite_create("scales");
@@ -596,6 +811,9 @@ Suite *qr_suite_scales(void)
     tcase_add_test(tc, test_lambda_norm_penalty);
     tcase_add_test(tc, test_granularity_config);
     tcase_add_test(tc, test_channel_fit_fake_ste);
+    tcase_add_test(tc, test_ste_clip);
+    tcase_add_test(tc, test_lsq_dq_fd);
+    tcase_add_test(tc, test_lsq_step);
     tcase_add_test(tc, test_2bit_bn_conv_no_collapse);
     tcase_add_test(tc, test_search_choose);
     suite_add_tcase(s, tc);

@@ -517,7 +517,7 @@ static qr_status parse_stages(qr_train_config *c, const cJSON *root, const cJSON
     const cJSON *top_q = cJSON_GetObjectItemCaseSensitive(root, "quantize");
     const cJSON *top_p = cJSON_GetObjectItemCaseSensitive(root, "prune");
     static const char *const keys[] = {"epochs", "optimizer", "quantize", "prune",
-                                       "early_stopping", NULL};
+                                       "early_stopping", "dropout", NULL};
     size_t k = 0, total = 0;
     qr_status s = QR_OK;
     for (const cJSON *st = stages->child; st && s == QR_OK; st = st->next, k++) {
@@ -536,6 +536,10 @@ static qr_status parse_stages(qr_train_config *c, const cJSON *root, const cJSON
             break;
         }
         total += g->epochs;
+        int dropout = 1;
+        if ((s = qr_json_get_bool(st, "dropout", &dropout, path, key, err)))
+            break;
+        g->dropout_off = !dropout;
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(st, "optimizer");
         g->optim = c->optim;
         g->lr_schedule = c->lr_schedule;

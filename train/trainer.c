@@ -38,6 +38,7 @@ typedef struct trainer {
     qr_optim *opt;
     size_t *order;               /* the current shuffle of the training samples */
     float *stage, *best, *save, *decay, *best_alpha, *best_alphas, *teacher;
+    float *rates;                /* dropout_off: every node's fp[0] before it was set to 0 */
     qr_quant_stat *stats;
     qr_buf log, qlog, plog, jlog; /* jlog: JSON lines, kept even without a path */
     qr_hist_log *hist;
@@ -394,6 +395,7 @@ static void trainer_free(trainer *t)
     free(t->teacher);
     free(t->best_alpha);
     free(t->best_alphas);
+    free(t->rates);
     free(t->stats);
     free(t->decay);
     free(t->save);
@@ -402,6 +404,21 @@ static void trainer_free(trainer *t)
     free(t->order);
     qr_optim_free(t->opt);
     qr_model_free(t->m);
+}
+
+/* A stage with "dropout": false: every dropout and spatial dropout node at rate 0 (no mask,
+ * no random draw) until the stage ends; their rates are kept in t->rates to put back. */
+static qr_status dropout_off(trainer *t, qr_error *err)
+{
+    if (!(t->rates = malloc((t->g->n_nodes + 1) * sizeof *t->rates)))
+        return qr_error_set(err, QR_ERR_NOMEM, "out of memory preparing training");
+    for (size_t i = 0; i < t->g->n_nodes; i++) {
+        qr_node *n = t->g->nodes[i];
+        t->rates[i] = n->fp[0];
+        if (n->op == QR_OP_DROPOUT || n->op == QR_OP_SPATIAL_DROPOUT)
+            n->fp[0] = 0.0f;
+    }
+    return QR_OK;
 }
 
 /* A trainer for stage `stage` of `root` (c: that stage's config). `from`: the model to start
@@ -554,6 +571,8 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_tra
     for (size_t i = 0; i < tr->n; i++)
         t->order[i] = i;
     memcpy(t->best, t->w, t->n_all * sizeof *t->best);
+    if (c->dropout_off && (s = dropout_off(t, err)) != QR_OK)
+        return s;
     if (c->distill && (s = qr_teacher_logits(c, d, &t->teacher, err)) != QR_OK)
         return s;
     if (c->hist_path && t->plan) {
@@ -869,6 +888,7 @@ static qr_train_config stage_config(const qr_train_config *c, size_t k)
         sc.weight_decay = st->weight_decay;
         sc.quant = st->quant;
         sc.bn_reestimate = st->bn_reestimate;
+        sc.dropout_off = st->dropout_off;
         sc.prune = st->prune;
     }
     return sc;
@@ -880,6 +900,8 @@ static qr_status trainer_finish_stage(trainer *t, qr_error *err)
 {
     const qr_train_config *c = t->c;
     qr_status s = QR_OK;
+    for (size_t i = 0; t->rates && i < t->g->n_nodes; i++)
+        t->g->nodes[i]->fp[0] = t->rates[i];
     memcpy(t->w, t->best, t->n_all * sizeof *t->best);
     for (size_t i = 0; t->plan && i < t->plan->n; i++)
         t->m->quant->m[i].alpha = t->best_alpha[i];

@@ -111,7 +111,9 @@ struct cJSON;
 typedef enum qr_scale_mode {
     QR_SCALE_NONE = 0,      /* α = 1: the grid is k/M (the thesis) */
     QR_SCALE_FIXED,         /* α = max|W| when training starts */
-    QR_SCALE_LEARNED        /* α refit after every epoch: α = Σ w·q / Σ q², q the grid levels */
+    QR_SCALE_LEARNED,       /* α refit after every epoch: α = Σ w·q / Σ q², q the grid levels */
+    QR_SCALE_LSQ            /* STE only: α starts as for LEARNED, then follows its own gradient
+                               every step (LSQ, Esser et al. 2020), SGD at scale_lr */
 } qr_scale_mode;
 
 /* How λ is normalized (beyond the thesis; off by default). */
@@ -139,6 +141,9 @@ typedef struct qr_quant_matrix {
     size_t channels;        /* per_channel: the last axis' size (0 until the scales are set) */
     size_t alpha_off;       /* per_channel: α_c is plan->alphas[alpha_off + c] */
     qr_lambda_norm lambda_norm;
+    float scale_lr;         /* QR_SCALE_LSQ: the scales' SGD learning rate */
+    float ste_clip;         /* STE: the gradient is zeroed where |w/α| > ste_clip; 0: the default
+                               (qr_quant_ste_clip_default), INFINITY: never (identity STE) */
 } qr_quant_matrix;
 
 typedef struct qr_quant_plan {
@@ -204,10 +209,19 @@ QR_API qr_status qr_quant_begin_training(qr_graph *g, qr_quant_plan *p, qr_quant
 /* Before forward: save the float weights of STE matrices and put their quantized values in. */
 QR_API void qr_quant_ste_forward(qr_quant_ste *s, qr_graph *g);
 /* After backward: restore the float weights; the gradient computed at the quantized weights
- * is kept (straight through), zeroed where |w/α| is beyond the grid's end (the clipped STE
- * of BinaryConnect and QKeras). */
+ * is kept (straight through), zeroed where |w/α| is beyond qr_quant_ste_clip: by default the
+ * grid's end (the clipped STE of BinaryConnect and QKeras). */
 QR_API void qr_quant_ste_backward(qr_quant_ste *s, qr_graph *g);
 QR_API void qr_quant_ste_free(qr_quant_ste *s);
+/* The STE's edge in units of α: beyond the last level plus half a step, 1 + 1/(2M) (1 at
+ * 1 bit), where the rounding is flat. */
+QR_API float qr_quant_ste_clip_default(int bits);
+/* The edge matrix q's STE uses: q->ste_clip, or the default for its bits when 0. */
+QR_API float qr_quant_ste_clip(const qr_quant_matrix *q);
+/* LSQ's ∂q/∂α of one weight w on the grid α·levels (q = α·nearest(w/α), the rounding passed
+ * straight through): nearest(w/α) at 1 bit; nearest(w/α) − w/α inside the grid (|w/α| ≤ 1) and
+ * nearest(w/α) = ±1 beyond it at N bits. */
+QR_API float qr_quant_lsq_dq(int bits, float w, float alpha);
 /* After an epoch: refit α of the plan's QR_SCALE_LEARNED matrices (two least-squares
  * iterations). */
 QR_API void qr_quant_refit_scales(qr_graph *g, qr_quant_plan *p);

@@ -67,6 +67,7 @@ typedef struct qr_train_stage {
     qr_quant_plan quant;     /* n = 0: no plan in this stage */
     int bn_reestimate;       /* "quantize.bn_reestimate" of this stage */
     qr_prune_plan prune;     /* n = 0: no pruning in this stage */
+    int dropout_off;         /* "dropout": false: every dropout layer is off in this stage */
 } qr_train_stage;
 
 typedef struct qr_train_config {
@@ -101,6 +102,8 @@ typedef struct qr_train_config {
     int kd_t2;
     /* quantization: a plan when the config has a "quantize" section (quant.n = 0 otherwise) */
     qr_quant_plan quant;
+    int dropout_off;         /* train with every dropout and spatial dropout layer at rate 0
+                                (a stage's "dropout": false; the model keeps its rates) */
     int bn_reestimate;       /* "quantize.bn_reestimate": re-estimate batch-norm statistics of
                                 the kept model with its fake-quantized weights */
     /* pruning: a plan when the config has a "prune" section (prune.n = 0 otherwise) */
