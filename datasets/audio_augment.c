@@ -1,5 +1,5 @@
-/* Pass 5 of the audio loader: augmented copies of the training clips (shift, noise, gain,
- * band-limiting), and the band-pass filter. */
+/* Pass 5 of the audio loader: augmented copies of the training clips (speed, tempo, pitch,
+ * reverberation, shift, noise, gain, band-limiting), and the band-pass filter. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,9 +140,55 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-/* One augmented copy of `clip` into `out` (both L), drawn from `r` (see audio.h). */
-static void augment_clip(const qr_audio_options *o, const noise_set *ns, const float *clip,
-                         float *out, size_t L, qr_rng *r)
+static double lerp(double lo, double hi, double u)
+{
+    return lo + u * (hi - lo);
+}
+
+/* The voice steps (speed, tempo, pitch, reverb) on `clip`, each into the other of the two
+ * buffers; *res is clip itself when none applies. u: the nine values drawn for them. */
+static qr_status voice_steps(const qr_audio_options *o, const float *clip, float *buf[2],
+                             size_t L, const double *u, uint64_t ir_seed, const float **res)
+{
+    const qr_audio_augment *a = &o->augment;
+    float *cur = NULL; /* the latest result, one of buf; NULL: still the clip */
+    qr_status s = QR_OK;
+#define SRC (cur ? cur : clip)
+#define NEXT (cur == buf[0] ? buf[1] : buf[0])
+    if (u[0] < a->speed_prob) {
+        float *y = NEXT;
+        s = qr_audio_speed(SRC, y, L, lerp(a->speed_min, a->speed_max, u[1]), o->quality,
+                           o->crop);
+        cur = y;
+    }
+    if (s == QR_OK && u[2] < a->tempo_prob) {
+        float *y = NEXT;
+        s = qr_audio_tempo(SRC, y, L, o->sample_rate, lerp(a->tempo_min, a->tempo_max, u[3]),
+                           o->crop);
+        cur = y;
+    }
+    if (s == QR_OK && u[4] < a->pitch_prob) {
+        float *y = NEXT;
+        s = qr_audio_pitch(SRC, y, L, o->sample_rate, lerp(a->pitch_min, a->pitch_max, u[5]),
+                           o->quality, o->crop);
+        cur = y;
+    }
+    if (s == QR_OK && u[6] < a->reverb_prob) {
+        if (!cur)
+            cur = memcpy(buf[0], clip, L * sizeof *clip);
+        s = qr_audio_reverb(cur, L, o->sample_rate, lerp(a->rt60_min, a->rt60_max, u[7]),
+                            lerp(a->drr_min, a->drr_max, u[8]), ir_seed);
+    }
+#undef SRC
+#undef NEXT
+    *res = cur ? cur : clip;
+    return s;
+}
+
+/* One augmented copy of `clip` into `out` (both L), drawn from `r` (see audio.h); buf: two
+ * scratch clips (L). */
+static qr_status augment_clip(const qr_audio_options *o, const noise_set *ns, const float *clip,
+                              float *out, size_t L, float *buf[2], qr_rng *r)
 {
     const qr_audio_augment *a = &o->augment;
     double u_shift = qr_rng_uniform_d(r), u_noise = qr_rng_uniform_d(r);
@@ -151,6 +197,15 @@ static void augment_clip(const qr_audio_options *o, const noise_set *ns, const f
     /* drawn after the others, so copies without band-limiting are what they were before */
     double u_band = qr_rng_uniform_d(r), u_low = qr_rng_uniform_d(r);
     double u_high = qr_rng_uniform_d(r);
+    /* and so on for the voice steps: speed (whether, factor), tempo (2), pitch (2),
+     * reverb (whether, rt60, drr), then the impulse response's seed */
+    double u_voice[9];
+    for (size_t i = 0; i < 9; i++)
+        u_voice[i] = qr_rng_uniform_d(r);
+    uint64_t ir_seed = qr_rng_u64(r);
+    qr_status s = voice_steps(o, clip, buf, L, u_voice, ir_seed, &clip);
+    if (s != QR_OK)
+        return s;
 
     long S = (long)floor(a->time_shift * o->sample_rate);
     if ((size_t)S >= L)
@@ -195,6 +250,7 @@ static void augment_clip(const qr_audio_options *o, const noise_set *ns, const f
         double hi = a->band_high_min + u_high * (a->band_high_max - a->band_high_min);
         (void)qr_audio_bandpass(out, L, o->sample_rate, lo, hi); /* checked with the options */
     }
+    return QR_OK;
 }
 
 /* The random stream of copy `k` of a file: from the seed, the file's name and k only. */
@@ -220,7 +276,8 @@ qr_status qr_audio_augment_all(qr_audio_loader *ld, const qr_audio_cache_dirs *c
     qr_buf key = {0};
     unsigned char *status = calloc(rows ? rows : 1, 1);
     float *x = calloc(rows && row ? rows * row : 1, sizeof *x);
-    qr_status s = status && x ? QR_OK : qr_audio_nomem(ld);
+    float *buf[2] = {malloc(ld->L * sizeof(float)), malloc(ld->L * sizeof(float))};
+    qr_status s = status && x && buf[0] && buf[1] ? QR_OK : qr_audio_nomem(ld);
     if (s == QR_OK && a->noise_dir && a->noise_prob > 0.0)
         s = noise_list(ld, &ns, &names, &nn);
     if (s == QR_OK) {
@@ -234,6 +291,22 @@ qr_status qr_audio_augment_all(qr_audio_loader *ld, const qr_audio_cache_dirs *c
             qr_audio_key_printf(&key, "bandlimit %.17g low %.17g %.17g high %.17g %.17g\n",
                                 a->band_prob, a->band_low_min, a->band_low_max,
                                 a->band_high_min, a->band_high_max);
+        /* likewise for the voice steps */
+        if (a->speed_prob > 0.0)
+            qr_audio_key_printf(&key, "speed %.17g %.17g %.17g quality %d crop %d\n",
+                                a->speed_prob, a->speed_min, a->speed_max, (int)o->quality,
+                                (int)o->crop);
+        if (a->tempo_prob > 0.0)
+            qr_audio_key_printf(&key, "tempo %.17g %.17g %.17g crop %d\n", a->tempo_prob,
+                                a->tempo_min, a->tempo_max, (int)o->crop);
+        if (a->pitch_prob > 0.0)
+            qr_audio_key_printf(&key, "pitch %.17g %.17g %.17g quality %d crop %d\n",
+                                a->pitch_prob, a->pitch_min, a->pitch_max, (int)o->quality,
+                                (int)o->crop);
+        if (a->reverb_prob > 0.0)
+            qr_audio_key_printf(&key, "reverb %.17g rt60 %.17g %.17g drr %.17g %.17g\n",
+                                a->reverb_prob, a->rt60_min, a->rt60_max, a->drr_min,
+                                a->drr_max);
         qr_audio_key_printf(&key, "train %zu\n", n_train);
         for (size_t j = 0; j < n_train; j++)
             qr_audio_key_printf(&key, "%zu\n", train[j]);
@@ -256,7 +329,12 @@ qr_status qr_audio_augment_all(qr_audio_loader *ld, const qr_audio_cache_dirs *c
             for (size_t k = 0; k < K && s == QR_OK; k++) {
                 qr_rng r;
                 copy_rng(&r, o->seed, ld->files[i].rel, k + 1);
-                augment_clip(o, &ns, ld->clip, ld->work, ld->L, &r);
+                s = augment_clip(o, &ns, ld->clip, ld->work, ld->L, buf, &r);
+                if (s != QR_OK) {
+                    s = qr_error_set(ld->err, s, "%s: augmenting copy %zu failed (%s)",
+                                     ld->files[i].path, k + 1, qr_strerror(s));
+                    break;
+                }
                 s = qr_audio_features_of(ld, ld->work, x + (k * n_train + j) * row);
             }
         }
@@ -268,6 +346,8 @@ qr_status qr_audio_augment_all(qr_audio_loader *ld, const qr_audio_cache_dirs *c
     qr_audio_free_strs(names, nn);
     noise_free(&ns);
     qr_buf_free(&key);
+    free(buf[0]);
+    free(buf[1]);
     free(status);
     if (s != QR_OK) {
         free(x);

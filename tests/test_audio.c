@@ -1811,7 +1811,10 @@ START_TEST(test_config_audio)
              " \"validation_split\": 0.34, \"test_split\": 0,"
              " \"mfcc\": {\"n_mfcc\": 10, \"window\": \"hamming\"},"
              " \"augment\": {\"copies\": 1, \"snr_db\": [0, 10], \"bandlimit\":"
-             " {\"prob\": 0.25, \"low_hz\": [250, 350], \"high_hz\": [3100, 3500]}}}},"
+             " {\"prob\": 0.25, \"low_hz\": [250, 350], \"high_hz\": [3100, 3500]},"
+             " \"speed\": {\"prob\": 0.5, \"factor\": [0.95, 1.05]}, \"tempo\": {\"prob\": 0.4},"
+             " \"pitch\": {\"semitones\": [-1, 3]}, \"reverb\": {\"prob\": 0.3, \"rt60_s\":"
+             " [0.1, 0.5], \"drr_db\": [-3, 6]}}}},"
              " \"model\": [{\"type\": \"flatten\"}, {\"type\": \"dense\"}]}",
              dir);
     char *cfg = tl_write_file(dir, "kws.json", json);
@@ -1828,6 +1831,15 @@ START_TEST(test_config_audio)
     ck_assert(c.audio->augment.band_prob == 0.25 && c.audio->augment.band_low_min == 250 &&
               c.audio->augment.band_low_max == 350 && c.audio->augment.band_high_min == 3100 &&
               c.audio->augment.band_high_max == 3500);
+    ck_assert(c.audio->augment.speed_prob == 0.5 && c.audio->augment.speed_min == 0.95 &&
+              c.audio->augment.speed_max == 1.05);
+    ck_assert(c.audio->augment.tempo_prob == 0.4 && c.audio->augment.tempo_min == 0.9 &&
+              c.audio->augment.tempo_max == 1.1);
+    ck_assert(c.audio->augment.pitch_prob == 0 && c.audio->augment.pitch_min == -1 &&
+              c.audio->augment.pitch_max == 3);
+    ck_assert(c.audio->augment.reverb_prob == 0.3 && c.audio->augment.rt60_min == 0.1 &&
+              c.audio->augment.rt60_max == 0.5 && c.audio->augment.drr_min == -3 &&
+              c.audio->augment.drr_max == 6);
     qr_split_data d;
     ck_assert_msg(qr_train_load_data(&c, &d, &err) == QR_OK, "%s", err.msg);
     ck_assert_uint_eq(d.train.t, 94);
@@ -1862,6 +1874,26 @@ START_TEST(test_config_audio)
         {"\"root\": \"x\", \"augment\": {\"bandlimit\": {\"high_hz\": [3000, 4000]}}, "
          "\"sample_rate\": 8000", "'data.audio.augment.bandlimit.high_hz' [3000, 4000] must lie "
          "below the Nyquist frequency 4000 Hz"},
+        {"\"root\": \"x\", \"augment\": {\"speed\": {\"prob\": 2}}",
+         "'data.audio.augment.speed.prob'"},
+        {"\"root\": \"x\", \"augment\": {\"speed\": {\"factor\": [1.1, 0.9]}}",
+         "'data.audio.augment.speed.factor' must be [low, high] with 0.5 <= low <= high <= 2"},
+        {"\"root\": \"x\", \"augment\": {\"tempo\": {\"factor\": [0.3, 1]}}",
+         "'data.audio.augment.tempo.factor'"},
+        {"\"root\": \"x\", \"augment\": {\"tempo\": {\"rate\": 1}}",
+         "'data.audio.augment.tempo.rate'"},
+        {"\"root\": \"x\", \"augment\": {\"pitch\": {\"semitones\": [-13, 0]}}",
+         "'data.audio.augment.pitch.semitones'"},
+        {"\"root\": \"x\", \"augment\": {\"pitch\": 1}",
+         "data.audio.augment.pitch: expected an object"},
+        {"\"root\": \"x\", \"augment\": {\"reverb\": {\"rt60_s\": [0, 0.5]}}",
+         "'data.audio.augment.reverb.rt60_s' must start above 0 s"},
+        {"\"root\": \"x\", \"augment\": {\"reverb\": {\"rt60_s\": [0.2, 3]}}",
+         "'data.audio.augment.reverb.rt60_s'"},
+        {"\"root\": \"x\", \"augment\": {\"reverb\": {\"drr_db\": [5, 1]}}",
+         "'data.audio.augment.reverb.drr_db'"},
+        {"\"root\": \"x\", \"augment\": {\"reverb\": {\"prob\": -1}}",
+         "'data.audio.augment.reverb.prob'"},
         {"\"root\": \"x\", \"mfcc\": {\"n_mfcc\": 50}", "n_mfcc = 50"},
         {"\"root\": 3", "'data.audio.root' must be a path"},
         {"\"manifest\": null", "give one of 'data.audio.root'"},
