@@ -68,52 +68,64 @@ QR_API qr_status qr_audio_speed(const float *x, float *y, size_t n, double facto
     return s;
 }
 
-/* x[i], zero outside [0, n). */
-static double at(const float *x, size_t n, long i)
-{
-    return i >= 0 && (size_t)i < n ? x[i] : 0.0;
-}
-
-/* The start in [a − D, a + D] whose W samples best correlate with x[t .. t + W); offsets
- * are tried from 0 outwards (0, −1, +1, −2, ...) and only a larger correlation replaces the
- * best, so ties (silence) keep the nominal place and the time line does not drift. */
-static long best_start(const float *x, size_t n, long t, long a, long D, long W)
+/* The start in [a − D, a + D] whose first H samples best correlate with the H samples at t
+ * (xp: the padded input, index 0 = sample 0). Offsets are tried from 0 outwards (0, −1, +1,
+ * −2, ...) and only a larger correlation replaces the best, so ties (silence) keep the
+ * nominal place and the time line does not drift. */
+static long best_start(const float *xp, long t, long a, long D, long H)
 {
     long best = a;
     double best_c = -INFINITY;
     for (long i = 0; i <= 2 * D; i++) {
         long d = i % 2 ? -(i + 1) / 2 : i / 2;
-        double c = 0.0;
-        for (long j = 0; j < W; j++)
-            c += at(x, n, t + j) * at(x, n, a + d + j);
-        if (c > best_c) {
-            best_c = c;
+        const float *u = xp + t, *v = xp + a + d;
+        double c0 = 0.0, c1 = 0.0;
+        long j = 0;
+        for (; j + 1 < H; j += 2) {
+            c0 += (double)u[j] * v[j];
+            c1 += (double)u[j + 1] * v[j + 1];
+        }
+        if (j < H)
+            c0 += (double)u[j] * v[j];
+        if (c0 + c1 > best_c) {
+            best_c = c0 + c1;
             best = a + d;
         }
     }
     return best;
 }
 
-/* WSOLA: x (n) time-scaled by 1/factor into out (m = round(n/factor), zeroed here).
- * Frame k is centred at output sample k·H, covers [k·H − H, k·H + H) and reads input
- * samples from p_k, near the nominal round(k·H·factor) − H. */
-static void wsola(const float *x, size_t n, double factor, long H, float *out, size_t m)
+/* WSOLA: x (n) time-scaled by 1/factor into out (m = round(n/factor), zeroed here); H the
+ * synthesis hop. Frame k is centred at output sample k·H, covers [k·H − H, k·H + H) with a
+ * periodic Hann window of W = 2H, and reads input samples from p_k: p_0 = −H, then the start
+ * within ±H/2 of round(k·H·factor) − H that best continues frame k − 1 (best_start over the
+ * H samples after p_{k−1} + H, the part frame k overlaps). */
+static qr_status wsola(const float *x, size_t n, double factor, long H, float *out, size_t m)
 {
     long W = 2 * H, D = H / 2;
+    long pre = W + D, post = (long)ceil(4.0 * (double)H * factor) + 2 * W + D;
+    float *xp = calloc((size_t)pre + n + (size_t)post, sizeof *xp);
+    if (!xp)
+        return QR_ERR_NOMEM;
+    memcpy(xp + pre, x, n * sizeof *x);
     const double pi = 3.14159265358979323846;
     memset(out, 0, m * sizeof *out);
     long prev = -H;
     for (long k = 0; (k - 1) * H < (long)m; k++) {
         long a = (long)floor((double)k * (double)H * factor + 0.5) - H;
-        long p = k == 0 ? a : best_start(x, n, prev + H, a, D, W);
+        if (a > (long)n + H) /* past the end: only zeros are left */
+            break;
+        long p = k == 0 ? a : best_start(xp + pre, prev + H, a, D, H);
         for (long j = 0; j < W; j++) {
             long o = k * H - H + j;
             if (o >= 0 && o < (long)m)
                 out[o] += (float)((0.5 - 0.5 * cos(2.0 * pi * (double)j / (double)W)) *
-                                  at(x, n, p + j));
+                                  xp[pre + p + j]);
         }
         prev = p;
     }
+    free(xp);
+    return QR_OK;
 }
 
 /* Stretched length of n samples at `factor`, at least 1. */
@@ -138,10 +150,11 @@ QR_API qr_status qr_audio_tempo(const float *x, float *y, size_t n, double sampl
     float *t = malloc(m * sizeof *t);
     if (!t)
         return QR_ERR_NOMEM;
-    wsola(x, n, factor, hop_of(sample_rate), t, m);
-    qr_audio_fit(t, m, y, n, crop);
+    qr_status s = wsola(x, n, factor, hop_of(sample_rate), t, m);
+    if (s == QR_OK)
+        qr_audio_fit(t, m, y, n, crop);
     free(t);
-    return QR_OK;
+    return s;
 }
 
 QR_API qr_status qr_audio_pitch(const float *x, float *y, size_t n, double sample_rate,
@@ -156,8 +169,9 @@ QR_API qr_status qr_audio_pitch(const float *x, float *y, size_t n, double sampl
     size_t nu = 0;
     if (!t)
         return QR_ERR_NOMEM;
-    wsola(x, n, 1.0 / r, hop_of(sample_rate), t, m); /* r times longer, same pitch */
-    qr_status s = resample_by(t, m, 1.0 / r, q, &u, &nu); /* back to n, pitch times r */
+    qr_status s = wsola(x, n, 1.0 / r, hop_of(sample_rate), t, m); /* r times longer */
+    if (s == QR_OK)
+        s = resample_by(t, m, 1.0 / r, q, &u, &nu); /* back to n, pitch times r */
     if (s == QR_OK)
         qr_audio_fit(u, nu, y, n, crop);
     free(t);

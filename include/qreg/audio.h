@@ -76,9 +76,10 @@ QR_API qr_status qr_audio_speed(const float *x, float *y, size_t n, double facto
                                 qr_audio_quality q, qr_audio_crop crop);
 /* Tempo change (duration without pitch): WSOLA time-scaling by factor (> 1 faster, so
  * shorter) with Hann windows of W = 2·H samples, H = round(0.016·sample_rate), at a
- * synthesis hop of H (the windows sum to 1), each analysis frame moved by up to
- * ±H/2 from its nominal place round(k·H·factor) to the offset whose samples best
- * correlate with the natural continuation of the previous frame. The round(n/factor)
+ * synthesis hop of H (the windows sum to 1), each analysis frame moved by up to ±H/2
+ * from its nominal place round(k·H·factor) − H to the offset whose first H samples best
+ * correlate with the H samples that follow the previous frame's overlap (its natural
+ * continuation; ties keep the nominal place). The round(n/factor)
  * samples are refitted to n by `crop` into y. Frequencies stay (a 1 kHz tone stays 1 kHz).
  * @return QR_OK, QR_ERR_ARG (factor outside [0.25, 4], sample_rate < 1000, NULL or
  *         overlapping buffers), QR_ERR_NOMEM. */
