@@ -291,20 +291,19 @@ qr_status qr_audio_augment_all(qr_audio_loader *ld, const qr_audio_cache_dirs *c
             qr_audio_key_printf(&key, "bandlimit %.17g low %.17g %.17g high %.17g %.17g\n",
                                 a->band_prob, a->band_low_min, a->band_low_max,
                                 a->band_high_min, a->band_high_max);
-        /* likewise for the voice steps */
+        /* likewise for the voice steps (the crop rule and resampler are in the base key);
+         * "v1": bump when audio_stretch.c or audio_reverb.c change their numerics */
         if (a->speed_prob > 0.0)
-            qr_audio_key_printf(&key, "speed %.17g %.17g %.17g quality %d crop %d\n",
-                                a->speed_prob, a->speed_min, a->speed_max, (int)o->quality,
-                                (int)o->crop);
+            qr_audio_key_printf(&key, "speed v1 %.17g %.17g %.17g\n", a->speed_prob,
+                                a->speed_min, a->speed_max);
         if (a->tempo_prob > 0.0)
-            qr_audio_key_printf(&key, "tempo %.17g %.17g %.17g crop %d\n", a->tempo_prob,
-                                a->tempo_min, a->tempo_max, (int)o->crop);
+            qr_audio_key_printf(&key, "tempo v1 %.17g %.17g %.17g\n", a->tempo_prob,
+                                a->tempo_min, a->tempo_max);
         if (a->pitch_prob > 0.0)
-            qr_audio_key_printf(&key, "pitch %.17g %.17g %.17g quality %d crop %d\n",
-                                a->pitch_prob, a->pitch_min, a->pitch_max, (int)o->quality,
-                                (int)o->crop);
+            qr_audio_key_printf(&key, "pitch v1 %.17g %.17g %.17g\n", a->pitch_prob,
+                                a->pitch_min, a->pitch_max);
         if (a->reverb_prob > 0.0)
-            qr_audio_key_printf(&key, "reverb %.17g rt60 %.17g %.17g drr %.17g %.17g\n",
+            qr_audio_key_printf(&key, "reverb v1 %.17g rt60 %.17g %.17g drr %.17g %.17g\n",
                                 a->reverb_prob, a->rt60_min, a->rt60_max, a->drr_min,
                                 a->drr_max);
         qr_audio_key_printf(&key, "train %zu\n", n_train);
