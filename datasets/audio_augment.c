@@ -145,32 +145,37 @@ static double lerp(double lo, double hi, double u)
     return lo + u * (hi - lo);
 }
 
-/* The voice steps (speed, tempo, pitch, reverb) on `clip`, each into the other of the two
- * buffers; *res is clip itself when none applies. u: the nine values drawn for them. */
+/* The scratch buffer that is not `cur` (the latest result, or NULL: still the clip). */
+static float *other_buf(float *buf[2], const float *cur)
+{
+    return cur == buf[0] ? buf[1] : buf[0];
+}
+
+/* The voice steps (speed, tempo, pitch, reverb) on `clip`, each writing into the buffer the
+ * step before did not; *res is clip itself when none applies. u: the nine values drawn for
+ * them. */
 static qr_status voice_steps(const qr_audio_options *o, const float *clip, float *buf[2],
                              size_t L, const double *u, uint64_t ir_seed, const float **res)
 {
     const qr_audio_augment *a = &o->augment;
-    float *cur = NULL; /* the latest result, one of buf; NULL: still the clip */
+    float *cur = NULL, *y;
     qr_status s = QR_OK;
-#define SRC (cur ? cur : clip)
-#define NEXT (cur == buf[0] ? buf[1] : buf[0])
     if (u[0] < a->speed_prob) {
-        float *y = NEXT;
-        s = qr_audio_speed(SRC, y, L, lerp(a->speed_min, a->speed_max, u[1]), o->quality,
-                           o->crop);
+        y = other_buf(buf, cur);
+        s = qr_audio_speed(cur ? cur : clip, y, L, lerp(a->speed_min, a->speed_max, u[1]),
+                           o->quality, o->crop);
         cur = y;
     }
     if (s == QR_OK && u[2] < a->tempo_prob) {
-        float *y = NEXT;
-        s = qr_audio_tempo(SRC, y, L, o->sample_rate, lerp(a->tempo_min, a->tempo_max, u[3]),
-                           o->crop);
+        y = other_buf(buf, cur);
+        s = qr_audio_tempo(cur ? cur : clip, y, L, o->sample_rate,
+                           lerp(a->tempo_min, a->tempo_max, u[3]), o->crop);
         cur = y;
     }
     if (s == QR_OK && u[4] < a->pitch_prob) {
-        float *y = NEXT;
-        s = qr_audio_pitch(SRC, y, L, o->sample_rate, lerp(a->pitch_min, a->pitch_max, u[5]),
-                           o->quality, o->crop);
+        y = other_buf(buf, cur);
+        s = qr_audio_pitch(cur ? cur : clip, y, L, o->sample_rate,
+                           lerp(a->pitch_min, a->pitch_max, u[5]), o->quality, o->crop);
         cur = y;
     }
     if (s == QR_OK && u[6] < a->reverb_prob) {
@@ -179,8 +184,6 @@ static qr_status voice_steps(const qr_audio_options *o, const float *clip, float
         s = qr_audio_reverb(cur, L, o->sample_rate, lerp(a->rt60_min, a->rt60_max, u[7]),
                             lerp(a->drr_min, a->drr_max, u[8]), ir_seed);
     }
-#undef SRC
-#undef NEXT
     *res = cur ? cur : clip;
     return s;
 }
