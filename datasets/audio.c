@@ -100,6 +100,7 @@ QR_API void qr_audio_options_default(qr_audio_options *o)
     o->augment.band_low_max = 400.0;
     o->augment.band_high_min = 3000.0;
     o->augment.band_high_max = 3800.0;
+    o->augment.band_order = 2;
     o->augment.speed_min = 0.9;
     o->augment.speed_max = 1.1;
     o->augment.tempo_min = 0.9;
@@ -205,6 +206,11 @@ QR_API qr_status qr_audio_options_check(const qr_audio_options *o, qr_error *err
                             "be ordered with 0 < low_hz < high_hz < sample_rate / 2 = %g",
                             a->band_low_min, a->band_low_max, a->band_high_min,
                             a->band_high_max, o->sample_rate / 2.0);
+    if (a->band_prob > 0.0 &&
+        !(a->band_order >= 2 && a->band_order <= 8 && a->band_order % 2 == 0))
+        return qr_error_set(err, QR_ERR_CONFIG,
+                            "audio: augment.bandlimit.order = %d is not 2, 4, 6 or 8",
+                            a->band_order);
     qr_status s = augment_voice_check(a, err);
     if (s != QR_OK)
         return s;

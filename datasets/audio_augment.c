@@ -90,12 +90,12 @@ typedef struct biquad {
     double x1, x2, y1, y2;     /* direct form I state */
 } biquad;
 
-/* RBJ cookbook low-pass (hp = 0) or high-pass (hp = 1) at f0 with Q = 1/√2 (Butterworth). */
-static void biquad_init(biquad *q, double fs, double f0, int hp)
+/* RBJ cookbook low-pass (hp = 0) or high-pass (hp = 1) at f0 with quality Q. */
+static void biquad_init(biquad *q, double fs, double f0, double Q, int hp)
 {
     const double pi = 3.14159265358979323846;
     double w0 = 2.0 * pi * f0 / fs, c = cos(w0);
-    double alpha = sin(w0) / (2.0 * (1.0 / sqrt(2.0)));
+    double alpha = sin(w0) / (2.0 * Q);
     double a0 = 1.0 + alpha;
     double b = hp ? (1.0 + c) / 2.0 : (1.0 - c) / 2.0;
     q->b0 = b / a0;
@@ -116,18 +116,38 @@ static double biquad_step(biquad *q, double x)
     return y;
 }
 
+QR_API qr_status qr_audio_bandpass_order(float *x, size_t n, double sample_rate, double low_hz,
+                                         double high_hz, int order)
+{
+    if (!(sample_rate > 0.0 && low_hz > 0.0 && low_hz < high_hz &&
+          high_hz < sample_rate / 2.0) || (n && !x) || order < 2 || order > 8 || order % 2)
+        return QR_ERR_ARG;
+    /* a Butterworth of order N as N/2 biquads with Q_k = 1 / (2·cos((2k − 1)·π / (2N))) */
+    const double pi = 3.14159265358979323846;
+    biquad hp[4], lp[4];
+    int m = order / 2;
+    for (int k = 0; k < m; k++) {
+        /* order 2: the expression of the first version, so its copies keep their bits */
+        double Q = order == 2 ? 1.0 / sqrt(2.0)
+                              : 1.0 / (2.0 * cos((2.0 * k + 1.0) * pi / (2.0 * order)));
+        biquad_init(&hp[k], sample_rate, low_hz, Q, 1);
+        biquad_init(&lp[k], sample_rate, high_hz, Q, 0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        double v = (double)x[i];
+        for (int k = 0; k < m; k++)
+            v = biquad_step(&hp[k], v);
+        for (int k = 0; k < m; k++)
+            v = biquad_step(&lp[k], v);
+        x[i] = (float)v;
+    }
+    return QR_OK;
+}
+
 QR_API qr_status qr_audio_bandpass(float *x, size_t n, double sample_rate, double low_hz,
                                    double high_hz)
 {
-    if (!(sample_rate > 0.0 && low_hz > 0.0 && low_hz < high_hz &&
-          high_hz < sample_rate / 2.0) || (n && !x))
-        return QR_ERR_ARG;
-    biquad hp, lp;
-    biquad_init(&hp, sample_rate, low_hz, 1);
-    biquad_init(&lp, sample_rate, high_hz, 0);
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)biquad_step(&lp, biquad_step(&hp, (double)x[i]));
-    return QR_OK;
+    return qr_audio_bandpass_order(x, n, sample_rate, low_hz, high_hz, 2);
 }
 
 /* ---- copies ---------------------------------------------------------------------------- */
@@ -251,7 +271,8 @@ static qr_status augment_clip(const qr_audio_options *o, const noise_set *ns, co
     if (u_band < a->band_prob) {
         double lo = a->band_low_min + u_low * (a->band_low_max - a->band_low_min);
         double hi = a->band_high_min + u_high * (a->band_high_max - a->band_high_min);
-        (void)qr_audio_bandpass(out, L, o->sample_rate, lo, hi); /* checked with the options */
+        /* checked with the options */
+        (void)qr_audio_bandpass_order(out, L, o->sample_rate, lo, hi, a->band_order);
     }
     return QR_OK;
 }
@@ -294,6 +315,8 @@ qr_status qr_audio_augment_all(qr_audio_loader *ld, const qr_audio_cache_dirs *c
             qr_audio_key_printf(&key, "bandlimit %.17g low %.17g %.17g high %.17g %.17g\n",
                                 a->band_prob, a->band_low_min, a->band_low_max,
                                 a->band_high_min, a->band_high_max);
+        if (a->band_prob > 0.0 && a->band_order != 2) /* absent at 2, the order before it */
+            qr_audio_key_printf(&key, "bandlimit order %d\n", a->band_order);
         /* likewise for the voice steps (the crop rule and resampler are in the base key);
          * "v1": bump when audio_stretch.c or audio_reverb.c change their numerics */
         if (a->speed_prob > 0.0)

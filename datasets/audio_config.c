@@ -83,15 +83,21 @@ static qr_status parse_mfcc(const cJSON *m, qr_mfcc_config *c, const char *where
 static qr_status parse_bandlimit(const cJSON *b, qr_audio_augment *g, double sample_rate,
                                  const char *where, qr_error *err)
 {
-    static const char *const keys[] = {"prob", "low_hz", "high_hz", NULL};
+    static const char *const keys[] = {"prob", "low_hz", "high_hz", "order", NULL};
     qr_status s;
+    size_t order = (size_t)g->band_order;
     if ((s = qr_json_check_keys(b, keys, where, P_BAND, err)) ||
         (s = qr_json_get_double(b, "prob", 0, 1, &g->band_prob, where, P_BAND, err)) ||
         (s = get_range(b, "low_hz", 0, 192000, &g->band_low_min, &g->band_low_max, where, P_BAND,
                        err)) ||
         (s = get_range(b, "high_hz", 0, 192000, &g->band_high_min, &g->band_high_max, where,
-                       P_BAND, err)))
+                       P_BAND, err)) ||
+        (s = qr_json_get_size(b, "order", 2, 8, &order, where, P_BAND, err)))
         return s;
+    if (order % 2)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '" P_BAND ".order' = %zu must be even (2, 4, "
+                            "6 or 8)", where, order);
+    g->band_order = (int)order;
     if (!(g->band_low_min > 0.0))
         return qr_error_set(err, QR_ERR_CONFIG, "%s: '" P_BAND ".low_hz' must start above 0 Hz "
                             "(got %g)", where, g->band_low_min);

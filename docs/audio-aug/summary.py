@@ -5,7 +5,7 @@ import csv
 import statistics
 import sys
 
-ORDER = ["default", "bandlimit", "speed-tempo", "pitch", "reverb", "all"]
+ORDER = ["default", "bandlimit", "bandlimit8", "speed-tempo", "pitch", "reverb", "all"]
 
 
 def cell(v):

@@ -103,6 +103,14 @@ QR_API qr_status qr_audio_room_ir(float *h, size_t n, double sample_rate, double
  * @return QR_OK, QR_ERR_ARG (as qr_audio_room_ir; rt60 > 10 s), QR_ERR_NOMEM. */
 QR_API qr_status qr_audio_reverb(float *x, size_t n, double sample_rate, double rt60,
                                  double drr_db, uint64_t seed);
+/* As qr_audio_bandpass with Butterworth sections of `order` (2, 4, 6 or 8; 2 is
+ * qr_audio_bandpass) each: order/2 biquads at the same cutoff with
+ * Q_k = 1 / (2·cos((2k − 1)·π / (2·order))), k = 1 .. order/2, so that
+ * |H_hp(f)|² = 1 / (1 + (tan(π·low/fs) / tan(π·f/fs))^(2·order)) and likewise the low-pass;
+ * 6·order dB per octave outside the band. @return QR_OK, QR_ERR_ARG (as qr_audio_bandpass;
+ * another order). */
+QR_API qr_status qr_audio_bandpass_order(float *x, size_t n, double sample_rate, double low_hz,
+                                         double high_hz, int order);
 /* out[0..len) = x[0..n) cropped or zero-padded by `crop`. out must not overlap x. */
 QR_API void qr_audio_fit(const float *x, size_t n, float *out, size_t len, qr_audio_crop crop);
 
@@ -238,7 +246,8 @@ typedef enum qr_audio_on_error {
  *          against the clip's power (floored at 1e-6, −60 dBFS, so silent clips get
  *          noise at a level), and added
  *   gain   times 10^(g/20), g uniform in [gain_min, gain_max] dB; no clipping
- *   band   with probability band_prob: qr_audio_bandpass with low uniform in
+ *   band   with probability band_prob: qr_audio_bandpass_order (band_order) with low
+ *          uniform in
  *          [band_low_min, band_low_max] Hz and high uniform in [band_high_min,
  *          band_high_max] Hz (a telephone-like channel; off by default)
  * Before the shift (so on the voice, not the noise), each off by default and applied to
@@ -266,6 +275,7 @@ typedef struct qr_audio_augment {
     double band_low_min, band_low_max;   /* Hz; 200, 400 (0 < min <= max) */
     double band_high_min, band_high_max; /* Hz; 3000, 3800 (band_low_max < min <= max <
                                             sample_rate / 2, checked when band_prob > 0) */
+    int band_order;              /* Butterworth order of each edge: 2, 4, 6, 8; 2 */
     double speed_prob;           /* [0, 1]; 0 (off) */
     double speed_min, speed_max; /* factor; 0.9, 1.1 (within [0.5, 2]) */
     double tempo_prob;           /* [0, 1]; 0 (off) */
