@@ -100,7 +100,51 @@ QR_API void qr_audio_options_default(qr_audio_options *o)
     o->augment.band_low_max = 400.0;
     o->augment.band_high_min = 3000.0;
     o->augment.band_high_max = 3800.0;
+    o->augment.band_order = 2;
+    o->augment.speed_min = 0.9;
+    o->augment.speed_max = 1.1;
+    o->augment.tempo_min = 0.9;
+    o->augment.tempo_max = 1.1;
+    o->augment.pitch_min = -2.0;
+    o->augment.pitch_max = 2.0;
+    o->augment.rt60_min = 0.2;
+    o->augment.rt60_max = 0.8;
+    o->augment.drr_min = 0.0;
+    o->augment.drr_max = 10.0;
     o->cache = 1;
+}
+
+/* A step's probability in [0, 1] and, when it is on, its range ordered within [min, max]. */
+static qr_status step_check(const char *name, double prob, const char *what, double lo,
+                            double hi, double min, double max, int open_min, qr_error *err)
+{
+    if (!(prob >= 0.0 && prob <= 1.0))
+        return qr_error_set(err, QR_ERR_CONFIG, "audio: augment.%s.prob = %g is outside [0, 1]",
+                            name, prob);
+    if (prob > 0.0 && !((open_min ? lo > min : lo >= min) && lo <= hi && hi <= max))
+        return qr_error_set(err, QR_ERR_CONFIG, "audio: augment.%s.%s [%g, %g] must be ordered "
+                            "within %s%g, %g]", name, what, lo, hi, open_min ? "(" : "[", min,
+                            max);
+    return QR_OK;
+}
+
+static qr_status augment_voice_check(const qr_audio_augment *a, qr_error *err)
+{
+    qr_status s;
+    if ((s = step_check("speed", a->speed_prob, "factor", a->speed_min, a->speed_max, 0.5, 2.0,
+                        0, err)) ||
+        (s = step_check("tempo", a->tempo_prob, "factor", a->tempo_min, a->tempo_max, 0.5, 2.0,
+                        0, err)) ||
+        (s = step_check("pitch", a->pitch_prob, "semitones", a->pitch_min, a->pitch_max, -12.0,
+                        12.0, 0, err)) ||
+        (s = step_check("reverb", a->reverb_prob, "rt60_s", a->rt60_min, a->rt60_max, 0.0, 2.0,
+                        1, err)))
+        return s;
+    if (a->reverb_prob > 0.0 && !(a->drr_min >= -20.0 && a->drr_min <= a->drr_max &&
+                                  a->drr_max <= 40.0))
+        return qr_error_set(err, QR_ERR_CONFIG, "audio: augment.reverb.drr_db [%g, %g] must be "
+                            "ordered within [-20, 40]", a->drr_min, a->drr_max);
+    return QR_OK;
 }
 
 QR_API qr_status qr_audio_options_check(const qr_audio_options *o, qr_error *err)
@@ -162,6 +206,14 @@ QR_API qr_status qr_audio_options_check(const qr_audio_options *o, qr_error *err
                             "be ordered with 0 < low_hz < high_hz < sample_rate / 2 = %g",
                             a->band_low_min, a->band_low_max, a->band_high_min,
                             a->band_high_max, o->sample_rate / 2.0);
+    if (a->band_prob > 0.0 &&
+        !(a->band_order >= 2 && a->band_order <= 8 && a->band_order % 2 == 0))
+        return qr_error_set(err, QR_ERR_CONFIG,
+                            "audio: augment.bandlimit.order = %d is not 2, 4, 6 or 8",
+                            a->band_order);
+    qr_status s = augment_voice_check(a, err);
+    if (s != QR_OK)
+        return s;
     if ((unsigned)o->frontend > QR_FRONTEND_INT)
         return qr_error_set(err, QR_ERR_CONFIG, "audio: frontend out of range");
     qr_mfcc_config mc = o->mfcc;

@@ -1,5 +1,5 @@
-/* Pass 5 of the audio loader: augmented copies of the training clips (shift, noise, gain,
- * band-limiting), and the band-pass filter. */
+/* Pass 5 of the audio loader: augmented copies of the training clips (speed, tempo, pitch,
+ * reverberation, shift, noise, gain, band-limiting), and the band-pass filter. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,12 +90,12 @@ typedef struct biquad {
     double x1, x2, y1, y2;     /* direct form I state */
 } biquad;
 
-/* RBJ cookbook low-pass (hp = 0) or high-pass (hp = 1) at f0 with Q = 1/√2 (Butterworth). */
-static void biquad_init(biquad *q, double fs, double f0, int hp)
+/* RBJ cookbook low-pass (hp = 0) or high-pass (hp = 1) at f0 with quality Q. */
+static void biquad_init(biquad *q, double fs, double f0, double Q, int hp)
 {
     const double pi = 3.14159265358979323846;
     double w0 = 2.0 * pi * f0 / fs, c = cos(w0);
-    double alpha = sin(w0) / (2.0 * (1.0 / sqrt(2.0)));
+    double alpha = sin(w0) / (2.0 * Q);
     double a0 = 1.0 + alpha;
     double b = hp ? (1.0 + c) / 2.0 : (1.0 - c) / 2.0;
     q->b0 = b / a0;
@@ -116,18 +116,38 @@ static double biquad_step(biquad *q, double x)
     return y;
 }
 
+QR_API qr_status qr_audio_bandpass_order(float *x, size_t n, double sample_rate, double low_hz,
+                                         double high_hz, int order)
+{
+    if (!(sample_rate > 0.0 && low_hz > 0.0 && low_hz < high_hz &&
+          high_hz < sample_rate / 2.0) || (n && !x) || order < 2 || order > 8 || order % 2)
+        return QR_ERR_ARG;
+    /* a Butterworth of order N as N/2 biquads with Q_k = 1 / (2·cos((2k − 1)·π / (2N))) */
+    const double pi = 3.14159265358979323846;
+    biquad hp[4], lp[4];
+    int m = order / 2;
+    for (int k = 0; k < m; k++) {
+        /* order 2: the expression of the first version, so its copies keep their bits */
+        double Q = order == 2 ? 1.0 / sqrt(2.0)
+                              : 1.0 / (2.0 * cos((2.0 * k + 1.0) * pi / (2.0 * order)));
+        biquad_init(&hp[k], sample_rate, low_hz, Q, 1);
+        biquad_init(&lp[k], sample_rate, high_hz, Q, 0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        double v = (double)x[i];
+        for (int k = 0; k < m; k++)
+            v = biquad_step(&hp[k], v);
+        for (int k = 0; k < m; k++)
+            v = biquad_step(&lp[k], v);
+        x[i] = (float)v;
+    }
+    return QR_OK;
+}
+
 QR_API qr_status qr_audio_bandpass(float *x, size_t n, double sample_rate, double low_hz,
                                    double high_hz)
 {
-    if (!(sample_rate > 0.0 && low_hz > 0.0 && low_hz < high_hz &&
-          high_hz < sample_rate / 2.0) || (n && !x))
-        return QR_ERR_ARG;
-    biquad hp, lp;
-    biquad_init(&hp, sample_rate, low_hz, 1);
-    biquad_init(&lp, sample_rate, high_hz, 0);
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)biquad_step(&lp, biquad_step(&hp, (double)x[i]));
-    return QR_OK;
+    return qr_audio_bandpass_order(x, n, sample_rate, low_hz, high_hz, 2);
 }
 
 /* ---- copies ---------------------------------------------------------------------------- */
@@ -140,9 +160,58 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-/* One augmented copy of `clip` into `out` (both L), drawn from `r` (see audio.h). */
-static void augment_clip(const qr_audio_options *o, const noise_set *ns, const float *clip,
-                         float *out, size_t L, qr_rng *r)
+static double lerp(double lo, double hi, double u)
+{
+    return lo + u * (hi - lo);
+}
+
+/* The scratch buffer that is not `cur` (the latest result, or NULL: still the clip). */
+static float *other_buf(float *buf[2], const float *cur)
+{
+    return cur == buf[0] ? buf[1] : buf[0];
+}
+
+/* The voice steps (speed, tempo, pitch, reverb) on `clip`, each writing into the buffer the
+ * step before did not; *res is clip itself when none applies. u: the nine values drawn for
+ * them. */
+static qr_status voice_steps(const qr_audio_options *o, const float *clip, float *buf[2],
+                             size_t L, const double *u, uint64_t ir_seed, const float **res)
+{
+    const qr_audio_augment *a = &o->augment;
+    float *cur = NULL, *y;
+    qr_status s = QR_OK;
+    if (u[0] < a->speed_prob) {
+        y = other_buf(buf, cur);
+        s = qr_audio_speed(cur ? cur : clip, y, L, lerp(a->speed_min, a->speed_max, u[1]),
+                           o->quality, o->crop);
+        cur = y;
+    }
+    if (s == QR_OK && u[2] < a->tempo_prob) {
+        y = other_buf(buf, cur);
+        s = qr_audio_tempo(cur ? cur : clip, y, L, o->sample_rate,
+                           lerp(a->tempo_min, a->tempo_max, u[3]), o->crop);
+        cur = y;
+    }
+    if (s == QR_OK && u[4] < a->pitch_prob) {
+        y = other_buf(buf, cur);
+        s = qr_audio_pitch(cur ? cur : clip, y, L, o->sample_rate,
+                           lerp(a->pitch_min, a->pitch_max, u[5]), o->quality, o->crop);
+        cur = y;
+    }
+    if (s == QR_OK && u[6] < a->reverb_prob) {
+        if (!cur)
+            cur = memcpy(buf[0], clip, L * sizeof *clip);
+        s = qr_audio_reverb(cur, L, o->sample_rate, lerp(a->rt60_min, a->rt60_max, u[7]),
+                            lerp(a->drr_min, a->drr_max, u[8]), ir_seed);
+    }
+    *res = cur ? cur : clip;
+    return s;
+}
+
+/* One augmented copy of `clip` into `out` (both L), drawn from `r` (see audio.h); buf: two
+ * scratch clips (L). */
+static qr_status augment_clip(const qr_audio_options *o, const noise_set *ns, const float *clip,
+                              float *out, size_t L, float *buf[2], qr_rng *r)
 {
     const qr_audio_augment *a = &o->augment;
     double u_shift = qr_rng_uniform_d(r), u_noise = qr_rng_uniform_d(r);
@@ -151,6 +220,15 @@ static void augment_clip(const qr_audio_options *o, const noise_set *ns, const f
     /* drawn after the others, so copies without band-limiting are what they were before */
     double u_band = qr_rng_uniform_d(r), u_low = qr_rng_uniform_d(r);
     double u_high = qr_rng_uniform_d(r);
+    /* and so on for the voice steps: speed (whether, factor), tempo (2), pitch (2),
+     * reverb (whether, rt60, drr), then the impulse response's seed */
+    double u_voice[9];
+    for (size_t i = 0; i < 9; i++)
+        u_voice[i] = qr_rng_uniform_d(r);
+    uint64_t ir_seed = qr_rng_u64(r);
+    qr_status s = voice_steps(o, clip, buf, L, u_voice, ir_seed, &clip);
+    if (s != QR_OK)
+        return s;
 
     long S = (long)floor(a->time_shift * o->sample_rate);
     if ((size_t)S >= L)
@@ -193,8 +271,10 @@ static void augment_clip(const qr_audio_options *o, const noise_set *ns, const f
     if (u_band < a->band_prob) {
         double lo = a->band_low_min + u_low * (a->band_low_max - a->band_low_min);
         double hi = a->band_high_min + u_high * (a->band_high_max - a->band_high_min);
-        (void)qr_audio_bandpass(out, L, o->sample_rate, lo, hi); /* checked with the options */
+        /* checked with the options */
+        (void)qr_audio_bandpass_order(out, L, o->sample_rate, lo, hi, a->band_order);
     }
+    return QR_OK;
 }
 
 /* The random stream of copy `k` of a file: from the seed, the file's name and k only. */
@@ -220,7 +300,8 @@ qr_status qr_audio_augment_all(qr_audio_loader *ld, const qr_audio_cache_dirs *c
     qr_buf key = {0};
     unsigned char *status = calloc(rows ? rows : 1, 1);
     float *x = calloc(rows && row ? rows * row : 1, sizeof *x);
-    qr_status s = status && x ? QR_OK : qr_audio_nomem(ld);
+    float *buf[2] = {malloc(ld->L * sizeof(float)), malloc(ld->L * sizeof(float))};
+    qr_status s = status && x && buf[0] && buf[1] ? QR_OK : qr_audio_nomem(ld);
     if (s == QR_OK && a->noise_dir && a->noise_prob > 0.0)
         s = noise_list(ld, &ns, &names, &nn);
     if (s == QR_OK) {
@@ -234,6 +315,23 @@ qr_status qr_audio_augment_all(qr_audio_loader *ld, const qr_audio_cache_dirs *c
             qr_audio_key_printf(&key, "bandlimit %.17g low %.17g %.17g high %.17g %.17g\n",
                                 a->band_prob, a->band_low_min, a->band_low_max,
                                 a->band_high_min, a->band_high_max);
+        if (a->band_prob > 0.0 && a->band_order != 2) /* absent at 2, the order before it */
+            qr_audio_key_printf(&key, "bandlimit order %d\n", a->band_order);
+        /* likewise for the voice steps (the crop rule and resampler are in the base key);
+         * "v1": bump when audio_stretch.c or audio_reverb.c change their numerics */
+        if (a->speed_prob > 0.0)
+            qr_audio_key_printf(&key, "speed v1 %.17g %.17g %.17g\n", a->speed_prob,
+                                a->speed_min, a->speed_max);
+        if (a->tempo_prob > 0.0)
+            qr_audio_key_printf(&key, "tempo v1 %.17g %.17g %.17g\n", a->tempo_prob,
+                                a->tempo_min, a->tempo_max);
+        if (a->pitch_prob > 0.0)
+            qr_audio_key_printf(&key, "pitch v1 %.17g %.17g %.17g\n", a->pitch_prob,
+                                a->pitch_min, a->pitch_max);
+        if (a->reverb_prob > 0.0)
+            qr_audio_key_printf(&key, "reverb v1 %.17g rt60 %.17g %.17g drr %.17g %.17g\n",
+                                a->reverb_prob, a->rt60_min, a->rt60_max, a->drr_min,
+                                a->drr_max);
         qr_audio_key_printf(&key, "train %zu\n", n_train);
         for (size_t j = 0; j < n_train; j++)
             qr_audio_key_printf(&key, "%zu\n", train[j]);
@@ -256,7 +354,12 @@ qr_status qr_audio_augment_all(qr_audio_loader *ld, const qr_audio_cache_dirs *c
             for (size_t k = 0; k < K && s == QR_OK; k++) {
                 qr_rng r;
                 copy_rng(&r, o->seed, ld->files[i].rel, k + 1);
-                augment_clip(o, &ns, ld->clip, ld->work, ld->L, &r);
+                s = augment_clip(o, &ns, ld->clip, ld->work, ld->L, buf, &r);
+                if (s != QR_OK) {
+                    s = qr_error_set(ld->err, s, "%s: augmenting copy %zu failed (%s)",
+                                     ld->files[i].path, k + 1, qr_strerror(s));
+                    break;
+                }
                 s = qr_audio_features_of(ld, ld->work, x + (k * n_train + j) * row);
             }
         }
@@ -268,6 +371,8 @@ qr_status qr_audio_augment_all(qr_audio_loader *ld, const qr_audio_cache_dirs *c
     qr_audio_free_strs(names, nn);
     noise_free(&ns);
     qr_buf_free(&key);
+    free(buf[0]);
+    free(buf[1]);
     free(status);
     if (s != QR_OK) {
         free(x);

@@ -12,6 +12,10 @@
 #define P_MFCC "data.audio.mfcc"
 #define P_AUG "data.audio.augment"
 #define P_BAND "data.audio.augment.bandlimit"
+#define P_SPEED "data.audio.augment.speed"
+#define P_TEMPO "data.audio.augment.tempo"
+#define P_PITCH "data.audio.augment.pitch"
+#define P_REVERB "data.audio.augment.reverb"
 
 /* A path key: absent or null leaves *out NULL; a string is resolved (malloc'd). */
 static qr_status get_path(const cJSON *obj, const char *key, qr_path_resolver resolve,
@@ -79,15 +83,21 @@ static qr_status parse_mfcc(const cJSON *m, qr_mfcc_config *c, const char *where
 static qr_status parse_bandlimit(const cJSON *b, qr_audio_augment *g, double sample_rate,
                                  const char *where, qr_error *err)
 {
-    static const char *const keys[] = {"prob", "low_hz", "high_hz", NULL};
+    static const char *const keys[] = {"prob", "low_hz", "high_hz", "order", NULL};
     qr_status s;
+    size_t order = (size_t)g->band_order;
     if ((s = qr_json_check_keys(b, keys, where, P_BAND, err)) ||
         (s = qr_json_get_double(b, "prob", 0, 1, &g->band_prob, where, P_BAND, err)) ||
         (s = get_range(b, "low_hz", 0, 192000, &g->band_low_min, &g->band_low_max, where, P_BAND,
                        err)) ||
         (s = get_range(b, "high_hz", 0, 192000, &g->band_high_min, &g->band_high_max, where,
-                       P_BAND, err)))
+                       P_BAND, err)) ||
+        (s = qr_json_get_size(b, "order", 2, 8, &order, where, P_BAND, err)))
         return s;
+    if (order % 2)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '" P_BAND ".order' = %zu must be even (2, 4, "
+                            "6 or 8)", where, order);
+    g->band_order = (int)order;
     if (!(g->band_low_min > 0.0))
         return qr_error_set(err, QR_ERR_CONFIG, "%s: '" P_BAND ".low_hz' must start above 0 Hz "
                             "(got %g)", where, g->band_low_min);
@@ -102,12 +112,65 @@ static qr_status parse_bandlimit(const cJSON *b, qr_audio_augment *g, double sam
     return QR_OK;
 }
 
+/* A voice step {"prob": p, <range>: [lo, hi]} (speed, tempo, pitch): the range within
+ * [min, max]. */
+static qr_status parse_step(const cJSON *v, const char *range, double min, double max,
+                            double *prob, double *lo, double *hi, const char *where,
+                            const char *path, qr_error *err)
+{
+    const char *keys[] = {"prob", range, NULL};
+    qr_status s;
+    if ((s = qr_json_check_keys(v, keys, where, path, err)) ||
+        (s = qr_json_get_double(v, "prob", 0, 1, prob, where, path, err)) ||
+        (s = get_range(v, range, min, max, lo, hi, where, path, err)))
+        return s;
+    return QR_OK;
+}
+
+/* "reverb": {"prob": p, "rt60_s": [lo, hi], "drr_db": [lo, hi]}. */
+static qr_status parse_reverb(const cJSON *v, qr_audio_augment *g, const char *where,
+                              qr_error *err)
+{
+    static const char *const keys[] = {"prob", "rt60_s", "drr_db", NULL};
+    qr_status s;
+    if ((s = qr_json_check_keys(v, keys, where, P_REVERB, err)) ||
+        (s = qr_json_get_double(v, "prob", 0, 1, &g->reverb_prob, where, P_REVERB, err)) ||
+        (s = get_range(v, "rt60_s", 0, 2, &g->rt60_min, &g->rt60_max, where, P_REVERB, err)) ||
+        (s = get_range(v, "drr_db", -20, 40, &g->drr_min, &g->drr_max, where, P_REVERB, err)))
+        return s;
+    if (!(g->rt60_min > 0.0))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '" P_REVERB ".rt60_s' must start above 0 s "
+                            "(got %g)", where, g->rt60_min);
+    return QR_OK;
+}
+
+/* The voice steps of "augment" that are present. */
+static qr_status parse_voice(const cJSON *a, qr_audio_augment *g, const char *where,
+                             qr_error *err)
+{
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(a, "speed");
+    const cJSON *te = cJSON_GetObjectItemCaseSensitive(a, "tempo");
+    const cJSON *pi = cJSON_GetObjectItemCaseSensitive(a, "pitch");
+    const cJSON *rv = cJSON_GetObjectItemCaseSensitive(a, "reverb");
+    qr_status s;
+    if ((sp && (s = parse_step(sp, "factor", 0.5, 2, &g->speed_prob, &g->speed_min,
+                               &g->speed_max, where, P_SPEED, err))) ||
+        (te && (s = parse_step(te, "factor", 0.5, 2, &g->tempo_prob, &g->tempo_min,
+                               &g->tempo_max, where, P_TEMPO, err))) ||
+        (pi && (s = parse_step(pi, "semitones", -12, 12, &g->pitch_prob, &g->pitch_min,
+                               &g->pitch_max, where, P_PITCH, err))) ||
+        (rv && (s = parse_reverb(rv, g, where, err))))
+        return s;
+    return QR_OK;
+}
+
 static qr_status parse_augment(const cJSON *a, qr_audio_augment *g, double sample_rate,
                                qr_path_resolver resolve, char **noise_dir, const char *where,
                                qr_error *err)
 {
     static const char *const keys[] = {"copies", "time_shift", "noise_dir", "noise_prob",
-                                       "snr_db", "gain_db", "bandlimit", NULL};
+                                       "snr_db", "gain_db", "bandlimit", "speed", "tempo",
+                                       "pitch", "reverb", NULL};
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(a, "bandlimit");
     qr_status s;
     if ((s = qr_json_check_keys(a, keys, where, P_AUG, err)) ||
@@ -117,7 +180,8 @@ static qr_status parse_augment(const cJSON *a, qr_audio_augment *g, double sampl
         (s = qr_json_get_double(a, "noise_prob", 0, 1, &g->noise_prob, where, P_AUG, err)) ||
         (s = get_range(a, "snr_db", -100, 100, &g->snr_min, &g->snr_max, where, P_AUG, err)) ||
         (s = get_range(a, "gain_db", -60, 60, &g->gain_min, &g->gain_max, where, P_AUG, err)) ||
-        (b && (s = parse_bandlimit(b, g, sample_rate, where, err))))
+        (b && (s = parse_bandlimit(b, g, sample_rate, where, err))) ||
+        (s = parse_voice(a, g, where, err)))
         return s;
     return QR_OK;
 }

@@ -30,6 +30,7 @@ int main(void)
     srunner_add_suite(sr, qr_suite_optim());
     srunner_add_suite(sr, qr_suite_csv());
     srunner_add_suite(sr, qr_suite_audio());
+    srunner_add_suite(sr, qr_suite_audio_voice());
     srunner_add_suite(sr, qr_suite_frontend());
     srunner_add_suite(sr, qr_suite_model());
     srunner_add_suite(sr, qr_suite_train());

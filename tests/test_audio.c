@@ -1636,6 +1636,59 @@ static double bandpass_db(double f, double fs, double lo, double hi)
     return 10.0 * log10(hp * lp);
 }
 
+/* The same for Butterworth edges of order N. */
+static double bandpass_order_db(double f, double fs, double lo, double hi, int N)
+{
+    double t = tan(PI * f / fs), tl = tan(PI * lo / fs), th = tan(PI * hi / fs);
+    double hp = 1.0 / (1.0 + pow(tl / t, 2 * N)), lp = 1.0 / (1.0 + pow(t / th, 2 * N));
+    return 10.0 * log10(hp * lp);
+}
+
+START_TEST(test_bandpass_order_response)
+{
+    /* orders 4 and 8 against the analytic response (−3 dB at the cutoffs, 6·N dB per
+     * octave); order 2 is qr_audio_bandpass bit for bit; odd or large orders are refused */
+    static const double freqs[] = {150.0, 250.0, 300.0, 1000.0, 3400.0, 4000.0, 5000.0};
+    static const int orders[] = {4, 8};
+    const size_t n = 32000;
+    float *x = alloc_f(n), *y = alloc_f(n);
+    for (size_t o = 0; o < 2; o++)
+        for (size_t k = 0; k < sizeof freqs / sizeof freqs[0]; k++) {
+            fill_sine(x, n, 16000.0, freqs[k], 0.5);
+            ck_assert_int_eq(qr_audio_bandpass_order(x, n, 16000.0, 300.0, 3400.0, orders[o]),
+                             QR_OK);
+            double p = 0.0;
+            for (size_t i = n / 2; i < n; i++)
+                p += (double)x[i] * x[i];
+            double got = 10.0 * log10(p / (double)(n / 2) / (0.5 * 0.5 / 2.0));
+            double want = bandpass_order_db(freqs[k], 16000.0, 300.0, 3400.0, orders[o]);
+            ck_assert_msg(fabs(got - want) < 0.05 + 0.002 * fabs(want),
+                          "order %d, %g Hz: %.4f dB, analytic %.4f dB", orders[o], freqs[k],
+                          got, want);
+            if (freqs[k] == 300.0 || freqs[k] == 3400.0)
+                ck_assert_msg(got < -2.9 && got > -3.3, "%g Hz: %g dB", freqs[k], got);
+        }
+    /* order 8 at 5 kHz: 10·log10(1 + (tan(π·5000/fs)/tan(π·3400/fs))^16) ≈ 44.6 dB */
+    fill_sine(x, n, 16000.0, 5000.0, 0.5);
+    ck_assert_int_eq(qr_audio_bandpass_order(x, n, 16000.0, 300.0, 3400.0, 8), QR_OK);
+    double p = 0.0;
+    for (size_t i = n / 2; i < n; i++)
+        p += (double)x[i] * x[i];
+    double got = 10.0 * log10(p / (double)(n / 2) / (0.5 * 0.5 / 2.0));
+    ck_assert_msg(got < -44.0 && got > -45.1, "order 8, 5 kHz: %g dB", got);
+    fill_sine(x, n, 16000.0, 440.0, 0.3);
+    memcpy(y, x, n * sizeof *x);
+    ck_assert_int_eq(qr_audio_bandpass_order(x, n, 16000.0, 250.0, 3000.0, 2), QR_OK);
+    ck_assert_int_eq(qr_audio_bandpass(y, n, 16000.0, 250.0, 3000.0), QR_OK);
+    ck_assert(memcmp(x, y, n * sizeof *x) == 0);
+    ck_assert_int_eq(qr_audio_bandpass_order(x, n, 16000.0, 250.0, 3000.0, 3), QR_ERR_ARG);
+    ck_assert_int_eq(qr_audio_bandpass_order(x, n, 16000.0, 250.0, 3000.0, 10), QR_ERR_ARG);
+    ck_assert_int_eq(qr_audio_bandpass_order(x, n, 16000.0, 250.0, 3000.0, 0), QR_ERR_ARG);
+    free(x);
+    free(y);
+}
+END_TEST
+
 START_TEST(test_bandpass_response)
 {
     /* 1 s tones at 16 kHz through 300–3400 Hz; the gain is measured over the second half
@@ -1778,6 +1831,17 @@ START_TEST(test_augment_bandlimit)
     c = load_ok(&o);
     ck_assert_int_eq(c.st.cache_augment, QR_AUDIO_CACHE_MISS);
     splits_free(&c);
+    o.augment.band_order = 8; /* another order: another key and other copies */
+    c = load_ok(&o);
+    ck_assert_int_eq(c.st.cache_augment, QR_AUDIO_CACHE_MISS);
+    splits e = load_ok(&o);
+    ck_assert_int_eq(e.st.cache_augment, QR_AUDIO_CACHE_HIT);
+    splits_free(&e);
+    o.augment.band_order = 2;
+    e = load_ok(&o);
+    ck_assert(memcmp(c.train.x + 2 * row, e.train.x + 2 * row, 8 * row * 4) != 0);
+    splits_free(&e);
+    splits_free(&c);
     splits_free(&b);
 
     /* the option rules */
@@ -1790,6 +1854,9 @@ START_TEST(test_augment_bandlimit)
     o.augment.band_high_max = 3800;
     o.augment.band_low_max = 3500;
     expect_fail(&o, QR_ERR_CONFIG, "augment.bandlimit", "ordered");
+    o.augment.band_low_max = 400;
+    o.augment.band_order = 5;
+    expect_fail(&o, QR_ERR_CONFIG, "augment.bandlimit.order = 5", NULL);
     o.augment.band_prob = 0; /* off: the ranges are not used, not checked */
     splits d = load_ok(&o);
     ck_assert(memcmp(d.train.x, off.train.x, 2 * row * 4) == 0);
@@ -1811,7 +1878,10 @@ START_TEST(test_config_audio)
              " \"validation_split\": 0.34, \"test_split\": 0,"
              " \"mfcc\": {\"n_mfcc\": 10, \"window\": \"hamming\"},"
              " \"augment\": {\"copies\": 1, \"snr_db\": [0, 10], \"bandlimit\":"
-             " {\"prob\": 0.25, \"low_hz\": [250, 350], \"high_hz\": [3100, 3500]}}}},"
+             " {\"prob\": 0.25, \"low_hz\": [250, 350], \"high_hz\": [3100, 3500], \"order\": 6},"
+             " \"speed\": {\"prob\": 0.5, \"factor\": [0.95, 1.05]}, \"tempo\": {\"prob\": 0.4},"
+             " \"pitch\": {\"semitones\": [-1, 3]}, \"reverb\": {\"prob\": 0.3, \"rt60_s\":"
+             " [0.1, 0.5], \"drr_db\": [-3, 6]}}}},"
              " \"model\": [{\"type\": \"flatten\"}, {\"type\": \"dense\"}]}",
              dir);
     char *cfg = tl_write_file(dir, "kws.json", json);
@@ -1827,7 +1897,16 @@ START_TEST(test_config_audio)
     ck_assert(c.audio->augment.snr_min == 0 && c.audio->augment.snr_max == 10);
     ck_assert(c.audio->augment.band_prob == 0.25 && c.audio->augment.band_low_min == 250 &&
               c.audio->augment.band_low_max == 350 && c.audio->augment.band_high_min == 3100 &&
-              c.audio->augment.band_high_max == 3500);
+              c.audio->augment.band_high_max == 3500 && c.audio->augment.band_order == 6);
+    ck_assert(c.audio->augment.speed_prob == 0.5 && c.audio->augment.speed_min == 0.95 &&
+              c.audio->augment.speed_max == 1.05);
+    ck_assert(c.audio->augment.tempo_prob == 0.4 && c.audio->augment.tempo_min == 0.9 &&
+              c.audio->augment.tempo_max == 1.1);
+    ck_assert(c.audio->augment.pitch_prob == 0 && c.audio->augment.pitch_min == -1 &&
+              c.audio->augment.pitch_max == 3);
+    ck_assert(c.audio->augment.reverb_prob == 0.3 && c.audio->augment.rt60_min == 0.1 &&
+              c.audio->augment.rt60_max == 0.5 && c.audio->augment.drr_min == -3 &&
+              c.audio->augment.drr_max == 6);
     qr_split_data d;
     ck_assert_msg(qr_train_load_data(&c, &d, &err) == QR_OK, "%s", err.msg);
     ck_assert_uint_eq(d.train.t, 94);
@@ -1862,6 +1941,30 @@ START_TEST(test_config_audio)
         {"\"root\": \"x\", \"augment\": {\"bandlimit\": {\"high_hz\": [3000, 4000]}}, "
          "\"sample_rate\": 8000", "'data.audio.augment.bandlimit.high_hz' [3000, 4000] must lie "
          "below the Nyquist frequency 4000 Hz"},
+        {"\"root\": \"x\", \"augment\": {\"bandlimit\": {\"order\": 3}}",
+         "'data.audio.augment.bandlimit.order' = 3 must be even"},
+        {"\"root\": \"x\", \"augment\": {\"bandlimit\": {\"order\": 10}}",
+         "'data.audio.augment.bandlimit.order'"},
+        {"\"root\": \"x\", \"augment\": {\"speed\": {\"prob\": 2}}",
+         "'data.audio.augment.speed.prob'"},
+        {"\"root\": \"x\", \"augment\": {\"speed\": {\"factor\": [1.1, 0.9]}}",
+         "'data.audio.augment.speed.factor' must be [low, high] with 0.5 <= low <= high <= 2"},
+        {"\"root\": \"x\", \"augment\": {\"tempo\": {\"factor\": [0.3, 1]}}",
+         "'data.audio.augment.tempo.factor'"},
+        {"\"root\": \"x\", \"augment\": {\"tempo\": {\"rate\": 1}}",
+         "'data.audio.augment.tempo.rate'"},
+        {"\"root\": \"x\", \"augment\": {\"pitch\": {\"semitones\": [-13, 0]}}",
+         "'data.audio.augment.pitch.semitones'"},
+        {"\"root\": \"x\", \"augment\": {\"pitch\": 1}",
+         "data.audio.augment.pitch: expected an object"},
+        {"\"root\": \"x\", \"augment\": {\"reverb\": {\"rt60_s\": [0, 0.5]}}",
+         "'data.audio.augment.reverb.rt60_s' must start above 0 s"},
+        {"\"root\": \"x\", \"augment\": {\"reverb\": {\"rt60_s\": [0.2, 3]}}",
+         "'data.audio.augment.reverb.rt60_s'"},
+        {"\"root\": \"x\", \"augment\": {\"reverb\": {\"drr_db\": [5, 1]}}",
+         "'data.audio.augment.reverb.drr_db'"},
+        {"\"root\": \"x\", \"augment\": {\"reverb\": {\"prob\": -1}}",
+         "'data.audio.augment.reverb.prob'"},
         {"\"root\": \"x\", \"mfcc\": {\"n_mfcc\": 50}", "n_mfcc = 50"},
         {"\"root\": 3", "'data.audio.root' must be a path"},
         {"\"manifest\": null", "give one of 'data.audio.root'"},
@@ -1931,6 +2034,7 @@ Suite *qr_suite_audio(void)
     tcase_add_test(tc, test_augment_noise_snr);
     tcase_add_test(tc, test_augment_shift);
     tcase_add_test(tc, test_bandpass_response);
+    tcase_add_test(tc, test_bandpass_order_response);
     tcase_add_test(tc, test_augment_bandlimit);
     suite_add_tcase(s, tc);
     return s;

@@ -67,6 +67,50 @@ typedef enum qr_audio_crop {
  * @return QR_OK, or QR_ERR_ARG unless 0 < low_hz < high_hz < sample_rate / 2 (x unchanged) */
 QR_API qr_status qr_audio_bandpass(float *x, size_t n, double sample_rate, double low_hz,
                                    double high_hz);
+/* Speed change (a tape played faster): x resampled by 1/factor with libsamplerate's
+ * converter q, so the duration is divided by factor and every frequency multiplied by it;
+ * the round(n/factor) samples are refitted to n by `crop` (qr_audio_fit) into y.
+ * @return QR_OK, QR_ERR_ARG (factor outside [0.25, 4], NULL buffers, x and y overlapping),
+ *         QR_ERR_NOMEM, QR_ERR_FORMAT (libsamplerate failed). */
+QR_API qr_status qr_audio_speed(const float *x, float *y, size_t n, double factor,
+                                qr_audio_quality q, qr_audio_crop crop);
+/* Tempo change (duration without pitch): WSOLA time-scaling by factor (> 1 faster, so
+ * shorter) with Hann windows of W = 2·H samples, H = round(0.016·sample_rate), at a
+ * synthesis hop of H (the windows sum to 1), each analysis frame moved by up to ±H/2
+ * from its nominal place round(k·H·factor) − H to the offset whose first H samples best
+ * correlate with the H samples that follow the previous frame's overlap (its natural
+ * continuation; ties keep the nominal place). The round(n/factor)
+ * samples are refitted to n by `crop` into y. Frequencies stay (a 1 kHz tone stays 1 kHz).
+ * @return QR_OK, QR_ERR_ARG (factor outside [0.25, 4], sample_rate < 1000, NULL or
+ *         overlapping buffers), QR_ERR_NOMEM. */
+QR_API qr_status qr_audio_tempo(const float *x, float *y, size_t n, double sample_rate,
+                                double factor, qr_audio_crop crop);
+/* Pitch shift by `semitones` (duration kept): qr_audio_tempo by 1/r, then qr_audio_speed by
+ * r, r = 2^(semitones/12); every frequency is multiplied by r, y has n samples.
+ * @return as qr_audio_tempo and qr_audio_speed (semitones outside [-24, 24]: QR_ERR_ARG). */
+QR_API qr_status qr_audio_pitch(const float *x, float *y, size_t n, double sample_rate,
+                                double semitones, qr_audio_quality q, qr_audio_crop crop);
+/* A synthetic room impulse response h[0..n): the direct path h[0] = 1, then a diffuse
+ * tail h[i] = g·z_i·10^(−3·i/(rt60·sample_rate)) (i >= 1), z_i standard normal from a
+ * qr_rng seeded with `seed`, so the tail's amplitude falls by 60 dB in rt60 seconds; g
+ * makes the direct-to-reverberant ratio 10·log10(h[0]² / Σ_{i>=1} h[i]²) = drr_db over the
+ * n samples. @return QR_OK, QR_ERR_ARG (n < 2, rt60 <= 0, non-finite values). */
+QR_API qr_status qr_audio_room_ir(float *h, size_t n, double sample_rate, double rt60,
+                                  double drr_db, uint64_t seed);
+/* Reverberation in place: x[0..n) convolved with qr_audio_room_ir of
+ * ceil(rt60·sample_rate) + 1 samples (to −60 dB), the first n output samples kept (the tail
+ * past the end is cut); an FFT convolution (FFTW, single precision).
+ * @return QR_OK, QR_ERR_ARG (as qr_audio_room_ir; rt60 > 10 s), QR_ERR_NOMEM. */
+QR_API qr_status qr_audio_reverb(float *x, size_t n, double sample_rate, double rt60,
+                                 double drr_db, uint64_t seed);
+/* As qr_audio_bandpass with Butterworth sections of `order` (2, 4, 6 or 8; 2 is
+ * qr_audio_bandpass) each: order/2 biquads at the same cutoff with
+ * Q_k = 1 / (2·cos((2k − 1)·π / (2·order))), k = 1 .. order/2, so that
+ * |H_hp(f)|² = 1 / (1 + (tan(π·low/fs) / tan(π·f/fs))^(2·order)) and likewise the low-pass;
+ * 6·order dB per octave outside the band. @return QR_OK, QR_ERR_ARG (as qr_audio_bandpass;
+ * another order). */
+QR_API qr_status qr_audio_bandpass_order(float *x, size_t n, double sample_rate, double low_hz,
+                                         double high_hz, int order);
 /* out[0..len) = x[0..n) cropped or zero-padded by `crop`. out must not overlap x. */
 QR_API void qr_audio_fit(const float *x, size_t n, float *out, size_t len, qr_audio_crop crop);
 
@@ -202,9 +246,22 @@ typedef enum qr_audio_on_error {
  *          against the clip's power (floored at 1e-6, −60 dBFS, so silent clips get
  *          noise at a level), and added
  *   gain   times 10^(g/20), g uniform in [gain_min, gain_max] dB; no clipping
- *   band   with probability band_prob: qr_audio_bandpass with low uniform in
+ *   band   with probability band_prob: qr_audio_bandpass_order (band_order) with low
+ *          uniform in
  *          [band_low_min, band_low_max] Hz and high uniform in [band_high_min,
  *          band_high_max] Hz (a telephone-like channel; off by default)
+ * Before the shift (so on the voice, not the noise), each off by default and applied to
+ * the fitted clip, refitted to the clip's length by its crop rule:
+ *   speed  with probability speed_prob: qr_audio_speed, factor uniform in [speed_min,
+ *          speed_max]
+ *   tempo  with probability tempo_prob: qr_audio_tempo, factor uniform in [tempo_min,
+ *          tempo_max]
+ *   pitch  with probability pitch_prob: qr_audio_pitch, uniform in [pitch_min, pitch_max]
+ *          semitones
+ *   reverb with probability reverb_prob: qr_audio_reverb, rt60 uniform in [rt60_min,
+ *          rt60_max] s, drr uniform in [drr_min, drr_max] dB, the IR's seed from the stream
+ * Their random values are drawn after the band-limit ones, so copies without them are the
+ * bytes they were before these options existed.
  * All random values are drawn for every copy even when a step is off, so switching one
  * step does not change the others. */
 typedef struct qr_audio_augment {
@@ -218,6 +275,16 @@ typedef struct qr_audio_augment {
     double band_low_min, band_low_max;   /* Hz; 200, 400 (0 < min <= max) */
     double band_high_min, band_high_max; /* Hz; 3000, 3800 (band_low_max < min <= max <
                                             sample_rate / 2, checked when band_prob > 0) */
+    int band_order;              /* Butterworth order of each edge: 2, 4, 6, 8; 2 */
+    double speed_prob;           /* [0, 1]; 0 (off) */
+    double speed_min, speed_max; /* factor; 0.9, 1.1 (within [0.5, 2]) */
+    double tempo_prob;           /* [0, 1]; 0 (off) */
+    double tempo_min, tempo_max; /* factor; 0.9, 1.1 (within [0.5, 2]) */
+    double pitch_prob;           /* [0, 1]; 0 (off) */
+    double pitch_min, pitch_max; /* semitones; −2, 2 (within [−12, 12]) */
+    double reverb_prob;          /* [0, 1]; 0 (off) */
+    double rt60_min, rt60_max;   /* seconds; 0.2, 0.8 (within (0, 2]) */
+    double drr_min, drr_max;     /* dB; 0, 10 (within [−20, 40]) */
 } qr_audio_augment;
 
 typedef void (*qr_audio_warn_fn)(void *user, const char *msg);
