@@ -193,7 +193,17 @@ typedef struct qrt_codegen_meta {
     const char *const *class_names;/* n_outputs names in label order, or NULL ("0", "1", …) */
     const char *model_file;        /* the source model's file name, or NULL */
     const char *model_hash;        /* its SHA-256 in hex, or NULL */
+    int form;                      /* qrt_codegen_form of the layer code */
 } qrt_codegen_meta;
+
+/* The form of a compiled model's layer code. Both compute the same bits. */
+typedef enum qrt_codegen_form {
+    /* every layer written out for its own dimensions, inline in NAME_push/_logits
+     * (export/qrt_codegen_spec.c); the descriptor form for a layer kind it lacks */
+    QRT_CODEGEN_SPECIALIZED = 0,
+    /* const descriptors and calls of the generic layers (qrt_dense_run, qrt_gru_step, …) */
+    QRT_CODEGEN_DESCRIPTORS = 1
+} qrt_codegen_form;
 
 /* qrt_builder_write_compiled, and: the class names (<name>_class_names, <NAME>_N_CLASSES),
  * the weight bit-widths per layer (<NAME>_WEIGHT_BITS), the source model's name and hash, and
