@@ -175,10 +175,12 @@ qrt_status qrt_builder_write_c(const uint8_t *blob, size_t len, const char *name
                                const char *c_path, const char *h_path, const char *generator);
 
 /* Write a compiled model for a blob (export/qrt_codegen.c): `c_path` holds the blob's
- * device tensors as const arrays and const layer descriptors (qrt_layer.h), and the
- * functions <name>_reset, <name>_push, <name>_logits, <name>_run, which call the layers in
- * straight line on caller memory of <NAME>_MEM_WORDS int32 words (the scratch layout of
- * qrt_stream); `h_path` declares them with <NAME>_SEQ_LEN, _N_FEATURES, _N_OUTPUTS, _IN_MAX,
+ * device tensors as const arrays and the functions <name>_reset, <name>_push, <name>_logits,
+ * <name>_run on caller memory of <NAME>_MEM_WORDS int32 words (the scratch layout of
+ * qrt_stream), in the specialized form (QRT_CODEGEN_SPECIALIZED: each layer's loops inline,
+ * its dimensions constants; export/qrt_codegen_spec.c); qrt_builder_write_compiled_ex can ask
+ * for the descriptor form (const layer descriptors, qrt_layer.h, and calls of the generic
+ * layers in straight line). `h_path` declares them with <NAME>_SEQ_LEN, _N_FEATURES, _N_OUTPUTS, _IN_MAX,
  * _MEM_WORDS, _GENERATOR. Link with qrt_kernels.c and qrt_layer.c only: no loader, no
  * interpreter, and the linker keeps just the kernels the model uses. The blob is validated
  * with qrt_model_load first (its error is returned); the result equals qrt_run bit for bit.

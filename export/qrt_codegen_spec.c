@@ -17,22 +17,32 @@
 #include "qrt_layer.h"
 #include "qrt_sparse.h"
 
+/* Whether this file writes layer r: a kind and flags it knows (a layer kind or option added
+ * to the runtime later falls back to the descriptor form until it is added here). */
+static int layer_supported(const qrt_layer_rec *r)
+{
+    switch (r->kind) {
+    case QRT_LAYER_CONV1D:
+        return r->flags == QRT_PAD_VALID || r->flags == QRT_PAD_CAUSAL;
+    case QRT_LAYER_GRU:
+        return (r->flags & ~QRT_FLAG_RETURN_SEQ) == 0u;
+    case QRT_LAYER_DENSE:
+    case QRT_LAYER_BATCHNORM:
+    case QRT_LAYER_RELU:
+    case QRT_LAYER_PRELU:
+        return r->flags == 0u;
+    default:
+        return 0;
+    }
+}
+
 int qrt_codegen_spec_supported(const uint8_t *blob, const qrt_model *m)
 {
     uint32_t off = m->layers_off;
     for (uint32_t i = 0; i < m->n_layers; i++) {
         const qrt_layer_rec *r = (const qrt_layer_rec *)(const void *)(blob + off);
-        switch (r->kind) {
-        case QRT_LAYER_DENSE:
-        case QRT_LAYER_CONV1D:
-        case QRT_LAYER_BATCHNORM:
-        case QRT_LAYER_RELU:
-        case QRT_LAYER_PRELU:
-        case QRT_LAYER_GRU:
-            break;
-        default:
+        if (!layer_supported(r))
             return 0;
-        }
         off += (uint32_t)qrt_rec_size(r);
     }
     return 1;

@@ -18,7 +18,7 @@ static const char help[] =
     "  DIR/model.qrt           the binary model (load with qrt_model_load)\n"
     "  DIR/model.c, model.h    the same bytes as const, 8-byte aligned C arrays and NAME_load()\n"
     "  DIR/model_compiled.c, model_compiled.h\n"
-    "                          the compiled model: const tensors and straight-line layer calls\n"
+    "                          the compiled model: const tensors and each layer's code\n"
     "                          (NAME_reset, NAME_push, NAME_logits, NAME_run), the input\n"
     "                          transform from raw integer samples (NAME_quantize_frame; a float\n"
     "                          one behind NAME_FLOAT_INPUT), the class names, weight bit-widths\n"
