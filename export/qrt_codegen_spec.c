@@ -1,13 +1,16 @@
 /* qrt codegen, specialized form — the body of a compiled model with every layer written out
  * for its own dimensions (host only): const tensors in the narrowest C type that holds them,
- * and NAME_reset/_push/_logits with each layer's loop inline, its bounds, row lengths,
+ * and NAME_reset/_push/_logits with each layer's loops inline, its bounds, row lengths,
  * per-tensor requantization and output bound as constants. No descriptors and no dispatch:
  * the compiler folds what the generic layers (runtime/qrt_layer.c) look up at run time, and
  * links only the kernels the model calls. The arithmetic is the layers' own, step for step:
- * the same dot-product kernels, qrt_requant, clamps in the same order, qrt_gru_gates; the
- * same working-memory layout and buffer choices as qrt_stream (qrt_run.c). Layer kinds this
- * file does not know make qrt_codegen_spec_supported() false, and the writer then emits the
- * descriptor form (qrt_codegen.c). */
+ * the same dot products (8-bit rows inline, other widths the runtime's kernels), qrt_requant,
+ * clamps in the same order, qrt_gru_gates; the same working-memory layout and state as
+ * qrt_stream (qrt_run.c). Three exact rewrites: a ReLU after a dense layer, a convolution or
+ * a batch norm is folded into its store; a clamp is left out where the bound of the layer's
+ * input proves it idle; a first convolution takes the clamped frame straight into its
+ * window. Layer kinds or options this file does not know make qrt_codegen_spec_supported()
+ * false, and the writer then emits the descriptor form (qrt_codegen.c). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
