@@ -27,7 +27,7 @@ DEV=("$RT/qrt_kernels.c" "$RT/qrt_layer.c" "$RT/qrt_sparse.c" "$RT/qrt_model.c" 
 
 EXP="$ROOT/export"
 cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I"$RT" -I"$EXP" "$ROOT/bench/mcu_bts_gen.c" \
-    "${DEV[@]}" "$EXP/qrt_host.c" "$EXP/qrt_builder.c" "$EXP/qrt_codegen.c" "$EXP/qrt_sparse_host.c" -lm -o "$OUT/mcu_bts_gen"
+    "${DEV[@]}" "$EXP/qrt_host.c" "$EXP/qrt_builder.c" "$EXP/qrt_codegen.c" "$EXP/qrt_codegen_spec.c" "$EXP/qrt_sparse_host.c" -lm -o "$OUT/mcu_bts_gen"
 "$OUT/mcu_bts_gen" "$OUT" >"$OUT/gen.txt"
 
 expect() { sed -n "s/^#define $1 \(-\{0,1\}[0-9]*\)L\{0,1\}.*/\1/p" "$OUT/bts_input.h"; }

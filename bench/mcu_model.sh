@@ -12,7 +12,8 @@
 # cframe = the same step compiled, cwindow = a whole window compiled (reset, SEQ_LEN pushes,
 # logits). Inputs are pseudo-random frames made on the fly. Every device result must equal
 # the host build of the same bench (printed "ok"). Prints a markdown table: "model" is the
-# blob (interpreter) or the compiled model's own symbols (tensors, descriptors, functions);
+# blob (interpreter) or the compiled model's own symbols (tensors, functions, and the layer
+# descriptors of the --compiled descriptors form);
 # "runtime" the runtime's functions and tables; flash also holds the bench glue (~150 B).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -940,7 +940,9 @@ QR_API qr_status qr_export_write_ex(const uint8_t *blob, size_t len, const char 
             if (!(p[i] = qr_file_set_add(&x, gen_files[i], err)))
                 s = QR_ERR_NOMEM;
         qrt_codegen_meta meta = {raw_scale, opt ? opt->class_names : NULL, base,
-                                 hash[0] ? hash : NULL};
+                                 hash[0] ? hash : NULL,
+                                 opt && opt->compiled_descriptors ? QRT_CODEGEN_DESCRIPTORS
+                                                                  : QRT_CODEGEN_SPECIALIZED};
         if (s != QR_OK) {
             /* no place to write to */
         } else if (qrt_builder_write_file(blob, len, p[0]) != QRT_OK)

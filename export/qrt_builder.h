@@ -175,10 +175,12 @@ qrt_status qrt_builder_write_c(const uint8_t *blob, size_t len, const char *name
                                const char *c_path, const char *h_path, const char *generator);
 
 /* Write a compiled model for a blob (export/qrt_codegen.c): `c_path` holds the blob's
- * device tensors as const arrays and const layer descriptors (qrt_layer.h), and the
- * functions <name>_reset, <name>_push, <name>_logits, <name>_run, which call the layers in
- * straight line on caller memory of <NAME>_MEM_WORDS int32 words (the scratch layout of
- * qrt_stream); `h_path` declares them with <NAME>_SEQ_LEN, _N_FEATURES, _N_OUTPUTS, _IN_MAX,
+ * device tensors as const arrays and the functions <name>_reset, <name>_push, <name>_logits,
+ * <name>_run on caller memory of <NAME>_MEM_WORDS int32 words (the scratch layout of
+ * qrt_stream), in the specialized form (QRT_CODEGEN_SPECIALIZED: each layer's loops inline,
+ * its dimensions constants; export/qrt_codegen_spec.c); qrt_builder_write_compiled_ex can ask
+ * for the descriptor form (const layer descriptors, qrt_layer.h, and calls of the generic
+ * layers in straight line). `h_path` declares them with <NAME>_SEQ_LEN, _N_FEATURES, _N_OUTPUTS, _IN_MAX,
  * _MEM_WORDS, _GENERATOR. Link with qrt_kernels.c and qrt_layer.c only: no loader, no
  * interpreter, and the linker keeps just the kernels the model uses. The blob is validated
  * with qrt_model_load first (its error is returned); the result equals qrt_run bit for bit.
@@ -193,7 +195,17 @@ typedef struct qrt_codegen_meta {
     const char *const *class_names;/* n_outputs names in label order, or NULL ("0", "1", …) */
     const char *model_file;        /* the source model's file name, or NULL */
     const char *model_hash;        /* its SHA-256 in hex, or NULL */
+    int form;                      /* qrt_codegen_form of the layer code */
 } qrt_codegen_meta;
+
+/* The form of a compiled model's layer code. Both compute the same bits. */
+typedef enum qrt_codegen_form {
+    /* every layer written out for its own dimensions, inline in NAME_push/_logits
+     * (export/qrt_codegen_spec.c); the descriptor form for a layer kind it lacks */
+    QRT_CODEGEN_SPECIALIZED = 0,
+    /* const descriptors and calls of the generic layers (qrt_dense_run, qrt_gru_step, …) */
+    QRT_CODEGEN_DESCRIPTORS = 1
+} qrt_codegen_form;
 
 /* qrt_builder_write_compiled, and: the class names (<name>_class_names, <NAME>_N_CLASSES),
  * the weight bit-widths per layer (<NAME>_WEIGHT_BITS), the source model's name and hash, and

@@ -187,10 +187,16 @@ void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre)
         rqh += mh->rq_step;
     }
 #endif
+    qrt_gru_gates(pre, h, nh);
+}
+
+void qrt_gru_gates(const int32_t *pre, int32_t *h, size_t nh)
+{
+    const int32_t *pn = pre + 2u * nh;
     for (size_t j = 0; j < nh; j++) {
         int32_t z = qrt_sigmoid_q16(pre[j]);
         int32_t rr = qrt_sigmoid_q16(pre[nh + j]);
-        int32_t n = qrt_tanh_q16(pre[h2 + j] + mul_q15(rr, pre[h3 + j]));
+        int32_t n = qrt_tanh_q16(pn[j] + mul_q15(rr, pn[nh + j]));
         /* (1 − z)·n + z·h: both products ≤ 2^30 and so is their sum */
         h[j] = ((QRT_ONE_Q15 - z) * n + z * h[j] + 16384) >> 15;
     }

@@ -89,6 +89,18 @@ void qrt_bn_run(const qrt_scale *l, const int32_t *x, int32_t *y);
 void qrt_prelu_run(const qrt_scale *l, const int32_t *x, int32_t *y);
 /* One GRU step: h (H, Q15) ← GRU(x (n_in), h); pre: 4H words of scratch. */
 void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre);
+/* The gates of a GRU step, once every row's pre-activation is in pre (4H, Q16): z rows,
+ * r rows (input + recurrent parts), the n rows' input parts, then their recurrent parts;
+ * updates h (H, Q15) in place. qrt_gru_step ends with it, and so do specialized compiled
+ * models (export/qrt_codegen_spec.c): one implementation of the nonlinear part. */
+void qrt_gru_gates(const int32_t *pre, int32_t *h, size_t nh);
+
+/* clamp(v, ±a): the bound every layer applies to its output (specialized compiled models
+ * inline it; the layers above use the same expression). */
+static inline int32_t qrt_clamp(int32_t v, int32_t a)
+{
+    return v > a ? a : (v < -a ? -a : v);
+}
 
 /* One input feature's transform from a raw integer sample (an int16 ADC count, say) to the
  * model's quantized input: the integer form of qrt_quantize_input (export/qrt_host.h) with

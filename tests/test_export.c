@@ -299,21 +299,35 @@ START_TEST(test_report_sizes)
     ck_assert_ptr_nonnull(strstr(text, "wine_cgru_blob"));
     ck_assert_ptr_nonnull(strstr(text, "qreg " QR_VERSION_STRING));
     ck_assert_ptr_nonnull(strstr(text, "const"));
-    /* the compiled model: descriptors and straight-line calls, stamped; no temp file left */
-    snprintf(path, sizeof path, "%s/model_compiled.c", dir);
-    f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    got = fread(text, 1, sizeof text - 1, f);
-    text[got] = '\0';
-    fclose(f);
-    ck_assert_ptr_nonnull(strstr(text, "int wine_cgru_push(int32_t *mem, const int32_t *frame)"));
-    ck_assert_ptr_nonnull(strstr(text, "static const qrt_gru wine_cgru_l2"));
-    ck_assert_ptr_nonnull(strstr(text, "qrt_gru_step(&wine_cgru_l2"));
-    ck_assert_ptr_nonnull(strstr(text, "qreg " QR_VERSION_STRING));
-    snprintf(path, sizeof path, "%s/model_compiled.h", dir);
-    ck_assert_int_eq(stat(path, &st), 0);
-    snprintf(path, sizeof path, "%s/model_compiled.c.tmp", dir);
-    ck_assert_int_ne(stat(path, &st), 0);
+    /* the compiled model: each layer's code specialized (the default), stamped; or with
+     * compiled_descriptors, descriptors and straight-line calls; no temp file left */
+    for (int form = 0; form < 2; form++) {
+        if (form) {
+            qr_export_write_options wo = {.compiled_descriptors = 1};
+            ck_assert_int_eq(qr_export_write_ex(blob, len, dir, "wine_cgru", &wo, &err), QR_OK);
+        }
+        snprintf(path, sizeof path, "%s/model_compiled.c", dir);
+        f = fopen(path, "r");
+        ck_assert_ptr_nonnull(f);
+        got = fread(text, 1, sizeof text - 1, f);
+        text[got] = '\0';
+        fclose(f);
+        ck_assert_ptr_nonnull(strstr(text, "int wine_cgru_push(int32_t *mem, const int32_t *frame)"));
+        if (form) {
+            ck_assert_ptr_nonnull(strstr(text, "static const qrt_gru wine_cgru_l2"));
+            ck_assert_ptr_nonnull(strstr(text, "qrt_gru_step(&wine_cgru_l2"));
+        } else {
+            ck_assert_ptr_null(strstr(text, "static const qrt_gru"));
+            ck_assert_ptr_nonnull(strstr(text, "wine_cgru_l2_wi["));
+            ck_assert_ptr_nonnull(strstr(text, "qrt_gru_gates(pre, mem + "));
+        }
+        ck_assert_ptr_nonnull(strstr(text, "qreg " QR_VERSION_STRING));
+        ck_assert_ptr_nonnull(strstr(text, "WINE_CGRU_EXPORT_STAMP"));
+        snprintf(path, sizeof path, "%s/model_compiled.h", dir);
+        ck_assert_int_eq(stat(path, &st), 0);
+        snprintf(path, sizeof path, "%s/model_compiled.c.tmp", dir);
+        ck_assert_int_ne(stat(path, &st), 0);
+    }
     /* a bad name is refused before anything is written */
     char *dir2 = tl_tmpdir();
     ck_assert_int_eq(qr_export_write(blob, len, dir2, "not an identifier", &err), QR_ERR_ARG);

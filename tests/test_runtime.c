@@ -2230,10 +2230,13 @@ static void compiled_input_check(FILE *drv, const char *name, const char *up,
 }
 
 /* A compiled model (qrt_builder_write_compiled) computes bit for bit what the interpreter
- * computes, whole sequences and frame by frame, for every layer kind and option: the test
- * writes the generated sources and a driver holding the interpreter's results, compiles them
- * with the host's cc against runtime/qrt_kernels.c, qrt_layer.c and (for the two pruned models
- * stored sparse) qrt_sparse.c only, and runs it. */
+ * computes, whole sequences and frame by frame, for every layer kind and option, in both forms
+ * (cmN: specialized, the default; cdN: descriptors): the test writes the generated sources and
+ * a driver holding the interpreter's results, compiles them with the host's cc against
+ * runtime/qrt_kernels.c, qrt_layer.c and (for the two pruned models stored sparse)
+ * qrt_sparse.c only, and runs it. The last input sequence of each model is ±in_max at random,
+ * which drives the layers into their clamps (the specialized form leaves out the clamps it
+ * proves idle). */
 START_TEST(test_compiled)
 {
     const char *src = getenv("QR_SRCDIR");
@@ -2242,9 +2245,10 @@ START_TEST(test_compiled)
         return;
     }
     trng r = {70};
-    fmodel ms[8];
+    enum { NM = 9 };
+    fmodel ms[NM];
     memset(ms, 0, sizeof ms);
-    int fold[8] = {1, 0, 0, 0, 0, 1, 0, 0};
+    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0};
     make_bts(&ms[0], &r, 8, 0);
     make_bts(&ms[1], &r, 4, 1); /* prelu, standalone batch norm (not folded) */
     ms[1].L[0].causal = 1;
@@ -2269,52 +2273,77 @@ START_TEST(test_compiled)
     make_bts(&ms[6], &r, 8, 0); /* pruned and stored sparse (bitmap) */
     make_bts(&ms[7], &r, 4, 1); /* pruned harder: run-length rows too */
     ms[6].sparse = ms[7].sparse = 1;
+    ms[8].t = 12, ms[8].f = 3; /* ReLUs after a dense layer and a batch norm in the head */
+    fm_add_gru(&ms[8], &r, 3, 5, 0, 8, 8);
+    fm_add_dense(&ms[8], &r, 5, 6, 8);
+    fm_add_act(&ms[8], &r, QRT_LAYER_RELU, 6);
+    fm_add_bn(&ms[8], &r, 6);
+    fm_add_act(&ms[8], &r, QRT_LAYER_RELU, 6);
+    fm_add_dense(&ms[8], &r, 6, 3, 4);
 
     FILE *drv = fopen("compiled_driver.c", "w");
     ck_assert_ptr_nonnull(drv);
     fprintf(drv, "#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n");
     char name[16], up[16], c[32], h[32];
-    const size_t n_x = 3;
-    for (int i = 0; i < 8; i++) {
+    const size_t n_x = 4;
+    for (int i = 0; i < NM; i++) {
         double *xs = rnd_inputs(&r, n_x * ms[i].t * ms[i].f, 2.0);
         fmodel_quantize(&ms[i], xs, n_x, fold[i]);
         if (ms[i].sparse)
             fm_prune(&ms[i], &r, i == 6 ? 0.6 : 0.9);
         size_t len;
         uint8_t *blob = fmodel_build(&ms[i], &len, QRT_OK);
-        snprintf(name, sizeof name, "cm%d", i);
-        snprintf(up, sizeof up, "CM%d", i);
-        snprintf(c, sizeof c, "cm%d.c", i);
-        snprintf(h, sizeof h, "cm%d.h", i);
-        ck_assert_int_eq(qrt_builder_write_compiled(blob, len, name, c, h, "qreg test"), QRT_OK);
-        if (ms[i].sparse) { /* the pruned models' matrices are walked by sparse row kernels */
-            char *text = slurp(c);
-            ck_assert_ptr_nonnull(text);
-            ck_assert_ptr_nonnull(strstr(text, i == 6 ? ".sdot = qrt_sdot_bm_s8" : ".sdot = qrt_sdot_"));
-            free(text);
-        }
-        fprintf(drv, "#include \"%s\"\n", h);
-        int32_t *xq = xcalloc(n_x * ms[i].t * ms[i].f, sizeof *xq);
-        for (size_t k = 0; k < n_x; k++) {
-            int32_t *q = quantize_x(&ms[i], xs + k * ms[i].t * ms[i].f);
-            memcpy(xq + k * ms[i].t * ms[i].f, q, ms[i].t * ms[i].f * sizeof *q);
+        size_t tf = ms[i].t * ms[i].f;
+        int32_t *xq = xcalloc(n_x * tf, sizeof *xq);
+        for (size_t k = 0; k + 1 < n_x; k++) {
+            int32_t *q = quantize_x(&ms[i], xs + k * tf);
+            memcpy(xq + k * tf, q, tf * sizeof *q);
             free(q);
         }
-        compiled_expect(drv, name, blob, len, xq, n_x);
-        compiled_check_fn(drv, name, up, n_x);
-        if (i == 0)
-            compiled_input_check(drv, name, up, blob, len, &r);
+        qrt_model qm;
+        ck_assert_int_eq(qrt_model_load(&qm, blob, len), QRT_OK);
+        for (size_t j = 0; j < tf; j++) /* the extreme sequence */
+            xq[(n_x - 1) * tf + j] = trng_u32(&r) & 1u ? qm.in_max : -qm.in_max;
+        for (int form = 0; form < 2; form++) {
+            snprintf(name, sizeof name, "c%c%d", form ? 'd' : 'm', i);
+            snprintf(up, sizeof up, "C%c%d", form ? 'D' : 'M', i);
+            snprintf(c, sizeof c, "%s.c", name);
+            snprintf(h, sizeof h, "%s.h", name);
+            if (form) {
+                qrt_codegen_meta meta = {0.0, NULL, NULL, NULL, QRT_CODEGEN_DESCRIPTORS};
+                ck_assert_int_eq(qrt_builder_write_compiled_ex(blob, len, name, c, h,
+                                                               "qreg test", &meta), QRT_OK);
+            } else {
+                ck_assert_int_eq(qrt_builder_write_compiled(blob, len, name, c, h, "qreg test"),
+                                 QRT_OK);
+            }
+            char *text = slurp(c);
+            ck_assert_ptr_nonnull(text);
+            /* the form asked for; the pruned models' matrices walked by sparse row kernels */
+            ck_assert_ptr_nonnull(strstr(text, form ? "static const qrt_" : "_OPAQUE(o)"));
+            if (ms[i].sparse)
+                ck_assert_ptr_nonnull(strstr(text, form ? (i == 6 ? ".sdot = qrt_sdot_bm_s8"
+                                                                  : ".sdot = qrt_sdot_")
+                                                        : (i == 6 ? "= qrt_sdot_bm_s8("
+                                                                  : "= qrt_sdot_")));
+            free(text);
+            fprintf(drv, "#include \"%s\"\n", h);
+            compiled_expect(drv, name, blob, len, xq, n_x);
+            compiled_check_fn(drv, name, up, n_x);
+            if (i == 0)
+                compiled_input_check(drv, name, up, blob, len, &r);
+        }
         free(xq);
         free(blob);
         free(xs);
         fm_free(&ms[i]);
     }
     fprintf(drv, "int main(void)\n{\n    int bad = 0;\n");
-    for (int i = 0; i < 8; i++)
-        fprintf(drv, "    bad += check_cm%d();\n", i);
-    fprintf(drv, "    bad += check_input_cm0();\n");
-    fprintf(drv, "    printf(\"compiled: %%s\\n\", bad ? \"MISMATCH\" : \"8 models identical\");\n"
-                 "    return bad != 0;\n}\n");
+    for (int i = 0; i < NM; i++)
+        fprintf(drv, "    bad += check_cm%d();\n    bad += check_cd%d();\n", i, i);
+    fprintf(drv, "    bad += check_input_cm0();\n    bad += check_input_cd0();\n");
+    fprintf(drv, "    printf(\"compiled: %%s\\n\", bad ? \"MISMATCH\" : \"%d models identical in "
+                 "both forms\");\n    return bad != 0;\n}\n", (int)NM);
     ck_assert_int_eq(fclose(drv), 0);
     /* a blob the loader refuses, or bad arguments: an error and nothing written */
     static uint64_t junk[8];
@@ -2331,7 +2360,8 @@ START_TEST(test_compiled)
         char cmd[4096];
         snprintf(cmd, sizeof cmd,
                  "cc -std=c99 -O1 -Wall -Wextra -Werror -DQRT_SMALL=%d -DQRT_HAVE_FLOAT -I'%s/runtime' -I. "
-                 "compiled_driver.c cm0.c cm1.c cm2.c cm3.c cm4.c cm5.c cm6.c cm7.c "
+                 "compiled_driver.c cm0.c cm1.c cm2.c cm3.c cm4.c cm5.c cm6.c cm7.c cm8.c "
+                 "cd0.c cd1.c cd2.c cd3.c cd4.c cd5.c cd6.c cd7.c cd8.c "
                  "'%s/runtime/qrt_kernels.c' '%s/runtime/qrt_layer.c' "
                  "'%s/runtime/qrt_sparse.c' -o compiled_driver && ./compiled_driver",
                  small, src, src, src, src);

@@ -12,13 +12,13 @@
 
 static const char help[] =
     "usage: qreg export MODEL.qrm --out DIR [--name NAME] [--sparse MODE] [--raw-scale S]\n"
-    "                  [--with-runtime] [--json]\n"
+    "                  [--compiled FORM] [--with-runtime] [--json]\n"
     "\n"
     "Write the integer model of a trained model for the freestanding device runtime:\n"
     "  DIR/model.qrt           the binary model (load with qrt_model_load)\n"
     "  DIR/model.c, model.h    the same bytes as const, 8-byte aligned C arrays and NAME_load()\n"
     "  DIR/model_compiled.c, model_compiled.h\n"
-    "                          the compiled model: const tensors and straight-line layer calls\n"
+    "                          the compiled model: const tensors and each layer's code\n"
     "                          (NAME_reset, NAME_push, NAME_logits, NAME_run), the input\n"
     "                          transform from raw integer samples (NAME_quantize_frame; a float\n"
     "                          one behind NAME_FLOAT_INPUT), the class names, weight bit-widths\n"
@@ -51,6 +51,12 @@ static const char help[] =
     "                a Cortex-M0+ from ~50 % zeros, bitmap is not); off: dense only. A blob\n"
     "                with a sparse matrix is format version 2, and a compiled model then\n"
     "                also needs runtime/qrt_sparse.c (docs/sparse.md)\n"
+    "  --compiled specialized|descriptors\n"
+    "                the form of model_compiled.c: specialized (default): each layer's code\n"
+    "                written out with its dimensions as constants, inline in NAME_push and\n"
+    "                NAME_logits (the smallest and fastest); descriptors: const layer\n"
+    "                descriptors and calls of the generic layers of qrt_layer.c. Both give\n"
+    "                the same results bit for bit (docs/runtime.md, \"Compiled models\")\n"
     "  --json        print the byte report as one JSON object: layers (from, kind, bits,\n"
     "                theory and actual tensors and bytes), totals, scratch bytes, files\n"
     "  -h, --help    this help\n";
@@ -207,6 +213,18 @@ int qr_cmd_export(int argc, char **argv)
             if (end == v || *end || !(wopt.raw_scale > 0.0) || wopt.raw_scale > 1e300) {
                 fprintf(stderr, "qreg export: --raw-scale: '%s' is not a positive number\n", v);
                 return 2;
+            }
+        } else if (qr_cli_opt(argc, argv, &i, "--compiled", &v)) {
+            if (v && strcmp(v, "specialized") == 0) {
+                wopt.compiled_descriptors = 0;
+            } else if (v && strcmp(v, "descriptors") == 0) {
+                wopt.compiled_descriptors = 1;
+            } else if (v) {
+                fprintf(stderr, "qreg export: --compiled: '%s' is not specialized or "
+                                "descriptors\n", v);
+                return 2;
+            } else {
+                goto bad;
             }
         } else if (strcmp(a, "--with-runtime") == 0) {
             with_runtime = 1;

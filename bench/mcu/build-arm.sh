@@ -91,7 +91,7 @@ for a in "$@"; do
         mkdir -p "$OUT/gen"
         ${HOSTCC:-cc} -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -I"$RT" -I"$ROOT/export" \
             "$ROOT/bench/mcu_bts_gen.c" "${SRCS[@]}" "$EXP/qrt_host.c" "$EXP/qrt_builder.c" \
-            "$EXP/qrt_codegen.c" "$EXP/qrt_sparse_host.c" -lm -o "$OUT/gen/mcu_bts_gen"
+            "$EXP/qrt_codegen.c" "$EXP/qrt_codegen_spec.c" "$EXP/qrt_sparse_host.c" -lm -o "$OUT/gen/mcu_bts_gen"
         "$OUT/gen/mcu_bts_gen" "$OUT/gen" >/dev/null
         EXTRA+=("$OUT/gen/bts_s8.c" "$OUT/gen/bts_s4.c" "$OUT/gen/bts_s1.c")
         EXTRA+=("$OUT/gen/bts_s8c.c" "$OUT/gen/bts_s4c.c" "$OUT/gen/bts_s1c.c")

@@ -102,6 +102,9 @@ typedef struct qr_export_write_options {
     const char *runtime_dir;         /* non-NULL: also copy the runtime files the model needs
                                         from this directory (qrt.h, …; qrt_sparse.c only for a
                                         sparse model) and write qrt.mk and qrt.cmake */
+    int compiled_descriptors;        /* 1: model_compiled.c as const layer descriptors and
+                                        calls of the generic layers; 0: each layer's code
+                                        specialized for its dimensions (smaller, faster) */
 } qr_export_write_options;
 
 /* qr_export_write with options. The files of one export are replaced as a set: everything is

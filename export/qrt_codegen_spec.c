@@ -1,0 +1,585 @@
+/* qrt codegen, specialized form — the body of a compiled model with every layer written out
+ * for its own dimensions (host only): const tensors in the narrowest C type that holds them,
+ * and NAME_reset/_push/_logits with each layer's loops inline, its bounds, row lengths,
+ * per-tensor requantization and output bound as constants. No descriptors and no dispatch:
+ * the compiler folds what the generic layers (runtime/qrt_layer.c) look up at run time, and
+ * links only the kernels the model calls. The arithmetic is the layers' own, step for step:
+ * the same dot products (8-bit rows inline, other widths the runtime's kernels), qrt_requant,
+ * clamps in the same order, qrt_gru_gates; the same working-memory layout and state as
+ * qrt_stream (qrt_run.c). Three exact rewrites: a ReLU after a dense layer, a convolution or
+ * a batch norm is folded into its store; a clamp is left out where the bound of the layer's
+ * input proves it idle; a first convolution takes the clamped frame straight into its
+ * window. Layer kinds or options this file does not know make qrt_codegen_spec_supported()
+ * false, and the writer then emits the descriptor form (qrt_codegen.c). */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "qrt_codegen_spec.h"
+#include "qrt_format.h"
+#include "qrt_layer.h"
+#include "qrt_sparse.h"
+
+/* Whether this file writes layer r: a kind and flags it knows (a layer kind or option added
+ * to the runtime later falls back to the descriptor form until it is added here). */
+static int layer_supported(const qrt_layer_rec *r)
+{
+    switch (r->kind) {
+    case QRT_LAYER_CONV1D:
+        return r->flags == QRT_PAD_VALID || r->flags == QRT_PAD_CAUSAL;
+    case QRT_LAYER_GRU:
+        return (r->flags & ~QRT_FLAG_RETURN_SEQ) == 0u;
+    case QRT_LAYER_DENSE:
+    case QRT_LAYER_BATCHNORM:
+    case QRT_LAYER_RELU:
+    case QRT_LAYER_PRELU:
+        return r->flags == 0u;
+    default:
+        return 0;
+    }
+}
+
+int qrt_codegen_spec_supported(const uint8_t *blob, const qrt_model *m)
+{
+    uint32_t off = m->layers_off;
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const qrt_layer_rec *r = (const qrt_layer_rec *)(const void *)(blob + off);
+        if (!layer_supported(r))
+            return 0;
+        off += (uint32_t)qrt_rec_size(r);
+    }
+    return 1;
+}
+
+/* What every emitter needs: the output, the C name prefix, the blob. */
+typedef struct spec {
+    FILE *fp;
+    const char *name, *up;   /* prefix of C names, and in upper case of macros */
+    const uint8_t *blob;
+} spec;
+
+static int32_t rd_i32(const uint8_t *p)
+{
+    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                     (uint32_t)p[3] << 24);
+}
+
+static const uint8_t *slot_data(const spec *g, const qrt_slot *s)
+{
+    return s->desc ? g->blob + s->offset : NULL;
+}
+
+/* ---- tensors ------------------------------------------------------------------------- */
+
+/* 8-bit dense rows are int8_t levels (read by the inline loop of emit_row_dot); every other
+ * weight tensor is bytes for a runtime kernel. */
+static int is_s8(const qrt_slot *s)
+{
+    unsigned t = QRT_SLOT_TYPE(s->desc);
+    return !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 8u;
+}
+
+/* Packed or sparse weight bytes as <name>_l<li>_<tag> (int8_t levels at 8 bits). */
+static void emit_bytes(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
+                       size_t nbytes)
+{
+    const uint8_t *p = slot_data(g, s);
+    unsigned t = QRT_SLOT_TYPE(s->desc);
+    if (is_s8(s)) {
+        fprintf(g->fp, "static const int8_t %s_l%u_%s[%zu] = { /* %u-bit levels, rows */", g->name,
+                li, tag, nbytes, t);
+        for (size_t i = 0; i < nbytes; i++)
+            fprintf(g->fp, "%s%d,", i % 16 ? " " : "\n    ", (int)(int8_t)p[i]);
+        fprintf(g->fp, "\n};\n");
+        return;
+    }
+    fprintf(g->fp, "static const uint8_t %s_l%u_%s[%zu] = { /* %u-bit levels, %s */", g->name,
+            li, tag, nbytes, QRT_T_IS_SPARSE(t) ? QRT_T_WBITS(t) : t,
+            !QRT_T_IS_SPARSE(t) ? "packed rows"
+            : QRT_T_WENC(t) == QRT_WENC_BITMAP ? "bitmap rows" : "run-length rows");
+    for (size_t i = 0; i < nbytes; i++)
+        fprintf(g->fp, "%s0x%02x,", i % 16 ? " " : "\n    ", (unsigned)p[i]);
+    fprintf(g->fp, "\n};\n");
+}
+
+/* The narrowest of int8_t, int16_t, int32_t that holds n values of the int32 array p. */
+static const char *narrow_type(const uint8_t *p, size_t n, size_t stride)
+{
+    int32_t lo = 0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t v = rd_i32(p + i * stride);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    if (lo >= INT8_MIN && hi <= INT8_MAX)
+        return "int8_t";
+    if (lo >= INT16_MIN && hi <= INT16_MAX)
+        return "int16_t";
+    return "int32_t";
+}
+
+/* An int32 vector slot (bias, offset) as <name>_l<li>_<tag>, in its narrowest type. */
+static void emit_vec(const spec *g, unsigned li, const char *tag, const qrt_slot *s)
+{
+    const uint8_t *p = slot_data(g, s);
+    if (p == NULL)
+        return;
+    size_t n = QRT_SLOT_COUNT(s->desc);
+    fprintf(g->fp, "static const %s %s_l%u_%s[%zu] = {", narrow_type(p, n, 4), g->name, li, tag,
+            n);
+    for (size_t i = 0; i < n; i++)
+        fprintf(g->fp, "%s%" PRId32 ",", i % 8 ? " " : "\n    ", rd_i32(p + 4 * i));
+    fprintf(g->fp, "\n};\n");
+}
+
+/* A requantization slot: one pair is folded into the code (nothing emitted); one per row is
+ * two arrays, the Q31 multipliers (<tag>m) and the shifts (<tag>s, int8_t: −31 … 30). */
+static void emit_rq(const spec *g, unsigned li, const char *tag, const qrt_slot *s)
+{
+    const uint8_t *p = slot_data(g, s);
+    size_t n = QRT_SLOT_COUNT(s->desc);
+    if (n <= 1u)
+        return;
+    fprintf(g->fp, "static const int32_t %s_l%u_%sm[%zu] = {", g->name, li, tag, n);
+    for (size_t i = 0; i < n; i++)
+        fprintf(g->fp, "%s%" PRId32 ",", i % 6 ? " " : "\n    ", rd_i32(p + 8 * i));
+    fprintf(g->fp, "\n};\nstatic const int8_t %s_l%u_%ss[%zu] = {", g->name, li, tag, n);
+    for (size_t i = 0; i < n; i++)
+        fprintf(g->fp, "%s%" PRId32 ",", i % 16 ? " " : "\n    ", rd_i32(p + 8 * i + 4));
+    fprintf(g->fp, "\n};\n");
+}
+
+/* Bytes of a weight slot: rows packed at the container width, or the sparse encoding's. */
+static size_t weight_bytes(const qrt_slot *s, uint32_t rows, uint32_t k)
+{
+    unsigned t = QRT_SLOT_TYPE(s->desc);
+    if (QRT_T_IS_SPARSE(t))
+        return QRT_SLOT_COUNT(s->desc);
+    return rows * QRT_ROW_BYTES(k, qrt_container_bits(t));
+}
+
+/* The tensors of one weight matrix: weights w, bias b, requantization rq. */
+static void emit_mat_data(const spec *g, unsigned li, const char *w, const char *b,
+                          const char *rq, const qrt_slot *sw, const qrt_slot *sb,
+                          const qrt_slot *srq, uint32_t rows, uint32_t k)
+{
+    emit_bytes(g, li, w, sw, weight_bytes(sw, rows, k));
+    emit_vec(g, li, b, sb);
+    emit_rq(g, li, rq, srq);
+}
+
+static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
+{
+    const qrt_slot *s = qrt_rec_slots(r);
+    switch (r->kind) {
+    case QRT_LAYER_DENSE:
+    case QRT_LAYER_CONV1D: {
+        uint32_t k = r->kind == QRT_LAYER_CONV1D ? (uint32_t)r->kernel * r->n_in : r->n_in;
+        fprintf(g->fp, "\n/* layer %u: %s, %" PRIu32 " -> %" PRIu32 " */\n", li,
+                r->kind == QRT_LAYER_DENSE ? "dense" : "conv1d", r->n_in, r->n_out);
+        emit_mat_data(g, li, "w", "b", "rq", &s[QRT_S_W], &s[QRT_S_BIAS], &s[QRT_S_RQ],
+                      r->n_out, k);
+        emit_vec(g, li, "off", &s[QRT_S_OFF]);
+        break;
+    }
+    case QRT_LAYER_GRU:
+        fprintf(g->fp, "\n/* layer %u: gru, %" PRIu32 " -> %" PRIu32 " */\n", li, r->n_in,
+                r->n_out);
+        emit_mat_data(g, li, "wi", "bi", "rqi", &s[QRT_S_GRU_WI], &s[QRT_S_GRU_BI],
+                      &s[QRT_S_GRU_RQI], 3u * r->n_out, r->n_in);
+        emit_mat_data(g, li, "wh", "bh", "rqh", &s[QRT_S_GRU_WH], &s[QRT_S_GRU_BH],
+                      &s[QRT_S_GRU_RQH], 3u * r->n_out, r->n_out);
+        break;
+    case QRT_LAYER_BATCHNORM:
+        fprintf(g->fp, "\n/* layer %u: batchnorm, %" PRIu32 " channels */\n", li, r->n_out);
+        emit_rq(g, li, "rq", &s[QRT_S_BN_RQ]);
+        emit_vec(g, li, "off", &s[QRT_S_BN_OFF]);
+        break;
+    case QRT_LAYER_PRELU:
+        fprintf(g->fp, "\n/* layer %u: prelu, %" PRIu32 " channels */\n", li, r->n_out);
+        emit_rq(g, li, "rq", &s[QRT_S_PRELU_RQ]);
+        break;
+    default: /* relu: no tensors */
+        break;
+    }
+}
+
+/* ---- code ----------------------------------------------------------------------------
+ * Buffers are C expressions: "mem + 21" (working memory), "frame", "logits". */
+
+/* "qrt_requant(ACC, mult, shift)" for row variable `row` of a requantization slot. */
+static void emit_requant(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
+                         const char *acc, const char *row)
+{
+    if (QRT_SLOT_COUNT(s->desc) > 1u) {
+        fprintf(g->fp, "qrt_requant(%s, %s_l%u_%sm[%s], %s_l%u_%ss[%s])", acc, g->name, li, tag,
+                row, g->name, li, tag, row);
+    } else {
+        const uint8_t *p = slot_data(g, s);
+        fprintf(g->fp, "qrt_requant(%s, %" PRId32 ", %" PRId32 ")", acc, rd_i32(p),
+                rd_i32(p + 4));
+    }
+}
+
+/* `int32_t ACC = W_row · X (+ bias[row]);` and W moved to the next row. 8-bit rows: an inline
+ * loop with the row length a constant (on a Cortex-M0+ smaller and faster than a call for
+ * rows this short); other widths: the runtime's kernel; sparse rows: the row walker. Integer
+ * sums in any order are the same: the loader proves every partial sum is within int32. */
+static void emit_row_dot(const spec *g, const char *ind, const char *acc, const char *w,
+                         const char *x, const qrt_slot *sw, uint32_t k, const char *bias)
+{
+    unsigned t = QRT_SLOT_TYPE(sw->desc);
+    FILE *fp = g->fp;
+    if (QRT_T_IS_SPARSE(t)) {
+        fprintf(fp, "%sint32_t %s;\n%s%s = qrt_sdot_%s_s%u(%s, %s, %" PRIu32 "u, &%s);\n", ind,
+                acc, ind, w, QRT_T_WENC(t) == QRT_WENC_BITMAP ? "bm" : "rle",
+                qrt_container_bits(QRT_T_WBITS(t)), w, x, k, acc);
+        if (bias)
+            fprintf(fp, "%s%s += %s;\n", ind, acc, bias);
+    } else if (is_s8(sw)) {
+        fprintf(fp, "%sint32_t %s = %s;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    %s += %s[i] * (%s)[i];\n%s%s += %" PRIu32 "u;\n",
+                ind, acc, bias ? bias : "0", ind, g->up, k, ind, acc, w, x, ind, w, k);
+    } else {
+        unsigned c = qrt_container_bits(t);
+        fprintf(fp, "%sint32_t %s = qrt_dot_s%u(%s, %s, %" PRIu32 "u)%s%s;\n%s%s += %zuu;\n",
+                ind, acc, c, w, x, k, bias ? " + " : "", bias ? bias : "", ind, w,
+                QRT_ROW_BYTES(k, c));
+    }
+}
+
+/* ---- value bounds: clamps that provably change nothing are left out ----------------- */
+
+/* max over rows of |requant(W_row·x + b_row)| for any |x_i| ≤ a_in (a bound: the exact value
+ * plus the rounding, with a margin for double's rounding); HUGE_VAL for sparse rows, which
+ * are not analysed. w = NULL: a per-channel scale (batch norm), |x| ≤ a_in. */
+static double rows_bound(const spec *g, const qrt_slot *sw, const qrt_slot *sb,
+                         const qrt_slot *srq, uint32_t rows, uint32_t k, double a_in)
+{
+    unsigned t = sw ? QRT_SLOT_TYPE(sw->desc) : 0u;
+    if (sw && QRT_T_IS_SPARSE(t))
+        return HUGE_VAL;
+    unsigned c = sw ? qrt_container_bits(t) : 0u;
+    const uint8_t *w = sw ? slot_data(g, sw) : NULL, *b = sb ? slot_data(g, sb) : NULL;
+    const uint8_t *rq = slot_data(g, srq);
+    size_t rb = sw ? QRT_ROW_BYTES(k, c) : 0u, nrq = QRT_SLOT_COUNT(srq->desc);
+    double worst = 0.0;
+    for (uint32_t o = 0; o < rows; o++) {
+        double l1 = w ? 0.0 : 1.0;
+        for (uint32_t i = 0; w && i < k; i++)
+            l1 += fabs((double)qrt_unpack_level(w + o * rb, i, c));
+        double acc = l1 * a_in + (b ? fabs((double)rd_i32(b + 4u * o)) : 0.0);
+        const uint8_t *q = rq + 8u * (nrq > 1u ? o : 0u);
+        double v = acc * fabs((double)rd_i32(q)) * ldexp(1.0, (int)rd_i32(q + 4) - 31);
+        v = v * (1.0 + 1e-9) + 1.0;
+        worst = v > worst ? v : worst;
+    }
+    return worst;
+}
+
+/* max |value| of an int32 vector slot (0 when absent). */
+static double vec_bound(const spec *g, const qrt_slot *s)
+{
+    const uint8_t *p = slot_data(g, s);
+    double m = 0.0;
+    for (size_t i = 0; p && i < QRT_SLOT_COUNT(s->desc); i++)
+        m = fabs((double)rd_i32(p + 4u * i)) > m ? fabs((double)rd_i32(p + 4u * i)) : m;
+    return m;
+}
+
+/* `v = clamp(v, QRT_ACT_MAX) + off[i];` (v ≤ vb before; the clamp only where it can act) and
+ * the bound after it. */
+static double emit_offset(const spec *g, const char *ind, unsigned li, const qrt_slot *soff,
+                          const char *i, double vb)
+{
+    if (vb > (double)QRT_ACT_MAX) {
+        fprintf(g->fp, "%sv = qrt_clamp(v, QRT_ACT_MAX) + %s_l%u_off[%s];\n", ind, g->name, li, i);
+        vb = (double)QRT_ACT_MAX;
+    } else {
+        fprintf(g->fp, "%sv += %s_l%u_off[%s];\n", ind, g->name, li, i);
+    }
+    return vb + vec_bound(g, soff);
+}
+
+/* The last step of a layer's output (|v| ≤ vb): y = clamp(v, ±A), or with the ReLU after it
+ * folded in (relu > 0: its bound), relu(clamp(v, ±A)) = v < 0 ? 0 : min(v, min(A, relu));
+ * the upper clamp only where it can act. */
+static void emit_store(const spec *g, const char *ind, const char *y, const char *i, int32_t a,
+                       int32_t relu, double vb)
+{
+    int32_t b = relu > 0 && relu < a ? relu : a;
+    int clip = vb > (double)b;
+    if (relu > 0 && clip)
+        fprintf(g->fp, "%s(%s)[%s] = v < 0 ? 0 : (v > %" PRId32 " ? %" PRId32 " : v);\n", ind, y,
+                i, b, b);
+    else if (relu > 0)
+        fprintf(g->fp, "%s(%s)[%s] = v < 0 ? 0 : v;\n", ind, y, i);
+    else if (clip)
+        fprintf(g->fp, "%s(%s)[%s] = qrt_clamp(v, %" PRId32 ");\n", ind, y, i, a);
+    else
+        fprintf(g->fp, "%s(%s)[%s] = v;\n", ind, y, i);
+}
+
+/* Dense rows (a dense layer, or a convolution's window) from x to y: clamp(clamp(requant(
+ * W·x + b), 2^30) + off, ±A), as qrt_dense_run. */
+static void emit_dense(const spec *g, unsigned li, const qrt_layer_rec *r, uint32_t k,
+                       const char *x, const char *y, int32_t relu, double a_in)
+{
+    const qrt_slot *s = qrt_rec_slots(r);
+    double vb = rows_bound(g, &s[QRT_S_W], &s[QRT_S_BIAS], &s[QRT_S_RQ], r->n_out, k, a_in);
+    FILE *fp = g->fp;
+    char bias[64];
+    snprintf(bias, sizeof bias, "%s_l%u_b[o]", g->name, li);
+    fprintf(fp, "    {\n        const %s *w = %s_l%u_w;\n"
+                "        %s_LOOP for (uint32_t o = 0; o < %" PRIu32 "u; o++) {\n"
+                "            %s_OPAQUE(o);\n",
+            is_s8(&s[QRT_S_W]) ? "int8_t" : "uint8_t", g->name, li, g->up, r->n_out, g->up);
+    emit_row_dot(g, "            ", "acc", "w", x, &s[QRT_S_W], k,
+                 s[QRT_S_BIAS].desc ? bias : NULL);
+    fprintf(fp, "            int32_t v = ");
+    emit_requant(g, li, "rq", &s[QRT_S_RQ], "acc", "o");
+    fprintf(fp, ";\n");
+    if (s[QRT_S_OFF].desc)
+        vb = emit_offset(g, "            ", li, &s[QRT_S_OFF], "o", vb);
+    emit_store(g, "            ", y, "o", r->out_max, relu, vb);
+    fprintf(fp, "        }\n    }\n");
+}
+
+/* A convolution fed one frame from src (the push's input, clamped to ±IN_MAX, when `first`):
+ * the window state at word st (countdown, then span frames of Cin), as qrt_conv_push; the push
+ * returns 0 while the convolution does not emit. */
+static void emit_conv(const spec *g, unsigned li, const qrt_layer_rec *r, unsigned long st,
+                      const char *src, int first, const char *y, unsigned long aux, int32_t relu,
+                      double a_in)
+{
+    FILE *fp = g->fp;
+    uint32_t cin = r->n_in, span = QRT_CONV_SPAN(r->kernel, r->dilation);
+    uint32_t keep = (span - 1u) * cin;
+    char x[64];
+    fprintf(fp, "    /* layer %u: conv1d, kernel %u, dilation %u, stride %u, %s */\n", li,
+            (unsigned)r->kernel, (unsigned)r->dilation, (unsigned)r->stride,
+            (r->flags & QRT_FLAG_PAD_MASK) == QRT_PAD_CAUSAL ? "causal" : "valid");
+    if (keep > 0u)
+        fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++) /* drop the oldest frame */\n"
+                    "        mem[%lu + i] = mem[%lu + i];\n",
+                g->up, keep, st + 1u, st + 1u + cin);
+    if (first)
+        fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "        mem[%lu + i] = qrt_clamp(%s[i], %s_IN_MAX);\n",
+                g->up, cin, st + 1u + keep, src, g->up);
+    else
+        fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "        mem[%lu + i] = (%s)[i];\n",
+                g->up, cin, st + 1u + keep, src);
+    fprintf(fp, "    if (mem[%lu] > 0) {\n        mem[%lu]--;\n        return 0;\n    }\n"
+                "    mem[%lu] = %u;\n",
+            st, st, st, (unsigned)r->stride - 1u);
+    if (r->dilation > 1u) {
+        fprintf(fp, "    %s_LOOP for (uint32_t j = 0; j < %uu; j++) /* the dilated taps */\n"
+                    "        for (uint32_t c = 0; c < %" PRIu32 "u; c++)\n"
+                    "            mem[%lu + j * %" PRIu32 "u + c] = mem[%lu + j * %" PRIu32 "u + c];\n",
+                g->up, (unsigned)r->kernel, cin, aux, cin, st + 1u, (uint32_t)r->dilation * cin);
+        snprintf(x, sizeof x, "mem + %lu", aux);
+    } else {
+        snprintf(x, sizeof x, "mem + %lu", st + 1u);
+    }
+    emit_dense(g, li, r, (uint32_t)r->kernel * cin, x, y, relu, a_in);
+}
+
+/* One GRU step on x: every gate row's pre-activation (the loop of qrt_gru_step), then
+ * qrt_gru_gates; the state h at word st is the output. */
+static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, unsigned long st,
+                     const char *x, unsigned long aux, double a_in)
+{
+    const qrt_slot *s = qrt_rec_slots(r);
+    int clip_i = rows_bound(g, &s[QRT_S_GRU_WI], &s[QRT_S_GRU_BI], &s[QRT_S_GRU_RQI],
+                            3u * r->n_out, r->n_in, a_in) > (double)QRT_GATE_MAX;
+    int clip_h = rows_bound(g, &s[QRT_S_GRU_WH], &s[QRT_S_GRU_BH], &s[QRT_S_GRU_RQH],
+                            3u * r->n_out, r->n_out, (double)QRT_ONE_Q15) > (double)QRT_GATE_MAX;
+    FILE *fp = g->fp;
+    uint32_t nh = r->n_out;
+    char h[32], bi[64], bh[64];
+    snprintf(h, sizeof h, "mem + %lu", st);
+    snprintf(bi, sizeof bi, "%s_l%u_bi[row]", g->name, li);
+    snprintf(bh, sizeof bh, "%s_l%u_bh[row]", g->name, li);
+    fprintf(fp, "    { /* layer %u: gru, %" PRIu32 " units */\n"
+                "        const %s *wi = %s_l%u_wi;\n        const %s *wh = %s_l%u_wh;\n"
+                "        int32_t *pre = mem + %lu;\n"
+                "        %s_LOOP for (uint32_t row = 0; row < %" PRIu32 "u; row++) {\n"
+                "            %s_OPAQUE(row);\n",
+            li, nh, is_s8(&s[QRT_S_GRU_WI]) ? "int8_t" : "uint8_t", g->name, li,
+            is_s8(&s[QRT_S_GRU_WH]) ? "int8_t" : "uint8_t", g->name, li, aux, g->up, 3u * nh,
+            g->up);
+    emit_row_dot(g, "            ", "ai", "wi", x, &s[QRT_S_GRU_WI], r->n_in,
+                 s[QRT_S_GRU_BI].desc ? bi : NULL);
+    fprintf(fp, "            int32_t gi = %s", clip_i ? "qrt_clamp(" : "");
+    emit_requant(g, li, "rqi", &s[QRT_S_GRU_RQI], "ai", "row");
+    fprintf(fp, "%s;\n", clip_i ? ", QRT_GATE_MAX)" : "");
+    emit_row_dot(g, "            ", "ah", "wh", h, &s[QRT_S_GRU_WH], nh,
+                 s[QRT_S_GRU_BH].desc ? bh : NULL);
+    fprintf(fp, "            int32_t gh = %s", clip_h ? "qrt_clamp(" : "");
+    emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], "ah", "row");
+    fprintf(fp, "%s;\n", clip_h ? ", QRT_GATE_MAX)" : "");
+    fprintf(fp, ""
+                "            if (row < %" PRIu32 "u) {\n                pre[row] = gi + gh;\n"
+                "            } else {\n                pre[row] = gi;\n"
+                "                pre[row + %" PRIu32 "u] = gh;\n            }\n        }\n"
+                "        qrt_gru_gates(pre, mem + %lu, %" PRIu32 "u);\n    }\n",
+            2u * nh, nh, st, nh);
+}
+
+/* A one-frame layer (dense, batchnorm, relu, prelu) from x to y. */
+static void emit_frame_layer(const spec *g, unsigned li, const qrt_layer_rec *r, const char *x,
+                             const char *y, int32_t relu, double a_in)
+{
+    const qrt_slot *s = qrt_rec_slots(r);
+    FILE *fp = g->fp;
+    if (r->kind == QRT_LAYER_DENSE) {
+        fprintf(fp, "    /* layer %u: dense%s */\n", li, relu ? ", and the relu after it" : "");
+        emit_dense(g, li, r, r->n_in, x, y, relu, a_in);
+        return;
+    }
+    fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++) { /* layer %u: %s */\n"
+                "        int32_t v = (%s)[i];\n",
+            g->up, r->n_out, li, r->kind == QRT_LAYER_RELU ? "relu"
+                                 : r->kind == QRT_LAYER_PRELU ? "prelu" : "batchnorm", x);
+    if (r->kind == QRT_LAYER_RELU) { /* as qrt_relu_run */
+        emit_store(g, "        ", y, "i", r->out_max, r->out_max, a_in);
+    } else if (r->kind == QRT_LAYER_PRELU) { /* as qrt_prelu_run */
+        fprintf(fp, "        if (v < 0)\n            v = ");
+        emit_requant(g, li, "rq", &s[QRT_S_PRELU_RQ], "v", "i");
+        fprintf(fp, ";\n");
+        emit_store(g, "        ", y, "i", r->out_max, 0, HUGE_VAL);
+    } else { /* batchnorm, as qrt_bn_run */
+        double vb = rows_bound(g, NULL, NULL, &s[QRT_S_BN_RQ], r->n_out, 0u, a_in);
+        fprintf(fp, "        v = ");
+        emit_requant(g, li, "rq", &s[QRT_S_BN_RQ], "v", "i");
+        fprintf(fp, ";\n");
+        if (s[QRT_S_BN_OFF].desc)
+            vb = emit_offset(g, "        ", li, &s[QRT_S_BN_OFF], "i", vb);
+        emit_store(g, "        ", y, "i", r->out_max, relu, vb);
+    }
+    fprintf(fp, "    }\n");
+}
+
+/* The bound of a ReLU right after layer i that folds into it (dense, conv1d, batchnorm), or
+ * 0. Both must be in the same part (sequence part or head: [i, end)). */
+static int32_t fused_relu(const qrt_layer_rec *const *recs, uint32_t i, uint32_t end)
+{
+    unsigned k = recs[i]->kind;
+    if (i + 1u < end && recs[i + 1u]->kind == QRT_LAYER_RELU &&
+        (k == QRT_LAYER_DENSE || k == QRT_LAYER_CONV1D || k == QRT_LAYER_BATCHNORM))
+        return recs[i + 1u]->out_max;
+    return 0;
+}
+
+void qrt_codegen_spec_emit(FILE *fp, const char *name, const char *up, const qrt_model *m,
+                           const uint8_t *blob)
+{
+    spec g = {fp, name, up, blob};
+    const qrt_layer_rec *recs[QRT_MAX_LAYERS];
+    unsigned long st_off[QRT_MAX_LAYERS + 1];
+    uint32_t off = m->layers_off;
+    st_off[0] = 0;
+    fprintf(fp, "\n/* Loops stay loops: GCC peels short constant-count loops whole even at -Os. _LOOP\n"
+                " * before a loop asks it not to; _OPAQUE(o) on a row counter hides its value, so a\n"
+                " * row loop is not peeled either (bts at 8 bits on a Cortex-M0+: 72 B less code\n"
+                " * and 10 %% fewer cycles). */\n"
+                "#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8\n"
+                "#define %s_LOOP _Pragma(\"GCC unroll 1\")\n#else\n#define %s_LOOP\n#endif\n"
+                "#if defined(__GNUC__) || defined(__clang__)\n"
+                "#define %s_OPAQUE(v) __asm__(\"\" : \"+r\"(v))\n#else\n"
+                "#define %s_OPAQUE(v) ((void)0)\n#endif\n",
+            up, up, up, up);
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        recs[i] = (const qrt_layer_rec *)(const void *)(blob + off);
+        off += (uint32_t)qrt_rec_size(recs[i]);
+        st_off[i + 1] = st_off[i] + qrt_rec_state_words(recs[i]);
+        emit_layer_data(&g, (unsigned)i, recs[i]);
+    }
+    unsigned long buf[2] = {m->state_words, m->state_words + m->buf_words},
+                  aux = buf[1] + m->buf_words;
+    char x[32], y[32];
+
+    fprintf(fp, "\nvoid %s_reset(int32_t *mem)\n{\n"
+                "    %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n        mem[i] = 0;\n",
+            name, up, m->state_words);
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        if (recs[i]->kind == QRT_LAYER_CONV1D &&
+            (recs[i]->flags & QRT_FLAG_PAD_MASK) != QRT_PAD_CAUSAL)
+            fprintf(fp, "    mem[%lu] = %lu; /* layer %u (valid): frames to wait */\n", st_off[i],
+                    (unsigned long)QRT_CONV_SPAN(recs[i]->kernel, recs[i]->dilation) - 1u,
+                    (unsigned)i);
+    fprintf(fp, "}\n");
+
+    /* the sequence part: ping-pong between the two buffers (cur: the one holding the input);
+     * a first convolution takes the frame straight into its window */
+    fprintf(fp, "\nint %s_push(int32_t *mem, const int32_t *frame)\n{\n", name);
+    int cur = 0, first = 1;
+    if (m->split == 0 || recs[0]->kind != QRT_LAYER_CONV1D) {
+        fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %s_N_FEATURES; i++)\n"
+                    "        mem[%lu + i] = qrt_clamp(frame[i], %s_IN_MAX);\n",
+                up, up, buf[0], up);
+        first = 0;
+    }
+    snprintf(x, sizeof x, "mem + %lu", buf[0]);
+    double a = (double)m->in_max; /* the bound of the values in x (every layer clamps) */
+    for (uint32_t i = 0; i < m->split; i++) {
+        const qrt_layer_rec *r = recs[i];
+        int32_t relu = fused_relu(recs, i, m->split);
+        snprintf(y, sizeof y, "mem + %lu", buf[1 - cur]);
+        if (r->kind == QRT_LAYER_CONV1D) {
+            emit_conv(&g, (unsigned)i, r, st_off[i], first ? "frame" : x, first, y, aux, relu,
+                      a);
+        } else if (r->kind == QRT_LAYER_GRU) {
+            emit_gru(&g, (unsigned)i, r, st_off[i], x, aux, a);
+            snprintf(y, sizeof y, "mem + %lu", st_off[i]);
+        } else {
+            emit_frame_layer(&g, (unsigned)i, r, x, y, relu, a);
+        }
+        a = (double)(relu > 0 && relu < r->out_max ? relu : r->out_max);
+        if (relu)
+            i++;
+        first = 0;
+        cur = 1 - cur;
+        memcpy(x, y, sizeof x);
+    }
+    if (m->split == m->n_layers)
+        fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %s_N_OUTPUTS; i++)\n"
+                    "        mem[%lu + i] = (%s)[i];\n",
+                up, up, st_off[m->n_layers], x);
+    fprintf(fp, "    return 1;\n}\n");
+
+    /* the head, its last layer writing the logits */
+    fprintf(fp, "\nvoid %s_logits(int32_t *mem, int32_t *logits)\n{\n", name);
+    if (m->split == m->n_layers) {
+        fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %s_N_OUTPUTS; i++)\n"
+                    "        logits[i] = mem[%lu + i];\n",
+                up, up, st_off[m->n_layers]);
+    } else {
+        snprintf(x, sizeof x, "mem + %lu", st_off[m->split - 1]);
+        cur = 1;
+        a = (double)QRT_ONE_Q15; /* the last-state GRU's h */
+        for (uint32_t i = m->split; i < m->n_layers; i++) {
+            int32_t relu = fused_relu(recs, i, m->n_layers);
+            uint32_t last = relu ? i + 1u : i;
+            if (last + 1u == m->n_layers)
+                snprintf(y, sizeof y, "logits");
+            else
+                snprintf(y, sizeof y, "mem + %lu", buf[1 - cur]);
+            emit_frame_layer(&g, (unsigned)i, recs[i], x, y, relu, a);
+            a = (double)(relu > 0 && relu < recs[i]->out_max ? relu : recs[i]->out_max);
+            i = last;
+            cur = 1 - cur;
+            memcpy(x, y, sizeof x);
+        }
+    }
+    fprintf(fp, "}\n");
+
+    fprintf(fp, "\nvoid %s_run(int32_t *mem, const int32_t *x, int32_t *logits)\n{\n"
+                "    %s_reset(mem);\n"
+                "    for (uint32_t t = 0; t < %s_SEQ_LEN; t++)\n"
+                "        %s_push(mem, x + t * %s_N_FEATURES);\n"
+                "    %s_logits(mem, logits);\n}\n",
+            name, name, up, name, up, name);
+}
