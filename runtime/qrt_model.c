@@ -174,14 +174,18 @@ static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, u
     uint32_t n_in = r->n_in, n_out = r->n_out, kind = r->kind;
     qrt_status st;
 
-    if (r->reserved[0] || r->reserved[1])
+    int windowed = kind == QRT_LAYER_CONV1D || kind == QRT_LAYER_MAXPOOL;
+    uint32_t flag_ok = kind == QRT_LAYER_CONV1D ? QRT_FLAG_PAD_MASK
+                     : kind == QRT_LAYER_GRU ? QRT_FLAG_RETURN_SEQ
+                     : kind == QRT_LAYER_ACT ? QRT_FLAG_ACT_TANH : 0u;
+    if (r->reserved || (r->flags & ~flag_ok))
         return QRT_ERR_FORMAT;
-    if (kind != QRT_LAYER_CONV1D && (r->kernel || r->stride || r->dilation))
+    if (!windowed && (r->kernel || r->stride || r->dilation))
         return QRT_ERR_FORMAT;
-    if (r->flags & (kind == QRT_LAYER_CONV1D ? ~QRT_FLAG_PAD_MASK
-                                             : (kind == QRT_LAYER_GRU ? ~QRT_FLAG_RETURN_SEQ : ~0u)))
+    if ((r->pad_left || r->pad_right) &&
+        !(kind == QRT_LAYER_CONV1D && (r->flags & QRT_FLAG_PAD_MASK) == QRT_PAD_SAME))
         return QRT_ERR_FORMAT;
-    if ((kind == QRT_LAYER_CONV1D || kind == QRT_LAYER_GRU) && v->head)
+    if ((windowed || kind == QRT_LAYER_GRU) && v->head)
         return QRT_ERR_FORMAT; /* only dense and element-wise layers after a last-state GRU */
     if (n_in == 0u || n_in > QRT_MAX_DIM || n_out == 0u || n_out > QRT_MAX_DIM || n_in != v->width)
         return QRT_ERR_SHAPE;
@@ -195,7 +199,7 @@ static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, u
         if (kind == QRT_LAYER_CONV1D) {
             uint32_t pad = r->flags & QRT_FLAG_PAD_MASK;
             k = r->kernel;
-            if (pad != QRT_PAD_VALID && pad != QRT_PAD_CAUSAL)
+            if (pad == 3u)
                 return QRT_ERR_FORMAT;
             if (k < 1u || k > QRT_MAX_KERNEL || r->stride < 1u || r->stride > QRT_MAX_KERNEL ||
                 r->dilation < 1u || r->dilation > QRT_MAX_KERNEL)
@@ -204,11 +208,20 @@ static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, u
             uint32_t win = count_mul(span, n_in);
             if (win > QRT_MAX_COUNT)
                 return QRT_ERR_RANGE;
-            /* frames out over one sequence */
-            if (pad == QRT_PAD_VALID)
+            if (pad == QRT_PAD_SAME) {
+                /* exactly Keras' zeros for this layer's frames: T_out = ⌈T/s⌉, total =
+                 * max((T_out − 1)·s + span − T, 0), left ⌊total/2⌋ */
+                uint32_t t_out = qrt_udiv32(v->frames - 1u, r->stride) + 1u;
+                uint32_t need = (t_out - 1u) * r->stride + span; /* ≤ 2^28 */
+                uint32_t total = need > v->frames ? need - v->frames : 0u;
+                if ((uint32_t)r->pad_left + r->pad_right != total || r->pad_left != total / 2u)
+                    return QRT_ERR_FORMAT;
+                v->frames = t_out;
+            } else if (pad == QRT_PAD_VALID) { /* frames out over one sequence */
                 v->frames = v->frames < span ? 0u : qrt_udiv32(v->frames - span, r->stride) + 1u;
-            else
+            } else {
                 v->frames = qrt_udiv32(v->frames - 1u, r->stride) + 1u;
+            }
             if (v->frames == 0u)
                 return QRT_ERR_SHAPE;
             v->state += 1u + win;
@@ -232,6 +245,32 @@ static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, u
             st = check_vec(v, &s[0], QRT_T_RQ, n_out, 0, 0);
         if (st == QRT_OK && kind == QRT_LAYER_BATCHNORM)
             st = check_vec(v, &s[QRT_S_BN_OFF], QRT_T_I32, n_out, 1, QRT_ACT_MAX);
+        break;
+    case QRT_LAYER_MAXPOOL: {
+        uint32_t k = r->kernel;
+        if (n_out != n_in)
+            return QRT_ERR_SHAPE;
+        if (k < 1u || k > QRT_MAX_KERNEL || r->stride < 1u || r->stride > QRT_MAX_KERNEL ||
+            r->dilation != 1u)
+            return QRT_ERR_RANGE;
+        if (r->out_max != v->amax)
+            return QRT_ERR_RANGE; /* the maximum of values bounded by A: the same bound */
+        uint32_t win = count_mul(k, n_in);
+        if (win > QRT_MAX_COUNT)
+            return QRT_ERR_RANGE;
+        v->frames = v->frames < k ? 0u : qrt_udiv32(v->frames - k, r->stride) + 1u;
+        if (v->frames == 0u)
+            return QRT_ERR_SHAPE;
+        v->state += 1u + win;
+        st = QRT_OK;
+        break;
+    }
+    case QRT_LAYER_ACT:
+        if (n_out != n_in)
+            return QRT_ERR_SHAPE;
+        if (r->out_max != QRT_ONE_Q15)
+            return QRT_ERR_RANGE;
+        st = check_vec(v, &s[QRT_S_ACT_RQ], QRT_T_RQ, 1u, 0, 0);
         break;
     case QRT_LAYER_GRU: {
         uint32_t h3 = 3u * n_out;
