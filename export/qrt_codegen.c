@@ -434,8 +434,8 @@ static int has_same(const qrt_model *m, const qrt_layer_rec *const *recs)
 }
 
 /* NAME_finish: qrt_stream_finish compiled. For each same convolution, in layer order, its
- * pad_right zero frames (input NULL) run through the rest of the sequence part, with the
- * buffers qrt_stream_finish uses (the first output in buffer a). */
+ * pad_right zero frames (zeroed in buffer b) run through the rest of the sequence part, with
+ * the buffers qrt_stream_finish uses (the first output in buffer a). */
 static void emit_finish(FILE *fp, const char *name, const char *up, const qrt_model *m,
                         const qrt_layer_rec *const *recs, const unsigned long *st_off)
 {
@@ -449,8 +449,10 @@ static void emit_finish(FILE *fp, const char *name, const char *up, const qrt_mo
             continue;
         fprintf(fp, "    for (uint32_t p = 0; p < %uu; p++) { /* layer %u's right zeros */\n",
                 (unsigned)recs[f]->pad_right, (unsigned)f);
-        fprintf(fp, "    if (!qrt_conv_push(&%s_l%u, mem + %lu, NULL, mem + %lu, mem + %lu))\n"
-                    "        continue;\n", name, (unsigned)f, st_off[f], buf_a, aux);
+        fprintf(fp, "    for (uint32_t i = 0; i < %luu; i++)\n        mem[%lu + i] = 0;\n"
+                    "    if (!qrt_conv_push(&%s_l%u, mem + %lu, mem + %lu, mem + %lu, mem + %lu))\n"
+                    "        continue;\n", (unsigned long)recs[f]->n_in, buf_b, name,
+                (unsigned)f, st_off[f], buf_b, buf_a, aux);
         unsigned long cur = buf_a;
         for (uint32_t i = f + 1u; i < m->split; i++) {
             const qrt_layer_rec *r = recs[i];

@@ -80,11 +80,7 @@ int qrt_conv_push(const qrt_conv *l, int32_t *state, const int32_t *x, int32_t *
     size_t cin = l->n_in, span = QRT_CONV_SPAN(l->kernel, l->dilation);
     int32_t *win = state + 1;
     copy_words(win, win + cin, (span - 1u) * cin); /* drop the oldest frame */
-    if (x)
-        copy_words(win + (span - 1u) * cin, x, cin);
-    else
-        for (size_t c = 0; c < cin; c++)
-            win[(span - 1u) * cin + c] = 0;
+    copy_words(win + (span - 1u) * cin, x, cin);
     if (state[0] > 0) {
         state[0]--;
         return 0;

@@ -91,8 +91,8 @@ void qrt_dense_run(const qrt_dense *l, const int32_t *x, int32_t *y);
 /* Reset a convolution's state: empty window, and span − 1 frames to wait (valid padding),
  * span − 1 − pad_left (same), none (causal). */
 void qrt_conv_reset(const qrt_conv *l, int32_t *state);
-/* Feed one frame x (Cin; NULL: a frame of zeros, same padding's right-hand side); returns 1
- * and writes y (Cout) when the convolution emits, else 0. aux: kernel·Cin words, used when
+/* Feed one frame x (Cin; a frame of zeros for same padding's right-hand side); returns 1 and
+ * writes y (Cout) when the convolution emits, else 0. aux: kernel·Cin words, used when
  * dilation > 1. */
 int qrt_conv_push(const qrt_conv *l, int32_t *state, const int32_t *x, int32_t *y,
                   int32_t *aux);

@@ -181,8 +181,7 @@ qrt_status qrt_stream_init(qrt_stream *s, const qrt_model *m, void *scratch, siz
 }
 
 /* Run the sequence part from layer `first` (record offset off, state st) on the frame at
- * cur (NULL: a zero frame for a same convolution's right-hand side), cur in buffer a or
- * NULL; stops where a windowed layer does not emit. */
+ * cur (buffer a or b); stops where a windowed layer does not emit. */
 static void run_from(qrt_stream *s, uint32_t first, uint32_t off, int32_t *st, int32_t *cur)
 {
     const qrt_model *m = s->model;
@@ -238,8 +237,12 @@ qrt_status qrt_stream_finish(qrt_stream *s)
     for (uint32_t i = 0; i < m->split; i++) {
         const qrt_layer_rec *r = rec_at(m, off);
         if (r->kind == QRT_LAYER_CONV1D)
-            for (uint32_t p = 0; p < r->pad_right; p++)
-                run_from(s, i, off, st, NULL);
+            for (uint32_t p = 0; p < r->pad_right; p++) {
+                /* a zero frame in buffer b (it holds n_in, every layer's input width); the
+                 * convolution writes to a */
+                zero_words(buf_b(s), r->n_in);
+                run_from(s, i, off, st, buf_b(s));
+            }
         off += (uint32_t)qrt_rec_size(r);
         st += qrt_rec_state_words(r);
     }
