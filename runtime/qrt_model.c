@@ -168,6 +168,36 @@ static qrt_status check_weights(const vctx *v, const qrt_slot *ws, const qrt_slo
 
 static uint32_t umax(uint32_t a, uint32_t b) { return a > b ? a : b; }
 
+/* Max pooling: a window of `kernel` frames like a valid convolution's, no tensors; its output
+ * keeps the input's bound (the maximum of values bounded by A). */
+static qrt_status check_maxpool(vctx *v, const qrt_layer_rec *r)
+{
+    uint32_t k = r->kernel;
+    if (r->n_out != r->n_in)
+        return QRT_ERR_SHAPE;
+    if (k < 1u || k > QRT_MAX_KERNEL || r->stride < 1u || r->stride > QRT_MAX_KERNEL ||
+        r->dilation != 1u || r->out_max != v->amax)
+        return QRT_ERR_RANGE;
+    uint32_t win = count_mul(k, r->n_in);
+    if (win > QRT_MAX_COUNT)
+        return QRT_ERR_RANGE;
+    v->frames = v->frames < k ? 0u : qrt_udiv32(v->frames - k, r->stride) + 1u;
+    if (v->frames == 0u)
+        return QRT_ERR_SHAPE;
+    v->state += 1u + win;
+    return QRT_OK;
+}
+
+/* Sigmoid/tanh: one requantization to Q16, a Q15 output. */
+static qrt_status check_act(const vctx *v, const qrt_layer_rec *r)
+{
+    if (r->n_out != r->n_in)
+        return QRT_ERR_SHAPE;
+    if (r->out_max != QRT_ONE_Q15)
+        return QRT_ERR_RANGE;
+    return check_vec(v, &qrt_rec_slots(r)[QRT_S_ACT_RQ], QRT_T_RQ, 1u, 0, 0);
+}
+
 static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, uint32_t *split)
 {
     const qrt_slot *s = qrt_rec_slots(r);
@@ -192,6 +222,17 @@ static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, u
     if (r->out_max < 1 || r->out_max > QRT_ACT_MAX)
         return QRT_ERR_RANGE;
 
+    /* the newer kinds in functions of their own, not cases: a switch this long becomes a
+     * jump table, which needs a libgcc helper on ARMv6-M */
+    if (kind == QRT_LAYER_MAXPOOL || kind == QRT_LAYER_ACT) {
+        st = kind == QRT_LAYER_MAXPOOL ? check_maxpool(v, r) : check_act(v, r);
+        if (st != QRT_OK)
+            return st;
+        v->width = n_out;
+        v->amax = r->out_max;
+        v->buf = umax(v->buf, n_out);
+        return QRT_OK;
+    }
     switch (kind) {
     case QRT_LAYER_DENSE:
     case QRT_LAYER_CONV1D: {
@@ -245,32 +286,6 @@ static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, u
             st = check_vec(v, &s[0], QRT_T_RQ, n_out, 0, 0);
         if (st == QRT_OK && kind == QRT_LAYER_BATCHNORM)
             st = check_vec(v, &s[QRT_S_BN_OFF], QRT_T_I32, n_out, 1, QRT_ACT_MAX);
-        break;
-    case QRT_LAYER_MAXPOOL: {
-        uint32_t k = r->kernel;
-        if (n_out != n_in)
-            return QRT_ERR_SHAPE;
-        if (k < 1u || k > QRT_MAX_KERNEL || r->stride < 1u || r->stride > QRT_MAX_KERNEL ||
-            r->dilation != 1u)
-            return QRT_ERR_RANGE;
-        if (r->out_max != v->amax)
-            return QRT_ERR_RANGE; /* the maximum of values bounded by A: the same bound */
-        uint32_t win = count_mul(k, n_in);
-        if (win > QRT_MAX_COUNT)
-            return QRT_ERR_RANGE;
-        v->frames = v->frames < k ? 0u : qrt_udiv32(v->frames - k, r->stride) + 1u;
-        if (v->frames == 0u)
-            return QRT_ERR_SHAPE;
-        v->state += 1u + win;
-        st = QRT_OK;
-        break;
-    }
-    case QRT_LAYER_ACT:
-        if (n_out != n_in)
-            return QRT_ERR_SHAPE;
-        if (r->out_max != QRT_ONE_Q15)
-            return QRT_ERR_RANGE;
-        st = check_vec(v, &s[QRT_S_ACT_RQ], QRT_T_RQ, 1u, 0, 0);
         break;
     case QRT_LAYER_GRU: {
         uint32_t h3 = 3u * n_out;

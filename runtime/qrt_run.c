@@ -112,7 +112,11 @@ static void run_frame_layer(const qrt_model *m, const qrt_layer_rec *r, const in
         qrt_relu_run(r->out_max, x, y, r->n_out);
     } else if (r->kind == QRT_LAYER_ACT) {
         const qrt_rq *rq = (const qrt_rq *)slot_data(m, &qrt_rec_slots(r)[QRT_S_ACT_RQ]);
-        qrt_act d = {*rq, (uint16_t)r->n_out, (uint8_t)((r->flags & QRT_FLAG_ACT_TANH) != 0u)};
+        qrt_act d; /* field by field: a struct copy may become a memcpy call */
+        d.rq.mult = rq->mult;
+        d.rq.shift = rq->shift;
+        d.n = (uint16_t)r->n_out;
+        d.tanh = (uint8_t)((r->flags & QRT_FLAG_ACT_TANH) != 0u);
         qrt_act_run(&d, x, y);
     } else {
         const qrt_slot *s = qrt_rec_slots(r);
