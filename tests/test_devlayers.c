@@ -76,7 +76,8 @@ static int32_t *quantize_all(const qrt_model *qm, const qr_dataset *d)
 }
 
 /* Stream = window: qrt_stream_push over the T frames, qrt_stream_finish, logits equal
- * qrt_run's on every window of d; returns qrt_run's logits (n, n_outputs). */
+ * qrt_run's on every window of d (and already before finish when it feeds nothing); returns
+ * qrt_run's logits (n, n_outputs). */
 static int32_t *check_stream(const qrt_model *qm, const int32_t *xq, size_t n)
 {
     size_t words = qrt_scratch_size(qm) / 4, no = qm->n_outputs, tf = qm->seq_len * qm->n_features;
@@ -88,7 +89,11 @@ static int32_t *check_stream(const qrt_model *qm, const int32_t *xq, size_t n)
         ck_assert_int_eq(qrt_stream_init(&s, qm, scratch, words * 4), QRT_OK);
         for (size_t t = 0; t < qm->seq_len; t++)
             ck_assert_int_eq(qrt_stream_push(&s, xq + i * tf + t * qm->n_features), QRT_OK);
+        uint32_t before = s.emitted;
+        qrt_status pre = qrt_stream_logits(&s, ls);
         ck_assert_int_eq(qrt_stream_finish(&s), QRT_OK);
+        if (s.emitted == before) /* nothing to finish (no same padding): already the window's */
+            ck_assert(pre == QRT_OK && memcmp(ls, lg + i * no, no * sizeof *ls) == 0);
         ck_assert_int_eq(qrt_stream_logits(&s, ls), QRT_OK);
         ck_assert_mem_eq(ls, lg + i * no, no * sizeof *ls);
     }
