@@ -19,12 +19,13 @@
 #include "export/qrt_builder.h"
 #include "export/qrt_host.h"
 #include "qrt_frontend.h"
+#include "qrt_format.h"
 
 #define ACT_CAP (1 << 24)       /* largest bound chosen for an activation (2^24: 7 digits) */
 #define WEIGHT_BUDGET 0.45      /* share of the int32 accumulator the weights·inputs may use */
 
 /* What one runtime layer is made of. */
-typedef enum unit_kind { U_DENSE, U_CONV, U_GRU, U_BN, U_RELU, U_PRELU } unit_kind;
+typedef enum unit_kind { U_DENSE, U_CONV, U_GRU, U_BN, U_RELU, U_PRELU, U_POOL, U_ACT } unit_kind;
 
 typedef struct unit {
     unit_kind kind;
@@ -40,8 +41,11 @@ typedef struct unit {
                                per-channel grid scales' steps α_c/M (1 bit: α_c) */
     int32_t out_max;
     double s_out;
-    size_t kernel, stride, dilation; /* conv */
-    int causal;
+    size_t kernel, stride, dilation; /* conv; max pooling: pool, stride, 1 */
+    int causal, same;
+    int ident;              /* a flatten or average over the window with no dense layer after
+                               it: identity levels, no parameters of its own */
+    int tanh;               /* U_ACT: tanh, else the sigmoid */
 } unit;
 
 static const qr_node *param(qr_model *m, const char *layer, const char *tensor)
@@ -251,58 +255,143 @@ static size_t next_real(const qr_model_spec *sp, size_t i)
     return j;
 }
 
+/* Frames out of a window of span frames with stride s over `frames` (0: flat vectors). */
+static size_t frames_after(size_t frames, size_t span, size_t s, int pad)
+{
+    if (!frames)
+        return 0;
+    if (pad == QR_PAD_VALID)
+        return frames >= span ? (frames - span) / s + 1 : 0;
+    return (frames - 1) / s + 1; /* same, causal: ⌈T/s⌉ */
+}
+
+static qr_status too_big(const qr_layer_spec *l, const char *what, size_t v, unsigned lim,
+                         qr_error *err)
+{
+    return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s' (%s): %s %zu; the device runtime "
+                        "takes at most %u", l->name, qr_layer_kind_name(l->kind), what, v, lim);
+}
+
+/* A weight matrix of rows × cols levels fits a tensor slot (QRT_MAX_COUNT elements). */
+static qr_status check_levels(const qr_layer_spec *l, const char *what, size_t rows, size_t cols,
+                              qr_error *err)
+{
+    if (cols && rows > QRT_MAX_COUNT / cols)
+        return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s' (%s): %s of %zu x %zu levels; "
+                            "the device runtime holds at most %u per tensor", l->name,
+                            qr_layer_kind_name(l->kind), what, rows, cols, QRT_MAX_COUNT);
+    return QR_OK;
+}
+
+/* Every layer kind runs on the device; what is refused here are sizes past the runtime's
+ * fields: a window of at most QRT_MAX_KERNEL frames, QRT_MAX_DIM values per frame,
+ * QRT_MAX_COUNT levels per weight matrix. */
 QR_API qr_status qr_export_check_spec(const qr_model_spec *sp, qr_error *err)
 {
     size_t frames = sp->t > 1 ? sp->t : 0; /* frames per sequence; 0: flat vectors */
-    for (size_t i = 0; i < sp->n_layers; i++) {
+    size_t width = sp->f;
+    qr_status s = QR_OK;
+    for (size_t i = 0; i < sp->n_layers && s == QR_OK; i++) {
         const qr_layer_spec *l = &sp->layers[i];
+        size_t units = l->units ? l->units : sp->n_classes;
         switch (l->kind) {
         case QR_LAYER_CONV1D: {
-            if (l->padding == QR_PAD_SAME)
-                return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s': conv1d padding "
-                                    "\"same\" cannot run on the device: its right-hand zeros "
-                                    "need the end of the sequence, which a stream never has "
-                                    "(use \"causal\", or \"valid\")", l->name);
             size_t span = (l->kernel - 1) * l->dilation + 1;
-            if (frames)
-                frames = l->padding == QR_PAD_CAUSAL ? (frames - 1) / l->stride + 1
-                       : frames >= span ? (frames - span) / l->stride + 1 : 0;
+            if (l->kernel > QRT_MAX_KERNEL)
+                return too_big(l, "kernel_size", l->kernel, QRT_MAX_KERNEL, err);
+            if (l->stride > QRT_MAX_KERNEL)
+                return too_big(l, "strides", l->stride, QRT_MAX_KERNEL, err);
+            if (l->dilation > QRT_MAX_KERNEL)
+                return too_big(l, "dilation_rate", l->dilation, QRT_MAX_KERNEL, err);
+            if (units <= QRT_MAX_DIM && (s = check_levels(l, "the kernel", units,
+                                                          l->kernel * width, err)) == QR_OK)
+                s = check_levels(l, "the window", span, width, err);
+            frames = frames_after(frames, span, l->stride, (int)l->padding);
+            width = units;
             break;
         }
+        case QR_LAYER_MAXPOOL1D:
+            if (l->kernel > QRT_MAX_KERNEL)
+                return too_big(l, "pool_size", l->kernel, QRT_MAX_KERNEL, err);
+            if (l->stride > QRT_MAX_KERNEL)
+                return too_big(l, "strides", l->stride, QRT_MAX_KERNEL, err);
+            frames = frames_after(frames, l->kernel, l->stride, QR_PAD_VALID);
+            break;
+        case QR_LAYER_DENSE:
+            if (units <= QRT_MAX_DIM)
+                s = check_levels(l, "the kernel", units, width, err);
+            width = units;
+            break;
         case QR_LAYER_GRU:
+            if (units <= QRT_MAX_DIM && (s = check_levels(l, "the kernel", 3 * units, width,
+                                                          err)) == QR_OK)
+                s = check_levels(l, "the recurrent kernel", 3 * units, units, err);
+            width = units;
             if (!l->return_sequences)
                 frames = 0;
             break;
-        case QR_LAYER_SIGMOID:
-        case QR_LAYER_TANH:
-        case QR_LAYER_MAXPOOL1D:
-            return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s' (%s) has no integer kernel "
-                                "in the device runtime (supported: conv1d valid/causal, dense, "
-                                "gru, batchnorm, relu, prelu, dropout; flatten and "
-                                "global_average_pooling1d when a dense layer follows)",
-                                l->name, qr_layer_kind_name(l->kind));
         case QR_LAYER_FLATTEN:
         case QR_LAYER_GAP1D: {
             if (!frames)
                 break; /* flat already: the identity */
-            size_t j = next_real(sp, i);
-            if (j >= sp->n_layers || sp->layers[j].kind != QR_LAYER_DENSE)
-                return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s' (%s): the device "
-                                    "runs it as part of the dense layer right after it (a "
-                                    "convolution over the whole window), and none follows",
-                                    l->name, qr_layer_kind_name(l->kind));
             if (frames > QRT_MAX_KERNEL)
-                return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s' (%s): %zu frames; the "
-                                    "device runs at most %u at once", l->name,
-                                    qr_layer_kind_name(l->kind), frames, QRT_MAX_KERNEL);
+                return too_big(l, "a window of frames", frames, QRT_MAX_KERNEL, err);
+            size_t j = next_real(sp, i);
+            if (j < sp->n_layers && sp->layers[j].kind == QR_LAYER_DENSE) {
+                /* folded: the dense layer's levels, once per frame for the average */
+                const qr_layer_spec *d = &sp->layers[j];
+                s = check_levels(d, "the kernel over the window", d->units ? d->units
+                                 : sp->n_classes, frames * width, err);
+                if (l->kind == QR_LAYER_FLATTEN)
+                    width = 1; /* the dense layer sets the width; its input is no frame */
+                frames = 0;
+                break;
+            }
+            /* not folded: a window layer of identity levels, out × (frames · C) of them */
+            size_t out = l->kind == QR_LAYER_FLATTEN ? frames * width : width;
+            if (out > QRT_MAX_DIM)
+                return too_big(l, "values per output", out, QRT_MAX_DIM, err);
+            s = check_levels(l, "identity weights (no dense layer right after it)", out,
+                             frames * width, err);
+            width = out;
             frames = 0;
             break;
         }
         default:
             break;
         }
+        if (s == QR_OK && width > QRT_MAX_DIM)
+            return too_big(l, "values per frame", width, QRT_MAX_DIM, err);
     }
-    return QR_OK;
+    return s;
+}
+
+/* A flatten (avg = 0) or global average pooling over `frames` frames of c channels that no
+ * dense layer follows: a valid convolution with kernel = frames and identity levels (2-bit,
+ * 0 and 1): flatten's output t·c + ch takes x[t, ch] at step 1, the average's output ch
+ * sums x[t, ch] over t at step 1/frames (divided in the requantization). */
+static int ident_window(unit *v, int avg, size_t frames, size_t c)
+{
+    v->kind = U_CONV;
+    v->ident = 1;
+    v->kernel = frames;
+    v->stride = v->dilation = 1;
+    v->n_out = avg ? c : frames * c;
+    v->w_cols = frames * c;
+    v->bits = 2;
+    v->w = calloc(v->n_out * v->w_cols + 1, 1);
+    v->s_w = malloc(v->n_out * sizeof *v->s_w);
+    if (!v->w || !v->s_w)
+        return 0;
+    for (size_t o = 0; o < v->n_out; o++) {
+        v->s_w[o] = avg ? 1.0 / (double)frames : 1.0;
+        if (avg)
+            for (size_t t = 0; t < frames; t++)
+                v->w[o * v->w_cols + t * c + o] = 1;
+        else
+            v->w[o * v->w_cols + o] = 1;
+    }
+    return 1;
 }
 
 /* Group the spec's layers into runtime layers and quantize their weights. A flatten or global
@@ -341,6 +430,16 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
                     u[n - 1].last = i;
                 continue;
             }
+            if (next_real(sp, i) >= sp->n_layers ||
+                sp->layers[next_real(sp, i)].kind != QR_LAYER_DENSE) {
+                if (!ident_window(v, l->kind == QR_LAYER_GAP1D, frames, feat)) {
+                    free_units(u, n + 1);
+                    return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+                }
+                feat = v->n_out;
+                frames = 1;
+                break;
+            }
             /* the dense layer after it, as a convolution over the window */
             /* fall through */
         case QR_LAYER_DENSE:
@@ -360,6 +459,7 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
             v->stride = conv ? l->stride : 1;
             v->dilation = conv ? l->dilation : 1;
             v->causal = conv && l->padding == QR_PAD_CAUSAL;
+            v->same = conv && l->padding == QR_PAD_SAME;
             v->n_out = l->units;
             v->w_cols = k * feat;
             snprintf(nm, sizeof nm, "%s/kernel", l->name);
@@ -377,8 +477,8 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
                     v->s_w[o] /= (double)rep;
             }
             if (conv || window)
-                frames = conv ? (v->causal ? (frames - 1) / v->stride + 1
-                                           : (frames - ((k - 1) * v->dilation + 1)) / v->stride + 1)
+                frames = conv ? frames_after(frames, (k - 1) * v->dilation + 1, v->stride,
+                                             (int)l->padding)
                               : 1;
             /* a batch norm right after (dropout aside) folds into this layer */
             size_t j = next_real(sp, i);
@@ -422,6 +522,19 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
             v->kind = U_PRELU;
             v->n_out = feat;
             break;
+        case QR_LAYER_MAXPOOL1D:
+            v->kind = U_POOL;
+            v->n_out = feat;
+            v->kernel = l->kernel;
+            v->stride = l->stride;
+            frames = frames_after(frames, l->kernel, l->stride, QR_PAD_VALID);
+            break;
+        case QR_LAYER_SIGMOID:
+        case QR_LAYER_TANH:
+            v->kind = U_ACT;
+            v->n_out = feat;
+            v->tanh = l->kind == QR_LAYER_TANH;
+            break;
         default: /* refused by qr_export_check_spec */
             free_units(u, n);
             return qr_error_set(err, QR_ERR_UNSUPPORTED, "export: layer '%s' (%s) has no integer "
@@ -446,6 +559,7 @@ static int32_t consumer_bound(const unit *u, size_t n, long from, double shrink)
         switch (u[k].kind) {
         case U_RELU:
         case U_PRELU:
+        case U_POOL:
             continue;
         case U_DENSE:
         case U_CONV:
@@ -453,6 +567,7 @@ static int32_t consumer_bound(const unit *u, size_t n, long from, double shrink)
         case U_GRU:
             return bound_for(u[k].w, 3 * u[k].n_out, u[k].w_cols, shrink);
         case U_BN:
+        case U_ACT: /* a requantization: the finest grid the cap allows */
             return (int32_t)(ACT_CAP * shrink) > 0 ? (int32_t)(ACT_CAP * shrink) : 1;
         }
     }
@@ -500,7 +615,20 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
         const qr_layer_spec *l = &sp->layers[v->layer];
         int ovf = 0;
         qrt_status qs = QRT_OK;
-        if (v->kind == U_RELU || v->kind == U_PRELU) {
+        if (v->kind == U_POOL) {
+            /* the maximum of quantized values: same scale and bound */
+            v->s_out = s_x;
+            v->out_max = k ? u[k - 1].out_max : a_in;
+            qs = qrt_builder_add_maxpool(b, (uint32_t)v->n_out, (uint32_t)v->kernel,
+                                         (uint32_t)v->stride);
+        } else if (v->kind == U_ACT) {
+            /* x to Q16 for the kernel; the output in Q15 as a GRU's state */
+            v->out_max = QRT_ONE_Q15;
+            v->s_out = 1.0 / QRT_ONE_Q15;
+            s = rq_of(s_x * (1 << QRT_GATE_FRAC), &rq[0], l->name, err);
+            if (s == QR_OK)
+                qs = qrt_builder_add_act(b, (uint32_t)v->n_out, v->tanh, rq[0]);
+        } else if (v->kind == U_RELU || v->kind == U_PRELU) {
             /* same scale and bound in and out */
             v->s_out = s_x;
             v->out_max = k ? u[k - 1].out_max : a_in;
@@ -558,7 +686,7 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
             } else {
                 /* the accumulator's scale s_x·s_w,c: per output channel c (the same for every
                  * channel unless the grid scales are per channel) */
-                const float *bv = l->use_bias ? param(m, l->name, "bias")->x : NULL;
+                const float *bv = l->use_bias && !v->ident ? param(m, l->name, "bias")->x : NULL;
                 for (size_t i = 0; i < c; i++)
                     bias[i] = bv ? round_i32(bv[i] / (s_x * v->s_w[i]), &ovf) : 0;
                 int per_c = v->bn >= 0 || !uniform(v->s_w, c);
@@ -584,7 +712,8 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
                     qrt_builder_conv1d p = {(uint32_t)(v->w_cols / v->kernel), (uint32_t)c,
                                             (uint32_t)v->kernel, (uint32_t)v->stride,
                                             (uint32_t)v->dilation,
-                                            v->causal ? QRT_PAD_CAUSAL : QRT_PAD_VALID,
+                                            v->causal ? QRT_PAD_CAUSAL
+                                            : v->same ? QRT_PAD_SAME : QRT_PAD_VALID,
                                             {(unsigned)v->bits, v->w}, bias, rq, n_rq, off,
                                             v->out_max};
                     qs = qrt_builder_add_conv1d(b, &p);

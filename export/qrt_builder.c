@@ -34,6 +34,8 @@ struct qrt_builder {
     double out_scale;
     char generator[32];
     uint32_t width;                /* output width of the last layer added */
+    uint32_t frames;               /* frames it emits over one sequence (same padding's zeros) */
+    int32_t out_max;               /* its bound */
     uint32_t n_layers;
     bytes recs;                    /* records; slot offsets relative to the data section */
     bytes data;                    /* tensors, each 8-aligned */
@@ -89,6 +91,7 @@ qrt_status qrt_builder_new(qrt_builder **out, const qrt_builder_input *in)
     b->out_scale = 1.0;
     strcpy(b->generator, "qrt");
     b->width = in->n_features;
+    b->frames = in->seq_len;
     *out = b;
     return QRT_OK;
 }
@@ -248,6 +251,23 @@ static void pend_conv(pending *p, uint32_t k, uint32_t s, uint32_t d, uint32_t f
     put16(p->rec + 22, flags);
 }
 
+/* Same padding's zeros for a window of span frames, stride s, over `frames` input frames
+ * (Keras: T_out = ⌈T/s⌉, total = max((T_out − 1)·s + span − T, 0), left ⌊total/2⌋). */
+static void same_pads(uint32_t frames, uint32_t span, uint32_t s, uint32_t *left, uint32_t *right)
+{
+    uint64_t t_out = frames ? (frames - 1u) / s + 1u : 0u;
+    uint64_t need = t_out ? (t_out - 1u) * s + span : 0u;
+    uint32_t total = need > frames ? (uint32_t)(need - frames) : 0u;
+    *left = total / 2u;
+    *right = total - *left;
+}
+
+static void pend_pads(pending *p, uint32_t left, uint32_t right)
+{
+    put16(p->rec + 24, left);
+    put16(p->rec + 26, right);
+}
+
 /* Append n bytes (8-aligned start) to the data section, return where they go (NULL: OOM). */
 static uint8_t *pend_alloc(pending *p, unsigned slot, uint32_t type, size_t count, size_t n)
 {
@@ -340,6 +360,8 @@ static qrt_status pend_end(pending *p, uint32_t n_out)
     b->recs.n += n;
     b->n_layers++;
     b->width = n_out;
+    b->out_max = (int32_t)((uint32_t)p->rec[12] | (uint32_t)p->rec[13] << 8 |
+                           (uint32_t)p->rec[14] << 16 | (uint32_t)p->rec[15] << 24);
     return QRT_OK;
 }
 
@@ -373,13 +395,25 @@ static qrt_status add_linear(qrt_builder *b, unsigned kind, uint32_t n_in, uint3
         return st;
     pending p;
     pend_begin(&p, b, kind, n_in, n_out, out_max);
-    if (kind == QRT_LAYER_CONV1D)
+    uint32_t frames = b->frames;
+    if (kind == QRT_LAYER_CONV1D) {
+        uint32_t span = (conv_k - 1u) * dil + 1u, left = 0, right = 0;
         pend_conv(&p, conv_k, stride, dil, pad);
+        if (pad == QRT_PAD_SAME) {
+            same_pads(frames, span, stride, &left, &right);
+            pend_pads(&p, left, right);
+        }
+        frames = pad == QRT_PAD_VALID ? (frames < span ? 0u : (frames - span) / stride + 1u)
+                                      : (frames ? (frames - 1u) / stride + 1u : 0u);
+    }
     pend_w(&p, QRT_S_W, w, n_out, (size_t)k * n_in);
     pend_i32(&p, QRT_S_BIAS, bias, n_out);
     pend_rq(&p, QRT_S_RQ, rq, n_rq);
     pend_i32(&p, QRT_S_OFF, offset, n_out);
-    return pend_end(&p, n_out);
+    st = pend_end(&p, n_out);
+    if (st == QRT_OK)
+        b->frames = frames;
+    return st;
 }
 
 qrt_status qrt_builder_add_dense(qrt_builder *b, const qrt_builder_dense *p)
@@ -394,8 +428,9 @@ qrt_status qrt_builder_add_conv1d(qrt_builder *b, const qrt_builder_conv1d *p)
 {
     if (b == NULL || p == NULL)
         return QRT_ERR_ARG;
-    if (p->padding != QRT_PAD_VALID && p->padding != QRT_PAD_CAUSAL)
-        return QRT_ERR_UNSUPPORTED;
+    if (p->padding != QRT_PAD_VALID && p->padding != QRT_PAD_CAUSAL &&
+        p->padding != QRT_PAD_SAME)
+        return QRT_ERR_ARG;
     if (p->kernel < 1 || p->kernel > QRT_MAX_KERNEL || p->stride < 1 ||
         p->stride > QRT_MAX_KERNEL || p->dilation < 1 || p->dilation > QRT_MAX_KERNEL)
         return QRT_ERR_RANGE;
@@ -447,6 +482,41 @@ qrt_status qrt_builder_add_prelu(qrt_builder *b, const qrt_builder_prelu *p)
     pend_begin(&q, b, QRT_LAYER_PRELU, p->n, p->n, p->out_max);
     pend_rq(&q, QRT_S_PRELU_RQ, p->rq, p->n_rq);
     return pend_end(&q, p->n);
+}
+
+qrt_status qrt_builder_add_maxpool(qrt_builder *b, uint32_t n, uint32_t pool, uint32_t stride)
+{
+    if (b == NULL)
+        return QRT_ERR_ARG;
+    if (pool < 1 || pool > QRT_MAX_KERNEL || stride < 1 || stride > QRT_MAX_KERNEL)
+        return QRT_ERR_RANGE;
+    int32_t a = b->n_layers ? b->out_max : b->in.in_max; /* the maximum keeps the bound */
+    qrt_status st = check_common(b, n, n, a);
+    if (st != QRT_OK)
+        return st;
+    pending q;
+    pend_begin(&q, b, QRT_LAYER_MAXPOOL, n, n, a);
+    pend_conv(&q, pool, stride, 1, 0);
+    st = pend_end(&q, n);
+    if (st == QRT_OK)
+        b->frames = b->frames < pool ? 0u : (b->frames - pool) / stride + 1u;
+    return st;
+}
+
+qrt_status qrt_builder_add_act(qrt_builder *b, uint32_t n, int tanh_, qrt_rq rq)
+{
+    if (b == NULL)
+        return QRT_ERR_ARG;
+    qrt_status st = check_common(b, n, n, QRT_ONE_Q15);
+    if (st == QRT_OK)
+        st = check_rq(&rq, 1, n);
+    if (st != QRT_OK)
+        return st;
+    pending q;
+    pend_begin(&q, b, QRT_LAYER_ACT, n, n, QRT_ONE_Q15);
+    pend_conv(&q, 0, 0, 0, tanh_ ? QRT_FLAG_ACT_TANH : 0);
+    pend_rq(&q, QRT_S_ACT_RQ, &rq, 1);
+    return pend_end(&q, n);
 }
 
 qrt_status qrt_builder_add_gru(qrt_builder *b, const qrt_builder_gru *p)

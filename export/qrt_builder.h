@@ -81,7 +81,8 @@ typedef struct qrt_builder_dense {
 typedef struct qrt_builder_conv1d {
     uint32_t n_in, n_out;          /* Cin, Cout */
     uint32_t kernel, stride, dilation; /* 1 … 255 each */
-    qrt_padding padding;           /* QRT_PAD_VALID or QRT_PAD_CAUSAL ("same" is not supported) */
+    qrt_padding padding;           /* QRT_PAD_VALID, QRT_PAD_CAUSAL or QRT_PAD_SAME (its zeros
+                                      follow from the frames reaching the layer) */
     qrt_weights w;                 /* (Cout, kernel·Cin) */
     const int32_t *bias;
     const qrt_rq *rq;
@@ -142,13 +143,18 @@ qrt_status qrt_builder_set_generator(qrt_builder *b, const char *generator);
 /* Append a layer. Every array is copied (and weights packed) at the call. Each call checks its
  * own parameters (QRT_ERR_ARG for NULL arrays or zero sizes, QRT_ERR_RANGE for levels off the
  * grid, bad shifts or bounds, QRT_ERR_SHAPE when n_in differs from the previous layer's
- * output, QRT_ERR_UNSUPPORTED for "same" padding); on error the builder is unchanged. */
+ * output); on error the builder is unchanged. */
 qrt_status qrt_builder_add_dense(qrt_builder *b, const qrt_builder_dense *p);
 qrt_status qrt_builder_add_conv1d(qrt_builder *b, const qrt_builder_conv1d *p);
 qrt_status qrt_builder_add_batchnorm(qrt_builder *b, const qrt_builder_batchnorm *p);
 qrt_status qrt_builder_add_relu(qrt_builder *b, uint32_t n, int32_t out_max);
 qrt_status qrt_builder_add_prelu(qrt_builder *b, const qrt_builder_prelu *p);
 qrt_status qrt_builder_add_gru(qrt_builder *b, const qrt_builder_gru *p);
+/* Max pooling over `pool` frames every `stride` (valid): scale and bound stay the input's. */
+qrt_status qrt_builder_add_maxpool(qrt_builder *b, uint32_t n, uint32_t pool, uint32_t stride);
+/* Sigmoid (tanh_ = 0) or tanh: rq = s_x·2^16 takes the input to Q16; the output is Q15
+ * (s = 2^-15, A = 32768). */
+qrt_status qrt_builder_add_act(qrt_builder *b, uint32_t n, int tanh_, qrt_rq rq);
 
 /* Lay out the blob (header, layer records, tensors, host section, trailer with CRC-32) and
  * validate it with qrt_model_load: any error the loader finds (a layer that may overflow

@@ -201,7 +201,7 @@ qrt_status qrt_builder_write_c(const uint8_t *blob, size_t len, const char *name
 static const char *kind_name(unsigned kind)
 {
     static const char *const names[] = {"", "dense", "conv1d", "batchnorm", "relu", "prelu",
-                                        "gru"};
+                                        "gru", "maxpool", "sigmoid/tanh"};
     return kind < QRT_LAYER_KIND_END ? names[kind] : "?";
 }
 
@@ -294,6 +294,30 @@ static void emit_mat(FILE *fp, const char *name, unsigned li, const char *w, con
             QRT_SLOT_COUNT(s[rqs].desc) > 1u ? 1u : 0u);
 }
 
+/* A same-padded convolution: its left zeros (the descriptor's last field; the right ones are
+ * fed by NAME_finish). */
+static void emit_conv_same(FILE *fp, const char *name, unsigned li, const qrt_layer_rec *r)
+{
+    if ((r->flags & QRT_FLAG_PAD_MASK) == QRT_PAD_SAME)
+        fprintf(fp, "/* %s_l%u: same padding, %u zero frames before, %u after */\n", name, li,
+                (unsigned)r->pad_left, (unsigned)r->pad_right);
+}
+
+static void emit_maxpool_data(FILE *fp, const char *name, unsigned li, const qrt_layer_rec *r)
+{
+    fprintf(fp, "static const qrt_pool %s_l%u = {.n = %lu, .kernel = %u, .stride = %u};\n", name,
+            li, (unsigned long)r->n_in, (unsigned)r->kernel, (unsigned)r->stride);
+}
+
+static void emit_act_data(FILE *fp, const char *name, unsigned li, const uint8_t *blob,
+                          const qrt_layer_rec *r)
+{
+    const uint8_t *rq = (const uint8_t *)slot_ptr(blob, &qrt_rec_slots(r)[QRT_S_ACT_RQ]);
+    fprintf(fp, "static const qrt_act %s_l%u = {.rq = {%ld, %ld}, .n = %lu, .tanh = %u};\n", name,
+            li, (long)rd_i32(rq), (long)rd_i32(rq + 4), (unsigned long)r->n_out,
+            (r->flags & QRT_FLAG_ACT_TANH) ? 1u : 0u);
+}
+
 /* Constants and descriptors of layer li. */
 static void emit_layer_data(FILE *fp, const char *name, unsigned li, const uint8_t *blob,
                             const qrt_layer_rec *r)
@@ -320,10 +344,12 @@ static void emit_layer_data(FILE *fp, const char *name, unsigned li, const uint8
             emit_ref(fp, name, li, "off", &s[QRT_S_OFF]);
             fprintf(fp,
                     ", .out_max = %ld},\n    .n_in = %lu, .kernel = %u, .dilation = %u, "
-                    ".stride = %u, .causal = %u};\n",
+                    ".stride = %u, .causal = %u, .pad_left = %u};\n",
                     (long)r->out_max, (unsigned long)r->n_in, (unsigned)r->kernel,
                     (unsigned)r->dilation, (unsigned)r->stride,
-                    (r->flags & QRT_FLAG_PAD_MASK) == QRT_PAD_CAUSAL ? 1u : 0u);
+                    (r->flags & QRT_FLAG_PAD_MASK) == QRT_PAD_CAUSAL ? 1u : 0u,
+                    (unsigned)r->pad_left);
+            emit_conv_same(fp, name, li, r);
         }
     } else if (kind == QRT_LAYER_GRU) {
         uint32_t h3 = 3u * r->n_out;
@@ -351,6 +377,10 @@ static void emit_layer_data(FILE *fp, const char *name, unsigned li, const uint8
         fprintf(fp, ",\n    .n = %lu, .rq_step = %u, .out_max = %ld};\n", (unsigned long)r->n_out,
                 QRT_SLOT_COUNT(s[0].desc) > 1u ? 1u : 0u, (long)r->out_max);
     }
+    else if (kind == QRT_LAYER_MAXPOOL)
+        emit_maxpool_data(fp, name, li, r);
+    else if (kind == QRT_LAYER_ACT)
+        emit_act_data(fp, name, li, blob, r);
     /* relu: no data (its bound is in the call) */
 }
 
@@ -369,10 +399,86 @@ static void emit_frame_call(FILE *fp, const char *name, unsigned li, const qrt_l
     case QRT_LAYER_BATCHNORM:
         fprintf(fp, "    qrt_bn_run(&%s_l%u, mem + %lu, mem + %lu);\n", name, li, x, y);
         break;
+    case QRT_LAYER_ACT:
+        fprintf(fp, "    qrt_act_run(&%s_l%u, mem + %lu, mem + %lu);\n", name, li, x, y);
+        break;
     default: /* prelu */
         fprintf(fp, "    qrt_prelu_run(&%s_l%u, mem + %lu, mem + %lu);\n", name, li, x, y);
         break;
     }
+}
+
+/* A max pooling's push from word offset x to y; `stop` ends the chain when it does not emit. */
+static void emit_maxpool_push(FILE *fp, const char *name, unsigned li, unsigned long st,
+                              unsigned long x, unsigned long y, const char *stop)
+{
+    fprintf(fp, "    if (!qrt_maxpool_push(&%s_l%u, mem + %lu, mem + %lu, mem + %lu))\n"
+                "        %s;\n", name, li, st, x, y, stop);
+}
+
+/* What qrt_pool_reset writes besides zeros: kernel − 1 frames to wait. */
+static void emit_maxpool_reset(FILE *fp, const qrt_model *m, const qrt_layer_rec *const *recs,
+                               const unsigned long *st_off)
+{
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        if (recs[i]->kind == QRT_LAYER_MAXPOOL && recs[i]->kernel > 1u)
+            fprintf(fp, "    mem[%lu] = %u; /* layer %u (max pooling): frames to wait */\n",
+                    st_off[i], (unsigned)recs[i]->kernel - 1u, (unsigned)i);
+}
+
+static int has_same(const qrt_model *m, const qrt_layer_rec *const *recs)
+{
+    for (uint32_t i = 0; i < m->split; i++)
+        if (recs[i]->kind == QRT_LAYER_CONV1D && recs[i]->pad_right)
+            return 1;
+    return 0;
+}
+
+/* NAME_finish: qrt_stream_finish compiled. For each same convolution, in layer order, its
+ * pad_right zero frames (zeroed in buffer b) run through the rest of the sequence part, with
+ * the buffers qrt_stream_finish uses (the first output in buffer a). */
+static void emit_finish(FILE *fp, const char *name, const char *up, const qrt_model *m,
+                        const qrt_layer_rec *const *recs, const unsigned long *st_off)
+{
+    unsigned long buf_a = m->state_words, buf_b = buf_a + m->buf_words,
+                  aux = buf_b + m->buf_words;
+    fprintf(fp, "\nvoid %s_finish(int32_t *mem)\n{\n", name);
+    if (!has_same(m, recs))
+        fprintf(fp, "    (void)mem; /* no same padding: nothing to feed */\n");
+    for (uint32_t f = 0; f < m->split; f++) {
+        if (recs[f]->kind != QRT_LAYER_CONV1D || !recs[f]->pad_right)
+            continue;
+        fprintf(fp, "    for (uint32_t p = 0; p < %uu; p++) { /* layer %u's right zeros */\n",
+                (unsigned)recs[f]->pad_right, (unsigned)f);
+        fprintf(fp, "    for (uint32_t i = 0; i < %luu; i++)\n        mem[%lu + i] = 0;\n"
+                    "    if (!qrt_conv_push(&%s_l%u, mem + %lu, mem + %lu, mem + %lu, mem + %lu))\n"
+                    "        continue;\n", (unsigned long)recs[f]->n_in, buf_b, name,
+                (unsigned)f, st_off[f], buf_b, buf_a, aux);
+        unsigned long cur = buf_a;
+        for (uint32_t i = f + 1u; i < m->split; i++) {
+            const qrt_layer_rec *r = recs[i];
+            unsigned long out = cur == buf_a ? buf_b : buf_a;
+            if (r->kind == QRT_LAYER_CONV1D)
+                fprintf(fp, "    if (!qrt_conv_push(&%s_l%u, mem + %lu, mem + %lu, mem + %lu, "
+                            "mem + %lu))\n        continue;\n",
+                        name, (unsigned)i, st_off[i], cur, out, aux);
+            else if (r->kind == QRT_LAYER_MAXPOOL)
+                emit_maxpool_push(fp, name, (unsigned)i, st_off[i], cur, out, "continue");
+            else if (r->kind == QRT_LAYER_GRU) {
+                fprintf(fp, "    qrt_gru_step(&%s_l%u, mem + %lu, mem + %lu, mem + %lu);\n",
+                        name, (unsigned)i, cur, st_off[i], aux);
+                out = st_off[i];
+            } else
+                emit_frame_call(fp, name, (unsigned)i, r, cur, out);
+            cur = out;
+        }
+        if (m->split == m->n_layers)
+            fprintf(fp, "    for (uint32_t i = 0; i < %s_N_OUTPUTS; i++)\n"
+                        "        mem[%lu + i] = mem[%lu + i];\n",
+                    up, st_off[m->n_layers], cur);
+        fprintf(fp, "    }\n");
+    }
+    fprintf(fp, "}\n");
 }
 
 /* The functions: the same scratch layout and buffer choices as qrt_stream (qrt_run.c), so a
@@ -398,10 +504,14 @@ static void emit_functions(FILE *fp, const char *name, const char *up, const qrt
             name, (unsigned long)m->state_words);
     for (uint32_t i = 0; i < m->n_layers; i++)
         if (recs[i]->kind == QRT_LAYER_CONV1D &&
-            (recs[i]->flags & QRT_FLAG_PAD_MASK) != QRT_PAD_CAUSAL)
-            fprintf(fp, "    mem[%lu] = %lu; /* layer %u (valid): frames to wait */\n", st_off[i],
-                    (unsigned long)QRT_CONV_SPAN(recs[i]->kernel, recs[i]->dilation) - 1u,
+            (recs[i]->flags & QRT_FLAG_PAD_MASK) != QRT_PAD_CAUSAL &&
+            QRT_CONV_SPAN(recs[i]->kernel, recs[i]->dilation) - 1u > recs[i]->pad_left)
+            fprintf(fp, "    mem[%lu] = %lu; /* layer %u (valid/same): frames to wait */\n",
+                    st_off[i],
+                    (unsigned long)QRT_CONV_SPAN(recs[i]->kernel, recs[i]->dilation) - 1u -
+                        recs[i]->pad_left,
                     (unsigned)i);
+    emit_maxpool_reset(fp, m, recs, st_off);
     fprintf(fp, "}\n");
 
     fprintf(fp, "\nint %s_push(int32_t *mem, const int32_t *frame)\n{\n", name);
@@ -414,6 +524,8 @@ static void emit_functions(FILE *fp, const char *name, const char *up, const qrt
             fprintf(fp, "    if (!qrt_conv_push(&%s_l%u, mem + %lu, mem + %lu, mem + %lu, mem + %lu))\n"
                         "        return 0;\n",
                     name, (unsigned)i, st_off[i], cur, out, aux);
+        } else if (r->kind == QRT_LAYER_MAXPOOL) {
+            emit_maxpool_push(fp, name, (unsigned)i, st_off[i], cur, out, "return 0");
         } else if (r->kind == QRT_LAYER_GRU) {
             fprintf(fp, "    qrt_gru_step(&%s_l%u, mem + %lu, mem + %lu, mem + %lu);\n", name,
                     (unsigned)i, cur, st_off[i], aux);
@@ -428,6 +540,7 @@ static void emit_functions(FILE *fp, const char *name, const char *up, const qrt
                     "        mem[%lu + i] = mem[%lu + i];\n",
                 up, st_off[m->n_layers], cur);
     fprintf(fp, "    return 1;\n}\n");
+    emit_finish(fp, name, up, m, recs, st_off);
 
     fprintf(fp, "\nvoid %s_logits(int32_t *mem, int32_t *logits)\n{\n", name);
     cur = m->split == m->n_layers ? st_off[m->n_layers] : st_off[m->split - 1];
@@ -443,9 +556,11 @@ static void emit_functions(FILE *fp, const char *name, const char *up, const qrt
     fprintf(fp, "\nvoid %s_run(int32_t *mem, const int32_t *x, int32_t *logits)\n{\n"
                 "    %s_reset(mem);\n"
                 "    for (uint32_t t = 0; t < %s_SEQ_LEN; t++)\n"
-                "        %s_push(mem, x + t * %s_N_FEATURES);\n"
-                "    %s_logits(mem, logits);\n}\n",
-            name, name, up, name, up, name);
+                "        %s_push(mem, x + t * %s_N_FEATURES);\n",
+            name, name, up, name, up);
+    if (has_same(m, recs))
+        fprintf(fp, "    %s_finish(mem);\n", name);
+    fprintf(fp, "    %s_logits(mem, logits);\n}\n", name);
 }
 
 /* Whether any weight matrix of the (validated) blob is stored sparse. */
@@ -659,10 +774,14 @@ qrt_status qrt_builder_write_compiled_ex(const uint8_t *blob, size_t len, const 
             "int %s_push(int32_t *mem, const int32_t *frame);\n"
             "/* Logits for the frames pushed so far (after a push returned 1); mem keeps its state. */\n"
             "void %s_logits(int32_t *mem, int32_t *logits);\n"
-            "/* A whole sequence x (%s_SEQ_LEN × %s_N_FEATURES): reset, push every frame, logits. */\n"
+            "/* End a window: feed same-padded convolutions their right-hand zero frames (a no-op\n"
+            " * without same padding); then logits are those of the whole window. */\n"
+            "void %s_finish(int32_t *mem);\n"
+            "/* A whole sequence x (%s_SEQ_LEN × %s_N_FEATURES): reset, push every frame, finish,\n"
+            " * logits. */\n"
             "void %s_run(int32_t *mem, const int32_t *x, int32_t *logits);\n\n"
             "#ifdef __cplusplus\n}\n#endif\n\n#endif\n",
-            name, up, name, name, up, up, name);
+            name, up, name, name, name, up, up, name);
     fprintf(c.fp,
             "/* Generated by %s (qrt_builder_write_compiled). Do not edit.\n"
             " * %s of a validated .qrt blob; working memory layout as\n"

@@ -216,6 +216,7 @@ qrt_status qrt_dequantize_output(const qrt_model *m, const int32_t *logits, floa
 static const char *const kind_names[QRT_LAYER_KIND_END] = {
     [QRT_LAYER_DENSE] = "dense",   [QRT_LAYER_CONV1D] = "conv1d", [QRT_LAYER_BATCHNORM] = "batchnorm",
     [QRT_LAYER_RELU] = "relu",     [QRT_LAYER_PRELU] = "prelu",   [QRT_LAYER_GRU] = "gru",
+    [QRT_LAYER_MAXPOOL] = "maxpool", [QRT_LAYER_ACT] = "act",
 };
 
 static const char *slot_name(unsigned kind, size_t i)
@@ -229,6 +230,7 @@ static const char *slot_name(unsigned kind, size_t i)
     case QRT_LAYER_CONV1D: return lin[i];
     case QRT_LAYER_BATCHNORM: return bn[i];
     case QRT_LAYER_PRELU: return "slope_requant";
+    case QRT_LAYER_ACT: return "input_requant";
     case QRT_LAYER_GRU: return gru[i];
     default: return "?";
     }
@@ -247,6 +249,8 @@ qrt_status qrt_layer_info_get(const qrt_model *m, size_t i, qrt_layer_info *out)
     }
     out->kind = (qrt_layer_kind)r->kind;
     out->kind_name = kind_names[r->kind];
+    if (r->kind == QRT_LAYER_ACT)
+        out->kind_name = (r->flags & QRT_FLAG_ACT_TANH) ? "tanh" : "sigmoid";
     out->n_in = r->n_in;
     out->n_out = r->n_out;
     out->kernel = r->kernel;

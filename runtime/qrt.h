@@ -131,11 +131,15 @@ typedef enum qrt_layer_kind {
     QRT_LAYER_RELU = 4,       /* y = clamp(x, 0, A)                                      */
     QRT_LAYER_PRELU = 5,      /* y = x ≥ 0 ? x : requant(x, α_c), clamped to ±A         */
     QRT_LAYER_GRU = 6,        /* Keras reset_after GRU, gates [z | r | n], h in Q15      */
+    QRT_LAYER_MAXPOOL = 7,    /* y_c = max over a window of k frames, every stride frames */
+    QRT_LAYER_ACT = 8,        /* sigmoid or tanh of requant(x) in Q16, y in Q15          */
     QRT_LAYER_KIND_END
 } qrt_layer_kind;
 
 typedef enum qrt_padding {
     QRT_PAD_VALID = 0,
+    QRT_PAD_SAME = 1,         /* pad_left zeros before the first frame, pad_right after the
+                                 last (Keras "same"; the record holds both, computed for T) */
     QRT_PAD_CAUSAL = 2        /* (k−1)·dilation zeros on the left (Keras "causal") */
 } qrt_padding;
 
@@ -187,7 +191,8 @@ size_t qrt_scratch_size(const qrt_model *m);
 
 /* Run a whole sequence: x (T, F) int32, already quantized at the input scale stored in the
  * blob (qrt_quantize_input in export/qrt_host.h does it on a host); values are clamped to ±in_max.
- * logits (n_outputs). Exactly qrt_stream_init + T × qrt_stream_push + qrt_stream_logits. */
+ * logits (n_outputs). Exactly qrt_stream_init + T × qrt_stream_push + qrt_stream_finish +
+ * qrt_stream_logits. */
 qrt_status qrt_run(const qrt_model *m, const int32_t *x, void *scratch, size_t scratch_size,
                    int32_t *logits);
 
@@ -199,10 +204,15 @@ size_t qrt_argmax(const int32_t *v, size_t n);
  * a GRU that returns only its last state (return_sequences = 0), run on demand by
  * qrt_stream_logits. A convolution keeps its last (k−1)·dilation + 1 frames; with valid
  * padding it emits its first output once it has seen that many frames, with causal padding
- * on the first frame (the window starts as zeros), then every `stride` frames; the layers
- * after it only run when it emits. After the T frames of a sequence, qrt_stream_logits gives
- * bit for bit what qrt_run gives. Without a last-state GRU, the logits are the output of the
- * last layer for the latest frame that reached it. */
+ * on the first frame (the window starts as zeros), with same padding once it has seen
+ * span − pad_left frames (pad_left zeros start the window), then every `stride` frames; the
+ * layers after it only run when it emits. Same padding's right-hand zeros belong to the end
+ * of a sequence, which a stream never sees: qrt_stream_finish feeds them (so a same
+ * convolution's outputs come pad_right frames late while streaming). A max pooling layer
+ * emits like a valid convolution. After the T frames of a sequence and qrt_stream_finish,
+ * qrt_stream_logits gives bit for bit what qrt_run gives (without same padding finish does
+ * nothing). Without a last-state GRU, the logits are the output of the last layer for the
+ * latest frame that reached it. */
 typedef struct qrt_stream {
     const qrt_model *model;
     int32_t *mem;             /* the caller's scratch (qrt_scratch_size bytes) */
@@ -217,6 +227,10 @@ qrt_status qrt_stream_init(qrt_stream *s, const qrt_model *m, void *scratch, siz
 qrt_status qrt_stream_reset(qrt_stream *s);
 /* Feed one frame of F int32 values (clamped to ±in_max). */
 qrt_status qrt_stream_push(qrt_stream *s, const int32_t *frame);
+/* End a sequence: feed every same-padded convolution, in layer order, its pad_right zero
+ * frames (their outputs run through the layers after it). A no-op without same padding. The
+ * stream is then at the end of a window: reset it before the next one. */
+qrt_status qrt_stream_finish(qrt_stream *s);
 /* Logits (n_outputs) for the frames pushed so far; QRT_ERR_NOT_READY before the first output
  * (a valid convolution not yet full). Does not change the stream state. */
 qrt_status qrt_stream_logits(qrt_stream *s, int32_t *logits);

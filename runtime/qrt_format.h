@@ -42,8 +42,9 @@ typedef struct qrt_header {
 QRT_STATIC_CHECK(header_size, sizeof(qrt_header) == QRT_HEADER_SIZE);
 
 /* Layer record flags. */
-#define QRT_FLAG_PAD_MASK 0x3u     /* conv: qrt_padding (0 valid, 2 causal) */
+#define QRT_FLAG_PAD_MASK 0x3u     /* conv: qrt_padding (0 valid, 1 same, 2 causal) */
 #define QRT_FLAG_RETURN_SEQ 0x4u   /* gru: pass every state on (else: last state, head follows) */
+#define QRT_FLAG_ACT_TANH 0x8u     /* act: tanh (else the logistic sigmoid) */
 
 typedef struct qrt_layer_rec {
     uint16_t kind;                 /* qrt_layer_kind */
@@ -51,9 +52,10 @@ typedef struct qrt_layer_rec {
     uint32_t n_in;                 /* values per input frame (Cin, F) */
     uint32_t n_out;                /* values per output frame (Cout, H) */
     int32_t out_max;               /* output bound A_out, 1 … 2^30 (GRU: 32768) */
-    uint16_t kernel, stride, dilation;  /* conv; 0 for other kinds */
+    uint16_t kernel, stride, dilation;  /* conv (maxpool: pool, stride, 1); 0 for other kinds */
     uint16_t flags;                /* QRT_FLAG_* */
-    uint32_t reserved[2];          /* 0 */
+    uint16_t pad_left, pad_right;  /* same-padded conv: zero frames before / after; else 0 */
+    uint32_t reserved;             /* 0 */
 } qrt_layer_rec;
 QRT_STATIC_CHECK(rec_size, sizeof(qrt_layer_rec) == QRT_REC_SIZE);
 
@@ -84,6 +86,7 @@ enum {
     QRT_S_W = 0, QRT_S_BIAS = 1, QRT_S_RQ = 2, QRT_S_OFF = 3,          /* dense, conv1d */
     QRT_S_BN_RQ = 0, QRT_S_BN_OFF = 1,                                  /* batchnorm */
     QRT_S_PRELU_RQ = 0,                                                 /* prelu */
+    QRT_S_ACT_RQ = 0,                                                   /* act: x → Q16 */
     QRT_S_GRU_WI = 0, QRT_S_GRU_WH = 1, QRT_S_GRU_BI = 2, QRT_S_GRU_BH = 3,
     QRT_S_GRU_RQI = 4, QRT_S_GRU_RQH = 5                                /* gru */
 };
@@ -107,7 +110,8 @@ static inline unsigned qrt_kind_slots(unsigned kind)
     case QRT_LAYER_DENSE:
     case QRT_LAYER_CONV1D: return 4;
     case QRT_LAYER_BATCHNORM: return 2;
-    case QRT_LAYER_PRELU: return 1;
+    case QRT_LAYER_PRELU:
+    case QRT_LAYER_ACT: return 1;
     case QRT_LAYER_GRU: return 6;
     default: return 0;
     }
@@ -118,11 +122,11 @@ static inline const qrt_slot *qrt_rec_slots(const qrt_layer_rec *r)
     return (const qrt_slot *)(const void *)((const uint8_t *)r + QRT_REC_SIZE);
 }
 
-/* int32 words of stream state a layer keeps: a convolution's countdown and window
- * ((kernel − 1)·dilation + 1 frames of n_in), a GRU's h (n_out); 0 for the others. */
+/* int32 words of stream state a layer keeps: a convolution's or max pooling's countdown and
+ * window ((kernel − 1)·dilation + 1 frames of n_in), a GRU's h (n_out); 0 for the others. */
 static inline uint32_t qrt_rec_state_words(const qrt_layer_rec *r)
 {
-    if (r->kind == QRT_LAYER_CONV1D)
+    if (r->kind == QRT_LAYER_CONV1D || r->kind == QRT_LAYER_MAXPOOL)
         return 1u + (((uint32_t)r->kernel - 1u) * r->dilation + 1u) * r->n_in;
     if (r->kind == QRT_LAYER_GRU)
         return r->n_out;

@@ -71,7 +71,7 @@ void qrt_conv_reset(const qrt_conv *l, int32_t *state)
     for (uint32_t i = 0; i < n; i++)
         state[i] = 0;
     if (!l->causal)
-        state[0] = (int32_t)QRT_CONV_SPAN(l->kernel, l->dilation) - 1;
+        state[0] = (int32_t)QRT_CONV_SPAN(l->kernel, l->dilation) - 1 - (int32_t)l->pad_left;
 }
 
 int qrt_conv_push(const qrt_conv *l, int32_t *state, const int32_t *x, int32_t *y,
@@ -94,6 +94,42 @@ int qrt_conv_push(const qrt_conv *l, int32_t *state, const int32_t *x, int32_t *
     }
     qrt_dense_run(&l->lin, in, y);
     return 1;
+}
+
+void qrt_pool_reset(const qrt_pool *l, int32_t *state)
+{
+    uint32_t n = 1u + (uint32_t)l->kernel * l->n;
+    for (uint32_t i = 0; i < n; i++)
+        state[i] = 0;
+    state[0] = (int32_t)l->kernel - 1;
+}
+
+int qrt_maxpool_push(const qrt_pool *l, int32_t *state, const int32_t *x, int32_t *y)
+{
+    size_t n = l->n, k = l->kernel;
+    int32_t *win = state + 1;
+    copy_words(win, win + n, (k - 1u) * n); /* drop the oldest frame */
+    copy_words(win + (k - 1u) * n, x, n);
+    if (state[0] > 0) {
+        state[0]--;
+        return 0;
+    }
+    state[0] = (int32_t)l->stride - 1;
+    for (size_t c = 0; c < n; c++) {
+        int32_t v = win[c];
+        for (size_t j = 1; j < k; j++)
+            v = win[j * n + c] > v ? win[j * n + c] : v;
+        y[c] = v;
+    }
+    return 1;
+}
+
+void qrt_act_run(const qrt_act *l, const int32_t *x, int32_t *y)
+{
+    for (uint32_t i = 0; i < l->n; i++) {
+        int32_t v = clamp(qrt_requant(x[i], l->rq.mult, l->rq.shift), QRT_GATE_MAX);
+        y[i] = l->tanh ? qrt_tanh_q16(v) : qrt_sigmoid_q16(v);
+    }
 }
 
 void qrt_relu_run(int32_t a, const int32_t *x, int32_t *y, size_t n)

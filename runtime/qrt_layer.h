@@ -51,7 +51,20 @@ typedef struct qrt_conv {
     uint16_t n_in;            /* Cin */
     uint8_t kernel, dilation, stride;
     uint8_t causal;           /* 1: causal padding (emits from the first frame), 0: valid */
+    uint16_t pad_left;        /* same padding: zero frames the window starts with (else 0) */
 } qrt_conv;
+/* Max pooling on a stream of frames: y_c = max of the last `kernel` frames' x_c, one output
+ * every `stride` frames once the window is full (valid padding, as a valid convolution). */
+typedef struct qrt_pool {
+    uint16_t n;               /* channels */
+    uint8_t kernel, stride;
+} qrt_pool;
+/* Sigmoid or tanh: y = f(clamp(requant(x, rq), ±QRT_GATE_MAX)) in Q15, the input in Q16. */
+typedef struct qrt_act {
+    qrt_rq rq;                /* the input scale times 2^16 */
+    uint16_t n;               /* values */
+    uint8_t tanh;             /* 1: tanh, 0: the logistic sigmoid */
+} qrt_act;
 
 /* Batch norm (rq and off) and PReLU (rq: the negative slope) over n channels. */
 typedef struct qrt_scale {
@@ -75,12 +88,20 @@ typedef struct qrt_gru {
 void qrt_clamp_copy(int32_t *y, const int32_t *x, size_t n, int32_t a);
 /* Dense layer; x (mat.k), y (mat.rows); y must not alias x. */
 void qrt_dense_run(const qrt_dense *l, const int32_t *x, int32_t *y);
-/* Reset a convolution's state: empty window, and (valid padding) span − 1 frames to wait. */
+/* Reset a convolution's state: empty window, and span − 1 frames to wait (valid padding),
+ * span − 1 − pad_left (same), none (causal). */
 void qrt_conv_reset(const qrt_conv *l, int32_t *state);
-/* Feed one frame x (Cin); returns 1 and writes y (Cout) when the convolution emits, else 0.
- * aux: kernel·Cin words, used when dilation > 1. */
+/* Feed one frame x (Cin; a frame of zeros for same padding's right-hand side); returns 1 and
+ * writes y (Cout) when the convolution emits, else 0. aux: kernel·Cin words, used when
+ * dilation > 1. */
 int qrt_conv_push(const qrt_conv *l, int32_t *state, const int32_t *x, int32_t *y,
                   int32_t *aux);
+/* Reset a max pooling's state [countdown, window (kernel × n)]: kernel − 1 frames to wait. */
+void qrt_pool_reset(const qrt_pool *l, int32_t *state);
+/* Feed one frame x (n); returns 1 and writes y (n) when the pooling emits, else 0. */
+int qrt_maxpool_push(const qrt_pool *l, int32_t *state, const int32_t *x, int32_t *y);
+/* Sigmoid or tanh of n values; in place ok. */
+void qrt_act_run(const qrt_act *l, const int32_t *x, int32_t *y);
 /* y = clamp(x, 0, a); may run in place. */
 void qrt_relu_run(int32_t a, const int32_t *x, int32_t *y, size_t n);
 /* Batch norm: y_c = clamp(clamp(requant(x_c, rq_c), 2^30) + off_c, ±out_max); in place ok. */

@@ -168,26 +168,71 @@ static qrt_status check_weights(const vctx *v, const qrt_slot *ws, const qrt_slo
 
 static uint32_t umax(uint32_t a, uint32_t b) { return a > b ? a : b; }
 
+/* Max pooling: a window of `kernel` frames like a valid convolution's, no tensors; its output
+ * keeps the input's bound (the maximum of values bounded by A). */
+static qrt_status check_maxpool(vctx *v, const qrt_layer_rec *r)
+{
+    uint32_t k = r->kernel;
+    if (r->n_out != r->n_in)
+        return QRT_ERR_SHAPE;
+    if (k < 1u || k > QRT_MAX_KERNEL || r->stride < 1u || r->stride > QRT_MAX_KERNEL ||
+        r->dilation != 1u || r->out_max != v->amax)
+        return QRT_ERR_RANGE;
+    uint32_t win = count_mul(k, r->n_in);
+    if (win > QRT_MAX_COUNT)
+        return QRT_ERR_RANGE;
+    v->frames = v->frames < k ? 0u : qrt_udiv32(v->frames - k, r->stride) + 1u;
+    if (v->frames == 0u)
+        return QRT_ERR_SHAPE;
+    v->state += 1u + win;
+    return QRT_OK;
+}
+
+/* Sigmoid/tanh: one requantization to Q16, a Q15 output. */
+static qrt_status check_act(const vctx *v, const qrt_layer_rec *r)
+{
+    if (r->n_out != r->n_in)
+        return QRT_ERR_SHAPE;
+    if (r->out_max != QRT_ONE_Q15)
+        return QRT_ERR_RANGE;
+    return check_vec(v, &qrt_rec_slots(r)[QRT_S_ACT_RQ], QRT_T_RQ, 1u, 0, 0);
+}
+
 static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, uint32_t *split)
 {
     const qrt_slot *s = qrt_rec_slots(r);
     uint32_t n_in = r->n_in, n_out = r->n_out, kind = r->kind;
     qrt_status st;
 
-    if (r->reserved[0] || r->reserved[1])
+    int windowed = kind == QRT_LAYER_CONV1D || kind == QRT_LAYER_MAXPOOL;
+    uint32_t flag_ok = kind == QRT_LAYER_CONV1D ? QRT_FLAG_PAD_MASK
+                     : kind == QRT_LAYER_GRU ? QRT_FLAG_RETURN_SEQ
+                     : kind == QRT_LAYER_ACT ? QRT_FLAG_ACT_TANH : 0u;
+    if (r->reserved || (r->flags & ~flag_ok))
         return QRT_ERR_FORMAT;
-    if (kind != QRT_LAYER_CONV1D && (r->kernel || r->stride || r->dilation))
+    if (!windowed && (r->kernel || r->stride || r->dilation))
         return QRT_ERR_FORMAT;
-    if (r->flags & (kind == QRT_LAYER_CONV1D ? ~QRT_FLAG_PAD_MASK
-                                             : (kind == QRT_LAYER_GRU ? ~QRT_FLAG_RETURN_SEQ : ~0u)))
+    if ((r->pad_left || r->pad_right) &&
+        !(kind == QRT_LAYER_CONV1D && (r->flags & QRT_FLAG_PAD_MASK) == QRT_PAD_SAME))
         return QRT_ERR_FORMAT;
-    if ((kind == QRT_LAYER_CONV1D || kind == QRT_LAYER_GRU) && v->head)
+    if ((windowed || kind == QRT_LAYER_GRU) && v->head)
         return QRT_ERR_FORMAT; /* only dense and element-wise layers after a last-state GRU */
     if (n_in == 0u || n_in > QRT_MAX_DIM || n_out == 0u || n_out > QRT_MAX_DIM || n_in != v->width)
         return QRT_ERR_SHAPE;
     if (r->out_max < 1 || r->out_max > QRT_ACT_MAX)
         return QRT_ERR_RANGE;
 
+    /* the newer kinds in functions of their own, not cases: a switch this long becomes a
+     * jump table, which needs a libgcc helper on ARMv6-M */
+    if (kind == QRT_LAYER_MAXPOOL || kind == QRT_LAYER_ACT) {
+        st = kind == QRT_LAYER_MAXPOOL ? check_maxpool(v, r) : check_act(v, r);
+        if (st != QRT_OK)
+            return st;
+        v->width = n_out;
+        v->amax = r->out_max;
+        v->buf = umax(v->buf, n_out);
+        return QRT_OK;
+    }
     switch (kind) {
     case QRT_LAYER_DENSE:
     case QRT_LAYER_CONV1D: {
@@ -195,7 +240,7 @@ static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, u
         if (kind == QRT_LAYER_CONV1D) {
             uint32_t pad = r->flags & QRT_FLAG_PAD_MASK;
             k = r->kernel;
-            if (pad != QRT_PAD_VALID && pad != QRT_PAD_CAUSAL)
+            if (pad == 3u)
                 return QRT_ERR_FORMAT;
             if (k < 1u || k > QRT_MAX_KERNEL || r->stride < 1u || r->stride > QRT_MAX_KERNEL ||
                 r->dilation < 1u || r->dilation > QRT_MAX_KERNEL)
@@ -204,11 +249,20 @@ static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, u
             uint32_t win = count_mul(span, n_in);
             if (win > QRT_MAX_COUNT)
                 return QRT_ERR_RANGE;
-            /* frames out over one sequence */
-            if (pad == QRT_PAD_VALID)
+            if (pad == QRT_PAD_SAME) {
+                /* exactly Keras' zeros for this layer's frames: T_out = ⌈T/s⌉, total =
+                 * max((T_out − 1)·s + span − T, 0), left ⌊total/2⌋ */
+                uint32_t t_out = qrt_udiv32(v->frames - 1u, r->stride) + 1u;
+                uint32_t need = (t_out - 1u) * r->stride + span; /* ≤ 2^28 */
+                uint32_t total = need > v->frames ? need - v->frames : 0u;
+                if ((uint32_t)r->pad_left + r->pad_right != total || r->pad_left != total / 2u)
+                    return QRT_ERR_FORMAT;
+                v->frames = t_out;
+            } else if (pad == QRT_PAD_VALID) { /* frames out over one sequence */
                 v->frames = v->frames < span ? 0u : qrt_udiv32(v->frames - span, r->stride) + 1u;
-            else
+            } else {
                 v->frames = qrt_udiv32(v->frames - 1u, r->stride) + 1u;
+            }
             if (v->frames == 0u)
                 return QRT_ERR_SHAPE;
             v->state += 1u + win;

@@ -2,7 +2,8 @@
  * Dimension letters: F features per frame, C channels, K dot-product length, H GRU units.
  *
  * Scratch layout (int32 words, in this order):
- *   state  per layer in model order: conv1d [countdown, window (span, Cin)], gru h (H);
+ *   state  per layer in model order: conv1d [countdown, window (span, Cin)], maxpool
+ *          [countdown, window (pool, C)], gru h (H);
  *          then, without a last-state GRU, the last output (n_outputs)
  *   bufA, bufB   ping-pong frame buffers (buf_words each)
  *   aux          conv gather (k·Cin, dilation > 1) / GRU pre-activations (4H)
@@ -81,6 +82,14 @@ static void decode_conv(qrt_conv *d, const qrt_model *m, const qrt_layer_rec *r)
     d->dilation = (uint8_t)r->dilation;
     d->stride = (uint8_t)r->stride;
     d->causal = (r->flags & QRT_FLAG_PAD_MASK) == QRT_PAD_CAUSAL;
+    d->pad_left = r->pad_left;
+}
+
+static void decode_pool(qrt_pool *d, const qrt_layer_rec *r)
+{
+    d->n = (uint16_t)r->n_in;
+    d->kernel = (uint8_t)r->kernel;
+    d->stride = (uint8_t)r->stride;
 }
 
 static void decode_gru(qrt_gru *d, const qrt_model *m, const qrt_layer_rec *r)
@@ -91,7 +100,7 @@ static void decode_gru(qrt_gru *d, const qrt_model *m, const qrt_layer_rec *r)
     decode_mat(&d->wh, m, s, QRT_S_GRU_WH, QRT_S_GRU_BH, QRT_S_GRU_RQH, h3, r->n_out);
 }
 
-/* Dense, batchnorm, relu, prelu: y from x (one frame). */
+/* Dense, batchnorm, relu, prelu, sigmoid/tanh: y from x (one frame). */
 static void run_frame_layer(const qrt_model *m, const qrt_layer_rec *r, const int32_t *x,
                             int32_t *y)
 {
@@ -101,6 +110,14 @@ static void run_frame_layer(const qrt_model *m, const qrt_layer_rec *r, const in
         qrt_dense_run(&d, x, y);
     } else if (r->kind == QRT_LAYER_RELU) {
         qrt_relu_run(r->out_max, x, y, r->n_out);
+    } else if (r->kind == QRT_LAYER_ACT) {
+        const qrt_rq *rq = (const qrt_rq *)slot_data(m, &qrt_rec_slots(r)[QRT_S_ACT_RQ]);
+        qrt_act d; /* field by field: a struct copy may become a memcpy call */
+        d.rq.mult = rq->mult;
+        d.rq.shift = rq->shift;
+        d.n = (uint16_t)r->n_out;
+        d.tanh = (uint8_t)((r->flags & QRT_FLAG_ACT_TANH) != 0u);
+        qrt_act_run(&d, x, y);
     } else {
         const qrt_slot *s = qrt_rec_slots(r);
         qrt_scale d;
@@ -136,6 +153,10 @@ qrt_status qrt_stream_reset(qrt_stream *s)
             qrt_conv d;
             decode_conv(&d, m, r);
             qrt_conv_reset(&d, st);
+        } else if (r->kind == QRT_LAYER_MAXPOOL) {
+            qrt_pool d;
+            decode_pool(&d, r);
+            qrt_pool_reset(&d, st);
         }
         st += qrt_rec_state_words(r);
         off += (uint32_t)qrt_rec_size(r);
@@ -163,18 +184,13 @@ qrt_status qrt_stream_init(qrt_stream *s, const qrt_model *m, void *scratch, siz
     return qrt_stream_reset(s);
 }
 
-qrt_status qrt_stream_push(qrt_stream *s, const int32_t *frame)
+/* Run the sequence part from layer `first` (record offset off, state st) on the frame at
+ * cur (buffer a or b); stops where a windowed layer does not emit. */
+static void run_from(qrt_stream *s, uint32_t first, uint32_t off, int32_t *st, int32_t *cur)
 {
-    if (s == NULL || s->model == NULL || s->mem == NULL || frame == NULL)
-        return QRT_ERR_ARG;
     const qrt_model *m = s->model;
     int32_t *a = buf_a(s), *b = buf_b(s), *aux = aux_buf(s);
-    int32_t *st = s->mem;
-    qrt_clamp_copy(a, frame, m->n_features, m->in_max);
-    int32_t *cur = a;
-    uint32_t off = m->layers_off;
-    s->frames++;
-    for (uint32_t i = 0; i < m->split; i++) {
+    for (uint32_t i = first; i < m->split; i++) {
         const qrt_layer_rec *r = rec_at(m, off);
         int32_t *out = cur == a ? b : a;
         off += (uint32_t)qrt_rec_size(r);
@@ -182,7 +198,12 @@ qrt_status qrt_stream_push(qrt_stream *s, const int32_t *frame)
             qrt_conv d;
             decode_conv(&d, m, r);
             if (!qrt_conv_push(&d, st, cur, out, aux))
-                return QRT_OK; /* no output this frame: nothing downstream runs */
+                return; /* no output this frame: nothing downstream runs */
+        } else if (r->kind == QRT_LAYER_MAXPOOL) {
+            qrt_pool d;
+            decode_pool(&d, r);
+            if (!qrt_maxpool_push(&d, st, cur, out))
+                return;
         } else if (r->kind == QRT_LAYER_GRU) {
             qrt_gru d;
             decode_gru(&d, m, r);
@@ -197,6 +218,38 @@ qrt_status qrt_stream_push(qrt_stream *s, const int32_t *frame)
     if (m->split == m->n_layers)
         copy_words(st, cur, m->n_outputs); /* st is now the last-output buffer */
     s->emitted++;
+}
+
+qrt_status qrt_stream_push(qrt_stream *s, const int32_t *frame)
+{
+    if (s == NULL || s->model == NULL || s->mem == NULL || frame == NULL)
+        return QRT_ERR_ARG;
+    const qrt_model *m = s->model;
+    qrt_clamp_copy(buf_a(s), frame, m->n_features, m->in_max);
+    s->frames++;
+    run_from(s, 0u, m->layers_off, s->mem, buf_a(s));
+    return QRT_OK;
+}
+
+qrt_status qrt_stream_finish(qrt_stream *s)
+{
+    if (s == NULL || s->model == NULL || s->mem == NULL)
+        return QRT_ERR_ARG;
+    const qrt_model *m = s->model;
+    int32_t *st = s->mem;
+    uint32_t off = m->layers_off;
+    for (uint32_t i = 0; i < m->split; i++) {
+        const qrt_layer_rec *r = rec_at(m, off);
+        if (r->kind == QRT_LAYER_CONV1D)
+            for (uint32_t p = 0; p < r->pad_right; p++) {
+                /* a zero frame in buffer b (it holds n_in, every layer's input width); the
+                 * convolution writes to a */
+                zero_words(buf_b(s), r->n_in);
+                run_from(s, i, off, st, buf_b(s));
+            }
+        off += (uint32_t)qrt_rec_size(r);
+        st += qrt_rec_state_words(r);
+    }
     return QRT_OK;
 }
 
@@ -236,6 +289,8 @@ qrt_status qrt_run(const qrt_model *m, const int32_t *x, void *scratch, size_t s
     qrt_status st = qrt_stream_init(&s, m, scratch, scratch_size);
     for (uint32_t t = 0; st == QRT_OK && t < m->seq_len; t++)
         st = qrt_stream_push(&s, x + (size_t)t * m->n_features);
+    if (st == QRT_OK)
+        st = qrt_stream_finish(&s);
     if (st == QRT_OK)
         st = qrt_stream_logits(&s, logits);
     return st;

@@ -21,6 +21,7 @@ int main(void)
     srunner_add_suite(sr, qr_suite_kd());
     srunner_add_suite(sr, qr_suite_resume());
     srunner_add_suite(sr, qr_suite_export());
+    srunner_add_suite(sr, qr_suite_devlayers());
     srunner_add_suite(sr, qr_suite_distill_prune());
     srunner_add_suite(sr, qr_suite_quant_plan());
     srunner_add_suite(sr, qr_suite_gru());

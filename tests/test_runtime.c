@@ -1509,7 +1509,7 @@ START_TEST(test_blob_fields)
     expect_field(b, len, rec[0] + ROFF(stride), 2, 0, QRT_ERR_RANGE, "stride");
     expect_field(b, len, rec[0] + ROFF(dilation), 2, 0, QRT_ERR_RANGE, "dilation");
     expect_field(b, len, rec[0] + ROFF(dilation), 2, 20, QRT_ERR_SHAPE, "dilation"); /* T too short */
-    expect_field(b, len, rec[0] + ROFF(flags), 2, 1, QRT_ERR_FORMAT, "padding same");
+    expect_field(b, len, rec[0] + ROFF(flags), 2, 1, QRT_ERR_FORMAT, "padding same without its zeros");
     expect_field(b, len, rec[0] + ROFF(flags), 2, 8, QRT_ERR_FORMAT, "conv flags");
     expect_field(b, len, rec[3] + ROFF(flags), 2, 1, QRT_ERR_FORMAT, "gru flags");
     expect_field(b, len, rec[4] + ROFF(kernel), 2, 1, QRT_ERR_FORMAT, "dense kernel");
@@ -1740,8 +1740,8 @@ START_TEST(test_builder)
         lv[i] = (int8_t)(i % 3 - 1);
     qrt_rq one = {1 << 30, 1};
     qrt_builder_conv1d cv = {3, 6, 5, 1, 1, QRT_PAD_VALID, {2, lv}, NULL, &one, 1, NULL, 30000};
-    cv.padding = (qrt_padding)1;
-    ck_assert_int_eq(qrt_builder_add_conv1d(bd, &cv), QRT_ERR_UNSUPPORTED);
+    cv.padding = (qrt_padding)3; /* no such padding */
+    ck_assert_int_eq(qrt_builder_add_conv1d(bd, &cv), QRT_ERR_ARG);
     cv.padding = QRT_PAD_VALID;
     cv.n_in = 4;
     ck_assert_int_eq(qrt_builder_add_conv1d(bd, &cv), QRT_ERR_SHAPE);

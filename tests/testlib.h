@@ -12,6 +12,7 @@ Suite *qr_suite_quant(void);
 Suite *qr_suite_kd(void);
 Suite *qr_suite_resume(void);
 Suite *qr_suite_export(void);
+Suite *qr_suite_devlayers(void);
 Suite *qr_suite_distill_prune(void);
 Suite *qr_suite_quant_plan(void);
 Suite *qr_suite_gru(void);

@@ -299,14 +299,17 @@ int qr_cmd_train(int argc, char **argv)
         fprintf(stderr, "data: %zu train, %zu validation, %zu test samples of %zu x %zu, "
                         "%zu classes\n", d.train.n, d.val.n, d.test.n, d.train.t, d.train.f,
                 d.train.n_classes);
-    {   /* a model the device runtime cannot run trains, but say so now, not at export */
+    {   /* a model the device runtime cannot hold is refused now, not at export */
         qr_model_spec sp = c.model;
         qr_error xe = {{0}};
         sp.t = d.train.t;
         sp.f = d.train.f;
-        if (qr_export_check_spec(&sp, &xe) != QR_OK)
-            fprintf(stderr, "qreg train: warning: %s: this model will not export to the "
-                            "device runtime (qreg export)\n", xe.msg);
+        sp.n_classes = d.train.n_classes;
+        if (qr_export_check_spec(&sp, &xe) != QR_OK) {
+            fprintf(stderr, "qreg train: %s: %s: the model could not run on the device "
+                            "(qreg export)\n", config, xe.msg);
+            goto done_data;
+        }
     }
     progress_ctx ctx = {isatty(STDERR_FILENO), quiet, &c, mono_seconds(), 0};
     qr_train_result r;

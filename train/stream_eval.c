@@ -219,6 +219,10 @@ static int predict(qr_model *m, const rec_data *d, size_t window, int *pred)
             if ((qs = qrt_quantize_input(&qm, d->x + j * d->f, 1, xq)) != QRT_OK ||
                 (qs = qrt_stream_push(&s, xq)) != QRT_OK)
                 goto fail;
+        /* a window ends: same padding's right-hand zeros (always-on streaming never ends, so
+         * a same convolution's outputs there come pad_right frames late) */
+        if (window && (qs = qrt_stream_finish(&s)) != QRT_OK)
+            goto fail;
         qs = qrt_stream_logits(&s, logits);
         if (qs == QRT_ERR_NOT_READY)
             pred[i] = -1;

@@ -53,16 +53,19 @@ QR_API void qr_export_report_free(qr_export_report *r);
  * by qr_train are). Weight matrices are quantized as the model's plan says (8-bit min-max
  * without one); batch norm after a conv1d/dense folds into its per-channel requantization;
  * dropout is dropped; flatten or global average pooling over a sequence and the dense layer
- * after it become one convolution over the window. Layers the runtime cannot run
- * (qr_export_check_spec) are QR_ERR_UNSUPPORTED naming the layer. *blob is malloc'd (free()); rep may be NULL. */
+ * after it become one convolution over the window (without a dense layer after them, an
+ * identity window); max pooling, sigmoid, tanh and same padding have device layers of their
+ * own. Sizes the runtime cannot hold (qr_export_check_spec) are QR_ERR_UNSUPPORTED naming
+ * the layer. *blob is malloc'd (free()); rep may be NULL. */
 QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_export_report *rep,
                                 qr_error *err);
 
-/* QR_OK if every layer of a spec can run on the device runtime, else QR_ERR_UNSUPPORTED with
- * the layer and the reason: conv1d padding "same" (its right-hand zeros need the end of the
- * sequence, which a stream never has), max pooling, standalone sigmoid and tanh, flatten or
- * global average pooling over a sequence without a dense layer right after it (or over more
- * than 255 frames). `qreg train` warns at start; export fails with the same message. */
+/* QR_OK if every layer of a spec (with t, f and n_classes set) fits the device runtime, else
+ * QR_ERR_UNSUPPORTED naming the layer and the reason. Every layer kind runs on the device;
+ * what is refused are sizes past the runtime's fields: a kernel, stride, dilation or pool
+ * over 255, a flatten or average window over 255 frames, more than 65,535 values per frame,
+ * an identity window (flatten/average with no dense layer after it) of more than 2^24 − 1
+ * levels. `qreg train` refuses such a config before training, with the same message. */
 QR_API qr_status qr_export_check_spec(const qr_model_spec *spec, qr_error *err);
 
 /* Options of qr_export_blob_ex. */

@@ -5,8 +5,9 @@
  * The input is a .qrt blob. Before loading, the harness stores the input's length in the
  * header's total-size field and recomputes the trailing CRC-32, so mutations reach the checks
  * behind the checksum (a corrupted CRC is a one-line check, tested in tests/test_runtime.c).
- * A blob that loads must run: qrt_run on T frames and a stream of the same frames must both
- * succeed and agree bit for bit (runtime/qrt.h promises it), and every logit must lie within
+ * A blob that loads must run: qrt_run on T frames and a stream of the same frames (then
+ * qrt_stream_finish, which feeds same padding's right-hand zeros) must both succeed and agree
+ * bit for bit (runtime/qrt.h promises it), and every logit must lie within
  * the last layer's bound. The work is bounded: inference runs only when the scratch is at
  * most 64 MiB, and on at most 256 frames, fewer when a budget of about 5·10^6 operations
  * allows fewer. */
@@ -86,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(st == QRT_OK, "layer info %zu: %d", i, (int)st);
         FUZZ_ASSERT(li.n_tensors <= 6, "layer %zu: %zu tensors", i, li.n_tensors);
         work += (double)li.n_in + (double)li.n_out * (li.kind == QRT_LAYER_GRU ? 8.0 : 1.0);
-        if (li.kind == QRT_LAYER_CONV1D)
+        if (li.kind == QRT_LAYER_CONV1D || li.kind == QRT_LAYER_MAXPOOL)
             work += (double)li.kernel * (double)li.n_in;
         last_max = li.out_max;
     }
@@ -140,6 +141,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t t = 0; t < frames; t++) {
         st = qrt_stream_push(&s, x + t * F);
         FUZZ_ASSERT(st == QRT_OK, "qrt_stream_push %zu: %s", t, qrt_strerror(st));
+    }
+    if (ran) {
+        st = qrt_stream_finish(&s);
+        FUZZ_ASSERT(st == QRT_OK, "qrt_stream_finish: %s", qrt_strerror(st));
     }
     st = qrt_stream_logits(&s, l2);
     FUZZ_ASSERT(st == QRT_OK || st == QRT_ERR_NOT_READY, "qrt_stream_logits: %s",
