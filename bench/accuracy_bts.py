@@ -324,6 +324,15 @@ def kws_features(qreg, out_dir):
 def kws_variants(plan):
     """KWS_EPOCHS in all (plain rounding: 0 on top of the float model); the thesis recipe is
     examples/kws-small-PLAN.json (bts's λ per width), (c) examples/kws-small-PLAN-lr1e-2.json"""
+    half = KWS_EPOCHS // 2
+    if plan == "8bit":
+        # the controls for (c): its schedule without quantization (float half, then float at
+        # 1e-2), and that model's 8-bit PTQ (a reference at the same schedule, --ref)
+        f = staged(kws_load("kws-small-8bit.json"), "float", half, KWS_EPOCHS - half, 0.01)
+        f["stages"][1]["quantize"] = False
+        return {"lr1e-2-float": (f, [], False),
+                "lr1e-2-float-ptq": (kws_load("kws-small-8bit.json"), ["--epochs", "0"],
+                                     "8bit-lr1e-2-float-s{seed}.qrm")}
     thesis = kws_load("kws-small-%s.json" % plan)
     assert thesis["training"]["epochs"] == KWS_EPOCHS, plan
     out = {"round": (thesis, ["--epochs", "0"], True)}
@@ -333,7 +342,6 @@ def kws_variants(plan):
     out["thesis"] = (thesis, [], False)
     # bts's best recipe: float half the epochs, then STE with a learned scale per output
     # channel of every matrix at 10x the learning rate, BN re-estimation
-    half = KWS_EPOCHS // 2
     best = kws_load("kws-small-%s-lr1e-2.json" % plan)
     v = scaled(staged(thesis, "float", half, KWS_EPOCHS - half, 0.01), "channel", 1)
     assert best == v | {"description": best["description"], "output": best["output"]}, plan
@@ -462,7 +470,7 @@ def main():
     m, sd = stats(flt)
     print("float: %.2f ± %.2f %%; 8-bit reference %s: %.2f ± %.2f %% (%d seeds)\n" %
           (m, sd, a.ref, *stats([ref[s] * 100 for s in seeds]), len(seeds)))
-    recipes = list(recipes_of(PLANS[0]).keys())
+    recipes = list(recipes_of(plans[0]).keys())
     if a.recipes:
         recipes = [r for r in recipes if r in a.recipes.split(",")]
     print("| plan | " + " | ".join(recipes) + " |")
