@@ -346,6 +346,12 @@ def kws_variants(plan):
     v = scaled(staged(thesis, "float", half, KWS_EPOCHS - half, 0.01), "channel", 1)
     assert best == v | {"description": best["description"], "output": best["output"]}, plan
     out["lr1e-2-d"] = (best, [], False)
+    # chosen after seeing (c)'s results (docs/accuracy-kws.md): the STE stage at 3e-3
+    out["lr3e-3-d"] = (scaled(staged(thesis, "float", half, KWS_EPOCHS - half, 0.003),
+                              "channel", 1), [], False)
+    # and after seeing lr3e-3-d lose to (c) at every width on seed 1: the STE stage at 3e-2
+    out["lr3e-2-d"] = (scaled(staged(thesis, "float", half, KWS_EPOCHS - half, 0.03),
+                              "channel", 1), [], False)
     return out
 
 
