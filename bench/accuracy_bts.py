@@ -328,11 +328,14 @@ def kws_variants(plan):
     if plan == "8bit":
         # the controls for (c): its schedule without quantization (float half, then float at
         # 1e-2), and that model's 8-bit PTQ (a reference at the same schedule, --ref)
-        f = staged(kws_load("kws-small-8bit.json"), "float", half, KWS_EPOCHS - half, 0.01)
-        f["stages"][1]["quantize"] = False
-        return {"lr1e-2-float": (f, [], False),
-                "lr1e-2-float-ptq": (kws_load("kws-small-8bit.json"), ["--epochs", "0"],
-                                     "8bit-lr1e-2-float-s{seed}.qrm")}
+        out = {}
+        for lr, name in [(0.01, "lr1e-2"), (0.003, "lr3e-3")]:  # (c), the variant lr3e-3-d
+            f = staged(kws_load("kws-small-8bit.json"), "float", half, KWS_EPOCHS - half, lr)
+            f["stages"][1]["quantize"] = False
+            out[name + "-float"] = (f, [], False)
+            out[name + "-float-ptq"] = (kws_load("kws-small-8bit.json"), ["--epochs", "0"],
+                                        "8bit-%s-float-s{seed}.qrm" % name)
+        return out
     thesis = kws_load("kws-small-%s.json" % plan)
     assert thesis["training"]["epochs"] == KWS_EPOCHS, plan
     out = {"round": (thesis, ["--epochs", "0"], True)}
