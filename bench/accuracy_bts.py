@@ -343,6 +343,12 @@ def kws_variants(plan):
     rb["quantize"]["bn_reestimate"] = True
     out["round+bn"] = (rb, ["--epochs", "0"], True)
     out["thesis"] = (thesis, [], False)
+    # the thesis recipe with λ scaled by bts' regularized weight count over this model's
+    # (the penalty is a sum over the weights): 265/7072 for every matrix, 90/2080 for the conv
+    # kernel only (after seeing (b) fail to learn at bts' λ)
+    v = copy.deepcopy(thesis)
+    v["quantize"]["lambda"] *= 90 / 2080 if plan == "conv1bit" else 265 / 7072
+    out["thesis-scaled"] = (v, [], False)
     # bts's best recipe: float half the epochs, then STE with a learned scale per output
     # channel of every matrix at 10x the learning rate, BN re-estimation
     best = kws_load("kws-small-%s-lr1e-2.json" % plan)
