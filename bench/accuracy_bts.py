@@ -336,6 +336,14 @@ def kws_variants(plan):
             out[name + "-float"] = (f, [], False)
             out[name + "-float-ptq"] = (kws_load("kws-small-8bit.json"), ["--epochs", "0"],
                                         "8bit-%s-float-s{seed}.qrm" % name)
+        # nodrop-cos's control: its schedule (dropout off and a cosine decay in the second
+        # half) without quantization, and that model's 8-bit PTQ
+        f = staged(kws_load("kws-small-8bit.json"), "float", half, KWS_EPOCHS - half, 0.01)
+        f["stages"][1].update(quantize=False, dropout=False)
+        f["stages"][1]["optimizer"]["schedule"] = {"name": "cosine", "per": "step"}
+        out["nodrop-cos-float"] = (f, [], False)
+        out["nodrop-cos-float-ptq"] = (kws_load("kws-small-8bit.json"), ["--epochs", "0"],
+                                       "8bit-nodrop-cos-float-s{seed}.qrm")
         return out
     thesis = kws_load("kws-small-%s.json" % plan)
     assert thesis["training"]["epochs"] == KWS_EPOCHS, plan
