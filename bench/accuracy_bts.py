@@ -277,6 +277,10 @@ def fashion_variants(plan):
     out["float8-ste7-ch"] = (scaled(c, "channel", 1), [], False)
     # with distillation from the seed's 15-epoch float model in both stages
     out["float8-ste7-kd"] = (kd(c), [], False)
+    # bts's best recipe (lr1e-2-d): the STE stage at a higher rate, 5x and 10x Adam's 2e-3
+    for lr, name in [(0.01, "lr1e-2"), (0.02, "lr2e-2")]:
+        out["float8-ste7-ch-" + name] = (scaled(staged(thesis, "float", 8, 7, lr, bn=False),
+                                                "channel", 1), [], False)
     return out
 
 
