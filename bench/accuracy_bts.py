@@ -357,7 +357,13 @@ def main():
 
     for seed in seeds:
         fl = os.path.join(a.out, "float-s%d.qrm" % seed)
-        if ("float", "float", seed) not in done or not os.path.exists(fl):
+        # the float model file is needed only by the 8-bit reference, plain rounding and
+        # distillation: re-train it for a run still to do that needs it
+        needs_fl = ("8bit", "ptq", seed) not in done or any(
+            (nf is True or "distill" in cfg) and (p, r, seed) not in done
+            and (not a.recipes or r in a.recipes.split(","))
+            for p in plans for r, (cfg, _, nf) in recipes_of(p).items())
+        if ("float", "float", seed) not in done or (needs_fl and not os.path.exists(fl)):
             res, cmd = run(a.qreg, base, [], seed, a.out, "float-s%d" % seed)
             record("float", "float", seed, res, cmd)
         if ("8bit", "ptq", seed) not in done:

@@ -85,53 +85,96 @@ def table(a):
         r = json.loads(line)
         if r["status"] == "ok":
             rows[(r["settings"]["plan"], r["seed"])] = r
-    ref = {}
+    # the 8-bit references of docs/accuracy.md: 8-bit PTQ of the 100-epoch float model, and
+    # of the float model trained on the recipe's schedule (float 50 -> float 50 at 1e-2)
+    ref, ref_same = {}, {}
     for line in open(os.path.join(a.ref, "results.jsonl")):
         r = json.loads(line)
         if (r["plan"], r["recipe"]) == ("8bit", "ptq"):
             ref[r["seed"]] = r["fq_test_accuracy"] * 100
-    seeds = sorted({s for _, s in rows})
-    plans = sorted({p for p, _ in rows}, key=lambda p: nbytes(tuple(map(int, p.split("-")))))
+        if (r["plan"], r["recipe"]) == ("8bit", "lr1e-2-float-ptq"):
+            ref_same[r["seed"]] = r["fq_test_accuracy"] * 100
+    seeds = [int(s) for s in a.seeds.split(",")]
+    plans = {p for p, _ in rows}
     # complete plans only: every seed measured
-    full = [p for p in plans if all((p, s) in rows for s in seeds)]
+    full = sorted((p for p in plans if all((p, s) in rows for s in seeds)),
+                  key=lambda p: (nbytes(parse(p)), p))
 
     def st(v):
         return statistics.mean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
-    acc = {p: [rows[(p, s)]["fq_test_accuracy"] * 100 for s in seeds] for p in full}
-    drop = {p: [acc[p][i] - ref[s] for i, s in enumerate(seeds)] for p in full}
-    by = {p: nbytes(tuple(map(int, p.split("-")))) for p in full}
-    # Pareto front on mean accuracy: no other plan has fewer or equal bytes and a higher mean
+
+    def fq(p, s, key="fq_test_accuracy"):
+        return rows[(p, s)][key] * 100
+    acc = {p: [fq(p, s) for s in seeds] for p in full}
+    by = {p: nbytes(parse(p)) for p in full}
+    # Pareto front on mean accuracy: no plan with fewer or equal bytes has a higher mean
     front = [p for p in full if not any(by[q] <= by[p] and st(acc[q])[0] > st(acc[p])[0]
                                          for q in full if q != p)]
-    out = [("plan", "bytes", "fq_test_mean", "fq_test_sd", "drop_mean", "drop_sd", "pareto")
-           + tuple("seed%d" % s for s in seeds)]
-    print("%d plans x %d seeds (%s)\n" % (len(full), len(seeds), ",".join(map(str, seeds))))
-    print("| plan (conv-gru in-gru rec-dense) | bytes | fq test | drop vs 8-bit | Pareto |")
-    print("|---|---|---|---|---|")
-    for p in sorted(full, key=lambda p: (-st(acc[p])[0])):
-        print("| %s | %.2f | %.2f ± %.2f | %+.2f ± %.2f | %s |" % (
-            p, by[p], *st(acc[p]), *st(drop[p]), "yes" if p in front else ""))
-        out.append((p, "%.3f" % by[p], *("%.4f" % x for x in st(acc[p]) + st(drop[p])),
+
+    def cell(vals, refs):
+        d = [v - refs[s] for v, s in zip(vals, seeds)]
+        return "%.2f ± %.2f | %+.2f ± %.2f" % (*st(vals), *st(d))
+    print("%d plans x %d seeds (%s); cells: fq test %% | drop vs the 8-bit PTQ of the "
+          "100-epoch float model\n" % (len(full), len(seeds), ",".join(map(str, seeds))))
+    print("| plan (conv-gru in-gru rec-dense) | bytes | fq test | drop vs 8-bit | fq val | "
+          "Pareto |")
+    print("|---|---|---|---|---|---|")
+    out = [("plan", "bytes", "fq_test_mean", "fq_test_sd", "drop_mean", "drop_sd",
+            "fq_val_mean", "pareto") + tuple("seed%d" % s for s in seeds)]
+    for p in sorted(full, key=lambda p: -st(acc[p])[0]):
+        val = st([fq(p, s, "fq_val_accuracy") for s in seeds])[0]
+        print("| %s | %.2f | %s | %.2f | %s |" % (p, by[p], cell(acc[p], ref), val,
+                                                  "yes" if p in front else ""))
+        d = st([v - ref[s] for v, s in zip(acc[p], seeds)])
+        out.append((p, "%.3f" % by[p], *("%.4f" % x for x in st(acc[p]) + d), "%.4f" % val,
                     "yes" if p in front else "") + tuple("%.4f" % x for x in acc[p]))
     if a.csv:
         with open(a.csv, "w") as f:
             f.write("\n".join(",".join(r) for r in out) + "\n")
-    # the searched plans
-    print("\n| seed | searched plan | bytes | its fq test (grid) | best grid plan ≤ budget, this seed | qreg search --epochs 50 (auto scales) |")
-    print("|---|---|---|---|---|---|")
+    # the searched plan of each seed, trained by the recipe (its grid cell), and the rivals
+    searched, e2e, per_seed = [], [], []
     for s in seeds:
-        pj = os.path.join(a.search, "plan-s%d.plan.json" % s)
-        if not os.path.exists(pj):
-            continue
-        p = json.load(open(pj))
+        p = json.load(open(os.path.join(a.search, "plan-s%d.plan.json" % s)))
         lab = "-".join(str(m["bits"]) for m in p["matrices"])
-        best = max(full, key=lambda q: acc[q][seeds.index(s)])
+        searched.append(lab)
+        rank = 1 + sum(1 for q in full if fq(q, s) > fq(lab, s))
+        best = max(full, key=lambda q: fq(q, s))
+        per_seed.append((s, lab, p["bytes"], fq(lab, s), rank, best, fq(best, s)))
         sj = os.path.join(a.search, "search-s%d.json" % s)
-        e2e = json.load(open(sj))["fq_test_accuracy"] * 100 if os.path.exists(sj) else None
-        g = rows.get((lab, s))
-        print("| %d | %s | %.2f | %s | %s (%.2f) | %s |" % (
-            s, lab, p["bytes"], "%.2f" % (g["fq_test_accuracy"] * 100) if g else "not in grid",
-            best, acc[best][seeds.index(s)], "%.2f" % e2e if e2e is not None else ""))
+        if os.path.exists(sj):
+            e2e.append(json.load(open(sj)))
+    print("\n| seed | searched plan | bytes | fq test (grid cell) | rank of %d | best plan this "
+          "seed (fq test) |" % len(full))
+    print("|---|---|---|---|---|---|")
+    for r in per_seed:
+        print("| %d | %s | %.2f | %.2f | %d | %s (%.2f) |" % r)
+    best_test = max(full, key=lambda p: st(acc[p])[0])
+    best_val = max(full, key=lambda p: st([fq(p, s, "fq_val_accuracy") for s in seeds])[0])
+    sel = [("qreg search's plan per seed, trained by the recipe", ", ".join(sorted(set(searched))),
+            st([by[l] for l in searched])[0], [fq(l, s) for l, s in zip(searched, seeds)])]
+    if len(e2e) == len(seeds):
+        sel.append(("qreg search --epochs 50 end to end (auto scales)",
+                    ", ".join(sorted(set(l for l in searched))), st([r["bytes"] for r in e2e])[0],
+                    [r["fq_test_accuracy"] * 100 for r in e2e]))
+    for name, p in [("thesis' hybrid (conv, GRU 2 bits; dense 8)", "2-2-2-8"),
+                    ("uniform 2 bits", "2-2-2-2"),
+                    ("grid, best mean validation accuracy", best_val),
+                    ("grid, best mean test accuracy (optimistic)", best_test)]:
+        if p in acc:
+            sel.append((name, p, by[p], acc[p]))
+    orc = [max(fq(q, s) for q in full) for s in seeds]
+    sel.append(("grid, best plan of each seed on test (upper bound)", "", float("nan"), orc))
+    print("\n| selection | plan(s) | bytes | fq test | drop vs 8-bit | drop vs same-schedule "
+          "8-bit |")
+    print("|---|---|---|---|---|---|")
+    for name, p, b, vals in sel:
+        same = ("%+.2f ± %.2f" % st([v - ref_same[s] for v, s in zip(vals, seeds)])
+                if all(s in ref_same for s in seeds) else "")
+        print("| %s | %s | %.2f | %s | %s |" % (name, p, b, cell(vals, ref), same))
+
+
+def parse(label):
+    return tuple(int(x) for x in label.split("-"))
 
 
 def main():
