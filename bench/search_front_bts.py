@@ -2,7 +2,7 @@
 """Mixed-precision search against the grid sweep's Pareto front on the motion `bts` model
 (issue 13, items 6 and 7; docs/accuracy-search.md).
 
-    python3 bench/search_front_bts.py sweep [--budget 321.75] [--seeds 1,2,3] > SWEEP.json
+    python3 bench/search_front_bts.py sweep [--budget 321.75] [--seeds 1,2,3,4,5] > SWEEP.json
     python3 bench/search_front_bts.py table --sweep DIR --search DIR [--ref accuracy-bts]
 
 `sweep` writes a `qreg sweep` file: every plan of (conv, GRU input kernel, GRU recurrent
@@ -181,7 +181,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("what", choices=["sweep", "table"])
     ap.add_argument("--budget", type=float, default=THESIS_BUDGET)
-    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--sweep", default="search-sweep")
     ap.add_argument("--search", default="search")
     ap.add_argument("--ref", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
