@@ -17,53 +17,9 @@
 #include "../export/qrt_builder.h"
 #include "../export/qrt_host.h"
 
-/* A model of the given layers on breast_cancer.csv read as 10 steps of 3 features (it learns
- * there, so the predictions compared are not one constant class). */
-static qr_model *train_bc(const char *dir, const char *layers, const char *quantize,
-                            qr_split_data *d)
-{
-    char text[4096];
-    snprintf(text, sizeof text,
-             "{\"data\": {\"train\": \"%s/data/breast_cancer.csv\", \"label\": \"label\","
-             " \"sequence\": [10, 3], \"validation_split\": 0.2, \"test_split\": 0.3},"
-             " \"model\": %s,"
-             " \"optimizer\": {\"name\": \"adam\", \"learning_rate\": 0.01},"
-             " \"training\": {\"epochs\": 30, \"batch_size\": 32, \"seed\": 2,"
-             "  \"checkpoint_every\": 0}%s%s}",
-             tl_srcdir(), layers, quantize ? ", " : "", quantize ? quantize : "");
-    char *path = tl_write_file(dir, "devlayers.json", text);
-    qr_train_config c;
-    qr_error err = {{0}};
-    ck_assert_msg(qr_train_config_load(path, &c, &err) == QR_OK, "%s", err.msg);
-    ck_assert_msg(qr_train_load_data(&c, d, &err) == QR_OK, "%s", err.msg);
-    qr_model *m = NULL;
-    ck_assert_msg(qr_train(&c, d, NULL, NULL, &m, NULL, &err) == QR_OK, "%s", err.msg);
-    qr_train_config_free(&c);
-    free(path);
-    return m;
-}
-
-/* Fake-quantized predictions of a model on a dataset (weights restored after). */
-static double fq_predict(qr_model *m, const qr_dataset *d, int32_t *pred)
-{
-    size_t n_all;
-    float *w = qr_graph_params(qr_model_graph(m), NULL, &n_all);
-    float *save = malloc(n_all * sizeof *save);
-    memcpy(save, w, n_all * sizeof *save);
-    qr_quant_plan own = {0};
-    const qr_quant_plan *plan = qr_model_quant_plan(m);
-    if (!plan) {
-        ck_assert_int_eq(qr_quant_plan_init(&own, qr_model_spec_of(m)), QR_OK);
-        plan = &own;
-    }
-    qr_quant_fake(plan, qr_model_graph(m));
-    double acc;
-    ck_assert_int_eq(qr_evaluate(m, d, NULL, &acc, pred), QR_OK);
-    memcpy(w, save, n_all * sizeof *save);
-    free(save);
-    qr_quant_plan_free(&own);
-    return acc;
-}
+/* breast_cancer.csv as 10 steps of 3 features: it learns there, so the predictions
+ * compared are not one constant class */
+static const tl_seq_data bc = {"breast_cancer.csv", 10, 3, 30, 32};
 
 /* The quantized windows of a dataset, (n, T·F). */
 static int32_t *quantize_all(const qrt_model *qm, const qr_dataset *d)
@@ -188,7 +144,7 @@ static void one_model(size_t k, int bits4)
                         " \"bits\": 4}]}";
     char *dir = tl_tmpdir();
     qr_split_data d;
-    qr_model *m = train_bc(dir, models[k], bits4 ? plan4 : NULL, &d);
+    qr_model *m = tl_train_seq(dir, &bc, models[k], bits4 ? plan4 : NULL, &d);
     qr_error err = {{0}};
     qr_export_report rep;
     uint8_t *blob = NULL;
@@ -203,7 +159,7 @@ static void one_model(size_t k, int bits4)
     for (int s = 0; s < 3; s++) {
         const qr_dataset *ds = sets[s];
         int32_t *ip = malloc(ds->n * sizeof *ip), *fp = malloc(ds->n * sizeof *fp);
-        double ia, fa = fq_predict(m, ds, fp);
+        double ia, fa = tl_fq_predict(m, ds, fp);
         ck_assert_msg(qr_export_evaluate(blob, len, ds, &ia, ip, &err) == QR_OK, "%s", err.msg);
         size_t same = 0, first = 0;
         for (size_t i = 0; i < ds->n; i++) {

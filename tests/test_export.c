@@ -17,60 +17,15 @@
     "  {\"type\": \"spatial_dropout1d\", \"rate\": 0.1}, {\"type\": \"gru\", \"units\": 8}," \
     "  {\"type\": \"batchnorm\"}, {\"type\": \"dense\"}]"
 
-static qr_model *train_layers(const char *dir, const char *layers, const char *quantize,
-                              qr_split_data *d);
+/* The wine data read as 13 x 1 sequences; breast_cancer.csv as 10 steps of 3 features (the
+ * CGRU learns there at every width, so the predictions compared are not one constant class). */
+static const tl_seq_data wine = {"wine.csv", 13, 1, 30, 16};
+static const tl_seq_data bc = {"breast_cancer.csv", 10, 3, 15, 32};
 
-/* A small convolutional GRU on the wine data read as 13 x 1 sequences. */
+/* A small convolutional GRU on the wine data. */
 static qr_model *train_cgru(const char *dir, const char *quantize, qr_split_data *d)
 {
-    return train_layers(dir, CGRU_LAYERS, quantize, d);
-}
-
-/* A model of the given layers on the wine data read as 13 x 1 sequences. */
-static qr_model *train_layers(const char *dir, const char *layers, const char *quantize,
-                              qr_split_data *d)
-{
-    char text[4096];
-    snprintf(text, sizeof text,
-             "{\"data\": {\"train\": \"%s/data/wine.csv\", \"label\": \"label\","
-             " \"sequence\": [13, 1], \"validation_split\": 0.2, \"test_split\": 0.3},"
-             " \"model\": %s,"
-             " \"optimizer\": {\"name\": \"adam\", \"learning_rate\": 0.01},"
-             " \"training\": {\"epochs\": 30, \"batch_size\": 16, \"seed\": 2,"
-             "  \"checkpoint_every\": 0}%s%s}",
-             tl_srcdir(), layers, quantize ? ", " : "", quantize ? quantize : "");
-    char *path = tl_write_file(dir, "cgru.json", text);
-    qr_train_config c;
-    qr_error err = {{0}};
-    ck_assert_msg(qr_train_config_load(path, &c, &err) == QR_OK, "%s", err.msg);
-    ck_assert_msg(qr_train_load_data(&c, d, &err) == QR_OK, "%s", err.msg);
-    qr_model *m = NULL;
-    ck_assert_msg(qr_train(&c, d, NULL, NULL, &m, NULL, &err) == QR_OK, "%s", err.msg);
-    qr_train_config_free(&c);
-    free(path);
-    return m;
-}
-
-/* Fake-quantized predictions of a model on a dataset. */
-static double fq_predict(qr_model *m, const qr_dataset *d, int32_t *pred)
-{
-    size_t n_all;
-    float *w = qr_graph_params(qr_model_graph(m), NULL, &n_all);
-    float *save = malloc(n_all * sizeof *save);
-    memcpy(save, w, n_all * sizeof *save);
-    qr_quant_plan own = {0};
-    const qr_quant_plan *plan = qr_model_quant_plan(m);
-    if (!plan) {
-        ck_assert_int_eq(qr_quant_plan_init(&own, qr_model_spec_of(m)), QR_OK);
-        plan = &own;
-    }
-    qr_quant_fake(plan, qr_model_graph(m));
-    double acc;
-    ck_assert_int_eq(qr_evaluate(m, d, NULL, &acc, pred), QR_OK);
-    memcpy(w, save, n_all * sizeof *save);
-    free(save);
-    qr_quant_plan_free(&own);
-    return acc;
+    return tl_train_seq(dir, &wine, CGRU_LAYERS, quantize, d);
 }
 
 /* The issue's goal: integer accuracy within 0.5 points of fake-quantized accuracy and the
@@ -98,7 +53,7 @@ START_TEST(test_int_matches_fake_quant)
         for (int k = 0; k < 3; k++) {
             const qr_dataset *ds = sets[k];
             int32_t *ip = malloc(ds->n * sizeof *ip), *fp = malloc(ds->n * sizeof *fp);
-            double ia, fa = fq_predict(m, ds, fp);
+            double ia, fa = tl_fq_predict(m, ds, fp);
             ck_assert_msg(qr_export_evaluate(blob, len, ds, &ia, ip, &err) == QR_OK, "%s", err.msg);
             size_t same = 0;
             for (size_t i = 0; i < ds->n; i++)
@@ -118,31 +73,6 @@ START_TEST(test_int_matches_fake_quant)
 }
 END_TEST
 
-/* The CGRU on breast_cancer.csv read as 10 steps of 3 features (it learns there at every
- * width, so the predictions compared below are not one constant class). */
-static qr_model *train_cgru_bc(const char *dir, const char *quantize, qr_split_data *d)
-{
-    char text[4096];
-    snprintf(text, sizeof text,
-             "{\"data\": {\"train\": \"%s/data/breast_cancer.csv\", \"label\": \"label\","
-             " \"sequence\": [10, 3], \"validation_split\": 0.2, \"test_split\": 0.3},"
-             " \"model\": %s,"
-             " \"optimizer\": {\"name\": \"adam\", \"learning_rate\": 0.01},"
-             " \"training\": {\"epochs\": 15, \"batch_size\": 32, \"seed\": 2,"
-             "  \"checkpoint_every\": 0}, %s}",
-             tl_srcdir(), CGRU_LAYERS, quantize);
-    char *path = tl_write_file(dir, "cgru_bc.json", text);
-    qr_train_config c;
-    qr_error err = {{0}};
-    ck_assert_msg(qr_train_config_load(path, &c, &err) == QR_OK, "%s", err.msg);
-    ck_assert_msg(qr_train_load_data(&c, d, &err) == QR_OK, "%s", err.msg);
-    qr_model *m = NULL;
-    ck_assert_msg(qr_train(&c, d, NULL, NULL, &m, NULL, &err) == QR_OK, "%s", err.msg);
-    qr_train_config_free(&c);
-    free(path);
-    return m;
-}
-
 /* Per-channel grid scales (docs/method.md §6) at 8, 4, 2 and 1 bits: folded into the batch
  * norm's per-channel requantization for the conv kernel, into per-row requantizations for
  * the GRU and dense kernels; by STE from a per-channel learned scale on every matrix, and by
@@ -160,7 +90,7 @@ START_TEST(test_int_matches_fake_quant_channel_scales)
                      widths[b], ste ? "channel" : "auto", ste ? ", \"method\": \"ste\"" : "");
             char *dir = tl_tmpdir();
             qr_split_data d;
-            qr_model *m = train_cgru_bc(dir, plan, &d);
+            qr_model *m = tl_train_seq(dir, &bc, CGRU_LAYERS, plan, &d);
             const qr_quant_plan *qp = qr_model_quant_plan(m);
             ck_assert_uint_eq(qp->n_alphas, ste ? 6 + 24 + 24 + 2 : 6);
             uint8_t *blob = NULL;
@@ -171,7 +101,7 @@ START_TEST(test_int_matches_fake_quant_channel_scales)
             for (int k = 0; k < 3; k++) {
                 const qr_dataset *ds = sets[k];
                 int32_t *ip = malloc(ds->n * sizeof *ip), *fp = malloc(ds->n * sizeof *fp);
-                double ia, fa = fq_predict(m, ds, fp);
+                double ia, fa = tl_fq_predict(m, ds, fp);
                 ck_assert_msg(qr_export_evaluate(blob, len, ds, &ia, ip, &err) == QR_OK, "%s",
                               err.msg);
                 size_t same = 0;
@@ -217,7 +147,7 @@ START_TEST(test_flatten_gap)
         for (size_t p = 0; p < 2; p++) {
             char *dir = tl_tmpdir();
             qr_split_data d;
-            qr_model *m = train_layers(dir, models[k], plans[p], &d);
+            qr_model *m = tl_train_seq(dir, &wine, models[k], plans[p], &d);
             uint8_t *blob = NULL;
             size_t len = 0;
             qr_export_report rep;
@@ -228,7 +158,7 @@ START_TEST(test_flatten_gap)
             for (int s = 0; s < 3; s++) {
                 const qr_dataset *ds = sets[s];
                 int32_t *ip = malloc(ds->n * sizeof *ip), *fp = malloc(ds->n * sizeof *fp);
-                double ia, fa = fq_predict(m, ds, fp);
+                double ia, fa = tl_fq_predict(m, ds, fp);
                 ck_assert_msg(qr_export_evaluate(blob, len, ds, &ia, ip, &err) == QR_OK, "%s",
                               err.msg);
                 size_t same = 0;

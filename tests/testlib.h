@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "qreg/graph.h"
 
 /* Suites, one per module; tests/main.c runs them all. */
@@ -33,6 +34,22 @@ Suite *qr_suite_recipes(void);
 Suite *qr_suite_reliability(void);
 Suite *qr_suite_scales(void);
 Suite *qr_suite_schedules(void);
+
+/* A model of `layers` (a JSON array) trained on data/CSV read as T steps of F features
+ * (validation 0.2, test 0.3; Adam 0.01, seed 2; `quantize`, if given, is the text of more
+ * top-level keys, e.g. "\"quantize\": {...}"); d receives the splits. */
+typedef struct {
+    const char *csv;
+    size_t t, f, epochs, batch;
+} tl_seq_data;
+struct qr_model;
+struct qr_split_data;
+struct qr_dataset;
+struct qr_model *tl_train_seq(const char *dir, const tl_seq_data *s, const char *layers,
+                              const char *quantize, struct qr_split_data *d);
+/* Fake-quantized accuracy of m on d and its predictions (m's plan, or the default plan of
+ * its spec; the float weights are restored after). */
+double tl_fq_predict(struct qr_model *m, const struct qr_dataset *d, int32_t *pred);
 
 /* Source and build directories (from the environment make check sets; "." otherwise). */
 const char *tl_srcdir(void);
