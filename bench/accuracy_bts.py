@@ -348,6 +348,11 @@ def kws_variants(plan):
         out["nodrop-cos-float"] = (f, [], False)
         out["nodrop-cos-float-ptq"] = (kws_load("kws-small-8bit.json"), ["--epochs", "0"],
                                        "8bit-nodrop-cos-float-s{seed}.qrm")
+        g = copy.deepcopy(f)
+        g["stages"][0]["dropout"] = False
+        out["nodrop-all-cos-float"] = (g, [], False)
+        out["nodrop-all-cos-float-ptq"] = (kws_load("kws-small-8bit.json"), ["--epochs", "0"],
+                                           "8bit-nodrop-all-cos-float-s{seed}.qrm")
         return out
     thesis = kws_load("kws-small-%s.json" % plan)
     assert thesis["training"]["epochs"] == KWS_EPOCHS, plan
@@ -381,6 +386,15 @@ def kws_variants(plan):
     v["stages"][1]["dropout"] = False
     v["stages"][1]["optimizer"]["schedule"] = {"name": "cosine", "per": "step"}
     out["nodrop-cos"] = (v, [], False)
+    # after seeing nodrop-cos miss 1 bit: dropout off in the float stage too, and a longer
+    # STE stage (float 10 -> STE 30)
+    w = copy.deepcopy(v)
+    w["stages"][0]["dropout"] = False
+    out["nodrop-all-cos"] = (w, [], False)
+    w = scaled(staged(thesis, "float", 10, KWS_EPOCHS - 10, 0.01), "channel", 1)
+    w["stages"][1]["dropout"] = False
+    w["stages"][1]["optimizer"]["schedule"] = {"name": "cosine", "per": "step"}
+    out["nodrop-cos-f10"] = (w, [], False)
     return out
 
 
