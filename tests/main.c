@@ -31,6 +31,8 @@ int main(void)
     srunner_add_suite(sr, qr_suite_optim());
     srunner_add_suite(sr, qr_suite_csv());
     srunner_add_suite(sr, qr_suite_audio());
+    srunner_add_suite(sr, qr_suite_audio_cache());
+    srunner_add_suite(sr, qr_suite_audio_augment());
     srunner_add_suite(sr, qr_suite_audio_voice());
     srunner_add_suite(sr, qr_suite_frontend());
     srunner_add_suite(sr, qr_suite_model());

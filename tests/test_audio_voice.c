@@ -15,24 +15,17 @@
 #include "qreg/audio.h"
 #include "qreg/rng.h"
 #include "testlib.h"
+#include "testlib_audio.h"
 
-#define PI 3.14159265358979323846
 #define FS 16000.0
 #define N 16000
-
-static float *alloc_f(size_t n)
-{
-    float *x = calloc(n ? n : 1, sizeof *x);
-    ck_assert_ptr_nonnull(x);
-    return x;
-}
 
 /* A tone burst: `freq` Hz at amplitude 0.5 from t0 to t1 seconds, zero elsewhere. */
 static void burst(float *x, double freq, double t0, double t1)
 {
     for (size_t i = 0; i < N; i++) {
         double t = (double)i / FS;
-        x[i] = t >= t0 && t < t1 ? (float)(0.5 * sin(2.0 * PI * freq * (t - t0))) : 0.0f;
+        x[i] = t >= t0 && t < t1 ? (float)(0.5 * sin(2.0 * TA_PI * freq * (t - t0))) : 0.0f;
     }
 }
 
@@ -81,7 +74,7 @@ static void expect(const char *what, measured m, double dur, double freq, double
 
 START_TEST(test_speed_tempo_pitch_bursts)
 {
-    float *x = alloc_f(N), *y = alloc_f(N);
+    float *x = ta_alloc_f(N), *y = ta_alloc_f(N);
     burst(x, 1000.0, 0.3, 0.7);
     expect("original", measure(x), 0.4, 1000.0, 0.001);
     static const double f[] = {0.9, 1.1};
@@ -120,7 +113,7 @@ START_TEST(test_speed_tempo_pitch_bursts)
     }
     ck_assert_msg(fabs(py / px - 1.0 / 0.9) < 0.02, "tempo 0.9: energy ratio %g", py / px);
     /* deterministic; bad arguments */
-    float *z = alloc_f(N);
+    float *z = ta_alloc_f(N);
     ck_assert_int_eq(qr_audio_pitch(x, y, N, FS, 1.5, QR_AUDIO_QUALITY_MEDIUM,
                                     QR_AUDIO_CROP_CENTRE), QR_OK);
     ck_assert_int_eq(qr_audio_pitch(x, z, N, FS, 1.5, QR_AUDIO_QUALITY_MEDIUM,
@@ -145,7 +138,7 @@ START_TEST(test_room_ir)
     for (size_t k = 0; k < 3; k++) {
         double rt60 = rt60s[k];
         size_t n = (size_t)(2.0 * rt60 * FS), w = 160;
-        float *h = alloc_f(n);
+        float *h = ta_alloc_f(n);
         ck_assert_int_eq(qr_audio_room_ir(h, n, FS, rt60, 3.0, 42 + k), QR_OK);
         ck_assert(h[0] == 1.0f);
         double e = 0;
@@ -184,7 +177,7 @@ START_TEST(test_reverb_convolution)
      * cut to the clip's length; of an impulse, the IR itself */
     const double rt60 = 0.05;
     size_t n = 3000, nh = (size_t)ceil(rt60 * FS) + 1;
-    float *x = alloc_f(n), *y = alloc_f(n), *h = alloc_f(nh);
+    float *x = ta_alloc_f(n), *y = ta_alloc_f(n), *h = ta_alloc_f(nh);
     tl_fill_uniform(x, n, -0.5f, 0.5f, 9);
     memcpy(y, x, n * sizeof *x);
     ck_assert_int_eq(qr_audio_reverb(y, n, FS, rt60, 2.0, 77), QR_OK);
@@ -230,7 +223,7 @@ static char *voice_tree(char *paths[2])
     char *dir = tl_tmpdir();
     static const char *const cls[] = {"a", "b"};
     static const double freq[] = {300.0, 1000.0};
-    float *x = alloc_f(N);
+    float *x = ta_alloc_f(N);
     for (size_t k = 0; k < 2; k++) {
         char p[4096];
         snprintf(p, sizeof p, "%s/%s", dir, cls[k]);
@@ -249,7 +242,7 @@ typedef enum { V_SPEED, V_TEMPO, V_PITCH, V_REVERB } voice_step;
 /* MFCC of the clip at `path` after one voice step at a fixed value (as the loader does). */
 static float *stepped_mfcc(const char *path, voice_step st, double v, uint64_t ir_seed)
 {
-    float *x = NULL, *y = alloc_f(N);
+    float *x = NULL, *y = ta_alloc_f(N);
     size_t n = 0;
     qr_error err = {{0}};
     ck_assert_int_eq(qr_audio_read(path, FS, 2, QR_AUDIO_QUALITY_MEDIUM, &x, &n, &err), QR_OK);
@@ -268,7 +261,7 @@ static float *stepped_mfcc(const char *path, voice_step st, double v, uint64_t i
     qr_mfcc_config_default(&c);
     qr_mfcc *m = NULL;
     ck_assert_int_eq(qr_mfcc_new(&c, &m, &err), QR_OK);
-    float *out = alloc_f(94 * 13);
+    float *out = ta_alloc_f(94 * 13);
     ck_assert_int_eq(qr_mfcc_compute(m, y, N, out), QR_OK);
     qr_mfcc_free(m);
     free(x);

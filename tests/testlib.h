@@ -23,6 +23,8 @@ Suite *qr_suite_init(void);
 Suite *qr_suite_optim(void);
 Suite *qr_suite_csv(void);
 Suite *qr_suite_audio(void);
+Suite *qr_suite_audio_cache(void);
+Suite *qr_suite_audio_augment(void);
 Suite *qr_suite_audio_voice(void);
 Suite *qr_suite_frontend(void);
 Suite *qr_suite_model(void);
