@@ -36,6 +36,7 @@ int main(void)
     srunner_add_suite(sr, qr_suite_audio_voice());
     srunner_add_suite(sr, qr_suite_frontend());
     srunner_add_suite(sr, qr_suite_model());
+    srunner_add_suite(sr, qr_suite_model_file());
     srunner_add_suite(sr, qr_suite_train());
     srunner_add_suite(sr, qr_suite_runtime());
     srunner_add_suite(sr, qr_suite_sparse());

@@ -28,6 +28,7 @@ Suite *qr_suite_audio_augment(void);
 Suite *qr_suite_audio_voice(void);
 Suite *qr_suite_frontend(void);
 Suite *qr_suite_model(void);
+Suite *qr_suite_model_file(void);
 Suite *qr_suite_train(void);
 Suite *qr_suite_runtime(void);
 Suite *qr_suite_sparse(void);
