@@ -154,6 +154,34 @@ else
     fail "search: no model or plan file"
 fi
 
+# ---- recipe: the staged low-bit config for a float config --------------------------------
+check "recipe --help" 0 out '^usage: qreg recipe' "$qreg" recipe --help
+check "recipe: no --bits" 2 err 'give --bits' "$qreg" recipe "$quickstart"
+check "recipe: --bits 9" 2 err "'--bits'" "$qreg" recipe "$quickstart" --bits 9
+check "recipe: --matrix without =N" 2 err "'--matrix'" "$qreg" recipe "$quickstart" --matrix dense
+check "recipe: --granularity bad" 2 err "'--granularity'" "$qreg" recipe "$quickstart" --bits 2 \
+    --granularity row
+check "recipe to stdout, 4 epochs" 0 out '"stages"' "$qreg" recipe "$quickstart" --bits 2 --epochs 4
+json_check "recipe: float 2 epochs, then 2 of STE at 10x with every matrix at 2 bits" \
+    'd["stages"][0] == {"epochs": 2, "quantize": False}
+and d["stages"][1]["epochs"] == 2 and d["stages"][1]["dropout"] is False
+and d["stages"][1]["quantize"]["matrices"] == [{"layer": "all", "bits": 2, "method": "ste",
+    "scale": "learned", "granularity": "channel"}]
+and "epochs" not in d.get("training", {})'
+check "recipe --out, then train it" 0 err '^wrote .*r2\.json' \
+    "$qreg" recipe "$quickstart" --bits 2 --matrix dense_2=8 --epochs 4 --out "$tmp/r2.json"
+check "train the recipe: two stages" 0 err '^stage 2/2 kept epoch' \
+    "$qreg" train "$tmp/r2.json" --out "$tmp/r2.qrm"
+# a quantized config is refused, naming the key; the output file is left alone
+echo keep >"$tmp/r4.json"
+check "recipe of a quantized config" 1 err "has 'quantize'" \
+    "$qreg" recipe "$srcdir/examples/quickstart-4bit.json" --bits 2 --out "$tmp/r4.json"
+if [ "$(cat "$tmp/r4.json")" = keep ]; then pass "recipe: a refusal writes nothing"; else
+    fail "recipe: a refusal overwrote --out"; fi
+# a matrix entry naming no layer of the model: the loader's check names it
+check "recipe: --matrix of no layer" 1 err 'not a valid config.*matrices' \
+    "$qreg" recipe "$quickstart" --matrix gru=2
+
 # ---- warm start, stages, reference accuracy ---------------------------------------------
 # --init with 0 epochs: the model as loaded (same predictions: same eval output)
 check "train --init MODEL --epochs 0" 0 out '^best epoch: 0' \

@@ -42,6 +42,7 @@ int main(void)
     srunner_add_suite(sr, qr_suite_sparse());
     srunner_add_suite(sr, qr_suite_sweep());
     srunner_add_suite(sr, qr_suite_recipes());
+    srunner_add_suite(sr, qr_suite_recipe_build());
     srunner_add_suite(sr, qr_suite_reliability());
     srunner_add_suite(sr, qr_suite_scales());
     srunner_add_suite(sr, qr_suite_schedules());

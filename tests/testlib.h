@@ -34,6 +34,7 @@ Suite *qr_suite_runtime(void);
 Suite *qr_suite_sparse(void);
 Suite *qr_suite_sweep(void);
 Suite *qr_suite_recipes(void);
+Suite *qr_suite_recipe_build(void);
 Suite *qr_suite_reliability(void);
 Suite *qr_suite_scales(void);
 Suite *qr_suite_schedules(void);

@@ -18,6 +18,7 @@ int qr_cmd_sweep(int argc, char **argv);
 int qr_cmd_report(int argc, char **argv);
 int qr_cmd_features(int argc, char **argv);
 int qr_cmd_search(int argc, char **argv);
+int qr_cmd_recipe(int argc, char **argv);
 
 #include <stdio.h>
 

@@ -21,6 +21,7 @@ static const struct {
     {"plot", qr_cmd_plot, "draw weight histograms over the regularizer (SVG)"},
     {"distill-logits", qr_cmd_distill_logits, "store a teacher's logits for distillation"},
     {"features", qr_cmd_features, "write a config's data (e.g. audio as MFCC) as CSV files"},
+    {"recipe", qr_cmd_recipe, "write the staged low-bit config for a float config"},
     {"search", qr_cmd_search, "choose bit-widths per matrix within a byte budget and train them"},
     {"export", qr_cmd_export, "write the integer model for the device runtime"},
     {"sweep", qr_cmd_sweep, "train a grid of configs in parallel, resumably (docs/sweeps.md)"},
