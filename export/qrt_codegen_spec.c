@@ -212,13 +212,46 @@ static void emit_requant(const spec *g, unsigned li, const char *tag, const qrt_
                          const char *acc, const char *row)
 {
     if (QRT_SLOT_COUNT(s->desc) > 1u) {
-        fprintf(g->fp, "qrt_requant(%s, %s_l%u_%sm[%s], %s_l%u_%ss[%s])", acc, g->name, li, tag,
+        fprintf(g->fp, "qrt_requant_fast(%s, %s_l%u_%sm[%s], %s_l%u_%ss[%s])", acc, g->name, li, tag,
                 row, g->name, li, tag, row);
     } else {
         const uint8_t *p = slot_data(g, s);
-        fprintf(g->fp, "qrt_requant(%s, %" PRId32 ", %" PRId32 ")", acc, rd_i32(p),
+        fprintf(g->fp, "qrt_requant_fast(%s, %" PRId32 ", %" PRId32 ")", acc, rd_i32(p),
                 rd_i32(p + 4));
     }
+}
+
+/* 1-bit rows of at most this many levels are written out level by level (longer rows call
+ * qrt_dot_s1): each level one bit test and, when set, one add of x (~4 cycles a level on a
+ * Cortex-M0+ against ~7 in the kernel, and no call). */
+#define S1_INLINE_MAX 32u
+
+static int s1_inline(const qrt_slot *sw, uint32_t k)
+{
+    unsigned t = QRT_SLOT_TYPE(sw->desc);
+    return !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 1u && k <= S1_INLINE_MAX;
+}
+
+/* 2-bit rows of at most this many levels are written out level by level too (a shift pair
+ * and a multiply a level, as qrt_dot_s2, without the call and the pointer steps). */
+#define S2_INLINE_MAX 16u
+
+static int s2_inline(const qrt_slot *sw, uint32_t k)
+{
+    unsigned t = QRT_SLOT_TYPE(sw->desc);
+    return !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 2u && k <= S2_INLINE_MAX;
+}
+
+/* Before a row loop: `int32_t TOT = Σ x;` for a matrix of inline 1-bit rows (the sum of the
+ * input vector, the same for every row; qrt_dot_s1 sums it in each call). */
+static void emit_s1_tot(const spec *g, const char *ind, const char *tot, const char *x,
+                        const qrt_slot *sw, uint32_t k)
+{
+    if (!s1_inline(sw, k))
+        return;
+    fprintf(g->fp, "%sint32_t %s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                   "%s    %s += (%s)[i];\n",
+            ind, tot, ind, g->up, k, ind, tot, x);
 }
 
 /* `int32_t ACC = W_row · X (+ bias[row]);` and W moved to the next row. 8-bit rows: an inline
@@ -226,11 +259,37 @@ static void emit_requant(const spec *g, unsigned li, const char *tag, const qrt_
  * rows this short); other widths: the runtime's kernel; sparse rows: the row walker. Integer
  * sums in any order are the same: the loader proves every partial sum is within int32. */
 static void emit_row_dot(const spec *g, const char *ind, const char *acc, const char *w,
-                         const char *x, const qrt_slot *sw, uint32_t k, const char *bias)
+                         const char *x, const qrt_slot *sw, uint32_t k, const char *bias,
+                         const char *tot)
 {
     unsigned t = QRT_SLOT_TYPE(sw->desc);
     FILE *fp = g->fp;
-    if (QRT_T_IS_SPARSE(t)) {
+    if (s1_inline(sw, k)) {
+        /* pos = Σ x over set bits; W·x = pos − (tot − pos), qrt_dot_s1's expression (every
+         * partial sum bounded by Σ|x|). Bit j tested as the sign of b << (31 − j): on ARMv6-M
+         * one LSLS and a branch, where b & (1 << j) may need the mask in a register. */
+        fprintf(fp, "%sint32_t %s;\n%s{\n%s    int32_t pos = 0;\n%s    uint32_t b;\n", ind, acc,
+                ind, ind, ind);
+        for (uint32_t i = 0; i < k; i++) {
+            if (i % 8u == 0u)
+                fprintf(fp, "%s    b = %s[%" PRIu32 "];\n", ind, w, i / 8u);
+            fprintf(fp, "%s    if ((int32_t)(b << %" PRIu32 ") < 0)\n%s        pos += (%s)[%" PRIu32 "];\n",
+                    ind, 31u - i % 8u, ind, x, i);
+        }
+        fprintf(fp, "%s    %s = pos - (%s - pos)%s%s;\n%s}\n%s%s += %zuu;\n", ind, acc, tot,
+                bias ? " + " : "", bias ? bias : "", ind, ind, w, QRT_ROW_BYTES(k, 1u));
+    } else if (s2_inline(sw, k)) {
+        /* level j of a byte sign-extended by a shift pair and multiplied, as qrt_dot_s2 */
+        fprintf(fp, "%sint32_t %s = %s;\n%s{\n%s    uint32_t b;\n", ind, acc, bias ? bias : "0",
+                ind, ind);
+        for (uint32_t i = 0; i < k; i++) {
+            if (i % 4u == 0u)
+                fprintf(fp, "%s    b = %s[%" PRIu32 "];\n", ind, w, i / 4u);
+            fprintf(fp, "%s    %s += ((int32_t)(b << %" PRIu32 ") >> 30) * (%s)[%" PRIu32 "];\n",
+                    ind, acc, 30u - 2u * (i % 4u), x, i);
+        }
+        fprintf(fp, "%s}\n%s%s += %zuu;\n", ind, ind, w, QRT_ROW_BYTES(k, 2u));
+    } else if (QRT_T_IS_SPARSE(t)) {
         fprintf(fp, "%sint32_t %s;\n%s%s = qrt_sdot_%s_s%u(%s, %s, %" PRIu32 "u, &%s);\n", ind,
                 acc, ind, w, QRT_T_WENC(t) == QRT_WENC_BITMAP ? "bm" : "rle",
                 qrt_container_bits(QRT_T_WBITS(t)), w, x, k, acc);
@@ -330,12 +389,14 @@ static void emit_dense(const spec *g, unsigned li, const qrt_layer_rec *r, uint3
     FILE *fp = g->fp;
     char bias[64];
     snprintf(bias, sizeof bias, "%s_l%u_b[o]", g->name, li);
-    fprintf(fp, "    {\n        const %s *w = %s_l%u_w;\n"
-                "        %s_LOOP for (uint32_t o = 0; o < %" PRIu32 "u; o++) {\n"
+    fprintf(fp, "    {\n        const %s *w = %s_l%u_w;\n",
+            is_s8(&s[QRT_S_W]) ? "int8_t" : "uint8_t", g->name, li);
+    emit_s1_tot(g, "        ", "tot", x, &s[QRT_S_W], k);
+    fprintf(fp, "        %s_LOOP for (uint32_t o = 0; o < %" PRIu32 "u; o++) {\n"
                 "            %s_OPAQUE(o);\n",
-            is_s8(&s[QRT_S_W]) ? "int8_t" : "uint8_t", g->name, li, g->up, r->n_out, g->up);
+            g->up, r->n_out, g->up);
     emit_row_dot(g, "            ", "acc", "w", x, &s[QRT_S_W], k,
-                 s[QRT_S_BIAS].desc ? bias : NULL);
+                 s[QRT_S_BIAS].desc ? bias : NULL, "tot");
     fprintf(fp, "            int32_t v = ");
     emit_requant(g, li, "rq", &s[QRT_S_RQ], "acc", "o");
     fprintf(fp, ";\n");
@@ -404,19 +465,21 @@ static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, unsigne
     snprintf(bh, sizeof bh, "%s_l%u_bh[row]", g->name, li);
     fprintf(fp, "    { /* layer %u: gru, %" PRIu32 " units */\n"
                 "        const %s *wi = %s_l%u_wi;\n        const %s *wh = %s_l%u_wh;\n"
-                "        int32_t *pre = mem + %lu;\n"
-                "        %s_LOOP for (uint32_t row = 0; row < %" PRIu32 "u; row++) {\n"
-                "            %s_OPAQUE(row);\n",
+                "        int32_t *pre = mem + %lu;\n",
             li, nh, is_s8(&s[QRT_S_GRU_WI]) ? "int8_t" : "uint8_t", g->name, li,
-            is_s8(&s[QRT_S_GRU_WH]) ? "int8_t" : "uint8_t", g->name, li, aux, g->up, 3u * nh,
-            g->up);
+            is_s8(&s[QRT_S_GRU_WH]) ? "int8_t" : "uint8_t", g->name, li, aux);
+    emit_s1_tot(g, "        ", "toti", x, &s[QRT_S_GRU_WI], r->n_in);
+    emit_s1_tot(g, "        ", "toth", h, &s[QRT_S_GRU_WH], nh);
+    fprintf(fp, "        %s_LOOP for (uint32_t row = 0; row < %" PRIu32 "u; row++) {\n"
+                "            %s_OPAQUE(row);\n",
+            g->up, 3u * nh, g->up);
     emit_row_dot(g, "            ", "ai", "wi", x, &s[QRT_S_GRU_WI], r->n_in,
-                 s[QRT_S_GRU_BI].desc ? bi : NULL);
+                 s[QRT_S_GRU_BI].desc ? bi : NULL, "toti");
     fprintf(fp, "            int32_t gi = %s", clip_i ? "qrt_clamp(" : "");
     emit_requant(g, li, "rqi", &s[QRT_S_GRU_RQI], "ai", "row");
     fprintf(fp, "%s;\n", clip_i ? ", QRT_GATE_MAX)" : "");
     emit_row_dot(g, "            ", "ah", "wh", h, &s[QRT_S_GRU_WH], nh,
-                 s[QRT_S_GRU_BH].desc ? bh : NULL);
+                 s[QRT_S_GRU_BH].desc ? bh : NULL, "toth");
     fprintf(fp, "            int32_t gh = %s", clip_h ? "qrt_clamp(" : "");
     emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], "ah", "row");
     fprintf(fp, "%s;\n", clip_h ? ", QRT_GATE_MAX)" : "");

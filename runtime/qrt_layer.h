@@ -123,6 +123,21 @@ static inline int32_t qrt_clamp(int32_t v, int32_t a)
     return v > a ? a : (v < -a ? -a : v);
 }
 
+/* qrt_requant as specialized compiled models call it: inline where the core has a 32×32→64
+ * multiply (QRT_HAVE_SMULL: Cortex-M3/M4/M7), where it is a few instructions (SMLAL and a
+ * shift) and a constant shift folds into them; elsewhere the call (on ARMv6-M the 32-bit form
+ * is ~130 B, too big to repeat at every call site). The same expression as qrt_requant_ref. */
+#if QRT_HAVE_SMULL
+static inline int32_t qrt_requant_fast(int32_t acc, int32_t mult, int32_t shift)
+{
+    unsigned r = (unsigned)(31 - shift); /* 1 … 62 */
+    int64_t p = ((int64_t)acc * (int64_t)mult + ((int64_t)1 << (r - 1u))) >> r;
+    return p > INT32_MAX ? INT32_MAX : (p < INT32_MIN ? INT32_MIN : (int32_t)p);
+}
+#else
+#define qrt_requant_fast qrt_requant
+#endif
+
 /* One input feature's transform from a raw integer sample (an int16 ADC count, say) to the
  * model's quantized input: the integer form of qrt_quantize_input (export/qrt_host.h) with
  * x = raw · raw_scale, i.e. of q = round_half_away(raw · a − c), a = raw_scale / (std · in_scale),
