@@ -242,16 +242,42 @@ static int s2_inline(const qrt_slot *sw, uint32_t k)
     return !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 2u && k <= S2_INLINE_MAX;
 }
 
-/* Before a row loop: `int32_t TOT = Σ x;` for a matrix of inline 1-bit rows (the sum of the
- * input vector, the same for every row; qrt_dot_s1 sums it in each call). */
-static void emit_s1_tot(const spec *g, const char *ind, const char *tot, const char *x,
-                        const qrt_slot *sw, uint32_t k)
+/* 8-bit rows on a core with dual 16-bit MACs (QRT_DUAL16, qrt_layer.h): SMLAD multiplies
+ * 16-bit halves, so it computes W·x exactly when every x_i fits int16 (the products and every
+ * partial sum are those of the plain loop, within int32 by the loader's row bound). Used for
+ * matrices whose input bound is at most 32768: a GRU's recurrent rows (the state is Q15 with
+ * |h| ≤ 32768) and the layers that read a state. 32768 itself occurs (h = 1.0 when tanh
+ * saturates and z = 0) and does not fit int16, so in a frame where some x_i is 32768 the rows
+ * take the plain loop (−32768 fits). Rows of 4 levels or more. */
+static int d16_rows(const qrt_slot *sw, uint32_t k, double a_in)
 {
-    if (!s1_inline(sw, k))
+    return is_s8(sw) && k >= 4u && a_in <= 32768.0;
+}
+
+/* Before a row loop, what every row of a matrix reads, named with tag: inline 1-bit rows the
+ * sum of the input vector (`int32_t tot<tag>`; qrt_dot_s1 sums it in each call); dual-16
+ * rows the input as int16 pairs (x0, x2), (x1, x3), (x4, x6), … as SXTB16 pairs a word of
+ * weights (`xp<tag>`), and the flag `x16<tag>` (no x_i is 32768). */
+static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const char *x,
+                         const qrt_slot *sw, uint32_t k, double a_in)
+{
+    FILE *fp = g->fp;
+    if (s1_inline(sw, k))
+        fprintf(fp, "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    tot%s += (%s)[i];\n",
+                ind, tag, ind, g->up, k, ind, tag, x);
+    if (!d16_rows(sw, k, a_in))
         return;
-    fprintf(g->fp, "%sint32_t %s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
-                   "%s    %s += (%s)[i];\n",
-            ind, tot, ind, g->up, k, ind, tot, x);
+    fprintf(fp, "#if QRT_DUAL16\n%suint32_t xp%s[%" PRIu32 "];\n"
+                "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++) {\n"
+                "%s    xp%s[2 * i] = ((uint32_t)(%s)[4 * i] & 0xFFFFu) | (uint32_t)(%s)[4 * i + 2] << 16;\n"
+                "%s    xp%s[2 * i + 1] = ((uint32_t)(%s)[4 * i + 1] & 0xFFFFu) | (uint32_t)(%s)[4 * i + 3] << 16;\n"
+                "%s}\n",
+            ind, tag, k / 4u * 2u, ind, g->up, k / 4u, ind, tag, x, x, ind, tag, x, x, ind);
+    fprintf(fp, "%sint x16%s = 1;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    x16%s &= (%s)[i] != 32768;\n",
+                ind, tag, ind, g->up, k, ind, tag, x);
+    fprintf(fp, "#endif\n");
 }
 
 /* `int32_t ACC = W_row · X (+ bias[row]);` and W moved to the next row. 8-bit rows: an inline
@@ -260,10 +286,11 @@ static void emit_s1_tot(const spec *g, const char *ind, const char *tot, const c
  * sums in any order are the same: the loader proves every partial sum is within int32. */
 static void emit_row_dot(const spec *g, const char *ind, const char *acc, const char *w,
                          const char *x, const qrt_slot *sw, uint32_t k, const char *bias,
-                         const char *tot)
+                         const char *tag, double a_in)
 {
     unsigned t = QRT_SLOT_TYPE(sw->desc);
     FILE *fp = g->fp;
+    int d16 = d16_rows(sw, k, a_in);
     if (s1_inline(sw, k)) {
         /* pos = Σ x over set bits; W·x = pos − (tot − pos), qrt_dot_s1's expression (every
          * partial sum bounded by Σ|x|). Bit j tested as the sign of b << (31 − j): on ARMv6-M
@@ -276,7 +303,7 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
             fprintf(fp, "%s    if ((int32_t)(b << %" PRIu32 ") < 0)\n%s        pos += (%s)[%" PRIu32 "];\n",
                     ind, 31u - i % 8u, ind, x, i);
         }
-        fprintf(fp, "%s    %s = pos - (%s - pos)%s%s;\n%s}\n%s%s += %zuu;\n", ind, acc, tot,
+        fprintf(fp, "%s    %s = pos - (tot%s - pos)%s%s;\n%s}\n%s%s += %zuu;\n", ind, acc, tag,
                 bias ? " + " : "", bias ? bias : "", ind, ind, w, QRT_ROW_BYTES(k, 1u));
     } else if (s2_inline(sw, k)) {
         /* level j of a byte sign-extended by a shift pair and multiplied, as qrt_dot_s2 */
@@ -296,9 +323,24 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
         if (bias)
             fprintf(fp, "%s%s += %s;\n", ind, acc, bias);
     } else if (is_s8(sw)) {
-        fprintf(fp, "%sint32_t %s = %s;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
-                    "%s    %s += %s[i] * (%s)[i];\n%s%s += %" PRIu32 "u;\n",
-                ind, acc, bias ? bias : "0", ind, g->up, k, ind, acc, w, x, ind, w, k);
+        fprintf(fp, "%sint32_t %s = %s;\n", ind, acc, bias ? bias : "0");
+        if (d16) { /* the packed path: a word of 4 levels, two SXTB16 and two SMLAD */
+            fprintf(fp, "#if QRT_DUAL16\n%sif (x16%s) {\n", ind, tag);
+            for (uint32_t q = 0; q < k / 4u; q++)
+                fprintf(fp, "%s    uint32_t u%" PRIu32 " = qrt_le32(%s + %" PRIu32 ");\n"
+                            "%s    %s = qrt_smlad(qrt_sxtb16(u%" PRIu32 "), xp%s[%" PRIu32 "], %s);\n"
+                            "%s    %s = qrt_smlad(qrt_sxtb16(u%" PRIu32 " >> 8), xp%s[%" PRIu32 "], %s);\n",
+                        ind, q, w, 4u * q, ind, acc, q, tag, 2u * q, acc, ind, acc, q, tag,
+                        2u * q + 1u, acc);
+            for (uint32_t i2 = k / 4u * 4u; i2 < k; i2++)
+                fprintf(fp, "%s    %s += %s[%" PRIu32 "] * (%s)[%" PRIu32 "];\n", ind, acc, w, i2, x,
+                        i2);
+            fprintf(fp, "%s} else\n#endif\n", ind);
+        }
+        fprintf(fp, "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    %s += %s[i] * (%s)[i];\n",
+                ind, g->up, k, ind, acc, w, x);
+        fprintf(fp, "%s%s += %" PRIu32 "u;\n", ind, w, k);
     } else {
         unsigned c = qrt_container_bits(t);
         fprintf(fp, "%sint32_t %s = qrt_dot_s%u(%s, %s, %" PRIu32 "u)%s%s;\n%s%s += %zuu;\n",
@@ -391,12 +433,12 @@ static void emit_dense(const spec *g, unsigned li, const qrt_layer_rec *r, uint3
     snprintf(bias, sizeof bias, "%s_l%u_b[o]", g->name, li);
     fprintf(fp, "    {\n        const %s *w = %s_l%u_w;\n",
             is_s8(&s[QRT_S_W]) ? "int8_t" : "uint8_t", g->name, li);
-    emit_s1_tot(g, "        ", "tot", x, &s[QRT_S_W], k);
+    emit_mat_pre(g, "        ", "", x, &s[QRT_S_W], k, a_in);
     fprintf(fp, "        %s_LOOP for (uint32_t o = 0; o < %" PRIu32 "u; o++) {\n"
                 "            %s_OPAQUE(o);\n",
             g->up, r->n_out, g->up);
     emit_row_dot(g, "            ", "acc", "w", x, &s[QRT_S_W], k,
-                 s[QRT_S_BIAS].desc ? bias : NULL, "tot");
+                 s[QRT_S_BIAS].desc ? bias : NULL, "", a_in);
     fprintf(fp, "            int32_t v = ");
     emit_requant(g, li, "rq", &s[QRT_S_RQ], "acc", "o");
     fprintf(fp, ";\n");
@@ -468,18 +510,18 @@ static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, unsigne
                 "        int32_t *pre = mem + %lu;\n",
             li, nh, is_s8(&s[QRT_S_GRU_WI]) ? "int8_t" : "uint8_t", g->name, li,
             is_s8(&s[QRT_S_GRU_WH]) ? "int8_t" : "uint8_t", g->name, li, aux);
-    emit_s1_tot(g, "        ", "toti", x, &s[QRT_S_GRU_WI], r->n_in);
-    emit_s1_tot(g, "        ", "toth", h, &s[QRT_S_GRU_WH], nh);
+    emit_mat_pre(g, "        ", "i", x, &s[QRT_S_GRU_WI], r->n_in, a_in);
+    emit_mat_pre(g, "        ", "h", h, &s[QRT_S_GRU_WH], nh, (double)QRT_ONE_Q15);
     fprintf(fp, "        %s_LOOP for (uint32_t row = 0; row < %" PRIu32 "u; row++) {\n"
                 "            %s_OPAQUE(row);\n",
             g->up, 3u * nh, g->up);
     emit_row_dot(g, "            ", "ai", "wi", x, &s[QRT_S_GRU_WI], r->n_in,
-                 s[QRT_S_GRU_BI].desc ? bi : NULL, "toti");
+                 s[QRT_S_GRU_BI].desc ? bi : NULL, "i", a_in);
     fprintf(fp, "            int32_t gi = %s", clip_i ? "qrt_clamp(" : "");
     emit_requant(g, li, "rqi", &s[QRT_S_GRU_RQI], "ai", "row");
     fprintf(fp, "%s;\n", clip_i ? ", QRT_GATE_MAX)" : "");
     emit_row_dot(g, "            ", "ah", "wh", h, &s[QRT_S_GRU_WH], nh,
-                 s[QRT_S_GRU_BH].desc ? bh : NULL, "toth");
+                 s[QRT_S_GRU_BH].desc ? bh : NULL, "h", (double)QRT_ONE_Q15);
     fprintf(fp, "            int32_t gh = %s", clip_h ? "qrt_clamp(" : "");
     emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], "ah", "row");
     fprintf(fp, "%s;\n", clip_h ? ", QRT_GATE_MAX)" : "");

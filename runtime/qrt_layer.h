@@ -138,6 +138,49 @@ static inline int32_t qrt_requant_fast(int32_t acc, int32_t mult, int32_t shift)
 #define qrt_requant_fast qrt_requant
 #endif
 
+/* Dual 16-bit multiply-accumulate for specialized compiled models: SMLAD adds two products
+ * of signed 16-bit halves to a 32-bit accumulator, SXTB16 sign-extends bytes 0 and 2 of a word
+ * into its two halves. A compiled model uses them for an 8-bit matrix whose input provably
+ * fits int16 (docs/runtime.md, "Dual 16-bit MACs"). QRT_DUAL16 (default: the target has the
+ * DSP extension, __ARM_FEATURE_DSP: Cortex-M4/M7/M33) selects that path; elsewhere the twins
+ * below, portable C with the instructions' results, let a host test run the same path. */
+#ifndef QRT_DUAL16
+#if defined(__ARM_FEATURE_DSP)
+#define QRT_DUAL16 1
+#else
+#define QRT_DUAL16 0
+#endif
+#endif
+#if QRT_DUAL16
+/* Four int8 levels from any address as one little-endian word (on the M4, where unaligned
+ * word loads are allowed, GCC makes it one LDR). */
+static inline uint32_t qrt_le32(const int8_t *p)
+{
+    const uint8_t *q = (const uint8_t *)p;
+    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+}
+#endif
+#if QRT_DUAL16 && defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+static inline uint32_t qrt_sxtb16(uint32_t u) { return (uint32_t)__sxtb16((int32_t)u); }
+static inline int32_t qrt_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlad((int32_t)a, (int32_t)b, acc);
+}
+#elif QRT_DUAL16
+static inline uint32_t qrt_sxtb16(uint32_t u)
+{
+    return ((uint32_t)(int32_t)(int8_t)(u & 0xFFu) & 0xFFFFu) |
+           (uint32_t)(int32_t)(int8_t)((u >> 16) & 0xFFu) << 16;
+}
+static inline int32_t qrt_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    int32_t lo = (int32_t)(int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu);
+    int32_t hi = (int32_t)(int16_t)(a >> 16) * (int16_t)(b >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi); /* modulo 2^32 */
+}
+#endif
+
 /* One input feature's transform from a raw integer sample (an int16 ADC count, say) to the
  * model's quantized input: the integer form of qrt_quantize_input (export/qrt_host.h) with
  * x = raw · raw_scale, i.e. of q = round_half_away(raw · a − c), a = raw_scale / (std · in_scale),

@@ -2245,10 +2245,10 @@ START_TEST(test_compiled)
         return;
     }
     trng r = {70};
-    enum { NM = 11 };
+    enum { NM = 12 };
     fmodel ms[NM];
     memset(ms, 0, sizeof ms);
-    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0};
+    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
     make_bts(&ms[0], &r, 8, 0);
     make_bts(&ms[1], &r, 4, 1); /* prelu, standalone batch norm (not folded) */
     ms[1].L[0].causal = 1;
@@ -2294,6 +2294,15 @@ START_TEST(test_compiled)
     fm_add_dense(&ms[10], &r, 32, 17, 1);
     fm_add_dense(&ms[10], &r, 17, 33, 2);
     fm_add_dense(&ms[10], &r, 33, 3, 1);
+    /* a GRU with weights 8 times larger: gates saturate, and its state reaches 1.0 (32768,
+     * where the dual 16-bit rows that read it must fall back to the plain ones) */
+    ms[11].t = 30, ms[11].f = 3;
+    fm_add_gru(&ms[11], &r, 3, 6, 0, 8, 8);
+    for (size_t i = 0; i < 3 * 6 * 3; i++)
+        ms[11].L[0].w[i] *= 8.0;
+    for (size_t i = 0; i < 3 * 6 * 6; i++)
+        ms[11].L[0].wh[i] *= 8.0;
+    fm_add_dense(&ms[11], &r, 6, 3, 8);
 
     FILE *drv = fopen("compiled_driver.c", "w");
     ck_assert_ptr_nonnull(drv);
@@ -2398,8 +2407,9 @@ START_TEST(test_compiled)
         size_t n = strlen(files);
         snprintf(files + n, sizeof files - n, "cm%d.c cd%d.c ", i, i);
     }
-    /* and a third time as on a core with SMULL (QRT_HAVE_SMULL=1: qrt_requant_fast inline,
-     * the int64 form) */
+    /* and a third time as on a Cortex-M4 (QRT_HAVE_SMULL=1: qrt_requant_fast inline, the int64
+     * form; QRT_DUAL16=1: 8-bit rows on int16 inputs by the SMLAD and SXTB16 twins, with the
+     * plain rows in frames where a GRU state is 32768, as the extreme sequences make it) */
     for (int small = 0; small < 3; small++) {
         char cmd[4096];
         snprintf(cmd, sizeof cmd,
@@ -2407,7 +2417,7 @@ START_TEST(test_compiled)
                  "compiled_driver.c %s"
                  "'%s/runtime/qrt_kernels.c' '%s/runtime/qrt_layer.c' "
                  "'%s/runtime/qrt_sparse.c' -o compiled_driver && ./compiled_driver",
-                 small == 1, small == 2 ? " -DQRT_HAVE_SMULL=1" : "", src, files, src, src, src);
+                 small == 1, small == 2 ? " -DQRT_HAVE_SMULL=1 -DQRT_DUAL16=1" : "", src, files, src, src, src);
         ck_assert_msg(system(cmd) == 0, "compiled models differ from the interpreter (%s)", cmd);
     }
 }
