@@ -280,6 +280,29 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
     fprintf(fp, "#endif\n");
 }
 
+/* 4-bit rows of at most this many levels are written out too where QRT_ROWS_S4 (qrt_layer.h:
+ * not on ARMv6-M, where the kernel's call is smaller; on Thumb-2 a level is one SBFX, a load
+ * and an MLA); the generated code holds both forms. */
+#define S4_INLINE_MAX 32u
+
+/* A 2- or 4-bit row (c) written out: `int32_t ACC = bias;`, then each level sign-extended from
+ * its byte by a shift pair and multiplied, as qrt_dot_s2 and qrt_dot_s4; W moved on. */
+static void emit_row_fields(const spec *g, const char *ind, const char *acc, const char *w,
+                            const char *x, uint32_t k, const char *bias, unsigned c)
+{
+    FILE *fp = g->fp;
+    uint32_t per = 8u / c;
+    fprintf(fp, "%sint32_t %s = %s;\n%s{\n%s    uint32_t b;\n", ind, acc, bias ? bias : "0",
+            ind, ind);
+    for (uint32_t i = 0; i < k; i++) {
+        if (i % per == 0u)
+            fprintf(fp, "%s    b = %s[%" PRIu32 "];\n", ind, w, i / per);
+        fprintf(fp, "%s    %s += ((int32_t)(b << %" PRIu32 ") >> %u) * (%s)[%" PRIu32 "];\n", ind,
+                acc, 32u - c - c * (i % per), 32u - c, x, i);
+    }
+    fprintf(fp, "%s}\n%s%s += %zuu;\n", ind, ind, w, QRT_ROW_BYTES(k, c));
+}
+
 /* `int32_t ACC = W_row · X (+ bias[row]);` and W moved to the next row. 8-bit rows: an inline
  * loop with the row length a constant (on a Cortex-M0+ smaller and faster than a call for
  * rows this short); other widths: the runtime's kernel; sparse rows: the row walker. Integer
@@ -306,16 +329,7 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
         fprintf(fp, "%s    %s = pos - (tot%s - pos)%s%s;\n%s}\n%s%s += %zuu;\n", ind, acc, tag,
                 bias ? " + " : "", bias ? bias : "", ind, ind, w, QRT_ROW_BYTES(k, 1u));
     } else if (s2_inline(sw, k)) {
-        /* level j of a byte sign-extended by a shift pair and multiplied, as qrt_dot_s2 */
-        fprintf(fp, "%sint32_t %s = %s;\n%s{\n%s    uint32_t b;\n", ind, acc, bias ? bias : "0",
-                ind, ind);
-        for (uint32_t i = 0; i < k; i++) {
-            if (i % 4u == 0u)
-                fprintf(fp, "%s    b = %s[%" PRIu32 "];\n", ind, w, i / 4u);
-            fprintf(fp, "%s    %s += ((int32_t)(b << %" PRIu32 ") >> 30) * (%s)[%" PRIu32 "];\n",
-                    ind, acc, 30u - 2u * (i % 4u), x, i);
-        }
-        fprintf(fp, "%s}\n%s%s += %zuu;\n", ind, ind, w, QRT_ROW_BYTES(k, 2u));
+        emit_row_fields(g, ind, acc, w, x, k, bias, 2u);
     } else if (QRT_T_IS_SPARSE(t)) {
         fprintf(fp, "%sint32_t %s;\n%s%s = qrt_sdot_%s_s%u(%s, %s, %" PRIu32 "u, &%s);\n", ind,
                 acc, ind, w, QRT_T_WENC(t) == QRT_WENC_BITMAP ? "bm" : "rle",
@@ -343,9 +357,17 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
         fprintf(fp, "%s%s += %" PRIu32 "u;\n", ind, w, k);
     } else {
         unsigned c = qrt_container_bits(t);
+        int s4 = c == 4u && k <= S4_INLINE_MAX; /* both forms, QRT_ROWS_S4 chooses */
+        if (s4) {
+            fprintf(fp, "#if QRT_ROWS_S4\n");
+            emit_row_fields(g, ind, acc, w, x, k, bias, 4u);
+            fprintf(fp, "#else\n");
+        }
         fprintf(fp, "%sint32_t %s = qrt_dot_s%u(%s, %s, %" PRIu32 "u)%s%s;\n%s%s += %zuu;\n",
                 ind, acc, c, w, x, k, bias ? " + " : "", bias ? bias : "", ind, w,
                 QRT_ROW_BYTES(k, c));
+        if (s4)
+            fprintf(fp, "#endif\n");
     }
 }
 

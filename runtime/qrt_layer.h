@@ -138,6 +138,17 @@ static inline int32_t qrt_requant_fast(int32_t acc, int32_t mult, int32_t shift)
 #define qrt_requant_fast qrt_requant
 #endif
 
+/* QRT_ROWS_S4: specialized compiled models write 4-bit rows of up to 32 levels out level by
+ * level instead of calling qrt_dot_s4 (faster everywhere; on ARMv6-M, where it is 0 by
+ * default, the call is the smaller code). */
+#ifndef QRT_ROWS_S4
+#if defined(__ARM_ARCH_6M__)
+#define QRT_ROWS_S4 0
+#else
+#define QRT_ROWS_S4 1
+#endif
+#endif
+
 /* Dual 16-bit multiply-accumulate for specialized compiled models: SMLAD adds two products
  * of signed 16-bit halves to a 32-bit accumulator, SXTB16 sign-extends bytes 0 and 2 of a word
  * into its two halves. A compiled model uses them for an 8-bit matrix whose input provably
