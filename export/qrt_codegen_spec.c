@@ -221,25 +221,19 @@ static void emit_requant(const spec *g, unsigned li, const char *tag, const qrt_
     }
 }
 
-/* 1-bit rows of at most this many levels are written out level by level (longer rows call
- * qrt_dot_s1): each level one bit test and, when set, one add of x (~4 cycles a level on a
- * Cortex-M0+ against ~7 in the kernel, and no call). */
-#define S1_INLINE_MAX 32u
-
-static int s1_inline(const qrt_slot *sw, uint32_t k)
+/* Rows of 1, 2 and 4 bits up to these lengths are also written out level by level, and
+ * QRT_ROWS_S1/_S2/_S4 (qrt_layer.h) choose at compile time between that and the runtime's
+ * kernel (longer rows always call the kernel). 1 bit: a bit test and, when set, one add of x
+ * a level, on an input sum shared by the matrix's rows (~4 cycles a level on a Cortex-M0+,
+ * ~7 in qrt_dot_s1, and no call); 2 and 4 bits: a shift pair and a multiply a level (on
+ * Thumb-2 one SBFX and an MLA), as the kernels, without the call and the pointer steps. On
+ * ARMv6-M the 4-bit kernel's call is the smaller code, so QRT_ROWS_S4 is 0 there. */
+static uint32_t written_out(const qrt_slot *sw, uint32_t k)
 {
-    unsigned t = QRT_SLOT_TYPE(sw->desc);
-    return !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 1u && k <= S1_INLINE_MAX;
-}
-
-/* 2-bit rows of at most this many levels are written out level by level too (a shift pair
- * and a multiply a level, as qrt_dot_s2, without the call and the pointer steps). */
-#define S2_INLINE_MAX 16u
-
-static int s2_inline(const qrt_slot *sw, uint32_t k)
-{
-    unsigned t = QRT_SLOT_TYPE(sw->desc);
-    return !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 2u && k <= S2_INLINE_MAX;
+    unsigned t = QRT_SLOT_TYPE(sw->desc), c = qrt_container_bits(t);
+    if (QRT_T_IS_SPARSE(t) || c == 8u)
+        return 0u;
+    return k <= (c == 2u ? 16u : 32u) ? c : 0u;
 }
 
 /* 8-bit rows on a core with dual 16-bit MACs (QRT_DUAL16, qrt_layer.h): SMLAD multiplies
@@ -262,9 +256,10 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                          const qrt_slot *sw, uint32_t k, double a_in)
 {
     FILE *fp = g->fp;
-    if (s1_inline(sw, k))
-        fprintf(fp, "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
-                    "%s    tot%s += (%s)[i];\n",
+    if (written_out(sw, k) == 1u)
+        fprintf(fp, "#if QRT_ROWS_S1\n"
+                    "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    tot%s += (%s)[i];\n#endif\n",
                 ind, tag, ind, g->up, k, ind, tag, x);
     if (!d16_rows(sw, k, a_in))
         return;
@@ -279,11 +274,6 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                 ind, tag, ind, g->up, k, ind, tag, x);
     fprintf(fp, "#endif\n");
 }
-
-/* 4-bit rows of at most this many levels are written out too where QRT_ROWS_S4 (qrt_layer.h:
- * not on ARMv6-M, where the kernel's call is smaller; on Thumb-2 a level is one SBFX, a load
- * and an MLA); the generated code holds both forms. */
-#define S4_INLINE_MAX 32u
 
 /* A 2- or 4-bit row (c) written out: `int32_t ACC = bias;`, then each level sign-extended from
  * its byte by a shift pair and multiplied, as qrt_dot_s2 and qrt_dot_s4; W moved on. */
@@ -305,8 +295,9 @@ static void emit_row_fields(const spec *g, const char *ind, const char *acc, con
 
 /* `int32_t ACC = W_row · X (+ bias[row]);` and W moved to the next row. 8-bit rows: an inline
  * loop with the row length a constant (on a Cortex-M0+ smaller and faster than a call for
- * rows this short); other widths: the runtime's kernel; sparse rows: the row walker. Integer
- * sums in any order are the same: the loader proves every partial sum is within int32. */
+ * rows this short), and where QRT_DUAL16 the packed path too; 1-, 2- and 4-bit rows: written
+ * out (written_out) or the runtime's kernel; sparse rows: the row walker. Integer sums in any
+ * order are the same: the loader proves every partial sum is within int32. */
 static void emit_row_dot(const spec *g, const char *ind, const char *acc, const char *w,
                          const char *x, const qrt_slot *sw, uint32_t k, const char *bias,
                          const char *tag, double a_in)
@@ -314,7 +305,10 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
     unsigned t = QRT_SLOT_TYPE(sw->desc);
     FILE *fp = g->fp;
     int d16 = d16_rows(sw, k, a_in);
-    if (s1_inline(sw, k)) {
+    unsigned wo = written_out(sw, k);
+    if (wo)
+        fprintf(fp, "#if QRT_ROWS_S%u\n", wo);
+    if (wo == 1u) {
         /* pos = Σ x over set bits; W·x = pos − (tot − pos), qrt_dot_s1's expression (every
          * partial sum bounded by Σ|x|). Bit j tested as the sign of b << (31 − j): on ARMv6-M
          * one LSLS and a branch, where b & (1 << j) may need the mask in a register. */
@@ -328,9 +322,12 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
         }
         fprintf(fp, "%s    %s = pos - (tot%s - pos)%s%s;\n%s}\n%s%s += %zuu;\n", ind, acc, tag,
                 bias ? " + " : "", bias ? bias : "", ind, ind, w, QRT_ROW_BYTES(k, 1u));
-    } else if (s2_inline(sw, k)) {
-        emit_row_fields(g, ind, acc, w, x, k, bias, 2u);
-    } else if (QRT_T_IS_SPARSE(t)) {
+    } else if (wo) {
+        emit_row_fields(g, ind, acc, w, x, k, bias, wo);
+    }
+    if (wo)
+        fprintf(fp, "#else\n");
+    if (QRT_T_IS_SPARSE(t)) {
         fprintf(fp, "%sint32_t %s;\n%s%s = qrt_sdot_%s_s%u(%s, %s, %" PRIu32 "u, &%s);\n", ind,
                 acc, ind, w, QRT_T_WENC(t) == QRT_WENC_BITMAP ? "bm" : "rle",
                 qrt_container_bits(QRT_T_WBITS(t)), w, x, k, acc);
@@ -357,18 +354,12 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
         fprintf(fp, "%s%s += %" PRIu32 "u;\n", ind, w, k);
     } else {
         unsigned c = qrt_container_bits(t);
-        int s4 = c == 4u && k <= S4_INLINE_MAX; /* both forms, QRT_ROWS_S4 chooses */
-        if (s4) {
-            fprintf(fp, "#if QRT_ROWS_S4\n");
-            emit_row_fields(g, ind, acc, w, x, k, bias, 4u);
-            fprintf(fp, "#else\n");
-        }
         fprintf(fp, "%sint32_t %s = qrt_dot_s%u(%s, %s, %" PRIu32 "u)%s%s;\n%s%s += %zuu;\n",
                 ind, acc, c, w, x, k, bias ? " + " : "", bias ? bias : "", ind, w,
                 QRT_ROW_BYTES(k, c));
-        if (s4)
-            fprintf(fp, "#endif\n");
     }
+    if (wo)
+        fprintf(fp, "#endif\n");
 }
 
 /* ---- value bounds: clamps that provably change nothing are left out ----------------- */

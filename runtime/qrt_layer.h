@@ -138,14 +138,23 @@ static inline int32_t qrt_requant_fast(int32_t acc, int32_t mult, int32_t shift)
 #define qrt_requant_fast qrt_requant
 #endif
 
-/* QRT_ROWS_S4: specialized compiled models write 4-bit rows of up to 32 levels out level by
- * level instead of calling qrt_dot_s4 (faster everywhere; on ARMv6-M, where it is 0 by
- * default, the call is the smaller code). */
+/* QRT_ROWS_S1, _S2, _S4: specialized compiled models write 1-bit rows of up to 32 levels,
+ * 2-bit rows of up to 16 and 4-bit rows of up to 32 out level by level (1 when defined so)
+ * instead of calling qrt_dot_s1/_s2/_s4: faster on every core, and the 1- and 2-bit ones are
+ * about as small as their kernel on a Cortex-M0+ for bts. Default 1, except with QRT_SMALL
+ * (the kernels: the smallest code) and for 4 bits on ARMv6-M (the call is smaller there, and
+ * as fast on a single-cycle multiplier within ~15 %: docs/runtime.md). */
+#ifndef QRT_ROWS_S1
+#define QRT_ROWS_S1 (!QRT_SMALL)
+#endif
+#ifndef QRT_ROWS_S2
+#define QRT_ROWS_S2 (!QRT_SMALL)
+#endif
 #ifndef QRT_ROWS_S4
 #if defined(__ARM_ARCH_6M__)
 #define QRT_ROWS_S4 0
 #else
-#define QRT_ROWS_S4 1
+#define QRT_ROWS_S4 (!QRT_SMALL)
 #endif
 #endif
 
@@ -153,14 +162,16 @@ static inline int32_t qrt_requant_fast(int32_t acc, int32_t mult, int32_t shift)
  * of signed 16-bit halves to a 32-bit accumulator, SXTB16 sign-extends bytes 0 and 2 of a word
  * into its two halves. A compiled model uses them for an 8-bit matrix whose input provably
  * fits int16 (docs/runtime.md, "Dual 16-bit MACs"). QRT_DUAL16 (default: the target has the
- * DSP extension, __ARM_FEATURE_DSP: Cortex-M4/M7/M33) selects that path; elsewhere the twins
- * below, portable C with the instructions' results, let a host test run the same path. */
-#ifndef QRT_DUAL16
-#if defined(__ARM_FEATURE_DSP)
-#define QRT_DUAL16 1
+ * DSP extension, __ARM_FEATURE_DSP: Cortex-M4/M7/M33, and GCC or Clang) selects that path;
+ * elsewhere the twins below, portable C with the instructions' results, let a host test run
+ * the same path. */
+#if defined(__ARM_FEATURE_DSP) && (defined(__GNUC__) || defined(__clang__))
+#define QRT_DSP_BUILTINS 1 /* GCC's and Clang's, as <arm_acle.h> wraps them */
 #else
-#define QRT_DUAL16 0
+#define QRT_DSP_BUILTINS 0
 #endif
+#ifndef QRT_DUAL16
+#define QRT_DUAL16 QRT_DSP_BUILTINS
 #endif
 #if QRT_DUAL16
 /* Four int8 levels from any address as one little-endian word (on the M4, where unaligned
@@ -171,12 +182,11 @@ static inline uint32_t qrt_le32(const int8_t *p)
     return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
 }
 #endif
-#if QRT_DUAL16 && defined(__ARM_FEATURE_DSP)
-#include <arm_acle.h>
-static inline uint32_t qrt_sxtb16(uint32_t u) { return (uint32_t)__sxtb16((int32_t)u); }
+#if QRT_DUAL16 && QRT_DSP_BUILTINS
+static inline uint32_t qrt_sxtb16(uint32_t u) { return (uint32_t)__builtin_arm_sxtb16((int32_t)u); }
 static inline int32_t qrt_smlad(uint32_t a, uint32_t b, int32_t acc)
 {
-    return __smlad((int32_t)a, (int32_t)b, acc);
+    return __builtin_arm_smlad((int32_t)a, (int32_t)b, acc);
 }
 #elif QRT_DUAL16
 static inline uint32_t qrt_sxtb16(uint32_t u)

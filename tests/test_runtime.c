@@ -2353,8 +2353,9 @@ START_TEST(test_compiled)
                 ck_assert_ptr_nonnull(strstr(text, "acc = pos - (tot - pos) + "));
             if (!form && i == 9) /* and 2-bit ones; rows of 36 levels by the kernel */
                 ck_assert_ptr_nonnull(strstr(text, ") >> 30) * ("));
-            if (!form && i == 1) /* 4-bit rows both ways, QRT_ROWS_S4 chooses */
-                ck_assert(strstr(text, "#if QRT_ROWS_S4") && strstr(text, ") >> 28) * ("));
+            if (!form && i == 1) /* rows written out and by the kernel, QRT_ROWS_S4 chooses */
+                ck_assert(strstr(text, "#if QRT_ROWS_S4") && strstr(text, ") >> 28) * (") &&
+                          strstr(text, "= qrt_dot_s4("));
             if (!form && i == 10) /* rows past the written-out lengths: the kernels */
                 ck_assert(strstr(text, "qrt_dot_s1(") && strstr(text, "qrt_dot_s2("));
             free(text);
@@ -2400,11 +2401,11 @@ START_TEST(test_compiled)
     FILE *probe = fopen("x.c", "r");
     ck_assert_ptr_null(probe);
 
-    /* with the default kernels (4-bit rows written out: QRT_ROWS_S4 is 1 on the host), and
-     * with QRT_SMALL's compact ones (the 1-, 2-, 4- and 8-bit dot products one level per
-     * iteration, the GRU's rows through one helper) and the 4-bit rows by the kernel
-     * (QRT_ROWS_S4=0, as on ARMv6-M); models 3, 4, 5, 9 and 10 have 1-bit matrices with rows of
-     * 4 to 36 levels, 2, 9 and 10 2-bit ones with rows of 3 to 18 */
+    /* with the default kernels (in the specialized form 1-, 2- and 4-bit rows written out:
+     * QRT_ROWS_S1/_S2/_S4 are 1 on the host), and with QRT_SMALL's compact ones (the 1-, 2-,
+     * 4- and 8-bit dot products one level per iteration, the GRU's rows through one helper;
+     * the specialized form then calls them: QRT_ROWS_S* are 0); models 3, 4, 5, 9 and 10 have
+     * 1-bit matrices with rows of 4 to 36 levels, 2, 9 and 10 2-bit ones with rows of 3 to 18 */
     char files[512] = "";
     for (int i = 0; i < NM; i++) {
         size_t n = strlen(files);
@@ -2420,8 +2421,7 @@ START_TEST(test_compiled)
                  "compiled_driver.c %s"
                  "'%s/runtime/qrt_kernels.c' '%s/runtime/qrt_layer.c' "
                  "'%s/runtime/qrt_sparse.c' -o compiled_driver && ./compiled_driver",
-                 small == 1, small == 2 ? " -DQRT_HAVE_SMULL=1 -DQRT_DUAL16=1"
-                                : small ? " -DQRT_ROWS_S4=0" : "", src, files, src, src, src);
+                 small == 1, small == 2 ? " -DQRT_HAVE_SMULL=1 -DQRT_DUAL16=1" : "", src, files, src, src, src);
         ck_assert_msg(system(cmd) == 0, "compiled models differ from the interpreter (%s)", cmd);
     }
 }
