@@ -221,19 +221,19 @@ static void emit_requant(const spec *g, unsigned li, const char *tag, const qrt_
     }
 }
 
-/* Rows of 1, 2 and 4 bits up to these lengths are also written out level by level, and
- * QRT_ROWS_S1/_S2/_S4 (qrt_layer.h) choose at compile time between that and the runtime's
- * kernel (longer rows always call the kernel). 1 bit: a bit test and, when set, one add of x
- * a level, on an input sum shared by the matrix's rows (~4 cycles a level on a Cortex-M0+,
- * ~7 in qrt_dot_s1, and no call); 2 and 4 bits: a shift pair and a multiply a level (on
- * Thumb-2 one SBFX and an MLA), as the kernels, without the call and the pointer steps. On
- * ARMv6-M the 4-bit kernel's call is the smaller code, so QRT_ROWS_S4 is 0 there. */
-static uint32_t written_out(const qrt_slot *sw, uint32_t k)
+/* Rows of 1, 2 and 4 bits are also written out in the generated code, and QRT_ROWS_S1/_S2/_S4
+ * (qrt_layer.h) choose at compile time between that and the runtime's kernel. Up to 32 levels
+ * (2 bits: 16) every level of the row is written out; longer rows are a loop over their whole
+ * bytes with one byte's levels written out, then the last partial byte. 1 bit: a bit test
+ * and, when set, one add of x a level, on an input sum shared by the matrix's rows (~4 cycles
+ * a level on a Cortex-M0+, ~7 in qrt_dot_s1, and no call); 2 and 4 bits: a shift pair and a
+ * multiply a level (on Thumb-2 one SBFX and an MLA), as the kernels, without the call and the
+ * pointer steps. On ARMv6-M the 4-bit kernel's call is the smaller code, so QRT_ROWS_S4 is 0
+ * there. Returns the container width, or 0 (8 bits, sparse). */
+static unsigned written_out(const qrt_slot *sw)
 {
     unsigned t = QRT_SLOT_TYPE(sw->desc), c = qrt_container_bits(t);
-    if (QRT_T_IS_SPARSE(t) || c == 8u)
-        return 0u;
-    return k <= (c == 2u ? 16u : 32u) ? c : 0u;
+    return QRT_T_IS_SPARSE(t) || c == 8u ? 0u : c;
 }
 
 /* 8-bit rows on a core with dual 16-bit MACs (QRT_DUAL16, qrt_layer.h): SMLAD multiplies
@@ -256,7 +256,7 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                          const qrt_slot *sw, uint32_t k, double a_in)
 {
     FILE *fp = g->fp;
-    if (written_out(sw, k) == 1u)
+    if (written_out(sw) == 1u)
         fprintf(fp, "#if QRT_ROWS_S1\n"
                     "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
                     "%s    tot%s += (%s)[i];\n#endif\n",
@@ -275,28 +275,69 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
     fprintf(fp, "#endif\n");
 }
 
-/* A 2- or 4-bit row (c) written out: `int32_t ACC = bias;`, then each level sign-extended from
- * its byte by a shift pair and multiplied, as qrt_dot_s2 and qrt_dot_s4; W moved on. */
-static void emit_row_fields(const spec *g, const char *ind, const char *acc, const char *w,
-                            const char *x, uint32_t k, const char *bias, unsigned c)
+/* Level i of a row against xs[i], from the byte b holding it (field i mod 8/c): 1 bit, `if (bit j) pos += x`, tested as the sign of
+ * b << (31 − j) (one LSLS and a branch on ARMv6-M, where b & (1 << j) may need the mask in a
+ * register); 2 and 4 bits, the field sign-extended by a shift pair and multiplied. */
+static void emit_level(FILE *fp, const char *ind, const char *acc, unsigned c, const char *xs,
+                       uint32_t i)
+{
+    uint32_t j = i % (8u / c);
+    if (c == 1u)
+        fprintf(fp, "%sif ((int32_t)(b << %" PRIu32 ") < 0)\n%s    pos += (%s)[%" PRIu32 "];\n",
+                ind, 31u - j, ind, xs, i);
+    else
+        fprintf(fp, "%s%s += ((int32_t)(b << %" PRIu32 ") >> %u) * (%s)[%" PRIu32 "];\n", ind,
+                acc, 32u - c - c * j, 32u - c, xs, i);
+}
+
+/* A row of c = 1, 2 or 4 bits written out (written_out): `int32_t ACC = W_row · X (+ bias);`
+ * and W moved on. 1 bit: pos = Σ x over set bits and W·x = pos − (tot − pos), qrt_dot_s1's
+ * expression (every partial sum bounded by Σ|x|); 2 and 4 bits: Σ level·x from the bias on,
+ * as qrt_dot_s2/_s4 (sums in another order are exact: the loader's row bound). */
+static void emit_row_out(const spec *g, const char *ind, const char *acc, const char *w,
+                         const char *x, uint32_t k, const char *bias, unsigned c,
+                         const char *tag)
 {
     FILE *fp = g->fp;
-    uint32_t per = 8u / c;
-    fprintf(fp, "%sint32_t %s = %s;\n%s{\n%s    uint32_t b;\n", ind, acc, bias ? bias : "0",
-            ind, ind);
-    for (uint32_t i = 0; i < k; i++) {
-        if (i % per == 0u)
-            fprintf(fp, "%s    b = %s[%" PRIu32 "];\n", ind, w, i / per);
-        fprintf(fp, "%s    %s += ((int32_t)(b << %" PRIu32 ") >> %u) * (%s)[%" PRIu32 "];\n", ind,
-                acc, 32u - c - c * (i % per), 32u - c, x, i);
+    uint32_t per = 8u / c, full = (c == 2u ? 16u : 32u) >= k ? 1u : 0u;
+    char in2[64];
+    snprintf(in2, sizeof in2, "%s    ", ind);
+    if (c == 1u)
+        fprintf(fp, "%sint32_t %s;\n%s{\n%s    int32_t pos = 0;\n", ind, acc, ind, ind);
+    else
+        fprintf(fp, "%sint32_t %s = %s;\n%s{\n", ind, acc, bias ? bias : "0", ind);
+    fprintf(fp, "%s    uint32_t b;\n", ind);
+    if (full) { /* every level, constant offsets */
+        for (uint32_t i = 0; i < k; i++) {
+            if (i % per == 0u)
+                fprintf(fp, "%s    b = %s[%" PRIu32 "];\n", ind, w, i / per);
+            emit_level(fp, in2, acc, c, x, i);
+        }
+    } else { /* the whole bytes in a loop, one byte's levels written out; the partial byte */
+        char in3[64];
+        snprintf(in3, sizeof in3, "%s        ", ind);
+        fprintf(fp, "%s    const uint8_t *wb = %s;\n%s    const int32_t *xb = %s;\n"
+                    "%s    %s_LOOP for (uint32_t j = 0; j < %" PRIu32 "u; j++, xb += %" PRIu32 ") {\n"
+                    "%s        b = *wb++;\n",
+                ind, w, ind, x, ind, g->up, k / per, per, ind);
+        for (uint32_t i = 0; i < per; i++)
+            emit_level(fp, in3, acc, c, "xb", i);
+        fprintf(fp, "%s    }\n", ind);
+        if (k % per)
+            fprintf(fp, "%s    b = *wb;\n", ind);
+        for (uint32_t i = 0; i < k % per; i++)
+            emit_level(fp, in2, acc, c, "xb", i);
     }
+    if (c == 1u)
+        fprintf(fp, "%s    %s = pos - (tot%s - pos)%s%s;\n", ind, acc, tag, bias ? " + " : "",
+                bias ? bias : "");
     fprintf(fp, "%s}\n%s%s += %zuu;\n", ind, ind, w, QRT_ROW_BYTES(k, c));
 }
 
 /* `int32_t ACC = W_row · X (+ bias[row]);` and W moved to the next row. 8-bit rows: an inline
  * loop with the row length a constant (on a Cortex-M0+ smaller and faster than a call for
  * rows this short), and where QRT_DUAL16 the packed path too; 1-, 2- and 4-bit rows: written
- * out (written_out) or the runtime's kernel; sparse rows: the row walker. Integer sums in any
+ * out (emit_row_out) or the runtime's kernel; sparse rows: the row walker. Integer sums in any
  * order are the same: the loader proves every partial sum is within int32. */
 static void emit_row_dot(const spec *g, const char *ind, const char *acc, const char *w,
                          const char *x, const qrt_slot *sw, uint32_t k, const char *bias,
@@ -305,28 +346,12 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
     unsigned t = QRT_SLOT_TYPE(sw->desc);
     FILE *fp = g->fp;
     int d16 = d16_rows(sw, k, a_in);
-    unsigned wo = written_out(sw, k);
-    if (wo)
+    unsigned wo = written_out(sw);
+    if (wo) {
         fprintf(fp, "#if QRT_ROWS_S%u\n", wo);
-    if (wo == 1u) {
-        /* pos = Σ x over set bits; W·x = pos − (tot − pos), qrt_dot_s1's expression (every
-         * partial sum bounded by Σ|x|). Bit j tested as the sign of b << (31 − j): on ARMv6-M
-         * one LSLS and a branch, where b & (1 << j) may need the mask in a register. */
-        fprintf(fp, "%sint32_t %s;\n%s{\n%s    int32_t pos = 0;\n%s    uint32_t b;\n", ind, acc,
-                ind, ind, ind);
-        for (uint32_t i = 0; i < k; i++) {
-            if (i % 8u == 0u)
-                fprintf(fp, "%s    b = %s[%" PRIu32 "];\n", ind, w, i / 8u);
-            fprintf(fp, "%s    if ((int32_t)(b << %" PRIu32 ") < 0)\n%s        pos += (%s)[%" PRIu32 "];\n",
-                    ind, 31u - i % 8u, ind, x, i);
-        }
-        fprintf(fp, "%s    %s = pos - (tot%s - pos)%s%s;\n%s}\n%s%s += %zuu;\n", ind, acc, tag,
-                bias ? " + " : "", bias ? bias : "", ind, ind, w, QRT_ROW_BYTES(k, 1u));
-    } else if (wo) {
-        emit_row_fields(g, ind, acc, w, x, k, bias, wo);
-    }
-    if (wo)
+        emit_row_out(g, ind, acc, w, x, k, bias, wo, tag);
         fprintf(fp, "#else\n");
+    }
     if (QRT_T_IS_SPARSE(t)) {
         fprintf(fp, "%sint32_t %s;\n%s%s = qrt_sdot_%s_s%u(%s, %s, %" PRIu32 "u, &%s);\n", ind,
                 acc, ind, w, QRT_T_WENC(t) == QRT_WENC_BITMAP ? "bm" : "rle",
