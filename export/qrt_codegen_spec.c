@@ -222,18 +222,23 @@ static void emit_requant(const spec *g, unsigned li, const char *tag, const qrt_
 }
 
 /* Rows of 1, 2 and 4 bits are also written out in the generated code, and QRT_ROWS_S1/_S2/_S4
- * (qrt_layer.h) choose at compile time between that and the runtime's kernel. Up to 32 levels
- * (2 bits: 16) every level of the row is written out; longer rows are a loop over their whole
- * bytes with one byte's levels written out, then the last partial byte. 1 bit: a bit test
- * and, when set, one add of x a level, on an input sum shared by the matrix's rows (~4 cycles
- * a level on a Cortex-M0+, ~7 in qrt_dot_s1, and no call); 2 and 4 bits: a shift pair and a
- * multiply a level (on Thumb-2 one SBFX and an MLA), as the kernels, without the call and the
- * pointer steps. On ARMv6-M the 4-bit kernel's call is the smaller code, so QRT_ROWS_S4 is 0
- * there. Returns the container width, or 0 (8 bits, sparse). */
-static unsigned written_out(const qrt_slot *sw)
+ * (qrt_layer.h) choose at compile time between that and the runtime's kernel. 1 bit: a bit
+ * test and, when set, one add of x a level, on an input sum shared by the matrix's rows (~4
+ * cycles a level on a Cortex-M0+, ~7 in qrt_dot_s1, and no call); 2 and 4 bits: a shift pair
+ * and a multiply a level (on Thumb-2 one SBFX and an MLA), as the kernels, without the call
+ * and the pointer steps. Up to FULL_LEVELS levels (4 bits: twice that) every level of the row
+ * is written out; longer 1- and 4-bit rows are a loop over their whole bytes with one byte's
+ * levels written out, then the partial byte (a 32-level row written out whole is ~250 B of
+ * code on a Cortex-M0+); longer 2-bit rows call qrt_dot_s2, already a multiply a level (on a
+ * KWS-sized model the loop was 316 B more for 2.6 % fewer cycles on the M0+). On ARMv6-M the
+ * 4-bit kernel's call is the smaller code, so QRT_ROWS_S4 is 0 there. Returns the container
+ * width, or 0 (8 bits, sparse, long 2-bit rows). */
+#define FULL_LEVELS 16u
+
+static unsigned written_out(const qrt_slot *sw, uint32_t k)
 {
     unsigned t = QRT_SLOT_TYPE(sw->desc), c = qrt_container_bits(t);
-    return QRT_T_IS_SPARSE(t) || c == 8u ? 0u : c;
+    return QRT_T_IS_SPARSE(t) || c == 8u || (c == 2u && k > FULL_LEVELS) ? 0u : c;
 }
 
 /* 8-bit rows on a core with dual 16-bit MACs (QRT_DUAL16, qrt_layer.h): SMLAD multiplies
@@ -256,7 +261,7 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                          const qrt_slot *sw, uint32_t k, double a_in)
 {
     FILE *fp = g->fp;
-    if (written_out(sw) == 1u)
+    if (written_out(sw, k) == 1u)
         fprintf(fp, "#if QRT_ROWS_S1\n"
                     "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
                     "%s    tot%s += (%s)[i];\n#endif\n",
@@ -299,7 +304,7 @@ static void emit_row_out(const spec *g, const char *ind, const char *acc, const 
                          const char *tag)
 {
     FILE *fp = g->fp;
-    uint32_t per = 8u / c, full = (c == 2u ? 16u : 32u) >= k ? 1u : 0u;
+    uint32_t per = 8u / c, full = k <= (c == 4u ? 2u : 1u) * FULL_LEVELS;
     char in2[64];
     snprintf(in2, sizeof in2, "%s    ", ind);
     if (c == 1u)
@@ -346,7 +351,7 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
     unsigned t = QRT_SLOT_TYPE(sw->desc);
     FILE *fp = g->fp;
     int d16 = d16_rows(sw, k, a_in);
-    unsigned wo = written_out(sw);
+    unsigned wo = written_out(sw, k);
     if (wo) {
         fprintf(fp, "#if QRT_ROWS_S%u\n", wo);
         emit_row_out(g, ind, acc, w, x, k, bias, wo, tag);

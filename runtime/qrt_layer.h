@@ -140,7 +140,8 @@ static inline int32_t qrt_requant_fast(int32_t acc, int32_t mult, int32_t shift)
 
 /* QRT_ROWS_S1, _S2, _S4 (0 or 1): whether specialized compiled models run their 1-, 2- and
  * 4-bit rows as written out in the generated code (every level, or for long rows a loop over
- * the bytes with one byte's levels written out) or call qrt_dot_s1/_s2/_s4. Written out is
+ * the bytes with one byte's levels written out; 2-bit rows of up to 16 levels only) or call
+ * qrt_dot_s1/_s2/_s4. Written out is
  * faster on every core (bts on a Cortex-M0+: 1 bit 9,074 → 6,144 cycles a frame) and for the
  * 1- and 2-bit rows of bts about as small as the kernels. Default 1, except with QRT_SMALL
  * (the kernels: the smallest code) and for 4 bits on ARMv6-M, where the 80-B kernel and its

@@ -2280,14 +2280,14 @@ START_TEST(test_compiled)
     fm_add_bn(&ms[8], &r, 6);
     fm_add_act(&ms[8], &r, QRT_LAYER_RELU, 6);
     fm_add_dense(&ms[8], &r, 6, 3, 4);
-    /* 1- and 2-bit rows written out in the specialized form, every level (1 bit: up to 32
-     * levels, 2 bits: up to 16) or longer ones a byte at a time: rows of 36, 3, 8 and 9 */
+    /* 1- and 2-bit rows written out in the specialized form, every level (up to 16 levels)
+     * or longer 1-bit ones a byte at a time: rows of 36, 3, 8 and 9 */
     ms[9].t = 20, ms[9].f = 4;
     fm_add_conv(&ms[9], &r, 4, 3, 9, 1, 1, 0, 1);
     fm_add_gru(&ms[9], &r, 3, 8, 0, 2, 1);
     fm_add_dense(&ms[9], &r, 8, 9, 1);
     fm_add_dense(&ms[9], &r, 9, 3, 2);
-    /* rows of 18 (2-bit conv), 32, 17, 33 and 35 (4 bits) levels */
+    /* rows of 18 (2-bit conv, by the kernel), 32, 17, 33 and 35 (4 bits) levels */
     ms[10].t = 15, ms[10].f = 2;
     fm_add_conv(&ms[10], &r, 2, 4, 9, 1, 1, 1, 2);
     fm_add_gru(&ms[10], &r, 4, 32, 0, 1, 2);
@@ -2359,6 +2359,8 @@ START_TEST(test_compiled)
                           strstr(text, "= qrt_dot_s4("));
             if (!form && (i == 9 || i == 10)) /* long rows: a loop over the bytes */
                 ck_assert_ptr_nonnull(strstr(text, "b = *wb++;"));
+            if (!form && i == 10) /* 2-bit rows of more than 16 levels: the kernel only */
+                ck_assert(strstr(text, "qrt_dot_s2(") && !strstr(text, "#if QRT_ROWS_S2"));
             free(text);
             fprintf(drv, "#include \"%s\"\n", h);
             compiled_expect(drv, name, blob, len, xq, n_x);
