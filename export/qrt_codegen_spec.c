@@ -228,11 +228,12 @@ static void emit_requant(const spec *g, unsigned li, const char *tag, const qrt_
  * and a multiply a level (on Thumb-2 one SBFX and an MLA), as the kernels, without the call
  * and the pointer steps. Up to FULL_LEVELS levels (4 bits: twice that) every level of the row
  * is written out; longer 1- and 4-bit rows are a loop over their whole bytes with one byte's
- * levels written out, then the partial byte (a 32-level row written out whole is ~250 B of
- * code on a Cortex-M0+); longer 2-bit rows call qrt_dot_s2, already a multiply a level (on a
- * KWS-sized model the loop was 316 B more for 2.6 % fewer cycles on the M0+). On ARMv6-M the
- * 4-bit kernel's call is the smaller code, so QRT_ROWS_S4 is 0 there. Returns the container
- * width, or 0 (8 bits, sparse, long 2-bit rows). */
+ * levels written out, then the partial byte (on a KWS-sized model, 32-level 1-bit rows
+ * written out whole were 596 B more for 2 % fewer cycles on a Cortex-M0+); longer 2-bit rows
+ * call qrt_dot_s2, already a multiply a level (there the loop was 316 B more for 2.6 % fewer
+ * cycles, the call 220 B for 5.7 %). On ARMv6-M the 4-bit kernel's call is the smaller
+ * code, so QRT_ROWS_S4 is 0 there. Returns the container width, or 0 (8 bits, sparse, long
+ * 2-bit rows). */
 #define FULL_LEVELS 16u
 
 static unsigned written_out(const qrt_slot *sw, uint32_t k)
