@@ -212,8 +212,8 @@ static void emit_requant(const spec *g, unsigned li, const char *tag, const qrt_
                          const char *acc, const char *row)
 {
     if (QRT_SLOT_COUNT(s->desc) > 1u) {
-        fprintf(g->fp, "qrt_requant_fast(%s, %s_l%u_%sm[%s], %s_l%u_%ss[%s])", acc, g->name, li, tag,
-                row, g->name, li, tag, row);
+        fprintf(g->fp, "qrt_requant_fast(%s, %s_l%u_%sm[%s], %s_l%u_%ss[%s])", acc, g->name, li,
+                tag, row, g->name, li, tag, row);
     } else {
         const uint8_t *p = slot_data(g, s);
         fprintf(g->fp, "qrt_requant_fast(%s, %" PRId32 ", %" PRId32 ")", acc, rd_i32(p),
@@ -271,19 +271,21 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
         return;
     fprintf(fp, "#if QRT_DUAL16\n%suint32_t xp%s[%" PRIu32 "];\n"
                 "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++) {\n"
-                "%s    xp%s[2 * i] = ((uint32_t)(%s)[4 * i] & 0xFFFFu) | (uint32_t)(%s)[4 * i + 2] << 16;\n"
-                "%s    xp%s[2 * i + 1] = ((uint32_t)(%s)[4 * i + 1] & 0xFFFFu) | (uint32_t)(%s)[4 * i + 3] << 16;\n"
-                "%s}\n",
-            ind, tag, k / 4u * 2u, ind, g->up, k / 4u, ind, tag, x, x, ind, tag, x, x, ind);
+                "%s    xp%s[2 * i] = ((uint32_t)(%s)[4 * i] & 0xFFFFu) |\n"
+                "%s                (uint32_t)(%s)[4 * i + 2] << 16;\n"
+                "%s    xp%s[2 * i + 1] = ((uint32_t)(%s)[4 * i + 1] & 0xFFFFu) |\n"
+                "%s                    (uint32_t)(%s)[4 * i + 3] << 16;\n%s}\n",
+            ind, tag, k / 4u * 2u, ind, g->up, k / 4u, ind, tag, x, ind, x, ind, tag, x, ind, x,
+            ind);
     fprintf(fp, "%sint x16%s = 1;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
-                    "%s    x16%s &= (%s)[i] != 32768;\n",
-                ind, tag, ind, g->up, k, ind, tag, x);
-    fprintf(fp, "#endif\n");
+                "%s    x16%s &= (%s)[i] != 32768;\n#endif\n",
+            ind, tag, ind, g->up, k, ind, tag, x);
 }
 
-/* Level i of a row against xs[i], from the byte b holding it (field i mod 8/c): 1 bit, `if (bit j) pos += x`, tested as the sign of
- * b << (31 − j) (one LSLS and a branch on ARMv6-M, where b & (1 << j) may need the mask in a
- * register); 2 and 4 bits, the field sign-extended by a shift pair and multiplied. */
+/* Level i of a row against xs[i], from the byte b that holds it as field j = i mod 8/c:
+ * 1 bit, `if (bit j) pos += x`, bit j tested as the sign of b << (31 − j) (one LSLS and a
+ * branch on ARMv6-M, where b & (1 << j) may need the mask in a register); 2 and 4 bits, the
+ * field sign-extended by a shift pair and multiplied. */
 static void emit_level(FILE *fp, const char *ind, const char *acc, unsigned c, const char *xs,
                        uint32_t i)
 {
@@ -323,7 +325,8 @@ static void emit_row_out(const spec *g, const char *ind, const char *acc, const 
         char in3[64];
         snprintf(in3, sizeof in3, "%s        ", ind);
         fprintf(fp, "%s    const uint8_t *wb = %s;\n%s    const int32_t *xb = %s;\n"
-                    "%s    %s_LOOP for (uint32_t j = 0; j < %" PRIu32 "u; j++, xb += %" PRIu32 ") {\n"
+                    "%s    %s_LOOP for (uint32_t j = 0; j < %" PRIu32 "u; j++, xb += %" PRIu32
+                    ") {\n"
                     "%s        b = *wb++;\n",
                 ind, w, ind, x, ind, g->up, k / per, per, ind);
         for (uint32_t i = 0; i < per; i++)
@@ -370,13 +373,15 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
             fprintf(fp, "#if QRT_DUAL16\n%sif (x16%s) {\n", ind, tag);
             for (uint32_t q = 0; q < k / 4u; q++)
                 fprintf(fp, "%s    uint32_t u%" PRIu32 " = qrt_le32(%s + %" PRIu32 ");\n"
-                            "%s    %s = qrt_smlad(qrt_sxtb16(u%" PRIu32 "), xp%s[%" PRIu32 "], %s);\n"
-                            "%s    %s = qrt_smlad(qrt_sxtb16(u%" PRIu32 " >> 8), xp%s[%" PRIu32 "], %s);\n",
+                            "%s    %s = qrt_smlad(qrt_sxtb16(u%" PRIu32 "), xp%s[%" PRIu32
+                            "], %s);\n"
+                            "%s    %s = qrt_smlad(qrt_sxtb16(u%" PRIu32 " >> 8), xp%s[%" PRIu32
+                            "], %s);\n",
                         ind, q, w, 4u * q, ind, acc, q, tag, 2u * q, acc, ind, acc, q, tag,
                         2u * q + 1u, acc);
-            for (uint32_t i2 = k / 4u * 4u; i2 < k; i2++)
-                fprintf(fp, "%s    %s += %s[%" PRIu32 "] * (%s)[%" PRIu32 "];\n", ind, acc, w, i2, x,
-                        i2);
+            for (uint32_t i = k / 4u * 4u; i < k; i++) /* the levels after the last word */
+                fprintf(fp, "%s    %s += %s[%" PRIu32 "] * (%s)[%" PRIu32 "];\n", ind, acc, w, i,
+                        x, i);
             fprintf(fp, "%s} else\n#endif\n", ind);
         }
         fprintf(fp, "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"

@@ -2295,15 +2295,20 @@ START_TEST(test_compiled)
     fm_add_dense(&ms[10], &r, 17, 33, 2);
     fm_add_dense(&ms[10], &r, 33, 35, 1);
     fm_add_dense(&ms[10], &r, 35, 3, 4);
-    /* a GRU with weights 8 times larger: gates saturate, and its state reaches 1.0 (32768,
-     * where the dual 16-bit rows that read it must fall back to the plain ones) */
+    /* GRUs with weights 8 times larger: gates saturate, and the states reach 1.0 (32768,
+     * where the dual 16-bit rows that read them must fall back to the plain ones): recurrent
+     * rows, a second GRU's input rows and a head */
     ms[11].t = 30, ms[11].f = 3;
-    fm_add_gru(&ms[11], &r, 3, 6, 0, 8, 8);
-    for (size_t i = 0; i < 3 * 6 * 3; i++)
-        ms[11].L[0].w[i] *= 8.0;
-    for (size_t i = 0; i < 3 * 6 * 6; i++)
-        ms[11].L[0].wh[i] *= 8.0;
-    fm_add_dense(&ms[11], &r, 6, 3, 8);
+    fm_add_gru(&ms[11], &r, 3, 6, 1, 8, 8);
+    fm_add_gru(&ms[11], &r, 6, 5, 0, 8, 8);
+    for (size_t l = 0; l < 2; l++) {
+        size_t h = ms[11].L[l].n_out;
+        for (size_t i = 0; i < 3 * h * ms[11].L[l].n_in; i++)
+            ms[11].L[l].w[i] *= 8.0;
+        for (size_t i = 0; i < 3 * h * h; i++)
+            ms[11].L[l].wh[i] *= 8.0;
+    }
+    fm_add_dense(&ms[11], &r, 5, 3, 8);
 
     FILE *drv = fopen("compiled_driver.c", "w");
     ck_assert_ptr_nonnull(drv);
@@ -2359,6 +2364,9 @@ START_TEST(test_compiled)
                           strstr(text, "= qrt_dot_s4("));
             if (!form && (i == 9 || i == 10)) /* long rows: a loop over the bytes */
                 ck_assert_ptr_nonnull(strstr(text, "b = *wb++;"));
+            if (!form && i == 11) /* dual 16-bit rows on a state: recurrent, input, head */
+                ck_assert(strstr(text, "if (x16h) {") && strstr(text, "if (x16i) {") &&
+                          strstr(text, "if (x16) {"));
             if (!form && i == 10) /* 2-bit rows of more than 16 levels: the kernel only */
                 ck_assert(strstr(text, "qrt_dot_s2(") && !strstr(text, "#if QRT_ROWS_S2"));
             free(text);
