@@ -212,24 +212,155 @@ static void emit_requant(const spec *g, unsigned li, const char *tag, const qrt_
                          const char *acc, const char *row)
 {
     if (QRT_SLOT_COUNT(s->desc) > 1u) {
-        fprintf(g->fp, "qrt_requant(%s, %s_l%u_%sm[%s], %s_l%u_%ss[%s])", acc, g->name, li, tag,
-                row, g->name, li, tag, row);
+        fprintf(g->fp, "qrt_requant_fast(%s, %s_l%u_%sm[%s], %s_l%u_%ss[%s])", acc, g->name, li,
+                tag, row, g->name, li, tag, row);
     } else {
         const uint8_t *p = slot_data(g, s);
-        fprintf(g->fp, "qrt_requant(%s, %" PRId32 ", %" PRId32 ")", acc, rd_i32(p),
+        fprintf(g->fp, "qrt_requant_fast(%s, %" PRId32 ", %" PRId32 ")", acc, rd_i32(p),
                 rd_i32(p + 4));
     }
 }
 
+/* Rows of 1, 2 and 4 bits are also written out in the generated code, and QRT_ROWS_S1/_S2/_S4
+ * (qrt_layer.h) choose at compile time between that and the runtime's kernel. 1 bit: a bit
+ * test and, when set, one add of x a level, on an input sum shared by the matrix's rows (~4
+ * cycles a level on a Cortex-M0+, ~7 in qrt_dot_s1, and no call); 2 and 4 bits: a shift pair
+ * and a multiply a level (on Thumb-2 one SBFX and an MLA), as the kernels, without the call
+ * and the pointer steps. Up to FULL_LEVELS levels (4 bits: twice that) every level of the row
+ * is written out; longer 1- and 4-bit rows are a loop over their whole bytes with one byte's
+ * levels written out, then the partial byte (on a KWS-sized model, 32-level 1-bit rows
+ * written out whole were 596 B more for 2 % fewer cycles on a Cortex-M0+); longer 2-bit rows
+ * call qrt_dot_s2, already a multiply a level (there the loop was 316 B more for 2.6 % fewer
+ * cycles, the call 220 B for 5.7 %). On ARMv6-M the 4-bit kernel's call is the smaller
+ * code, so QRT_ROWS_S4 is 0 there. Returns the container width, or 0 (8 bits, sparse, long
+ * 2-bit rows). */
+#define FULL_LEVELS 16u
+
+static unsigned written_out(const qrt_slot *sw, uint32_t k)
+{
+    unsigned t = QRT_SLOT_TYPE(sw->desc), c = qrt_container_bits(t);
+    return QRT_T_IS_SPARSE(t) || c == 8u || (c == 2u && k > FULL_LEVELS) ? 0u : c;
+}
+
+/* 8-bit rows on a core with dual 16-bit MACs (QRT_DUAL16, qrt_layer.h): SMLAD multiplies
+ * 16-bit halves, so it computes W·x exactly when every x_i fits int16 (the products and every
+ * partial sum are those of the plain loop, within int32 by the loader's row bound). Used for
+ * matrices whose input bound is at most 32768: a GRU's recurrent rows (the state is Q15 with
+ * |h| ≤ 32768) and the layers that read a state. 32768 itself occurs (h = 1.0 when tanh
+ * saturates and z = 0) and does not fit int16, so in a frame where some x_i is 32768 the rows
+ * take the plain loop (−32768 fits). Rows of 4 levels or more. */
+static int d16_rows(const qrt_slot *sw, uint32_t k, double a_in)
+{
+    return is_s8(sw) && k >= 4u && a_in <= 32768.0;
+}
+
+/* Before a row loop, what every row of a matrix reads, named with tag: inline 1-bit rows the
+ * sum of the input vector (`int32_t tot<tag>`; qrt_dot_s1 sums it in each call); dual-16
+ * rows the input as int16 pairs (x0, x2), (x1, x3), (x4, x6), … as SXTB16 pairs a word of
+ * weights (`xp<tag>`), and the flag `x16<tag>` (no x_i is 32768). */
+static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const char *x,
+                         const qrt_slot *sw, uint32_t k, double a_in)
+{
+    FILE *fp = g->fp;
+    if (written_out(sw, k) == 1u)
+        fprintf(fp, "#if QRT_ROWS_S1\n"
+                    "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    tot%s += (%s)[i];\n#endif\n",
+                ind, tag, ind, g->up, k, ind, tag, x);
+    if (!d16_rows(sw, k, a_in))
+        return;
+    fprintf(fp, "#if QRT_DUAL16\n%suint32_t xp%s[%" PRIu32 "];\n"
+                "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++) {\n"
+                "%s    xp%s[2 * i] = ((uint32_t)(%s)[4 * i] & 0xFFFFu) |\n"
+                "%s                (uint32_t)(%s)[4 * i + 2] << 16;\n"
+                "%s    xp%s[2 * i + 1] = ((uint32_t)(%s)[4 * i + 1] & 0xFFFFu) |\n"
+                "%s                    (uint32_t)(%s)[4 * i + 3] << 16;\n%s}\n",
+            ind, tag, k / 4u * 2u, ind, g->up, k / 4u, ind, tag, x, ind, x, ind, tag, x, ind, x,
+            ind);
+    fprintf(fp, "%sint x16%s = 1;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                "%s    x16%s &= (%s)[i] != 32768;\n#endif\n",
+            ind, tag, ind, g->up, k, ind, tag, x);
+}
+
+/* Level i of a row against xs[i], from the byte b that holds it as field j = i mod 8/c:
+ * 1 bit, `if (bit j) pos += x`, bit j tested as the sign of b << (31 − j) (one LSLS and a
+ * branch on ARMv6-M, where b & (1 << j) may need the mask in a register); 2 and 4 bits, the
+ * field sign-extended by a shift pair and multiplied. */
+static void emit_level(FILE *fp, const char *ind, const char *acc, unsigned c, const char *xs,
+                       uint32_t i)
+{
+    uint32_t j = i % (8u / c);
+    if (c == 1u)
+        fprintf(fp, "%sif ((int32_t)(b << %" PRIu32 ") < 0)\n%s    pos += (%s)[%" PRIu32 "];\n",
+                ind, 31u - j, ind, xs, i);
+    else
+        fprintf(fp, "%s%s += ((int32_t)(b << %" PRIu32 ") >> %u) * (%s)[%" PRIu32 "];\n", ind,
+                acc, 32u - c - c * j, 32u - c, xs, i);
+}
+
+/* A row of c = 1, 2 or 4 bits written out (written_out): `int32_t ACC = W_row · X (+ bias);`
+ * and W moved on. 1 bit: pos = Σ x over set bits and W·x = pos − (tot − pos), qrt_dot_s1's
+ * expression (every partial sum bounded by Σ|x|); 2 and 4 bits: Σ level·x from the bias on,
+ * as qrt_dot_s2/_s4 (sums in another order are exact: the loader's row bound). */
+static void emit_row_out(const spec *g, const char *ind, const char *acc, const char *w,
+                         const char *x, uint32_t k, const char *bias, unsigned c,
+                         const char *tag)
+{
+    FILE *fp = g->fp;
+    uint32_t per = 8u / c, full = k <= (c == 4u ? 2u : 1u) * FULL_LEVELS;
+    char in2[64];
+    snprintf(in2, sizeof in2, "%s    ", ind);
+    if (c == 1u)
+        fprintf(fp, "%sint32_t %s;\n%s{\n%s    int32_t pos = 0;\n", ind, acc, ind, ind);
+    else
+        fprintf(fp, "%sint32_t %s = %s;\n%s{\n", ind, acc, bias ? bias : "0", ind);
+    fprintf(fp, "%s    uint32_t b;\n", ind);
+    if (full) { /* every level, constant offsets */
+        for (uint32_t i = 0; i < k; i++) {
+            if (i % per == 0u)
+                fprintf(fp, "%s    b = %s[%" PRIu32 "];\n", ind, w, i / per);
+            emit_level(fp, in2, acc, c, x, i);
+        }
+    } else { /* the whole bytes in a loop, one byte's levels written out; the partial byte */
+        char in3[64];
+        snprintf(in3, sizeof in3, "%s        ", ind);
+        fprintf(fp, "%s    const uint8_t *wb = %s;\n%s    const int32_t *xb = %s;\n"
+                    "%s    %s_LOOP for (uint32_t j = 0; j < %" PRIu32 "u; j++, xb += %" PRIu32
+                    ") {\n"
+                    "%s        b = *wb++;\n",
+                ind, w, ind, x, ind, g->up, k / per, per, ind);
+        for (uint32_t i = 0; i < per; i++)
+            emit_level(fp, in3, acc, c, "xb", i);
+        fprintf(fp, "%s    }\n", ind);
+        if (k % per)
+            fprintf(fp, "%s    b = *wb;\n", ind);
+        for (uint32_t i = 0; i < k % per; i++)
+            emit_level(fp, in2, acc, c, "xb", i);
+    }
+    if (c == 1u)
+        fprintf(fp, "%s    %s = pos - (tot%s - pos)%s%s;\n", ind, acc, tag, bias ? " + " : "",
+                bias ? bias : "");
+    fprintf(fp, "%s}\n%s%s += %zuu;\n", ind, ind, w, QRT_ROW_BYTES(k, c));
+}
+
 /* `int32_t ACC = W_row · X (+ bias[row]);` and W moved to the next row. 8-bit rows: an inline
  * loop with the row length a constant (on a Cortex-M0+ smaller and faster than a call for
- * rows this short); other widths: the runtime's kernel; sparse rows: the row walker. Integer
- * sums in any order are the same: the loader proves every partial sum is within int32. */
+ * rows this short), and where QRT_DUAL16 the packed path too; 1-, 2- and 4-bit rows: written
+ * out (emit_row_out) or the runtime's kernel; sparse rows: the row walker. Integer sums in any
+ * order are the same: the loader proves every partial sum is within int32. */
 static void emit_row_dot(const spec *g, const char *ind, const char *acc, const char *w,
-                         const char *x, const qrt_slot *sw, uint32_t k, const char *bias)
+                         const char *x, const qrt_slot *sw, uint32_t k, const char *bias,
+                         const char *tag, double a_in)
 {
     unsigned t = QRT_SLOT_TYPE(sw->desc);
     FILE *fp = g->fp;
+    int d16 = d16_rows(sw, k, a_in);
+    unsigned wo = written_out(sw, k);
+    if (wo) {
+        fprintf(fp, "#if QRT_ROWS_S%u\n", wo);
+        emit_row_out(g, ind, acc, w, x, k, bias, wo, tag);
+        fprintf(fp, "#else\n");
+    }
     if (QRT_T_IS_SPARSE(t)) {
         fprintf(fp, "%sint32_t %s;\n%s%s = qrt_sdot_%s_s%u(%s, %s, %" PRIu32 "u, &%s);\n", ind,
                 acc, ind, w, QRT_T_WENC(t) == QRT_WENC_BITMAP ? "bm" : "rle",
@@ -237,15 +368,34 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
         if (bias)
             fprintf(fp, "%s%s += %s;\n", ind, acc, bias);
     } else if (is_s8(sw)) {
-        fprintf(fp, "%sint32_t %s = %s;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
-                    "%s    %s += %s[i] * (%s)[i];\n%s%s += %" PRIu32 "u;\n",
-                ind, acc, bias ? bias : "0", ind, g->up, k, ind, acc, w, x, ind, w, k);
+        fprintf(fp, "%sint32_t %s = %s;\n", ind, acc, bias ? bias : "0");
+        if (d16) { /* the packed path: a word of 4 levels, two SXTB16 and two SMLAD */
+            fprintf(fp, "#if QRT_DUAL16\n%sif (x16%s) {\n", ind, tag);
+            for (uint32_t q = 0; q < k / 4u; q++)
+                fprintf(fp, "%s    uint32_t u%" PRIu32 " = qrt_le32(%s + %" PRIu32 ");\n"
+                            "%s    %s = qrt_smlad(qrt_sxtb16(u%" PRIu32 "), xp%s[%" PRIu32
+                            "], %s);\n"
+                            "%s    %s = qrt_smlad(qrt_sxtb16(u%" PRIu32 " >> 8), xp%s[%" PRIu32
+                            "], %s);\n",
+                        ind, q, w, 4u * q, ind, acc, q, tag, 2u * q, acc, ind, acc, q, tag,
+                        2u * q + 1u, acc);
+            for (uint32_t i = k / 4u * 4u; i < k; i++) /* the levels after the last word */
+                fprintf(fp, "%s    %s += %s[%" PRIu32 "] * (%s)[%" PRIu32 "];\n", ind, acc, w, i,
+                        x, i);
+            fprintf(fp, "%s} else\n#endif\n", ind);
+        }
+        fprintf(fp, "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    %s += %s[i] * (%s)[i];\n",
+                ind, g->up, k, ind, acc, w, x);
+        fprintf(fp, "%s%s += %" PRIu32 "u;\n", ind, w, k);
     } else {
         unsigned c = qrt_container_bits(t);
         fprintf(fp, "%sint32_t %s = qrt_dot_s%u(%s, %s, %" PRIu32 "u)%s%s;\n%s%s += %zuu;\n",
                 ind, acc, c, w, x, k, bias ? " + " : "", bias ? bias : "", ind, w,
                 QRT_ROW_BYTES(k, c));
     }
+    if (wo)
+        fprintf(fp, "#endif\n");
 }
 
 /* ---- value bounds: clamps that provably change nothing are left out ----------------- */
@@ -330,12 +480,14 @@ static void emit_dense(const spec *g, unsigned li, const qrt_layer_rec *r, uint3
     FILE *fp = g->fp;
     char bias[64];
     snprintf(bias, sizeof bias, "%s_l%u_b[o]", g->name, li);
-    fprintf(fp, "    {\n        const %s *w = %s_l%u_w;\n"
-                "        %s_LOOP for (uint32_t o = 0; o < %" PRIu32 "u; o++) {\n"
+    fprintf(fp, "    {\n        const %s *w = %s_l%u_w;\n",
+            is_s8(&s[QRT_S_W]) ? "int8_t" : "uint8_t", g->name, li);
+    emit_mat_pre(g, "        ", "", x, &s[QRT_S_W], k, a_in);
+    fprintf(fp, "        %s_LOOP for (uint32_t o = 0; o < %" PRIu32 "u; o++) {\n"
                 "            %s_OPAQUE(o);\n",
-            is_s8(&s[QRT_S_W]) ? "int8_t" : "uint8_t", g->name, li, g->up, r->n_out, g->up);
+            g->up, r->n_out, g->up);
     emit_row_dot(g, "            ", "acc", "w", x, &s[QRT_S_W], k,
-                 s[QRT_S_BIAS].desc ? bias : NULL);
+                 s[QRT_S_BIAS].desc ? bias : NULL, "", a_in);
     fprintf(fp, "            int32_t v = ");
     emit_requant(g, li, "rq", &s[QRT_S_RQ], "acc", "o");
     fprintf(fp, ";\n");
@@ -404,19 +556,21 @@ static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, unsigne
     snprintf(bh, sizeof bh, "%s_l%u_bh[row]", g->name, li);
     fprintf(fp, "    { /* layer %u: gru, %" PRIu32 " units */\n"
                 "        const %s *wi = %s_l%u_wi;\n        const %s *wh = %s_l%u_wh;\n"
-                "        int32_t *pre = mem + %lu;\n"
-                "        %s_LOOP for (uint32_t row = 0; row < %" PRIu32 "u; row++) {\n"
-                "            %s_OPAQUE(row);\n",
+                "        int32_t *pre = mem + %lu;\n",
             li, nh, is_s8(&s[QRT_S_GRU_WI]) ? "int8_t" : "uint8_t", g->name, li,
-            is_s8(&s[QRT_S_GRU_WH]) ? "int8_t" : "uint8_t", g->name, li, aux, g->up, 3u * nh,
-            g->up);
+            is_s8(&s[QRT_S_GRU_WH]) ? "int8_t" : "uint8_t", g->name, li, aux);
+    emit_mat_pre(g, "        ", "i", x, &s[QRT_S_GRU_WI], r->n_in, a_in);
+    emit_mat_pre(g, "        ", "h", h, &s[QRT_S_GRU_WH], nh, (double)QRT_ONE_Q15);
+    fprintf(fp, "        %s_LOOP for (uint32_t row = 0; row < %" PRIu32 "u; row++) {\n"
+                "            %s_OPAQUE(row);\n",
+            g->up, 3u * nh, g->up);
     emit_row_dot(g, "            ", "ai", "wi", x, &s[QRT_S_GRU_WI], r->n_in,
-                 s[QRT_S_GRU_BI].desc ? bi : NULL);
+                 s[QRT_S_GRU_BI].desc ? bi : NULL, "i", a_in);
     fprintf(fp, "            int32_t gi = %s", clip_i ? "qrt_clamp(" : "");
     emit_requant(g, li, "rqi", &s[QRT_S_GRU_RQI], "ai", "row");
     fprintf(fp, "%s;\n", clip_i ? ", QRT_GATE_MAX)" : "");
     emit_row_dot(g, "            ", "ah", "wh", h, &s[QRT_S_GRU_WH], nh,
-                 s[QRT_S_GRU_BH].desc ? bh : NULL);
+                 s[QRT_S_GRU_BH].desc ? bh : NULL, "h", (double)QRT_ONE_Q15);
     fprintf(fp, "            int32_t gh = %s", clip_h ? "qrt_clamp(" : "");
     emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], "ah", "row");
     fprintf(fp, "%s;\n", clip_h ? ", QRT_GATE_MAX)" : "");

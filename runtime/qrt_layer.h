@@ -123,6 +123,87 @@ static inline int32_t qrt_clamp(int32_t v, int32_t a)
     return v > a ? a : (v < -a ? -a : v);
 }
 
+/* qrt_requant as specialized compiled models call it: inline where the core has a 32×32→64
+ * multiply (QRT_HAVE_SMULL: Cortex-M3/M4/M7), where it is a few instructions (SMLAL and a
+ * shift) and a constant shift folds into them; elsewhere the call (on ARMv6-M the 32-bit form
+ * is ~130 B, too big to repeat at every call site). The same expression as qrt_requant_ref. */
+#if QRT_HAVE_SMULL
+static inline int32_t qrt_requant_fast(int32_t acc, int32_t mult, int32_t shift)
+{
+    unsigned r = (unsigned)(31 - shift); /* 1 … 62 */
+    int64_t p = ((int64_t)acc * (int64_t)mult + ((int64_t)1 << (r - 1u))) >> r;
+    return p > INT32_MAX ? INT32_MAX : (p < INT32_MIN ? INT32_MIN : (int32_t)p);
+}
+#else
+#define qrt_requant_fast qrt_requant
+#endif
+
+/* QRT_ROWS_S1, _S2, _S4 (0 or 1): whether specialized compiled models run their 1-, 2- and
+ * 4-bit rows as written out in the generated code (every level, or for long rows a loop over
+ * the bytes with one byte's levels written out; 2-bit rows of up to 16 levels only) or call
+ * qrt_dot_s1/_s2/_s4. Written out is
+ * faster on every core (bts on a Cortex-M0+: 1 bit 9,074 → 6,144 cycles a frame) and for the
+ * 1- and 2-bit rows of bts about as small as the kernels. Default 1, except with QRT_SMALL
+ * (the kernels: the smallest code) and for 4 bits on ARMv6-M, where the 80-B kernel and its
+ * calls are 220 B smaller for bts (docs/runtime.md). */
+#ifndef QRT_ROWS_S1
+#define QRT_ROWS_S1 (!QRT_SMALL)
+#endif
+#ifndef QRT_ROWS_S2
+#define QRT_ROWS_S2 (!QRT_SMALL)
+#endif
+#ifndef QRT_ROWS_S4
+#if defined(__ARM_ARCH_6M__)
+#define QRT_ROWS_S4 0
+#else
+#define QRT_ROWS_S4 (!QRT_SMALL)
+#endif
+#endif
+
+/* Dual 16-bit multiply-accumulate for specialized compiled models: SMLAD adds two products
+ * of signed 16-bit halves to a 32-bit accumulator, SXTB16 sign-extends bytes 0 and 2 of a word
+ * into its two halves. A compiled model uses them for an 8-bit matrix whose input provably
+ * fits int16 (docs/runtime.md, "Dual 16-bit MACs"). QRT_DUAL16 (default: the target has the
+ * DSP extension, __ARM_FEATURE_DSP: Cortex-M4/M7/M33, and GCC or Clang) selects that path;
+ * elsewhere the twins below, portable C with the instructions' results, let a host test run
+ * the same path. */
+#if defined(__ARM_FEATURE_DSP) && (defined(__GNUC__) || defined(__clang__))
+#define QRT_DSP_BUILTINS 1 /* GCC's and Clang's, as <arm_acle.h> wraps them */
+#else
+#define QRT_DSP_BUILTINS 0
+#endif
+#ifndef QRT_DUAL16
+#define QRT_DUAL16 QRT_DSP_BUILTINS
+#endif
+#if QRT_DUAL16
+/* Four int8 levels from any address as one little-endian word (on the M4, where unaligned
+ * word loads are allowed, GCC makes it one LDR). */
+static inline uint32_t qrt_le32(const int8_t *p)
+{
+    const uint8_t *q = (const uint8_t *)p;
+    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+}
+#endif
+#if QRT_DUAL16 && QRT_DSP_BUILTINS
+static inline uint32_t qrt_sxtb16(uint32_t u) { return (uint32_t)__builtin_arm_sxtb16((int32_t)u); }
+static inline int32_t qrt_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __builtin_arm_smlad((int32_t)a, (int32_t)b, acc);
+}
+#elif QRT_DUAL16
+static inline uint32_t qrt_sxtb16(uint32_t u)
+{
+    return ((uint32_t)(int32_t)(int8_t)(u & 0xFFu) & 0xFFFFu) |
+           (uint32_t)(int32_t)(int8_t)((u >> 16) & 0xFFu) << 16;
+}
+static inline int32_t qrt_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    int32_t lo = (int32_t)(int16_t)(a & 0xFFFFu) * (int16_t)(b & 0xFFFFu);
+    int32_t hi = (int32_t)(int16_t)(a >> 16) * (int16_t)(b >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi); /* modulo 2^32 */
+}
+#endif
+
 /* One input feature's transform from a raw integer sample (an int16 ADC count, say) to the
  * model's quantized input: the integer form of qrt_quantize_input (export/qrt_host.h) with
  * x = raw · raw_scale, i.e. of q = round_half_away(raw · a − c), a = raw_scale / (std · in_scale),

@@ -2245,10 +2245,10 @@ START_TEST(test_compiled)
         return;
     }
     trng r = {70};
-    enum { NM = 9 };
+    enum { NM = 12 };
     fmodel ms[NM];
     memset(ms, 0, sizeof ms);
-    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0};
+    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
     make_bts(&ms[0], &r, 8, 0);
     make_bts(&ms[1], &r, 4, 1); /* prelu, standalone batch norm (not folded) */
     ms[1].L[0].causal = 1;
@@ -2280,10 +2280,39 @@ START_TEST(test_compiled)
     fm_add_bn(&ms[8], &r, 6);
     fm_add_act(&ms[8], &r, QRT_LAYER_RELU, 6);
     fm_add_dense(&ms[8], &r, 6, 3, 4);
+    /* 1- and 2-bit rows written out in the specialized form, every level (up to 16 levels)
+     * or longer 1-bit ones a byte at a time: rows of 36, 3, 8 and 9 */
+    ms[9].t = 20, ms[9].f = 4;
+    fm_add_conv(&ms[9], &r, 4, 3, 9, 1, 1, 0, 1);
+    fm_add_gru(&ms[9], &r, 3, 8, 0, 2, 1);
+    fm_add_dense(&ms[9], &r, 8, 9, 1);
+    fm_add_dense(&ms[9], &r, 9, 3, 2);
+    /* rows of 18 (2-bit conv, by the kernel), 32, 17, 33 and 35 (4 bits) levels */
+    ms[10].t = 15, ms[10].f = 2;
+    fm_add_conv(&ms[10], &r, 2, 4, 9, 1, 1, 1, 2);
+    fm_add_gru(&ms[10], &r, 4, 32, 0, 1, 2);
+    fm_add_dense(&ms[10], &r, 32, 17, 1);
+    fm_add_dense(&ms[10], &r, 17, 33, 2);
+    fm_add_dense(&ms[10], &r, 33, 35, 1);
+    fm_add_dense(&ms[10], &r, 35, 3, 4);
+    /* GRUs with weights 8 times larger: gates saturate, and the states reach 1.0 (32768,
+     * where the dual 16-bit rows that read them must fall back to the plain ones): recurrent
+     * rows, a second GRU's input rows and a head */
+    ms[11].t = 30, ms[11].f = 3;
+    fm_add_gru(&ms[11], &r, 3, 6, 1, 8, 8);
+    fm_add_gru(&ms[11], &r, 6, 5, 0, 8, 8);
+    for (size_t l = 0; l < 2; l++) {
+        size_t h = ms[11].L[l].n_out;
+        for (size_t i = 0; i < 3 * h * ms[11].L[l].n_in; i++)
+            ms[11].L[l].w[i] *= 8.0;
+        for (size_t i = 0; i < 3 * h * h; i++)
+            ms[11].L[l].wh[i] *= 8.0;
+    }
+    fm_add_dense(&ms[11], &r, 5, 3, 8);
 
     FILE *drv = fopen("compiled_driver.c", "w");
     ck_assert_ptr_nonnull(drv);
-    fprintf(drv, "#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n");
+    fprintf(drv, "#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n#include \"qrt_layer.h\"\n");
     char name[16], up[16], c[32], h[32];
     const size_t n_x = 4;
     for (int i = 0; i < NM; i++) {
@@ -2326,6 +2355,20 @@ START_TEST(test_compiled)
                                                                   : ".sdot = qrt_sdot_")
                                                         : (i == 6 ? "= qrt_sdot_bm_s8("
                                                                   : "= qrt_sdot_")));
+            if (!form && (i == 5 || i == 9)) /* 1-bit rows written out, the sum of x shared */
+                ck_assert_ptr_nonnull(strstr(text, "acc = pos - (tot - pos) + "));
+            if (!form && i == 9) /* and 2-bit ones */
+                ck_assert_ptr_nonnull(strstr(text, ") >> 30) * ("));
+            if (!form && i == 1) /* rows written out and by the kernel, QRT_ROWS_S4 chooses */
+                ck_assert(strstr(text, "#if QRT_ROWS_S4") && strstr(text, ") >> 28) * (") &&
+                          strstr(text, "= qrt_dot_s4("));
+            if (!form && (i == 9 || i == 10)) /* long rows: a loop over the bytes */
+                ck_assert_ptr_nonnull(strstr(text, "b = *wb++;"));
+            if (!form && i == 11) /* dual 16-bit rows on a state: recurrent, input, head */
+                ck_assert(strstr(text, "if (x16h) {") && strstr(text, "if (x16i) {") &&
+                          strstr(text, "if (x16) {"));
+            if (!form && i == 10) /* 2-bit rows of more than 16 levels: the kernel only */
+                ck_assert(strstr(text, "qrt_dot_s2(") && !strstr(text, "#if QRT_ROWS_S2"));
             free(text);
             fprintf(drv, "#include \"%s\"\n", h);
             compiled_expect(drv, name, blob, len, xq, n_x);
@@ -2338,7 +2381,23 @@ START_TEST(test_compiled)
         free(xs);
         fm_free(&ms[i]);
     }
-    fprintf(drv, "int main(void)\n{\n    int bad = 0;\n");
+    /* qrt_requant_fast (inline where QRT_HAVE_SMULL, the third build below) against the
+     * int64 twin: every shift, edge and pseudo-random operands, saturation included */
+    fprintf(drv, "static int check_requant_fast(void)\n{\n"
+                 "    static const int32_t edge[] = {INT32_MIN, INT32_MIN + 1, -65536, -1, 0, 1,\n"
+                 "                                   65535, INT32_MAX - 1, INT32_MAX};\n"
+                 "    uint32_t s = 1u;\n    int bad = 0;\n"
+                 "    for (int32_t sh = QRT_SHIFT_MIN; sh <= QRT_SHIFT_MAX; sh++)\n"
+                 "        for (int k = 0; k < 2000; k++) {\n"
+                 "            s ^= s << 13, s ^= s >> 17, s ^= s << 5;\n"
+                 "            int32_t a = k < 81 ? edge[k %% 9] : (int32_t)s >> (s %% 31u);\n"
+                 "            s ^= s << 13, s ^= s >> 17, s ^= s << 5;\n"
+                 "            int32_t m = k < 81 ? edge[k / 9] : (int32_t)s;\n"
+                 "            bad += qrt_requant_fast(a, m, sh) != qrt_requant_ref(a, m, sh);\n"
+                 "        }\n"
+                 "    if (bad)\n        printf(\"qrt_requant_fast: %%d mismatches\\n\", bad);\n"
+                 "    return bad;\n}\n");
+    fprintf(drv, "int main(void)\n{\n    int bad = check_requant_fast();\n");
     for (int i = 0; i < NM; i++)
         fprintf(drv, "    bad += check_cm%d();\n    bad += check_cd%d();\n", i, i);
     fprintf(drv, "    bad += check_input_cm0();\n    bad += check_input_cd0();\n");
@@ -2353,18 +2412,27 @@ START_TEST(test_compiled)
     FILE *probe = fopen("x.c", "r");
     ck_assert_ptr_null(probe);
 
-    /* twice: with the default kernels and with QRT_SMALL's compact ones (the 1-, 2-, 4- and
-     * 8-bit dot products one level per iteration, the GRU's rows through one helper; models
-     * 3, 4 and 5 have 1-bit matrices with rows of 4, 5, 6, 15 and 16 levels) */
-    for (int small = 0; small < 2; small++) {
+    /* with the default kernels (in the specialized form 1-, 2- and 4-bit rows written out:
+     * QRT_ROWS_S1/_S2/_S4 are 1 on the host), and with QRT_SMALL's compact ones (the 1-, 2-,
+     * 4- and 8-bit dot products one level per iteration, the GRU's rows through one helper;
+     * the specialized form then calls them: QRT_ROWS_S* are 0); models 3, 4, 5, 9 and 10 have
+     * 1-bit matrices with rows of 4 to 36 levels, 2, 9 and 10 2-bit ones with rows of 3 to 18 */
+    char files[512] = "";
+    for (int i = 0; i < NM; i++) {
+        size_t n = strlen(files);
+        snprintf(files + n, sizeof files - n, "cm%d.c cd%d.c ", i, i);
+    }
+    /* and a third time as on a Cortex-M4 (QRT_HAVE_SMULL=1: qrt_requant_fast inline, the int64
+     * form; QRT_DUAL16=1: 8-bit rows on int16 inputs by the SMLAD and SXTB16 twins, with the
+     * plain rows in frames where a GRU state is 32768, as the extreme sequences make it) */
+    for (int small = 0; small < 3; small++) {
         char cmd[4096];
         snprintf(cmd, sizeof cmd,
-                 "cc -std=c99 -O1 -Wall -Wextra -Werror -DQRT_SMALL=%d -DQRT_HAVE_FLOAT -I'%s/runtime' -I. "
-                 "compiled_driver.c cm0.c cm1.c cm2.c cm3.c cm4.c cm5.c cm6.c cm7.c cm8.c "
-                 "cd0.c cd1.c cd2.c cd3.c cd4.c cd5.c cd6.c cd7.c cd8.c "
+                 "cc -std=c99 -O1 -Wall -Wextra -Werror -DQRT_SMALL=%d%s -DQRT_HAVE_FLOAT -I'%s/runtime' -I. "
+                 "compiled_driver.c %s"
                  "'%s/runtime/qrt_kernels.c' '%s/runtime/qrt_layer.c' "
                  "'%s/runtime/qrt_sparse.c' -o compiled_driver && ./compiled_driver",
-                 small, src, src, src, src);
+                 small == 1, small == 2 ? " -DQRT_HAVE_SMULL=1 -DQRT_DUAL16=1" : "", src, files, src, src, src);
         ck_assert_msg(system(cmd) == 0, "compiled models differ from the interpreter (%s)", cmd);
     }
 }
