@@ -37,6 +37,16 @@ VARIANTS = {
                     "--search-epochs", "5", "--lr", "0.01"],
     "greedy-ste10": ["--allocate", "greedy", "--granularity", "channel", "--search-bn",
                      "--search-epochs", "10", "--lr", "0.01"],
+    "exh-round": ["--allocate", "exhaustive", "--granularity", "channel", "--search-bn"],
+    "exh-ste5": ["--allocate", "exhaustive", "--granularity", "channel", "--search-bn",
+                 "--search-epochs", "5", "--lr", "0.01"],
+    "exh-ste10": ["--allocate", "exhaustive", "--granularity", "channel", "--search-bn",
+                  "--search-epochs", "10", "--lr", "0.01"],
+    "exh-ste20": ["--allocate", "exhaustive", "--granularity", "channel", "--search-bn",
+                  "--search-epochs", "20", "--lr", "0.01"],
+    "greedy-ste20": ["--allocate", "greedy", "--granularity", "channel", "--search-bn",
+                     "--search-epochs", "20", "--lr", "0.01"],
+    "ste20": ["--granularity", "channel", "--search-bn", "--search-epochs", "20", "--lr", "0.01"],
 }
 
 

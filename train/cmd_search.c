@@ -34,7 +34,8 @@ static const char search_help[] =
     "  --budget BYTES   the byte budget (required)\n"
     "  --init MODEL     the trained model to measure and start from (overrides training.init)\n"
     "  --bits LIST      candidate widths, comma-separated, from 1 to 8 (default 1,2,4,8)\n"
-    "  --allocate HOW   knapsack (default) or greedy\n"
+    "  --allocate HOW   knapsack (default), greedy or exhaustive (every plan within the\n"
+    "                   budget measured; up to 4096 plans in all)\n"
     "  --search-epochs N  STE fine-tune epochs of every measurement (default 0: rounding)\n"
     "  --search-bn      re-estimate batch-norm statistics with the rounded weights before\n"
     "                   measuring\n"
@@ -85,6 +86,24 @@ static char *with_suffix(const char *path, const char *strip, const char *suffix
     return out;
 }
 
+/* exhaustive: every measured plan into the plan file */
+typedef struct visit_log {
+    cJSON *plans;
+    size_t n;
+} visit_log;
+
+static void visit_plan(void *user, const int *bits, double bytes, double loss, double acc)
+{
+    visit_log *v = user;
+    cJSON *e = cJSON_CreateObject(), *b = cJSON_AddArrayToObject(e, "bits");
+    for (size_t i = 0; i < v->n; i++)
+        cJSON_AddItemToArray(b, cJSON_CreateNumber(bits[i]));
+    cJSON_AddNumberToObject(e, "bytes", bytes);
+    cJSON_AddNumberToObject(e, "val_loss", loss);
+    cJSON_AddNumberToObject(e, "val_accuracy", acc);
+    cJSON_AddItemToArray(v->plans, e);
+}
+
 int qr_cmd_search(int argc, char **argv)
 {
     const char *config = NULL, *init = NULL, *out = NULL, *plan_out = NULL, *v;
@@ -111,9 +130,9 @@ int qr_cmd_search(int argc, char **argv)
             if (parse_bits(v, widths, &nw))
                 goto bad;
         } else if (qr_cli_opt(argc, argv, &i, "--allocate", &v)) {
-            if (!v || (strcmp(v, "knapsack") && strcmp(v, "greedy")))
+            if (!v || (strcmp(v, "knapsack") && strcmp(v, "greedy") && strcmp(v, "exhaustive")))
                 goto bad;
-            greedy = strcmp(v, "greedy") == 0;
+            greedy = strcmp(v, "greedy") == 0 ? 1 : strcmp(v, "exhaustive") == 0 ? 2 : 0;
         } else if (qr_cli_opt(argc, argv, &i, "--search-epochs", &v)) {
             if (qr_cli_size(v, &so.epochs) || so.epochs > 1000000)
                 goto bad;
@@ -184,7 +203,7 @@ int qr_cmd_search(int argc, char **argv)
     size_t *counts = NULL;
     int *choice = NULL;
     char *model_path = NULL, *plan_path = NULL;
-    cJSON *o = NULL;
+    cJSON *o = NULL, *measured = NULL;
     if (init) {
         free(c.init_path);
         c.init_path = strdup(init);
@@ -240,7 +259,12 @@ int qr_cmd_search(int argc, char **argv)
     double base_loss = NAN, base_acc = NAN, bytes, predicted, plan_loss = NAN, plan_acc = NAN;
     size_t steps = 0;
     qr_status cs = qr_search_check_budget(counts, n, widths, nw, fixed, budget, &err);
-    if (cs == QR_OK && greedy)
+    measured = cJSON_CreateArray();
+    visit_log vl = {measured, n};
+    if (cs == QR_OK && greedy == 2)
+        cs = qr_search_exhaustive(&c, &d, &so, counts, n, widths, nw, fixed, budget, choice,
+                                  &bytes, &plan_loss, &plan_acc, visit_plan, &vl, &err);
+    else if (cs == QR_OK && greedy)
         cs = qr_search_greedy(&c, &d, &so, counts, n, widths, nw, fixed, budget, choice, &bytes,
                               &plan_loss, &plan_acc, &steps, &err);
     else if (cs == QR_OK &&
@@ -254,7 +278,11 @@ int qr_cmd_search(int argc, char **argv)
     }
     if (greedy)
         predicted = NAN;
-    if (!quiet && greedy) {
+    if (!quiet && greedy == 2) {
+        fprintf(stderr, "exhaustive: %d plans within the budget measured; the best's validation "
+                        "loss %.4f, accuracy %.4f\n", cJSON_GetArraySize(measured), plan_loss,
+                plan_acc);
+    } else if (!quiet && greedy) {
         fprintf(stderr, "greedy: %zu lowering%s from every matrix at %d bits; the plan's "
                         "validation loss %.4f, accuracy %.4f\n", steps, steps == 1 ? "" : "s",
                 widths[nw - 1], plan_loss, plan_acc);
@@ -307,12 +335,14 @@ int qr_cmd_search(int argc, char **argv)
     cJSON_AddNumberToObject(o, "budget", budget);
     cJSON_AddNumberToObject(o, "bytes", bytes);
     cJSON_AddNumberToObject(o, "baseline_bytes", size8);
-    cJSON_AddStringToObject(o, "allocate", greedy ? "greedy" : "knapsack");
+    cJSON_AddStringToObject(o, "allocate",
+                            greedy == 2 ? "exhaustive" : greedy ? "greedy" : "knapsack");
     cJSON_AddNumberToObject(o, "search_epochs", (double)so.epochs);
     cJSON_AddBoolToObject(o, "search_bn", so.bn_reestimate);
     cJSON_AddStringToObject(o, "granularity", so.per_channel ? "channel" : "auto");
     if (greedy) {
-        cJSON_AddNumberToObject(o, "greedy_steps", (double)steps);
+        if (greedy == 1)
+            cJSON_AddNumberToObject(o, "greedy_steps", (double)steps);
         cJSON_AddNumberToObject(o, "measured_val_loss", plan_loss);
         cJSON_AddNumberToObject(o, "measured_val_accuracy", plan_acc);
     } else {
@@ -359,6 +389,10 @@ int qr_cmd_search(int argc, char **argv)
         cJSON_AddStringToObject(ce, "scale", "learned");
         cJSON_AddStringToObject(ce, "granularity", so.per_channel ? "channel" : "auto");
     }
+    if (greedy == 2) {
+        cJSON_AddItemToObject(o, "measured_plans", measured);
+        measured = NULL;
+    }
     char *text = cJSON_Print(o);
     if (!text || qr_file_write_atomic(plan_path, text, strlen(text), &err) != QR_OK) {
         fprintf(stderr, "qreg search: %s\n", text ? err.msg : "out of memory");
@@ -386,6 +420,7 @@ int qr_cmd_search(int argc, char **argv)
     rc = 0;
 done:
     cJSON_Delete(o);
+    cJSON_Delete(measured);
     qr_model_free(m);
     qr_model_free(src);
     if (have_data)

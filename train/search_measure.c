@@ -170,3 +170,61 @@ QR_API qr_status qr_search_greedy(qr_train_config *c, const qr_split_data *d,
     free(at);
     return s;
 }
+
+QR_API qr_status qr_search_exhaustive(qr_train_config *c, const qr_split_data *d,
+                                      const qr_search_options *o, const size_t *counts, size_t n,
+                                      const int *widths, size_t nw, double fixed_bytes,
+                                      double budget, int *choice, double *bytes, double *loss,
+                                      double *acc, qr_search_visit_fn visit, void *user,
+                                      qr_error *err)
+{
+    qr_status s = qr_search_check_budget(counts, n, widths, nw, fixed_bytes, budget, err);
+    if (s != QR_OK)
+        return s;
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (total > QR_SEARCH_EXHAUSTIVE_MAX / nw)
+            return qr_error_set(err, QR_ERR_CONFIG, "search: %zu matrices at %zu widths are more "
+                                "than %d plans to measure; use --allocate knapsack or greedy",
+                                n, nw, QR_SEARCH_EXHAUSTIVE_MAX);
+        total *= nw;
+    }
+    int *cand = calloc(n + 1, sizeof *cand);
+    if (!cand)
+        return qr_error_set(err, QR_ERR_NOMEM, "search: out of memory");
+    uint64_t cap = (uint64_t)floor((budget - fixed_bytes) * 8.0 + 1e-9);
+    double best = INFINITY, best_acc = NAN;
+    uint64_t best_bits = 0;
+    /* every plan within the budget, measured; the lowest loss wins (ties: the first, in the
+     * order of the widths with the last matrix fastest) */
+    for (size_t code = 0; s == QR_OK && code < total; code++) {
+        uint64_t bits = 0;
+        for (size_t i = n, k = code; i-- > 0; k /= nw) {
+            cand[i] = widths[k % nw];
+            bits += (uint64_t)counts[i] * (uint64_t)cand[i];
+        }
+        if (bits > cap)
+            continue;
+        double l, a;
+        if ((s = qr_search_measure(c, d, o, cand, &l, &a, err)) != QR_OK)
+            break;
+        if (visit)
+            visit(user, cand, fixed_bytes + (double)bits / 8.0, l, a);
+        if (l < best) {
+            best = l;
+            best_acc = a;
+            best_bits = bits;
+            memcpy(choice, cand, n * sizeof *cand);
+        }
+    }
+    if (s == QR_OK) {
+        if (bytes)
+            *bytes = fixed_bytes + (double)best_bits / 8.0;
+        if (loss)
+            *loss = best;
+        if (acc)
+            *acc = best_acc;
+    }
+    free(cand);
+    return s;
+}

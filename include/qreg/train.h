@@ -306,6 +306,19 @@ QR_API qr_status qr_search_greedy(qr_train_config *c, const qr_split_data *d,
                                   int *choice, double *bytes, double *loss, double *acc,
                                   size_t *steps, qr_error *err);
 
+/* Exhaustive allocation: every plan of widths within the budget measured, the lowest loss
+ * kept (for models with few matrices: refused, QR_ERR_CONFIG, beyond
+ * QR_SEARCH_EXHAUSTIVE_MAX plans in all). visit (may be NULL) sees every measured plan. */
+#define QR_SEARCH_EXHAUSTIVE_MAX 4096
+typedef void (*qr_search_visit_fn)(void *user, const int *bits, double bytes, double loss,
+                                   double acc);
+QR_API qr_status qr_search_exhaustive(qr_train_config *c, const qr_split_data *d,
+                                      const qr_search_options *o, const size_t *counts, size_t n,
+                                      const int *widths, size_t nw, double fixed_bytes,
+                                      double budget, int *choice, double *bytes, double *loss,
+                                      double *acc, qr_search_visit_fn visit, void *user,
+                                      qr_error *err);
+
 #ifdef __cplusplus
 }
 #endif
