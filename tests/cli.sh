@@ -153,6 +153,45 @@ if [ -s "$tmp/s.qrm" ] && [ -s "$tmp/s.json" ]; then
 else
     fail "search: no model or plan file"
 fi
+check "search: bad --allocate" 2 err "'--allocate'" "$qreg" search "$quickstart" --budget 300 \
+    --allocate best
+check "search --allocate greedy: impossible budget" 1 err 'budget 100\.000 B is below the smallest plan .*136\.000 B' \
+    "$qreg" search "$quickstart" --init "$model" --budget 100 --allocate greedy --epochs 0 \
+    --out "$tmp/s.qrm" --quiet
+check "search --allocate exhaustive: impossible budget" 1 err 'below the smallest plan' \
+    "$qreg" search "$quickstart" --init "$model" --budget 135 --allocate exhaustive --epochs 0 \
+    --out "$tmp/s.qrm" --quiet
+# the default (greedy on 5-epoch STE measurements) and every allocation: within the budget,
+# the options recorded; the same plan twice (deterministic)
+for how in greedy knapsack exhaustive; do
+    for run in 1 2; do
+        check "search --allocate $how ($run)" 0 out '' "$qreg" search "$quickstart" --init "$model" \
+            --budget 250 --allocate $how --search-epochs 1 --granularity channel --epochs 0 \
+            --out "$tmp/s.qrm" --plan "$tmp/s-$how-$run.json" --json --quiet
+    done
+    json_check "search --allocate $how: within the budget, recorded" \
+        'd["bytes"] <= 250 and d["bytes"] == 72 + sum(m["weights"] * m["bits"] for m in d["matrices"]) / 8
+and d["allocate"] == "'$how'" and d["search_epochs"] == 1 and d["search_bn"] and d["granularity"] == "channel"
+and all(e["granularity"] == "channel" for e in d["quantize"]["matrices"])'
+    if cmp -s "$tmp/s-$how-1.json" "$tmp/s-$how-2.json"; then
+        pass "search --allocate $how: the same plan file twice"
+    else
+        fail "search --allocate $how: two runs gave different plan files"
+    fi
+done
+if [ "$have_python" -eq 0 ]; then
+    echo "skip - search --allocate exhaustive: measured plans (no python3)"
+elif python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["measured_plans"]
+best = min(p, key=lambda e: e["val_loss"])
+assert len(p) == sum(1 for a in (1, 2, 4, 8) for b in (1, 2, 4, 8) if 72 + (480 * a + 32 * b) / 8 <= 250)
+assert best["bits"] == [m["bits"] for m in d["matrices"]] and all(e["bytes"] <= 250 for e in p)' \
+    "$tmp/s-exhaustive-1.json"; then
+    pass "search --allocate exhaustive: every plan within the budget measured, the best kept"
+else
+    fail "search --allocate exhaustive: measured plans or choice wrong"
+fi
 
 # ---- warm start, stages, reference accuracy ---------------------------------------------
 # --init with 0 epochs: the model as loaded (same predictions: same eval output)

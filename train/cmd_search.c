@@ -19,12 +19,14 @@ static const char search_help[] =
     "  1. measure, on a trained model (--init or training.init; e.g. the float model): a plan's\n"
     "     validation loss with its matrices on their widths' grids (learned grid scale, per\n"
     "     channel where a batch norm follows or with --granularity channel), after\n"
-    "     --search-epochs epochs of STE fine-tuning (0: rounded as it is);\n"
-    "  2. allocate (--allocate): knapsack — the sensitivity of each matrix at each width (the\n"
-    "     loss increase when only it is on that grid, every other matrix at 8-bit min-max),\n"
-    "     then the widths minimizing the summed increase within the budget (exact); greedy —\n"
-    "     from every matrix at the widest width, lower the matrix whose next width costs the\n"
-    "     least measured loss per byte saved (whole plans measured) until the plan fits;\n"
+    "     --search-epochs epochs of STE fine-tuning (0: rounded as it is) and batch-norm\n"
+    "     re-estimation;\n"
+    "  2. allocate (--allocate): greedy — from every matrix at the widest width, lower the\n"
+    "     matrix whose next width costs the least measured loss per byte saved (whole plans\n"
+    "     measured) until the plan fits; knapsack — the sensitivity of each matrix at each\n"
+    "     width (the loss increase when only it is on that grid, every other matrix at 8-bit\n"
+    "     min-max), then the widths minimizing the summed increase within the budget (exact);\n"
+    "     exhaustive — every plan within the budget measured, the lowest loss kept;\n"
     "  3. train that plan from the model by STE with learned grid scales for --epochs epochs,\n"
     "     batch-norm statistics re-estimated; its accuracy measured.\n"
     "Prints the measurements and the plan, saves the model and the plan as JSON. A budget\n"
@@ -34,11 +36,12 @@ static const char search_help[] =
     "  --budget BYTES   the byte budget (required)\n"
     "  --init MODEL     the trained model to measure and start from (overrides training.init)\n"
     "  --bits LIST      candidate widths, comma-separated, from 1 to 8 (default 1,2,4,8)\n"
-    "  --allocate HOW   knapsack (default), greedy or exhaustive (every plan within the\n"
-    "                   budget measured; up to 4096 plans in all)\n"
-    "  --search-epochs N  STE fine-tune epochs of every measurement (default 0: rounding)\n"
-    "  --search-bn      re-estimate batch-norm statistics with the rounded weights before\n"
-    "                   measuring\n"
+    "  --allocate HOW   greedy (default), knapsack or exhaustive (up to 4096 plans in all)\n"
+    "  --search-epochs N  STE fine-tune epochs of every measurement (default 5; 0: rounding)\n"
+    "  --search-bn, --no-search-bn\n"
+    "                   re-estimate batch-norm statistics of every measured plan (default) or\n"
+    "                   not. --allocate knapsack --search-epochs 0 --no-search-bn: the earlier\n"
+    "                   default (sensitivities of rounding alone)\n"
     "  --granularity G  auto (default: per channel where a batch norm follows) or channel (a\n"
     "                   grid scale per output channel of every matrix), in measurement and\n"
     "                   training\n"
@@ -110,10 +113,14 @@ int qr_cmd_search(int argc, char **argv)
     double budget = NAN;
     int widths[8] = {1, 2, 4, 8}, json = 0, quiet = 0, have_seed = 0;
     size_t nw = 4, epochs = 50, seed = 0;
-    int greedy = 0, no_dropout = 0;
+    int greedy = 1, no_dropout = 0;
     double lr = NAN;
+    /* the default, chosen on bts (docs/accuracy-search.md): greedy on whole plans fine-tuned
+     * 5 epochs by STE, batch norms re-estimated */
     qr_search_options so;
     qr_search_options_init(&so);
+    so.epochs = 5;
+    so.bn_reestimate = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -136,8 +143,8 @@ int qr_cmd_search(int argc, char **argv)
         } else if (qr_cli_opt(argc, argv, &i, "--search-epochs", &v)) {
             if (qr_cli_size(v, &so.epochs) || so.epochs > 1000000)
                 goto bad;
-        } else if (strcmp(a, "--search-bn") == 0) {
-            so.bn_reestimate = 1;
+        } else if (strcmp(a, "--search-bn") == 0 || strcmp(a, "--no-search-bn") == 0) {
+            so.bn_reestimate = strcmp(a, "--search-bn") == 0;
         } else if (qr_cli_opt(argc, argv, &i, "--granularity", &v)) {
             if (!v || (strcmp(v, "auto") && strcmp(v, "channel")))
                 goto bad;
