@@ -81,8 +81,19 @@ def grid(path):
     return rows
 
 
+def refs(path):
+    """The 8-bit references of docs/accuracy.md per seed: PTQ of the 100-epoch float model."""
+    ref = {}
+    for line in open(os.path.join(path, "results.jsonl")):
+        r = json.loads(line)
+        if (r["plan"], r["recipe"]) == ("8bit", "ptq"):
+            ref[r["seed"]] = r["fq_test_accuracy"] * 100
+    return ref
+
+
 def table(a):
     seeds = [int(s) for s in a.seeds.split(",")]
+    ref = refs(a.ref)
     rows = {}
     for g in a.sweep.split(","):
         rows.update(grid(g))
@@ -91,9 +102,9 @@ def table(a):
     by_mean = sorted(plans, key=lambda p: -mean[p])
     names = a.variants.split(",") if a.variants else list(VARIANTS)
     print("%d plans with every seed of %s\n" % (len(plans), a.seeds))
-    print("| variant | plans (seeds %s) | fq test | rank on its seed (of %d) | rank of the "
-          "plan's mean | seconds |" % (a.seeds, len(plans)))
-    print("|---|---|---|---|---|---|")
+    print("| variant | plans (seeds %s) | fq test | drop vs 8-bit | rank on its seed (of %d) | "
+          "rank of the plan's mean | seconds |" % (a.seeds, len(plans)))
+    print("|---|---|---|---|---|---|---|")
     for v in names:
         labs, acc, rank, mrank, secs = [], [], [], [], []
         for s in seeds:
@@ -114,12 +125,34 @@ def table(a):
             mrank.append(1 + by_mean.index(lab) if lab in mean else 0)
         if len(labs) < len(seeds):
             continue
-        sd = statistics.stdev(acc) if len(acc) > 1 else 0
-        print("| %s | %s | %.2f ± %.2f | %s | %s (mean %.1f) | %.0f |" % (
-            v, ", ".join(labs), statistics.mean(acc), sd, ", ".join(map(str, rank)),
+        print("| %s | %s | %s | %s | %s | %s (mean %.1f) | %.0f |" % (
+            v, ", ".join(labs), ms(acc), drop(acc, seeds, ref), ", ".join(map(str, rank)),
             ", ".join(map(str, mrank)), statistics.mean(mrank), statistics.mean(secs)))
+    fixed = [("thesis' 2-2-2-8", "2-2-2-8"), ("uniform 2-2-2-2", "2-2-2-2"),
+             ("best mean on these seeds' test (optimistic)", by_mean[0])]
+    for name, p in fixed:
+        acc = [rows[(p, s)] for s in seeds]
+        print("| %s | %s | %s | %s | | %d | |" % (name, p, ms(acc), drop(acc, seeds, ref),
+                                               1 + by_mean.index(p)))
+    if a.e2e:
+        e = [json.load(open(os.path.join(a.e2e, "search-s%d.json" % s))) for s in seeds]
+        acc = [r["fq_test_accuracy"] * 100 for r in e]
+        labs = ["-".join(str(m["bits"]) for m in r["matrices"]) for r in e]
+        print("| end to end (qreg search --epochs 50) | %s | %s | %s | | | |" % (
+            ", ".join(labs), ms(acc), drop(acc, seeds, ref)))
     print("\nplans by mean fq test over these seeds: " +
           ", ".join("%s %.2f" % (p, mean[p]) for p in by_mean[:12]) + ", ...")
+
+
+def ms(v):
+    return "%.2f ± %.2f" % (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0)
+
+
+def drop(acc, seeds, ref):
+    if not all(s in ref for s in seeds):
+        return ""
+    return "%+.2f ± %.2f" % (statistics.mean(x - ref[s] for x, s in zip(acc, seeds)),
+                             statistics.stdev(x - ref[s] for x, s in zip(acc, seeds)))
 
 
 def main():
@@ -131,6 +164,9 @@ def main():
     ap.add_argument("--seeds", default="6,7,8,9,10")
     ap.add_argument("--variants", default="")
     ap.add_argument("--qreg", default="qreg")
+    ap.add_argument("--ref", default=os.path.join(ROOT, "docs", "accuracy-bts"))
+    ap.add_argument("--e2e", default="", help="a directory of qreg search --epochs 50 runs, "
+                    "search-sS.json")
     a = ap.parse_args()
     run(a) if a.what == "run" else table(a)
 

@@ -193,6 +193,39 @@ else
     fail "search --allocate exhaustive: measured plans or choice wrong"
 fi
 
+# the training step is the second stage of a float -> STE recipe: from that recipe's float
+# stage (--init), the same run bit for bit (same plan: every matrix at 8 bits, per channel)
+cat >"$tmp/recipe.json" <<EOF
+{"data": {"train": "$csv", "label": "label", "validation_split": 0.15, "test_split": 0.2},
+ "model": [{"type": "dense", "units": 16}, {"type": "relu"}, {"type": "dropout", "rate": 0.1},
+           {"type": "dense"}],
+ "optimizer": {"name": "adam", "learning_rate": 0.002},
+ "training": {"batch_size": 32, "seed": 1},
+ "stages": [{"epochs": 3},
+            {"epochs": 2, "optimizer": {"learning_rate": 0.01},
+             "quantize": {"bn_reestimate": true, "matrices": [{"layer": "all", "bits": 8,
+              "method": "ste", "scale": "learned", "granularity": "channel"}]}}]}
+EOF
+sed -e "s#\.\./data/#$srcdir/data/#" -e 's/"epochs": 40/"epochs": 3/' "$quickstart" >"$tmp/float3.json"
+"$qreg" train "$tmp/float3.json" --out "$tmp/float3.qrm" --quiet >/dev/null 2>&1
+check "search: a staged recipe" 0 out '' "$qreg" train "$tmp/recipe.json" --out "$tmp/recipe.qrm" \
+    --json --quiet
+cp "$tmp/out" "$tmp/recipe.out"
+check "search --bits 8 from the recipe's float stage" 0 out '' "$qreg" search "$tmp/float3.json" \
+    --init "$tmp/float3.qrm" --budget 584 --bits 8 --granularity channel --lr 0.01 --epochs 2 \
+    --out "$tmp/s8.qrm" --plan "$tmp/s8.json" --json --quiet
+if [ "$have_python" -eq 0 ]; then
+    echo "skip - search: the recipe's second stage (no python3)"
+elif python3 -c 'import json, sys
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+assert [m["bits"] for m in b["matrices"]] == [8, 8]
+for k in ("val_accuracy", "test_accuracy", "fq_val_accuracy", "fq_test_accuracy"):
+    assert a[k] == b[k], (k, a[k], b[k])' "$tmp/recipe.out" "$tmp/out"; then
+    pass "search: its training step is the staged recipe's second stage, bit for bit"
+else
+    fail "search: its training step differs from the staged recipe's second stage"
+fi
+
 # ---- warm start, stages, reference accuracy ---------------------------------------------
 # --init with 0 epochs: the model as loaded (same predictions: same eval output)
 check "train --init MODEL --epochs 0" 0 out '^best epoch: 0' \

@@ -325,11 +325,34 @@ int qr_cmd_search(int argc, char **argv)
         fprintf(stderr, "qreg search: out of memory\n");
         goto done;
     }
+    /* run as the second stage of a staged config whose first stage (0 epochs here) is the
+     * float model loaded: the same random streams (shuffling, dropout) as the second stage of
+     * a float -> STE recipe (examples/bts-*-lr1e-2.json), so the trained plan is that
+     * recipe's run when --init is the recipe's float stage */
+    qr_train_stage two[2];
+    memset(two, 0, sizeof two);
+    for (int k = 0; k < 2; k++) {
+        two[k].optim = c.optim;
+        two[k].lr_schedule = c.lr_schedule;
+        two[k].early_stopping = c.early_stopping;
+        two[k].clip_norm = c.clip_norm;
+        two[k].weight_decay = c.weight_decay;
+        two[k].dropout_off = c.dropout_off;
+    }
+    two[1].epochs = epochs;
+    two[1].quant = c.quant;
+    two[1].bn_reestimate = 1;
+    qr_train_stage *stages_keep = c.stages;
+    c.stages = two;
+    c.n_stages = 2;
     qr_train_result r;
     if (!quiet)
         fprintf(stderr, "training the plan (%.3f B, budget %.3f B) for %zu epochs from %s\n",
                 bytes, budget, epochs, c.init_path);
-    if (qr_train(&c, &d, NULL, NULL, &m, &r, &err) != QR_OK ||
+    qr_status ts = qr_train(&c, &d, NULL, NULL, &m, &r, &err);
+    c.stages = stages_keep;
+    c.n_stages = 0;
+    if (ts != QR_OK ||
         qr_model_save(m, c.model_path, &err) != QR_OK) {
         fprintf(stderr, "qreg search: %s\n", err.msg);
         goto done;
