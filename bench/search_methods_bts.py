@@ -6,8 +6,8 @@ bts (issue 13 item 6; docs/accuracy-search.md, "Better measurements").
         [--variants NAME,...] [--qreg QREG]
     python3 bench/search_methods_bts.py table --out DIR --sweep DIR [--seeds ...]
 
-`run` calls `qreg search examples/bts.json --init DIR/f50-sS.qrm --budget 321.75 --epochs 0`
-with each variant's options on each seed (DIR/f50-sS.qrm: `qreg train examples/bts.json
+`run` calls `qreg search examples/bts.json --init DIR/float50-sS.qrm --budget 321.75 --epochs 0`
+with each variant's options on each seed (DIR/float50-sS.qrm: `qreg train examples/bts.json
 --epochs 50 --seed S`, the recipe's float stage) and keeps the plan files,
 OUT/VARIANT-sS.plan.json. The chosen plan is a grid point: its accuracy under the recipe is
 the sweep's cell for that seed (results.jsonl of `qreg sweep` on
@@ -59,7 +59,7 @@ def run(a):
             if os.path.exists(plan):
                 continue
             cmd = [a.qreg, "search", os.path.join(ROOT, "examples", "bts.json"), "--init",
-                   os.path.join(a.floats, "f50-s%s.qrm" % s), "--budget", str(BUDGET),
+                   os.path.join(a.floats, "float50-s%s.qrm" % s), "--budget", str(BUDGET),
                    "--epochs", "0", "--seed", s, "--out", os.path.join(a.out, "m.qrm"),
                    "--plan", plan, "--quiet", "--json"] + VARIANTS[v]
             t0 = time.time()
