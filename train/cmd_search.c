@@ -1,7 +1,8 @@
-/* qreg search CONFIG --budget BYTES: a mixed-precision plan under a byte budget — per-matrix
- * sensitivities measured on a trained model, the widths that minimize the predicted loss
- * within the budget (train/search.c), then the plan trained by STE with learned scales from
- * that model, its accuracy measured, the plan printed and saved. */
+/* qreg search CONFIG --budget BYTES: a mixed-precision plan under a byte budget — plans
+ * measured on a trained model (train/search_measure.c), widths allocated greedily, by a
+ * knapsack on per-matrix sensitivities (train/search.c) or over every plan, then the plan
+ * trained by STE with learned scales from that model as the second stage of a float -> STE
+ * recipe, its accuracy measured, the plan printed and saved. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,8 +2,8 @@
  * trained model under that plan after rounding it (0 epochs) or after a short STE fine-tune,
  * with the grid scale the training will use and, if asked, batch norms re-estimated. Every
  * measurement is one warm-started qr_train, so it is exactly the recipe's second stage cut
- * short; and a greedy allocation that lowers one matrix at a time on whole-plan measurements,
- * which sees the interactions that summed single-matrix sensitivities miss. */
+ * short. Two allocations on whole-plan measurements, which see the interactions that summed
+ * single-matrix sensitivities miss: greedy (lower one matrix at a time) and exhaustive. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
