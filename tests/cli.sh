@@ -153,6 +153,78 @@ if [ -s "$tmp/s.qrm" ] && [ -s "$tmp/s.json" ]; then
 else
     fail "search: no model or plan file"
 fi
+check "search: bad --allocate" 2 err "'--allocate'" "$qreg" search "$quickstart" --budget 300 \
+    --allocate best
+check "search --allocate greedy: impossible budget" 1 err 'budget 100\.000 B is below the smallest plan .*136\.000 B' \
+    "$qreg" search "$quickstart" --init "$model" --budget 100 --allocate greedy --epochs 0 \
+    --out "$tmp/s.qrm" --quiet
+check "search --allocate exhaustive: impossible budget" 1 err 'below the smallest plan' \
+    "$qreg" search "$quickstart" --init "$model" --budget 135 --allocate exhaustive --epochs 0 \
+    --out "$tmp/s.qrm" --quiet
+# the default (greedy on 5-epoch STE measurements) and every allocation: within the budget,
+# the options recorded; the same plan twice (deterministic)
+for how in greedy knapsack exhaustive; do
+    for run in 1 2; do
+        check "search --allocate $how ($run)" 0 out '' "$qreg" search "$quickstart" --init "$model" \
+            --budget 250 --allocate $how --search-epochs 1 --granularity channel --epochs 0 \
+            --out "$tmp/s.qrm" --plan "$tmp/s-$how-$run.json" --json --quiet
+    done
+    json_check "search --allocate $how: within the budget, recorded" \
+        'd["bytes"] <= 250 and d["bytes"] == 72 + sum(m["weights"] * m["bits"] for m in d["matrices"]) / 8
+and d["allocate"] == "'$how'" and d["search_epochs"] == 1 and d["search_bn"] and d["granularity"] == "channel"
+and all(e["granularity"] == "channel" for e in d["quantize"]["matrices"])'
+    if cmp -s "$tmp/s-$how-1.json" "$tmp/s-$how-2.json"; then
+        pass "search --allocate $how: the same plan file twice"
+    else
+        fail "search --allocate $how: two runs gave different plan files"
+    fi
+done
+if [ "$have_python" -eq 0 ]; then
+    echo "skip - search --allocate exhaustive: measured plans (no python3)"
+elif python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["measured_plans"]
+best = min(p, key=lambda e: e["val_loss"])
+assert len(p) == sum(1 for a in (1, 2, 4, 8) for b in (1, 2, 4, 8) if 72 + (480 * a + 32 * b) / 8 <= 250)
+assert best["bits"] == [m["bits"] for m in d["matrices"]] and all(e["bytes"] <= 250 for e in p)' \
+    "$tmp/s-exhaustive-1.json"; then
+    pass "search --allocate exhaustive: every plan within the budget measured, the best kept"
+else
+    fail "search --allocate exhaustive: measured plans or choice wrong"
+fi
+
+# the training step is the second stage of a float -> STE recipe: from that recipe's float
+# stage (--init), the same run bit for bit (same plan: every matrix at 8 bits, per channel)
+cat >"$tmp/recipe.json" <<EOF
+{"data": {"train": "$csv", "label": "label", "validation_split": 0.15, "test_split": 0.2},
+ "model": [{"type": "dense", "units": 16}, {"type": "relu"}, {"type": "dropout", "rate": 0.1},
+           {"type": "dense"}],
+ "optimizer": {"name": "adam", "learning_rate": 0.002},
+ "training": {"batch_size": 32, "seed": 1},
+ "stages": [{"epochs": 3},
+            {"epochs": 2, "optimizer": {"learning_rate": 0.01},
+             "quantize": {"bn_reestimate": true, "matrices": [{"layer": "all", "bits": 8,
+              "method": "ste", "scale": "learned", "granularity": "channel"}]}}]}
+EOF
+sed -e "s#\.\./data/#$srcdir/data/#" -e 's/"epochs": 40/"epochs": 3/' "$quickstart" >"$tmp/float3.json"
+"$qreg" train "$tmp/float3.json" --out "$tmp/float3.qrm" --quiet >/dev/null 2>&1
+check "search: a staged recipe" 0 out '' "$qreg" train "$tmp/recipe.json" --out "$tmp/recipe.qrm" \
+    --json --quiet
+cp "$tmp/out" "$tmp/recipe.out"
+check "search --bits 8 from the recipe's float stage" 0 out '' "$qreg" search "$tmp/float3.json" \
+    --init "$tmp/float3.qrm" --budget 584 --bits 8 --granularity channel --lr 0.01 --epochs 2 \
+    --out "$tmp/s8.qrm" --plan "$tmp/s8.json" --json --quiet
+if [ "$have_python" -eq 0 ]; then
+    echo "skip - search: the recipe's second stage (no python3)"
+elif python3 -c 'import json, sys
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+assert [m["bits"] for m in b["matrices"]] == [8, 8]
+for k in ("val_accuracy", "test_accuracy", "fq_val_accuracy", "fq_test_accuracy"):
+    assert a[k] == b[k], (k, a[k], b[k])' "$tmp/recipe.out" "$tmp/out"; then
+    pass "search: its training step is the staged recipe's second stage, bit for bit"
+else
+    fail "search: its training step differs from the staged recipe's second stage"
+fi
 
 # ---- recipe: the staged low-bit config for a float config --------------------------------
 check "recipe --help" 0 out '^usage: qreg recipe' "$qreg" recipe --help

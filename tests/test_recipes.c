@@ -555,6 +555,180 @@ START_TEST(test_nodrop_examples)
 }
 END_TEST
 
+/* The search's measurements (qreg search): deterministic and leaving the config as it was; at 0
+ * epochs with "auto" scales, no batch-norm re-estimation, exactly the sensitivities of
+ * qr_search_sensitivity (rounding the loaded model); every matrix at 0: the 8-bit min-max
+ * model's loss. */
+START_TEST(test_search_measure)
+{
+    char *dir = tl_tmpdir();
+    char *src = train_source(dir);
+    char rest[2048];
+    snprintf(rest, sizeof rest,
+             "\"optimizer\": {\"name\": \"adam\", \"learning_rate\": 0.01},"
+             " \"training\": {\"epochs\": 4, \"batch_size\": 16, \"seed\": 5, \"init\": \"%s\"},"
+             " \"output\": {\"model\": \"%s/s.qrm\", \"log\": \"%s/s.csv\"}", src, dir, dir);
+    char *cfg = write_cfg(dir, "s.json", MODEL_JSON("4"), rest);
+    qr_train_config c;
+    qr_error err = {{0}};
+    ck_assert_int_eq(qr_train_config_load(cfg, &c, &err), QR_OK);
+    qr_split_data d;
+    ck_assert_int_eq(qr_train_load_data(&c, &d, &err), QR_OK);
+    qr_model *m = NULL;
+    ck_assert_int_eq(qr_model_load(src, 16, &m, &err), QR_OK);
+    enum { N = 3, NW = 4 };
+    static const int widths[NW] = {1, 2, 4, 8};
+    double bl, ba, dl[N * NW], da[N * NW], bl2, ba2, dl2[N * NW], da2[N * NW];
+    ck_assert_int_eq(qr_search_sensitivity(m, &d.val, widths, NW, &bl, &ba, dl, da, &err), QR_OK);
+    qr_search_options o;
+    qr_search_options_init(&o);
+    ck_assert_msg(qr_search_sensitivity_ex(&c, &d, &o, N, widths, NW, &bl2, &ba2, dl2, da2,
+                                           &err) == QR_OK, "%s", err.msg);
+    ck_assert_double_eq_tol(bl2, bl, 1e-6);
+    ck_assert_double_eq(ba2, ba);
+    for (size_t k = 0; k < N * NW; k++) {
+        ck_assert_double_eq_tol(dl2[k], dl[k], 1e-6);
+        ck_assert_double_eq_tol(da2[k], da[k], 1e-12);
+    }
+    /* every matrix at 0: the 8-bit min-max PTQ of the model, evaluated directly */
+    qr_quant_plan all;
+    ck_assert_int_eq(qr_quant_plan_init(&all, qr_model_spec_of(m)), QR_OK);
+    qr_quant_fake(&all, qr_model_graph(m));
+    double l8, a8;
+    ck_assert_int_eq(qr_evaluate(m, &d.val, &l8, &a8, NULL), QR_OK);
+    ck_assert_double_eq_tol(bl2, l8, 1e-6);
+    ck_assert_double_eq(ba2, a8);
+    /* fine-tuned, per channel, batch norms re-estimated: the same twice, the config untouched
+     * (no log file written), and the fine-tune changes the measurement */
+    int bits[N] = {1, 0, 2};
+    double l1, a1, l2, a2, l0, a0;
+    o.per_channel = 1;
+    o.bn_reestimate = 1;
+    ck_assert_int_eq(qr_search_measure(&c, &d, &o, bits, &l0, &a0, &err), QR_OK);
+    o.epochs = 2;
+    ck_assert_int_eq(qr_search_measure(&c, &d, &o, bits, &l1, &a1, &err), QR_OK);
+    ck_assert_int_eq(qr_search_measure(&c, &d, &o, bits, &l2, &a2, &err), QR_OK);
+    ck_assert_double_eq(l1, l2);
+    ck_assert_double_eq(a1, a2);
+    ck_assert(l1 != l0);
+    ck_assert_uint_eq(c.epochs, 4);
+    ck_assert_uint_eq(c.quant.n, 0);
+    ck_assert_int_eq(c.bn_reestimate, 0);
+    ck_assert_ptr_nonnull(c.log_path);
+    char log[1024];
+    snprintf(log, sizeof log, "%s/s.csv", dir);
+    FILE *f = fopen(log, "r");
+    ck_assert_msg(!f, "a measurement wrote the config's log");
+    qr_quant_plan_free(&all);
+    qr_model_free(m);
+    qr_split_data_free(&d);
+    qr_train_config_free(&c);
+    free(cfg);
+    free(src);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* Greedy allocation: within every budget tried (the plan's bytes are its widths'), each
+ * lowering the one a plain re-implementation picks from qr_search_measure (the least loss
+ * increase per byte saved), its reported loss that plan's measurement, the same twice; the
+ * 8-bit size keeps every matrix at 8 bits with no lowering; a budget below every matrix at
+ * 1 bit is refused naming the smallest size. */
+START_TEST(test_search_greedy)
+{
+    char *dir = tl_tmpdir();
+    char *src = train_source(dir);
+    char rest[2048];
+    snprintf(rest, sizeof rest,
+             "\"optimizer\": {\"name\": \"adam\", \"learning_rate\": 0.01},"
+             " \"training\": {\"epochs\": 4, \"batch_size\": 16, \"seed\": 5, \"init\": \"%s\"}",
+             src);
+    char *cfg = write_cfg(dir, "g.json", MODEL_JSON("4"), rest);
+    qr_train_config c;
+    qr_error err = {{0}};
+    ck_assert_int_eq(qr_train_config_load(cfg, &c, &err), QR_OK);
+    qr_split_data d;
+    ck_assert_int_eq(qr_train_load_data(&c, &d, &err), QR_OK);
+    enum { N = 3, NW = 4 };
+    static const int widths[NW] = {1, 2, 4, 8};
+    /* conv 3·3·4, conv 3·4·4, dense 4·2 weights */
+    static const size_t counts[N] = {36, 48, 8};
+    const double fixed = 100.0, all8 = fixed + 92.0, all1 = fixed + 92.0 / 8;
+    qr_search_options o;
+    qr_search_options_init(&o);
+    o.per_channel = 1;
+    o.bn_reestimate = 1;
+    for (int t = 0; t <= 6; t++) {
+        o.epochs = t % 2; /* rounding and a 1-epoch fine-tune */
+        double budget = all1 + (all8 - all1) * t / 6.0;
+        int choice[N], again[N];
+        double bytes, loss, acc, loss2;
+        size_t steps;
+        ck_assert_msg(qr_search_greedy(&c, &d, &o, counts, N, widths, NW, fixed, budget, choice,
+                                       &bytes, &loss, &acc, &steps, &err) == QR_OK, "%s",
+                      err.msg);
+        double b = fixed;
+        for (size_t i = 0; i < N; i++)
+            b += counts[i] * choice[i] / 8.0;
+        ck_assert_msg(b <= budget + 1e-9, "budget %.3f: plan of %.3f B", budget, b);
+        ck_assert_double_eq_tol(bytes, b, 1e-9);
+        ck_assert_int_eq(qr_search_greedy(&c, &d, &o, counts, N, widths, NW, fixed, budget,
+                                          again, NULL, &loss2, NULL, NULL, &err), QR_OK);
+        ck_assert_mem_eq(choice, again, sizeof choice);
+        ck_assert_double_eq(loss, loss2);
+        /* the same walk, re-implemented */
+        int cur[N] = {8, 8, 8};
+        size_t at[N] = {3, 3, 3}, n_steps = 0;
+        double cl, ca, bits8 = 92.0 * 8;
+        ck_assert_int_eq(qr_search_measure(&c, &d, &o, cur, &cl, &ca, &err), QR_OK);
+        while (fixed + bits8 / 8 > budget + 1e-9) {
+            size_t best = N;
+            double best_r = INFINITY, best_l = 0;
+            for (size_t i = 0; i < N; i++) {
+                if (!at[i])
+                    continue;
+                int cand[N];
+                memcpy(cand, cur, sizeof cand);
+                cand[i] = widths[at[i] - 1];
+                double l, a;
+                ck_assert_int_eq(qr_search_measure(&c, &d, &o, cand, &l, &a, &err), QR_OK);
+                double r = (l - cl) / (counts[i] * (cur[i] - cand[i]) / 8.0);
+                if (r < best_r) {
+                    best_r = r;
+                    best = i;
+                    best_l = l;
+                }
+            }
+            ck_assert_uint_lt(best, N);
+            bits8 -= (double)counts[best] * (cur[best] - widths[at[best] - 1]);
+            cur[best] = widths[--at[best]];
+            cl = best_l;
+            n_steps++;
+        }
+        ck_assert_mem_eq(choice, cur, sizeof cur);
+        ck_assert_uint_eq(steps, n_steps);
+        ck_assert_double_eq(loss, cl);
+        if (t == 6) {
+            ck_assert_uint_eq(steps, 0);
+            ck_assert_int_eq(choice[0] + choice[1] + choice[2], 24);
+        }
+        if (t == 0)
+            ck_assert_int_eq(choice[0] + choice[1] + choice[2], 3);
+    }
+    int choice[N];
+    ck_assert_int_eq(qr_search_greedy(&c, &d, &o, counts, N, widths, NW, fixed, all1 - 0.01,
+                                      choice, NULL, NULL, NULL, NULL, &err), QR_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "111.500 B"));
+    qr_split_data_free(&d);
+    qr_train_config_free(&c);
+    free(cfg);
+    free(src);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *qr_suite_recipes(void)
 {
     Suite *s = suite_create("recipes");
@@ -569,6 +743,8 @@ Suite *qr_suite_recipes(void)
     tcase_add_test(tc, test_stages_config);
     tcase_add_test(tc, test_stage_dropout_off);
     tcase_add_test(tc, test_nodrop_examples);
+    tcase_add_test(tc, test_search_measure);
+    tcase_add_test(tc, test_search_greedy);
     suite_add_tcase(s, tc);
     return s;
 }

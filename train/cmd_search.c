@@ -1,7 +1,8 @@
-/* qreg search CONFIG --budget BYTES: a mixed-precision plan under a byte budget — per-matrix
- * sensitivities measured on a trained model, the widths that minimize the predicted loss
- * within the budget (train/search.c), then the plan trained by STE with learned scales from
- * that model, its accuracy measured, the plan printed and saved. */
+/* qreg search CONFIG --budget BYTES: a mixed-precision plan under a byte budget — plans
+ * measured on a trained model (train/search_measure.c), widths allocated greedily, by a
+ * knapsack on per-matrix sensitivities (train/search.c) or over every plan, then the plan
+ * trained by STE with learned scales from that model as the second stage of a float -> STE
+ * recipe, its accuracy measured, the plan printed and saved. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,19 +17,38 @@ static const char search_help[] =
     "\n"
     "Choose a bit-width per weight matrix within a byte budget (the thesis' accounting: N bits\n"
     "per weight, 32 per bias and batch-norm parameter) and train that plan:\n"
-    "  1. sensitivity: on a trained model (--init or training.init; e.g. the float model), the\n"
-    "     validation loss when only one matrix is rounded to one of the widths (on a learned\n"
-    "     grid scale, per channel where a batch norm follows) and every other matrix to 8 bits;\n"
-    "  2. the widths minimizing the summed loss increase within the budget (exact);\n"
-    "  3. that plan trained from the model by STE with learned grid scales for --epochs epochs,\n"
+    "  1. measure, on a trained model (--init or training.init; e.g. the float model): a plan's\n"
+    "     validation loss with its matrices on their widths' grids (learned grid scale, per\n"
+    "     channel where a batch norm follows or with --granularity channel), after\n"
+    "     --search-epochs epochs of STE fine-tuning (0: rounded as it is) and batch-norm\n"
+    "     re-estimation;\n"
+    "  2. allocate (--allocate): greedy — from every matrix at the widest width, lower the\n"
+    "     matrix whose next width costs the least measured loss per byte saved (whole plans\n"
+    "     measured) until the plan fits; knapsack — the sensitivity of each matrix at each\n"
+    "     width (the loss increase when only it is on that grid, every other matrix at 8-bit\n"
+    "     min-max), then the widths minimizing the summed increase within the budget (exact);\n"
+    "     exhaustive — every plan within the budget measured, the lowest loss kept;\n"
+    "  3. train that plan from the model by STE with learned grid scales for --epochs epochs,\n"
     "     batch-norm statistics re-estimated; its accuracy measured.\n"
-    "Prints the sensitivities and the plan, saves the model and the plan as JSON. A budget below\n"
-    "the smallest plan (every matrix at the narrowest width) is an error.\n"
+    "Prints the measurements and the plan, saves the model and the plan as JSON. A budget\n"
+    "below the smallest plan (every matrix at the narrowest width) is an error.\n"
     "\n"
     "options:\n"
     "  --budget BYTES   the byte budget (required)\n"
     "  --init MODEL     the trained model to measure and start from (overrides training.init)\n"
     "  --bits LIST      candidate widths, comma-separated, from 1 to 8 (default 1,2,4,8)\n"
+    "  --allocate HOW   greedy (default), knapsack or exhaustive (up to 4096 plans in all)\n"
+    "  --search-epochs N  STE fine-tune epochs of every measurement (default 5; 0: rounding)\n"
+    "  --search-bn, --no-search-bn\n"
+    "                   re-estimate batch-norm statistics of every measured plan (default) or\n"
+    "                   not. --allocate knapsack --search-epochs 0 --no-search-bn: the earlier\n"
+    "                   default (sensitivities of rounding alone)\n"
+    "  --granularity G  auto (default: per channel where a batch norm follows) or channel (a\n"
+    "                   grid scale per output channel of every matrix), in measurement and\n"
+    "                   training\n"
+    "  --lr RATE        the learning rate of the fine-tunes and the training step (default:\n"
+    "                   the config's)\n"
+    "  --no-dropout     dropout layers off in the fine-tunes and the training step\n"
     "  --epochs N       epochs of the training step (default 50; 0: round the plan only)\n"
     "  --seed N         override training.seed\n"
     "  --out FILE       the trained model (default: CONFIG's name with -search.qrm)\n"
@@ -70,12 +90,38 @@ static char *with_suffix(const char *path, const char *strip, const char *suffix
     return out;
 }
 
+/* exhaustive: every measured plan into the plan file */
+typedef struct visit_log {
+    cJSON *plans;
+    size_t n;
+} visit_log;
+
+static void visit_plan(void *user, const int *bits, double bytes, double loss, double acc)
+{
+    visit_log *v = user;
+    cJSON *e = cJSON_CreateObject(), *b = cJSON_AddArrayToObject(e, "bits");
+    for (size_t i = 0; i < v->n; i++)
+        cJSON_AddItemToArray(b, cJSON_CreateNumber(bits[i]));
+    cJSON_AddNumberToObject(e, "bytes", bytes);
+    cJSON_AddNumberToObject(e, "val_loss", loss);
+    cJSON_AddNumberToObject(e, "val_accuracy", acc);
+    cJSON_AddItemToArray(v->plans, e);
+}
+
 int qr_cmd_search(int argc, char **argv)
 {
     const char *config = NULL, *init = NULL, *out = NULL, *plan_out = NULL, *v;
     double budget = NAN;
     int widths[8] = {1, 2, 4, 8}, json = 0, quiet = 0, have_seed = 0;
     size_t nw = 4, epochs = 50, seed = 0;
+    int greedy = 1, no_dropout = 0;
+    double lr = NAN;
+    /* the default, chosen on bts (docs/accuracy-search.md): greedy on whole plans fine-tuned
+     * 5 epochs by STE, batch norms re-estimated */
+    qr_search_options so;
+    qr_search_options_init(&so);
+    so.epochs = 5;
+    so.bn_reestimate = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -91,6 +137,25 @@ int qr_cmd_search(int argc, char **argv)
         } else if (qr_cli_opt(argc, argv, &i, "--bits", &v)) {
             if (parse_bits(v, widths, &nw))
                 goto bad;
+        } else if (qr_cli_opt(argc, argv, &i, "--allocate", &v)) {
+            if (!v || (strcmp(v, "knapsack") && strcmp(v, "greedy") && strcmp(v, "exhaustive")))
+                goto bad;
+            greedy = strcmp(v, "greedy") == 0 ? 1 : strcmp(v, "exhaustive") == 0 ? 2 : 0;
+        } else if (qr_cli_opt(argc, argv, &i, "--search-epochs", &v)) {
+            if (qr_cli_size(v, &so.epochs) || so.epochs > 1000000)
+                goto bad;
+        } else if (strcmp(a, "--search-bn") == 0 || strcmp(a, "--no-search-bn") == 0) {
+            so.bn_reestimate = strcmp(a, "--search-bn") == 0;
+        } else if (qr_cli_opt(argc, argv, &i, "--granularity", &v)) {
+            if (!v || (strcmp(v, "auto") && strcmp(v, "channel")))
+                goto bad;
+            so.per_channel = strcmp(v, "channel") == 0;
+        } else if (qr_cli_opt(argc, argv, &i, "--lr", &v)) {
+            char *end;
+            if (!v || !*v || (lr = strtod(v, &end), *end) || !(lr > 0) || isinf(lr))
+                goto bad;
+        } else if (strcmp(a, "--no-dropout") == 0) {
+            no_dropout = 1;
         } else if (qr_cli_opt(argc, argv, &i, "--epochs", &v)) {
             if (qr_cli_size(v, &epochs) || epochs > 1000000)
                 goto bad;
@@ -146,7 +211,7 @@ int qr_cmd_search(int argc, char **argv)
     size_t *counts = NULL;
     int *choice = NULL;
     char *model_path = NULL, *plan_path = NULL;
-    cJSON *o = NULL;
+    cJSON *o = NULL, *measured = NULL;
     if (init) {
         free(c.init_path);
         c.init_path = strdup(init);
@@ -159,6 +224,10 @@ int qr_cmd_search(int argc, char **argv)
     }
     if (have_seed)
         c.seed = seed;
+    if (!isnan(lr))
+        c.optim.lr = (float)lr;
+    if (no_dropout)
+        c.dropout_off = 1;
     model_path = out ? strdup(out) : with_suffix(c.model_path, ".qrm", "-search.qrm");
     plan_path = plan_out ? strdup(plan_out) : with_suffix(model_path, ".qrm", ".plan.json");
     if (!model_path || !plan_path) {
@@ -170,7 +239,6 @@ int qr_cmd_search(int argc, char **argv)
         goto done;
     }
     have_data = 1;
-    const qr_dataset *val = d.val.n ? &d.val : &d.train;
     if (qr_model_load(c.init_path, 256, &src, &err) != QR_OK) {
         fprintf(stderr, "qreg search: %s\n", err.msg);
         goto done;
@@ -196,19 +264,37 @@ int qr_cmd_search(int argc, char **argv)
     }
     double size8 = qr_quant_bytes(&all, qr_model_graph(src), &baseline);
     double fixed = size8 - wbytes; /* every matrix at 8 bits: one byte per weight */
-    double base_loss, base_acc;
-    if (qr_search_sensitivity(src, val, widths, nw, &base_loss, &base_acc, dloss, dacc, &err)) {
-        fprintf(stderr, "qreg search: %s\n", err.msg);
-        goto done;
-    }
-    double bytes, predicted;
-    qr_status cs = qr_search_choose(counts, n, widths, nw, dloss, fixed, budget, choice, &bytes,
-                                    &predicted, &err);
+    double base_loss = NAN, base_acc = NAN, bytes, predicted, plan_loss = NAN, plan_acc = NAN;
+    size_t steps = 0;
+    qr_status cs = qr_search_check_budget(counts, n, widths, nw, fixed, budget, &err);
+    measured = cJSON_CreateArray();
+    visit_log vl = {measured, n};
+    if (cs == QR_OK && greedy == 2)
+        cs = qr_search_exhaustive(&c, &d, &so, counts, n, widths, nw, fixed, budget, choice,
+                                  &bytes, &plan_loss, &plan_acc, visit_plan, &vl, &err);
+    else if (cs == QR_OK && greedy)
+        cs = qr_search_greedy(&c, &d, &so, counts, n, widths, nw, fixed, budget, choice, &bytes,
+                              &plan_loss, &plan_acc, &steps, &err);
+    else if (cs == QR_OK &&
+             (cs = qr_search_sensitivity_ex(&c, &d, &so, n, widths, nw, &base_loss, &base_acc,
+                                            dloss, dacc, &err)) == QR_OK)
+        cs = qr_search_choose(counts, n, widths, nw, dloss, fixed, budget, choice, &bytes,
+                              &predicted, &err);
     if (cs != QR_OK) {
         fprintf(stderr, "qreg search: %s\n", err.msg);
         goto done;
     }
-    if (!quiet) {
+    if (greedy)
+        predicted = NAN;
+    if (!quiet && greedy == 2) {
+        fprintf(stderr, "exhaustive: %d plans within the budget measured; the best's validation "
+                        "loss %.4f, accuracy %.4f\n", cJSON_GetArraySize(measured), plan_loss,
+                plan_acc);
+    } else if (!quiet && greedy) {
+        fprintf(stderr, "greedy: %zu lowering%s from every matrix at %d bits; the plan's "
+                        "validation loss %.4f, accuracy %.4f\n", steps, steps == 1 ? "" : "s",
+                widths[nw - 1], plan_loss, plan_acc);
+    } else if (!quiet) {
         fprintf(stderr, "8-bit model (%s): validation loss %.4f, accuracy %.4f; %.3f B\n",
                 c.init_path, base_loss, base_acc, size8);
         fprintf(stderr, "sensitivity: validation loss increase (accuracy change, points) when only "
@@ -227,7 +313,7 @@ int qr_cmd_search(int argc, char **argv)
     /* the plan: every matrix on its width's grid, trained by STE with a learned scale (per
      * channel where a batch norm follows), the kept model's batch norms re-estimated */
     qr_quant_plan_free(&c.quant);
-    if (qr_search_plan(qr_model_spec_of(src), choice, &c.quant) != QR_OK) {
+    if (qr_search_plan(qr_model_spec_of(src), choice, so.per_channel, &c.quant) != QR_OK) {
         fprintf(stderr, "qreg search: out of memory\n");
         goto done;
     }
@@ -240,11 +326,34 @@ int qr_cmd_search(int argc, char **argv)
         fprintf(stderr, "qreg search: out of memory\n");
         goto done;
     }
+    /* run as the second stage of a staged config whose first stage (0 epochs here) is the
+     * float model loaded: the same random streams (shuffling, dropout) as the second stage of
+     * a float -> STE recipe (examples/bts-*-lr1e-2.json), so the trained plan is that
+     * recipe's run when --init is the recipe's float stage */
+    qr_train_stage two[2];
+    memset(two, 0, sizeof two);
+    for (int k = 0; k < 2; k++) {
+        two[k].optim = c.optim;
+        two[k].lr_schedule = c.lr_schedule;
+        two[k].early_stopping = c.early_stopping;
+        two[k].clip_norm = c.clip_norm;
+        two[k].weight_decay = c.weight_decay;
+        two[k].dropout_off = c.dropout_off;
+    }
+    two[1].epochs = epochs;
+    two[1].quant = c.quant;
+    two[1].bn_reestimate = 1;
+    qr_train_stage *stages_keep = c.stages;
+    c.stages = two;
+    c.n_stages = 2;
     qr_train_result r;
     if (!quiet)
         fprintf(stderr, "training the plan (%.3f B, budget %.3f B) for %zu epochs from %s\n",
                 bytes, budget, epochs, c.init_path);
-    if (qr_train(&c, &d, NULL, NULL, &m, &r, &err) != QR_OK ||
+    qr_status ts = qr_train(&c, &d, NULL, NULL, &m, &r, &err);
+    c.stages = stages_keep;
+    c.n_stages = 0;
+    if (ts != QR_OK ||
         qr_model_save(m, c.model_path, &err) != QR_OK) {
         fprintf(stderr, "qreg search: %s\n", err.msg);
         goto done;
@@ -257,10 +366,24 @@ int qr_cmd_search(int argc, char **argv)
     cJSON_AddNumberToObject(o, "budget", budget);
     cJSON_AddNumberToObject(o, "bytes", bytes);
     cJSON_AddNumberToObject(o, "baseline_bytes", size8);
-    cJSON_AddNumberToObject(o, "predicted_loss_increase", predicted);
+    cJSON_AddStringToObject(o, "allocate",
+                            greedy == 2 ? "exhaustive" : greedy ? "greedy" : "knapsack");
+    cJSON_AddNumberToObject(o, "search_epochs", (double)so.epochs);
+    cJSON_AddBoolToObject(o, "search_bn", so.bn_reestimate);
+    cJSON_AddStringToObject(o, "granularity", so.per_channel ? "channel" : "auto");
+    if (greedy) {
+        if (greedy == 1)
+            cJSON_AddNumberToObject(o, "greedy_steps", (double)steps);
+        cJSON_AddNumberToObject(o, "measured_val_loss", plan_loss);
+        cJSON_AddNumberToObject(o, "measured_val_accuracy", plan_acc);
+    } else {
+        cJSON_AddNumberToObject(o, "predicted_loss_increase", predicted);
+    }
     cJSON_AddNumberToObject(o, "epochs", (double)epochs);
-    cJSON_AddNumberToObject(o, "base_val_loss", base_loss);
-    cJSON_AddNumberToObject(o, "base_val_accuracy", base_acc);
+    if (!greedy) {
+        cJSON_AddNumberToObject(o, "base_val_loss", base_loss);
+        cJSON_AddNumberToObject(o, "base_val_accuracy", base_acc);
+    }
     cJSON_AddNumberToObject(o, "val_accuracy", r.val_accuracy);
     cJSON_AddNumberToObject(o, "fq_val_accuracy", r.fq_val_accuracy);
     cJSON_AddNumberToObject(o, "test_accuracy", r.test_accuracy);
@@ -275,9 +398,9 @@ int qr_cmd_search(int argc, char **argv)
         cJSON_AddStringToObject(e, "tensor", all.m[i].name);
         cJSON_AddNumberToObject(e, "weights", (double)counts[i]);
         cJSON_AddNumberToObject(e, "bits", choice[i]);
-        cJSON *sl = cJSON_AddObjectToObject(e, "val_loss_increase");
-        cJSON *sa = cJSON_AddObjectToObject(e, "val_accuracy_change");
-        for (size_t k = 0; k < nw; k++) {
+        cJSON *sl = greedy ? NULL : cJSON_AddObjectToObject(e, "val_loss_increase");
+        cJSON *sa = greedy ? NULL : cJSON_AddObjectToObject(e, "val_accuracy_change");
+        for (size_t k = 0; sl && k < nw; k++) {
             char key[8];
             snprintf(key, sizeof key, "%d", widths[k]);
             cJSON_AddNumberToObject(sl, key, dloss[i * nw + k]);
@@ -295,7 +418,11 @@ int qr_cmd_search(int argc, char **argv)
         cJSON_AddNumberToObject(ce, "bits", choice[i]);
         cJSON_AddStringToObject(ce, "method", "ste");
         cJSON_AddStringToObject(ce, "scale", "learned");
-        cJSON_AddStringToObject(ce, "granularity", "auto");
+        cJSON_AddStringToObject(ce, "granularity", so.per_channel ? "channel" : "auto");
+    }
+    if (greedy == 2) {
+        cJSON_AddItemToObject(o, "measured_plans", measured);
+        measured = NULL;
     }
     char *text = cJSON_Print(o);
     if (!text || qr_file_write_atomic(plan_path, text, strlen(text), &err) != QR_OK) {
@@ -311,19 +438,20 @@ int qr_cmd_search(int argc, char **argv)
             printf("%s\n", line);
         free(line);
     } else {
-        printf("plan (%.3f B of a %.3f B budget; 8-bit %.3f B, %+.1f%%), predicted validation "
-               "loss increase %+.4f:\n", bytes, budget, size8, 100.0 * (bytes - size8) / size8,
-               predicted);
+        printf("plan (%.3f B of a %.3f B budget; 8-bit %.3f B, %+.1f%%), %s %+.4f:\n", bytes,
+               budget, size8, 100.0 * (bytes - size8) / size8,
+               greedy ? "measured validation loss" : "predicted validation loss increase",
+               greedy ? plan_loss : predicted);
         for (size_t i = 0; i < n; i++)
             printf("  %-28s %d bit%s\n", all.m[i].name, choice[i], choice[i] == 1 ? "" : "s");
         printf("trained %zu epochs: fake-quantized validation accuracy %.4f, test accuracy "
-               "%.4f (8-bit model's validation accuracy %.4f)\n", epochs, r.fq_val_accuracy,
-               r.fq_test_accuracy, base_acc);
+               "%.4f\n", epochs, r.fq_val_accuracy, r.fq_test_accuracy);
         printf("saved model: %s, plan: %s\n", c.model_path, plan_path);
     }
     rc = 0;
 done:
     cJSON_Delete(o);
+    cJSON_Delete(measured);
     qr_model_free(m);
     qr_model_free(src);
     if (have_data)

@@ -26,9 +26,9 @@ static int by_bits(const void *a, const void *b)
     return x->cost < y->cost ? -1 : x->cost > y->cost;
 }
 
-QR_API qr_status qr_search_choose(const size_t *counts, size_t n, const int *widths, size_t nw,
-                                  const double *cost, double fixed_bytes, double budget,
-                                  int *choice, double *bytes, double *predicted, qr_error *err)
+QR_API qr_status qr_search_check_budget(const size_t *counts, size_t n, const int *widths,
+                                        size_t nw, double fixed_bytes, double budget,
+                                        qr_error *err)
 {
     /* the smallest plan: every matrix at its narrowest candidate width */
     int narrow = widths[0];
@@ -43,6 +43,16 @@ QR_API qr_status qr_search_choose(const size_t *counts, size_t n, const int *wid
                             "(every weight matrix at %d bit%s: %.3f B, of which %.3f B are "
                             "biases and batch-norm parameters at 32 bits)", budget, narrow,
                             narrow == 1 ? "" : "s", smallest, fixed_bytes);
+    return QR_OK;
+}
+
+QR_API qr_status qr_search_choose(const size_t *counts, size_t n, const int *widths, size_t nw,
+                                  const double *cost, double fixed_bytes, double budget,
+                                  int *choice, double *bytes, double *predicted, qr_error *err)
+{
+    qr_status cs = qr_search_check_budget(counts, n, widths, nw, fixed_bytes, budget, err);
+    if (cs != QR_OK)
+        return cs;
     /* weights may use floor((budget − fixed)·8) bits */
     double room = floor((budget - fixed_bytes) * 8.0 + 1e-9);
     uint64_t cap = room >= 1.8e19 ? UINT64_MAX : (uint64_t)room;
@@ -185,7 +195,8 @@ done:
     return s;
 }
 
-QR_API qr_status qr_search_plan(const qr_model_spec *spec, const int *choice, qr_quant_plan *p)
+QR_API qr_status qr_search_plan(const qr_model_spec *spec, const int *choice, int per_channel,
+                                qr_quant_plan *p)
 {
     qr_status s = qr_quant_plan_init(p, spec);
     if (s != QR_OK)
@@ -197,7 +208,7 @@ QR_API qr_status qr_search_plan(const qr_model_spec *spec, const int *choice, qr
         q->ste = 1;
         q->reg = choice[i] == 1 ? QR_REG_REG1C : QR_REG_COS;
         q->scale_mode = QR_SCALE_LEARNED;
-        q->per_channel = qr_model_feeds_batchnorm(spec, q->name);
+        q->per_channel = per_channel || qr_model_feeds_batchnorm(spec, q->name);
     }
     return QR_OK;
 }

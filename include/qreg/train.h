@@ -257,8 +257,67 @@ QR_API qr_status qr_search_choose(const size_t *counts, size_t n, const int *wid
                                   int *choice, double *bytes, double *predicted, qr_error *err);
 
 /* The plan qreg search trains: matrix i (qr_quant_plan_init's order) at choice[i] bits by STE
- * on a learned grid scale, per channel for a kernel feeding a batch norm ("auto"). */
-QR_API qr_status qr_search_plan(const qr_model_spec *spec, const int *choice, qr_quant_plan *p);
+ * on a learned grid scale, per channel for every matrix with per_channel, else for a kernel
+ * feeding a batch norm ("auto"). */
+QR_API qr_status qr_search_plan(const qr_model_spec *spec, const int *choice, int per_channel,
+                                qr_quant_plan *p);
+
+/* Refuse a budget below the narrowest plan (every matrix at the narrowest of widths):
+ * QR_ERR_CONFIG with a message giving that plan's size. */
+QR_API qr_status qr_search_check_budget(const size_t *counts, size_t n, const int *widths,
+                                        size_t nw, double fixed_bytes, double budget,
+                                        qr_error *err);
+
+/* How a plan is measured (train/search_measure.c): the trained model (c->init_path) under the
+ * plan, each matrix by STE on a least-squares (learned) grid scale — per output channel for
+ * every matrix with per_channel, else only for kernels feeding a batch norm ("auto") — after
+ * `epochs` epochs of STE fine-tuning by c's optimizer (0: rounded as it is), batch-norm
+ * statistics re-estimated with the rounded weights if bn_reestimate; then its validation loss
+ * and accuracy fake-quantized. */
+typedef struct qr_search_options {
+    int per_channel;
+    int bn_reestimate;
+    size_t epochs;
+} qr_search_options;
+QR_API void qr_search_options_init(qr_search_options *o);
+
+/* The measurement of one plan: bits[i] for matrix i (qr_quant_plan_init's order), 0 for
+ * "8-bit min-max PTQ, float while fine-tuning". c is used as the template of a warm-started
+ * run (one stage, no files written) and left as it was. Deterministic for a given c->seed. */
+QR_API qr_status qr_search_measure(qr_train_config *c, const qr_split_data *d,
+                                   const qr_search_options *o, const int *bits, double *loss,
+                                   double *acc, qr_error *err);
+
+/* qr_search_sensitivity by qr_search_measure: the loss and accuracy with only matrix i at
+ * widths[k] (the others at 0) minus those of every matrix at 0 (*base_loss, *base_acc). */
+QR_API qr_status qr_search_sensitivity_ex(qr_train_config *c, const qr_split_data *d,
+                                          const qr_search_options *o, size_t n, const int *widths,
+                                          size_t nw, double *base_loss, double *base_acc,
+                                          double *dloss, double *dacc, qr_error *err);
+
+/* Greedy joint allocation: from every matrix at the widest of widths, lower by one candidate
+ * width the matrix whose lowering costs the least measured loss per byte saved (each
+ * candidate measured as a whole plan), until the plan is within the budget. choice gets the
+ * widths, *bytes the size, *loss and *acc the final plan's measurement, *steps the lowerings
+ * (any of them may be NULL). The budget is checked as by qr_search_check_budget. */
+QR_API qr_status qr_search_greedy(qr_train_config *c, const qr_split_data *d,
+                                  const qr_search_options *o, const size_t *counts, size_t n,
+                                  const int *widths, size_t nw, double fixed_bytes, double budget,
+                                  int *choice, double *bytes, double *loss, double *acc,
+                                  size_t *steps, qr_error *err);
+
+/* Exhaustive allocation: every plan of widths within the budget measured, the lowest loss
+ * kept (for models with few matrices: refused, QR_ERR_CONFIG, beyond
+ * QR_SEARCH_EXHAUSTIVE_MAX plans in all). visit (may be NULL) sees every measured plan. */
+#define QR_SEARCH_EXHAUSTIVE_MAX 4096
+typedef void (*qr_search_visit_fn)(void *user, const int *bits, double bytes, double loss,
+                                   double acc);
+QR_API qr_status qr_search_exhaustive(qr_train_config *c, const qr_split_data *d,
+                                      const qr_search_options *o, const size_t *counts, size_t n,
+                                      const int *widths, size_t nw, double fixed_bytes,
+                                      double budget, int *choice, double *bytes, double *loss,
+                                      double *acc, qr_search_visit_fn visit, void *user,
+                                      qr_error *err);
 
 #ifdef __cplusplus
 }
