@@ -132,8 +132,20 @@ static void emit_vec(const spec *g, unsigned li, const char *tag, const qrt_slot
     fprintf(g->fp, "\n};\n");
 }
 
+/* Whether the per-row shifts of a requantization slot with n > 1 pairs are all one value
+ * (a batch norm's channel scales within a factor of 2 of each other): then it is a constant
+ * in the code and only the multipliers are a tensor (bts: 6 B of tensor, 14 B of code). */
+static int rq_one_shift(const uint8_t *p, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (rd_i32(p + 8 * i + 4) != rd_i32(p + 4))
+            return 0;
+    return 1;
+}
+
 /* A requantization slot: one pair is folded into the code (nothing emitted); one per row is
- * two arrays, the Q31 multipliers (<tag>m) and the shifts (<tag>s, int8_t: −31 … 30). */
+ * the Q31 multipliers (<tag>m) and, unless they are all one value, the shifts (<tag>s,
+ * int8_t: −31 … 30). */
 static void emit_rq(const spec *g, unsigned li, const char *tag, const qrt_slot *s)
 {
     const uint8_t *p = slot_data(g, s);
@@ -143,6 +155,10 @@ static void emit_rq(const spec *g, unsigned li, const char *tag, const qrt_slot 
     fprintf(g->fp, "static const int32_t %s_l%u_%sm[%zu] = {", g->name, li, tag, n);
     for (size_t i = 0; i < n; i++)
         fprintf(g->fp, "%s%" PRId32 ",", i % 6 ? " " : "\n    ", rd_i32(p + 8 * i));
+    if (rq_one_shift(p, n)) {
+        fprintf(g->fp, "\n};\n");
+        return;
+    }
     fprintf(g->fp, "\n};\nstatic const int8_t %s_l%u_%ss[%zu] = {", g->name, li, tag, n);
     for (size_t i = 0; i < n; i++)
         fprintf(g->fp, "%s%" PRId32 ",", i % 16 ? " " : "\n    ", rd_i32(p + 8 * i + 4));
@@ -211,7 +227,10 @@ static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
 static void emit_requant(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
                          const char *acc, const char *row)
 {
-    if (QRT_SLOT_COUNT(s->desc) > 1u) {
+    if (QRT_SLOT_COUNT(s->desc) > 1u && rq_one_shift(slot_data(g, s), QRT_SLOT_COUNT(s->desc))) {
+        fprintf(g->fp, "qrt_requant(%s, %s_l%u_%sm[%s], %" PRId32 ")", acc, g->name, li, tag, row,
+                rd_i32(slot_data(g, s) + 4));
+    } else if (QRT_SLOT_COUNT(s->desc) > 1u) {
         fprintf(g->fp, "qrt_requant(%s, %s_l%u_%sm[%s], %s_l%u_%ss[%s])", acc, g->name, li, tag,
                 row, g->name, li, tag, row);
     } else {

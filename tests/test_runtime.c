@@ -2257,7 +2257,7 @@ START_TEST(test_compiled)
     enum { NM = 9 };
     fmodel ms[NM];
     memset(ms, 0, sizeof ms);
-    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0};
+    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0}, n_rq_shift[2] = {0, 0};
     make_bts(&ms[0], &r, 8, 0);
     make_bts(&ms[1], &r, 4, 1); /* prelu, standalone batch norm (not folded) */
     ms[1].L[0].causal = 1;
@@ -2279,6 +2279,8 @@ START_TEST(test_compiled)
     fm_add_act(&ms[4], &r, QRT_LAYER_PRELU, 16);
     fm_add_dense(&ms[4], &r, 16, 3, 1);
     make_bts(&ms[5], &r, 1, 0);
+    for (int c = 0; c < 6; c++) /* one folded scale on every channel (up to sign): one shift */
+        ms[5].L[1].gamma[c] = c ? 1.0 : -1.0, ms[5].L[1].var[c] = 1.0;
     make_bts(&ms[6], &r, 8, 0); /* pruned and stored sparse (bitmap) */
     make_bts(&ms[7], &r, 4, 1); /* pruned harder: run-length rows too */
     ms[6].sparse = ms[7].sparse = 1;
@@ -2335,6 +2337,11 @@ START_TEST(test_compiled)
                                                                   : ".sdot = qrt_sdot_")
                                                         : (i == 6 ? "= qrt_sdot_bm_s8("
                                                                   : "= qrt_sdot_")));
+            /* per-row requantizations: shifts as a tensor, or one shift in the code when
+             * every row has the same (both cases must occur among these models) */
+            const char *pm = form ? NULL : strstr(text, "_rqm[o], ");
+            if (pm)
+                n_rq_shift[pm[9] == '-' || (pm[9] >= '0' && pm[9] <= '9')]++;
             free(text);
             fprintf(drv, "#include \"%s\"\n", h);
             compiled_expect(drv, name, blob, len, xq, n_x);
@@ -2347,6 +2354,10 @@ START_TEST(test_compiled)
         free(xs);
         fm_free(&ms[i]);
     }
+    printf("runtime: compiled: per-row requantizations with a shift tensor %d, one shift %d\n",
+           n_rq_shift[0], n_rq_shift[1]);
+    ck_assert_int_gt(n_rq_shift[0], 0);
+    ck_assert_int_gt(n_rq_shift[1], 0);
     fprintf(drv, "int main(void)\n{\n    int bad = 0;\n");
     for (int i = 0; i < NM; i++)
         fprintf(drv, "    bad += check_cm%d();\n    bad += check_cd%d();\n", i, i);
