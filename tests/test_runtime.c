@@ -331,6 +331,27 @@ START_TEST(test_tanh_sigmoid)
 }
 END_TEST
 
+/* qrt_gru_gates at the corners: z, r ∈ {0, 1} (saturated sigmoids), n = ±1, h = ±1, where
+ * the state update's intermediate product z·(h − n) reaches 2^31; against the int64 form. */
+START_TEST(test_gru_gates_extremes)
+{
+    static const int32_t big[] = {-(1 << 24), -(3 << 16), 0, 3 << 16, 1 << 24};
+    long bad = 0;
+    for (int a = 0; a < 5; a++)
+        for (int b = 0; b < 5; b++)
+            for (int c = 0; c < 5; c++)
+                for (int d = 0; d < 5; d++)
+                    for (int32_t h0 = -32768; h0 <= 32768; h0 += 16384) {
+                        int32_t pre[4] = {big[a], big[b], big[c], big[d]}, h = h0;
+                        qrt_gru_gates(pre, &h, 1);
+                        int64_t z = qrt_sigmoid_q16(pre[0]), rr = qrt_sigmoid_q16(pre[1]);
+                        int64_t n = qrt_tanh_q16((int32_t)(pre[2] + ((rr * pre[3] + 16384) >> 15)));
+                        bad += h != (int32_t)(((32768 - z) * n + z * h0 + 16384) >> 15);
+                    }
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
 /* ---- a float model, its quantization (a miniature exporter) and references ---------- */
 
 enum { MAXL = 10 };
@@ -2398,6 +2419,7 @@ Suite *qr_suite_runtime(void)
     tcase_add_test(tc, test_dot_vs_ref);
     tcase_add_test(tc, test_requant);
     tcase_add_test(tc, test_tanh_sigmoid);
+    tcase_add_test(tc, test_gru_gates_extremes);
     tcase_add_test(tc, test_input_transform);
     suite_add_tcase(s, tc);
     tc = tcase_create("layers");
