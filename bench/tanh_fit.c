@@ -2,7 +2,7 @@
  *
  *   cc -O2 bench/tanh_fit.c -lm -o tanh_fit && ./tanh_fit     (~30 s; deterministic)
  *
- * Per segment of width 1/2 (x = seg/2 … seg/2 + 1/2): a least-squares quartic in s ∈ [0, 1),
+ * Per segment (x ∈ [0, 2) in halves, [2, 6) in units): a least-squares quartic in s ∈ [0, 1),
  * rounded to the runtime's fixed-point scales, then random local moves on the integers that
  * keep the smallest max |error| of the runtime's own evaluation (eval(), the same integer
  * steps) over every Q16 input of the segment. Prints the rows of qrt_tanh_tab and each
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#define NSEG 11
+#define NSEG 8 /* [0, 2) in halves, [2, 6) in units */
 static int32_t eval(const int32_t *c, int32_t s) /* as qrt_tanh_q16, c[0] in Q16 − 32768 */
 {
     int32_t p = c[4];
@@ -20,11 +20,15 @@ static int32_t eval(const int32_t *c, int32_t s) /* as qrt_tanh_q16, c[0] in Q16
         p = c[k] + ((p * s) >> 16);
     return (c[0] + ((p * s) >> 15) + 32769) >> 1;
 }
+/* segment seg: x from seg_lo(seg), width seg_w(seg) (Q16) */
+static int32_t seg_lo(int seg) { return seg < 4 ? seg << 15 : (4 << 15) + ((seg - 4) << 16); }
+static int32_t seg_w(int seg) { return seg < 4 ? 1 << 15 : 1 << 16; }
 static double segerr(const int32_t *c, int seg)
 {
     double e = 0;
-    for (int32_t s = 0; s < 32768; s++) {
-        double d = fabs(eval(c, s) / 32768.0 - tanh((seg * 32768 + s) / 65536.0));
+    for (int32_t a = 0; a < seg_w(seg); a++) { /* every Q16 input; s as qrt_tanh_q16 forms it */
+        int32_t s = seg < 4 ? a : a >> 1;
+        double d = fabs(eval(c, s) / 32768.0 - tanh((seg_lo(seg) + a) / 65536.0));
         if (d > e)
             e = d;
     }
@@ -37,7 +41,7 @@ int main(void)
     for (int seg = 0; seg < NSEG; seg++) {
         double A[5][6] = {{0}}, x[5];
         for (int j = 0; j <= 400; j++) { /* least squares in s = 0 … 1 */
-            double s = j / 400.0, y = tanh((seg + s) * 0.5), pw[5] = {1, s, s * s, s * s * s, s * s * s * s};
+            double s = j / 400.0, y = tanh((seg_lo(seg) + s * seg_w(seg)) / 65536.0), pw[5] = {1, s, s * s, s * s * s, s * s * s * s};
             for (int r = 0; r < 5; r++) {
                 for (int k = 0; k < 5; k++)
                     A[r][k] += pw[r] * pw[k];

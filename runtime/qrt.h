@@ -272,9 +272,9 @@ int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift);
 int32_t qrt_requant_ref(int32_t acc, int32_t mult, int32_t shift);
 
 /* tanh and the logistic sigmoid of a Q16 input (any int32), result in Q15 (1.0 = 32768):
- * tanh ∈ [−32768, 32768], sigmoid ∈ [0, 32768]. A quartic on each of 11 segments of width 1/2
- * (x = 0 … 5.5; a 110-byte table of integer coefficients fitted to this evaluation), 1.0
- * beyond; σ(x) = (1 + tanh(x/2))/2. Max abs error ≈ 1.1 LSB (3.4e-5). */
+ * tanh ∈ [−32768, 32768], sigmoid ∈ [0, 32768]. A quartic on each of 8 segments (x ∈ [0, 2) in
+ * halves, [2, 6) in units; an 80-byte table of integer coefficients fitted to this
+ * evaluation), 1.0 beyond; σ(x) = (1 + tanh(x/2))/2. Max abs error ≈ 1.0 LSB (3.0e-5). */
 int32_t qrt_tanh_q16(int32_t x);
 int32_t qrt_sigmoid_q16(int32_t x);
 

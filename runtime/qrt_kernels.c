@@ -302,40 +302,43 @@ int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift)
 #endif
 
 /* ---- tanh and sigmoid ------------------------------------------------------------------
- * tanh on 11 segments of width 1/2 (x = 0 … 5.5), each a quartic in s = the offset into the
- * segment (Q16, 0 … 32767): y = c0 + s·(c1 + s·(c2 + s·(c3 + s·c4))), the coefficients in
- * Q16, Q16, Q17, Q18, Q19 (one more bit per order: the Horner steps all shift by 16), c0
- * stored as y − 0.5 so it fits int16. Integers fitted by bench/tanh_fit.c to the smallest
- * max error of this very evaluation, checked on every input: ≤ 0.95 LSB of Q15 per segment.
- * From 5.5 on, 1.0 (error ≤ 1.1 LSB). 110 B of table and ~100 B of code (Cortex-M0+), 44 B
- * less than the step-1/8 table with a cubic Taylor step computed from tanh at the node. */
-static const int16_t qrt_tanh_tab[11][5] = {
+ * tanh on 8 segments, x ∈ [0, 2) in halves and [2, 6) in units (where tanh is flat enough),
+ * each a quartic in s = the offset into the segment scaled to [0, 1) in Q15:
+ * y = c0 + s·(c1 + s·(c2 + s·(c3 + s·c4))), the coefficients in Q16, Q16, Q17, Q18, Q19 (one
+ * more bit per order: the Horner steps all shift by 16), c0 stored as y − 0.5 so it fits
+ * int16. The integers are fitted by bench/tanh_fit.c to the smallest max error of this very
+ * evaluation, checked on every Q16 input: ≤ 0.97 LSB of Q15. From 6 on, 1.0 (error 0.4 LSB).
+ * 80 B of table and ~116 B of code on a Cortex-M0+, 58 B less than the former 49-entry
+ * table of tanh(i/8) with a cubic Taylor step from the node (1.1 LSB). */
+static const int16_t qrt_tanh_tab[8][5] = {
     {-32768, 32749, 299, -12641, 4381},
     {-2483, 25785, -12109, -2042, 3265},
     {17144, 13769, -10568, 3880, -371},
     {26552, 5921, -5350, 2835, -763},
-    {30411, 2315, -2220, 1304, -403},
-    {31891, 871, -853, 523, -172},
-    {32444, 323, -315, 193, -66},
-    {32649, 119, -116, 71, -23},
-    {32724, 43, -40, 29, -9},
-    {32752, 16, -13, 9, -4},
-    {32762, 6, -6, 6, -1},
+    {30411, 4606, -8568, 9019, -4348},
+    {32444, 642, -1221, 1326, -656},
+    {32724, 87, -164, 180, -87},
+    {32762, 12, -22, 27, -12},
 };
 
 int32_t qrt_tanh_q16(int32_t x)
 {
     uint32_t a = x < 0 ? 0u - (uint32_t)x : (uint32_t)x;
     int32_t y = QRT_ONE_Q15;
-    if (a < (11u << 15)) {
-        const int16_t *c = qrt_tanh_tab[a >> 15], *k = c + 4;
-        int32_t s = (int32_t)(a & 0x7FFFu), p = *k; /* |p·s| < 2^31 at every step */
+    if (a < (6u << 16)) {
+        uint32_t i = a >> 15, s = a & 0x7FFFu;
+        if (i >= 4u) { /* from 2 on, unit segments; the dropped input bit moves y < 0.04 LSB */
+            i = (a >> 16) + 2u;
+            s = (a & 0xFFFFu) >> 1;
+        }
+        const int16_t *c = qrt_tanh_tab[i], *k = c + 4;
+        int32_t p = *k; /* |p·s| < 2^31 at every step */
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
 #pragma GCC unroll 1 /* a loop: GCC peels it whole even at -Os (24 B) */
 #endif
         while (--k != c)
-            p = *k + ((p * s) >> 16);
-        y = (*c + ((p * s) >> 15) + 32769) >> 1; /* Q16 + 0.5, rounded to Q15 */
+            p = *k + ((p * (int32_t)s) >> 16);
+        y = (*c + ((p * (int32_t)s) >> 15) + 32769) >> 1; /* Q16 + 0.5, rounded to Q15 */
     }
     return x < 0 ? -y : y;
 }
