@@ -132,11 +132,18 @@ static void emit_vec(const spec *g, unsigned li, const char *tag, const qrt_slot
     fprintf(g->fp, "\n};\n");
 }
 
-/* Whether the per-row shifts of a requantization slot with n > 1 pairs are all one value
- * (a batch norm's channel scales within a factor of 2 of each other): then it is a constant
- * in the code and only the multipliers are a tensor (bts: 6 B of tensor, 14 B of code). */
-static int rq_one_shift(const uint8_t *p, size_t n)
+/* Whether the per-row shifts of requantization slot s (n > 1 pairs) are all one value (a
+ * batch norm's channel scales within a factor of 2 of each other): then the shift is a
+ * constant in the code and only the multipliers are a tensor (bts 4 bits on a Cortex-M0+:
+ * 6 B of tensor and 8 B of code). Not for 8-bit rows (sw: their weights), whose inline loop
+ * GCC 12 -Os then allocates worse: 2 more instructions a level, bts 8 bits +170 cycles a
+ * frame for 6 B. */
+static int rq_one_shift(const spec *g, const qrt_slot *s, const qrt_slot *sw)
 {
+    const uint8_t *p = slot_data(g, s);
+    size_t n = QRT_SLOT_COUNT(s->desc);
+    if (n <= 1u || (sw && is_s8(sw)))
+        return 0;
     for (size_t i = 1; i < n; i++)
         if (rd_i32(p + 8 * i + 4) != rd_i32(p + 4))
             return 0;
@@ -146,7 +153,8 @@ static int rq_one_shift(const uint8_t *p, size_t n)
 /* A requantization slot: one pair is folded into the code (nothing emitted); one per row is
  * the Q31 multipliers (<tag>m) and, unless they are all one value, the shifts (<tag>s,
  * int8_t: −31 … 30). */
-static void emit_rq(const spec *g, unsigned li, const char *tag, const qrt_slot *s)
+static void emit_rq(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
+                    const qrt_slot *sw)
 {
     const uint8_t *p = slot_data(g, s);
     size_t n = QRT_SLOT_COUNT(s->desc);
@@ -155,7 +163,7 @@ static void emit_rq(const spec *g, unsigned li, const char *tag, const qrt_slot 
     fprintf(g->fp, "static const int32_t %s_l%u_%sm[%zu] = {", g->name, li, tag, n);
     for (size_t i = 0; i < n; i++)
         fprintf(g->fp, "%s%" PRId32 ",", i % 6 ? " " : "\n    ", rd_i32(p + 8 * i));
-    if (rq_one_shift(p, n)) {
+    if (rq_one_shift(g, s, sw)) {
         fprintf(g->fp, "\n};\n");
         return;
     }
@@ -181,7 +189,7 @@ static void emit_mat_data(const spec *g, unsigned li, const char *w, const char 
 {
     emit_bytes(g, li, w, sw, weight_bytes(sw, rows, k));
     emit_vec(g, li, b, sb);
-    emit_rq(g, li, rq, srq);
+    emit_rq(g, li, rq, srq, sw);
 }
 
 static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
@@ -208,12 +216,12 @@ static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
         break;
     case QRT_LAYER_BATCHNORM:
         fprintf(g->fp, "\n/* layer %u: batchnorm, %" PRIu32 " channels */\n", li, r->n_out);
-        emit_rq(g, li, "rq", &s[QRT_S_BN_RQ]);
+        emit_rq(g, li, "rq", &s[QRT_S_BN_RQ], NULL);
         emit_vec(g, li, "off", &s[QRT_S_BN_OFF]);
         break;
     case QRT_LAYER_PRELU:
         fprintf(g->fp, "\n/* layer %u: prelu, %" PRIu32 " channels */\n", li, r->n_out);
-        emit_rq(g, li, "rq", &s[QRT_S_PRELU_RQ]);
+        emit_rq(g, li, "rq", &s[QRT_S_PRELU_RQ], NULL);
         break;
     default: /* relu: no tensors */
         break;
@@ -223,11 +231,12 @@ static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
 /* ---- code ----------------------------------------------------------------------------
  * Buffers are C expressions: "mem + 21" (working memory), "frame", "logits". */
 
-/* "qrt_requant(ACC, mult, shift)" for row variable `row` of a requantization slot. */
+/* "qrt_requant(ACC, mult, shift)" for row variable `row` of a requantization slot (sw: the
+ * rows' weights, NULL for a batch norm or PReLU). */
 static void emit_requant(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
-                         const char *acc, const char *row)
+                         const qrt_slot *sw, const char *acc, const char *row)
 {
-    if (QRT_SLOT_COUNT(s->desc) > 1u && rq_one_shift(slot_data(g, s), QRT_SLOT_COUNT(s->desc))) {
+    if (rq_one_shift(g, s, sw)) {
         fprintf(g->fp, "qrt_requant(%s, %s_l%u_%sm[%s], %" PRId32 ")", acc, g->name, li, tag, row,
                 rd_i32(slot_data(g, s) + 4));
     } else if (QRT_SLOT_COUNT(s->desc) > 1u) {
@@ -356,7 +365,7 @@ static void emit_dense(const spec *g, unsigned li, const qrt_layer_rec *r, uint3
     emit_row_dot(g, "            ", "acc", "w", x, &s[QRT_S_W], k,
                  s[QRT_S_BIAS].desc ? bias : NULL);
     fprintf(fp, "            int32_t v = ");
-    emit_requant(g, li, "rq", &s[QRT_S_RQ], "acc", "o");
+    emit_requant(g, li, "rq", &s[QRT_S_RQ], &s[QRT_S_W], "acc", "o");
     fprintf(fp, ";\n");
     if (s[QRT_S_OFF].desc)
         vb = emit_offset(g, "            ", li, &s[QRT_S_OFF], "o", vb);
@@ -432,12 +441,12 @@ static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, unsigne
     emit_row_dot(g, "            ", "ai", "wi", x, &s[QRT_S_GRU_WI], r->n_in,
                  s[QRT_S_GRU_BI].desc ? bi : NULL);
     fprintf(fp, "            int32_t gi = %s", clip_i ? "qrt_clamp(" : "");
-    emit_requant(g, li, "rqi", &s[QRT_S_GRU_RQI], "ai", "row");
+    emit_requant(g, li, "rqi", &s[QRT_S_GRU_RQI], &s[QRT_S_GRU_WI], "ai", "row");
     fprintf(fp, "%s;\n", clip_i ? ", QRT_GATE_MAX)" : "");
     emit_row_dot(g, "            ", "ah", "wh", h, &s[QRT_S_GRU_WH], nh,
                  s[QRT_S_GRU_BH].desc ? bh : NULL);
     fprintf(fp, "            int32_t gh = %s", clip_h ? "qrt_clamp(" : "");
-    emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], "ah", "row");
+    emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH], "ah", "row");
     fprintf(fp, "%s;\n", clip_h ? ", QRT_GATE_MAX)" : "");
     fprintf(fp, ""
                 "            if (row < %" PRIu32 "u) {\n                pre[row] = gi + gh;\n"
@@ -466,13 +475,13 @@ static void emit_frame_layer(const spec *g, unsigned li, const qrt_layer_rec *r,
         emit_store(g, "        ", y, "i", r->out_max, r->out_max, a_in);
     } else if (r->kind == QRT_LAYER_PRELU) { /* as qrt_prelu_run */
         fprintf(fp, "        if (v < 0)\n            v = ");
-        emit_requant(g, li, "rq", &s[QRT_S_PRELU_RQ], "v", "i");
+        emit_requant(g, li, "rq", &s[QRT_S_PRELU_RQ], NULL, "v", "i");
         fprintf(fp, ";\n");
         emit_store(g, "        ", y, "i", r->out_max, 0, HUGE_VAL);
     } else { /* batchnorm, as qrt_bn_run */
         double vb = rows_bound(g, NULL, NULL, &s[QRT_S_BN_RQ], r->n_out, 0u, a_in);
         fprintf(fp, "        v = ");
-        emit_requant(g, li, "rq", &s[QRT_S_BN_RQ], "v", "i");
+        emit_requant(g, li, "rq", &s[QRT_S_BN_RQ], NULL, "v", "i");
         fprintf(fp, ";\n");
         if (s[QRT_S_BN_OFF].desc)
             vb = emit_offset(g, "        ", li, &s[QRT_S_BN_OFF], "i", vb);

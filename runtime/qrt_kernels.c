@@ -333,8 +333,10 @@ int32_t qrt_tanh_q16(int32_t x)
         }
         const int16_t *c = qrt_tanh_tab[i], *k = c + 4;
         int32_t p = *k; /* |p·s| < 2^31 at every step */
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
-#pragma GCC unroll 1 /* a loop: GCC peels it whole even at -Os (24 B) */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8 && QRT_HAVE_SMULL
+#pragma GCC unroll 3 /* ARMv7-M: unrolled */
+#elif defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#pragma GCC unroll 1 /* ARMv6-M: a loop (GCC peels it whole even at -Os: 12 B) */
 #endif
         while (--k != c)
             p = *k + ((p * (int32_t)s) >> 16);
