@@ -169,6 +169,23 @@ int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n)
     }
     return acc;
 }
+#elif QRT_ENABLE_S4 && !QRT_HAVE_SMULL
+/* ARMv6-M and the host: a byte (two levels) per iteration, the loop left after the low
+ * nibble of an odd row's last byte: one walk instead of a pair loop and a tail (Cortex-M0+,
+ * bts 4 bits: 80 -> 50 B and 5 % fewer cycles a frame; on a Cortex-M4 4 % more, so there
+ * the pair loop below stays). */
+int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n)
+{
+    int32_t acc = 0;
+    for (const int32_t *e = x + n; x < e; x += 2) {
+        uint32_t b = *w++;
+        acc += ((int32_t)(b << 28) >> 28) * x[0]; /* low nibble, sign-extended */
+        if (x + 1 == e)
+            break;
+        acc += ((int32_t)(b << 24) >> 28) * x[1]; /* high nibble */
+    }
+    return acc;
+}
 #elif QRT_ENABLE_S4
 int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n)
 {
