@@ -192,6 +192,38 @@ static void emit_mat_data(const spec *g, unsigned li, const char *w, const char 
     emit_rq(g, li, rq, srq, sw);
 }
 
+/* Whether a GRU's input and recurrent rows are one interleaved tensor <name>_l<li>_w (row 0
+ * of W_i, row 0 of W_h, row 1 of W_i, …), walked by one pointer: both dense and of one
+ * kind (the row loop then keeps one pointer instead of two: bts 4 bits, 8 B less code). */
+static int gru_one_w(const qrt_slot *s)
+{
+    const qrt_slot *wi = &s[QRT_S_GRU_WI], *wh = &s[QRT_S_GRU_WH];
+    return !QRT_T_IS_SPARSE(QRT_SLOT_TYPE(wi->desc)) &&
+           !QRT_T_IS_SPARSE(QRT_SLOT_TYPE(wh->desc)) && is_s8(wi) == is_s8(wh);
+}
+
+static void emit_gru_w(const spec *g, unsigned li, const qrt_layer_rec *r)
+{
+    const qrt_slot *s = qrt_rec_slots(r);
+    const uint8_t *pi = slot_data(g, &s[QRT_S_GRU_WI]), *ph = slot_data(g, &s[QRT_S_GRU_WH]);
+    unsigned ti = QRT_SLOT_TYPE(s[QRT_S_GRU_WI].desc), th = QRT_SLOT_TYPE(s[QRT_S_GRU_WH].desc);
+    size_t ri = QRT_ROW_BYTES(r->n_in, qrt_container_bits(ti));
+    size_t rh = QRT_ROW_BYTES(r->n_out, qrt_container_bits(th)), k = 0;
+    int s8 = is_s8(&s[QRT_S_GRU_WI]);
+    fprintf(g->fp, "static const %s %s_l%u_w[%zu] = { /* %u/%u-bit levels, W_i and W_h rows "
+                   "interleaved */", s8 ? "int8_t" : "uint8_t", g->name, li,
+            3u * r->n_out * (ri + rh), ti, th);
+    for (uint32_t row = 0; row < 3u * r->n_out; row++)
+        for (size_t j = 0; j < ri + rh; j++, k++) {
+            uint8_t b = j < ri ? pi[row * ri + j] : ph[row * rh + j - ri];
+            if (s8)
+                fprintf(g->fp, "%s%d,", k % 16 ? " " : "\n    ", (int)(int8_t)b);
+            else
+                fprintf(g->fp, "%s0x%02x,", k % 16 ? " " : "\n    ", (unsigned)b);
+        }
+    fprintf(g->fp, "\n};\n");
+}
+
 static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
 {
     const qrt_slot *s = qrt_rec_slots(r);
@@ -209,6 +241,14 @@ static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
     case QRT_LAYER_GRU:
         fprintf(g->fp, "\n/* layer %u: gru, %" PRIu32 " -> %" PRIu32 " */\n", li, r->n_in,
                 r->n_out);
+        if (gru_one_w(s)) {
+            emit_gru_w(g, li, r);
+            emit_vec(g, li, "bi", &s[QRT_S_GRU_BI]);
+            emit_rq(g, li, "rqi", &s[QRT_S_GRU_RQI], &s[QRT_S_GRU_WI]);
+            emit_vec(g, li, "bh", &s[QRT_S_GRU_BH]);
+            emit_rq(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH]);
+            break;
+        }
         emit_mat_data(g, li, "wi", "bi", "rqi", &s[QRT_S_GRU_WI], &s[QRT_S_GRU_BI],
                       &s[QRT_S_GRU_RQI], 3u * r->n_out, r->n_in);
         emit_mat_data(g, li, "wh", "bh", "rqh", &s[QRT_S_GRU_WH], &s[QRT_S_GRU_BH],
@@ -430,20 +470,25 @@ static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, unsigne
     snprintf(h, sizeof h, "mem + %lu", st);
     snprintf(bi, sizeof bi, "%s_l%u_bi[row]", g->name, li);
     snprintf(bh, sizeof bh, "%s_l%u_bh[row]", g->name, li);
-    fprintf(fp, "    { /* layer %u: gru, %" PRIu32 " units */\n"
-                "        const %s *wi = %s_l%u_wi;\n        const %s *wh = %s_l%u_wh;\n"
-                "        int32_t *pre = mem + %lu;\n"
+    int one = gru_one_w(s);
+    fprintf(fp, "    { /* layer %u: gru, %" PRIu32 " units */\n", li, nh);
+    if (one)
+        fprintf(fp, "        const %s *w = %s_l%u_w;\n",
+                is_s8(&s[QRT_S_GRU_WI]) ? "int8_t" : "uint8_t", g->name, li);
+    else
+        fprintf(fp, "        const %s *wi = %s_l%u_wi;\n        const %s *wh = %s_l%u_wh;\n",
+                is_s8(&s[QRT_S_GRU_WI]) ? "int8_t" : "uint8_t", g->name, li,
+                is_s8(&s[QRT_S_GRU_WH]) ? "int8_t" : "uint8_t", g->name, li);
+    fprintf(fp, "        int32_t *pre = mem + %lu;\n"
                 "        %s_LOOP for (uint32_t row = 0; row < %" PRIu32 "u; row++) {\n"
                 "            %s_OPAQUE(row);\n",
-            li, nh, is_s8(&s[QRT_S_GRU_WI]) ? "int8_t" : "uint8_t", g->name, li,
-            is_s8(&s[QRT_S_GRU_WH]) ? "int8_t" : "uint8_t", g->name, li, aux, g->up, 3u * nh,
-            g->up);
-    emit_row_dot(g, "            ", "ai", "wi", x, &s[QRT_S_GRU_WI], r->n_in,
+            aux, g->up, 3u * nh, g->up);
+    emit_row_dot(g, "            ", "ai", one ? "w" : "wi", x, &s[QRT_S_GRU_WI], r->n_in,
                  s[QRT_S_GRU_BI].desc ? bi : NULL);
     fprintf(fp, "            int32_t gi = %s", clip_i ? "qrt_clamp(" : "");
     emit_requant(g, li, "rqi", &s[QRT_S_GRU_RQI], &s[QRT_S_GRU_WI], "ai", "row");
     fprintf(fp, "%s;\n", clip_i ? ", QRT_GATE_MAX)" : "");
-    emit_row_dot(g, "            ", "ah", "wh", h, &s[QRT_S_GRU_WH], nh,
+    emit_row_dot(g, "            ", "ah", one ? "w" : "wh", h, &s[QRT_S_GRU_WH], nh,
                  s[QRT_S_GRU_BH].desc ? bh : NULL);
     fprintf(fp, "            int32_t gh = %s", clip_h ? "qrt_clamp(" : "");
     emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH], "ah", "row");

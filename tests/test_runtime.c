@@ -2278,7 +2278,7 @@ START_TEST(test_compiled)
     enum { NM = 9 };
     fmodel ms[NM];
     memset(ms, 0, sizeof ms);
-    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0}, n_rq_shift[2] = {0, 0};
+    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0}, n_rq_shift[2] = {0, 0}, n_gru_w[2] = {0, 0};
     make_bts(&ms[0], &r, 8, 0);
     make_bts(&ms[1], &r, 4, 1); /* prelu, standalone batch norm (not folded) */
     ms[1].L[0].causal = 1;
@@ -2363,6 +2363,11 @@ START_TEST(test_compiled)
             const char *pm = form ? NULL : strstr(text, "_rqm[o], ");
             if (pm)
                 n_rq_shift[pm[9] == '-' || (pm[9] >= '0' && pm[9] <= '9')]++;
+            /* a GRU's W_i and W_h rows: one interleaved tensor, or two (sparse rows) */
+            if (!form) {
+                n_gru_w[0] += strstr(text, "*wi = ") != NULL;
+                n_gru_w[1] += strstr(text, "W_h rows interleaved") != NULL;
+            }
             free(text);
             fprintf(drv, "#include \"%s\"\n", h);
             compiled_expect(drv, name, blob, len, xq, n_x);
@@ -2379,6 +2384,10 @@ START_TEST(test_compiled)
            n_rq_shift[0], n_rq_shift[1]);
     ck_assert_int_gt(n_rq_shift[0], 0);
     ck_assert_int_gt(n_rq_shift[1], 0);
+    printf("runtime: compiled: GRU weights as two tensors %d, interleaved %d\n", n_gru_w[0],
+           n_gru_w[1]);
+    ck_assert_int_gt(n_gru_w[0], 0);
+    ck_assert_int_gt(n_gru_w[1], 0);
     fprintf(drv, "int main(void)\n{\n    int bad = 0;\n");
     for (int i = 0; i < NM; i++)
         fprintf(drv, "    bad += check_cm%d();\n    bad += check_cd%d();\n", i, i);
