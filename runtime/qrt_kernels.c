@@ -340,7 +340,8 @@ static const int16_t qrt_tanh_tab[8][5] = {
 
 int32_t qrt_tanh_q16(int32_t x)
 {
-    uint32_t a = x < 0 ? 0u - (uint32_t)x : (uint32_t)x;
+    int32_t sg = x >> 31; /* 0 or −1: |x| and the sign restored without branches (16 B) */
+    uint32_t a = ((uint32_t)x ^ (uint32_t)sg) - (uint32_t)sg;
     int32_t y = QRT_ONE_Q15;
     if (a < (6u << 16)) {
         uint32_t i = a >> 15, s = a & 0x7FFFu;
@@ -359,7 +360,7 @@ int32_t qrt_tanh_q16(int32_t x)
             p = *k + ((p * (int32_t)s) >> 16);
         y = (*c + ((p * (int32_t)s) >> 15) + 32769) >> 1; /* Q16 + 0.5, rounded to Q15 */
     }
-    return x < 0 ? -y : y;
+    return (y ^ sg) - sg;
 }
 
 int32_t qrt_sigmoid_q16(int32_t x)
