@@ -322,8 +322,8 @@ int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift)
  * tanh on 8 segments, x ∈ [0, 2) in halves and [2, 6) in units (where tanh is flat enough),
  * each a quartic in s = the offset into the segment scaled to [0, 1) in Q15:
  * y = c0 + s·(c1 + s·(c2 + s·(c3 + s·c4))), the coefficients in Q16, Q16, Q17, Q18, Q19 (one
- * more bit per order: the Horner steps all shift by 16), c0 stored as y − 0.5 so it fits
- * int16. The integers are fitted by bench/tanh_fit.c to the smallest max error of this very
+ * more bit per order, so the inner Horner steps all shift by 16; the last, by 15, lands in
+ * Q16), c0 stored as y − 0.5 so it fits int16. The integers are fitted by bench/tanh_fit.c to the smallest max error of this very
  * evaluation, checked on every Q16 input: ≤ 0.97 LSB of Q15. From 6 on, 1.0 (error 0.4 LSB).
  * 80 B of table and ~100 B of code on a Cortex-M0+, 74 B less than the former 49-entry
  * table of tanh(i/8) with a cubic Taylor step from the node (1.1 LSB). */
