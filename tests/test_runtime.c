@@ -2315,7 +2315,7 @@ START_TEST(test_compiled)
 
     FILE *drv = fopen("compiled_driver.c", "w");
     ck_assert_ptr_nonnull(drv);
-    fprintf(drv, "#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n");
+    fprintf(drv, "#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n#include \"qrt.h\"\n");
     char name[16], up[16], c[32], h[32];
     const size_t n_x = 4;
     for (int i = 0; i < NM; i++) {
@@ -2388,7 +2388,22 @@ START_TEST(test_compiled)
            n_gru_w[1]);
     ck_assert_int_gt(n_gru_w[0], 0);
     ck_assert_int_gt(n_gru_w[1], 0);
-    fprintf(drv, "int main(void)\n{\n    int bad = 0;\n");
+    /* the requantization of this build (QRT_SMALL has its own on ARMv6-M and the host)
+     * against the int64 form, random operands over every shift, normalized multipliers */
+    fprintf(drv, "static int check_requant(void)\n{\n    uint32_t s = 12345u;\n    int bad = 0;\n"
+                 "    for (long i = 0; i < 2000000; i++) {\n"
+                 "        s = s * 1664525u + 1013904223u;\n        int32_t acc = (int32_t)s;\n"
+                 "        s = s * 1664525u + 1013904223u;\n"
+                 "        if (i & 1)\n            acc >>= s %% 31u;\n"
+                 "        int32_t m = (int32_t)((s >> 1) | 0x40000000u);\n"
+                 "        if (s & 1u)\n            m = -m;\n"
+                 "        int32_t sh = (int32_t)(i %% 62) - 31;\n"
+                 "        if (i < 62 * 4)\n            acc = i & 2 ? INT32_MIN : INT32_MAX,"
+                 " m = i & 1 ? -INT32_MAX : INT32_MAX;\n"
+                 "        bad += qrt_requant(acc, m, sh) != qrt_requant_ref(acc, m, sh);\n    }\n"
+                 "    if (bad)\n        printf(\"requant: %%d mismatches\\n\", bad);\n"
+                 "    return bad;\n}\n");
+    fprintf(drv, "int main(void)\n{\n    int bad = check_requant();\n");
     for (int i = 0; i < NM; i++)
         fprintf(drv, "    bad += check_cm%d();\n    bad += check_cd%d();\n", i, i);
     fprintf(drv, "    bad += check_input_cm0();\n    bad += check_input_cd0();\n");
