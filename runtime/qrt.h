@@ -60,8 +60,10 @@ extern "C" {
 #endif
 
 /* QRT_SMALL=1: smaller code for a few cycles more: the 1-, 2-, 4- and 8-bit dot products as
- * one-level-per-iteration loops instead of unrolled, and the GRU's input and recurrent rows
- * through one helper (bts on a Cortex-M0+: 132 B to 248 B less flash; docs/runtime.md). */
+ * one-level-per-iteration loops instead of unrolled, the GRU's input and recurrent rows
+ * through one helper, and on ARMv6-M a requantization with one rounding path (bts on a
+ * Cortex-M0+, specialized compiled form: 12 B (8 bits) to 206 B (1 bit) less flash;
+ * docs/runtime.md). */
 #ifndef QRT_SMALL
 #define QRT_SMALL 0
 #endif
