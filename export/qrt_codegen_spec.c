@@ -132,9 +132,29 @@ static void emit_vec(const spec *g, unsigned li, const char *tag, const qrt_slot
     fprintf(g->fp, "\n};\n");
 }
 
+/* Whether the per-row shifts of requantization slot s (n > 1 pairs) are all one value (a
+ * batch norm's channel scales within a factor of 2 of each other): then the shift is a
+ * constant in the code and only the multipliers are a tensor (bts 4 bits on a Cortex-M0+:
+ * 6 B of tensor and 8 B of code). Not for 8-bit rows (sw: their weights), whose inline loop
+ * GCC 12 -Os then allocates worse: 2 more instructions a level, bts 8 bits +170 cycles a
+ * frame for 6 B. */
+static int rq_one_shift(const spec *g, const qrt_slot *s, const qrt_slot *sw)
+{
+    const uint8_t *p = slot_data(g, s);
+    size_t n = QRT_SLOT_COUNT(s->desc);
+    if (n <= 1u || (sw && is_s8(sw)))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (rd_i32(p + 8 * i + 4) != rd_i32(p + 4))
+            return 0;
+    return 1;
+}
+
 /* A requantization slot: one pair is folded into the code (nothing emitted); one per row is
- * two arrays, the Q31 multipliers (<tag>m) and the shifts (<tag>s, int8_t: −31 … 30). */
-static void emit_rq(const spec *g, unsigned li, const char *tag, const qrt_slot *s)
+ * the Q31 multipliers (<tag>m) and, unless they are all one value, the shifts (<tag>s,
+ * int8_t: −31 … 30). */
+static void emit_rq(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
+                    const qrt_slot *sw)
 {
     const uint8_t *p = slot_data(g, s);
     size_t n = QRT_SLOT_COUNT(s->desc);
@@ -143,6 +163,10 @@ static void emit_rq(const spec *g, unsigned li, const char *tag, const qrt_slot 
     fprintf(g->fp, "static const int32_t %s_l%u_%sm[%zu] = {", g->name, li, tag, n);
     for (size_t i = 0; i < n; i++)
         fprintf(g->fp, "%s%" PRId32 ",", i % 6 ? " " : "\n    ", rd_i32(p + 8 * i));
+    if (rq_one_shift(g, s, sw)) {
+        fprintf(g->fp, "\n};\n");
+        return;
+    }
     fprintf(g->fp, "\n};\nstatic const int8_t %s_l%u_%ss[%zu] = {", g->name, li, tag, n);
     for (size_t i = 0; i < n; i++)
         fprintf(g->fp, "%s%" PRId32 ",", i % 16 ? " " : "\n    ", rd_i32(p + 8 * i + 4));
@@ -165,7 +189,42 @@ static void emit_mat_data(const spec *g, unsigned li, const char *w, const char 
 {
     emit_bytes(g, li, w, sw, weight_bytes(sw, rows, k));
     emit_vec(g, li, b, sb);
-    emit_rq(g, li, rq, srq);
+    emit_rq(g, li, rq, srq, sw);
+}
+
+/* Whether a GRU's input and recurrent rows are one interleaved tensor <name>_l<li>_w (row 0
+ * of W_i, row 0 of W_h, row 1 of W_i, …), walked by one pointer: both dense and of one
+ * kind (the row loop then keeps one pointer instead of two: bts 4 bits, 8 B less code).
+ * Every row code steps the pointer by its row's bytes (emit_row_dot), so after the W_i row
+ * it points at the W_h row; the dual 16-bit rows read their words through qrt_le32, at any
+ * alignment, so they run on interleaved rows unchanged. */
+static int gru_one_w(const qrt_slot *s)
+{
+    const qrt_slot *wi = &s[QRT_S_GRU_WI], *wh = &s[QRT_S_GRU_WH];
+    return !QRT_T_IS_SPARSE(QRT_SLOT_TYPE(wi->desc)) &&
+           !QRT_T_IS_SPARSE(QRT_SLOT_TYPE(wh->desc)) && is_s8(wi) == is_s8(wh);
+}
+
+static void emit_gru_w(const spec *g, unsigned li, const qrt_layer_rec *r)
+{
+    const qrt_slot *s = qrt_rec_slots(r);
+    const uint8_t *pi = slot_data(g, &s[QRT_S_GRU_WI]), *ph = slot_data(g, &s[QRT_S_GRU_WH]);
+    unsigned ti = QRT_SLOT_TYPE(s[QRT_S_GRU_WI].desc), th = QRT_SLOT_TYPE(s[QRT_S_GRU_WH].desc);
+    size_t ri = QRT_ROW_BYTES(r->n_in, qrt_container_bits(ti));
+    size_t rh = QRT_ROW_BYTES(r->n_out, qrt_container_bits(th)), k = 0;
+    int s8 = is_s8(&s[QRT_S_GRU_WI]);
+    fprintf(g->fp, "static const %s %s_l%u_w[%zu] = { /* %u/%u-bit levels, W_i and W_h rows "
+                   "interleaved */", s8 ? "int8_t" : "uint8_t", g->name, li,
+            3u * r->n_out * (ri + rh), ti, th);
+    for (uint32_t row = 0; row < 3u * r->n_out; row++)
+        for (size_t j = 0; j < ri + rh; j++, k++) {
+            uint8_t b = j < ri ? pi[row * ri + j] : ph[row * rh + j - ri];
+            if (s8)
+                fprintf(g->fp, "%s%d,", k % 16 ? " " : "\n    ", (int)(int8_t)b);
+            else
+                fprintf(g->fp, "%s0x%02x,", k % 16 ? " " : "\n    ", (unsigned)b);
+        }
+    fprintf(g->fp, "\n};\n");
 }
 
 static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
@@ -185,6 +244,14 @@ static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
     case QRT_LAYER_GRU:
         fprintf(g->fp, "\n/* layer %u: gru, %" PRIu32 " -> %" PRIu32 " */\n", li, r->n_in,
                 r->n_out);
+        if (gru_one_w(s)) {
+            emit_gru_w(g, li, r);
+            emit_vec(g, li, "bi", &s[QRT_S_GRU_BI]);
+            emit_rq(g, li, "rqi", &s[QRT_S_GRU_RQI], &s[QRT_S_GRU_WI]);
+            emit_vec(g, li, "bh", &s[QRT_S_GRU_BH]);
+            emit_rq(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH]);
+            break;
+        }
         emit_mat_data(g, li, "wi", "bi", "rqi", &s[QRT_S_GRU_WI], &s[QRT_S_GRU_BI],
                       &s[QRT_S_GRU_RQI], 3u * r->n_out, r->n_in);
         emit_mat_data(g, li, "wh", "bh", "rqh", &s[QRT_S_GRU_WH], &s[QRT_S_GRU_BH],
@@ -192,12 +259,12 @@ static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
         break;
     case QRT_LAYER_BATCHNORM:
         fprintf(g->fp, "\n/* layer %u: batchnorm, %" PRIu32 " channels */\n", li, r->n_out);
-        emit_rq(g, li, "rq", &s[QRT_S_BN_RQ]);
+        emit_rq(g, li, "rq", &s[QRT_S_BN_RQ], NULL);
         emit_vec(g, li, "off", &s[QRT_S_BN_OFF]);
         break;
     case QRT_LAYER_PRELU:
         fprintf(g->fp, "\n/* layer %u: prelu, %" PRIu32 " channels */\n", li, r->n_out);
-        emit_rq(g, li, "rq", &s[QRT_S_PRELU_RQ]);
+        emit_rq(g, li, "rq", &s[QRT_S_PRELU_RQ], NULL);
         break;
     default: /* relu: no tensors */
         break;
@@ -207,11 +274,18 @@ static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
 /* ---- code ----------------------------------------------------------------------------
  * Buffers are C expressions: "mem + 21" (working memory), "frame", "logits". */
 
-/* "qrt_requant(ACC, mult, shift)" for row variable `row` of a requantization slot. */
+/* "qrt_requant_fast(ACC, mult, shift)" for row variable `row` of a requantization slot (sw:
+ * the rows' weights, NULL for a batch norm or PReLU): one pair as constants; one per row as
+ * the multiplier tensor and either the shift tensor or, where every row has one shift
+ * (rq_one_shift), that shift as a constant. qrt_requant_fast is inline where QRT_HAVE_SMULL
+ * (a constant shift folds into it), else qrt_requant. */
 static void emit_requant(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
-                         const char *acc, const char *row)
+                         const qrt_slot *sw, const char *acc, const char *row)
 {
-    if (QRT_SLOT_COUNT(s->desc) > 1u) {
+    if (rq_one_shift(g, s, sw)) {
+        fprintf(g->fp, "qrt_requant_fast(%s, %s_l%u_%sm[%s], %" PRId32 ")", acc, g->name, li, tag,
+                row, rd_i32(slot_data(g, s) + 4));
+    } else if (QRT_SLOT_COUNT(s->desc) > 1u) {
         fprintf(g->fp, "qrt_requant_fast(%s, %s_l%u_%sm[%s], %s_l%u_%ss[%s])", acc, g->name, li,
                 tag, row, g->name, li, tag, row);
     } else {
@@ -489,7 +563,7 @@ static void emit_dense(const spec *g, unsigned li, const qrt_layer_rec *r, uint3
     emit_row_dot(g, "            ", "acc", "w", x, &s[QRT_S_W], k,
                  s[QRT_S_BIAS].desc ? bias : NULL, "", a_in);
     fprintf(fp, "            int32_t v = ");
-    emit_requant(g, li, "rq", &s[QRT_S_RQ], "acc", "o");
+    emit_requant(g, li, "rq", &s[QRT_S_RQ], &s[QRT_S_W], "acc", "o");
     fprintf(fp, ";\n");
     if (s[QRT_S_OFF].desc)
         vb = emit_offset(g, "            ", li, &s[QRT_S_OFF], "o", vb);
@@ -554,30 +628,38 @@ static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, unsigne
     snprintf(h, sizeof h, "mem + %lu", st);
     snprintf(bi, sizeof bi, "%s_l%u_bi[row]", g->name, li);
     snprintf(bh, sizeof bh, "%s_l%u_bh[row]", g->name, li);
-    fprintf(fp, "    { /* layer %u: gru, %" PRIu32 " units */\n"
-                "        const %s *wi = %s_l%u_wi;\n        const %s *wh = %s_l%u_wh;\n"
-                "        int32_t *pre = mem + %lu;\n",
-            li, nh, is_s8(&s[QRT_S_GRU_WI]) ? "int8_t" : "uint8_t", g->name, li,
-            is_s8(&s[QRT_S_GRU_WH]) ? "int8_t" : "uint8_t", g->name, li, aux);
+    int one = gru_one_w(s);
+    fprintf(fp, "    { /* layer %u: gru, %" PRIu32 " units */\n", li, nh);
+    if (one)
+        fprintf(fp, "        const %s *w = %s_l%u_w;\n",
+                is_s8(&s[QRT_S_GRU_WI]) ? "int8_t" : "uint8_t", g->name, li);
+    else
+        fprintf(fp, "        const %s *wi = %s_l%u_wi;\n        const %s *wh = %s_l%u_wh;\n",
+                is_s8(&s[QRT_S_GRU_WI]) ? "int8_t" : "uint8_t", g->name, li,
+                is_s8(&s[QRT_S_GRU_WH]) ? "int8_t" : "uint8_t", g->name, li);
+    fprintf(fp, "        int32_t *pre = mem + %lu;\n", aux);
     emit_mat_pre(g, "        ", "i", x, &s[QRT_S_GRU_WI], r->n_in, a_in);
     emit_mat_pre(g, "        ", "h", h, &s[QRT_S_GRU_WH], nh, (double)QRT_ONE_Q15);
     fprintf(fp, "        %s_LOOP for (uint32_t row = 0; row < %" PRIu32 "u; row++) {\n"
                 "            %s_OPAQUE(row);\n",
             g->up, 3u * nh, g->up);
-    emit_row_dot(g, "            ", "ai", "wi", x, &s[QRT_S_GRU_WI], r->n_in,
+    emit_row_dot(g, "            ", "ai", one ? "w" : "wi", x, &s[QRT_S_GRU_WI], r->n_in,
                  s[QRT_S_GRU_BI].desc ? bi : NULL, "i", a_in);
     fprintf(fp, "            int32_t gi = %s", clip_i ? "qrt_clamp(" : "");
-    emit_requant(g, li, "rqi", &s[QRT_S_GRU_RQI], "ai", "row");
+    emit_requant(g, li, "rqi", &s[QRT_S_GRU_RQI], &s[QRT_S_GRU_WI], "ai", "row");
     fprintf(fp, "%s;\n", clip_i ? ", QRT_GATE_MAX)" : "");
-    emit_row_dot(g, "            ", "ah", "wh", h, &s[QRT_S_GRU_WH], nh,
+    emit_row_dot(g, "            ", "ah", one ? "w" : "wh", h, &s[QRT_S_GRU_WH], nh,
                  s[QRT_S_GRU_BH].desc ? bh : NULL, "h", (double)QRT_ONE_Q15);
     fprintf(fp, "            int32_t gh = %s", clip_h ? "qrt_clamp(" : "");
-    emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], "ah", "row");
+    emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH], "ah", "row");
     fprintf(fp, "%s;\n", clip_h ? ", QRT_GATE_MAX)" : "");
+    /* z, r rows: pre[row] = gi + gh; n rows: pre[row] = gi, pre[row + H] = gh (one store
+     * of gi either way: 8 B less code on a Cortex-M0+ than two branches with their stores) */
     fprintf(fp, ""
-                "            if (row < %" PRIu32 "u) {\n                pre[row] = gi + gh;\n"
-                "            } else {\n                pre[row] = gi;\n"
-                "                pre[row + %" PRIu32 "u] = gh;\n            }\n        }\n"
+                "            int32_t *q = pre + row;\n"
+                "            if (row < %" PRIu32 "u)\n                gi += gh;\n"
+                "            else\n                q[%" PRIu32 "] = gh;\n"
+                "            *q = gi;\n        }\n"
                 "        qrt_gru_gates(pre, mem + %lu, %" PRIu32 "u);\n    }\n",
             2u * nh, nh, st, nh);
 }
@@ -601,13 +683,13 @@ static void emit_frame_layer(const spec *g, unsigned li, const qrt_layer_rec *r,
         emit_store(g, "        ", y, "i", r->out_max, r->out_max, a_in);
     } else if (r->kind == QRT_LAYER_PRELU) { /* as qrt_prelu_run */
         fprintf(fp, "        if (v < 0)\n            v = ");
-        emit_requant(g, li, "rq", &s[QRT_S_PRELU_RQ], "v", "i");
+        emit_requant(g, li, "rq", &s[QRT_S_PRELU_RQ], NULL, "v", "i");
         fprintf(fp, ";\n");
         emit_store(g, "        ", y, "i", r->out_max, 0, HUGE_VAL);
     } else { /* batchnorm, as qrt_bn_run */
         double vb = rows_bound(g, NULL, NULL, &s[QRT_S_BN_RQ], r->n_out, 0u, a_in);
         fprintf(fp, "        v = ");
-        emit_requant(g, li, "rq", &s[QRT_S_BN_RQ], "v", "i");
+        emit_requant(g, li, "rq", &s[QRT_S_BN_RQ], NULL, "v", "i");
         fprintf(fp, ";\n");
         if (s[QRT_S_BN_OFF].desc)
             vb = emit_offset(g, "        ", li, &s[QRT_S_BN_OFF], "i", vb);

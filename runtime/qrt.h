@@ -60,8 +60,10 @@ extern "C" {
 #endif
 
 /* QRT_SMALL=1: smaller code for a few cycles more: the 1-, 2-, 4- and 8-bit dot products as
- * one-level-per-iteration loops instead of unrolled, and the GRU's input and recurrent rows
- * through one helper (bts on a Cortex-M0+: 132 B to 248 B less flash; docs/runtime.md). */
+ * one-level-per-iteration loops instead of unrolled, the GRU's input and recurrent rows
+ * through one helper, and on ARMv6-M a requantization with one rounding path (bts on a
+ * Cortex-M0+, specialized compiled form: 12 B (8 bits) to 206 B (1 bit) less flash;
+ * docs/runtime.md). */
 #ifndef QRT_SMALL
 #define QRT_SMALL 0
 #endif
@@ -272,9 +274,9 @@ int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift);
 int32_t qrt_requant_ref(int32_t acc, int32_t mult, int32_t shift);
 
 /* tanh and the logistic sigmoid of a Q16 input (any int32), result in Q15 (1.0 = 32768):
- * tanh ∈ [−32768, 32768], sigmoid ∈ [0, 32768]. A 49-entry table of tanh(i/8) and a
- * third-order Taylor step from the nearest node, with the derivatives written in terms of
- * the node value; σ(x) = (1 + tanh(x/2))/2. Max abs error ≈ 1.1 LSB (3.4e-5). */
+ * tanh ∈ [−32768, 32768], sigmoid ∈ [0, 32768]. A quartic on each of 8 segments (x ∈ [0, 2) in
+ * halves, [2, 6) in units; an 80-byte table of integer coefficients fitted to this
+ * evaluation), 1.0 beyond; σ(x) = (1 + tanh(x/2))/2. Max abs error ≈ 1.0 LSB (3.0e-5). */
 int32_t qrt_tanh_q16(int32_t x);
 int32_t qrt_sigmoid_q16(int32_t x);
 

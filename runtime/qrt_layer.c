@@ -228,13 +228,17 @@ void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre)
 
 void qrt_gru_gates(const int32_t *pre, int32_t *h, size_t nh)
 {
-    const int32_t *pn = pre + 2u * nh;
-    for (size_t j = 0; j < nh; j++) {
-        int32_t z = qrt_sigmoid_q16(pre[j]);
-        int32_t rr = qrt_sigmoid_q16(pre[nh + j]);
-        int32_t n = qrt_tanh_q16(pn[j] + mul_q15(rr, pn[nh + j]));
-        /* (1 − z)·n + z·h: both products ≤ 2^30 and so is their sum */
-        h[j] = ((QRT_ONE_Q15 - z) * n + z * h[j] + 16384) >> 15;
+    for (const int32_t *end = h + nh; h != end; h++, pre++) {
+        const int32_t *q = pre + nh; /* walked by nh: fewer live offsets on ARMv6-M */
+        int32_t rr = qrt_sigmoid_q16(*q);
+        q += nh;
+        int32_t gn = *q;
+        q += nh;
+        int32_t n = qrt_tanh_q16(gn + mul_q15(rr, *q));
+        uint32_t z = (uint32_t)qrt_sigmoid_q16(pre[0]);
+        /* (1 − z)·n + z·h = n + z·(h − n), |result| ≤ 2^30; z·(h − n) can reach 2^31, so
+         * modulo 2^32 (unsigned), exact once the sum is back in range */
+        *h = (int32_t)(z * (uint32_t)(*h - n) + ((uint32_t)n << 15) + 16384u) >> 15;
     }
 }
 

@@ -248,7 +248,7 @@ START_TEST(test_report_sizes)
             ck_assert_ptr_nonnull(strstr(text, "qrt_gru_step(&wine_cgru_l2"));
         } else {
             ck_assert_ptr_null(strstr(text, "static const qrt_gru"));
-            ck_assert_ptr_nonnull(strstr(text, "wine_cgru_l2_wi["));
+            ck_assert_ptr_nonnull(strstr(text, "wine_cgru_l2_w["));  /* W_i and W_h interleaved */
             ck_assert_ptr_nonnull(strstr(text, "qrt_gru_gates(pre, mem + "));
         }
         ck_assert_ptr_nonnull(strstr(text, "qreg " QR_VERSION_STRING));

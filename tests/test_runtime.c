@@ -7,7 +7,7 @@
  * Dimension letters: T frames, F features, C channels, K dot-product length, H GRU units.
  * Tolerances (docs/runtime.md, "Error bounds"), with s_y the output scale (1 LSB):
  *   requant                 |y − acc·real| ≤ 0.5 + |acc·real|·2^-30 LSB
- *   tanh, sigmoid           ≤ 1.5 LSB of Q15 (4.6e-5); measured ≈ 1.1 LSB
+ *   tanh, sigmoid           ≤ 1.5 LSB of Q15 (4.6e-5), tanh ≤ 0.97 LSB on every input below 6; measured ≈ 1.0 LSB
  *   dense, conv1d, bn,      ≤ 1 LSB of s_y against the same layer in double with the same
  *   relu, prelu               (dequantized) weights and input
  *   gru                     ≤ 3e-4 absolute on h (|h| < 1) against double after T steps
@@ -319,6 +319,36 @@ START_TEST(test_tanh_sigmoid)
            et, et * 32768, es, es * 32768);
     ck_assert(et <= 1.5 / 32768);
     ck_assert(es <= 1.5 / 32768);
+    /* every Q16 input of the quartic segments (x < 6): the fitted table's own bound */
+    double eq = 0;
+    for (int32_t x = 0; x < 6 * 65536; x++) {
+        double d = fabs(qrt_tanh_q16(x) / 32768.0 - tanh(x / 65536.0));
+        if (d > eq)
+            eq = d;
+    }
+    printf("runtime: tanh below 6, every input: max |error| %.2f LSB\n", eq * 32768);
+    ck_assert(eq <= 0.97 / 32768);
+}
+END_TEST
+
+/* qrt_gru_gates at the corners: z, r ∈ {0, 1} (saturated sigmoids), n = ±1, h = ±1, where
+ * the state update's intermediate product z·(h − n) reaches 2^31; against the int64 form. */
+START_TEST(test_gru_gates_extremes)
+{
+    static const int32_t big[] = {-(1 << 24), -(3 << 16), 0, 3 << 16, 1 << 24};
+    long bad = 0;
+    for (int a = 0; a < 5; a++)
+        for (int b = 0; b < 5; b++)
+            for (int c = 0; c < 5; c++)
+                for (int d = 0; d < 5; d++)
+                    for (int32_t h0 = -32768; h0 <= 32768; h0 += 16384) {
+                        int32_t pre[4] = {big[a], big[b], big[c], big[d]}, h = h0;
+                        qrt_gru_gates(pre, &h, 1);
+                        int64_t z = qrt_sigmoid_q16(pre[0]), rr = qrt_sigmoid_q16(pre[1]);
+                        int64_t n = qrt_tanh_q16((int32_t)(pre[2] + ((rr * pre[3] + 16384) >> 15)));
+                        bad += h != (int32_t)(((32768 - z) * n + z * h0 + 16384) >> 15);
+                    }
+    ck_assert_int_eq(bad, 0);
 }
 END_TEST
 
@@ -2248,7 +2278,8 @@ START_TEST(test_compiled)
     enum { NM = 12 };
     fmodel ms[NM];
     memset(ms, 0, sizeof ms);
-    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}, n_rq_shift[2] = {0, 0},
+        n_gru_w[2] = {0, 0};
     make_bts(&ms[0], &r, 8, 0);
     make_bts(&ms[1], &r, 4, 1); /* prelu, standalone batch norm (not folded) */
     ms[1].L[0].causal = 1;
@@ -2270,6 +2301,8 @@ START_TEST(test_compiled)
     fm_add_act(&ms[4], &r, QRT_LAYER_PRELU, 16);
     fm_add_dense(&ms[4], &r, 16, 3, 1);
     make_bts(&ms[5], &r, 1, 0);
+    for (int c = 0; c < 6; c++) /* one folded scale on every channel (up to sign): one shift */
+        ms[5].L[1].gamma[c] = c ? 1.0 : -1.0, ms[5].L[1].var[c] = 1.0;
     make_bts(&ms[6], &r, 8, 0); /* pruned and stored sparse (bitmap) */
     make_bts(&ms[7], &r, 4, 1); /* pruned harder: run-length rows too */
     ms[6].sparse = ms[7].sparse = 1;
@@ -2369,6 +2402,18 @@ START_TEST(test_compiled)
                           strstr(text, "if (x16) {"));
             if (!form && i == 10) /* 2-bit rows of more than 16 levels: the kernel only */
                 ck_assert(strstr(text, "qrt_dot_s2(") && !strstr(text, "#if QRT_ROWS_S2"));
+            if (!form && i == 11) /* the dual 16-bit rows on interleaved W_i, W_h rows */
+                ck_assert_ptr_nonnull(strstr(text, "W_h rows interleaved"));
+            /* per-row requantizations: shifts as a tensor, or one shift in the code when
+             * every row has the same (both cases must occur among these models) */
+            const char *pm = form ? NULL : strstr(text, "_rqm[o], ");
+            if (pm)
+                n_rq_shift[pm[9] == '-' || (pm[9] >= '0' && pm[9] <= '9')]++;
+            /* a GRU's W_i and W_h rows: one interleaved tensor, or two (sparse rows) */
+            if (!form) {
+                n_gru_w[0] += strstr(text, "*wi = ") != NULL;
+                n_gru_w[1] += strstr(text, "W_h rows interleaved") != NULL;
+            }
             free(text);
             fprintf(drv, "#include \"%s\"\n", h);
             compiled_expect(drv, name, blob, len, xq, n_x);
@@ -2397,7 +2442,30 @@ START_TEST(test_compiled)
                  "        }\n"
                  "    if (bad)\n        printf(\"qrt_requant_fast: %%d mismatches\\n\", bad);\n"
                  "    return bad;\n}\n");
-    fprintf(drv, "int main(void)\n{\n    int bad = check_requant_fast();\n");
+    printf("runtime: compiled: per-row requantizations with a shift tensor %d, one shift %d\n",
+           n_rq_shift[0], n_rq_shift[1]);
+    ck_assert_int_gt(n_rq_shift[0], 0);
+    ck_assert_int_gt(n_rq_shift[1], 0);
+    printf("runtime: compiled: GRU weights as two tensors %d, interleaved %d\n", n_gru_w[0],
+           n_gru_w[1]);
+    ck_assert_int_gt(n_gru_w[0], 0);
+    ck_assert_int_gt(n_gru_w[1], 0);
+    /* the requantization of this build (QRT_SMALL has its own on ARMv6-M and the host)
+     * against the int64 form, random operands over every shift, normalized multipliers */
+    fprintf(drv, "static int check_requant(void)\n{\n    uint32_t s = 12345u;\n    int bad = 0;\n"
+                 "    for (long i = 0; i < 2000000; i++) {\n"
+                 "        s = s * 1664525u + 1013904223u;\n        int32_t acc = (int32_t)s;\n"
+                 "        s = s * 1664525u + 1013904223u;\n"
+                 "        if (i & 1)\n            acc >>= s %% 31u;\n"
+                 "        int32_t m = (int32_t)((s >> 1) | 0x40000000u);\n"
+                 "        if (s & 1u)\n            m = -m;\n"
+                 "        int32_t sh = (int32_t)(i %% 62) - 31;\n"
+                 "        if (i < 62 * 4)\n            acc = i & 2 ? INT32_MIN : INT32_MAX,"
+                 " m = i & 1 ? -INT32_MAX : INT32_MAX;\n"
+                 "        bad += qrt_requant(acc, m, sh) != qrt_requant_ref(acc, m, sh);\n    }\n"
+                 "    if (bad)\n        printf(\"requant: %%d mismatches\\n\", bad);\n"
+                 "    return bad;\n}\n");
+    fprintf(drv, "int main(void)\n{\n    int bad = check_requant() + check_requant_fast();\n");
     for (int i = 0; i < NM; i++)
         fprintf(drv, "    bad += check_cm%d();\n    bad += check_cd%d();\n", i, i);
     fprintf(drv, "    bad += check_input_cm0();\n    bad += check_input_cd0();\n");
@@ -2446,6 +2514,7 @@ Suite *qr_suite_runtime(void)
     tcase_add_test(tc, test_dot_vs_ref);
     tcase_add_test(tc, test_requant);
     tcase_add_test(tc, test_tanh_sigmoid);
+    tcase_add_test(tc, test_gru_gates_extremes);
     tcase_add_test(tc, test_input_transform);
     suite_add_tcase(s, tc);
     tc = tcase_create("layers");
