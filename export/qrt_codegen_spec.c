@@ -4,8 +4,10 @@
  * per-tensor requantization and output bound as constants. No descriptors and no dispatch:
  * the compiler folds what the generic layers (runtime/qrt_layer.c) look up at run time, and
  * links only the kernels the model calls. The arithmetic is the layers' own, step for step:
- * the same dot products (8-bit rows inline, other widths the runtime's kernels), qrt_requant,
- * clamps in the same order, qrt_gru_gates; the same working-memory layout and state as
+ * the same dot products (8-bit rows inline; 1-, 2- and 4-bit rows written out or the runtime's
+ * kernels, as QRT_ROWS_S1/_S2/_S4 choose at compile time; 8-bit rows on a GRU state by dual
+ * 16-bit MACs where QRT_DUAL16), qrt_requant (qrt_requant_fast: inline where the core has
+ * SMULL), clamps in the same order, qrt_gru_gates; the same working-memory layout and state as
  * qrt_stream (qrt_run.c). Three exact rewrites: a ReLU after a dense layer, a convolution or
  * a batch norm is folded into its store; a clamp is left out where the bound of the layer's
  * input proves it idle; a first convolution takes the clamped frame straight into its
