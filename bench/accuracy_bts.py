@@ -284,6 +284,37 @@ def fashion_variants(plan):
     for lr, name in [(0.01, "lr1e-2"), (0.02, "lr2e-2")]:
         out["float8-ste7-ch-" + name] = (scaled(staged(thesis, "float", 8, 7, lr, bn=False),
                                                 "channel", 1), [], False)
+    # closing the 2- and 1-bit gaps (screened on seeds 6-8, docs/accuracy-fashion.md): the
+    # STE stage's rate decayed per step (cosine, linear), a shorter float stage, Nadam in the
+    # STE stage, progressive widths, a wider STE edge and the ApproxSign gradient at 1 bit
+    cos = {"name": "cosine", "per": "step"}
+
+    def ch(e1, e2, lr=0.002, schedule=None, opt=None, entry=None):
+        v = scaled(staged(thesis, "float", e1, e2, lr, bn=False), "channel", 1)
+        st = v["stages"][1]
+        if schedule:
+            st["optimizer"]["schedule"] = schedule
+        if opt:
+            st["optimizer"].update(opt)
+        if entry:
+            st["quantize"]["matrices"] = [dict(m, **entry) for m in st["quantize"]["matrices"]]
+        return (v, [], False)
+
+    out["f8s7-cos"] = ch(8, 7, schedule=cos)
+    out["f5s10-cos"] = ch(5, 10, schedule=cos)
+    out["f8s7-cos-nadam"] = ch(8, 7, schedule=cos, opt={"name": "nadam"})
+    out["f8s7-cos-clip1.5"] = ch(8, 7, schedule=cos, entry={"ste_clip": 1.5})
+    out["f8s7-cos-approx"] = ch(8, 7, schedule=cos, entry={"ste_grad": "approxsign"})
+    out["f5s10-cos-approx"] = ch(5, 10, schedule=cos, entry={"ste_grad": "approxsign"})
+    # progressive: float 5, then the 10 STE epochs split over the widths (4 -> 2 -> 1 bits at
+    # 1 bit, 4 -> 2 at 2), a learned scale per row, the last stage's rate decayed (cosine)
+    ws = {"4bit": [4], "2bit": [4, 2], "1bit": [4, 2, 1]}[plan]
+    each = {"4bit": [10], "2bit": [4, 6], "1bit": [3, 3, 4]}[plan]
+    v = progressive(thesis, ws, 5, each, lr=0.002, granularity="channel")
+    for st in v["stages"][1:]:
+        st["quantize"]["bn_reestimate"] = False
+    v["stages"][-1]["optimizer"]["schedule"] = cos
+    out["prog-f5-cos"] = (v, [], False)
     return out
 
 
