@@ -555,6 +555,52 @@ START_TEST(test_nodrop_examples)
 }
 END_TEST
 
+/* The committed Fashion-MNIST recipes (docs/accuracy-fashion.md, recipe prog-f5-cos) load,
+ * and say what the document measured: 15 epochs in all, float 5, then STE stages through the
+ * widths down to the plan's (a learned scale per output channel of every matrix, Adam 2e-3,
+ * no batch norm to re-estimate), the last stage's rate decayed to 0 by a per-step cosine. */
+START_TEST(test_fashion_prog_examples)
+{
+    static const struct {
+        const char *file;
+        size_t n;              /* STE stages */
+        int bits[3];
+        size_t epochs[3];
+        qr_ste_grad grad;      /* of the last stage */
+    } ex[] = {
+        {"fashion-mnist-gru-2bit-prog.json", 2, {4, 2}, {4, 6}, QR_STE_GRAD_IDENTITY},
+        {"fashion-mnist-gru-1bit-prog.json", 3, {4, 2, 1}, {3, 3, 4}, QR_STE_GRAD_APPROXSIGN},
+    };
+    for (size_t i = 0; i < sizeof ex / sizeof *ex; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/examples/%s", tl_srcdir(), ex[i].file);
+        qr_train_config c;
+        qr_error err = {{0}};
+        ck_assert_msg(qr_train_config_load(path, &c, &err) == QR_OK, "%s: %s", path, err.msg);
+        ck_assert_uint_eq(c.n_stages, 1 + ex[i].n);
+        ck_assert_uint_eq(c.epochs, 15);
+        ck_assert_uint_eq(c.stages[0].epochs, 5);
+        ck_assert_uint_eq(c.stages[0].quant.n, 0);
+        for (size_t s = 1; s <= ex[i].n; s++) {
+            const qr_train_stage *st = &c.stages[s];
+            ck_assert_uint_eq(st->epochs, ex[i].epochs[s - 1]);
+            ck_assert(st->optim.lr == 0.002f && st->optim.kind == QR_OPTIM_ADAM);
+            ck_assert_int_eq(st->lr_schedule.kind, s == ex[i].n ? QR_LR_COSINE : QR_LR_CONSTANT);
+            ck_assert(s < ex[i].n || st->lr_schedule.per_step);
+            ck_assert(!st->bn_reestimate && !st->dropout_off);
+            ck_assert_uint_eq(st->quant.n, 3);
+            for (size_t k = 0; k < st->quant.n; k++) {
+                const qr_quant_matrix *q = &st->quant.m[k];
+                ck_assert(q->ste && q->per_channel && q->scale_mode == QR_SCALE_LEARNED);
+                ck_assert_int_eq(q->bits, ex[i].bits[s - 1]);
+                ck_assert_int_eq(q->ste_grad, s == ex[i].n ? ex[i].grad : QR_STE_GRAD_IDENTITY);
+            }
+        }
+        qr_train_config_free(&c);
+    }
+}
+END_TEST
+
 Suite *qr_suite_recipes(void)
 {
     Suite *s = suite_create("recipes");
@@ -569,6 +615,7 @@ Suite *qr_suite_recipes(void)
     tcase_add_test(tc, test_stages_config);
     tcase_add_test(tc, test_stage_dropout_off);
     tcase_add_test(tc, test_nodrop_examples);
+    tcase_add_test(tc, test_fashion_prog_examples);
     suite_add_tcase(s, tc);
     return s;
 }
