@@ -532,6 +532,10 @@ def onebit_variants(plan):
     v["stages"][0]["dropout"] = False
     out["nodrop-all-cos"] = (v, [], False)
     out["nodrop-cos-clip1.5"] = d(schedule=cos, dropout=False, entry={"ste_clip": 1.5})
+    if plan == "1bit":  # the committed examples/bts-1bit-nodrop-cos-clip.json
+        ex = load("bts-1bit-nodrop-cos-clip.json")
+        assert ex == out["nodrop-cos-clip1.5"][0] | {"description": ex["description"],
+                                                      "output": ex["output"]}, plan
     if plan in PROGRESSIVE:
         ws = PROGRESSIVE[plan]
         each = {1: [50], 2: [20, 30], 3: [15, 15, 20]}[len(ws)]

@@ -524,9 +524,11 @@ END_TEST
  * re-estimated. */
 START_TEST(test_nodrop_examples)
 {
-    static const struct { const char *file; int bits; } ex[] = {
-        {"bts-1bit-nodrop-cos.json", 1},
-        {"bts-2bit-nodrop-cos.json", 2},
+    static const struct { const char *file; int bits; float clip; } ex[] = {
+        {"bts-1bit-nodrop-cos.json", 1, 0.0f},
+        {"bts-2bit-nodrop-cos.json", 2, 0.0f},
+        /* the same with the STE's edge at 1.5 α (docs/accuracy-1bit.md) */
+        {"bts-1bit-nodrop-cos-clip.json", 1, 1.5f},
     };
     for (size_t i = 0; i < sizeof ex / sizeof *ex; i++) {
         char path[4096];
@@ -549,6 +551,7 @@ START_TEST(test_nodrop_examples)
             const qr_quant_matrix *q = &c.stages[1].quant.m[k];
             ck_assert(q->ste && q->per_channel && q->scale_mode == QR_SCALE_LEARNED);
             ck_assert_int_eq(q->bits, ex[i].bits);
+            ck_assert_float_eq(q->ste_clip, ex[i].clip);
         }
         qr_train_config_free(&c);
     }
