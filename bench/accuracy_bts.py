@@ -268,6 +268,22 @@ def fashion_8bit():
 
 def fashion_variants(plan):
     """15 epochs in all (plain rounding: 0 on top of the 15-epoch float model)"""
+    if plan == "8bit":
+        # the controls of the prog recipes: their schedules (float 5, then the STE stages'
+        # epochs at 2e-3, the last one cosine-decayed) without quantization, and those float
+        # models' 8-bit PTQ (a same-schedule reference, --ref 8bit:progN-float-ptq)
+        out = {}
+        for n, each in [(2, [4, 6]), (1, [3, 3, 4])]:
+            c = fashion_base()
+            del c["training"]["epochs"]
+            c["stages"] = [{"epochs": 5, "quantize": False}] + [
+                {"epochs": e, "optimizer": {"learning_rate": 0.002}, "quantize": False}
+                for e in each]
+            c["stages"][-1]["optimizer"]["schedule"] = {"name": "cosine", "per": "step"}
+            out["prog%d-float" % n] = (c, [], False)
+            out["prog%d-float-ptq" % n] = (fashion_8bit(), ["--epochs", "0"],
+                                           "8bit-prog%d-float-s{seed}.qrm" % n)
+        return out
     thesis = fashion_plan(plan)
     out = {"round": (thesis, ["--epochs", "0"], True), "thesis": (thesis, [], False)}
     v = staged(thesis, "reg", 15, 1, 0.002)
