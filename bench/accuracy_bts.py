@@ -410,6 +410,14 @@ def kws_variants(plan):
         out["nodrop-all-cos-float"] = (g, [], False)
         out["nodrop-all-cos-float-ptq"] = (kws_load("kws-small-8bit.json"), ["--epochs", "0"],
                                            "8bit-nodrop-all-cos-float-s{seed}.qrm")
+        # prog-nodrop-cos's control at 1 bit: float 20, then 6, 6 and 8 float epochs at 1e-2,
+        # each cosine-decayed, dropout off (its schedule without quantization), and its PTQ
+        h = f["stages"][1]
+        g = copy.deepcopy(f)
+        g["stages"] = [f["stages"][0]] + [dict(copy.deepcopy(h), epochs=e) for e in [6, 6, 8]]
+        out["prog-nodrop-cos-float"] = (g, [], False)
+        out["prog-nodrop-cos-float-ptq"] = (kws_load("kws-small-8bit.json"), ["--epochs", "0"],
+                                            "8bit-prog-nodrop-cos-float-s{seed}.qrm")
         return out
     thesis = kws_load("kws-small-%s.json" % plan)
     assert thesis["training"]["epochs"] == KWS_EPOCHS, plan
