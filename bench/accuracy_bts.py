@@ -482,6 +482,9 @@ def kws_variants(plan):
             st["dropout"] = False
             st["optimizer"]["schedule"] = cos
         out["prog-nodrop-cos"] = (p, [], False)
+        if plan == "1bit":  # the committed examples/kws-small-1bit-prog.json
+            ex = kws_load("kws-small-1bit-prog.json")
+            assert ex == p | {"description": ex["description"], "output": ex["output"]}, plan
     return out
 
 

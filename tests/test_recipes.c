@@ -604,6 +604,41 @@ START_TEST(test_fashion_prog_examples)
 }
 END_TEST
 
+/* The committed KWS 1-bit recipe (docs/accuracy-kws.md, recipe prog-nodrop-cos) loads and says
+ * what was measured: 40 epochs, float 20, then STE at 4, 2 and 1 bits for 6, 6 and 8 epochs,
+ * each at Nadam 1e-2 with a per-step cosine, dropout off, batch norms re-estimated, a learned
+ * scale per output channel of every matrix. */
+START_TEST(test_kws_prog_example)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/examples/kws-small-1bit-prog.json", tl_srcdir());
+    qr_train_config c;
+    qr_error err = {{0}};
+    ck_assert_msg(qr_train_config_load(path, &c, &err) == QR_OK, "%s: %s", path, err.msg);
+    static const int bits[] = {4, 2, 1};
+    static const size_t epochs[] = {6, 6, 8};
+    ck_assert_uint_eq(c.n_stages, 4);
+    ck_assert_uint_eq(c.epochs, 40);
+    ck_assert_uint_eq(c.stages[0].epochs, 20);
+    ck_assert_uint_eq(c.stages[0].quant.n, 0);
+    ck_assert(!c.stages[0].dropout_off);
+    for (size_t s = 1; s < 4; s++) {
+        const qr_train_stage *st = &c.stages[s];
+        ck_assert_uint_eq(st->epochs, epochs[s - 1]);
+        ck_assert(st->optim.lr == 0.01f && st->optim.kind == QR_OPTIM_NADAM);
+        ck_assert_int_eq(st->lr_schedule.kind, QR_LR_COSINE);
+        ck_assert(st->lr_schedule.per_step && st->dropout_off && st->bn_reestimate);
+        ck_assert_uint_eq(st->quant.n, 4);
+        for (size_t k = 0; k < st->quant.n; k++) {
+            const qr_quant_matrix *q = &st->quant.m[k];
+            ck_assert(q->ste && q->per_channel && q->scale_mode == QR_SCALE_LEARNED);
+            ck_assert_int_eq(q->bits, bits[s - 1]);
+        }
+    }
+    qr_train_config_free(&c);
+}
+END_TEST
+
 Suite *qr_suite_recipes(void)
 {
     Suite *s = suite_create("recipes");
@@ -619,6 +654,7 @@ Suite *qr_suite_recipes(void)
     tcase_add_test(tc, test_stage_dropout_off);
     tcase_add_test(tc, test_nodrop_examples);
     tcase_add_test(tc, test_fashion_prog_examples);
+    tcase_add_test(tc, test_kws_prog_example);
     suite_add_tcase(s, tc);
     return s;
 }
