@@ -485,6 +485,21 @@ def kws_variants(plan):
         if plan == "1bit":  # the committed examples/kws-small-1bit-prog.json
             ex = kws_load("kws-small-1bit-prog.json")
             assert ex == p | {"description": ex["description"], "output": ex["output"]}, plan
+        # after prog-nodrop-cos was chosen (second screening round, seeds 6-8): dropout off in
+        # the float stage too; the STE's edge at 1.5; a longer last stage (4 -> 4 -> 12)
+        q = copy.deepcopy(p)
+        q["stages"][0]["dropout"] = False
+        out["prog-nodrop-all-cos"] = (q, [], False)
+        q = copy.deepcopy(p)
+        for st in q["stages"][1:]:
+            st["quantize"]["matrices"] = [dict(m, ste_clip=1.5)
+                                          for m in st["quantize"]["matrices"]]
+        out["prog-nodrop-cos-clip1.5"] = (q, [], False)
+        if len(ws) == 3:
+            q = copy.deepcopy(p)
+            for st, e in zip(q["stages"][1:], [4, 4, 12]):
+                st["epochs"] = e
+            out["prog-nodrop-cos-4-4-12"] = (q, [], False)
     return out
 
 
