@@ -268,6 +268,22 @@ def fashion_8bit():
 
 def fashion_variants(plan):
     """15 epochs in all (plain rounding: 0 on top of the 15-epoch float model)"""
+    if plan == "8bit":
+        # the controls of the prog recipes: their schedules (float 5, then the STE stages'
+        # epochs at 2e-3, the last one cosine-decayed) without quantization, and those float
+        # models' 8-bit PTQ (a same-schedule reference, --ref 8bit:progN-float-ptq)
+        out = {}
+        for n, each in [(2, [4, 6]), (1, [3, 3, 4])]:
+            c = fashion_base()
+            del c["training"]["epochs"]
+            c["stages"] = [{"epochs": 5, "quantize": False}] + [
+                {"epochs": e, "optimizer": {"learning_rate": 0.002}, "quantize": False}
+                for e in each]
+            c["stages"][-1]["optimizer"]["schedule"] = {"name": "cosine", "per": "step"}
+            out["prog%d-float" % n] = (c, [], False)
+            out["prog%d-float-ptq" % n] = (fashion_8bit(), ["--epochs", "0"],
+                                           "8bit-prog%d-float-s{seed}.qrm" % n)
+        return out
     thesis = fashion_plan(plan)
     out = {"round": (thesis, ["--epochs", "0"], True), "thesis": (thesis, [], False)}
     v = staged(thesis, "reg", 15, 1, 0.002)
@@ -284,6 +300,47 @@ def fashion_variants(plan):
     for lr, name in [(0.01, "lr1e-2"), (0.02, "lr2e-2")]:
         out["float8-ste7-ch-" + name] = (scaled(staged(thesis, "float", 8, 7, lr, bn=False),
                                                 "channel", 1), [], False)
+    # closing the 2- and 1-bit gaps (screened on seeds 6-8, docs/accuracy-fashion.md): the
+    # STE stage's rate decayed per step (cosine, linear), a shorter float stage, Nadam in the
+    # STE stage, progressive widths, a wider STE edge and the ApproxSign gradient at 1 bit
+    cos = {"name": "cosine", "per": "step"}
+
+    def ch(e1, e2, lr=0.002, schedule=None, opt=None, entry=None):
+        v = scaled(staged(thesis, "float", e1, e2, lr, bn=False), "channel", 1)
+        st = v["stages"][1]
+        if schedule:
+            st["optimizer"]["schedule"] = schedule
+        if opt:
+            st["optimizer"].update(opt)
+        if entry:
+            st["quantize"]["matrices"] = [dict(m, **entry) for m in st["quantize"]["matrices"]]
+        return (v, [], False)
+
+    out["f8s7-cos"] = ch(8, 7, schedule=cos)
+    out["f5s10-cos"] = ch(5, 10, schedule=cos)
+    out["f8s7-cos-nadam"] = ch(8, 7, schedule=cos, opt={"name": "nadam"})
+    out["f8s7-cos-clip1.5"] = ch(8, 7, schedule=cos, entry={"ste_clip": 1.5})
+    if plan == "1bit":  # ApproxSign approximates sign: 1 bit only
+        out["f8s7-cos-approx"] = ch(8, 7, schedule=cos, entry={"ste_grad": "approxsign"})
+    # progressive: float 5, then the 10 STE epochs split over the widths (4 -> 2 -> 1 bits at
+    # 1 bit, 4 -> 2 at 2), a learned scale per row, the last stage's rate decayed (cosine)
+    ws = {"4bit": [4], "2bit": [4, 2], "1bit": [4, 2, 1]}[plan]
+    each = {"4bit": [10], "2bit": [4, 6], "1bit": [3, 3, 4]}[plan]
+    v = progressive(thesis, ws, 5, each, lr=0.002, granularity="channel")
+    for st in v["stages"][1:]:
+        st["quantize"]["bn_reestimate"] = False
+    v["stages"][-1]["optimizer"]["schedule"] = cos
+    out["prog-f5-cos"] = (v, [], False)
+    if plan == "2bit":  # the committed examples/fashion-mnist-gru-2bit-prog.json
+        ex = load("fashion-mnist-gru-2bit-prog.json")
+        assert ex == v | {"description": ex["description"], "output": ex["output"]}, plan
+    if plan == "1bit":  # after seeing prog-f5-cos lead the screening: its 1-bit stage on ApproxSign
+        a = copy.deepcopy(v)
+        a["stages"][-1]["quantize"]["matrices"] = [
+            dict(m, ste_grad="approxsign") for m in a["stages"][-1]["quantize"]["matrices"]]
+        out["prog-f5-cos-approx"] = (a, [], False)
+        ex = load("fashion-mnist-gru-1bit-prog.json")  # the committed example
+        assert ex == a | {"description": ex["description"], "output": ex["output"]}, plan
     return out
 
 
@@ -353,6 +410,14 @@ def kws_variants(plan):
         out["nodrop-all-cos-float"] = (g, [], False)
         out["nodrop-all-cos-float-ptq"] = (kws_load("kws-small-8bit.json"), ["--epochs", "0"],
                                            "8bit-nodrop-all-cos-float-s{seed}.qrm")
+        # prog-nodrop-cos's control at 1 bit: float 20, then 6, 6 and 8 float epochs at 1e-2,
+        # each cosine-decayed, dropout off (its schedule without quantization), and its PTQ
+        h = f["stages"][1]
+        g = copy.deepcopy(f)
+        g["stages"] = [f["stages"][0]] + [dict(copy.deepcopy(h), epochs=e) for e in [6, 6, 8]]
+        out["prog-nodrop-cos-float"] = (g, [], False)
+        out["prog-nodrop-cos-float-ptq"] = (kws_load("kws-small-8bit.json"), ["--epochs", "0"],
+                                            "8bit-prog-nodrop-cos-float-s{seed}.qrm")
         return out
     thesis = kws_load("kws-small-%s.json" % plan)
     assert thesis["training"]["epochs"] == KWS_EPOCHS, plan
@@ -395,6 +460,46 @@ def kws_variants(plan):
     w["stages"][1]["dropout"] = False
     w["stages"][1]["optimizer"]["schedule"] = {"name": "cosine", "per": "step"}
     out["nodrop-cos-f10"] = (w, [], False)
+    # closing the 1-bit gap (screened on seeds 6-8, docs/accuracy-kws.md): nodrop-cos and
+    # nodrop-all-cos with the ApproxSign gradient (1 bit only), a wider STE edge, and
+    # progressive widths (float 20 -> 4 bits 6 -> 2 bits 6 -> 1 bit 8, each nodrop-cos)
+    cos = {"name": "cosine", "per": "step"}
+    if plan == "1bit":
+        for name, base in [("nodrop-cos", v), ("nodrop-all-cos", out["nodrop-all-cos"][0])]:
+            a = copy.deepcopy(base)
+            a["stages"][1]["quantize"]["matrices"] = [
+                dict(m, ste_grad="approxsign") for m in a["stages"][1]["quantize"]["matrices"]]
+            out[name + "-approx"] = (a, [], False)
+    a = copy.deepcopy(v)
+    a["stages"][1]["quantize"]["matrices"] = [
+        dict(m, ste_clip=1.5) for m in a["stages"][1]["quantize"]["matrices"]]
+    out["nodrop-cos-clip1.5"] = (a, [], False)
+    if plan in PROGRESSIVE:
+        ws = PROGRESSIVE[plan]
+        each = {1: [20], 2: [8, 12], 3: [6, 6, 8]}[len(ws)]
+        p = progressive(thesis, ws, half, each, lr=0.01, granularity="channel")
+        for st in p["stages"][1:]:
+            st["dropout"] = False
+            st["optimizer"]["schedule"] = cos
+        out["prog-nodrop-cos"] = (p, [], False)
+        if plan == "1bit":  # the committed examples/kws-small-1bit-prog.json
+            ex = kws_load("kws-small-1bit-prog.json")
+            assert ex == p | {"description": ex["description"], "output": ex["output"]}, plan
+        # after prog-nodrop-cos was chosen (second screening round, seeds 6-8): dropout off in
+        # the float stage too; the STE's edge at 1.5; a longer last stage (4 -> 4 -> 12)
+        q = copy.deepcopy(p)
+        q["stages"][0]["dropout"] = False
+        out["prog-nodrop-all-cos"] = (q, [], False)
+        q = copy.deepcopy(p)
+        for st in q["stages"][1:]:
+            st["quantize"]["matrices"] = [dict(m, ste_clip=1.5)
+                                          for m in st["quantize"]["matrices"]]
+        out["prog-nodrop-cos-clip1.5"] = (q, [], False)
+        if len(ws) == 3:
+            q = copy.deepcopy(p)
+            for st, e in zip(q["stages"][1:], [4, 4, 12]):
+                st["epochs"] = e
+            out["prog-nodrop-cos-4-4-12"] = (q, [], False)
     return out
 
 
@@ -460,6 +565,27 @@ def onebit_variants(plan):
         assert ex == out["nodrop-cos"][0] | {"description": ex["description"],
                                              "output": ex["output"]}, plan
     out["nodrop-lr5e-3"] = d(0.005, dropout=False)
+    # closing the last 1-bit miss (seeds 11-15), screened on seeds 16-25: nodrop-cos with the
+    # ApproxSign gradient, a longer STE stage, dropout off in the float stage too, a wider edge,
+    # progressive widths (float 50 -> 4 bits 15 -> 2 bits 15 -> 1 bit 20, each nodrop-cos)
+    out["nodrop-cos-approx"] = d(schedule=cos, dropout=False, entry={"ste_grad": "approxsign"})
+    out["nodrop-cos-f30"] = d(schedule=cos, dropout=False, e1=30, e2=70)
+    v = d(schedule=cos, dropout=False)[0]
+    v["stages"][0]["dropout"] = False
+    out["nodrop-all-cos"] = (v, [], False)
+    out["nodrop-cos-clip1.5"] = d(schedule=cos, dropout=False, entry={"ste_clip": 1.5})
+    if plan == "1bit":  # the committed examples/bts-1bit-nodrop-cos-clip.json
+        ex = load("bts-1bit-nodrop-cos-clip.json")
+        assert ex == out["nodrop-cos-clip1.5"][0] | {"description": ex["description"],
+                                                      "output": ex["output"]}, plan
+    if plan in PROGRESSIVE:
+        ws = PROGRESSIVE[plan]
+        each = {1: [50], 2: [20, 30], 3: [15, 15, 20]}[len(ws)]
+        v = progressive(thesis, ws, 50, each, lr=0.01, granularity="channel")
+        for st in v["stages"][1:]:
+            st["dropout"] = False
+            st["optimizer"]["schedule"] = cos
+        out["prog-nodrop-cos"] = (v, [], False)
     out["nodrop-lsq0.01"] = d(entry={"scale": "lsq", "scale_lr": 0.01}, dropout=False)
     # the same-schedule 8-bit reference of nodrop (plan 8bit): float 50 -> float 50 at 1e-2
     # without dropout, and its 8-bit PTQ (--ref 8bit:nodrop-float-ptq)

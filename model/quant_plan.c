@@ -230,6 +230,29 @@ static qr_status parse_ste_clip(const cJSON *e, int ste, float *clip, const char
     return qr_json_get_float(e, "ste_clip", 0.5, 1000, clip, where, path, err);
 }
 
+/* "ste_grad": "identity" (the default) or "approxsign"; only with "method": "ste", approxsign
+ * only at 1 bit and without "ste_clip" (its edge is |w/α| = 1). */
+static qr_status parse_ste_grad(const cJSON *e, int ste, int bits, qr_ste_grad *grad,
+                                const char *where, const char *path, qr_error *err)
+{
+    static const char *const grads[] = {"identity", "approxsign", NULL};
+    int g = QR_STE_GRAD_IDENTITY;
+    qr_status s = qr_json_get_choice(e, "ste_grad", grads, &g, where, path, err);
+    if (s != QR_OK)
+        return s;
+    if (cJSON_GetObjectItemCaseSensitive(e, "ste_grad") && !ste)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.ste_grad' needs \"method\": \"ste\"",
+                            where, path);
+    if (g == QR_STE_GRAD_APPROXSIGN && bits != 1)
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.ste_grad' \"approxsign\" needs bits 1 "
+                            "(it approximates sign)", where, path);
+    if (g == QR_STE_GRAD_APPROXSIGN && cJSON_GetObjectItemCaseSensitive(e, "ste_clip"))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.ste_grad' \"approxsign\" does not take "
+                            "'ste_clip' (its gradient ends at |w/α| = 1)", where, path);
+    *grad = (qr_ste_grad)g;
+    return QR_OK;
+}
+
 /* "scale": "lsq" needs "method": "ste"; its "scale_lr" in (0, 10] (only with "lsq"). */
 static qr_status parse_scale_lr(const cJSON *e, int ste, int scale, float *lr, const char *where,
                                 const char *path, qr_error *err)
@@ -255,7 +278,8 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
     snprintf(path, sizeof path, "quantize.matrices[%zu]", index);
     static const char *const keys[] = {"layer", "matrix", "bits", "regularizer", "regularize",
                                        "lambda", "reduction", "schedule", "method", "scale",
-                                       "granularity", "ste_clip", "scale_lr", NULL};
+                                       "granularity", "ste_clip", "scale_lr", "ste_grad",
+                                       NULL};
     qr_status s = qr_json_check_keys(e, keys, where, path, err);
     if (s != QR_OK)
         return s;
@@ -301,7 +325,9 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
         return qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.granularity' \"%s\" needs a grid scale: "
                             "set 'scale' to \"fixed\" or \"learned\"", where, path, grans[gran]);
     float clip = 0.0f;
-    if ((s = parse_ste_clip(e, method == 1, &clip, where, path, err)))
+    qr_ste_grad grad = QR_STE_GRAD_IDENTITY;
+    if ((s = parse_ste_clip(e, method == 1, &clip, where, path, err)) ||
+        (s = parse_ste_grad(e, method == 1, (int)bits, &grad, where, path, err)))
         return s;
     float lam = lambda;
     const cJSON *lj = cJSON_GetObjectItemCaseSensitive(e, "lambda");
@@ -353,6 +379,7 @@ static qr_status parse_entry(qr_quant_plan *p, const cJSON *e, const qr_model_sp
         m->channels = 0; /* set from the parameter's shape when training starts */
         m->lambda_norm = lnorm;
         m->ste_clip = clip;
+        m->ste_grad = grad;
         m->scale_lr = scale_lr;
     }
     free(chosen);
@@ -426,7 +453,7 @@ QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const cJSON *j,
         static const char *const ek[] = {"tensor", "bits", "regularize", "regularizer", "lambda",
                                          "reduction", "schedule", "method", "scale", "alpha",
                                          "granularity", "alphas", "lambda_norm", "ste_clip",
-                                         "scale_lr", NULL};
+                                         "scale_lr", "ste_grad", NULL};
         static const char *const grans[] = {"matrix", "channel", NULL};
         static const char *const lnorms[] = {"none", "slope", NULL};
         int gran = 0, lnorm = 0;
@@ -460,8 +487,11 @@ QR_API qr_status qr_quant_plan_from_json(qr_quant_plan *p, const cJSON *j,
             goto fail;
         m->lambda_norm = (qr_lambda_norm)lnorm;
         m->ste_clip = 0.0f;
+        m->ste_grad = QR_STE_GRAD_IDENTITY;
         m->scale_lr = 0.01f;
         if ((s = parse_ste_clip(e, method == 1, &m->ste_clip, where, "quantize.matrices", err)) ||
+            (s = parse_ste_grad(e, method == 1, (int)bits, &m->ste_grad, where,
+                                "quantize.matrices", err)) ||
             (s = parse_scale_lr(e, method == 1, scale, &m->scale_lr, where, "quantize.matrices",
                                 err)))
             goto fail;

@@ -113,6 +113,8 @@ QR_API cJSON *qr_quant_plan_to_json(const qr_quant_plan *p)
             cJSON_AddFalseToObject(e, "ste_clip");
         else if (m->ste_clip > 0.0f)
             cJSON_AddNumberToObject(e, "ste_clip", m->ste_clip);
+        if (m->ste_grad == QR_STE_GRAD_APPROXSIGN)
+            cJSON_AddStringToObject(e, "ste_grad", "approxsign");
         if (m->lambda_norm == QR_LAMBDA_NORM_SLOPE)
             cJSON_AddStringToObject(e, "lambda_norm", "slope");
         cJSON *sc = cJSON_AddObjectToObject(e, "schedule");

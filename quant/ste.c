@@ -178,6 +178,12 @@ QR_API void qr_quant_ste_backward(qr_quant_ste *s, qr_graph *g)
         memcpy(node->x, s->shadow[k], cnt * sizeof(float));
         if (q->scale_mode == QR_SCALE_LSQ && node->g)
             lsq_step(s, k, node->x, node->g, cnt);
+        if (node->g && q->ste_grad == QR_STE_GRAD_APPROXSIGN) {
+            for (size_t i = 0; i < cnt; i++)
+                node->g[i] *= qr_quant_ste_grad_factor(
+                    q, node->x[i] / qr_quant_elem_alpha(s->plan, pi, i));
+            continue;
+        }
         /* beyond the edge no gradient (by default where the rounding is flat: the clipped STE) */
         float rel = qr_quant_ste_clip(q);
         if (!node->g || isinf(rel))
@@ -203,6 +209,14 @@ QR_API float qr_quant_ste_clip_default(int bits)
 QR_API float qr_quant_ste_clip(const qr_quant_matrix *q)
 {
     return q->ste_clip > 0.0f ? q->ste_clip : qr_quant_ste_clip_default(q->bits);
+}
+
+QR_API float qr_quant_ste_grad_factor(const qr_quant_matrix *q, float u)
+{
+    float a = fabsf(u);
+    if (q->ste_grad == QR_STE_GRAD_APPROXSIGN)
+        return a < 1.0f ? 2.0f - 2.0f * a : 0.0f;
+    return a > qr_quant_ste_clip(q) ? 0.0f : 1.0f;
 }
 
 QR_API void qr_quant_ste_free(qr_quant_ste *s)

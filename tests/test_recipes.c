@@ -524,9 +524,11 @@ END_TEST
  * re-estimated. */
 START_TEST(test_nodrop_examples)
 {
-    static const struct { const char *file; int bits; } ex[] = {
-        {"bts-1bit-nodrop-cos.json", 1},
-        {"bts-2bit-nodrop-cos.json", 2},
+    static const struct { const char *file; int bits; float clip; } ex[] = {
+        {"bts-1bit-nodrop-cos.json", 1, 0.0f},
+        {"bts-2bit-nodrop-cos.json", 2, 0.0f},
+        /* the same with the STE's edge at 1.5 α (docs/accuracy-1bit.md) */
+        {"bts-1bit-nodrop-cos-clip.json", 1, 1.5f},
     };
     for (size_t i = 0; i < sizeof ex / sizeof *ex; i++) {
         char path[4096];
@@ -549,6 +551,7 @@ START_TEST(test_nodrop_examples)
             const qr_quant_matrix *q = &c.stages[1].quant.m[k];
             ck_assert(q->ste && q->per_channel && q->scale_mode == QR_SCALE_LEARNED);
             ck_assert_int_eq(q->bits, ex[i].bits);
+            ck_assert_float_eq(q->ste_clip, ex[i].clip);
         }
         qr_train_config_free(&c);
     }
@@ -726,6 +729,84 @@ START_TEST(test_search_greedy)
     free(src);
     tl_rmtree(dir);
     free(dir);
+/* The committed Fashion-MNIST recipes (docs/accuracy-fashion.md, recipe prog-f5-cos) load,
+ * and say what the document measured: 15 epochs in all, float 5, then STE stages through the
+ * widths down to the plan's (a learned scale per output channel of every matrix, Adam 2e-3,
+ * no batch norm to re-estimate), the last stage's rate decayed to 0 by a per-step cosine. */
+START_TEST(test_fashion_prog_examples)
+{
+    static const struct {
+        const char *file;
+        size_t n;              /* STE stages */
+        int bits[3];
+        size_t epochs[3];
+        qr_ste_grad grad;      /* of the last stage */
+    } ex[] = {
+        {"fashion-mnist-gru-2bit-prog.json", 2, {4, 2}, {4, 6}, QR_STE_GRAD_IDENTITY},
+        {"fashion-mnist-gru-1bit-prog.json", 3, {4, 2, 1}, {3, 3, 4}, QR_STE_GRAD_APPROXSIGN},
+    };
+    for (size_t i = 0; i < sizeof ex / sizeof *ex; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/examples/%s", tl_srcdir(), ex[i].file);
+        qr_train_config c;
+        qr_error err = {{0}};
+        ck_assert_msg(qr_train_config_load(path, &c, &err) == QR_OK, "%s: %s", path, err.msg);
+        ck_assert_uint_eq(c.n_stages, 1 + ex[i].n);
+        ck_assert_uint_eq(c.epochs, 15);
+        ck_assert_uint_eq(c.stages[0].epochs, 5);
+        ck_assert_uint_eq(c.stages[0].quant.n, 0);
+        for (size_t s = 1; s <= ex[i].n; s++) {
+            const qr_train_stage *st = &c.stages[s];
+            ck_assert_uint_eq(st->epochs, ex[i].epochs[s - 1]);
+            ck_assert(st->optim.lr == 0.002f && st->optim.kind == QR_OPTIM_ADAM);
+            ck_assert_int_eq(st->lr_schedule.kind, s == ex[i].n ? QR_LR_COSINE : QR_LR_CONSTANT);
+            ck_assert(s < ex[i].n || st->lr_schedule.per_step);
+            ck_assert(!st->bn_reestimate && !st->dropout_off);
+            ck_assert_uint_eq(st->quant.n, 3);
+            for (size_t k = 0; k < st->quant.n; k++) {
+                const qr_quant_matrix *q = &st->quant.m[k];
+                ck_assert(q->ste && q->per_channel && q->scale_mode == QR_SCALE_LEARNED);
+                ck_assert_int_eq(q->bits, ex[i].bits[s - 1]);
+                ck_assert_int_eq(q->ste_grad, s == ex[i].n ? ex[i].grad : QR_STE_GRAD_IDENTITY);
+            }
+        }
+        qr_train_config_free(&c);
+    }
+}
+END_TEST
+
+/* The committed KWS 1-bit recipe (docs/accuracy-kws.md, recipe prog-nodrop-cos) loads and says
+ * what was measured: 40 epochs, float 20, then STE at 4, 2 and 1 bits for 6, 6 and 8 epochs,
+ * each at Nadam 1e-2 with a per-step cosine, dropout off, batch norms re-estimated, a learned
+ * scale per output channel of every matrix. */
+START_TEST(test_kws_prog_example)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/examples/kws-small-1bit-prog.json", tl_srcdir());
+    qr_train_config c;
+    qr_error err = {{0}};
+    ck_assert_msg(qr_train_config_load(path, &c, &err) == QR_OK, "%s: %s", path, err.msg);
+    static const int bits[] = {4, 2, 1};
+    static const size_t epochs[] = {6, 6, 8};
+    ck_assert_uint_eq(c.n_stages, 4);
+    ck_assert_uint_eq(c.epochs, 40);
+    ck_assert_uint_eq(c.stages[0].epochs, 20);
+    ck_assert_uint_eq(c.stages[0].quant.n, 0);
+    ck_assert(!c.stages[0].dropout_off);
+    for (size_t s = 1; s < 4; s++) {
+        const qr_train_stage *st = &c.stages[s];
+        ck_assert_uint_eq(st->epochs, epochs[s - 1]);
+        ck_assert(st->optim.lr == 0.01f && st->optim.kind == QR_OPTIM_NADAM);
+        ck_assert_int_eq(st->lr_schedule.kind, QR_LR_COSINE);
+        ck_assert(st->lr_schedule.per_step && st->dropout_off && st->bn_reestimate);
+        ck_assert_uint_eq(st->quant.n, 4);
+        for (size_t k = 0; k < st->quant.n; k++) {
+            const qr_quant_matrix *q = &st->quant.m[k];
+            ck_assert(q->ste && q->per_channel && q->scale_mode == QR_SCALE_LEARNED);
+            ck_assert_int_eq(q->bits, bits[s - 1]);
+        }
+    }
+    qr_train_config_free(&c);
 }
 END_TEST
 
@@ -745,6 +826,8 @@ Suite *qr_suite_recipes(void)
     tcase_add_test(tc, test_nodrop_examples);
     tcase_add_test(tc, test_search_measure);
     tcase_add_test(tc, test_search_greedy);
+    tcase_add_test(tc, test_fashion_prog_examples);
+    tcase_add_test(tc, test_kws_prog_example);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -587,6 +587,97 @@ START_TEST(test_search_choose)
 }
 END_TEST
 
+/* Bi-Real Net's piecewise-quadratic approximation of sign (Liu et al. 2018), written out here
+ * independently of quant/ste.c: its derivative is what "ste_grad": "approxsign" passes. */
+static double approx_sign(double u)
+{
+    return u < -1.0 ? -1.0 : u < 0.0 ? 2.0 * u + u * u : u < 1.0 ? 2.0 * u - u * u : 1.0;
+}
+
+/* "ste_grad": "approxsign": the factor equals the finite-difference derivative of ApproxSign
+ * (away from its kinks at 0 and ±1); after backward every gradient is the incoming one times
+ * that factor at w/α_c, per channel and per matrix; it is stored and reloaded; its errors. */
+START_TEST(test_ste_grad_approxsign)
+{
+    qr_model_spec spec;
+    bts_spec(&spec);
+    qr_quant_matrix q = {.bits = 1, .ste = 1, .ste_grad = QR_STE_GRAD_APPROXSIGN};
+    qr_quant_matrix id = {.bits = 1, .ste = 1};
+    for (double u = -2.0; u <= 2.0; u += 0.0625) {
+        if (fabs(fabs(u) - 1.0) < 1e-9 || fabs(u) < 1e-9)
+            continue;
+        double h = 1e-4, fd = (approx_sign(u + h) - approx_sign(u - h)) / (2.0 * h);
+        ck_assert_msg(fabs(qr_quant_ste_grad_factor(&q, (float)u) - fd) < 1e-4,
+                      "u %g: factor %g, finite difference %g", u,
+                      qr_quant_ste_grad_factor(&q, (float)u), fd);
+        /* the default: 1 inside the edge (1 at 1 bit), 0 beyond */
+        ck_assert_float_eq(qr_quant_ste_grad_factor(&id, (float)u), fabs(u) > 1.0 ? 0.0f : 1.0f);
+    }
+    for (int gran = 0; gran < 2; gran++) {
+        char json[256];
+        snprintf(json, sizeof json, "{\"matrices\": [{\"layer\": \"all\", \"bits\": 1, \"method\":"
+                 " \"ste\", \"scale\": \"learned\", \"granularity\": \"%s\", \"ste_grad\":"
+                 " \"approxsign\"}]}", gran ? "channel" : "matrix");
+        qr_quant_plan p;
+        parse_ok(&p, json, &spec);
+        ck_assert_int_eq(p.m[0].ste_grad, QR_STE_GRAD_APPROXSIGN);
+        qr_model *m = bts_model(&spec, -1.0f, 1.0f);
+        qr_quant_ste *ste = NULL;
+        ck_assert_int_eq(qr_quant_begin_training(qr_model_graph(m), &p, &ste), QR_OK);
+        for (size_t k = 0; k < p.n; k++) {
+            qr_node *n = node(m, p.m[k].name);
+            float *w = qr_node_data(n);
+            for (size_t i = 0; i < qr_node_size(n); i++)
+                w[i] *= 2.0f;
+        }
+        qr_quant_ste_forward(ste, qr_model_graph(m));
+        for (size_t k = 0; k < p.n; k++) {
+            qr_node *n = node(m, p.m[k].name);
+            float *g = qr_node_grad(n);
+            for (size_t i = 0; i < qr_node_size(n); i++)
+                g[i] = 0.5f + (float)i;
+        }
+        qr_quant_ste_backward(ste, qr_model_graph(m));
+        size_t inside = 0, beyond = 0;
+        for (size_t k = 0; k < p.n; k++) {
+            qr_node *n = node(m, p.m[k].name);
+            const float *w = qr_node_data(n), *g = qr_node_grad(n);
+            for (size_t i = 0; i < qr_node_size(n); i++) {
+                double u = w[i] / qr_quant_elem_alpha(&p, k, i);
+                double want = (0.5 + (double)i) * (fabs(u) < 1.0 ? 2.0 - 2.0 * fabs(u) : 0.0);
+                ck_assert_msg(fabs(g[i] - want) <= 1e-5 * (1.0 + fabs(want)),
+                              "%s[%zu]: u %g, gradient %g, want %g", p.m[k].name, i, u, g[i], want);
+                inside += fabs(u) < 1.0;
+                beyond += fabs(u) >= 1.0;
+            }
+        }
+        ck_assert_uint_gt(inside, 0);
+        ck_assert_uint_gt(beyond, 0);
+        cJSON *j = qr_quant_plan_to_json(&p);
+        qr_quant_plan back;
+        qr_error err = {{0}};
+        ck_assert_msg(qr_quant_plan_from_json(&back, j, &spec, "m.qrm", &err) == QR_OK, "%s",
+                      err.msg);
+        for (size_t k = 0; k < p.n; k++)
+            ck_assert_int_eq(back.m[k].ste_grad, QR_STE_GRAD_APPROXSIGN);
+        cJSON_Delete(j);
+        qr_quant_plan_free(&back);
+        qr_quant_ste_free(ste);
+        qr_model_free(m);
+        qr_quant_plan_free(&p);
+    }
+    expect_error("{\"matrices\": [{\"layer\": \"all\", \"bits\": 1, \"ste_grad\": \"approxsign\"}]}",
+                 &spec, "'quantize.matrices[0].ste_grad' needs");
+    expect_error("{\"matrices\": [{\"layer\": \"all\", \"bits\": 2, \"method\": \"ste\","
+                 " \"ste_grad\": \"approxsign\"}]}", &spec, "needs bits 1");
+    expect_error("{\"matrices\": [{\"layer\": \"all\", \"bits\": 1, \"method\": \"ste\","
+                 " \"ste_grad\": \"approxsign\", \"ste_clip\": 2}]}", &spec, "does not take");
+    expect_error("{\"matrices\": [{\"layer\": \"all\", \"bits\": 1, \"method\": \"ste\","
+                 " \"ste_grad\": \"tanh\"}]}", &spec, "'quantize.matrices[0].ste_grad'");
+    qr_model_spec_free(&spec);
+}
+END_TEST
+
 /* "ste_clip": the STE keeps the gradient where |w/α_c| ≤ edge and zeroes it beyond, the edge
  * being the entry's ste_clip, the default 1 + 1/(2M) (1 at 1 bit), or none (false: the
  * identity STE); per channel and per matrix; its config errors and stored form. */
@@ -812,6 +903,7 @@ Suite *qr_suite_scales(void)
     tcase_add_test(tc, test_granularity_config);
     tcase_add_test(tc, test_channel_fit_fake_ste);
     tcase_add_test(tc, test_ste_clip);
+    tcase_add_test(tc, test_ste_grad_approxsign);
     tcase_add_test(tc, test_lsq_dq_fd);
     tcase_add_test(tc, test_lsq_step);
     tcase_add_test(tc, test_2bit_bn_conv_no_collapse);

@@ -122,6 +122,13 @@ typedef enum qr_lambda_norm {
     QR_LAMBDA_NORM_SLOPE     /* c = λ·S(t) / qr_reg_max_slope: the same largest pull at every width */
 } qr_lambda_norm;
 
+/* The STE's gradient inside its edge (beyond the thesis; straight through by default). */
+typedef enum qr_ste_grad {
+    QR_STE_GRAD_IDENTITY = 0, /* ∂q/∂w = 1 where |w/α| ≤ ste_clip (the clipped STE) */
+    QR_STE_GRAD_APPROXSIGN    /* 1 bit: ∂q/∂w = 2 − 2|w/α| for |w/α| < 1, else 0: the derivative
+                                 of Bi-Real Net's piecewise-quadratic sign (Liu et al. 2018) */
+} qr_ste_grad;
+
 /* One weight matrix (a kernel or recurrent kernel) and how it is quantized. */
 typedef struct qr_quant_matrix {
     char name[64];          /* parameter name, "gru_1/recurrent_kernel" */
@@ -144,6 +151,7 @@ typedef struct qr_quant_matrix {
     float scale_lr;         /* QR_SCALE_LSQ: the scales' SGD learning rate */
     float ste_clip;         /* STE: the gradient is zeroed where |w/α| > ste_clip; 0: the default
                                (qr_quant_ste_clip_default), INFINITY: never (identity STE) */
+    qr_ste_grad ste_grad;   /* STE at 1 bit: the gradient's shape inside the edge */
 } qr_quant_matrix;
 
 typedef struct qr_quant_plan {
@@ -218,6 +226,9 @@ QR_API void qr_quant_ste_free(qr_quant_ste *s);
 QR_API float qr_quant_ste_clip_default(int bits);
 /* The edge matrix q's STE uses: q->ste_clip, or the default for its bits when 0. */
 QR_API float qr_quant_ste_clip(const qr_quant_matrix *q);
+/* The factor matrix q's STE multiplies the gradient of a weight at u = w/α by: 1 inside the
+ * edge and 0 beyond it, or with QR_STE_GRAD_APPROXSIGN max(0, 2 − 2|u|). */
+QR_API float qr_quant_ste_grad_factor(const qr_quant_matrix *q, float u);
 /* LSQ's ∂q/∂α of one weight w on the grid α·levels (q = α·nearest(w/α), the rounding passed
  * straight through): nearest(w/α) at 1 bit; nearest(w/α) − w/α inside the grid (|w/α| ≤ 1) and
  * nearest(w/α) = ±1 beyond it at N bits. */
