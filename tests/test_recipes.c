@@ -729,6 +729,9 @@ START_TEST(test_search_greedy)
     free(src);
     tl_rmtree(dir);
     free(dir);
+}
+END_TEST
+
 /* The committed Fashion-MNIST recipes (docs/accuracy-fashion.md, recipe prog-f5-cos) load,
  * and say what the document measured: 15 epochs in all, float 5, then STE stages through the
  * widths down to the plan's (a learned scale per output channel of every matrix, Adam 2e-3,
