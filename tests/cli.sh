@@ -244,6 +244,11 @@ check "recipe --out, then train it" 0 err '^wrote .*r2\.json' \
     "$qreg" recipe "$quickstart" --bits 2 --matrix dense_2=8 --epochs 4 --out "$tmp/r2.json"
 check "train the recipe: two stages" 0 err '^stage 2/2 kept epoch' \
     "$qreg" train "$tmp/r2.json" --out "$tmp/r2.qrm"
+check "recipe --progressive: 1 bit in three grid stages" 0 out '"stages"' \
+    "$qreg" recipe "$quickstart" --bits 1 --epochs 8 --progressive
+json_check "recipe --progressive: float 4, then 4, 2, 1 bits over 1 + 1 + 2 epochs" \
+    '[s["epochs"] for s in d["stages"]] == [4, 1, 1, 2]
+and [s["quantize"]["matrices"][0]["bits"] for s in d["stages"][1:]] == [4, 2, 1]'
 # a quantized config is refused, naming the key; the output file is left alone
 echo keep >"$tmp/r4.json"
 check "recipe of a quantized config" 1 err "has 'quantize'" \

@@ -189,6 +189,65 @@ START_TEST(test_recipe_paths_and_numbers)
 }
 END_TEST
 
+/* --progressive: the committed progressive KWS recipe exactly; a mixed plan keeps its wider
+ * entries at their width in every stage; too few grid epochs for the stages is refused. */
+START_TEST(test_recipe_progressive)
+{
+    cJSON *kws = load_example("kws-small.json");
+    qr_recipe_matrix m = {"all", 1};
+    qr_recipe r;
+    qr_recipe_default(&r);
+    r.matrices = &m;
+    r.n_matrices = 1;
+    r.progressive = 1;
+    char msg[256] = "", src[4096];
+    snprintf(src, sizeof src, "%s/examples/kws-small.json", tl_srcdir());
+    cJSON *got = qr_recipe_build(kws, src, src, &r, msg, sizeof msg);
+    ck_assert_msg(got != NULL, "%s", msg);
+    cJSON *want = load_example("kws-small-1bit-prog.json");
+    ck_assert_msg(cJSON_Compare(cJSON_GetObjectItem(got, "stages"),
+                                cJSON_GetObjectItem(want, "stages"), 1),
+                  "the stages differ from kws-small-1bit-prog.json");
+    cJSON_Delete(want);
+    cJSON_Delete(got);
+    /* 2 bits with the dense layer at 8: stages 4/8 then 2/8, 50 grid epochs as 25 + 25 */
+    qr_recipe_matrix mm[2] = {{"all", 2}, {"dense", 8}};
+    r.matrices = mm;
+    r.n_matrices = 2;
+    r.epochs = 101;
+    got = qr_recipe_build(kws, src, src, &r, msg, sizeof msg);
+    ck_assert_msg(got != NULL, "%s", msg);
+    cJSON *st = cJSON_GetObjectItem(got, "stages");
+    ck_assert_int_eq(cJSON_GetArraySize(st), 3);
+    static const int ep[3] = {50, 25, 26}, b0[3] = {0, 4, 2};
+    for (int k = 0; k < 3; k++) {
+        cJSON *sk = cJSON_GetArrayItem(st, k);
+        ck_assert_int_eq((int)cJSON_GetObjectItem(sk, "epochs")->valuedouble, ep[k]);
+        if (k == 0)
+            continue;
+        cJSON *ms = cJSON_GetObjectItem(cJSON_GetObjectItem(sk, "quantize"), "matrices");
+        ck_assert_int_eq((int)cJSON_GetObjectItem(cJSON_GetArrayItem(ms, 0), "bits")->valuedouble,
+                         b0[k]);
+        ck_assert_int_eq((int)cJSON_GetObjectItem(cJSON_GetArrayItem(ms, 1), "bits")->valuedouble,
+                         8);
+    }
+    cJSON_Delete(got);
+    /* 4 bits and wider: one grid stage, as without --progressive */
+    mm[0].bits = 4;
+    got = qr_recipe_build(kws, src, src, &r, msg, sizeof msg);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(got, "stages")), 2);
+    cJSON_Delete(got);
+    /* 1 bit needs three grid epochs */
+    r.matrices = &m;
+    r.n_matrices = 1;
+    r.epochs = 4;
+    r.float_epochs = 2;
+    ck_assert_ptr_null(qr_recipe_build(kws, src, src, &r, msg, sizeof msg));
+    ck_assert_ptr_nonnull(strstr(msg, "cannot make 3 progressive stages"));
+    cJSON_Delete(kws);
+}
+END_TEST
+
 Suite *qr_suite_recipe_build(void)
 {
     Suite *s = suite_create("recipe_build");
@@ -196,6 +255,7 @@ Suite *qr_suite_recipe_build(void)
     tcase_add_test(tc, test_recipe_equals_examples);
     tcase_add_test(tc, test_recipe_refusals);
     tcase_add_test(tc, test_recipe_paths_and_numbers);
+    tcase_add_test(tc, test_recipe_progressive);
     suite_add_tcase(s, tc);
     return s;
 }

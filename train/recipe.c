@@ -112,7 +112,8 @@ static double config_lr(const cJSON *src)
     return cJSON_IsString(name) && strcmp(name->valuestring, "sgd") == 0 ? 0.01 : 0.001;
 }
 
-static cJSON *ste_stage(const qr_recipe *r, size_t epochs, double lr)
+/* One STE stage; every entry at max(its bits, floor) (floor 0: the entry's own bits). */
+static cJSON *ste_stage(const qr_recipe *r, size_t epochs, double lr, int floor)
 {
     cJSON *st = cJSON_CreateObject();
     cJSON_AddNumberToObject(st, "epochs", (double)epochs);
@@ -130,7 +131,8 @@ static cJSON *ste_stage(const qr_recipe *r, size_t epochs, double lr)
         cJSON *e = cJSON_CreateObject();
         cJSON_AddItemToArray(ms, e);
         cJSON_AddStringToObject(e, "layer", r->matrices[i].layer);
-        cJSON_AddNumberToObject(e, "bits", r->matrices[i].bits);
+        int bits = r->matrices[i].bits;
+        cJSON_AddNumberToObject(e, "bits", bits > floor ? bits : floor);
         cJSON_AddStringToObject(e, "method", "ste");
         cJSON_AddStringToObject(e, "scale", "learned");
         cJSON_AddStringToObject(e, "granularity", r->granularity);
@@ -210,7 +212,30 @@ cJSON *qr_recipe_build(const cJSON *src, const char *src_path, const char *out_p
     cJSON_AddNumberToObject(s1, "epochs", (double)fe);
     cJSON_AddFalseToObject(s1, "quantize");
     cJSON_AddItemToArray(stages, s1);
-    cJSON_AddItemToArray(stages, ste_stage(r, epochs - fe, lr));
+    /* progressive: the grid epochs split over widths 4, 2, 1 down to the narrowest entry's,
+     * equal parts with the remainder in the last (KWS' 20 epochs: 6, 6, 8) */
+    int narrowest = 8;
+    for (size_t i = 0; i < r->n_matrices; i++)
+        if (r->matrices[i].bits < narrowest)
+            narrowest = r->matrices[i].bits;
+    int floors[3] = {0}, n_st = 1;
+    if (r->progressive && narrowest < 4) {
+        n_st = 0;
+        for (int w = 4; w >= narrowest; w /= 2)
+            floors[n_st++] = w;
+        floors[n_st - 1] = 0;
+    }
+    size_t ste = epochs - fe;
+    if (ste < (size_t)n_st) {
+        cJSON_Delete(stages);
+        cJSON_Delete(cfg);
+        return fail(msg, len, "%s: %zu grid epochs cannot make %d progressive stages", name, ste,
+                    n_st);
+    }
+    for (int k = 0; k < n_st; k++) {
+        size_t e = k < n_st - 1 ? ste / (size_t)n_st : ste - (size_t)(n_st - 1) * (ste / (size_t)n_st);
+        cJSON_AddItemToArray(stages, ste_stage(r, e, lr, floors[k]));
+    }
     /* the description first, for whoever opens the file */
     cJSON *res = cJSON_CreateObject();
     if (!res || !cJSON_AddStringToObject(res, "description", desc)) {

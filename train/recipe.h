@@ -21,6 +21,7 @@ typedef struct qr_recipe {
     size_t float_epochs;     /* the float stage; 0: half of epochs, rounded down */
     double lr_factor;        /* the STE stage starts at this multiple of the config's rate */
     int dropout;             /* keep dropout on in the STE stage */
+    int progressive;         /* STE stages at 4, then 2, then 1 bit down to the narrowest entry */
     const char *granularity; /* "channel", "matrix" or "auto" */
     const char *tag;         /* inserted before the extension of every output path ("2bit") */
 } qr_recipe;
