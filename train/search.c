@@ -203,6 +203,8 @@ QR_API qr_status qr_search_plan(const qr_model_spec *spec, const int *choice, in
         return s;
     for (size_t i = 0; i < p->n; i++) {
         qr_quant_matrix *q = &p->m[i];
+        if (!choice[i])
+            continue;
         q->bits = choice[i];
         q->regularized = 1;
         q->ste = 1;

@@ -15,27 +15,6 @@ QR_API void qr_search_options_init(qr_search_options *o)
     *o = (qr_search_options){.per_channel = 0, .bn_reestimate = 0, .epochs = 0};
 }
 
-/* The plan measured: matrix i at bits[i] by STE on a least-squares (learned) grid scale, per
- * channel as asked; bits[i] = 0 leaves it off the plan (float while training, 8-bit min-max
- * when fake-quantized: the thesis' 8-bit model). */
-static qr_status measure_plan(const qr_model_spec *spec, const int *bits, int per_channel,
-                              qr_quant_plan *p)
-{
-    qr_status s = qr_quant_plan_init(p, spec);
-    for (size_t i = 0; s == QR_OK && i < p->n; i++) {
-        qr_quant_matrix *q = &p->m[i];
-        if (!bits[i])
-            continue;
-        q->bits = bits[i];
-        q->regularized = 1;
-        q->ste = 1;
-        q->reg = bits[i] == 1 ? QR_REG_REG1C : QR_REG_COS;
-        q->scale_mode = QR_SCALE_LEARNED;
-        q->per_channel = per_channel || qr_model_feeds_batchnorm(spec, q->name);
-    }
-    return s;
-}
-
 QR_API qr_status qr_search_measure(qr_train_config *c, const qr_split_data *d,
                                    const qr_search_options *o, const int *bits, double *loss,
                                    double *acc, qr_error *err)
@@ -45,7 +24,7 @@ QR_API qr_status qr_search_measure(qr_train_config *c, const qr_split_data *d,
      * c->init_path, no files written */
     qr_train_config keep = *c;
     qr_quant_plan plan;
-    qr_status s = measure_plan(&c->model, bits, o->per_channel, &plan);
+    qr_status s = qr_search_plan(&c->model, bits, o->per_channel, &plan);
     if (s != QR_OK) {
         qr_quant_plan_free(&plan);
         return qr_error_set(err, s, "search: out of memory");

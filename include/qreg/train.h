@@ -258,7 +258,8 @@ QR_API qr_status qr_search_choose(const size_t *counts, size_t n, const int *wid
 
 /* The plan qreg search trains: matrix i (qr_quant_plan_init's order) at choice[i] bits by STE
  * on a learned grid scale, per channel for every matrix with per_channel, else for a kernel
- * feeding a batch norm ("auto"). */
+ * feeding a batch norm ("auto"); choice[i] = 0 leaves matrix i off the plan (float while
+ * training, 8-bit min-max when fake-quantized). */
 QR_API qr_status qr_search_plan(const qr_model_spec *spec, const int *choice, int per_channel,
                                 qr_quant_plan *p);
 
