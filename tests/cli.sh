@@ -240,6 +240,8 @@ and d["stages"][1]["epochs"] == 2 and d["stages"][1]["dropout"] is False
 and d["stages"][1]["quantize"]["matrices"] == [{"layer": "all", "bits": 2, "method": "ste",
     "scale": "learned", "granularity": "channel"}]
 and "epochs" not in d.get("training", {})'
+check "recipe --matrix=LAYER=N (one argument)" 0 out '"layer":[[:space:]]*"dense_2"' \
+    "$qreg" recipe "$quickstart" --matrix=dense_2=4 --epochs 4
 check "recipe --out, then train it" 0 err '^wrote .*r2\.json' \
     "$qreg" recipe "$quickstart" --bits 2 --matrix dense_2=8 --epochs 4 --out "$tmp/r2.json"
 check "train the recipe: two stages" 0 err '^stage 2/2 kept epoch' \

@@ -110,9 +110,11 @@ int qr_cmd_recipe(int argc, char **argv)
             const char *eq = v ? strrchr(v, '=') : NULL;
             if (!eq || eq == v || nm == MAX_MATRICES || parse_bits(eq + 1, &m[nm].bits))
                 goto bad;
-            /* the layer name is the text before '=': argv outlives the call */
-            argv[i][eq - argv[i]] = '\0';
-            m[nm++].layer = argv[i];
+            /* the layer name is the value's text before its last '=' (v lies in argv[i] in
+             * both forms, "--matrix L=N" and "--matrix=L=N"; argv outlives the call) */
+            char *layer = argv[i] + (v - argv[i]);
+            layer[eq - v] = '\0';
+            m[nm++].layer = layer;
         } else if (qr_cli_opt(argc, argv, &i, "--epochs", &v)) {
             if (qr_cli_size(v, &r.epochs) || r.epochs < 2 || r.epochs > 10000000)
                 goto bad;
