@@ -175,7 +175,7 @@ config.Options, nothing is set in module globals)
   dataset.py     subjects, split by subject, the files
   cli.py         the command line
 tests/motion.sh pins the sha256 of a small output: a change to any of these
-that changes the bytes must change VERSION and the pinned sums together.
+that changes the bytes must raise config.VERSION and renew the pinned sums.
 """
 
 import sys
