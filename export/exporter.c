@@ -574,9 +574,37 @@ static double scale_of(float maxabs, int32_t bound)
     return (maxabs > 0.0f ? (double)maxabs : 1.0) / (double)bound;
 }
 
+/* N-bit activation grids (docs/runtime.md "Narrow activations"): the bound A = 2^(N−1) − 1
+ * and scale s of the tensor after qreg layers first … last (first = last = n_layers: the
+ * input). A model trained with activation quantization has its trained range r there (s = r/A,
+ * the grid its fake quantizers used); otherwise bits > 0 asks for it after training, from the
+ * calibration (s = max|x|/A). Returns 0 where the tensor keeps the exporter's own bound. */
+static int act_grid(const qr_model *m, int bits, size_t first, size_t last, int32_t *a,
+                    double *scale)
+{
+    const qr_model_spec *sp = &m->spec;
+    size_t n = sp->n_layers;
+    int grid = 0;
+    float r = 0.0f;
+    for (size_t j = first; j <= last && !grid; j++) {
+        int own = m->act_bits && qr_model_act_range(m, j, &r);
+        if (own || (bits && (j == n || qr_model_act_quantized(sp, j)))) {
+            grid = 1;
+            if (!own || !(r > 0.0f)) /* untrained (0 epochs): the calibrated range */
+                r = m->calib[j == n ? 0 : last + 1];
+        }
+    }
+    if (!grid)
+        return 0;
+    int b = m->act_bits ? m->act_bits : bits;
+    *a = (1 << (b - 1)) - 1;
+    *scale = scale_of(r, *a);
+    return 1;
+}
+
 /* Add every unit to a builder with bounds shrunk by `shrink`. QRT_ERR_RANGE from a layer means
  * an accumulator could overflow: the caller retries with a smaller shrink. */
-static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse,
+static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse, int act_bits,
                        qrt_builder **out, int *range_error, qr_error *err)
 {
     const qr_model_spec *sp = &m->spec;
@@ -584,6 +612,7 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
     *range_error = 0;
     int32_t a_in = consumer_bound(u, n, -1, shrink);
     double s_x = scale_of(calib[0], a_in);
+    act_grid(m, act_bits, sp->n_layers, sp->n_layers, &a_in, &s_x);
     qrt_builder_input in = {.seq_len = (uint32_t)sp->t, .n_features = (uint32_t)sp->f,
                             .in_max = a_in, .in_scale = s_x, .mean = m->mean, .std = m->std};
     qrt_builder *b = NULL;
@@ -668,6 +697,8 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
         } else {
             v->out_max = consumer_bound(u, n, (long)k, shrink);
             v->s_out = scale_of(calib[v->last + 1], v->out_max);
+            if (k + 1 < n) /* the logits keep their wide grid */
+                act_grid(m, act_bits, v->layer, v->last, &v->out_max, &v->s_out);
             size_t c = v->n_out;
             if (v->kind == U_BN) {
                 bn_affine(m, l, c, g, o);
@@ -757,9 +788,16 @@ QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_exp
 QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, uint8_t **blob,
                                    size_t *len, qr_export_report *rep, qr_error *err)
 {
-    int sparse = opt ? opt->sparse : 0;
+    int sparse = opt ? opt->sparse : 0, act_bits = opt ? opt->act_bits : 0;
     if (sparse < 0 || sparse > 2)
         return qr_error_set(err, QR_ERR_ARG, "export: sparse mode %d is not 0, 1 or 2", sparse);
+    if (act_bits && (act_bits < 2 || act_bits > 16))
+        return qr_error_set(err, QR_ERR_ARG, "export: activation bits %d (2 to 16, or 0)",
+                            act_bits);
+    if (act_bits && m->act_bits && act_bits != m->act_bits)
+        return qr_error_set(err, QR_ERR_ARG, "export: the model was trained with %d-bit "
+                            "activations; it exports on that grid, not at %d bits", m->act_bits,
+                            act_bits);
     *blob = NULL;
     *len = 0;
     if (rep)
@@ -785,7 +823,7 @@ QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, ui
     double shrink = 1.0;
     for (int attempt = 0; s == QR_OK && attempt < 12; attempt++, shrink *= 0.5) {
         int range = 0;
-        s = build(m, u, n, shrink, sparse, &b, &range, err);
+        s = build(m, u, n, shrink, sparse, act_bits, &b, &range, err);
         if (s == QR_OK || !range)
             break;
         s = QR_OK;

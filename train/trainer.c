@@ -475,7 +475,8 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_tra
      * (2), best and saved weights, weight-decay mask, STE shadow */
     qr_model_options mopt = {.distill = c->distill, .kd_alpha = c->kd_alpha,
                              .kd_temperature = c->kd_temperature, .kd_t2 = c->kd_t2,
-                             .param_copies = 6};
+                             .param_copies = 6, .act_bits = root->act_bits,
+                             .act_momentum = root->act_momentum};
     s = qr_model_new_ex(&spec, t->batch, root->seed + stage * 1000003u, &mopt, &t->m, err);
     qr_model_spec_free(&spec);
     if (s != QR_OK)

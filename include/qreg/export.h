@@ -74,6 +74,12 @@ typedef struct qr_export_options {
                                smallest of its dense, bitmap and run-length encodings (pruned
                                matrices; docs/sparse.md); 2: run-length where smaller than
                                dense, else dense (the fastest on a Cortex-M0+) */
+    int act_bits;           /* activation grids: 0: as trained (a model trained with
+                               "quantize.activations" on its trained N-bit grids, others on
+                               wide int32 grids); 2 … 16: the input and every runtime layer's
+                               output but the logits and Q15 tensors on ±(2^(N−1) − 1) steps,
+                               from the calibration for a model trained without (post-training;
+                               a model trained at other bits is refused) */
 } qr_export_options;
 
 /* qr_export_blob with options (opt NULL: the defaults, all 0). */
