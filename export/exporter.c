@@ -602,6 +602,22 @@ static int act_grid(const qr_model *m, int bits, size_t first, size_t last, int3
     return 1;
 }
 
+/* On a narrow grid the device's two roundings of a folded batch norm, requant(acc) +
+ * round(o/s_y), are a step off the fake-quantized round((g·x + o)/s_y) where the two halves
+ * round the same way: the offset goes into the bias instead (one rounding, at the
+ * accumulator's far finer scale) wherever the bias then stays within `lim`. */
+static void fold_offsets(int32_t *bias, int32_t *offset, const double *o, const double *g,
+                         const float *bv, double s_x, const double *s_w, size_t c, double lim)
+{
+    for (size_t i = 0; i < c; i++) {
+        double v = g[i] != 0.0 ? ((bv ? bv[i] : 0.0) + o[i] / g[i]) / (s_x * s_w[i]) : INFINITY;
+        if (fabs(v) < lim) {
+            bias[i] = (int32_t)round(v);
+            offset[i] = 0;
+        }
+    }
+}
+
 /* Add every unit to a builder with bounds shrunk by `shrink`. QRT_ERR_RANGE from a layer means
  * an accumulator could overflow: the caller retries with a smaller shrink. */
 static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse, int act_bits,
@@ -697,8 +713,9 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
         } else {
             v->out_max = consumer_bound(u, n, (long)k, shrink);
             v->s_out = scale_of(calib[v->last + 1], v->out_max);
-            if (k + 1 < n) /* the logits keep their wide grid */
-                act_grid(m, act_bits, v->layer, v->last, &v->out_max, &v->s_out);
+            /* the logits keep their wide grid */
+            int narrow = k + 1 < n && act_grid(m, act_bits, v->layer, v->last, &v->out_max,
+                                               &v->s_out);
             size_t c = v->n_out;
             if (v->kind == U_BN) {
                 bn_affine(m, l, c, g, o);
@@ -722,6 +739,12 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
                     for (size_t i = 0; i < c && s == QR_OK; i++) {
                         s = rq_of(s_x * v->s_w[i] * g[i] / v->s_out, &rq[i], l->name, err);
                         offset[i] = round_i32(o[i] / v->s_out, &ovf);
+                    }
+                    if (narrow) {
+                        int32_t a_x = k ? u[k - 1].out_max : a_in;
+                        double room = 2147483647.0 - (double)a_x *
+                                      (double)qrt_l1_max(v->w, c, v->w_cols) - 1.0;
+                        fold_offsets(bias, offset, o, g, bv, s_x, v->s_w, c, room);
                     }
                 } else {
                     for (size_t i = 0; i < (per_c ? c : 1) && s == QR_OK; i++)

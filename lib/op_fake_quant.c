@@ -36,7 +36,9 @@ static void fq_forward(qr_graph *g, qr_node *n)
         float m = 0.0f;
         for (size_t i = 0; i < total; i++)
             m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
-        if (isfinite(m) && m > 0.0f) /* a NaN batch or an all-zero one leaves it as it was */
+        /* NaN elements are passed over (fabsf(NaN) > m is false); an all-zero batch or an
+         * infinite one leaves the range as it was */
+        if (isfinite(m) && m > 0.0f)
             range[0] = range[0] > 0.0f ? n->fp[0] * range[0] + (1.0f - n->fp[0]) * m : m;
     }
     float r = range[0];
