@@ -574,7 +574,7 @@ static double scale_of(float maxabs, int32_t bound)
     return (maxabs > 0.0f ? (double)maxabs : 1.0) / (double)bound;
 }
 
-/* N-bit activation grids (docs/runtime.md "Narrow activations"): the bound A = 2^(N−1) − 1
+/* N-bit activation grids (docs/runtime.md "N-bit activation grids"): the bound A = 2^(N−1) − 1
  * and scale s of the tensor after qreg layers first … last (first = last = n_layers: the
  * input). A model trained with activation quantization has its trained range r there (s = r/A,
  * the grid its fake quantizers used); otherwise bits > 0 asks for it after training, from the

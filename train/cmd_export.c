@@ -62,7 +62,7 @@ static const char help[] =
     "                tensors on N-bit grids, ±(2^(N-1) - 1) steps (2 to 16; 8: int8), scaled\n"
     "                from the calibration for a model trained without activation\n"
     "                quantization (post-training); a model trained with it uses its trained\n"
-    "                grids without this option (docs/runtime.md, \"Narrow activations\")\n"
+    "                grids without this option (docs/runtime.md, \"N-bit activation grids\")\n"
     "  --json        print the byte report as one JSON object: layers (from, kind, bits,\n"
     "                theory and actual tensors and bytes), totals, scratch bytes, files\n"
     "  -h, --help    this help\n";

@@ -61,7 +61,7 @@ typedef enum qr_op {
     /* recurrent layers */
     QR_OP_GRU,         /* fused GRU, reset_after, gates [z | r | n]: see qr_gru */
     /* quantization */
-    QR_OP_FAKE_QUANT,  /* y = s·clamp(round(x/s), −A, A), s = range/A; straight-through: qr_fake_quant */
+    QR_OP_FAKE_QUANT,  /* y = s·clamp(round(x/s), −A, A), straight-through gradient: qr_fake_quant */
     QR_OP_COUNT
 } qr_op;
 
