@@ -691,5 +691,10 @@ QR_API qr_status qr_model_calibrate(qr_model *m, const float *x, size_t n)
         }
     free(m->calib);
     m->calib = mx;
+    /* an activation quantizer that never saw a training batch (a warm start kept at epoch 0,
+     * or 0 epochs) gets the calibrated range, so that evaluation and export share one grid */
+    for (size_t i = 0; m->act_range && i <= n_layers; i++)
+        if (m->act_range[i] && !(m->act_range[i]->x[0] > 0.0f))
+            m->act_range[i]->x[0] = mx[i == n_layers ? 0 : i + 1];
     return QR_OK;
 }

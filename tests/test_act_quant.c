@@ -293,6 +293,58 @@ START_TEST(test_act_int_matches_fake_quant)
 }
 END_TEST
 
+/* A float model warm-starts a config with activations (its ranges are not in the float file)
+ * and, kept at 0 epochs, gets the calibrated ranges: its integer model is byte for byte the
+ * post-training export of the float model (act_bits = 8). */
+START_TEST(test_act_warm_start_is_ptq)
+{
+    char *dir = tl_tmpdir();
+    qr_split_data d;
+    qr_model *f = tl_train_seq(dir, &bc, BTS_LAYERS, NULL, &d);
+    char path[1024], text[8192];
+    snprintf(path, sizeof path, "%s/float.qrm", dir);
+    qr_error err = {{0}};
+    ck_assert_msg(qr_model_save(f, path, &err) == QR_OK, "%s", err.msg);
+    snprintf(text, sizeof text,
+             "{\"data\": {\"train\": \"%s/data/breast_cancer.csv\", \"label\": \"label\","
+             " \"sequence\": [10, 3], \"validation_split\": 0.2, \"test_split\": 0.3},"
+             " \"model\": %s, \"training\": {\"epochs\": 0, \"seed\": 2, \"init\": \"%s\","
+             " \"checkpoint_every\": 0}, \"quantize\": {\"activations\": {\"bits\": 8}}}",
+             tl_srcdir(), BTS_LAYERS, path);
+    char *cfg = tl_write_file(dir, "a8.json", text);
+    qr_train_config c;
+    ck_assert_msg(qr_train_config_load(cfg, &c, &err) == QR_OK, "%s", err.msg);
+    qr_model *m = NULL;
+    ck_assert_msg(qr_train(&c, &d, NULL, NULL, &m, NULL, &err) == QR_OK, "%s", err.msg);
+    float r;
+    ck_assert(qr_model_act_range(m, 1, &r) && r == qr_model_calibration(f)[2]);
+    ck_assert(qr_model_act_range(m, qr_model_spec_of(m)->n_layers, &r) &&
+              r == qr_model_calibration(f)[0]);
+    uint8_t *b1 = NULL, *b2 = NULL;
+    size_t l1 = 0, l2 = 0;
+    qr_export_options o = {.act_bits = 8};
+    ck_assert_msg(qr_export_blob_ex(f, &o, &b1, &l1, NULL, &err) == QR_OK, "%s", err.msg);
+    ck_assert_msg(qr_export_blob(m, &b2, &l2, NULL, &err) == QR_OK, "%s", err.msg);
+    ck_assert_uint_eq(l1, l2);
+    ck_assert(memcmp(b1, b2, l1) == 0);
+    /* and it differs from the wide int32 export */
+    uint8_t *b3 = NULL;
+    size_t l3 = 0;
+    ck_assert_msg(qr_export_blob(f, &b3, &l3, NULL, &err) == QR_OK, "%s", err.msg);
+    ck_assert(l3 != l1 || memcmp(b1, b3, l1) != 0);
+    free(b1);
+    free(b2);
+    free(b3);
+    free(cfg);
+    qr_train_config_free(&c);
+    qr_model_free(m);
+    qr_model_free(f);
+    qr_split_data_free(&d);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *qr_suite_act_quant(void)
 {
     Suite *s = suite_create("act_quant");
@@ -304,6 +356,7 @@ Suite *qr_suite_act_quant(void)
     tcase_add_test(tc, test_act_config);
     tcase_add_test(tc, test_act_model_file);
     tcase_add_test(tc, test_act_int_matches_fake_quant);
+    tcase_add_test(tc, test_act_warm_start_is_ptq);
     suite_add_tcase(s, tc);
     return s;
 }
