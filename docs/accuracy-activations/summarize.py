@@ -12,21 +12,24 @@ rows = [json.loads(line) for line in open(sys.argv[1])]
 ev = collections.defaultdict(dict)  # (config, acts) -> seed -> eval
 for r in rows:
     if "eval" in r:
-        ev[(r["config"].replace("-a8", ""), r["acts"])][r["seed"]] = r["eval"]
+        ev[(r["config"].split("-a")[0], r["acts"])][r["seed"]] = r["eval"]
 
 
 def ms(v):
     return "%.2f ± %.2f" % (st.mean(v), st.stdev(v) if len(v) > 1 else 0.0)
 
 
-names = {"int32": "int32 (today)", "ptq8": "8-bit, post-training", "qat8": "8-bit, QAT"}
+names = {"int32": "int32 (today)"}
+for b in (8, 4):
+    names["ptq%d" % b] = "%d-bit, post-training" % b
+    names["qat%d" % b] = "%d-bit, QAT" % b
 order = ["bts", "bts-4bit", "bts-1bit", "fashion-mnist-gru", "kws-small"]
 print("| config | activations | seeds | integer accuracy % | fake-quantized % | "
       "agreement % (min) | Δ integer vs int32 (paired) |")
 print("|---|---|---|---|---|---|---|")
 for c in order:
     base = ev.get((c, "int32"), {})
-    for a in ["int32", "ptq8", "qat8"]:
+    for a in ["int32", "ptq8", "qat8", "ptq4", "qat4"]:
         e = ev.get((c, a))
         if not e:
             continue
