@@ -347,8 +347,13 @@ QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, ui
         }
     }
     qr_node *cur = NULL; /* the range of the grid h is on (activation quantization) */
-    if (m->act_bits)
-        h = act_quant(m, h, "__input", m->spec.n_layers, &cur);
+    if (m->act_bits && !(h = act_quant(m, h, "__input", m->spec.n_layers, &cur))) {
+        qr_status gs = qr_graph_status(g) ? qr_graph_status(g) : QR_ERR_NOMEM;
+        qr_error_set(err, gs, "model: %s", qr_graph_error(g));
+        qr_model_free(m);
+        free(first);
+        return gs;
+    }
     for (size_t i = 0; i < m->spec.n_layers && h; i++) {
         const qr_layer_spec *l = &m->spec.layers[i];
         qr_error lerr = {{0}};
