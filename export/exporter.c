@@ -808,6 +808,118 @@ QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_exp
     return qr_export_blob_ex(m, NULL, blob, len, rep, err);
 }
 
+/* A parameter to write, or NULL. */
+static float *param_x(qr_model *m, const char *layer, const char *tensor)
+{
+    const qr_node *n = param(m, layer, tensor);
+    return n ? n->x : NULL;
+}
+
+/* A folded or standalone batch norm's offset made `target` (real units, per channel c) where
+ * the float model computes g·(x + b) + β − g·μ: β' = target − g·b + g·μ. */
+static void set_beta(qr_model *m, const qr_layer_spec *bn, size_t c, const float *b,
+                     const double *g, const double *target)
+{
+    float *beta = param_x(m, bn->name, "beta");
+    const float *mean = param(m, bn->name, "moving_mean")->x;
+    for (size_t i = 0; i < c; i++)
+        beta[i] = (float)(target[i] - g[i] * (b ? (double)b[i] : 0.0) + g[i] * (double)mean[i]);
+}
+
+/* The constants of the integer model on trained activation grids, written into the model so
+ * that the fake-quantized model computes them: each unit's biases rounded at its accumulator
+ * scale s_x·s_w (the GRU's recurrent ones at 2^-15·s_wh), a folded batch norm's offset as
+ * build() stores it (in the bias, or rounded at the output step), a standalone batch norm's
+ * offset at its output step. The same arithmetic as build() on the same units. */
+QR_API qr_status qr_export_fake_constants(qr_model *m, qr_error *err)
+{
+    const qr_model_spec *sp = &m->spec;
+    size_t nl = sp->n_layers;
+    int32_t a_x;
+    double s_x;
+    float r;
+    /* without trained grids (or before the first batch) there is nothing to match */
+    for (size_t i = 0; i <= nl; i++)
+        if (m->act_bits && qr_model_act_range(m, i, &r) && !(r > 0.0f))
+            return QR_OK;
+    if (!m->act_bits || !act_grid(m, 0, nl, nl, &a_x, &s_x))
+        return QR_OK;
+    qr_quant_plan own = {0};
+    const qr_quant_plan *plan = m->quant;
+    if (!plan && qr_quant_plan_init(&own, sp) != QR_OK)
+        return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+    unit *u = NULL;
+    size_t n = 0;
+    qr_status s = make_units(m, plan ? plan : &own, &u, &n, err);
+    size_t max_c = 1;
+    for (size_t k = 0; k < n; k++)
+        max_c = u[k].n_out * 3 > max_c ? u[k].n_out * 3 : max_c;
+    double *g = malloc(max_c * sizeof *g), *o = malloc(max_c * sizeof *o);
+    double *t = malloc(max_c * sizeof *t);
+    if (s == QR_OK && (!g || !o || !t))
+        s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+    for (size_t k = 0; k < n && s == QR_OK; k++) {
+        unit *v = &u[k];
+        const qr_layer_spec *l = &sp->layers[v->layer];
+        size_t c = v->n_out;
+        int32_t a_out = a_x;
+        double s_out = s_x;
+        if (v->kind == U_GRU || v->kind == U_ACT) {
+            a_out = QRT_ONE_Q15;
+            s_out = 1.0 / QRT_ONE_Q15;
+        }
+        if (v->kind == U_GRU && l->use_bias) {
+            float *bi = param_x(m, l->name, "bias"), *bh = param_x(m, l->name, "recurrent_bias");
+            for (size_t q = 0; q < 3 * c; q++) {
+                double si = s_x * v->s_w[q], sh = v->s_wh[q] / QRT_ONE_Q15;
+                bi[q] = (float)(si * round(bi[q] / si));
+                bh[q] = (float)(sh * round(bh[q] / sh));
+            }
+        } else if (v->kind == U_BN || v->kind == U_DENSE || v->kind == U_CONV) {
+            int narrow = k + 1 < n && act_grid(m, 0, v->layer, v->last, &a_out, &s_out);
+            float *b = l->use_bias && !v->ident && v->kind != U_BN ? param_x(m, l->name, "bias")
+                                                                   : NULL;
+            if (v->kind == U_BN) {
+                if (narrow) { /* y = requant(x) + round(o/s_y): o on the output grid */
+                    bn_affine(m, l, c, g, o);
+                    for (size_t i = 0; i < c; i++)
+                        t[i] = s_out * round(o[i] / s_out);
+                    set_beta(m, l, c, NULL, g, t);
+                }
+            } else if (v->bn >= 0) {
+                const qr_layer_spec *bn = &sp->layers[v->bn];
+                bn_affine(m, bn, c, g, o);
+                double room = 2147483647.0 - (double)a_x * (double)qrt_l1_max(v->w, c, v->w_cols)
+                              - 1.0;
+                for (size_t i = 0; i < c; i++) {
+                    double acc = s_x * v->s_w[i], bv = b ? (double)b[i] : 0.0;
+                    double f = g[i] != 0.0 ? (bv + o[i] / g[i]) / acc : INFINITY;
+                    if (narrow && fabs(f) < room) /* build()'s fold_offsets */
+                        t[i] = g[i] * acc * round(f);
+                    else if (narrow)
+                        t[i] = g[i] * acc * round(bv / acc) + s_out * round(o[i] / s_out);
+                    else
+                        t[i] = g[i] * acc * round(bv / acc) + o[i]; /* a wide grid */
+                }
+                set_beta(m, bn, c, b, g, t);
+            } else if (b) {
+                for (size_t i = 0; i < c; i++) {
+                    double acc = s_x * v->s_w[i];
+                    b[i] = (float)(acc * round(b[i] / acc));
+                }
+            }
+        }
+        a_x = a_out;
+        s_x = s_out;
+    }
+    free(g);
+    free(o);
+    free(t);
+    free_units(u, n);
+    qr_quant_plan_free(&own);
+    return s;
+}
+
 QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, uint8_t **blob,
                                    size_t *len, qr_export_report *rep, qr_error *err)
 {

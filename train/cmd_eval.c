@@ -347,7 +347,9 @@ int qr_cmd_eval(int argc, char **argv)
         memcpy(save, w, n_all * sizeof *save);
         qr_quant_fake(use, qr_model_graph(m));
         int32_t *fq = pred[KIND_FQ] = malloc((d.n + 1) * sizeof *fq);
-        qr_status es = fq ? qr_evaluate(m, &d, NULL, &fq_acc, fq) : QR_ERR_NOMEM;
+        qr_status es = fq ? qr_export_fake_constants(m, &err) : QR_ERR_NOMEM;
+        if (es == QR_OK)
+            es = qr_evaluate(m, &d, NULL, &fq_acc, fq);
         if (es == QR_OK && predictions && !(logits[KIND_FQ] = eval_logits(m, &d)))
             es = QR_ERR_NOMEM;
         memcpy(w, save, n_all * sizeof *save);

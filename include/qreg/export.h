@@ -82,6 +82,14 @@ typedef struct qr_export_options {
                                a model trained at other bits is refused) */
 } qr_export_options;
 
+/* For a model trained with activation quantization ("quantize.activations"): write into the
+ * model the biases and batch-norm offsets the integer model represents (each bias rounded at
+ * its accumulator scale, a batch norm's offset as the export stores it), so that the
+ * fake-quantized model computes the integer model's constants too. Call after qr_quant_fake
+ * (the weights rounded) and restore every parameter with the weights afterwards. QR_OK and
+ * nothing changed for a model without trained ranges. */
+QR_API qr_status qr_export_fake_constants(qr_model *m, qr_error *err);
+
 /* qr_export_blob with options (opt NULL: the defaults, all 0). */
 QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, uint8_t **blob,
                                    size_t *len, qr_export_report *rep, qr_error *err);
