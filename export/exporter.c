@@ -574,9 +574,53 @@ static double scale_of(float maxabs, int32_t bound)
     return (maxabs > 0.0f ? (double)maxabs : 1.0) / (double)bound;
 }
 
+/* N-bit activation grids (docs/runtime.md "N-bit activation grids"): the bound A = 2^(N−1) − 1
+ * and scale s of the tensor after qreg layers first … last (first = last = n_layers: the
+ * input). A model trained with activation quantization has its trained range r there (s = r/A,
+ * the grid its fake quantizers used); otherwise bits > 0 asks for it after training, from the
+ * calibration (s = max|x|/A). Returns 0 where the tensor keeps the exporter's own bound. */
+static int act_grid(const qr_model *m, int bits, size_t first, size_t last, int32_t *a,
+                    double *scale)
+{
+    const qr_model_spec *sp = &m->spec;
+    size_t n = sp->n_layers;
+    int grid = 0;
+    float r = 0.0f;
+    for (size_t j = first; j <= last && !grid; j++) {
+        int own = m->act_bits && qr_model_act_range(m, j, &r);
+        if (own || (bits && (j == n || qr_model_act_quantized(sp, j)))) {
+            grid = 1;
+            if (!own || !(r > 0.0f)) /* untrained (0 epochs): the calibrated range */
+                r = m->calib[j == n ? 0 : last + 1];
+        }
+    }
+    if (!grid)
+        return 0;
+    int b = m->act_bits ? m->act_bits : bits;
+    *a = (1 << (b - 1)) - 1;
+    *scale = scale_of(r, *a);
+    return 1;
+}
+
+/* On a narrow grid the device's two roundings of a folded batch norm, requant(acc) +
+ * round(o/s_y), are a step off the fake-quantized round((g·x + o)/s_y) where the two halves
+ * round the same way: the offset goes into the bias instead (one rounding, at the
+ * accumulator's far finer scale) wherever the bias then stays within `lim`. */
+static void fold_offsets(int32_t *bias, int32_t *offset, const double *o, const double *g,
+                         const float *bv, double s_x, const double *s_w, size_t c, double lim)
+{
+    for (size_t i = 0; i < c; i++) {
+        double v = g[i] != 0.0 ? ((bv ? bv[i] : 0.0) + o[i] / g[i]) / (s_x * s_w[i]) : INFINITY;
+        if (fabs(v) < lim) {
+            bias[i] = (int32_t)round(v);
+            offset[i] = 0;
+        }
+    }
+}
+
 /* Add every unit to a builder with bounds shrunk by `shrink`. QRT_ERR_RANGE from a layer means
  * an accumulator could overflow: the caller retries with a smaller shrink. */
-static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse,
+static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse, int act_bits,
                        qrt_builder **out, int *range_error, qr_error *err)
 {
     const qr_model_spec *sp = &m->spec;
@@ -584,6 +628,7 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
     *range_error = 0;
     int32_t a_in = consumer_bound(u, n, -1, shrink);
     double s_x = scale_of(calib[0], a_in);
+    act_grid(m, act_bits, sp->n_layers, sp->n_layers, &a_in, &s_x);
     qrt_builder_input in = {.seq_len = (uint32_t)sp->t, .n_features = (uint32_t)sp->f,
                             .in_max = a_in, .in_scale = s_x, .mean = m->mean, .std = m->std};
     qrt_builder *b = NULL;
@@ -668,6 +713,9 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
         } else {
             v->out_max = consumer_bound(u, n, (long)k, shrink);
             v->s_out = scale_of(calib[v->last + 1], v->out_max);
+            /* the logits keep their wide grid */
+            int narrow = k + 1 < n && act_grid(m, act_bits, v->layer, v->last, &v->out_max,
+                                               &v->s_out);
             size_t c = v->n_out;
             if (v->kind == U_BN) {
                 bn_affine(m, l, c, g, o);
@@ -691,6 +739,12 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
                     for (size_t i = 0; i < c && s == QR_OK; i++) {
                         s = rq_of(s_x * v->s_w[i] * g[i] / v->s_out, &rq[i], l->name, err);
                         offset[i] = round_i32(o[i] / v->s_out, &ovf);
+                    }
+                    if (narrow) {
+                        int32_t a_x = k ? u[k - 1].out_max : a_in;
+                        double room = 2147483647.0 - (double)a_x *
+                                      (double)qrt_l1_max(v->w, c, v->w_cols) - 1.0;
+                        fold_offsets(bias, offset, o, g, bv, s_x, v->s_w, c, room);
                     }
                 } else {
                     for (size_t i = 0; i < (per_c ? c : 1) && s == QR_OK; i++)
@@ -754,12 +808,131 @@ QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_exp
     return qr_export_blob_ex(m, NULL, blob, len, rep, err);
 }
 
+/* A parameter to write, or NULL. */
+static float *param_x(qr_model *m, const char *layer, const char *tensor)
+{
+    const qr_node *n = param(m, layer, tensor);
+    return n ? n->x : NULL;
+}
+
+/* A folded or standalone batch norm's offset made `target` (real units, per channel c) where
+ * the float model computes g·(x + b) + β − g·μ: β' = target − g·b + g·μ. */
+static void set_beta(qr_model *m, const qr_layer_spec *bn, size_t c, const float *b,
+                     const double *g, const double *target)
+{
+    float *beta = param_x(m, bn->name, "beta");
+    const float *mean = param(m, bn->name, "moving_mean")->x;
+    for (size_t i = 0; i < c; i++)
+        beta[i] = (float)(target[i] - g[i] * (b ? (double)b[i] : 0.0) + g[i] * (double)mean[i]);
+}
+
+/* The constants of the integer model on trained activation grids, written into the model so
+ * that the fake-quantized model computes them: each unit's biases rounded at its accumulator
+ * scale s_x·s_w (the GRU's recurrent ones at 2^-15·s_wh), a folded batch norm's offset as
+ * build() stores it (in the bias, or rounded at the output step), a standalone batch norm's
+ * offset at its output step. The same arithmetic as build() on the same units. */
+QR_API qr_status qr_export_fake_constants(qr_model *m, qr_error *err)
+{
+    const qr_model_spec *sp = &m->spec;
+    size_t nl = sp->n_layers;
+    int32_t a_x;
+    double s_x;
+    float r;
+    /* without trained grids (or before the first batch) there is nothing to match */
+    for (size_t i = 0; i <= nl; i++)
+        if (m->act_bits && qr_model_act_range(m, i, &r) && !(r > 0.0f))
+            return QR_OK;
+    if (!m->act_bits || !act_grid(m, 0, nl, nl, &a_x, &s_x))
+        return QR_OK;
+    qr_quant_plan own = {0};
+    const qr_quant_plan *plan = m->quant;
+    if (!plan && qr_quant_plan_init(&own, sp) != QR_OK)
+        return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+    unit *u = NULL;
+    size_t n = 0;
+    qr_status s = make_units(m, plan ? plan : &own, &u, &n, err);
+    size_t max_c = 1;
+    for (size_t k = 0; k < n; k++)
+        max_c = u[k].n_out * 3 > max_c ? u[k].n_out * 3 : max_c;
+    double *g = malloc(max_c * sizeof *g), *o = malloc(max_c * sizeof *o);
+    double *t = malloc(max_c * sizeof *t);
+    if (s == QR_OK && (!g || !o || !t))
+        s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+    for (size_t k = 0; k < n && s == QR_OK; k++) {
+        unit *v = &u[k];
+        const qr_layer_spec *l = &sp->layers[v->layer];
+        size_t c = v->n_out;
+        int32_t a_out = a_x;
+        double s_out = s_x;
+        if (v->kind == U_GRU || v->kind == U_ACT) {
+            a_out = QRT_ONE_Q15;
+            s_out = 1.0 / QRT_ONE_Q15;
+        }
+        if (v->kind == U_GRU && l->use_bias) {
+            float *bi = param_x(m, l->name, "bias"), *bh = param_x(m, l->name, "recurrent_bias");
+            for (size_t q = 0; q < 3 * c; q++) {
+                double si = s_x * v->s_w[q], sh = v->s_wh[q] / QRT_ONE_Q15;
+                bi[q] = (float)(si * round(bi[q] / si));
+                bh[q] = (float)(sh * round(bh[q] / sh));
+            }
+        } else if (v->kind == U_BN || v->kind == U_DENSE || v->kind == U_CONV) {
+            int narrow = k + 1 < n && act_grid(m, 0, v->layer, v->last, &a_out, &s_out);
+            float *b = l->use_bias && !v->ident && v->kind != U_BN ? param_x(m, l->name, "bias")
+                                                                   : NULL;
+            if (v->kind == U_BN) {
+                if (narrow) { /* y = requant(x) + round(o/s_y): o on the output grid */
+                    bn_affine(m, l, c, g, o);
+                    for (size_t i = 0; i < c; i++)
+                        t[i] = s_out * round(o[i] / s_out);
+                    set_beta(m, l, c, NULL, g, t);
+                }
+            } else if (v->bn >= 0) {
+                const qr_layer_spec *bn = &sp->layers[v->bn];
+                bn_affine(m, bn, c, g, o);
+                double room = 2147483647.0 - (double)a_x * (double)qrt_l1_max(v->w, c, v->w_cols)
+                              - 1.0;
+                for (size_t i = 0; i < c; i++) {
+                    double acc = s_x * v->s_w[i], bv = b ? (double)b[i] : 0.0;
+                    double f = g[i] != 0.0 ? (bv + o[i] / g[i]) / acc : INFINITY;
+                    if (narrow && fabs(f) < room) /* build()'s fold_offsets */
+                        t[i] = g[i] * acc * round(f);
+                    else if (narrow)
+                        t[i] = g[i] * acc * round(bv / acc) + s_out * round(o[i] / s_out);
+                    else
+                        t[i] = g[i] * acc * round(bv / acc) + o[i]; /* a wide grid */
+                }
+                set_beta(m, bn, c, b, g, t);
+            } else if (b) {
+                for (size_t i = 0; i < c; i++) {
+                    double acc = s_x * v->s_w[i];
+                    b[i] = (float)(acc * round(b[i] / acc));
+                }
+            }
+        }
+        a_x = a_out;
+        s_x = s_out;
+    }
+    free(g);
+    free(o);
+    free(t);
+    free_units(u, n);
+    qr_quant_plan_free(&own);
+    return s;
+}
+
 QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, uint8_t **blob,
                                    size_t *len, qr_export_report *rep, qr_error *err)
 {
-    int sparse = opt ? opt->sparse : 0;
+    int sparse = opt ? opt->sparse : 0, act_bits = opt ? opt->act_bits : 0;
     if (sparse < 0 || sparse > 2)
         return qr_error_set(err, QR_ERR_ARG, "export: sparse mode %d is not 0, 1 or 2", sparse);
+    if (act_bits && (act_bits < 2 || act_bits > 16))
+        return qr_error_set(err, QR_ERR_ARG, "export: activation bits %d (2 to 16, or 0)",
+                            act_bits);
+    if (act_bits && m->act_bits && act_bits != m->act_bits)
+        return qr_error_set(err, QR_ERR_ARG, "export: the model was trained with %d-bit "
+                            "activations; it exports on that grid, not at %d bits", m->act_bits,
+                            act_bits);
     *blob = NULL;
     *len = 0;
     if (rep)
@@ -785,7 +958,7 @@ QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, ui
     double shrink = 1.0;
     for (int attempt = 0; s == QR_OK && attempt < 12; attempt++, shrink *= 0.5) {
         int range = 0;
-        s = build(m, u, n, shrink, sparse, &b, &range, err);
+        s = build(m, u, n, shrink, sparse, act_bits, &b, &range, err);
         if (s == QR_OK || !range)
             break;
         s = QR_OK;

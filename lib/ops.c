@@ -30,6 +30,7 @@ const qr_op_def *const qr_op_table[QR_OP_COUNT] = {
     [QR_OP_GAP1D] = &qr_opdef_gap1d,
     [QR_OP_MAXPOOL1D] = &qr_opdef_maxpool1d,
     [QR_OP_GRU] = &qr_opdef_gru,
+    [QR_OP_FAKE_QUANT] = &qr_opdef_fake_quant,
 };
 
 /* The table is sized by QR_OP_COUNT; test_op_names fails on any hole. */

@@ -43,5 +43,6 @@ extern const qr_op_def qr_opdef_softmax_ce, qr_opdef_mse, qr_opdef_kd;
 extern const qr_op_def qr_opdef_conv1d, qr_opdef_batchnorm, qr_opdef_dropout,
     qr_opdef_spatial_dropout, qr_opdef_gap1d, qr_opdef_maxpool1d;
 extern const qr_op_def qr_opdef_gru;
+extern const qr_op_def qr_opdef_fake_quant;
 
 #endif

@@ -196,6 +196,80 @@ static qr_status check_memory(qr_model *m, const size_t *first, size_t copies, s
                         qr_layer_kind_name(l->kind), shape, t_big, why);
 }
 
+static int is_dropout(qr_layer_kind k)
+{
+    return k == QR_LAYER_DROPOUT || k == QR_LAYER_SPATIAL_DROPOUT;
+}
+
+/* Layer i is not the last one, dropout aside (its output is not the logits). */
+static int before_logits(const qr_model_spec *sp, size_t i)
+{
+    size_t last = sp->n_layers;
+    while (last > 0 && is_dropout(sp->layers[last - 1].kind))
+        last--;
+    return i + 1 < last;
+}
+
+int qr_model_before_logits(const qr_model_spec *sp, size_t i)
+{
+    return before_logits(sp, i);
+}
+
+int qr_model_act_quantized(const qr_model_spec *sp, size_t i)
+{
+    if (!before_logits(sp, i))
+        return 0;
+    size_t frames = sp->t > 1, j = i + 1;
+    for (size_t k = 0; k < i; k++) {
+        const qr_layer_spec *l = &sp->layers[k];
+        if ((l->kind == QR_LAYER_GRU && !l->return_sequences) || l->kind == QR_LAYER_FLATTEN ||
+            l->kind == QR_LAYER_GAP1D)
+            frames = 0;
+    }
+    while (j < sp->n_layers && is_dropout(sp->layers[j].kind))
+        j++;
+    qr_layer_kind next = j < sp->n_layers ? sp->layers[j].kind : QR_LAYER_DROPOUT;
+    switch (sp->layers[i].kind) {
+    case QR_LAYER_CONV1D:
+    case QR_LAYER_DENSE:
+        return next != QR_LAYER_BATCHNORM;
+    case QR_LAYER_BATCHNORM:
+        return 1;
+    case QR_LAYER_FLATTEN:
+    case QR_LAYER_GAP1D:
+        return frames && next != QR_LAYER_DENSE;
+    default:
+        return 0;
+    }
+}
+
+/* A quantizer with a range of its own, "<layer>/act_range", after h (tensor i: the output of
+ * layer i, or the input for i = n_layers). */
+static qr_node *act_quant(qr_model *m, qr_node *h, const char *layer, size_t i, qr_node **cur)
+{
+    char name[QR_NODE_NAME_MAX];
+    size_t one[1] = {1};
+    snprintf(name, sizeof name, "%s/act_range", layer);
+    qr_node *r = qr_param(m->graph, name, 1, one, 1);
+    m->act_range[i] = r;
+    *cur = r;
+    return r ? qr_fake_quant(m->graph, h, r, (1 << (m->act_bits - 1)) - 1, 1, m->act_momentum)
+             : NULL;
+}
+
+QR_API int qr_model_act_bits(const qr_model *m)
+{
+    return m->act_bits;
+}
+
+QR_API int qr_model_act_range(const qr_model *m, size_t i, float *range)
+{
+    if (!m->act_range || i > m->spec.n_layers || !m->act_range[i])
+        return 0;
+    *range = m->act_range[i]->x[0];
+    return 1;
+}
+
 QR_API qr_status qr_model_new(const qr_model_spec *spec, size_t max_batch, uint64_t seed,
                               qr_model **out, qr_error *err)
 {
@@ -255,14 +329,51 @@ QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, ui
         qr_model_free(m);
         return qr_error_set(err, QR_ERR_NOMEM, "model: out of memory");
     }
+    if (opt && opt->act_bits) {
+        if (opt->act_bits < 2 || opt->act_bits > 16 ||
+            !(opt->act_momentum >= 0.0f && opt->act_momentum < 1.0f)) {
+            qr_model_free(m);
+            free(first);
+            return qr_error_set(err, QR_ERR_ARG, "model: activation bits %d (2 to 16) or "
+                                "momentum %g ([0, 1)) out of range", opt->act_bits,
+                                (double)opt->act_momentum);
+        }
+        m->act_bits = opt->act_bits;
+        m->act_momentum = opt->act_momentum;
+        if (!(m->act_range = calloc(m->spec.n_layers + 1, sizeof *m->act_range))) {
+            qr_model_free(m);
+            free(first);
+            return qr_error_set(err, QR_ERR_NOMEM, "model: out of memory");
+        }
+    }
+    qr_node *cur = NULL; /* the range of the grid h is on (activation quantization) */
+    if (m->act_bits && !(h = act_quant(m, h, "__input", m->spec.n_layers, &cur))) {
+        qr_status gs = qr_graph_status(g) ? qr_graph_status(g) : QR_ERR_NOMEM;
+        qr_error_set(err, gs, "model: %s", qr_graph_error(g));
+        qr_model_free(m);
+        free(first);
+        return gs;
+    }
     for (size_t i = 0; i < m->spec.n_layers && h; i++) {
         const qr_layer_spec *l = &m->spec.layers[i];
         qr_error lerr = {{0}};
         first[i] = g->n_nodes;
         first[i + 1] = g->n_nodes;
         h = build_layer(m, l, h, &lerr);
-        first[i + 1] = g->n_nodes;
         m->layer_out[i] = h;
+        if (h && m->act_bits) {
+            if (qr_model_act_quantized(&m->spec, i)) {
+                h = act_quant(m, h, l->name, i, &cur);
+            } else if (l->kind == QR_LAYER_PRELU && cur && qr_model_before_logits(&m->spec, i)) {
+                /* the device rounds PReLU's output on its input's grid */
+                h = qr_fake_quant(g, h, cur, (1 << (m->act_bits - 1)) - 1, 0, m->act_momentum);
+            } else if (l->kind != QR_LAYER_RELU && l->kind != QR_LAYER_MAXPOOL1D &&
+                       l->kind != QR_LAYER_DROPOUT && l->kind != QR_LAYER_SPATIAL_DROPOUT &&
+                       l->kind != QR_LAYER_PRELU) {
+                cur = NULL; /* a new scale without a quantizer of its own (GRU, tanh, ...) */
+            }
+        }
+        first[i + 1] = g->n_nodes;
         if (!h) {
             if (lerr.msg[0])
                 qr_error_set(err, QR_ERR_CONFIG, "%s", lerr.msg);
@@ -356,6 +467,7 @@ QR_API void qr_model_free(qr_model *m)
     free(m->mean);
     free(m->std);
     free(m->layer_out);
+    free(m->act_range);
     free(m->calib);
     free(m->features);
     if (m->quant) {
@@ -584,5 +696,10 @@ QR_API qr_status qr_model_calibrate(qr_model *m, const float *x, size_t n)
         }
     free(m->calib);
     m->calib = mx;
+    /* an activation quantizer that never saw a training batch (a warm start kept at epoch 0,
+     * or 0 epochs) gets the calibrated range, so that evaluation and export share one grid */
+    for (size_t i = 0; m->act_range && i <= n_layers; i++)
+        if (m->act_range[i] && !(m->act_range[i]->x[0] > 0.0f))
+            m->act_range[i]->x[0] = mx[i == n_layers ? 0 : i + 1];
     return QR_OK;
 }

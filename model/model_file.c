@@ -66,6 +66,14 @@ QR_API qr_status qr_model_save(const qr_model *m, const char *path, qr_error *er
         }
         cJSON_AddItemToObject(root, "quantize", q);
     }
+    if (m->act_bits) {
+        cJSON *a = cJSON_AddObjectToObject(root, "activations");
+        if (!a || !cJSON_AddNumberToObject(a, "bits", m->act_bits) ||
+            !cJSON_AddNumberToObject(a, "momentum", (double)m->act_momentum)) {
+            cJSON_Delete(root);
+            return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
+        }
+    }
     if (m->features) {
         cJSON *fe = cJSON_Parse(m->features);
         if (!fe) {
@@ -124,7 +132,7 @@ static qr_status parse_header(const char *path, const char *json, size_t len, qr
         return qr_error_set(err, QR_ERR_FORMAT, "%s: header is not valid JSON", path);
     *root_out = root;
     static const char *const keys[] = {"qreg_version", "input", "n_classes", "classes", "model",
-                                       "quantize", "features", NULL};
+                                       "quantize", "features", "activations", NULL};
     qr_status s = qr_json_check_keys(root, keys, path, "", err);
     if (s != QR_OK)
         return QR_ERR_FORMAT;
@@ -206,6 +214,24 @@ QR_API qr_status qr_model_load(const char *path, size_t max_batch, qr_model **ou
     /* a small file must not make us allocate a huge model: every parameter is a 4-byte
      * float in the file, so the file's length bounds their count */
     qr_model_options limit = {.max_params = len / 4};
+    const cJSON *aj = cJSON_GetObjectItemCaseSensitive(root, "activations");
+    if (aj) {
+        /* activation quantization is part of the graph: its quantizers' ranges are tensors */
+        static const char *const akeys[] = {"bits", "momentum", NULL};
+        long bits = 0;
+        double mom = 0.0;
+        if ((s = qr_json_check_keys(aj, akeys, path, "activations", err)) ||
+            (s = qr_json_get_int(aj, "bits", 2, 16, &bits, path, "activations", err)) ||
+            (s = qr_json_get_double(aj, "momentum", 0.0, 1.0, &mom, path, "activations", err)))
+            goto done;
+        if (bits < 2 || mom >= 1.0) {
+            s = qr_error_set(err, QR_ERR_FORMAT, "%s: header 'activations' needs bits 2 to 16 "
+                             "and momentum in [0, 1)", path);
+            goto done;
+        }
+        limit.act_bits = (int)bits;
+        limit.act_momentum = (float)mom;
+    }
     if ((s = qr_model_new_ex(&spec, max_batch, 0, &limit, &m, &build_err)) != QR_OK) {
         /* a header describing an impossible model is a malformed file, not a bad config */
         if (s == QR_ERR_CONFIG || s == QR_ERR_SHAPE)

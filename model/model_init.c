@@ -24,6 +24,13 @@ static int same_shape(const qr_node *a, const qr_node *b)
     return 1;
 }
 
+/* An activation quantizer's range ("<layer>/act_range"): optional in a warm start. */
+static int act_range(const char *name)
+{
+    size_t n = strlen(name), k = strlen("/act_range");
+    return n > k && strcmp(name + n - k, "/act_range") == 0;
+}
+
 QR_API qr_status qr_model_init_from(qr_model *dst, const qr_model *src, const char *where,
                                     qr_error *err)
 {
@@ -57,6 +64,8 @@ QR_API qr_status qr_model_init_from(qr_model *dst, const qr_model *src, const ch
             qr_node *q = qr_graph_find(sg, p->name);
             char want[64], got[64];
             shape_text(p, want, sizeof want);
+            if ((!q || q->op != QR_OP_PARAM) && act_range(p->name))
+                continue; /* a float model warm-starts activation quantization: ranges from 0 */
             if (!q || q->op != QR_OP_PARAM)
                 return qr_error_set(err, QR_ERR_SHAPE, "%s: parameter '%s' (expected shape %s) "
                                     "is missing", w, p->name, want);
@@ -71,7 +80,7 @@ QR_API qr_status qr_model_init_from(qr_model *dst, const qr_model *src, const ch
         for (size_t i = 0; pass == 0 && i < sg->n_nodes; i++) {
             const qr_node *q = sg->nodes[i];
             const qr_node *p = q->op == QR_OP_PARAM ? qr_graph_find(dg, q->name) : NULL;
-            if (q->op == QR_OP_PARAM && (!p || p->op != QR_OP_PARAM))
+            if (q->op == QR_OP_PARAM && (!p || p->op != QR_OP_PARAM) && !act_range(q->name))
                 return qr_error_set(err, QR_ERR_SHAPE, "%s: parameter '%s' is not in the "
                                     "config's model", w, q->name);
         }

@@ -46,6 +46,7 @@ int main(void)
     srunner_add_suite(sr, qr_suite_reliability());
     srunner_add_suite(sr, qr_suite_scales());
     srunner_add_suite(sr, qr_suite_schedules());
+    srunner_add_suite(sr, qr_suite_act_quant());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

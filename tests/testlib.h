@@ -38,6 +38,7 @@ Suite *qr_suite_recipe_build(void);
 Suite *qr_suite_reliability(void);
 Suite *qr_suite_scales(void);
 Suite *qr_suite_schedules(void);
+Suite *qr_suite_act_quant(void);
 
 /* A model of `layers` (a JSON array) trained on data/CSV read as T steps of F features
  * (validation 0.2, test 0.3; Adam 0.01, seed 2; `quantize`, if given, is the text of more

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "testlib.h"
+#include "qreg/export.h"
 #include "qreg/train.h"
 
 qr_model *tl_train_seq(const char *dir, const tl_seq_data *s, const char *layers,
@@ -46,6 +47,8 @@ double tl_fq_predict(qr_model *m, const qr_dataset *d, int32_t *pred)
         plan = &own;
     }
     qr_quant_fake(plan, qr_model_graph(m));
+    qr_error err = {{0}};
+    ck_assert_msg(qr_export_fake_constants(m, &err) == QR_OK, "%s", err.msg);
     double acc;
     ck_assert_int_eq(qr_evaluate(m, d, NULL, &acc, pred), QR_OK);
     memcpy(w, save, n_all * sizeof *save);

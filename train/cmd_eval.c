@@ -37,6 +37,10 @@ static const char eval_help[] =
     "                    and report its accuracy and agreement with the fake-quantized model\n"
     "                    (a model trained on the integer audio front end: its features are\n"
     "                    quantized as on the device, NAME_quantize_features)\n"
+    "  --act-bits N      with --int: the integer model's activations on N-bit grids (2 to\n"
+    "                    16; 8: int8 tensors) from the calibration, for a model trained\n"
+    "                    without \"quantize.activations\" (post-training; default: as trained,\n"
+    "                    the wide int32 grids for such a model)\n"
     "  --predictions FILE\n"
     "                    write one CSV row per sample (atomically): index (the data row;\n"
     "                    for audio: path, the clip's file), label, then per model kind its\n"
@@ -212,6 +216,7 @@ int qr_cmd_eval(int argc, char **argv)
     const char *model_path = NULL, *data = NULL, *label = NULL, *header = "auto", *v;
     const char *predictions = NULL;
     int json = 0, integer = 0, audio = 0, so;
+    qr_export_options xopt = {0};
     qr_stream_opts stream = QR_STREAM_OPTS_INIT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -230,6 +235,12 @@ int qr_cmd_eval(int argc, char **argv)
         } else if (qr_cli_opt(argc, argv, &i, "--data", &v)) {
             if (!(data = v))
                 goto bad;
+        } else if (qr_cli_opt(argc, argv, &i, "--act-bits", &v)) {
+            char *end = NULL;
+            long b = v ? strtol(v, &end, 10) : 0;
+            if (!v || end == v || *end || b < 2 || b > 16)
+                goto bad;
+            xopt.act_bits = (int)b;
         } else if (qr_cli_opt(argc, argv, &i, "--predictions", &v)) {
             if (!(predictions = v) || !*v)
                 goto bad;
@@ -336,7 +347,9 @@ int qr_cmd_eval(int argc, char **argv)
         memcpy(save, w, n_all * sizeof *save);
         qr_quant_fake(use, qr_model_graph(m));
         int32_t *fq = pred[KIND_FQ] = malloc((d.n + 1) * sizeof *fq);
-        qr_status es = fq ? qr_evaluate(m, &d, NULL, &fq_acc, fq) : QR_ERR_NOMEM;
+        qr_status es = fq ? qr_export_fake_constants(m, &err) : QR_ERR_NOMEM;
+        if (es == QR_OK)
+            es = qr_evaluate(m, &d, NULL, &fq_acc, fq);
         if (es == QR_OK && predictions && !(logits[KIND_FQ] = eval_logits(m, &d)))
             es = QR_ERR_NOMEM;
         memcpy(w, save, n_all * sizeof *save);
@@ -366,7 +379,7 @@ int qr_cmd_eval(int argc, char **argv)
             q16 = qr_audio_features_apply(qr_model_features(m), &ao, NULL, NULL) == QR_OK &&
                   ao.frontend == QR_FRONTEND_INT;
         }
-        if (qr_export_blob(m, &blob, &len, NULL, &err) != QR_OK ||
+        if (qr_export_blob_ex(m, &xopt, &blob, &len, NULL, &err) != QR_OK ||
             qr_export_evaluate_logits(blob, len, &d, q16, &int_acc, ipred, il, &err) != QR_OK) {
             fprintf(stderr, "qreg eval: %s\n", err.msg);
             free(blob);

@@ -479,14 +479,19 @@ static qr_status parse_quantize(const cJSON *q, const qr_model_spec *spec, size_
 {
     qr_status s = qr_json_check_keys(q, (const char *const[]){"lambda", "reduction", "schedule",
                                      "per", "near_eps", "lambda_norm", "matrices",
-                                     "bn_reestimate", NULL},
+                                     "bn_reestimate", "activations", NULL},
                                      where, "quantize", err);
     if (s || (s = qr_json_get_bool(q, "bn_reestimate", bn, where, "quantize", err)))
         return s;
+    /* activations only (parse_activations): no weight plan */
+    if (cJSON_GetObjectItemCaseSensitive(q, "activations") &&
+        !cJSON_GetObjectItemCaseSensitive(q, "matrices"))
+        return QR_OK;
     cJSON *copy = cJSON_Duplicate(q, 1);
     if (!copy)
         return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", where);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "bn_reestimate");
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "activations");
     /* per-step schedules are checked against the real step count when training starts */
     const cJSON *per = cJSON_GetObjectItemCaseSensitive(copy, "per");
     int per_step = cJSON_IsString(per) && strcmp(per->valuestring, "step") == 0;
@@ -497,6 +502,34 @@ static qr_status parse_quantize(const cJSON *q, const qr_model_spec *spec, size_
                                 where, err);
     cJSON_Delete(copy);
     return s;
+}
+
+/* "quantize.activations": {"bits", "momentum"} of the top-level quantize section: activation
+ * fake quantization is part of the model's graph, the same in every stage. */
+static qr_status parse_activations(qr_train_config *c, const cJSON *q, const char *path,
+                                   qr_error *err)
+{
+    const cJSON *a = q ? cJSON_GetObjectItemCaseSensitive(q, "activations") : NULL;
+    if (!a || cJSON_IsFalse(a))
+        return QR_OK;
+    if (!cJSON_IsObject(a))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: 'quantize.activations' must be an object "
+                            "such as {\"bits\": 8} or false", path);
+    static const char *const keys[] = {"bits", "momentum", NULL};
+    long bits = 0;
+    double mom = 0.99;
+    qr_status s;
+    if ((s = qr_json_check_keys(a, keys, path, "quantize.activations", err)) ||
+        (s = qr_json_get_int(a, "bits", 2, 16, &bits, path, "quantize.activations", err)) ||
+        (s = qr_json_get_double(a, "momentum", 0.0, 0.999999, &mom, path,
+                                "quantize.activations", err)))
+        return s;
+    if (!cJSON_GetObjectItemCaseSensitive(a, "bits"))
+        return qr_error_set(err, QR_ERR_CONFIG, "%s: 'quantize.activations.bits' is missing (2 "
+                            "to 16; 8 for the int8 tensors of the device)", path);
+    c->act_bits = (int)bits;
+    c->act_momentum = (float)mom;
+    return QR_OK;
 }
 
 /* "stages": [{"epochs", "optimizer", "quantize", "prune"}, ...]. A stage's optimizer with a
@@ -571,6 +604,12 @@ static qr_status parse_stages(qr_train_config *c, const cJSON *root, const cJSON
         const cJSON *q = cJSON_GetObjectItemCaseSensitive(st, "quantize");
         if (q && !cJSON_IsFalse(q) && !cJSON_IsObject(q)) {
             s = qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.quantize' must be an object or false",
+                             path, key);
+            break;
+        }
+        if (cJSON_IsObject(q) && cJSON_GetObjectItemCaseSensitive(q, "activations")) {
+            s = qr_error_set(err, QR_ERR_CONFIG, "%s: '%s.quantize.activations': set it in the "
+                             "top-level 'quantize' (it is part of the model, every stage's)",
                              path, key);
             break;
         }
@@ -665,6 +704,9 @@ QR_API qr_status qr_train_config_load(const char *path, qr_train_config *c, qr_e
         goto done;
     const cJSON *distill = cJSON_GetObjectItemCaseSensitive(root, "distill");
     if (distill && (s = parse_distill(c, distill, path, err)))
+        goto done;
+    if ((s = parse_activations(c, cJSON_GetObjectItemCaseSensitive(root, "quantize"), path,
+                               err)))
         goto done;
     const cJSON *stages = cJSON_GetObjectItemCaseSensitive(root, "stages");
     if (stages) {

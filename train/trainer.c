@@ -14,6 +14,7 @@
 #include "lib/fileio.h"
 #include "lib/graph_impl.h"
 #include "model/model_impl.h"
+#include "qreg/export.h"
 #include "qreg/train.h"
 
 /* What a finished stage leaves for the report (and the checkpoint). */
@@ -83,12 +84,15 @@ static void put_str(qr_buf *b, const char *s)
     qr_buf_put(b, s, strlen(s));
 }
 
-/* Accuracy of the fake-quantized weights: quantize in place, evaluate, restore. */
+/* Accuracy of the fake-quantized weights: quantize in place (with trained activation grids
+ * also the integer model's biases), evaluate, restore. */
 static qr_status fq_accuracy(trainer *t, const qr_dataset *d, double *acc)
 {
     memcpy(t->save, t->w, t->n_all * sizeof *t->save);
     qr_quant_fake(t->plan, qr_model_graph(t->m));
-    qr_status s = qr_evaluate(t->m, d, NULL, acc, NULL);
+    qr_status s = qr_export_fake_constants(t->m, NULL);
+    if (s == QR_OK)
+        s = qr_evaluate(t->m, d, NULL, acc, NULL);
     memcpy(t->w, t->save, t->n_all * sizeof *t->save);
     return s;
 }
@@ -475,7 +479,8 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_tra
      * (2), best and saved weights, weight-decay mask, STE shadow */
     qr_model_options mopt = {.distill = c->distill, .kd_alpha = c->kd_alpha,
                              .kd_temperature = c->kd_temperature, .kd_t2 = c->kd_t2,
-                             .param_copies = 6};
+                             .param_copies = 6, .act_bits = root->act_bits,
+                             .act_momentum = root->act_momentum};
     s = qr_model_new_ex(&spec, t->batch, root->seed + stage * 1000003u, &mopt, &t->m, err);
     qr_model_spec_free(&spec);
     if (s != QR_OK)

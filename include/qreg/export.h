@@ -74,7 +74,21 @@ typedef struct qr_export_options {
                                smallest of its dense, bitmap and run-length encodings (pruned
                                matrices; docs/sparse.md); 2: run-length where smaller than
                                dense, else dense (the fastest on a Cortex-M0+) */
+    int act_bits;           /* activation grids: 0: as trained (a model trained with
+                               "quantize.activations" on its trained N-bit grids, others on
+                               wide int32 grids); 2 … 16: the input and every runtime layer's
+                               output but the logits and Q15 tensors on ±(2^(N−1) − 1) steps,
+                               from the calibration for a model trained without (post-training;
+                               a model trained at other bits is refused) */
 } qr_export_options;
+
+/* For a model trained with activation quantization ("quantize.activations"): write into the
+ * model the biases and batch-norm offsets the integer model represents (each bias rounded at
+ * its accumulator scale, a batch norm's offset as the export stores it), so that the
+ * fake-quantized model computes the integer model's constants too. Call after qr_quant_fake
+ * (the weights rounded) and restore every parameter with the weights afterwards. QR_OK and
+ * nothing changed for a model without trained ranges. */
+QR_API qr_status qr_export_fake_constants(qr_model *m, qr_error *err);
 
 /* qr_export_blob with options (opt NULL: the defaults, all 0). */
 QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, uint8_t **blob,

@@ -60,6 +60,8 @@ typedef enum qr_op {
     QR_OP_MAXPOOL1D,   /* y[b, t, c] = max_{j < pool} x[b, t·stride + j, c]; valid padding */
     /* recurrent layers */
     QR_OP_GRU,         /* fused GRU, reset_after, gates [z | r | n]: see qr_gru */
+    /* quantization */
+    QR_OP_FAKE_QUANT,  /* y = s·clamp(round(x/s), −A, A), straight-through gradient: qr_fake_quant */
     QR_OP_COUNT
 } qr_op;
 
@@ -267,6 +269,20 @@ QR_API qr_node *qr_gap1d(qr_graph *g, qr_node *x);
 QR_API qr_node *qr_maxpool1d(qr_graph *g, qr_node *x, int pool, int stride);
 /* Flatten: a qr_reshape to (B, product of the other dimensions); (B) becomes (B, 1). */
 QR_API qr_node *qr_flatten(qr_graph *g, qr_node *x);
+
+/* Activation fake quantization (QAT), the grid of the integer runtime's tensors:
+ *   y = s · clamp(round(x / s), −A, A),  s = r / A,  r = range[0]
+ * (round half away from zero), and y = x while r = 0 (not calibrated yet). Training mode with
+ * update = 1 first moves the range toward the batch's largest |x| m (TF's moving max):
+ *   r = m on the first batch (r = 0), else r = momentum · r + (1 − momentum) · m.
+ * Backward is the straight-through estimator clipped to the range: dx += dy where |x| ≤ r
+ * (everywhere while r = 0), 0 outside; the range gets no gradient.
+ * @param[in,out] range  a 1-element non-trainable buffer (qr_param with buffer = 1), shared
+ *               by quantizers on the same grid (update = 0 for all but one).
+ * @param[in] levels     A ≥ 1 (127 for 8 bits); momentum in [0, 1].
+ * @return (same shape as x), or NULL with QR_ERR_ARG recorded. */
+QR_API qr_node *qr_fake_quant(qr_graph *g, qr_node *x, qr_node *range, int levels, int update,
+                              float momentum);
 
 /* ---- matrix multiply ----------------------------------------------------------------- */
 

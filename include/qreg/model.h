@@ -114,6 +114,11 @@ typedef struct qr_model_options {
     size_t param_copies;      /* float copies of the parameters the caller will keep besides
                                  the graph (optimizer state, best weights), counted against
                                  the limit too */
+    int act_bits;             /* fake-quantize the activation tensors the integer runtime
+                                 stores (the input and each runtime layer's output, logits and
+                                 Q15 outputs aside) on a grid of ±(2^(bits−1) − 1) steps
+                                 (qr_fake_quant); 0: off. 2 … 16 */
+    float act_momentum;       /* the ranges' moving max momentum, [0, 1) */
 } qr_model_options;
 
 /* qr_model_new with options (NULL: the defaults of qr_model_new). With distill, the graph
@@ -159,6 +164,11 @@ QR_API qr_status qr_model_predict(qr_model *m, const float *x, size_t n, float *
  * the largest |value| of the standardized input and of each layer's output. Stored in the
  * model file. The float weights are left as they were. */
 QR_API qr_status qr_model_calibrate(qr_model *m, const float *x, size_t n);
+/* Activation fake quantization: its bits (0: none) and, with ranges, the trained range of
+ * the tensor after layer i (i < n_layers) or of the input (i = n_layers) through *range; 0
+ * (and *range untouched) when that tensor has no quantizer of its own. */
+QR_API int qr_model_act_bits(const qr_model *m);
+QR_API int qr_model_act_range(const qr_model *m, size_t i, float *range);
 /* The calibration (n_layers + 1 values) or NULL. */
 QR_API const float *qr_model_calibration(const qr_model *m);
 /* Each layer's output node (i < n_layers). */

@@ -106,6 +106,8 @@ typedef struct qr_train_config {
                                 (a stage's "dropout": false; the model keeps its rates) */
     int bn_reestimate;       /* "quantize.bn_reestimate": re-estimate batch-norm statistics of
                                 the kept model with its fake-quantized weights */
+    int act_bits;            /* "quantize.activations.bits": fake-quantize activations (0: off) */
+    float act_momentum;      /* "quantize.activations.momentum": the ranges' moving max */
     /* pruning: a plan when the config has a "prune" section (prune.n = 0 otherwise) */
     qr_prune_plan prune;
     /* "stages": run in order, each from the previous stage's kept model (n_stages = 0: one
