@@ -115,6 +115,11 @@ void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre);
  * updates h (H, Q15) in place. qrt_gru_step ends with it, and so do specialized compiled
  * models (export/qrt_codegen_spec.c): one implementation of the nonlinear part. */
 void qrt_gru_gates(const int32_t *pre, int32_t *h, size_t nh);
+/* One unit's gates: pz, pr the z and r pre-activations (input + recurrent), gin and ghn the
+ * n row's input and recurrent parts (Q16), h the unit's state (Q15); returns its new state,
+ * ≤ QRT_STATE_MAX. qrt_gru_gates is this for every unit; specialized models call it unit by
+ * unit, with no 4H buffer. */
+int32_t qrt_gru_unit(int32_t pz, int32_t pr, int32_t gin, int32_t ghn, int32_t h);
 
 /* clamp(v, ±a): the bound every layer applies to its output (specialized compiled models
  * inline it; the layers above use the same expression). */
