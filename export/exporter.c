@@ -144,14 +144,22 @@ static int8_t *quantize_matrix(const qr_node *n, const qr_quant_plan *p, size_t 
 }
 
 /* The bound for an input read by weights `lv` (rows × cols): a share of the accumulator. */
-static int32_t bound_for(const int8_t *lv, size_t rows, size_t cols, double shrink)
+static int32_t bound_for(const int8_t *lv, size_t rows, size_t cols, double shrink, double cap)
 {
     int64_t l1 = qrt_l1_max(lv, rows, cols);
-    double a = l1 > 0 ? WEIGHT_BUDGET * 2147483647.0 / (double)l1 : ACT_CAP;
+    double a = l1 > 0 ? WEIGHT_BUDGET * 2147483647.0 / (double)l1 : cap;
     a *= shrink;
-    if (a > ACT_CAP)
-        a = ACT_CAP;
+    if (a > cap)
+        a = cap;
     return a < 1.0 ? 1 : (int32_t)a;
+}
+
+/* The largest bound an activation may get (qr_export_options.act_bits): 32767 (int16 on the
+ * device, the default: the runtime stores each tensor in the narrowest type its bound holds)
+ * or 2^24 (int32). A tensor whose own bound is lower (≤ 127: int8) keeps it. */
+static double act_cap(int act_bits)
+{
+    return act_bits == 32 ? (double)ACT_CAP : 32767.0;
 }
 
 static qr_status rq_of(double real, qrt_rq *out, const char *what, qr_error *err)
@@ -548,7 +556,7 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
 
 /* The bound of the tensor unit `from` produces (from = −1: the input): set by the first unit
  * after it that changes the scale. Pass-through units (relu, prelu) share it. */
-static int32_t consumer_bound(const unit *u, size_t n, long from, double shrink)
+static int32_t consumer_bound(const unit *u, size_t n, long from, double shrink, double cap)
 {
     for (size_t k = (size_t)(from + 1); k < n; k++) {
         switch (u[k].kind) {
@@ -558,15 +566,15 @@ static int32_t consumer_bound(const unit *u, size_t n, long from, double shrink)
             continue;
         case U_DENSE:
         case U_CONV:
-            return bound_for(u[k].w, u[k].n_out, u[k].w_cols, shrink);
+            return bound_for(u[k].w, u[k].n_out, u[k].w_cols, shrink, cap);
         case U_GRU:
-            return bound_for(u[k].w, 3 * u[k].n_out, u[k].w_cols, shrink);
+            return bound_for(u[k].w, 3 * u[k].n_out, u[k].w_cols, shrink, cap);
         case U_BN:
         case U_ACT: /* a requantization: the finest grid the cap allows */
-            return (int32_t)(ACT_CAP * shrink) > 0 ? (int32_t)(ACT_CAP * shrink) : 1;
+            return (int32_t)(cap * shrink) > 0 ? (int32_t)(cap * shrink) : 1;
         }
     }
-    return (int32_t)(ACT_CAP * shrink) > 0 ? (int32_t)(ACT_CAP * shrink) : 1; /* the logits */
+    return (int32_t)(cap * shrink) > 0 ? (int32_t)(cap * shrink) : 1; /* the logits */
 }
 
 static double scale_of(float maxabs, int32_t bound)
@@ -576,13 +584,13 @@ static double scale_of(float maxabs, int32_t bound)
 
 /* Add every unit to a builder with bounds shrunk by `shrink`. QRT_ERR_RANGE from a layer means
  * an accumulator could overflow: the caller retries with a smaller shrink. */
-static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse,
+static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap, int sparse,
                        qrt_builder **out, int *range_error, qr_error *err)
 {
     const qr_model_spec *sp = &m->spec;
     const float *calib = m->calib;
     *range_error = 0;
-    int32_t a_in = consumer_bound(u, n, -1, shrink);
+    int32_t a_in = consumer_bound(u, n, -1, shrink, cap);
     double s_x = scale_of(calib[0], a_in);
     qrt_builder_input in = {.seq_len = (uint32_t)sp->t, .n_features = (uint32_t)sp->f,
                             .in_max = a_in, .in_scale = s_x, .mean = m->mean, .std = m->std};
@@ -666,7 +674,7 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
             if (!ovf)
                 qs = qrt_builder_add_gru(b, &p);
         } else {
-            v->out_max = consumer_bound(u, n, (long)k, shrink);
+            v->out_max = consumer_bound(u, n, (long)k, shrink, cap);
             v->s_out = scale_of(calib[v->last + 1], v->out_max);
             size_t c = v->n_out;
             if (v->kind == U_BN) {
@@ -757,9 +765,12 @@ QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_exp
 QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, uint8_t **blob,
                                    size_t *len, qr_export_report *rep, qr_error *err)
 {
-    int sparse = opt ? opt->sparse : 0;
+    int sparse = opt ? opt->sparse : 0, act_bits = opt ? opt->act_bits : 0;
     if (sparse < 0 || sparse > 2)
         return qr_error_set(err, QR_ERR_ARG, "export: sparse mode %d is not 0, 1 or 2", sparse);
+    if (act_bits != 0 && act_bits != 16 && act_bits != 32)
+        return qr_error_set(err, QR_ERR_ARG, "export: activation bits %d is not 16 or 32",
+                            act_bits);
     *blob = NULL;
     *len = 0;
     if (rep)
@@ -785,7 +796,7 @@ QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, ui
     double shrink = 1.0;
     for (int attempt = 0; s == QR_OK && attempt < 12; attempt++, shrink *= 0.5) {
         int range = 0;
-        s = build(m, u, n, shrink, sparse, &b, &range, err);
+        s = build(m, u, n, shrink, act_cap(act_bits), sparse, &b, &range, err);
         if (s == QR_OK || !range)
             break;
         s = QR_OK;

@@ -2336,9 +2336,9 @@ START_TEST(test_compiled)
     fm_add_dense(&ms[10], &r, 17, 33, 2);
     fm_add_dense(&ms[10], &r, 33, 35, 1);
     fm_add_dense(&ms[10], &r, 35, 3, 4);
-    /* GRUs with weights 8 times larger: gates saturate, and the states reach 1.0 (32768,
-     * where the dual 16-bit rows that read them must fall back to the plain ones): recurrent
-     * rows, a second GRU's input rows and a head */
+    /* GRUs with weights 8 times larger: gates saturate, and the states reach 1.0, cut to
+     * QRT_STATE_MAX (32767, int16) so the dual 16-bit rows that read them need no fallback:
+     * recurrent rows, a second GRU's input rows and a head */
     ms[11].t = 30, ms[11].f = 3;
     fm_add_gru(&ms[11], &r, 3, 6, 1, 8, 8);
     fm_add_gru(&ms[11], &r, 6, 5, 0, 8, 8);
@@ -2432,7 +2432,6 @@ START_TEST(test_compiled)
             if (!form && i == 11) /* dual 16-bit rows on a state: recurrent, input, head */
                 ck_assert(strstr(text, "xph[0], ah)") && strstr(text, "xpi[0], ai)") &&
                           strstr(text, "xp[0], acc)"));
-            if (getenv("QR_DUMP_COMPILED")) { FILE *df = fopen(getenv("QR_DUMP_COMPILED"), "a"); fputs(text, df); fclose(df); }
             if (!form && i == 12) /* every 8-bit row dual 16-bit: the conv reads int16 */
                 ck_assert(strstr(text, "xp[0], acc)") && strstr(text, "(CM12_M16(") &&
                           !strstr(text, "(CM12_M32("));
@@ -2536,8 +2535,8 @@ START_TEST(test_compiled)
         snprintf(files + n, sizeof files - n, "cm%d.c cd%d.c ", i, i);
     }
     /* and a third time as on a Cortex-M4 (QRT_HAVE_SMULL=1: qrt_requant_fast inline, the int64
-     * form; QRT_DUAL16=1: 8-bit rows on int16 inputs by the SMLAD and SXTB16 twins, with the
-     * plain rows in frames where a GRU state is 32768, as the extreme sequences make it) */
+     * form; QRT_DUAL16=1: 8-bit rows on int16 inputs by the SMLAD and SXTB16 twins, also on
+     * saturated GRU states, as the extreme sequences make them) */
     for (int small = 0; small < 3; small++) {
         char cmd[4096];
         snprintf(cmd, sizeof cmd,

@@ -37,6 +37,8 @@ static const char eval_help[] =
     "                    and report its accuracy and agreement with the fake-quantized model\n"
     "                    (a model trained on the integer audio front end: its features are\n"
     "                    quantized as on the device, NAME_quantize_features)\n"
+    "  --act-bits 16|32  the integer model's activation bounds, as qreg export --act-bits\n"
+    "                    (default 16)\n"
     "  --predictions FILE\n"
     "                    write one CSV row per sample (atomically): index (the data row;\n"
     "                    for audio: path, the clip's file), label, then per model kind its\n"
@@ -212,6 +214,7 @@ int qr_cmd_eval(int argc, char **argv)
     const char *model_path = NULL, *data = NULL, *label = NULL, *header = "auto", *v;
     const char *predictions = NULL;
     int json = 0, integer = 0, audio = 0, so;
+    qr_export_options xopt = {0};
     qr_stream_opts stream = QR_STREAM_OPTS_INIT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -222,6 +225,14 @@ int qr_cmd_eval(int argc, char **argv)
             json = 1;
         } else if (strcmp(a, "--int") == 0) {
             integer = 1;
+        } else if (qr_cli_opt(argc, argv, &i, "--act-bits", &v)) {
+            if (!v)
+                goto bad;
+            xopt.act_bits = atoi(v);
+            if (strcmp(v, "16") != 0 && strcmp(v, "32") != 0) {
+                fprintf(stderr, "qreg eval: --act-bits: '%s' is not 16 or 32\n", v);
+                return 2;
+            }
         } else if (strcmp(a, "--audio") == 0) {
             audio = 1;
         } else if ((so = qr_stream_opt(argc, argv, &i, &stream)) != 0) {
@@ -366,7 +377,7 @@ int qr_cmd_eval(int argc, char **argv)
             q16 = qr_audio_features_apply(qr_model_features(m), &ao, NULL, NULL) == QR_OK &&
                   ao.frontend == QR_FRONTEND_INT;
         }
-        if (qr_export_blob(m, &blob, &len, NULL, &err) != QR_OK ||
+        if (qr_export_blob_ex(m, &xopt, &blob, &len, NULL, &err) != QR_OK ||
             qr_export_evaluate_logits(blob, len, &d, q16, &int_acc, ipred, il, &err) != QR_OK) {
             fprintf(stderr, "qreg eval: %s\n", err.msg);
             free(blob);

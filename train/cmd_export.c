@@ -12,7 +12,7 @@
 
 static const char help[] =
     "usage: qreg export MODEL.qrm --out DIR [--name NAME] [--sparse MODE] [--raw-scale S]\n"
-    "                  [--compiled FORM] [--with-runtime] [--json]\n"
+    "                  [--compiled FORM] [--act-bits 16|32] [--with-runtime] [--json]\n"
     "\n"
     "Write the integer model of a trained model for the freestanding device runtime:\n"
     "  DIR/model.qrt           the binary model (load with qrt_model_load)\n"
@@ -37,9 +37,9 @@ static const char help[] =
     "                          qrt_frontend.c/.h, and qrt.mk/qrt.cmake list them\n"
     "Weights are packed at their bit-width (1, 2, 4 or 8 bits; 3 in 4, 5-7 in 8) as the model's\n"
     "quantization plan says (8-bit min-max without one); batch norm after a conv1d/dense is\n"
-    "folded into its per-channel requantization; activations are int32. Prints the bytes per\n"
-    "layer: the thesis' accounting (see docs/method.md §2) beside what the blob holds, and the\n"
-    "totals.\n"
+    "folded into its per-channel requantization; activations are int16 (--act-bits). Prints\n"
+    "the bytes per layer: the thesis' accounting (see docs/method.md §2) beside what the blob\n"
+    "holds, and the totals.\n"
     "\n"
     "options:\n"
     "  --out DIR     output directory (created if missing; required)\n"
@@ -57,6 +57,11 @@ static const char help[] =
     "                NAME_logits (the smallest and fastest); descriptors: const layer\n"
     "                descriptors and calls of the generic layers of qrt_layer.c. Both give\n"
     "                the same results bit for bit (docs/runtime.md, \"Compiled models\")\n"
+    "  --act-bits 16|32\n"
+    "                the activations' bounds: 16 (default): at most 32767, so the compiled\n"
+    "                model stores every activation as int16 (int8 where a bound is at most\n"
+    "                127; the GRU state is int16 always); 32: up to 2^24 (int32, finer\n"
+    "                grids, 3x the working memory; docs/runtime.md, \"Narrow activations\")\n"
     "  --json        print the byte report as one JSON object: layers (from, kind, bits,\n"
     "                theory and actual tensors and bytes), totals, scratch bytes, files\n"
     "  -h, --help    this help\n";
@@ -222,6 +227,15 @@ int qr_cmd_export(int argc, char **argv)
             } else if (v) {
                 fprintf(stderr, "qreg export: --compiled: '%s' is not specialized or "
                                 "descriptors\n", v);
+                return 2;
+            } else {
+                goto bad;
+            }
+        } else if (qr_cli_opt(argc, argv, &i, "--act-bits", &v)) {
+            if (v && (strcmp(v, "16") == 0 || strcmp(v, "32") == 0)) {
+                opt.act_bits = atoi(v);
+            } else if (v) {
+                fprintf(stderr, "qreg export: --act-bits: '%s' is not 16 or 32\n", v);
                 return 2;
             } else {
                 goto bad;

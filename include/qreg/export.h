@@ -74,6 +74,10 @@ typedef struct qr_export_options {
                                smallest of its dense, bitmap and run-length encodings (pruned
                                matrices; docs/sparse.md); 2: run-length where smaller than
                                dense, else dense (the fastest on a Cortex-M0+) */
+    int act_bits;           /* 0 or 16: every activation bound at most 32767, so the device
+                               stores activations as int16 (int8 where a bound is ≤ 127);
+                               32: bounds up to 2^24, int32 activations (the form before
+                               2026-12-07; docs/runtime.md, "Narrow activations") */
 } qr_export_options;
 
 /* qr_export_blob with options (opt NULL: the defaults, all 0). */
