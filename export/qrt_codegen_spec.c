@@ -305,6 +305,7 @@ typedef struct ten {
     char e[64];   /* the expression: a pointer to the first element */
     char t[32];   /* the element type */
     int w;        /* bytes an element */
+    unsigned long off; /* a region of the working memory: its byte offset */
 } ten;
 
 static int act_width(double a)
@@ -319,6 +320,7 @@ static ten mem_ten(const spec *g, int w, unsigned long off)
     snprintf(x.e, sizeof x.e, "%s_M%d(%lu)", g->up, 8 * w, off);
     snprintf(x.t, sizeof x.t, "%s_i%d", g->name, 8 * w);
     x.w = w;
+    x.off = off;
     return x;
 }
 
@@ -328,6 +330,7 @@ static ten arg_ten(const char *e)
     snprintf(x.e, sizeof x.e, "%s", e);
     snprintf(x.t, sizeof x.t, "int32_t");
     x.w = 4;
+    x.off = 0;
     return x;
 }
 
@@ -828,8 +831,9 @@ static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, const l
                 is_s8(&s[QRT_S_GRU_WH]) ? "int8_t" : "uint8_t", g->name, li);
     emit_mat_pre(g, "        ", "i", x, &s[QRT_S_GRU_WI], r->n_in, a_in);
     emit_mat_pre(g, "        ", "h", &h, &s[QRT_S_GRU_WH], nh, a_h);
-    if (units)
-        fprintf(fp, "        int32_t pz = 0, pr = 0;\n        uint32_t gate = 0, j = 0;\n");
+    if (units) /* the unit's pre-activations; o walks hn (h_j is o[dh]) */
+        fprintf(fp, "        int32_t pre[4];\n        uint32_t gate = 0;\n"
+                    "        %s *o = %s;\n", hn->t, hn->e);
     else
         fprintf(fp, "        %s_i32 *pre = %s_M32(%lu);\n", g->name, g->up, L->aux);
     fprintf(fp, "        %s_LOOP for (uint32_t row = 0; row < %" PRIu32 "u; row++) {\n"
@@ -845,16 +849,18 @@ static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, const l
     fprintf(fp, "            int32_t gh = %s", clip_h ? "qrt_clamp(" : "");
     emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH], "ah", "row");
     fprintf(fp, "%s;\n", clip_h ? ", QRT_GATE_MAX)" : "");
-    if (units) {
-        fprintf(fp, "            if (gate == 0) {\n                pz = gi + gh;\n"
-                    "                gate = 1;\n            } else if (gate == 1) {\n"
-                    "                pr = gi + gh;\n                gate = 2;\n"
-                    "            } else {\n"
-                    "                (%s)[j] = (%s)qrt_gru_unit(pz, pr, gi, gh, (%s)[j]);\n"
-                    "                j++;\n                gate = 0;\n            }\n        }\n"
+    if (units) { /* z, r rows: pre[gate] = gi + gh; the n row: pre[2] = gi, pre[3] = gh */
+        long dh = ((long)L->st[li] - (long)hn->off) / 2;
+        fprintf(fp, "            if (gate < 2)\n                gi += gh;\n"
+                    "            else\n                pre[3] = gh;\n"
+                    "            pre[gate] = gi;\n"
+                    "            if (gate == 2) {\n"
+                    "                *o = (%s)qrt_gru_unit(pre, 1u, o[%ld]);\n"
+                    "                o++;\n                gate = 0;\n"
+                    "            } else {\n                gate++;\n            }\n        }\n"
                     "        %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
                     "            (%s)[i] = (%s)[i];\n    }\n",
-                hn->e, hn->t, h.e, g->up, nh, h.e, hn->e);
+                hn->t, dh, g->up, nh, h.e, hn->e);
         return;
     }
     /* z, r rows: pre[row] = gi + gh; n rows: pre[row] = gi, pre[row + H] = gh */
@@ -863,9 +869,9 @@ static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, const l
                 "            else\n                q[%" PRIu32 "] = gh;\n"
                 "            *q = gi;\n        }\n"
                 "        %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
-                "            (%s)[i] = (%s_i16)qrt_gru_unit(pre[i], pre[%" PRIu32 "u + i], "
-                "pre[%" PRIu32 "u + i], pre[%" PRIu32 "u + i], (%s)[i]);\n    }\n",
-            g->name, 2u * nh, nh, g->up, nh, h.e, g->name, nh, 2u * nh, 3u * nh, h.e);
+                "            (%s)[i] = (%s_i16)qrt_gru_unit(pre + i, %" PRIu32 "u, (%s)[i]);\n"
+                "    }\n",
+            g->name, 2u * nh, nh, g->up, nh, h.e, g->name, nh, h.e);
 }
 
 /* A one-frame layer (dense, batchnorm, relu, prelu) from x to y. */

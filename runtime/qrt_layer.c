@@ -229,11 +229,12 @@ void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre)
 void qrt_gru_gates(const int32_t *pre, int32_t *h, size_t nh)
 {
     for (size_t j = 0; j < nh; j++)
-        h[j] = qrt_gru_unit(pre[j], pre[nh + j], pre[2u * nh + j], pre[3u * nh + j], h[j]);
+        h[j] = qrt_gru_unit(pre + j, nh, h[j]);
 }
 
-int32_t qrt_gru_unit(int32_t pz, int32_t pr, int32_t gin, int32_t ghn, int32_t h)
+int32_t qrt_gru_unit(const int32_t *p, size_t stride, int32_t h)
 {
+    int32_t pz = p[0], pr = p[stride], gin = p[2u * stride], ghn = p[3u * stride];
     int32_t n = qrt_tanh_q16(gin + mul_q15(qrt_sigmoid_q16(pr), ghn));
     uint32_t z = (uint32_t)qrt_sigmoid_q16(pz);
     /* (1 − z)·n + z·h = n + z·(h − n), |result| ≤ 2^30; z·(h − n) can reach 2^31, so

@@ -115,11 +115,12 @@ void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre);
  * updates h (H, Q15) in place. qrt_gru_step ends with it, and so do specialized compiled
  * models (export/qrt_codegen_spec.c): one implementation of the nonlinear part. */
 void qrt_gru_gates(const int32_t *pre, int32_t *h, size_t nh);
-/* One unit's gates: pz, pr the z and r pre-activations (input + recurrent), gin and ghn the
- * n row's input and recurrent parts (Q16), h the unit's state (Q15); returns its new state,
- * ≤ QRT_STATE_MAX. qrt_gru_gates is this for every unit; specialized models call it unit by
- * unit, with no 4H buffer. */
-int32_t qrt_gru_unit(int32_t pz, int32_t pr, int32_t gin, int32_t ghn, int32_t h);
+/* One unit's gates from its four pre-activations (Q16) p[0], p[stride], p[2·stride],
+ * p[3·stride]: z and r (input + recurrent parts), the n row's input and recurrent parts; h
+ * the unit's state (Q15). Returns its new state, ≤ QRT_STATE_MAX. qrt_gru_gates is this
+ * for every unit (stride H); specialized models call it unit by unit (stride 1, four words
+ * on the stack), with no 4H buffer. */
+int32_t qrt_gru_unit(const int32_t *p, size_t stride, int32_t h);
 
 /* clamp(v, ±a): the bound every layer applies to its output (specialized compiled models
  * inline it; the layers above use the same expression). */
