@@ -830,7 +830,14 @@ static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, const l
                 is_s8(&s[QRT_S_GRU_WI]) ? "int8_t" : "uint8_t", g->name, li,
                 is_s8(&s[QRT_S_GRU_WH]) ? "int8_t" : "uint8_t", g->name, li);
     emit_mat_pre(g, "        ", "i", x, &s[QRT_S_GRU_WI], r->n_in, a_in);
-    emit_mat_pre(g, "        ", "h", &h, &s[QRT_S_GRU_WH], nh, a_h);
+    /* the state read by every row as int32 (a stack copy of H words): a Cortex-M0+ has no
+     * LDRSH with an immediate offset, and the recurrent rows' extra register spilled (bts 8
+     * bits: 277 cycles a frame for 16 B of code) */
+    ten hw = arg_ten("xwh");
+    fprintf(fp, "        int32_t xwh[%" PRIu32 "];\n"
+                "        %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                "            xwh[i] = (%s)[i];\n", nh, g->up, nh, h.e);
+    emit_mat_pre(g, "        ", "h", &hw, &s[QRT_S_GRU_WH], nh, a_h);
     if (units) /* the unit's pre-activations; o walks hn (h_j is o[dh]) */
         fprintf(fp, "        int32_t pre[4];\n        uint32_t gate = 0;\n"
                     "        %s *o = %s;\n", hn->t, hn->e);
@@ -844,7 +851,7 @@ static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, const l
     fprintf(fp, "            int32_t gi = %s", clip_i ? "qrt_clamp(" : "");
     emit_requant(g, li, "rqi", &s[QRT_S_GRU_RQI], &s[QRT_S_GRU_WI], "ai", "row");
     fprintf(fp, "%s;\n", clip_i ? ", QRT_GATE_MAX)" : "");
-    emit_row_dot(g, "            ", "ah", one ? "w" : "wh", &h, &s[QRT_S_GRU_WH], nh,
+    emit_row_dot(g, "            ", "ah", one ? "w" : "wh", &hw, &s[QRT_S_GRU_WH], nh,
                  s[QRT_S_GRU_BH].desc ? bh : NULL, "h", a_h);
     fprintf(fp, "            int32_t gh = %s", clip_h ? "qrt_clamp(" : "");
     emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH], "ah", "row");
