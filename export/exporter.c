@@ -156,7 +156,8 @@ static int32_t bound_for(const int8_t *lv, size_t rows, size_t cols, double shri
 
 /* The largest bound an activation may get (qr_export_options.act_bits): 32767 (int16 on the
  * device, the default: the runtime stores each tensor in the narrowest type its bound holds)
- * or 2^24 (int32). A tensor whose own bound is lower (≤ 127: int8) keeps it. */
+ * or 2^24 (int32). A tensor whose own bound is lower (≤ 127: int8) keeps it; the logits keep
+ * 2^24 (consumer_bound). */
 static double act_cap(int act_bits)
 {
     return act_bits == 32 ? (double)ACT_CAP : 32767.0;
@@ -574,7 +575,9 @@ static int32_t consumer_bound(const unit *u, size_t n, long from, double shrink,
             return (int32_t)(cap * shrink) > 0 ? (int32_t)(cap * shrink) : 1;
         }
     }
-    return (int32_t)(cap * shrink) > 0 ? (int32_t)(cap * shrink) : 1; /* the logits */
+    /* the logits: int32 on the device whatever act_bits (the caller's array), and the finest
+     * grid keeps near ties apart (a 1-bit wine model: one test prediction in 44 moved at 32767) */
+    return (int32_t)(ACT_CAP * shrink) > 0 ? (int32_t)(ACT_CAP * shrink) : 1;
 }
 
 static double scale_of(float maxabs, int32_t bound)

@@ -5,13 +5,14 @@
  * the compiler folds what the generic layers (runtime/qrt_layer.c) look up at run time, and
  * links only the kernels the model calls. The arithmetic is the layers' own, step for step:
  * the same dot products (8-bit rows inline; 1-, 2- and 4-bit rows written out or the runtime's
- * kernels, as QRT_ROWS_S1/_S2/_S4 choose at compile time; 8-bit rows on a GRU state by dual
+ * kernels, as QRT_ROWS_S1/_S2/_S4 choose at compile time; 8-bit rows on int16 inputs by dual
  * 16-bit MACs where QRT_DUAL16), qrt_requant (qrt_requant_fast: inline where the core has
- * SMULL), clamps in the same order, qrt_gru_gates; the same working-memory layout and state as
- * qrt_stream (qrt_run.c). Three exact rewrites: a ReLU after a dense layer, a convolution or
- * a batch norm is folded into its store; a clamp is left out where the bound of the layer's
- * input proves it idle; a first convolution takes the clamped frame straight into its
- * window. Layer kinds or options this file does not know make qrt_codegen_spec_supported()
+ * SMULL), clamps in the same order, qrt_gru_unit; the same state as qrt_stream (qrt_run.c),
+ * each activation stored in the narrowest type its bound holds (a byte layout of its own,
+ * make_layout). Exact rewrites: a ReLU after a dense layer, a convolution or a batch norm is
+ * folded into its store; a clamp is left out where the bound of the layer's input proves it
+ * idle; a first convolution takes the clamped frame straight into its window; a dense GRU
+ * runs unit by unit on rows stored in unit order (no 4H buffer). Layer kinds or options this file does not know make qrt_codegen_spec_supported()
  * false, and the writer then emits the descriptor form (qrt_codegen.c). */
 #include <inttypes.h>
 #include <math.h>
@@ -387,6 +388,19 @@ static int d16_rows(const qrt_slot *sw, uint32_t k, double a_in)
     return is_s8(sw) && k >= 4u && a_in <= 32767.0;
 }
 
+/* 4-bit rows by dual 16-bit MACs (QRT_DUAL16), on inputs that fit int16: a word of eight
+ * levels (nibble j at bits 4j) XORed with 0x88888888 makes each nibble n ^ 8 = w + 8 ∈
+ * [0, 15] (w the two's-complement level), and (u >> 4j) & 0x000F000F holds levels j and j + 4
+ * as two 16-bit halves: four SMLAD a word on the input packed (x_j, x_{j+4}), then 8·Σx over
+ * those levels (per matrix) taken off. Sums are modulo 2^32 (SMLAD's), exact because the
+ * result, W·x, lies in int32 (the loader's row bound). The levels after the last whole word
+ * are written out. Rows of 8 levels or more. */
+static int d16_4(const qrt_slot *sw, uint32_t k, double a_in)
+{
+    unsigned t = QRT_SLOT_TYPE(sw->desc);
+    return !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 4u && k >= 8u && a_in <= 32767.0;
+}
+
 /* Whether a matrix's rows may call a runtime kernel (which reads int32 inputs): sparse rows,
  * 2-bit rows longer than FULL_LEVELS, and 1/2/4-bit rows where QRT_ROWS_S* is 0. */
 static int kernel_rows(const qrt_slot *sw)
@@ -418,6 +432,19 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                 ind, tag, k, ind, g->up, k, ind, tag, x);
         if (wo)
             fprintf(fp, "#endif\n");
+    }
+    if (d16_4(sw, k, a_in)) {
+        uint32_t nw = k / 8u;
+        fprintf(fp, "#if QRT_DUAL16\n%suint32_t xp%s[%" PRIu32 "], t8%s = 0;\n"
+                    "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++) {\n"
+                    "%s    xp%s[i] = ((uint32_t)(%s)[i + i / 4u * 4u] & 0xFFFFu) |\n"
+                    "%s            (uint32_t)(%s)[i + i / 4u * 4u + 4u] << 16;\n"
+                    "%s    t8%s += (uint32_t)(%s)[i + i / 4u * 4u] +\n"
+                    "%s            (uint32_t)(%s)[i + i / 4u * 4u + 4u];\n"
+                    "%s}\n%st8%s <<= 3;\n#endif\n",
+                ind, tag, 4u * nw, tag, ind, g->up, 4u * nw, ind, tag, x, ind, x, ind, tag, x,
+                ind, x, ind, ind, tag);
+        return;
     }
     if (!d16_rows(sw, k, a_in))
         return;
@@ -512,7 +539,28 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
         snprintf(xk, sizeof xk, "(const int32_t *)(%s)", x);
     int d16 = d16_rows(sw, k, a_in);
     unsigned wo = written_out(sw, k);
-    if (wo) {
+    if (d16_4(sw, k, a_in)) { /* the packed path, then the levels after the last word */
+        fprintf(fp, "#if QRT_DUAL16\n%sint32_t %s = %s;\n%s{\n", ind, acc, bias ? bias : "0",
+                ind);
+        for (uint32_t q = 0; q < k / 8u; q++) {
+            fprintf(fp, "%s    uint32_t u%" PRIu32 " = qrt_le32((const int8_t *)(%s + %" PRIu32
+                        ")) ^ 0x88888888u;\n", ind, q, w, 4u * q);
+            for (uint32_t j = 0; j < 4u; j++)
+                fprintf(fp, "%s    %s = qrt_smlad((u%" PRIu32 " >> %" PRIu32 ") & 0x000F000Fu, "
+                            "xp%s[%" PRIu32 "], %s);\n",
+                        ind, acc, q, 4u * j, tag, 4u * q + j, acc);
+        }
+        fprintf(fp, "%s    %s = (int32_t)((uint32_t)%s - t8%s);\n", ind, acc, acc, tag);
+        for (uint32_t i = k / 8u * 8u; i < k; i++)
+            fprintf(fp, "%s    %s += ((int32_t)((uint32_t)%s[%" PRIu32 "] << %u) >> 28) * "
+                        "(%s)[%" PRIu32 "];\n",
+                    ind, acc, w, i / 2u, i % 2u ? 24u : 28u, x, i);
+        fprintf(fp, "%s}\n%s%s += %zuu;\n#elif QRT_ROWS_S4\n", ind, ind, w,
+                QRT_ROW_BYTES(k, 4u));
+        emit_row_out(g, ind, acc, w, xt, k, bias, 4u, tag);
+        fprintf(fp, "#else\n");
+        wo = 4u; /* closes with the kernel's #endif below */
+    } else if (wo) {
         fprintf(fp, "#if QRT_ROWS_S%u\n", wo);
         emit_row_out(g, ind, acc, w, xt, k, bias, wo, tag);
         fprintf(fp, "#else\n");

@@ -30,15 +30,16 @@ static qr_model *train_cgru(const char *dir, const char *quantize, qr_split_data
     return tl_train_seq(dir, &wine, CGRU_LAYERS, quantize, d);
 }
 
-/* The largest activation bound of a blob (layer outputs and the input; a GRU's or a
- * sigmoid's Q15 output, 32768 in the format, is not a choice of the exporter). */
+/* The largest activation bound of a blob (the input and every layer output but the logits,
+ * which stay on the finest grid; a GRU's or a sigmoid's Q15 output, 32768 in the format, is
+ * not a choice of the exporter). */
 static int32_t max_act_bound(const uint8_t *blob, size_t len)
 {
     qrt_model qm;
     ck_assert_int_eq(qrt_model_load(&qm, blob, len), QRT_OK);
     int32_t a = qm.in_max;
     uint32_t off = qm.layers_off;
-    for (uint32_t i = 0; i < qm.n_layers; i++) {
+    for (uint32_t i = 0; i + 1u < qm.n_layers; i++) {
         const qrt_layer_rec *r = (const qrt_layer_rec *)(const void *)(blob + off);
         if (r->kind != QRT_LAYER_GRU && r->kind != QRT_LAYER_ACT && r->out_max > a)
             a = r->out_max;

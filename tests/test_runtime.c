@@ -2438,6 +2438,8 @@ START_TEST(test_compiled)
             if (!form && (i == 13 || i == 14 || i == 15)) /* int8 activations */
                 ck_assert(strstr(text, i == 13 ? "CM13_M8(" : i == 14 ? "CM14_M8(" : "CM15_M8(") &&
                           strstr(text, "xw[i] = (") != NULL);
+            if (!form && i == 13) /* 4-bit rows by dual 16-bit MACs on narrow inputs */
+                ck_assert_ptr_nonnull(strstr(text, ")) ^ 0x88888888u;"));
             if (!form && i == 14) /* a byte loop over int8 inputs */
                 ck_assert_ptr_nonnull(strstr(text, "const cm14_i8 *xb"));
             if (!form && i == 16) /* a sparse GRU keeps the 4H buffer, h int16 */
