@@ -2283,10 +2283,10 @@ START_TEST(test_compiled)
         return;
     }
     trng r = {70};
-    enum { NM = 17 };
+    enum { NM = 18 };
     fmodel ms[NM];
     memset(ms, 0, sizeof ms);
-    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}, n_rq_shift[2] = {0, 0},
+    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0}, n_rq_shift[2] = {0, 0},
         n_gru_w[2] = {0, 0};
     make_bts(&ms[0], &r, 8, 0);
     make_bts(&ms[1], &r, 4, 1); /* prelu, standalone batch norm (not folded) */
@@ -2374,6 +2374,12 @@ START_TEST(test_compiled)
     make_bts(&ms[16], &r, 8, 0);
     ms[16].sparse = 1;
     ms[16].acap = 32767;
+    /* dual 16-bit rows longer than DUAL_FULL_WORDS words: a loop over the words (4-bit rows
+     * of 75 levels, 8-bit rows of 36) */
+    ms[17].t = 1, ms[17].f = 75;
+    fm_add_dense(&ms[17], &r, 75, 36, 4);
+    fm_add_dense(&ms[17], &r, 36, 3, 8);
+    ms[17].acap = 32767;
 
     FILE *drv = fopen("compiled_driver.c", "w");
     ck_assert_ptr_nonnull(drv);
@@ -2440,6 +2446,9 @@ START_TEST(test_compiled)
                           strstr(text, "xw[i] = (") != NULL);
             if (!form && i == 13) /* 4-bit rows by dual 16-bit MACs on narrow inputs */
                 ck_assert_ptr_nonnull(strstr(text, ")) ^ 0x88888888u;"));
+            if (!form && i == 17) /* both word loops */
+                ck_assert(strstr(text, "uint32_t u = qrt_le32((const int8_t *)wq) ^ 0x88888888u;") &&
+                          strstr(text, "uint32_t u = qrt_le32(wq);"));
             if (!form && i == 14) /* a byte loop over int8 inputs */
                 ck_assert_ptr_nonnull(strstr(text, "const cm14_i8 *xb"));
             if (!form && i == 16) /* a sparse GRU keeps the 4H buffer, h int16 */
@@ -2531,7 +2540,7 @@ START_TEST(test_compiled)
      * 4- and 8-bit dot products one level per iteration, the GRU's rows through one helper;
      * the specialized form then calls them: QRT_ROWS_S* are 0); models 3, 4, 5, 9 and 10 have
      * 1-bit matrices with rows of 4 to 36 levels, 2, 9 and 10 2-bit ones with rows of 3 to 18 */
-    char files[1024] = "";
+    char files[1200] = "";
     for (int i = 0; i < NM; i++) {
         size_t n = strlen(files);
         snprintf(files + n, sizeof files - n, "cm%d.c cd%d.c ", i, i);
