@@ -59,6 +59,7 @@ typedef struct spec {
     FILE *fp;
     const char *name, *up;   /* prefix of C names, and in upper case of macros */
     const uint8_t *blob;
+    int in_gru;              /* writing a GRU's rows (s8_call) */
 } spec;
 
 static int32_t rd_i32(const uint8_t *p)
@@ -404,11 +405,20 @@ static int d16_4(const qrt_slot *sw, uint32_t k, double a_in)
     return !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 4u && k >= 8u && a_in <= 32767.0;
 }
 
-/* Whether a matrix's rows may call a runtime kernel (which reads int32 inputs): sparse rows,
- * 2-bit rows longer than FULL_LEVELS, and 1/2/4-bit rows where QRT_ROWS_S* is 0. */
-static int kernel_rows(const qrt_slot *sw)
+/* 8-bit GRU rows of 16 levels or more call qrt_dot_s8 where there is no dual path: inline in
+ * the GRU's row loop, with its unit bookkeeping, GCC 12's Thumb-1 allocation spills inside the
+ * loop (10 instructions a level instead of 7; the KWS-sized model on a Cortex-M0+:
+ * 5,635,548 → 4,832,867 cycles a window with the call, for the kernel's 108 B). */
+static int s8_call(const spec *g, const qrt_slot *sw, uint32_t k)
 {
-    return !is_s8(sw);
+    return g->in_gru && is_s8(sw) && k >= 16u;
+}
+
+/* Whether a matrix's rows may call a runtime kernel (which reads int32 inputs): sparse rows,
+ * 2-bit rows longer than FULL_LEVELS, 1/2/4-bit rows where QRT_ROWS_S* is 0, s8_call. */
+static int kernel_rows(const spec *g, const qrt_slot *sw, uint32_t k)
+{
+    return !is_s8(sw) || s8_call(g, sw, k);
 }
 
 /* Before a row loop, what every row of a matrix reads, named with tag: inline 1-bit rows the
@@ -427,13 +437,17 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                     "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
                     "%s    tot%s += (%s)[i];\n#endif\n",
                 ind, tag, ind, g->up, k, ind, tag, x);
-    if (xt->w < 4 && kernel_rows(sw)) {
-        if (wo)
-            fprintf(fp, "#if !QRT_ROWS_S%u\n", wo);
+    if (xt->w < 4 && kernel_rows(g, sw, k)) {
+        /* only where a kernel is what runs: not with the rows written out or dual 16-bit */
+        int dual = d16_rows(sw, k, a_in) || d16_4(sw, k, a_in);
+        if (wo || dual)
+            fprintf(fp, "#if %s%s%s\n", wo ? (wo == 4u ? "!QRT_ROWS_S4" : wo == 2u ?
+                                               "!QRT_ROWS_S2" : "!QRT_ROWS_S1") : "",
+                    wo && dual ? " && " : "", dual ? "!QRT_DUAL16" : "");
         fprintf(fp, "%sint32_t xw%s[%" PRIu32 "];\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32
                     "u; i++)\n%s    xw%s[i] = (%s)[i];\n",
                 ind, tag, k, ind, g->up, k, ind, tag, x);
-        if (wo)
+        if (wo || dual)
             fprintf(fp, "#endif\n");
     }
     if (d16_4(sw, k, a_in)) {
@@ -612,9 +626,13 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
                         x, i);
             fprintf(fp, "%s}\n#else\n", ind);
         }
-        fprintf(fp, "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
-                    "%s    %s += %s[i] * (%s)[i];\n",
-                ind, g->up, k, ind, acc, w, x);
+        if (s8_call(g, sw, k))
+            fprintf(fp, "%s%s += qrt_dot_s8((const uint8_t *)%s, %s, %" PRIu32 "u);\n", ind,
+                    acc, w, xk, k);
+        else
+            fprintf(fp, "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                        "%s    %s += %s[i] * (%s)[i];\n",
+                    ind, g->up, k, ind, acc, w, x);
         if (d16)
             fprintf(fp, "#endif\n");
         fprintf(fp, "%s%s += %" PRIu32 "u;\n", ind, w, k);
@@ -876,9 +894,12 @@ static void emit_conv(const spec *g, unsigned li, const qrt_layer_rec *r, const 
  * qrt_gru_unit writes h'_j into hn (a free buffer; h is read by every unit's rows until the
  * last), copied to h at the end: no 4H buffer. Sparse rows keep the gate order, every
  * pre-activation in aux (4H int32), then qrt_gru_unit for each unit. */
-static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, const layout *L,
+static void emit_gru(const spec *g0, unsigned li, const qrt_layer_rec *r, const layout *L,
                      const ten *x, const ten *hn)
 {
+    spec gs = *g0;
+    const spec *g = &gs;
+    gs.in_gru = 1;
     const qrt_slot *s = qrt_rec_slots(r);
     double a_in = L->a_in[li], a_h = (double)QRT_STATE_MAX;
     int clip_i = rows_bound(g, &s[QRT_S_GRU_WI], &s[QRT_S_GRU_BI], &s[QRT_S_GRU_RQI],
@@ -1008,7 +1029,7 @@ size_t qrt_codegen_spec_mem_words(const uint8_t *blob, const qrt_model *m)
 void qrt_codegen_spec_emit(FILE *fp, const char *name, const char *up, const qrt_model *m,
                            const uint8_t *blob)
 {
-    spec g = {fp, name, up, blob};
+    spec g = {fp, name, up, blob, 0};
     const qrt_layer_rec *recs[QRT_MAX_LAYERS];
     layout L;
     layer_recs(m, blob, recs);

@@ -2283,10 +2283,11 @@ START_TEST(test_compiled)
         return;
     }
     trng r = {70};
-    enum { NM = 18 };
+    enum { NM = 19 };
     fmodel ms[NM];
     memset(ms, 0, sizeof ms);
-    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0}, n_rq_shift[2] = {0, 0},
+    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0},
+        n_rq_shift[2] = {0, 0},
         n_gru_w[2] = {0, 0};
     make_bts(&ms[0], &r, 8, 0);
     make_bts(&ms[1], &r, 4, 1); /* prelu, standalone batch norm (not folded) */
@@ -2380,6 +2381,12 @@ START_TEST(test_compiled)
     fm_add_dense(&ms[17], &r, 75, 36, 4);
     fm_add_dense(&ms[17], &r, 36, 3, 8);
     ms[17].acap = 32767;
+    /* 8-bit GRU rows of 16 levels: qrt_dot_s8 where there is no dual path, on the int16
+     * input widened and on the state's int32 copy */
+    ms[18].t = 9, ms[18].f = 16;
+    fm_add_gru(&ms[18], &r, 16, 16, 0, 8, 8);
+    fm_add_dense(&ms[18], &r, 16, 3, 8);
+    ms[18].acap = 32767;
 
     FILE *drv = fopen("compiled_driver.c", "w");
     ck_assert_ptr_nonnull(drv);
@@ -2446,6 +2453,9 @@ START_TEST(test_compiled)
                           strstr(text, "xw[i] = (") != NULL);
             if (!form && i == 13) /* 4-bit rows by dual 16-bit MACs on narrow inputs */
                 ck_assert_ptr_nonnull(strstr(text, ")) ^ 0x88888888u;"));
+            if (!form && i == 18)
+                ck_assert(strstr(text, "ai += qrt_dot_s8((const uint8_t *)w, xwi, 16u);") &&
+                          strstr(text, "ah += qrt_dot_s8((const uint8_t *)w, (const int32_t *)(xwh), 16u);"));
             if (!form && i == 17) /* both word loops */
                 ck_assert(strstr(text, "uint32_t u = qrt_le32((const int8_t *)wq) ^ 0x88888888u;") &&
                           strstr(text, "uint32_t u = qrt_le32(wq);"));
@@ -2540,7 +2550,7 @@ START_TEST(test_compiled)
      * 4- and 8-bit dot products one level per iteration, the GRU's rows through one helper;
      * the specialized form then calls them: QRT_ROWS_S* are 0); models 3, 4, 5, 9 and 10 have
      * 1-bit matrices with rows of 4 to 36 levels, 2, 9 and 10 2-bit ones with rows of 3 to 18 */
-    char files[1200] = "";
+    char files[1400] = "";
     for (int i = 0; i < NM; i++) {
         size_t n = strlen(files);
         snprintf(files + n, sizeof files - n, "cm%d.c cd%d.c ", i, i);
