@@ -392,17 +392,20 @@ static int d16_rows(const qrt_slot *sw, uint32_t k, double a_in)
     return is_s8(sw) && k >= 4u && a_in <= 32767.0;
 }
 
-/* 4-bit rows by dual 16-bit MACs (QRT_DUAL16), on inputs that fit int16: a word of eight
- * levels (nibble j at bits 4j) XORed with 0x88888888 makes each nibble n ^ 8 = w + 8 ∈
- * [0, 15] (w the two's-complement level), and (u >> 4j) & 0x000F000F holds levels j and j + 4
- * as two 16-bit halves: four SMLAD a word on the input packed (x_j, x_{j+4}), then 8·Σx over
- * those levels (per matrix) taken off. Sums are modulo 2^32 (SMLAD's), exact because the
- * result, W·x, lies in int32 (the loader's row bound). The levels after the last whole word
- * are written out. Rows of 8 levels or more. */
-static int d16_4(const qrt_slot *sw, uint32_t k, double a_in)
+/* 4- and 2-bit rows by dual 16-bit MACs (QRT_DUAL16), on inputs that fit int16. 4 bits: a
+ * word of eight levels (nibble j at bits 4j) XORed with 0x88888888 makes each nibble
+ * n ^ 8 = w + 8 ∈ [0, 15] (w the two's-complement level), and (u >> 4j) & 0x000F000F holds
+ * levels j and j + 4 as two 16-bit halves: four SMLAD a word on the input packed
+ * (x_j, x_{j+4}), then 8·Σx over those levels (per matrix) taken off. 2 bits: the same with
+ * sixteen fields, XOR 0xAAAAAAAA (w + 2), mask 0x00030003, eight SMLAD on (x_j, x_{j+8}),
+ * 2·Σx off. Sums are modulo 2^32 (SMLAD's), exact because the result, W·x, lies in int32 (the
+ * loader's row bound). The levels after the last whole word are written out. Rows of a word
+ * or more. Returns the container width, or 0. */
+static unsigned d16_n(const qrt_slot *sw, uint32_t k, double a_in)
 {
-    unsigned t = QRT_SLOT_TYPE(sw->desc);
-    return !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 4u && k >= 8u && a_in <= 32767.0;
+    unsigned t = QRT_SLOT_TYPE(sw->desc), c = qrt_container_bits(t);
+    return !QRT_T_IS_SPARSE(t) && (c == 4u || c == 2u) && k >= 32u / c && a_in <= 32767.0 ? c
+                                                                                         : 0u;
 }
 
 /* 8-bit GRU rows of 16 levels or more call qrt_dot_s8 where there is no dual path: inline in
@@ -439,7 +442,7 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                 ind, tag, ind, g->up, k, ind, tag, x);
     if (xt->w < 4 && kernel_rows(g, sw, k)) {
         /* only where a kernel is what runs: not with the rows written out or dual 16-bit */
-        int dual = d16_rows(sw, k, a_in) || d16_4(sw, k, a_in);
+        int dual = d16_rows(sw, k, a_in) || d16_n(sw, k, a_in);
         if (wo || dual)
             fprintf(fp, "#if %s%s%s\n", wo ? (wo == 4u ? "!QRT_ROWS_S4" : wo == 2u ?
                                                "!QRT_ROWS_S2" : "!QRT_ROWS_S1") : "",
@@ -450,17 +453,18 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
         if (wo || dual)
             fprintf(fp, "#endif\n");
     }
-    if (d16_4(sw, k, a_in)) {
-        uint32_t nw = k / 8u;
+    unsigned dc = d16_n(sw, k, a_in);
+    if (dc) { /* pair i: levels i + i / P·P and P later, P = 16 / c pairs a word */
+        uint32_t pw = 16u / dc, nw = k / (2u * pw);
         fprintf(fp, "#if QRT_DUAL16\n%suint32_t xp%s[%" PRIu32 "], t8%s = 0;\n"
                     "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++) {\n"
-                    "%s    xp%s[i] = ((uint32_t)(%s)[i + i / 4u * 4u] & 0xFFFFu) |\n"
-                    "%s            (uint32_t)(%s)[i + i / 4u * 4u + 4u] << 16;\n"
-                    "%s    t8%s += (uint32_t)(%s)[i + i / 4u * 4u] +\n"
-                    "%s            (uint32_t)(%s)[i + i / 4u * 4u + 4u];\n"
-                    "%s}\n%st8%s <<= 3;\n#endif\n",
-                ind, tag, 4u * nw, tag, ind, g->up, 4u * nw, ind, tag, x, ind, x, ind, tag, x,
-                ind, x, ind, ind, tag);
+                    "%s    xp%s[i] = ((uint32_t)(%s)[i + i / %" PRIu32 "u * %" PRIu32 "u] & 0xFFFFu) |\n"
+                    "%s            (uint32_t)(%s)[i + i / %" PRIu32 "u * %" PRIu32 "u + %" PRIu32 "u] << 16;\n"
+                    "%s    t8%s += (uint32_t)(%s)[i + i / %" PRIu32 "u * %" PRIu32 "u] +\n"
+                    "%s            (uint32_t)(%s)[i + i / %" PRIu32 "u * %" PRIu32 "u + %" PRIu32 "u];\n"
+                    "%s}\n%st8%s <<= %u;\n#endif\n",
+                ind, tag, pw * nw, tag, ind, g->up, pw * nw, ind, tag, x, pw, pw, ind, x, pw, pw,
+                pw, ind, tag, x, pw, pw, ind, x, pw, pw, pw, ind, ind, tag, dc - 1u);
         return;
     }
     if (!d16_rows(sw, k, a_in))
@@ -556,38 +560,44 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
         snprintf(xk, sizeof xk, "(const int32_t *)(%s)", x);
     int d16 = d16_rows(sw, k, a_in);
     unsigned wo = written_out(sw, k);
-    if (d16_4(sw, k, a_in)) { /* the packed path, then the levels after the last word */
+    unsigned dc = d16_n(sw, k, a_in);
+    if (dc) { /* the packed path, then the levels after the last word */
+        uint32_t pw = 16u / dc, lw = 2u * pw, nw = k / lw; /* pairs, levels, words */
+        const char *xr = dc == 4u ? "0x88888888u" : "0xAAAAAAAAu";
+        const char *mk = dc == 4u ? "0x000F000Fu" : "0x00030003u";
         fprintf(fp, "#if QRT_DUAL16\n%sint32_t %s = %s;\n%s{\n", ind, acc, bias ? bias : "0",
                 ind);
-        if (k / 8u > DUAL_FULL_WORDS) { /* a loop over the words */
+        if (nw > DUAL_FULL_WORDS) { /* a loop over the words */
             fprintf(fp, "%s    const uint8_t *wq = %s;\n"
                         "%s    %s_LOOP for (uint32_t q = 0; q < %" PRIu32 "u; q++, wq += 4) {\n"
-                        "%s        uint32_t u = qrt_le32((const int8_t *)wq) ^ 0x88888888u;\n",
-                    ind, w, ind, g->up, k / 8u, ind);
-            for (uint32_t j = 0; j < 4u; j++)
-                fprintf(fp, "%s        %s = qrt_smlad((u >> %" PRIu32 ") & 0x000F000Fu, "
-                            "xp%s[4u * q + %" PRIu32 "u], %s);\n",
-                        ind, acc, 4u * j, tag, j, acc);
+                        "%s        uint32_t u = qrt_le32((const int8_t *)wq) ^ %s;\n",
+                    ind, w, ind, g->up, nw, ind, xr);
+            for (uint32_t j = 0; j < pw; j++)
+                fprintf(fp, "%s        %s = qrt_smlad((u >> %" PRIu32 ") & %s, "
+                            "xp%s[%" PRIu32 "u * q + %" PRIu32 "u], %s);\n",
+                        ind, acc, dc * j, mk, tag, pw, j, acc);
             fprintf(fp, "%s    }\n", ind);
         }
-        for (uint32_t q = 0; k / 8u <= DUAL_FULL_WORDS && q < k / 8u; q++) {
+        for (uint32_t q = 0; nw <= DUAL_FULL_WORDS && q < nw; q++) {
             fprintf(fp, "%s    uint32_t u%" PRIu32 " = qrt_le32((const int8_t *)(%s + %" PRIu32
-                        ")) ^ 0x88888888u;\n", ind, q, w, 4u * q);
-            for (uint32_t j = 0; j < 4u; j++)
-                fprintf(fp, "%s    %s = qrt_smlad((u%" PRIu32 " >> %" PRIu32 ") & 0x000F000Fu, "
+                        ")) ^ %s;\n", ind, q, w, 4u * q, xr);
+            for (uint32_t j = 0; j < pw; j++)
+                fprintf(fp, "%s    %s = qrt_smlad((u%" PRIu32 " >> %" PRIu32 ") & %s, "
                             "xp%s[%" PRIu32 "], %s);\n",
-                        ind, acc, q, 4u * j, tag, 4u * q + j, acc);
+                        ind, acc, q, dc * j, mk, tag, pw * q + j, acc);
         }
         fprintf(fp, "%s    %s = (int32_t)((uint32_t)%s - t8%s);\n", ind, acc, acc, tag);
-        for (uint32_t i = k / 8u * 8u; i < k; i++)
-            fprintf(fp, "%s    %s += ((int32_t)((uint32_t)%s[%" PRIu32 "] << %u) >> 28) * "
+        for (uint32_t i = nw * lw; i < k; i++) /* field i % (8/c) of byte i / (8/c) */
+            fprintf(fp, "%s    %s += ((int32_t)((uint32_t)%s[%" PRIu32 "] << %u) >> %u) * "
                         "(%s)[%" PRIu32 "];\n",
-                    ind, acc, w, i / 2u, i % 2u ? 24u : 28u, x, i);
-        fprintf(fp, "%s}\n%s%s += %zuu;\n#elif QRT_ROWS_S4\n", ind, ind, w,
-                QRT_ROW_BYTES(k, 4u));
-        emit_row_out(g, ind, acc, w, xt, k, bias, 4u, tag);
+                    ind, acc, w, i / (8u / dc), 32u - dc - dc * (i % (8u / dc)), 32u - dc, x, i);
+        fprintf(fp, "%s}\n%s%s += %zuu;\n", ind, ind, w, QRT_ROW_BYTES(k, dc));
+        if (wo) {
+            fprintf(fp, "#elif QRT_ROWS_S%u\n", wo);
+            emit_row_out(g, ind, acc, w, xt, k, bias, wo, tag);
+        }
         fprintf(fp, "#else\n");
-        wo = 4u; /* closes with the kernel's #endif below */
+        wo = dc; /* closes with the kernel's #endif below */
     } else if (wo) {
         fprintf(fp, "#if QRT_ROWS_S%u\n", wo);
         emit_row_out(g, ind, acc, w, xt, k, bias, wo, tag);

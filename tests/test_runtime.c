@@ -2283,10 +2283,10 @@ START_TEST(test_compiled)
         return;
     }
     trng r = {70};
-    enum { NM = 19 };
+    enum { NM = 20 };
     fmodel ms[NM];
     memset(ms, 0, sizeof ms);
-    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0},
+    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0},
         n_rq_shift[2] = {0, 0},
         n_gru_w[2] = {0, 0};
     make_bts(&ms[0], &r, 8, 0);
@@ -2387,6 +2387,12 @@ START_TEST(test_compiled)
     fm_add_gru(&ms[18], &r, 16, 16, 0, 8, 8);
     fm_add_dense(&ms[18], &r, 16, 3, 8);
     ms[18].acap = 32767;
+    /* 2-bit dual 16-bit rows: 150 levels (a loop over 9 words and 6 levels after) and 16 (one
+     * word, written out otherwise) */
+    ms[19].t = 1, ms[19].f = 150;
+    fm_add_dense(&ms[19], &r, 150, 16, 2);
+    fm_add_dense(&ms[19], &r, 16, 3, 2);
+    ms[19].acap = 32767;
 
     FILE *drv = fopen("compiled_driver.c", "w");
     ck_assert_ptr_nonnull(drv);
@@ -2456,6 +2462,9 @@ START_TEST(test_compiled)
             if (!form && i == 18)
                 ck_assert(strstr(text, "ai += qrt_dot_s8((const uint8_t *)w, xwi, 16u);") &&
                           strstr(text, "ah += qrt_dot_s8((const uint8_t *)w, (const int32_t *)(xwh), 16u);"));
+            if (!form && i == 19)
+                ck_assert(strstr(text, "uint32_t u = qrt_le32((const int8_t *)wq) ^ 0xAAAAAAAAu;") &&
+                          strstr(text, "uint32_t u0 = qrt_le32((const int8_t *)(w + 0)) ^ 0xAAAAAAAAu;"));
             if (!form && i == 17) /* both word loops */
                 ck_assert(strstr(text, "uint32_t u = qrt_le32((const int8_t *)wq) ^ 0x88888888u;") &&
                           strstr(text, "uint32_t u = qrt_le32(wq);"));
@@ -2550,7 +2559,7 @@ START_TEST(test_compiled)
      * 4- and 8-bit dot products one level per iteration, the GRU's rows through one helper;
      * the specialized form then calls them: QRT_ROWS_S* are 0); models 3, 4, 5, 9 and 10 have
      * 1-bit matrices with rows of 4 to 36 levels, 2, 9 and 10 2-bit ones with rows of 3 to 18 */
-    char files[1400] = "";
+    char files[1600] = "";
     for (int i = 0; i < NM; i++) {
         size_t n = strlen(files);
         snprintf(files + n, sizeof files - n, "cm%d.c cd%d.c ", i, i);
