@@ -384,8 +384,10 @@ static unsigned written_out(const qrt_slot *sw, uint32_t k)
  * every matrix whose input bound is at most 32767: a GRU's recurrent rows and the layers that
  * read a state (QRT_STATE_MAX), and every layer of a model exported with 16-bit activations.
  * Rows of 4 levels or more. */
-/* Dual 16-bit rows of up to this many words are written out, longer ones a loop over them. */
-#define DUAL_FULL_WORDS 8u
+/* Dual 16-bit rows of up to this many levels are written out, longer ones a loop over their
+ * words (8 bits: 8 words; 2 bits: 2, the KWS-sized model's 130-level convolution rows unrolled
+ * cost 1.4 KB on the M4). */
+#define DUAL_FULL_LEVELS 32u
 
 static int d16_rows(const qrt_slot *sw, uint32_t k, double a_in)
 {
@@ -567,7 +569,7 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
         const char *mk = dc == 4u ? "0x000F000Fu" : "0x00030003u";
         fprintf(fp, "#if QRT_DUAL16\n%sint32_t %s = %s;\n%s{\n", ind, acc, bias ? bias : "0",
                 ind);
-        if (nw > DUAL_FULL_WORDS) { /* a loop over the words */
+        if (nw > DUAL_FULL_LEVELS / lw) { /* a loop over the words */
             fprintf(fp, "%s    const uint8_t *wq = %s;\n"
                         "%s    %s_LOOP for (uint32_t q = 0; q < %" PRIu32 "u; q++, wq += 4) {\n"
                         "%s        uint32_t u = qrt_le32((const int8_t *)wq) ^ %s;\n",
@@ -578,7 +580,7 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
                         ind, acc, dc * j, mk, tag, pw, j, acc);
             fprintf(fp, "%s    }\n", ind);
         }
-        for (uint32_t q = 0; nw <= DUAL_FULL_WORDS && q < nw; q++) {
+        for (uint32_t q = 0; nw <= DUAL_FULL_LEVELS / lw && q < nw; q++) {
             fprintf(fp, "%s    uint32_t u%" PRIu32 " = qrt_le32((const int8_t *)(%s + %" PRIu32
                         ")) ^ %s;\n", ind, q, w, 4u * q, xr);
             for (uint32_t j = 0; j < pw; j++)
@@ -613,8 +615,8 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
         fprintf(fp, "%sint32_t %s = %s;\n", ind, acc, bias ? bias : "0");
         if (d16) { /* the packed path: a word of 4 levels, two SXTB16 and two SMLAD */
             fprintf(fp, "#if QRT_DUAL16\n%s{\n", ind);
-            if (k / 4u > DUAL_FULL_WORDS) /* a loop over the words (the KWS convolution's
-                                             32: 1.1 KB less code on the M4) */
+            if (k / 4u > DUAL_FULL_LEVELS / 4u) /* a loop over the words (the KWS
+                                                   convolution's 32: 1.1 KB less code) */
                 fprintf(fp, "%s    const int8_t *wq = %s;\n"
                             "%s    %s_LOOP for (uint32_t q = 0; q < %" PRIu32 "u; q++, wq += 4) {\n"
                             "%s        uint32_t u = qrt_le32(wq);\n"
@@ -623,7 +625,7 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
                             "%s    }\n",
                         ind, w, ind, g->up, k / 4u, ind, ind, acc, tag, acc, ind, acc, tag, acc,
                         ind);
-            for (uint32_t q = 0; k / 4u <= DUAL_FULL_WORDS && q < k / 4u; q++)
+            for (uint32_t q = 0; k / 4u <= DUAL_FULL_LEVELS / 4u && q < k / 4u; q++)
                 fprintf(fp, "%s    uint32_t u%" PRIu32 " = qrt_le32(%s + %" PRIu32 ");\n"
                             "%s    %s = qrt_smlad(qrt_sxtb16(u%" PRIu32 "), xp%s[%" PRIu32
                             "], %s);\n"

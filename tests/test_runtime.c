@@ -2375,7 +2375,7 @@ START_TEST(test_compiled)
     make_bts(&ms[16], &r, 8, 0);
     ms[16].sparse = 1;
     ms[16].acap = 32767;
-    /* dual 16-bit rows longer than DUAL_FULL_WORDS words: a loop over the words (4-bit rows
+    /* dual 16-bit rows longer than DUAL_FULL_LEVELS: a loop over the words (4-bit rows
      * of 75 levels, 8-bit rows of 36) */
     ms[17].t = 1, ms[17].f = 75;
     fm_add_dense(&ms[17], &r, 75, 36, 4);
