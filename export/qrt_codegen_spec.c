@@ -419,11 +419,19 @@ static int s8_call(const spec *g, const qrt_slot *sw, uint32_t k)
     return g->in_gru && is_s8(sw) && k >= 16u;
 }
 
-/* Whether a matrix's rows may call a runtime kernel (which reads int32 inputs): sparse rows,
- * 2-bit rows longer than FULL_LEVELS, 1/2/4-bit rows where QRT_ROWS_S* is 0, s8_call. */
-static int kernel_rows(const spec *g, const qrt_slot *sw, uint32_t k)
+/* Dense 4-bit rows on int16 inputs call qrt_dot16_s4 (no widened copy). */
+static int dot16(const qrt_slot *sw, const ten *xt)
 {
-    return !is_s8(sw) || s8_call(g, sw, k);
+    unsigned t = QRT_SLOT_TYPE(sw->desc);
+    return xt->w == 2 && !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 4u;
+}
+
+/* Whether a matrix's rows may call a runtime kernel that reads int32 inputs: sparse rows,
+ * 2-bit rows longer than FULL_LEVELS, 1/2/4-bit rows where QRT_ROWS_S* is 0 (but dot16),
+ * s8_call. */
+static int kernel_rows(const spec *g, const qrt_slot *sw, uint32_t k, const ten *xt)
+{
+    return (!is_s8(sw) && !dot16(sw, xt)) || s8_call(g, sw, k);
 }
 
 /* Before a row loop, what every row of a matrix reads, named with tag: inline 1-bit rows the
@@ -442,7 +450,7 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                     "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
                     "%s    tot%s += (%s)[i];\n#endif\n",
                 ind, tag, ind, g->up, k, ind, tag, x);
-    if (xt->w < 4 && kernel_rows(g, sw, k)) {
+    if (xt->w < 4 && kernel_rows(g, sw, k, xt)) {
         /* only where a kernel is what runs: not with the rows written out or dual 16-bit */
         int dual = d16_rows(sw, k, a_in) || d16_n(sw, k, a_in);
         if (wo || dual)
@@ -650,8 +658,9 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
         fprintf(fp, "%s%s += %" PRIu32 "u;\n", ind, w, k);
     } else {
         unsigned c = qrt_container_bits(t);
-        fprintf(fp, "%sint32_t %s = qrt_dot_s%u(%s, %s, %" PRIu32 "u)%s%s;\n%s%s += %zuu;\n",
-                ind, acc, c, w, xk, k, bias ? " + " : "", bias ? bias : "", ind, w,
+        fprintf(fp, "%sint32_t %s = qrt_dot%s_s%u(%s, %s, %" PRIu32 "u)%s%s;\n%s%s += %zuu;\n",
+                ind, acc, dot16(sw, xt) ? "16" : "", c, w, dot16(sw, xt) ? x : xk, k,
+                bias ? " + " : "", bias ? bias : "", ind, w,
                 QRT_ROW_BYTES(k, c));
     }
     if (wo)
@@ -938,10 +947,11 @@ static void emit_gru(const spec *g0, unsigned li, const qrt_layer_rec *r, const 
     /* the state read by every row as int32 (a stack copy of H words): a Cortex-M0+ has no
      * LDRSH with an immediate offset, and the recurrent rows' extra register spilled (bts 8
      * bits: 277 cycles a frame for 16 B of code) */
-    ten hw = arg_ten("xwh");
-    fprintf(fp, "        int32_t xwh[%" PRIu32 "];\n"
-                "        %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
-                "            xwh[i] = (%s)[i];\n", nh, g->up, nh, h.e);
+    ten hw = dot16(&s[QRT_S_GRU_WH], &h) ? h : arg_ten("xwh"); /* 4-bit: qrt_dot16_s4 */
+    if (hw.w == 4)
+        fprintf(fp, "        int32_t xwh[%" PRIu32 "];\n"
+                    "        %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "            xwh[i] = (%s)[i];\n", nh, g->up, nh, h.e);
     emit_mat_pre(g, "        ", "h", &hw, &s[QRT_S_GRU_WH], nh, a_h);
     if (units) /* the unit's pre-activations; o walks hn (h_j is o[dh]) */
         fprintf(fp, "        int32_t pre[4];\n        uint32_t gate = 0;\n"

@@ -250,6 +250,9 @@ int32_t qrt_dot_s1(const uint8_t *w, const int32_t *x, size_t n);
 int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n);
 int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n);
 int32_t qrt_dot_s8(const uint8_t *w, const int32_t *x, size_t n);
+/* qrt_dot_s4 on int16 inputs (a compiled model's narrow activations, docs/runtime.md "Narrow
+ * activations"): the same sum, checked against qrt_dot_s4_ref. */
+int32_t qrt_dot16_s4(const uint8_t *w, const int16_t *x, size_t n);
 /* Scalar twins: unpack each level with qrt_unpack_level and multiply-add. */
 int32_t qrt_dot_s1_ref(const uint8_t *w, const int32_t *x, size_t n);
 int32_t qrt_dot_s2_ref(const uint8_t *w, const int32_t *x, size_t n);

@@ -176,6 +176,16 @@ START_TEST(test_dot_vs_ref)
             int32_t a = fast[w](pk, x, n), b = ref[w](pk, x, n);
             ck_assert_int_eq(a, b);
             ck_assert_int_eq(a, exact);
+            if (cont[w] == 4 && amp <= 32767) { /* the int16-input twin (narrow activations) */
+                int16_t *x16 = xcalloc(n, sizeof *x16);
+                for (size_t i = 0; i < n; i++)
+                    x16[i] = (int16_t)x[i];
+                if (trial % 6 == 1) /* the int16 extremes */
+                    for (size_t i = 0; i < n; i++)
+                        x[i] = x16[i] = (int16_t)(i & 1u ? -32768 : 32767);
+                ck_assert_int_eq(qrt_dot16_s4(pk, x16, n), qrt_dot_s4_ref(pk, x, n));
+                free(x16);
+            }
             free(pk);
             free(x);
             free(lv);
@@ -2465,6 +2475,8 @@ START_TEST(test_compiled)
             if (!form && i == 19)
                 ck_assert(strstr(text, "uint32_t u = qrt_le32((const int8_t *)wq) ^ 0xAAAAAAAAu;") &&
                           strstr(text, "uint32_t u0 = qrt_le32((const int8_t *)(w + 0)) ^ 0xAAAAAAAAu;"));
+            if (!form && i == 17) /* 4-bit rows on int16 by the int16 kernel (QRT_SMALL) */
+                ck_assert_ptr_nonnull(strstr(text, "= qrt_dot16_s4(w, CM17_M16("));
             if (!form && i == 17) /* both word loops */
                 ck_assert(strstr(text, "uint32_t u = qrt_le32((const int8_t *)wq) ^ 0x88888888u;") &&
                           strstr(text, "uint32_t u = qrt_le32(wq);"));
