@@ -144,14 +144,31 @@ static int8_t *quantize_matrix(const qr_node *n, const qr_quant_plan *p, size_t 
 }
 
 /* The bound for an input read by weights `lv` (rows × cols): a share of the accumulator. */
-static int32_t bound_for(const int8_t *lv, size_t rows, size_t cols, double shrink)
+static int32_t bound_for(const int8_t *lv, size_t rows, size_t cols, double shrink, double cap)
 {
     int64_t l1 = qrt_l1_max(lv, rows, cols);
-    double a = l1 > 0 ? WEIGHT_BUDGET * 2147483647.0 / (double)l1 : ACT_CAP;
+    double a = l1 > 0 ? WEIGHT_BUDGET * 2147483647.0 / (double)l1 : cap;
     a *= shrink;
-    if (a > ACT_CAP)
-        a = ACT_CAP;
+    if (a > cap)
+        a = cap;
     return a < 1.0 ? 1 : (int32_t)a;
+}
+
+/* The largest bound an activation may get (qr_export_options.act_bits): 32767 (int16 on the
+ * device, the default: the runtime stores each tensor in the narrowest type its bound holds)
+ * or 2^24 (int32). A tensor whose own bound is lower (≤ 127: int8) keeps it; the logits keep
+ * 2^24 (consumer_bound). */
+static double act_cap(int act_bits)
+{
+    return act_bits == 32 ? (double)ACT_CAP : 32767.0;
+}
+
+/* The post-training N-bit grids --act-bits asks for (2 … 15: act_grid), or 0: 16 is the cap
+ * above (the exporter's own bounds up to 32767, so an accumulator bound below it still holds)
+ * and 32 the wide cap, not grids of their own. */
+static int ptq_bits(int act_bits)
+{
+    return act_bits >= 2 && act_bits <= 15 ? act_bits : 0;
 }
 
 static qr_status rq_of(double real, qrt_rq *out, const char *what, qr_error *err)
@@ -548,7 +565,7 @@ static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, 
 
 /* The bound of the tensor unit `from` produces (from = −1: the input): set by the first unit
  * after it that changes the scale. Pass-through units (relu, prelu) share it. */
-static int32_t consumer_bound(const unit *u, size_t n, long from, double shrink)
+static int32_t consumer_bound(const unit *u, size_t n, long from, double shrink, double cap)
 {
     for (size_t k = (size_t)(from + 1); k < n; k++) {
         switch (u[k].kind) {
@@ -558,15 +575,17 @@ static int32_t consumer_bound(const unit *u, size_t n, long from, double shrink)
             continue;
         case U_DENSE:
         case U_CONV:
-            return bound_for(u[k].w, u[k].n_out, u[k].w_cols, shrink);
+            return bound_for(u[k].w, u[k].n_out, u[k].w_cols, shrink, cap);
         case U_GRU:
-            return bound_for(u[k].w, 3 * u[k].n_out, u[k].w_cols, shrink);
+            return bound_for(u[k].w, 3 * u[k].n_out, u[k].w_cols, shrink, cap);
         case U_BN:
         case U_ACT: /* a requantization: the finest grid the cap allows */
-            return (int32_t)(ACT_CAP * shrink) > 0 ? (int32_t)(ACT_CAP * shrink) : 1;
+            return (int32_t)(cap * shrink) > 0 ? (int32_t)(cap * shrink) : 1;
         }
     }
-    return (int32_t)(ACT_CAP * shrink) > 0 ? (int32_t)(ACT_CAP * shrink) : 1; /* the logits */
+    /* the logits: int32 on the device whatever act_bits (the caller's array), and the finest
+     * grid keeps near ties apart (a 1-bit wine model: one test prediction in 44 moved at 32767) */
+    return (int32_t)(ACT_CAP * shrink) > 0 ? (int32_t)(ACT_CAP * shrink) : 1;
 }
 
 static double scale_of(float maxabs, int32_t bound)
@@ -620,13 +639,14 @@ static void fold_offsets(int32_t *bias, int32_t *offset, const double *o, const 
 
 /* Add every unit to a builder with bounds shrunk by `shrink`. QRT_ERR_RANGE from a layer means
  * an accumulator could overflow: the caller retries with a smaller shrink. */
-static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse, int act_bits,
+static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap, int sparse,
+                       int act_bits,
                        qrt_builder **out, int *range_error, qr_error *err)
 {
     const qr_model_spec *sp = &m->spec;
     const float *calib = m->calib;
     *range_error = 0;
-    int32_t a_in = consumer_bound(u, n, -1, shrink);
+    int32_t a_in = consumer_bound(u, n, -1, shrink, cap);
     double s_x = scale_of(calib[0], a_in);
     act_grid(m, act_bits, sp->n_layers, sp->n_layers, &a_in, &s_x);
     qrt_builder_input in = {.seq_len = (uint32_t)sp->t, .n_features = (uint32_t)sp->f,
@@ -711,7 +731,7 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, int sparse
             if (!ovf)
                 qs = qrt_builder_add_gru(b, &p);
         } else {
-            v->out_max = consumer_bound(u, n, (long)k, shrink);
+            v->out_max = consumer_bound(u, n, (long)k, shrink, cap);
             v->s_out = scale_of(calib[v->last + 1], v->out_max);
             /* the logits keep their wide grid */
             int narrow = k + 1 < n && act_grid(m, act_bits, v->layer, v->last, &v->out_max,
@@ -926,10 +946,10 @@ QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, ui
     int sparse = opt ? opt->sparse : 0, act_bits = opt ? opt->act_bits : 0;
     if (sparse < 0 || sparse > 2)
         return qr_error_set(err, QR_ERR_ARG, "export: sparse mode %d is not 0, 1 or 2", sparse);
-    if (act_bits && (act_bits < 2 || act_bits > 16))
-        return qr_error_set(err, QR_ERR_ARG, "export: activation bits %d (2 to 16, or 0)",
+    if (act_bits && (act_bits < 2 || act_bits > 16) && act_bits != 32)
+        return qr_error_set(err, QR_ERR_ARG, "export: activation bits %d (2 to 16, 32, or 0)",
                             act_bits);
-    if (act_bits && m->act_bits && act_bits != m->act_bits)
+    if (ptq_bits(act_bits) && m->act_bits && act_bits != m->act_bits)
         return qr_error_set(err, QR_ERR_ARG, "export: the model was trained with %d-bit "
                             "activations; it exports on that grid, not at %d bits", m->act_bits,
                             act_bits);
@@ -958,7 +978,8 @@ QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, ui
     double shrink = 1.0;
     for (int attempt = 0; s == QR_OK && attempt < 12; attempt++, shrink *= 0.5) {
         int range = 0;
-        s = build(m, u, n, shrink, sparse, act_bits, &b, &range, err);
+        s = build(m, u, n, shrink, act_cap(act_bits), sparse, ptq_bits(act_bits), &b, &range,
+                  err);
         if (s == QR_OK || !range)
             break;
         s = QR_OK;

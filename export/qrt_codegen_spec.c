@@ -5,13 +5,14 @@
  * the compiler folds what the generic layers (runtime/qrt_layer.c) look up at run time, and
  * links only the kernels the model calls. The arithmetic is the layers' own, step for step:
  * the same dot products (8-bit rows inline; 1-, 2- and 4-bit rows written out or the runtime's
- * kernels, as QRT_ROWS_S1/_S2/_S4 choose at compile time; 8-bit rows on a GRU state by dual
+ * kernels, as QRT_ROWS_S1/_S2/_S4 choose at compile time; 8-bit rows on int16 inputs by dual
  * 16-bit MACs where QRT_DUAL16), qrt_requant (qrt_requant_fast: inline where the core has
- * SMULL), clamps in the same order, qrt_gru_gates; the same working-memory layout and state as
- * qrt_stream (qrt_run.c). Three exact rewrites: a ReLU after a dense layer, a convolution or
- * a batch norm is folded into its store; a clamp is left out where the bound of the layer's
- * input proves it idle; a first convolution takes the clamped frame straight into its
- * window. Layer kinds or options this file does not know make qrt_codegen_spec_supported()
+ * SMULL), clamps in the same order, qrt_gru_unit; the same state as qrt_stream (qrt_run.c),
+ * each activation stored in the narrowest type its bound holds (a byte layout of its own,
+ * make_layout). Exact rewrites: a ReLU after a dense layer, a convolution or a batch norm is
+ * folded into its store; a clamp is left out where the bound of the layer's input proves it
+ * idle; a first convolution takes the clamped frame straight into its window; a dense GRU
+ * runs unit by unit on rows stored in unit order (no 4H buffer). Layer kinds or options this file does not know make qrt_codegen_spec_supported()
  * false, and the writer then emits the descriptor form (qrt_codegen.c). */
 #include <inttypes.h>
 #include <math.h>
@@ -58,6 +59,7 @@ typedef struct spec {
     FILE *fp;
     const char *name, *up;   /* prefix of C names, and in upper case of macros */
     const uint8_t *blob;
+    int in_gru;              /* writing a GRU's rows (s8_call) */
 } spec;
 
 static int32_t rd_i32(const uint8_t *p)
@@ -73,6 +75,13 @@ static const uint8_t *slot_data(const spec *g, const qrt_slot *s)
 
 /* ---- tensors ------------------------------------------------------------------------- */
 
+/* Row i of a GRU tensor in unit order (unit j's z, r and n rows at 3j, 3j + 1, 3j + 2) is
+ * row (i mod 3)·H + i / 3 of the blob's gate order [z | r | n]; hu = 0: no reordering. */
+static size_t src_row(size_t i, uint32_t hu)
+{
+    return hu ? (i % 3u) * hu + i / 3u : i;
+}
+
 /* 8-bit dense rows are int8_t levels (read by the inline loop of emit_row_dot); every other
  * weight tensor is bytes for a runtime kernel. */
 static int is_s8(const qrt_slot *s)
@@ -83,7 +92,7 @@ static int is_s8(const qrt_slot *s)
 
 /* Packed or sparse weight bytes as <name>_l<li>_<tag> (int8_t levels at 8 bits). */
 static void emit_bytes(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
-                       size_t nbytes)
+                       size_t nbytes, size_t rb, uint32_t hu)
 {
     const uint8_t *p = slot_data(g, s);
     unsigned t = QRT_SLOT_TYPE(s->desc);
@@ -91,7 +100,8 @@ static void emit_bytes(const spec *g, unsigned li, const char *tag, const qrt_sl
         fprintf(g->fp, "static const int8_t %s_l%u_%s[%zu] = { /* %u-bit levels, rows */", g->name,
                 li, tag, nbytes, t);
         for (size_t i = 0; i < nbytes; i++)
-            fprintf(g->fp, "%s%d,", i % 16 ? " " : "\n    ", (int)(int8_t)p[i]);
+            fprintf(g->fp, "%s%d,", i % 16 ? " " : "\n    ",
+                    (int)(int8_t)p[src_row(i / rb, hu) * rb + i % rb]);
         fprintf(g->fp, "\n};\n");
         return;
     }
@@ -100,7 +110,8 @@ static void emit_bytes(const spec *g, unsigned li, const char *tag, const qrt_sl
             !QRT_T_IS_SPARSE(t) ? "packed rows"
             : QRT_T_WENC(t) == QRT_WENC_BITMAP ? "bitmap rows" : "run-length rows");
     for (size_t i = 0; i < nbytes; i++)
-        fprintf(g->fp, "%s0x%02x,", i % 16 ? " " : "\n    ", (unsigned)p[i]);
+        fprintf(g->fp, "%s0x%02x,", i % 16 ? " " : "\n    ",
+                (unsigned)p[QRT_T_IS_SPARSE(t) ? i : src_row(i / rb, hu) * rb + i % rb]);
     fprintf(g->fp, "\n};\n");
 }
 
@@ -121,7 +132,8 @@ static const char *narrow_type(const uint8_t *p, size_t n, size_t stride)
 }
 
 /* An int32 vector slot (bias, offset) as <name>_l<li>_<tag>, in its narrowest type. */
-static void emit_vec(const spec *g, unsigned li, const char *tag, const qrt_slot *s)
+static void emit_vec(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
+                     uint32_t hu)
 {
     const uint8_t *p = slot_data(g, s);
     if (p == NULL)
@@ -130,7 +142,7 @@ static void emit_vec(const spec *g, unsigned li, const char *tag, const qrt_slot
     fprintf(g->fp, "static const %s %s_l%u_%s[%zu] = {", narrow_type(p, n, 4), g->name, li, tag,
             n);
     for (size_t i = 0; i < n; i++)
-        fprintf(g->fp, "%s%" PRId32 ",", i % 8 ? " " : "\n    ", rd_i32(p + 4 * i));
+        fprintf(g->fp, "%s%" PRId32 ",", i % 8 ? " " : "\n    ", rd_i32(p + 4 * src_row(i, hu)));
     fprintf(g->fp, "\n};\n");
 }
 
@@ -156,7 +168,7 @@ static int rq_one_shift(const spec *g, const qrt_slot *s, const qrt_slot *sw)
  * the Q31 multipliers (<tag>m) and, unless they are all one value, the shifts (<tag>s,
  * int8_t: −31 … 30). */
 static void emit_rq(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
-                    const qrt_slot *sw)
+                    const qrt_slot *sw, uint32_t hu)
 {
     const uint8_t *p = slot_data(g, s);
     size_t n = QRT_SLOT_COUNT(s->desc);
@@ -164,14 +176,15 @@ static void emit_rq(const spec *g, unsigned li, const char *tag, const qrt_slot 
         return;
     fprintf(g->fp, "static const int32_t %s_l%u_%sm[%zu] = {", g->name, li, tag, n);
     for (size_t i = 0; i < n; i++)
-        fprintf(g->fp, "%s%" PRId32 ",", i % 6 ? " " : "\n    ", rd_i32(p + 8 * i));
+        fprintf(g->fp, "%s%" PRId32 ",", i % 6 ? " " : "\n    ", rd_i32(p + 8 * src_row(i, hu)));
     if (rq_one_shift(g, s, sw)) {
         fprintf(g->fp, "\n};\n");
         return;
     }
     fprintf(g->fp, "\n};\nstatic const int8_t %s_l%u_%ss[%zu] = {", g->name, li, tag, n);
     for (size_t i = 0; i < n; i++)
-        fprintf(g->fp, "%s%" PRId32 ",", i % 16 ? " " : "\n    ", rd_i32(p + 8 * i + 4));
+        fprintf(g->fp, "%s%" PRId32 ",", i % 16 ? " " : "\n    ",
+                rd_i32(p + 8 * src_row(i, hu) + 4));
     fprintf(g->fp, "\n};\n");
 }
 
@@ -187,11 +200,12 @@ static size_t weight_bytes(const qrt_slot *s, uint32_t rows, uint32_t k)
 /* The tensors of one weight matrix: weights w, bias b, requantization rq. */
 static void emit_mat_data(const spec *g, unsigned li, const char *w, const char *b,
                           const char *rq, const qrt_slot *sw, const qrt_slot *sb,
-                          const qrt_slot *srq, uint32_t rows, uint32_t k)
+                          const qrt_slot *srq, uint32_t rows, uint32_t k, uint32_t hu)
 {
-    emit_bytes(g, li, w, sw, weight_bytes(sw, rows, k));
-    emit_vec(g, li, b, sb);
-    emit_rq(g, li, rq, srq, sw);
+    emit_bytes(g, li, w, sw, weight_bytes(sw, rows, k),
+               QRT_ROW_BYTES(k, qrt_container_bits(QRT_SLOT_TYPE(sw->desc))), hu);
+    emit_vec(g, li, b, sb, hu);
+    emit_rq(g, li, rq, srq, sw, hu);
 }
 
 /* Whether a GRU's input and recurrent rows are one interleaved tensor <name>_l<li>_w (row 0
@@ -207,6 +221,14 @@ static int gru_one_w(const qrt_slot *s)
            !QRT_T_IS_SPARSE(QRT_SLOT_TYPE(wh->desc)) && is_s8(wi) == is_s8(wh);
 }
 
+/* Whether a GRU runs unit by unit (emit_gru): every row of it dense, so its rows can be
+ * stored in unit order (src_row); sparse rows stay in gate order, with the 4H buffer. */
+static int gru_units(const qrt_slot *s)
+{
+    return !QRT_T_IS_SPARSE(QRT_SLOT_TYPE(s[QRT_S_GRU_WI].desc)) &&
+           !QRT_T_IS_SPARSE(QRT_SLOT_TYPE(s[QRT_S_GRU_WH].desc));
+}
+
 static void emit_gru_w(const spec *g, unsigned li, const qrt_layer_rec *r)
 {
     const qrt_slot *s = qrt_rec_slots(r);
@@ -216,10 +238,10 @@ static void emit_gru_w(const spec *g, unsigned li, const qrt_layer_rec *r)
     size_t rh = QRT_ROW_BYTES(r->n_out, qrt_container_bits(th)), k = 0;
     int s8 = is_s8(&s[QRT_S_GRU_WI]);
     fprintf(g->fp, "static const %s %s_l%u_w[%zu] = { /* %u/%u-bit levels, W_i and W_h rows "
-                   "interleaved */", s8 ? "int8_t" : "uint8_t", g->name, li,
+                   "interleaved, unit by unit */", s8 ? "int8_t" : "uint8_t", g->name, li,
             3u * r->n_out * (ri + rh), ti, th);
-    for (uint32_t row = 0; row < 3u * r->n_out; row++)
-        for (size_t j = 0; j < ri + rh; j++, k++) {
+    for (uint32_t i = 0; i < 3u * r->n_out; i++)
+        for (size_t j = 0, row = src_row(i, r->n_out); j < ri + rh; j++, k++) {
             uint8_t b = j < ri ? pi[row * ri + j] : ph[row * rh + j - ri];
             if (s8)
                 fprintf(g->fp, "%s%d,", k % 16 ? " " : "\n    ", (int)(int8_t)b);
@@ -239,34 +261,36 @@ static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
         fprintf(g->fp, "\n/* layer %u: %s, %" PRIu32 " -> %" PRIu32 " */\n", li,
                 r->kind == QRT_LAYER_DENSE ? "dense" : "conv1d", r->n_in, r->n_out);
         emit_mat_data(g, li, "w", "b", "rq", &s[QRT_S_W], &s[QRT_S_BIAS], &s[QRT_S_RQ],
-                      r->n_out, k);
-        emit_vec(g, li, "off", &s[QRT_S_OFF]);
+                      r->n_out, k, 0u);
+        emit_vec(g, li, "off", &s[QRT_S_OFF], 0u);
         break;
     }
-    case QRT_LAYER_GRU:
-        fprintf(g->fp, "\n/* layer %u: gru, %" PRIu32 " -> %" PRIu32 " */\n", li, r->n_in,
-                r->n_out);
+    case QRT_LAYER_GRU: {
+        uint32_t hu = gru_units(s) ? r->n_out : 0u;
+        fprintf(g->fp, "\n/* layer %u: gru, %" PRIu32 " -> %" PRIu32 "%s */\n", li, r->n_in,
+                r->n_out, hu ? ", rows unit by unit (z, r, n)" : "");
         if (gru_one_w(s)) {
             emit_gru_w(g, li, r);
-            emit_vec(g, li, "bi", &s[QRT_S_GRU_BI]);
-            emit_rq(g, li, "rqi", &s[QRT_S_GRU_RQI], &s[QRT_S_GRU_WI]);
-            emit_vec(g, li, "bh", &s[QRT_S_GRU_BH]);
-            emit_rq(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH]);
+            emit_vec(g, li, "bi", &s[QRT_S_GRU_BI], hu);
+            emit_rq(g, li, "rqi", &s[QRT_S_GRU_RQI], &s[QRT_S_GRU_WI], hu);
+            emit_vec(g, li, "bh", &s[QRT_S_GRU_BH], hu);
+            emit_rq(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH], hu);
             break;
         }
         emit_mat_data(g, li, "wi", "bi", "rqi", &s[QRT_S_GRU_WI], &s[QRT_S_GRU_BI],
-                      &s[QRT_S_GRU_RQI], 3u * r->n_out, r->n_in);
+                      &s[QRT_S_GRU_RQI], 3u * r->n_out, r->n_in, hu);
         emit_mat_data(g, li, "wh", "bh", "rqh", &s[QRT_S_GRU_WH], &s[QRT_S_GRU_BH],
-                      &s[QRT_S_GRU_RQH], 3u * r->n_out, r->n_out);
+                      &s[QRT_S_GRU_RQH], 3u * r->n_out, r->n_out, hu);
         break;
+    }
     case QRT_LAYER_BATCHNORM:
         fprintf(g->fp, "\n/* layer %u: batchnorm, %" PRIu32 " channels */\n", li, r->n_out);
-        emit_rq(g, li, "rq", &s[QRT_S_BN_RQ], NULL);
-        emit_vec(g, li, "off", &s[QRT_S_BN_OFF]);
+        emit_rq(g, li, "rq", &s[QRT_S_BN_RQ], NULL, 0u);
+        emit_vec(g, li, "off", &s[QRT_S_BN_OFF], 0u);
         break;
     case QRT_LAYER_PRELU:
         fprintf(g->fp, "\n/* layer %u: prelu, %" PRIu32 " channels */\n", li, r->n_out);
-        emit_rq(g, li, "rq", &s[QRT_S_PRELU_RQ], NULL);
+        emit_rq(g, li, "rq", &s[QRT_S_PRELU_RQ], NULL, 0u);
         break;
     default: /* relu: no tensors */
         break;
@@ -274,7 +298,43 @@ static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
 }
 
 /* ---- code ----------------------------------------------------------------------------
- * Buffers are C expressions: "mem + 21" (working memory), "frame", "logits". */
+ * A tensor in the code is a C expression and its element type: a region of the working memory
+ * (NAME_M16(44): bytes 44… of mem as int16), "frame" or "logits" (int32). Each activation is
+ * stored in the narrowest type its bound A holds (act_width): int8 for A ≤ 127, int16 for
+ * A ≤ 32767, else int32; the GRU state is int16 (QRT_STATE_MAX). Sums stay int32. */
+
+typedef struct ten {
+    char e[64];   /* the expression: a pointer to the first element */
+    char t[32];   /* the element type */
+    int w;        /* bytes an element */
+    unsigned long off; /* a region of the working memory: its byte offset */
+} ten;
+
+static int act_width(double a)
+{
+    return a <= 127.0 ? 1 : a <= 32767.0 ? 2 : 4;
+}
+
+/* bytes off of the working memory as w-byte elements */
+static ten mem_ten(const spec *g, int w, unsigned long off)
+{
+    ten x;
+    snprintf(x.e, sizeof x.e, "%s_M%d(%lu)", g->up, 8 * w, off);
+    snprintf(x.t, sizeof x.t, "%s_i%d", g->name, 8 * w);
+    x.w = w;
+    x.off = off;
+    return x;
+}
+
+static ten arg_ten(const char *e)
+{
+    ten x;
+    snprintf(x.e, sizeof x.e, "%s", e);
+    snprintf(x.t, sizeof x.t, "int32_t");
+    x.w = 4;
+    x.off = 0;
+    return x;
+}
 
 /* "qrt_requant_fast(ACC, mult, shift)" for row variable `row` of a requantization slot (sw:
  * the rows' weights, NULL for a batch norm or PReLU): one pair as constants; one per row as
@@ -321,28 +381,102 @@ static unsigned written_out(const qrt_slot *sw, uint32_t k)
 /* 8-bit rows on a core with dual 16-bit MACs (QRT_DUAL16, qrt_layer.h): SMLAD multiplies
  * 16-bit halves, so it computes W·x exactly when every x_i fits int16 (the products and every
  * partial sum are those of the plain loop, within int32 by the loader's row bound). Used for
- * matrices whose input bound is at most 32768: a GRU's recurrent rows (the state is Q15 with
- * |h| ≤ 32768) and the layers that read a state. 32768 itself occurs (h = 1.0 when tanh
- * saturates and z = 0) and does not fit int16, so in a frame where some x_i is 32768 the rows
- * take the plain loop (−32768 fits). Rows of 4 levels or more. */
+ * every matrix whose input bound is at most 32767: a GRU's recurrent rows and the layers that
+ * read a state (QRT_STATE_MAX), and every layer of a model exported with 16-bit activations.
+ * Rows of 4 levels or more. */
+/* Dual 16-bit rows of up to this many levels are written out, longer ones a loop over their
+ * words (8 bits: 8 words; 2 bits: 2, the KWS-sized model's 130-level convolution rows unrolled
+ * cost 1.4 KB on the M4). */
+#define DUAL_FULL_LEVELS 32u
+
 static int d16_rows(const qrt_slot *sw, uint32_t k, double a_in)
 {
-    return is_s8(sw) && k >= 4u && a_in <= 32768.0;
+    return is_s8(sw) && k >= 4u && a_in <= 32767.0;
+}
+
+/* 4- and 2-bit rows by dual 16-bit MACs (QRT_DUAL16), on inputs that fit int16. 4 bits: a
+ * word of eight levels (nibble j at bits 4j) XORed with 0x88888888 makes each nibble
+ * n ^ 8 = w + 8 ∈ [0, 15] (w the two's-complement level), and (u >> 4j) & 0x000F000F holds
+ * levels j and j + 4 as two 16-bit halves: four SMLAD a word on the input packed
+ * (x_j, x_{j+4}), then 8·Σx over those levels (per matrix) taken off. 2 bits: the same with
+ * sixteen fields, XOR 0xAAAAAAAA (w + 2), mask 0x00030003, eight SMLAD on (x_j, x_{j+8}),
+ * 2·Σx off. Sums are modulo 2^32 (SMLAD's), exact because the result, W·x, lies in int32 (the
+ * loader's row bound). The levels after the last whole word are written out. Rows of a word
+ * or more. Returns the container width, or 0. */
+static unsigned d16_n(const qrt_slot *sw, uint32_t k, double a_in)
+{
+    unsigned t = QRT_SLOT_TYPE(sw->desc), c = qrt_container_bits(t);
+    return !QRT_T_IS_SPARSE(t) && (c == 4u || c == 2u) && k >= 32u / c && a_in <= 32767.0 ? c
+                                                                                         : 0u;
+}
+
+/* 8-bit GRU rows of 16 levels or more call qrt_dot_s8 where there is no dual path: inline in
+ * the GRU's row loop, with its unit bookkeeping, GCC 12's Thumb-1 allocation spills inside the
+ * loop (10 instructions a level instead of 7; the KWS-sized model on a Cortex-M0+:
+ * 5,635,548 → 4,832,867 cycles a window with the call, for the kernel's 108 B). */
+static int s8_call(const spec *g, const qrt_slot *sw, uint32_t k)
+{
+    return g->in_gru && is_s8(sw) && k >= 16u;
+}
+
+/* Dense 4-bit rows on int16 inputs call qrt_dot16_s4 (no widened copy). */
+static int dot16(const qrt_slot *sw, const ten *xt)
+{
+    unsigned t = QRT_SLOT_TYPE(sw->desc);
+    return xt->w == 2 && !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 4u;
+}
+
+/* Whether a matrix's rows may call a runtime kernel that reads int32 inputs: sparse rows,
+ * 2-bit rows longer than FULL_LEVELS, 1/2/4-bit rows where QRT_ROWS_S* is 0 (but dot16),
+ * s8_call. */
+static int kernel_rows(const spec *g, const qrt_slot *sw, uint32_t k, const ten *xt)
+{
+    return (!is_s8(sw) && !dot16(sw, xt)) || s8_call(g, sw, k);
 }
 
 /* Before a row loop, what every row of a matrix reads, named with tag: inline 1-bit rows the
  * sum of the input vector (`int32_t tot<tag>`; qrt_dot_s1 sums it in each call); dual-16
  * rows the input as int16 pairs (x0, x2), (x1, x3), (x4, x6), … as SXTB16 pairs a word of
- * weights (`xp<tag>`), and the flag `x16<tag>` (no x_i is 32768). */
-static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const char *x,
+ * weights (`xp<tag>`); rows that call a kernel on a narrow input the input widened to int32
+ * (`xw<tag>`, on the stack: the kernels read int32). */
+static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const ten *xt,
                          const qrt_slot *sw, uint32_t k, double a_in)
 {
     FILE *fp = g->fp;
-    if (written_out(sw, k) == 1u)
+    const char *x = xt->e;
+    unsigned wo = written_out(sw, k);
+    if (wo == 1u)
         fprintf(fp, "#if QRT_ROWS_S1\n"
                     "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
                     "%s    tot%s += (%s)[i];\n#endif\n",
                 ind, tag, ind, g->up, k, ind, tag, x);
+    if (xt->w < 4 && kernel_rows(g, sw, k, xt)) {
+        /* only where a kernel is what runs: not with the rows written out or dual 16-bit */
+        int dual = d16_rows(sw, k, a_in) || d16_n(sw, k, a_in);
+        if (wo || dual)
+            fprintf(fp, "#if %s%s%s\n", wo ? (wo == 4u ? "!QRT_ROWS_S4" : wo == 2u ?
+                                               "!QRT_ROWS_S2" : "!QRT_ROWS_S1") : "",
+                    wo && dual ? " && " : "", dual ? "!QRT_DUAL16" : "");
+        fprintf(fp, "%sint32_t xw%s[%" PRIu32 "];\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32
+                    "u; i++)\n%s    xw%s[i] = (%s)[i];\n",
+                ind, tag, k, ind, g->up, k, ind, tag, x);
+        if (wo || dual)
+            fprintf(fp, "#endif\n");
+    }
+    unsigned dc = d16_n(sw, k, a_in);
+    if (dc) { /* pair i: levels i + i / P·P and P later, P = 16 / c pairs a word */
+        uint32_t pw = 16u / dc, nw = k / (2u * pw);
+        fprintf(fp, "#if QRT_DUAL16\n%suint32_t xp%s[%" PRIu32 "], t8%s = 0;\n"
+                    "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++) {\n"
+                    "%s    xp%s[i] = ((uint32_t)(%s)[i + i / %" PRIu32 "u * %" PRIu32 "u] & 0xFFFFu) |\n"
+                    "%s            (uint32_t)(%s)[i + i / %" PRIu32 "u * %" PRIu32 "u + %" PRIu32 "u] << 16;\n"
+                    "%s    t8%s += (uint32_t)(%s)[i + i / %" PRIu32 "u * %" PRIu32 "u] +\n"
+                    "%s            (uint32_t)(%s)[i + i / %" PRIu32 "u * %" PRIu32 "u + %" PRIu32 "u];\n"
+                    "%s}\n%st8%s <<= %u;\n#endif\n",
+                ind, tag, pw * nw, tag, ind, g->up, pw * nw, ind, tag, x, pw, pw, ind, x, pw, pw,
+                pw, ind, tag, x, pw, pw, ind, x, pw, pw, pw, ind, ind, tag, dc - 1u);
+        return;
+    }
     if (!d16_rows(sw, k, a_in))
         return;
     fprintf(fp, "#if QRT_DUAL16\n%suint32_t xp%s[%" PRIu32 "];\n"
@@ -350,12 +484,9 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                 "%s    xp%s[2 * i] = ((uint32_t)(%s)[4 * i] & 0xFFFFu) |\n"
                 "%s                (uint32_t)(%s)[4 * i + 2] << 16;\n"
                 "%s    xp%s[2 * i + 1] = ((uint32_t)(%s)[4 * i + 1] & 0xFFFFu) |\n"
-                "%s                    (uint32_t)(%s)[4 * i + 3] << 16;\n%s}\n",
+                "%s                    (uint32_t)(%s)[4 * i + 3] << 16;\n%s}\n#endif\n",
             ind, tag, k / 4u * 2u, ind, g->up, k / 4u, ind, tag, x, ind, x, ind, tag, x, ind, x,
             ind);
-    fprintf(fp, "%sint x16%s = 1;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
-                "%s    x16%s &= (%s)[i] != 32768;\n#endif\n",
-            ind, tag, ind, g->up, k, ind, tag, x);
 }
 
 /* Level i of a row against xs[i], from the byte b that holds it as field j = i mod 8/c:
@@ -379,9 +510,10 @@ static void emit_level(FILE *fp, const char *ind, const char *acc, unsigned c, c
  * expression (every partial sum bounded by Σ|x|); 2 and 4 bits: Σ level·x from the bias on,
  * as qrt_dot_s2/_s4 (sums in another order are exact: the loader's row bound). */
 static void emit_row_out(const spec *g, const char *ind, const char *acc, const char *w,
-                         const char *x, uint32_t k, const char *bias, unsigned c,
+                         const ten *xt, uint32_t k, const char *bias, unsigned c,
                          const char *tag)
 {
+    const char *x = xt->e;
     FILE *fp = g->fp;
     uint32_t per = 8u / c, full = k <= (c == 4u ? 2u : 1u) * FULL_LEVELS;
     char in2[64];
@@ -400,11 +532,11 @@ static void emit_row_out(const spec *g, const char *ind, const char *acc, const 
     } else { /* the whole bytes in a loop, one byte's levels written out; the partial byte */
         char in3[64];
         snprintf(in3, sizeof in3, "%s        ", ind);
-        fprintf(fp, "%s    const uint8_t *wb = %s;\n%s    const int32_t *xb = %s;\n"
+        fprintf(fp, "%s    const uint8_t *wb = %s;\n%s    const %s *xb = %s;\n"
                     "%s    %s_LOOP for (uint32_t j = 0; j < %" PRIu32 "u; j++, xb += %" PRIu32
                     ") {\n"
                     "%s        b = *wb++;\n",
-                ind, w, ind, x, ind, g->up, k / per, per, ind);
+                ind, w, ind, xt->t, x, ind, g->up, k / per, per, ind);
         for (uint32_t i = 0; i < per; i++)
             emit_level(fp, in3, acc, c, "xb", i);
         fprintf(fp, "%s    }\n", ind);
@@ -425,29 +557,83 @@ static void emit_row_out(const spec *g, const char *ind, const char *acc, const 
  * out (emit_row_out) or the runtime's kernel; sparse rows: the row walker. Integer sums in any
  * order are the same: the loader proves every partial sum is within int32. */
 static void emit_row_dot(const spec *g, const char *ind, const char *acc, const char *w,
-                         const char *x, const qrt_slot *sw, uint32_t k, const char *bias,
+                         const ten *xt, const qrt_slot *sw, uint32_t k, const char *bias,
                          const char *tag, double a_in)
 {
     unsigned t = QRT_SLOT_TYPE(sw->desc);
     FILE *fp = g->fp;
+    const char *x = xt->e;
+    char xk[96]; /* what a kernel reads: int32 */
+    if (xt->w < 4)
+        snprintf(xk, sizeof xk, "xw%s", tag);
+    else
+        snprintf(xk, sizeof xk, "(const int32_t *)(%s)", x);
     int d16 = d16_rows(sw, k, a_in);
     unsigned wo = written_out(sw, k);
-    if (wo) {
+    unsigned dc = d16_n(sw, k, a_in);
+    if (dc) { /* the packed path, then the levels after the last word */
+        uint32_t pw = 16u / dc, lw = 2u * pw, nw = k / lw; /* pairs, levels, words */
+        const char *xr = dc == 4u ? "0x88888888u" : "0xAAAAAAAAu";
+        const char *mk = dc == 4u ? "0x000F000Fu" : "0x00030003u";
+        fprintf(fp, "#if QRT_DUAL16\n%sint32_t %s = %s;\n%s{\n", ind, acc, bias ? bias : "0",
+                ind);
+        if (nw > DUAL_FULL_LEVELS / lw) { /* a loop over the words */
+            fprintf(fp, "%s    const uint8_t *wq = %s;\n"
+                        "%s    %s_LOOP for (uint32_t q = 0; q < %" PRIu32 "u; q++, wq += 4) {\n"
+                        "%s        uint32_t u = qrt_le32((const int8_t *)wq) ^ %s;\n",
+                    ind, w, ind, g->up, nw, ind, xr);
+            for (uint32_t j = 0; j < pw; j++)
+                fprintf(fp, "%s        %s = qrt_smlad((u >> %" PRIu32 ") & %s, "
+                            "xp%s[%" PRIu32 "u * q + %" PRIu32 "u], %s);\n",
+                        ind, acc, dc * j, mk, tag, pw, j, acc);
+            fprintf(fp, "%s    }\n", ind);
+        }
+        for (uint32_t q = 0; nw <= DUAL_FULL_LEVELS / lw && q < nw; q++) {
+            fprintf(fp, "%s    uint32_t u%" PRIu32 " = qrt_le32((const int8_t *)(%s + %" PRIu32
+                        ")) ^ %s;\n", ind, q, w, 4u * q, xr);
+            for (uint32_t j = 0; j < pw; j++)
+                fprintf(fp, "%s    %s = qrt_smlad((u%" PRIu32 " >> %" PRIu32 ") & %s, "
+                            "xp%s[%" PRIu32 "], %s);\n",
+                        ind, acc, q, dc * j, mk, tag, pw * q + j, acc);
+        }
+        fprintf(fp, "%s    %s = (int32_t)((uint32_t)%s - t8%s);\n", ind, acc, acc, tag);
+        for (uint32_t i = nw * lw; i < k; i++) /* field i % (8/c) of byte i / (8/c) */
+            fprintf(fp, "%s    %s += ((int32_t)((uint32_t)%s[%" PRIu32 "] << %u) >> %u) * "
+                        "(%s)[%" PRIu32 "];\n",
+                    ind, acc, w, i / (8u / dc), 32u - dc - dc * (i % (8u / dc)), 32u - dc, x, i);
+        fprintf(fp, "%s}\n%s%s += %zuu;\n", ind, ind, w, QRT_ROW_BYTES(k, dc));
+        if (wo) {
+            fprintf(fp, "#elif QRT_ROWS_S%u\n", wo);
+            emit_row_out(g, ind, acc, w, xt, k, bias, wo, tag);
+        }
+        fprintf(fp, "#else\n");
+        wo = dc; /* closes with the kernel's #endif below */
+    } else if (wo) {
         fprintf(fp, "#if QRT_ROWS_S%u\n", wo);
-        emit_row_out(g, ind, acc, w, x, k, bias, wo, tag);
+        emit_row_out(g, ind, acc, w, xt, k, bias, wo, tag);
         fprintf(fp, "#else\n");
     }
     if (QRT_T_IS_SPARSE(t)) {
         fprintf(fp, "%sint32_t %s;\n%s%s = qrt_sdot_%s_s%u(%s, %s, %" PRIu32 "u, &%s);\n", ind,
                 acc, ind, w, QRT_T_WENC(t) == QRT_WENC_BITMAP ? "bm" : "rle",
-                qrt_container_bits(QRT_T_WBITS(t)), w, x, k, acc);
+                qrt_container_bits(QRT_T_WBITS(t)), w, xk, k, acc);
         if (bias)
             fprintf(fp, "%s%s += %s;\n", ind, acc, bias);
     } else if (is_s8(sw)) {
         fprintf(fp, "%sint32_t %s = %s;\n", ind, acc, bias ? bias : "0");
         if (d16) { /* the packed path: a word of 4 levels, two SXTB16 and two SMLAD */
-            fprintf(fp, "#if QRT_DUAL16\n%sif (x16%s) {\n", ind, tag);
-            for (uint32_t q = 0; q < k / 4u; q++)
+            fprintf(fp, "#if QRT_DUAL16\n%s{\n", ind);
+            if (k / 4u > DUAL_FULL_LEVELS / 4u) /* a loop over the words (the KWS
+                                                   convolution's 32: 1.1 KB less code) */
+                fprintf(fp, "%s    const int8_t *wq = %s;\n"
+                            "%s    %s_LOOP for (uint32_t q = 0; q < %" PRIu32 "u; q++, wq += 4) {\n"
+                            "%s        uint32_t u = qrt_le32(wq);\n"
+                            "%s        %s = qrt_smlad(qrt_sxtb16(u), xp%s[2u * q], %s);\n"
+                            "%s        %s = qrt_smlad(qrt_sxtb16(u >> 8), xp%s[2u * q + 1u], %s);\n"
+                            "%s    }\n",
+                        ind, w, ind, g->up, k / 4u, ind, ind, acc, tag, acc, ind, acc, tag, acc,
+                        ind);
+            for (uint32_t q = 0; k / 4u <= DUAL_FULL_LEVELS / 4u && q < k / 4u; q++)
                 fprintf(fp, "%s    uint32_t u%" PRIu32 " = qrt_le32(%s + %" PRIu32 ");\n"
                             "%s    %s = qrt_smlad(qrt_sxtb16(u%" PRIu32 "), xp%s[%" PRIu32
                             "], %s);\n"
@@ -458,16 +644,23 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
             for (uint32_t i = k / 4u * 4u; i < k; i++) /* the levels after the last word */
                 fprintf(fp, "%s    %s += %s[%" PRIu32 "] * (%s)[%" PRIu32 "];\n", ind, acc, w, i,
                         x, i);
-            fprintf(fp, "%s} else\n#endif\n", ind);
+            fprintf(fp, "%s}\n#else\n", ind);
         }
-        fprintf(fp, "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
-                    "%s    %s += %s[i] * (%s)[i];\n",
-                ind, g->up, k, ind, acc, w, x);
+        if (s8_call(g, sw, k))
+            fprintf(fp, "%s%s += qrt_dot_s8((const uint8_t *)%s, %s, %" PRIu32 "u);\n", ind,
+                    acc, w, xk, k);
+        else
+            fprintf(fp, "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                        "%s    %s += %s[i] * (%s)[i];\n",
+                    ind, g->up, k, ind, acc, w, x);
+        if (d16)
+            fprintf(fp, "#endif\n");
         fprintf(fp, "%s%s += %" PRIu32 "u;\n", ind, w, k);
     } else {
         unsigned c = qrt_container_bits(t);
-        fprintf(fp, "%sint32_t %s = qrt_dot_s%u(%s, %s, %" PRIu32 "u)%s%s;\n%s%s += %zuu;\n",
-                ind, acc, c, w, x, k, bias ? " + " : "", bias ? bias : "", ind, w,
+        fprintf(fp, "%sint32_t %s = qrt_dot%s_s%u(%s, %s, %" PRIu32 "u)%s%s;\n%s%s += %zuu;\n",
+                ind, acc, dot16(sw, xt) ? "16" : "", c, w, dot16(sw, xt) ? x : xk, k,
+                bias ? " + " : "", bias ? bias : "", ind, w,
                 QRT_ROW_BYTES(k, c));
     }
     if (wo)
@@ -529,27 +722,27 @@ static double emit_offset(const spec *g, const char *ind, unsigned li, const qrt
 
 /* The last step of a layer's output (|v| ≤ vb): y = clamp(v, ±A), or with the ReLU after it
  * folded in (relu > 0: its bound), relu(clamp(v, ±A)) = v < 0 ? 0 : min(v, min(A, relu));
- * the upper clamp only where it can act. */
-static void emit_store(const spec *g, const char *ind, const char *y, const char *i, int32_t a,
+ * the upper clamp only where it can act. Stored in y's type, which holds the bound. */
+static void emit_store(const spec *g, const char *ind, const ten *y, const char *i, int32_t a,
                        int32_t relu, double vb)
 {
     int32_t b = relu > 0 && relu < a ? relu : a;
     int clip = vb > (double)b;
     if (relu > 0 && clip)
-        fprintf(g->fp, "%s(%s)[%s] = v < 0 ? 0 : (v > %" PRId32 " ? %" PRId32 " : v);\n", ind, y,
-                i, b, b);
+        fprintf(g->fp, "%s(%s)[%s] = (%s)(v < 0 ? 0 : (v > %" PRId32 " ? %" PRId32 " : v));\n",
+                ind, y->e, i, y->t, b, b);
     else if (relu > 0)
-        fprintf(g->fp, "%s(%s)[%s] = v < 0 ? 0 : v;\n", ind, y, i);
+        fprintf(g->fp, "%s(%s)[%s] = (%s)(v < 0 ? 0 : v);\n", ind, y->e, i, y->t);
     else if (clip)
-        fprintf(g->fp, "%s(%s)[%s] = qrt_clamp(v, %" PRId32 ");\n", ind, y, i, a);
+        fprintf(g->fp, "%s(%s)[%s] = (%s)qrt_clamp(v, %" PRId32 ");\n", ind, y->e, i, y->t, a);
     else
-        fprintf(g->fp, "%s(%s)[%s] = v;\n", ind, y, i);
+        fprintf(g->fp, "%s(%s)[%s] = (%s)v;\n", ind, y->e, i, y->t);
 }
 
 /* Dense rows (a dense layer, or a convolution's window) from x to y: clamp(clamp(requant(
  * W·x + b), 2^30) + off, ±A), as qrt_dense_run. */
 static void emit_dense(const spec *g, unsigned li, const qrt_layer_rec *r, uint32_t k,
-                       const char *x, const char *y, int32_t relu, double a_in)
+                       const ten *x, const ten *y, int32_t relu, double a_in)
 {
     const qrt_slot *s = qrt_rec_slots(r);
     double vb = rows_bound(g, &s[QRT_S_W], &s[QRT_S_BIAS], &s[QRT_S_RQ], r->n_out, k, a_in);
@@ -573,65 +766,176 @@ static void emit_dense(const spec *g, unsigned li, const qrt_layer_rec *r, uint3
     fprintf(fp, "        }\n    }\n");
 }
 
+/* The bound of a ReLU right after layer i that folds into it (dense, conv1d, batchnorm), or
+ * 0. Both must be in the same part (sequence part or head: [i, end)). */
+static int32_t fused_relu(const qrt_layer_rec *const *recs, uint32_t i, uint32_t end)
+{
+    unsigned k = recs[i]->kind;
+    if (i + 1u < end && recs[i + 1u]->kind == QRT_LAYER_RELU &&
+        (k == QRT_LAYER_DENSE || k == QRT_LAYER_CONV1D || k == QRT_LAYER_BATCHNORM))
+        return recs[i + 1u]->out_max;
+    return 0;
+}
+
+/* ---- the working memory ------------------------------------------------------------
+ * Bytes, laid out by the generator (not the interpreter's scratch): every layer's state (a
+ * convolution's window in its input's type and its countdown, a GRU's int16 state; the last
+ * output of a model without a head), widest first so that nothing needs padding, then two
+ * ping-pong buffers for a frame's activations and aux (a dilated convolution's taps, a
+ * sparse GRU's 4H pre-activations), each 4-byte aligned. */
+typedef struct layout {
+    double a_in[QRT_MAX_LAYERS];       /* the bound of layer i's input */
+    unsigned long st[QRT_MAX_LAYERS];  /* layer i's state: window or h */
+    unsigned long cd[QRT_MAX_LAYERS];  /* a convolution's countdown */
+    int cd_w[QRT_MAX_LAYERS];
+    unsigned long out, buf[2], aux, state_end, bytes;
+    int out_w;
+} layout;
+
+static double stored_bound(const qrt_layer_rec *r, int32_t relu)
+{
+    if (r->kind == QRT_LAYER_GRU)
+        return (double)QRT_STATE_MAX;
+    return (double)(relu > 0 && relu < r->out_max ? relu : r->out_max);
+}
+
+static unsigned long up4(unsigned long v)
+{
+    return (v + 3u) & ~3ul;
+}
+
+static void make_layout(layout *L, const qrt_model *m, const qrt_layer_rec *const *recs)
+{
+    unsigned long bufb = 0, auxb = 0, sz[QRT_MAX_LAYERS] = {0}, cds[QRT_MAX_LAYERS] = {0};
+    int w_of[QRT_MAX_LAYERS] = {0};
+    memset(L, 0, sizeof *L);
+    double a = (double)m->in_max;
+    if (m->split == 0 || recs[0]->kind != QRT_LAYER_CONV1D)
+        bufb = (unsigned long)m->n_features * (unsigned long)act_width(a);
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const qrt_layer_rec *r = recs[i];
+        int32_t relu = fused_relu(recs, i, i < m->split ? m->split : m->n_layers);
+        if (i == m->split)
+            a = (double)QRT_STATE_MAX; /* the head reads the last-state GRU's h */
+        L->a_in[i] = a;
+        w_of[i] = act_width(a);
+        if (r->kind == QRT_LAYER_CONV1D) {
+            uint32_t span = QRT_CONV_SPAN(r->kernel, r->dilation);
+            sz[i] = (unsigned long)span * r->n_in * (unsigned long)w_of[i];
+            L->cd_w[i] = act_width((double)(span > r->stride ? span : r->stride));
+            cds[i] = (unsigned long)L->cd_w[i];
+            if (r->dilation > 1u && (unsigned long)r->kernel * r->n_in * w_of[i] > auxb)
+                auxb = (unsigned long)r->kernel * r->n_in * (unsigned long)w_of[i];
+        }
+        if (r->kind == QRT_LAYER_GRU) {
+            w_of[i] = 2;
+            sz[i] = 2ul * r->n_out;
+            if (!gru_units(qrt_rec_slots(r)) && 16ul * r->n_out > auxb)
+                auxb = 16ul * r->n_out; /* the 4H int32 pre-activations */
+        }
+        double b = stored_bound(r, relu);
+        unsigned long ob = (unsigned long)r->n_out * (unsigned long)act_width(b);
+        if (ob > bufb) /* a layer's output, or a GRU's new state */
+            bufb = ob;
+        if (relu) {
+            L->a_in[i + 1u] = b;
+            i++;
+        }
+        a = b;
+    }
+    L->out_w = act_width(a);
+    unsigned long off = 0;
+    for (int w = 4; w >= 1; w /= 2) { /* widest first: every region at a multiple of its width */
+        for (uint32_t i = 0; i < m->n_layers; i++) {
+            if (sz[i] && w_of[i] == w) {
+                L->st[i] = off;
+                off += sz[i];
+            }
+            if (cds[i] && L->cd_w[i] == w) {
+                L->cd[i] = off;
+                off += cds[i];
+            }
+        }
+        if (m->split == m->n_layers && L->out_w == w) {
+            L->out = off;
+            off += (unsigned long)m->n_outputs * (unsigned long)w;
+        }
+    }
+    L->state_end = off;
+    L->buf[0] = up4(off);
+    L->buf[1] = L->buf[0] + up4(bufb);
+    L->aux = L->buf[1] + up4(bufb);
+    L->bytes = L->aux + up4(auxb);
+}
+
 /* A convolution fed one frame from src (the push's input, clamped to ±IN_MAX, when `first`):
- * the window state at word st (countdown, then span frames of Cin), as qrt_conv_push; the push
- * returns 0 while the convolution does not emit. */
-static void emit_conv(const spec *g, unsigned li, const qrt_layer_rec *r, unsigned long st,
-                      const char *src, int first, const char *y, unsigned long aux, int32_t relu,
-                      double a_in)
+ * its window of span frames of Cin (the oldest first) and countdown, as qrt_conv_push; the
+ * push returns 0 while the convolution does not emit. */
+static void emit_conv(const spec *g, unsigned li, const qrt_layer_rec *r, const layout *L,
+                      const ten *src, int first, const ten *y, int32_t relu)
 {
     FILE *fp = g->fp;
     uint32_t cin = r->n_in, span = QRT_CONV_SPAN(r->kernel, r->dilation);
     uint32_t keep = (span - 1u) * cin;
-    char x[64];
+    double a_in = L->a_in[li];
+    ten win = mem_ten(g, act_width(a_in), L->st[li]), cd = mem_ten(g, L->cd_w[li], L->cd[li]);
     fprintf(fp, "    /* layer %u: conv1d, kernel %u, dilation %u, stride %u, %s */\n", li,
             (unsigned)r->kernel, (unsigned)r->dilation, (unsigned)r->stride,
             (r->flags & QRT_FLAG_PAD_MASK) == QRT_PAD_CAUSAL ? "causal" : "valid");
     if (keep > 0u)
         fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++) /* drop the oldest frame */\n"
-                    "        mem[%lu + i] = mem[%lu + i];\n",
-                g->up, keep, st + 1u, st + 1u + cin);
+                    "        (%s)[i] = (%s)[i + %" PRIu32 "u];\n",
+                g->up, keep, win.e, win.e, cin);
     if (first)
         fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
-                    "        mem[%lu + i] = qrt_clamp(%s[i], %s_IN_MAX);\n",
-                g->up, cin, st + 1u + keep, src, g->up);
+                    "        (%s)[%" PRIu32 "u + i] = (%s)qrt_clamp(%s[i], %s_IN_MAX);\n",
+                g->up, cin, win.e, keep, win.t, src->e, g->up);
     else
         fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
-                    "        mem[%lu + i] = (%s)[i];\n",
-                g->up, cin, st + 1u + keep, src);
-    fprintf(fp, "    if (mem[%lu] > 0) {\n        mem[%lu]--;\n        return 0;\n    }\n"
-                "    mem[%lu] = %u;\n",
-            st, st, st, (unsigned)r->stride - 1u);
+                    "        (%s)[%" PRIu32 "u + i] = (%s)(%s)[i];\n",
+                g->up, cin, win.e, keep, win.t, src->e);
+    fprintf(fp, "    if ((%s)[0] > 0) {\n        (%s)[0]--;\n        return 0;\n    }\n"
+                "    (%s)[0] = %u;\n",
+            cd.e, cd.e, cd.e, (unsigned)r->stride - 1u);
     if (r->dilation > 1u) {
+        ten taps = mem_ten(g, win.w, L->aux);
         fprintf(fp, "    %s_LOOP for (uint32_t j = 0; j < %uu; j++) /* the dilated taps */\n"
                     "        for (uint32_t c = 0; c < %" PRIu32 "u; c++)\n"
-                    "            mem[%lu + j * %" PRIu32 "u + c] = mem[%lu + j * %" PRIu32 "u + c];\n",
-                g->up, (unsigned)r->kernel, cin, aux, cin, st + 1u, (uint32_t)r->dilation * cin);
-        snprintf(x, sizeof x, "mem + %lu", aux);
+                    "            (%s)[j * %" PRIu32 "u + c] = (%s)[j * %" PRIu32 "u + c];\n",
+                g->up, (unsigned)r->kernel, cin, taps.e, cin, win.e,
+                (uint32_t)r->dilation * cin);
+        emit_dense(g, li, r, (uint32_t)r->kernel * cin, &taps, y, relu, a_in);
     } else {
-        snprintf(x, sizeof x, "mem + %lu", st + 1u);
+        emit_dense(g, li, r, (uint32_t)r->kernel * cin, &win, y, relu, a_in);
     }
-    emit_dense(g, li, r, (uint32_t)r->kernel * cin, x, y, relu, a_in);
 }
 
-/* One GRU step on x: every gate row's pre-activation (the loop of qrt_gru_step), then
- * qrt_gru_gates; the state h at word st is the output. */
-static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, unsigned long st,
-                     const char *x, unsigned long aux, double a_in)
+/* One GRU step on x, the state h (int16) in place. Dense rows are stored unit by unit
+ * (src_row): unit j's z, r and n rows in turn (each its W_i and W_h part), then
+ * qrt_gru_unit writes h'_j into hn (a free buffer; h is read by every unit's rows until the
+ * last), copied to h at the end: no 4H buffer. Sparse rows keep the gate order, every
+ * pre-activation in aux (4H int32), then qrt_gru_unit for each unit. */
+static void emit_gru(const spec *g0, unsigned li, const qrt_layer_rec *r, const layout *L,
+                     const ten *x, const ten *hn)
 {
+    spec gs = *g0;
+    const spec *g = &gs;
+    gs.in_gru = 1;
     const qrt_slot *s = qrt_rec_slots(r);
+    double a_in = L->a_in[li], a_h = (double)QRT_STATE_MAX;
     int clip_i = rows_bound(g, &s[QRT_S_GRU_WI], &s[QRT_S_GRU_BI], &s[QRT_S_GRU_RQI],
                             3u * r->n_out, r->n_in, a_in) > (double)QRT_GATE_MAX;
     int clip_h = rows_bound(g, &s[QRT_S_GRU_WH], &s[QRT_S_GRU_BH], &s[QRT_S_GRU_RQH],
-                            3u * r->n_out, r->n_out, (double)QRT_ONE_Q15) > (double)QRT_GATE_MAX;
+                            3u * r->n_out, r->n_out, a_h) > (double)QRT_GATE_MAX;
     FILE *fp = g->fp;
     uint32_t nh = r->n_out;
-    char h[32], bi[64], bh[64];
-    snprintf(h, sizeof h, "mem + %lu", st);
+    int units = gru_units(s), one = gru_one_w(s);
+    ten h = mem_ten(g, 2, L->st[li]);
+    char bi[64], bh[64];
     snprintf(bi, sizeof bi, "%s_l%u_bi[row]", g->name, li);
     snprintf(bh, sizeof bh, "%s_l%u_bh[row]", g->name, li);
-    int one = gru_one_w(s);
-    fprintf(fp, "    { /* layer %u: gru, %" PRIu32 " units */\n", li, nh);
+    fprintf(fp, "    { /* layer %u: gru, %" PRIu32 " units%s */\n", li, nh,
+            units ? ", unit by unit" : "");
     if (one)
         fprintf(fp, "        const %s *w = %s_l%u_w;\n",
                 is_s8(&s[QRT_S_GRU_WI]) ? "int8_t" : "uint8_t", g->name, li);
@@ -639,9 +943,21 @@ static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, unsigne
         fprintf(fp, "        const %s *wi = %s_l%u_wi;\n        const %s *wh = %s_l%u_wh;\n",
                 is_s8(&s[QRT_S_GRU_WI]) ? "int8_t" : "uint8_t", g->name, li,
                 is_s8(&s[QRT_S_GRU_WH]) ? "int8_t" : "uint8_t", g->name, li);
-    fprintf(fp, "        int32_t *pre = mem + %lu;\n", aux);
     emit_mat_pre(g, "        ", "i", x, &s[QRT_S_GRU_WI], r->n_in, a_in);
-    emit_mat_pre(g, "        ", "h", h, &s[QRT_S_GRU_WH], nh, (double)QRT_ONE_Q15);
+    /* the state read by every row as int32 (a stack copy of H words): a Cortex-M0+ has no
+     * LDRSH with an immediate offset, and the recurrent rows' extra register spilled (bts 8
+     * bits: 277 cycles a frame for 16 B of code) */
+    ten hw = dot16(&s[QRT_S_GRU_WH], &h) ? h : arg_ten("xwh"); /* 4-bit: qrt_dot16_s4 */
+    if (hw.w == 4)
+        fprintf(fp, "        int32_t xwh[%" PRIu32 "];\n"
+                    "        %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "            xwh[i] = (%s)[i];\n", nh, g->up, nh, h.e);
+    emit_mat_pre(g, "        ", "h", &hw, &s[QRT_S_GRU_WH], nh, a_h);
+    if (units) /* the unit's pre-activations; o walks hn (h_j is o[dh]) */
+        fprintf(fp, "        int32_t pre[4];\n        uint32_t gate = 0;\n"
+                    "        %s *o = %s;\n", hn->t, hn->e);
+    else
+        fprintf(fp, "        %s_i32 *pre = %s_M32(%lu);\n", g->name, g->up, L->aux);
     fprintf(fp, "        %s_LOOP for (uint32_t row = 0; row < %" PRIu32 "u; row++) {\n"
                 "            %s_OPAQUE(row);\n",
             g->up, 3u * nh, g->up);
@@ -650,25 +966,39 @@ static void emit_gru(const spec *g, unsigned li, const qrt_layer_rec *r, unsigne
     fprintf(fp, "            int32_t gi = %s", clip_i ? "qrt_clamp(" : "");
     emit_requant(g, li, "rqi", &s[QRT_S_GRU_RQI], &s[QRT_S_GRU_WI], "ai", "row");
     fprintf(fp, "%s;\n", clip_i ? ", QRT_GATE_MAX)" : "");
-    emit_row_dot(g, "            ", "ah", one ? "w" : "wh", h, &s[QRT_S_GRU_WH], nh,
-                 s[QRT_S_GRU_BH].desc ? bh : NULL, "h", (double)QRT_ONE_Q15);
+    emit_row_dot(g, "            ", "ah", one ? "w" : "wh", &hw, &s[QRT_S_GRU_WH], nh,
+                 s[QRT_S_GRU_BH].desc ? bh : NULL, "h", a_h);
     fprintf(fp, "            int32_t gh = %s", clip_h ? "qrt_clamp(" : "");
     emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH], "ah", "row");
     fprintf(fp, "%s;\n", clip_h ? ", QRT_GATE_MAX)" : "");
-    /* z, r rows: pre[row] = gi + gh; n rows: pre[row] = gi, pre[row + H] = gh (one store
-     * of gi either way: 8 B less code on a Cortex-M0+ than two branches with their stores) */
-    fprintf(fp, ""
-                "            int32_t *q = pre + row;\n"
+    if (units) { /* z, r rows: pre[gate] = gi + gh; the n row: pre[2] = gi, pre[3] = gh */
+        long dh = ((long)L->st[li] - (long)hn->off) / 2;
+        fprintf(fp, "            if (gate < 2)\n                gi += gh;\n"
+                    "            else\n                pre[3] = gh;\n"
+                    "            pre[gate] = gi;\n"
+                    "            if (gate == 2) {\n"
+                    "                *o = (%s)qrt_gru_unit(pre, 1u, o[%ld]);\n"
+                    "                o++;\n                gate = 0;\n"
+                    "            } else {\n                gate++;\n            }\n        }\n"
+                    "        %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "            (%s)[i] = (%s)[i];\n    }\n",
+                hn->t, dh, g->up, nh, h.e, hn->e);
+        return;
+    }
+    /* z, r rows: pre[row] = gi + gh; n rows: pre[row] = gi, pre[row + H] = gh */
+    fprintf(fp, "            %s_i32 *q = pre + row;\n"
                 "            if (row < %" PRIu32 "u)\n                gi += gh;\n"
                 "            else\n                q[%" PRIu32 "] = gh;\n"
                 "            *q = gi;\n        }\n"
-                "        qrt_gru_gates(pre, mem + %lu, %" PRIu32 "u);\n    }\n",
-            2u * nh, nh, st, nh);
+                "        %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                "            (%s)[i] = (%s_i16)qrt_gru_unit(pre + i, %" PRIu32 "u, (%s)[i]);\n"
+                "    }\n",
+            g->name, 2u * nh, nh, g->up, nh, h.e, g->name, nh, h.e);
 }
 
 /* A one-frame layer (dense, batchnorm, relu, prelu) from x to y. */
-static void emit_frame_layer(const spec *g, unsigned li, const qrt_layer_rec *r, const char *x,
-                             const char *y, int32_t relu, double a_in)
+static void emit_frame_layer(const spec *g, unsigned li, const qrt_layer_rec *r, const ten *x,
+                             const ten *y, int32_t relu, double a_in)
 {
     const qrt_slot *s = qrt_rec_slots(r);
     FILE *fp = g->fp;
@@ -680,7 +1010,7 @@ static void emit_frame_layer(const spec *g, unsigned li, const qrt_layer_rec *r,
     fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++) { /* layer %u: %s */\n"
                 "        int32_t v = (%s)[i];\n",
             g->up, r->n_out, li, r->kind == QRT_LAYER_RELU ? "relu"
-                                 : r->kind == QRT_LAYER_PRELU ? "prelu" : "batchnorm", x);
+                                 : r->kind == QRT_LAYER_PRELU ? "prelu" : "batchnorm", x->e);
     if (r->kind == QRT_LAYER_RELU) { /* as qrt_relu_run */
         emit_store(g, "        ", y, "i", r->out_max, r->out_max, a_in);
     } else if (r->kind == QRT_LAYER_PRELU) { /* as qrt_prelu_run */
@@ -700,25 +1030,32 @@ static void emit_frame_layer(const spec *g, unsigned li, const qrt_layer_rec *r,
     fprintf(fp, "    }\n");
 }
 
-/* The bound of a ReLU right after layer i that folds into it (dense, conv1d, batchnorm), or
- * 0. Both must be in the same part (sequence part or head: [i, end)). */
-static int32_t fused_relu(const qrt_layer_rec *const *recs, uint32_t i, uint32_t end)
+static void layer_recs(const qrt_model *m, const uint8_t *blob, const qrt_layer_rec **recs)
 {
-    unsigned k = recs[i]->kind;
-    if (i + 1u < end && recs[i + 1u]->kind == QRT_LAYER_RELU &&
-        (k == QRT_LAYER_DENSE || k == QRT_LAYER_CONV1D || k == QRT_LAYER_BATCHNORM))
-        return recs[i + 1u]->out_max;
-    return 0;
+    uint32_t off = m->layers_off;
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        recs[i] = (const qrt_layer_rec *)(const void *)(blob + off);
+        off += (uint32_t)qrt_rec_size(recs[i]);
+    }
+}
+
+size_t qrt_codegen_spec_mem_words(const uint8_t *blob, const qrt_model *m)
+{
+    const qrt_layer_rec *recs[QRT_MAX_LAYERS];
+    layout L;
+    layer_recs(m, blob, recs);
+    make_layout(&L, m, recs);
+    return (size_t)(L.bytes + 3u) / 4u;
 }
 
 void qrt_codegen_spec_emit(FILE *fp, const char *name, const char *up, const qrt_model *m,
                            const uint8_t *blob)
 {
-    spec g = {fp, name, up, blob};
+    spec g = {fp, name, up, blob, 0};
     const qrt_layer_rec *recs[QRT_MAX_LAYERS];
-    unsigned long st_off[QRT_MAX_LAYERS + 1];
-    uint32_t off = m->layers_off;
-    st_off[0] = 0;
+    layout L;
+    layer_recs(m, blob, recs);
+    make_layout(&L, m, recs);
     fprintf(fp, "\n/* Loops stay loops: GCC peels short constant-count loops whole even at -Os. _LOOP\n"
                 " * before a loop asks it not to; _OPAQUE(o) on a row counter hides its value, so a\n"
                 " * row loop is not peeled either (bts at 8 bits on a Cortex-M0+: 72 B less code\n"
@@ -729,23 +1066,30 @@ void qrt_codegen_spec_emit(FILE *fp, const char *name, const char *up, const qrt
                 "#define %s_OPAQUE(v) __asm__(\"\" : \"+r\"(v))\n#else\n"
                 "#define %s_OPAQUE(v) ((void)0)\n#endif\n",
             up, up, up, up);
-    for (uint32_t i = 0; i < m->n_layers; i++) {
-        recs[i] = (const qrt_layer_rec *)(const void *)(blob + off);
-        off += (uint32_t)qrt_rec_size(recs[i]);
-        st_off[i + 1] = st_off[i] + qrt_rec_state_words(recs[i]);
+    fprintf(fp, "\n/* The working memory is bytes (%lu of %s_MEM_WORDS words): each activation in the\n"
+                " * narrowest type its bound holds. A buffer holds tensors of different types in\n"
+                " * turn, so the types may alias. */\n"
+                "typedef int8_t %s_i8;\n"
+                "#if defined(__GNUC__) || defined(__clang__)\n"
+                "typedef int16_t __attribute__((__may_alias__)) %s_i16;\n"
+                "typedef int32_t __attribute__((__may_alias__)) %s_i32;\n#else\n"
+                "typedef int16_t %s_i16;\ntypedef int32_t %s_i32;\n#endif\n"
+                "#define %s_M8(o) ((%s_i8 *)(void *)((unsigned char *)mem + (o)))\n"
+                "#define %s_M16(o) ((%s_i16 *)(void *)((unsigned char *)mem + (o)))\n"
+                "#define %s_M32(o) ((%s_i32 *)(void *)((unsigned char *)mem + (o)))\n",
+            L.bytes, up, name, name, name, name, name, up, name, up, name, up, name);
+    for (uint32_t i = 0; i < m->n_layers; i++)
         emit_layer_data(&g, (unsigned)i, recs[i]);
-    }
-    unsigned long buf[2] = {m->state_words, m->state_words + m->buf_words},
-                  aux = buf[1] + m->buf_words;
-    char x[32], y[32];
 
     fprintf(fp, "\nvoid %s_reset(int32_t *mem)\n{\n"
-                "    %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n        mem[i] = 0;\n",
-            name, up, m->state_words);
+                "    %s_LOOP for (uint32_t i = 0; i < %luu; i++)\n"
+                "        ((unsigned char *)mem)[i] = 0;\n",
+            name, up, L.state_end);
     for (uint32_t i = 0; i < m->n_layers; i++)
         if (recs[i]->kind == QRT_LAYER_CONV1D &&
             (recs[i]->flags & QRT_FLAG_PAD_MASK) != QRT_PAD_CAUSAL)
-            fprintf(fp, "    mem[%lu] = %lu; /* layer %u (valid): frames to wait */\n", st_off[i],
+            fprintf(fp, "    %s_M%d(%lu)[0] = %lu; /* layer %u (valid): frames to wait */\n", up,
+                    8 * L.cd_w[i], L.cd[i],
                     (unsigned long)QRT_CONV_SPAN(recs[i]->kernel, recs[i]->dilation) - 1u,
                     (unsigned)i);
     fprintf(fp, "}\n");
@@ -754,62 +1098,66 @@ void qrt_codegen_spec_emit(FILE *fp, const char *name, const char *up, const qrt
      * a first convolution takes the frame straight into its window */
     fprintf(fp, "\nint %s_push(int32_t *mem, const int32_t *frame)\n{\n", name);
     int cur = 0, first = 1;
+    ten x = mem_ten(&g, act_width((double)m->in_max), L.buf[0]), y;
+    ten frame = arg_ten("frame");
     if (m->split == 0 || recs[0]->kind != QRT_LAYER_CONV1D) {
         fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %s_N_FEATURES; i++)\n"
-                    "        mem[%lu + i] = qrt_clamp(frame[i], %s_IN_MAX);\n",
-                up, up, buf[0], up);
+                    "        (%s)[i] = (%s)qrt_clamp(frame[i], %s_IN_MAX);\n",
+                up, up, x.e, x.t, up);
         first = 0;
     }
-    snprintf(x, sizeof x, "mem + %lu", buf[0]);
     double a = (double)m->in_max; /* the bound of the values in x (every layer clamps) */
     for (uint32_t i = 0; i < m->split; i++) {
         const qrt_layer_rec *r = recs[i];
         int32_t relu = fused_relu(recs, i, m->split);
-        snprintf(y, sizeof y, "mem + %lu", buf[1 - cur]);
+        double b = stored_bound(r, relu);
+        y = mem_ten(&g, act_width(b), L.buf[1 - cur]);
         if (r->kind == QRT_LAYER_CONV1D) {
-            emit_conv(&g, (unsigned)i, r, st_off[i], first ? "frame" : x, first, y, aux, relu,
-                      a);
+            emit_conv(&g, (unsigned)i, r, &L, first ? &frame : &x, first, &y, relu);
         } else if (r->kind == QRT_LAYER_GRU) {
-            emit_gru(&g, (unsigned)i, r, st_off[i], x, aux, a);
-            snprintf(y, sizeof y, "mem + %lu", st_off[i]);
+            ten hn = mem_ten(&g, 2, L.buf[1 - cur]);
+            emit_gru(&g, (unsigned)i, r, &L, &x, &hn);
+            y = mem_ten(&g, 2, L.st[i]);
         } else {
-            emit_frame_layer(&g, (unsigned)i, r, x, y, relu, a);
+            emit_frame_layer(&g, (unsigned)i, r, &x, &y, relu, a);
         }
-        a = (double)(relu > 0 && relu < r->out_max ? relu : r->out_max);
+        a = b;
         if (relu)
             i++;
         first = 0;
         cur = 1 - cur;
-        memcpy(x, y, sizeof x);
+        x = y;
     }
+    ten out = mem_ten(&g, L.out_w, L.out);
     if (m->split == m->n_layers)
         fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %s_N_OUTPUTS; i++)\n"
-                    "        mem[%lu + i] = (%s)[i];\n",
-                up, up, st_off[m->n_layers], x);
+                    "        (%s)[i] = (%s)(%s)[i];\n",
+                up, up, out.e, out.t, x.e);
     fprintf(fp, "    return 1;\n}\n");
 
     /* the head, its last layer writing the logits */
     fprintf(fp, "\nvoid %s_logits(int32_t *mem, int32_t *logits)\n{\n", name);
     if (m->split == m->n_layers) {
         fprintf(fp, "    %s_LOOP for (uint32_t i = 0; i < %s_N_OUTPUTS; i++)\n"
-                    "        logits[i] = mem[%lu + i];\n",
-                up, up, st_off[m->n_layers]);
+                    "        logits[i] = (%s)[i];\n",
+                up, up, out.e);
     } else {
-        snprintf(x, sizeof x, "mem + %lu", st_off[m->split - 1]);
+        x = mem_ten(&g, 2, L.st[m->split - 1]);
         cur = 1;
-        a = (double)QRT_ONE_Q15; /* the last-state GRU's h */
+        a = (double)QRT_STATE_MAX; /* the last-state GRU's h */
         for (uint32_t i = m->split; i < m->n_layers; i++) {
             int32_t relu = fused_relu(recs, i, m->n_layers);
             uint32_t last = relu ? i + 1u : i;
+            double b = stored_bound(recs[i], relu);
             if (last + 1u == m->n_layers)
-                snprintf(y, sizeof y, "logits");
+                y = arg_ten("logits");
             else
-                snprintf(y, sizeof y, "mem + %lu", buf[1 - cur]);
-            emit_frame_layer(&g, (unsigned)i, recs[i], x, y, relu, a);
-            a = (double)(relu > 0 && relu < recs[i]->out_max ? relu : recs[i]->out_max);
+                y = mem_ten(&g, act_width(b), L.buf[1 - cur]);
+            emit_frame_layer(&g, (unsigned)i, recs[i], &x, &y, relu, a);
+            a = b;
             i = last;
             cur = 1 - cur;
-            memcpy(x, y, sizeof x);
+            x = y;
         }
     }
     fprintf(fp, "}\n");

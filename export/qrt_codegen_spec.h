@@ -4,6 +4,7 @@
 #ifndef QRT_CODEGEN_SPEC_H
 #define QRT_CODEGEN_SPEC_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "qrt.h"
@@ -18,6 +19,10 @@ int qrt_codegen_spec_supported(const uint8_t *blob, const qrt_model *m);
 
 /* The tensors and NAME_reset/_push/_logits/_run of the model, into fp, after the header's
  * includes (qrt.h, qrt_layer.h, the model's header: NAME_N_FEATURES, NAME_IN_MAX, …). */
+/* The int32 words of working memory the specialized form uses (NAME_MEM_WORDS): its own
+ * layout, each activation in the narrowest type its bound holds. */
+size_t qrt_codegen_spec_mem_words(const uint8_t *blob, const qrt_model *m);
+
 void qrt_codegen_spec_emit(FILE *fp, const char *name, const char *up, const qrt_model *m,
                            const uint8_t *blob);
 

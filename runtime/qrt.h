@@ -18,7 +18,7 @@
  *                and a shift in [QRT_SHIFT_MIN, QRT_SHIFT_MAX]; computed by the exporter
  *                (qrt_quantize_multiplier in export/qrt_host.h).
  *   GRU          gate pre-activations in Q16 (QRT_GATE_FRAC), gates and state h in Q15:
- *                1.0 = 32768, |h| ≤ 32768.
+ *                1.0 = 32768; the state −32768 ≤ h ≤ 32767 (QRT_STATE_MAX: int16).
  *
  * Packing (N-bit levels in C-bit containers: N = 1 → 1, N = 2 → 2, N = 3..4 → 4, N = 5..8 → 8).
  *   A weight matrix is stored row by row, row-major for y = W·x (one row per output), each
@@ -125,6 +125,7 @@ const char *qrt_strerror(qrt_status s);
 #define QRT_GATE_FRAC 16            /* GRU gate pre-activations: Q16 */
 #define QRT_GATE_MAX ((1 << 24) - 1)/* ... clamped to ±(2^24 − 1), i.e. ±256 */
 #define QRT_ONE_Q15 32768           /* 1.0 in Q15 (gates, GRU state) */
+#define QRT_STATE_MAX 32767         /* a GRU state's bound: h' ≤ 32767 fits int16 */
 
 typedef enum qrt_layer_kind {
     QRT_LAYER_DENSE = 1,      /* y = clamp(requant(W·x + b) + o)                         */
@@ -249,6 +250,9 @@ int32_t qrt_dot_s1(const uint8_t *w, const int32_t *x, size_t n);
 int32_t qrt_dot_s2(const uint8_t *w, const int32_t *x, size_t n);
 int32_t qrt_dot_s4(const uint8_t *w, const int32_t *x, size_t n);
 int32_t qrt_dot_s8(const uint8_t *w, const int32_t *x, size_t n);
+/* qrt_dot_s4 on int16 inputs (a compiled model's narrow activations, docs/runtime.md "Narrow
+ * activations"): the same sum, checked against qrt_dot_s4_ref. */
+int32_t qrt_dot16_s4(const uint8_t *w, const int16_t *x, size_t n);
 /* Scalar twins: unpack each level with qrt_unpack_level and multiply-add. */
 int32_t qrt_dot_s1_ref(const uint8_t *w, const int32_t *x, size_t n);
 int32_t qrt_dot_s2_ref(const uint8_t *w, const int32_t *x, size_t n);

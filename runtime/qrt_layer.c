@@ -228,18 +228,20 @@ void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre)
 
 void qrt_gru_gates(const int32_t *pre, int32_t *h, size_t nh)
 {
-    for (const int32_t *end = h + nh; h != end; h++, pre++) {
-        const int32_t *q = pre + nh; /* walked by nh: fewer live offsets on ARMv6-M */
-        int32_t rr = qrt_sigmoid_q16(*q);
-        q += nh;
-        int32_t gn = *q;
-        q += nh;
-        int32_t n = qrt_tanh_q16(gn + mul_q15(rr, *q));
-        uint32_t z = (uint32_t)qrt_sigmoid_q16(pre[0]);
-        /* (1 − z)·n + z·h = n + z·(h − n), |result| ≤ 2^30; z·(h − n) can reach 2^31, so
-         * modulo 2^32 (unsigned), exact once the sum is back in range */
-        *h = (int32_t)(z * (uint32_t)(*h - n) + ((uint32_t)n << 15) + 16384u) >> 15;
-    }
+    for (size_t j = 0; j < nh; j++)
+        h[j] = qrt_gru_unit(pre + j, nh, h[j]);
+}
+
+int32_t qrt_gru_unit(const int32_t *p, size_t stride, int32_t h)
+{
+    int32_t pz = p[0], pr = p[stride], gin = p[2u * stride], ghn = p[3u * stride];
+    int32_t n = qrt_tanh_q16(gin + mul_q15(qrt_sigmoid_q16(pr), ghn));
+    uint32_t z = (uint32_t)qrt_sigmoid_q16(pz);
+    /* (1 − z)·n + z·h = n + z·(h − n), |result| ≤ 2^30; z·(h − n) can reach 2^31, so
+     * modulo 2^32 (unsigned), exact once the sum is back in range */
+    int32_t v = (int32_t)(z * (uint32_t)(h - n) + ((uint32_t)n << 15) + 16384u) >> 15;
+    /* the state is int16 (QRT_STATE_MAX): only z = 0, n = 1.0 reaches 32768 */
+    return v > QRT_STATE_MAX ? QRT_STATE_MAX : v;
 }
 
 /* (hi, lo) = raw · mult − off, exactly (|raw · mult| < 2^47, |off| < 2^61), then rounded half

@@ -115,6 +115,12 @@ void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre);
  * updates h (H, Q15) in place. qrt_gru_step ends with it, and so do specialized compiled
  * models (export/qrt_codegen_spec.c): one implementation of the nonlinear part. */
 void qrt_gru_gates(const int32_t *pre, int32_t *h, size_t nh);
+/* One unit's gates from its four pre-activations (Q16) p[0], p[stride], p[2·stride],
+ * p[3·stride]: z and r (input + recurrent parts), the n row's input and recurrent parts; h
+ * the unit's state (Q15). Returns its new state, ≤ QRT_STATE_MAX. qrt_gru_gates is this
+ * for every unit (stride H); specialized models call it unit by unit (stride 1, four words
+ * on the stack), with no 4H buffer. */
+int32_t qrt_gru_unit(const int32_t *p, size_t stride, int32_t h);
 
 /* clamp(v, ±a): the bound every layer applies to its output (specialized compiled models
  * inline it; the layers above use the same expression). */
@@ -162,8 +168,8 @@ static inline int32_t qrt_requant_fast(int32_t acc, int32_t mult, int32_t shift)
 
 /* Dual 16-bit multiply-accumulate for specialized compiled models: SMLAD adds two products
  * of signed 16-bit halves to a 32-bit accumulator, SXTB16 sign-extends bytes 0 and 2 of a word
- * into its two halves. A compiled model uses them for an 8-bit matrix whose input provably
- * fits int16 (docs/runtime.md, "Dual 16-bit MACs"). QRT_DUAL16 (default: the target has the
+ * into its two halves. A compiled model uses them for an 8- or 4-bit matrix whose input
+ * provably fits int16 (docs/runtime.md, "Dual 16-bit MACs"). QRT_DUAL16 (default: the target has the
  * DSP extension, __ARM_FEATURE_DSP: Cortex-M4/M7/M33, and GCC or Clang) selects that path;
  * elsewhere the twins below, portable C with the instructions' results, let a host test run
  * the same path. */

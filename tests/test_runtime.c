@@ -176,6 +176,16 @@ START_TEST(test_dot_vs_ref)
             int32_t a = fast[w](pk, x, n), b = ref[w](pk, x, n);
             ck_assert_int_eq(a, b);
             ck_assert_int_eq(a, exact);
+            if (cont[w] == 4 && amp <= 32767) { /* the int16-input twin (narrow activations) */
+                int16_t *x16 = xcalloc(n, sizeof *x16);
+                for (size_t i = 0; i < n; i++)
+                    x16[i] = (int16_t)x[i];
+                if (trial % 6 == 1) /* the int16 extremes */
+                    for (size_t i = 0; i < n; i++)
+                        x[i] = x16[i] = (int16_t)(i & 1u ? -32768 : 32767);
+                ck_assert_int_eq(qrt_dot16_s4(pk, x16, n), qrt_dot_s4_ref(pk, x, n));
+                free(x16);
+            }
             free(pk);
             free(x);
             free(lv);
@@ -332,11 +342,12 @@ START_TEST(test_tanh_sigmoid)
 END_TEST
 
 /* qrt_gru_gates at the corners: z, r ∈ {0, 1} (saturated sigmoids), n = ±1, h = ±1, where
- * the state update's intermediate product z·(h − n) reaches 2^31; against the int64 form. */
+ * the state update's intermediate product z·(h − n) reaches 2^31; against the int64 form,
+ * whose 32768 (z = 0, n = 1.0) the state's int16 bound QRT_STATE_MAX cuts to 32767. */
 START_TEST(test_gru_gates_extremes)
 {
     static const int32_t big[] = {-(1 << 24), -(3 << 16), 0, 3 << 16, 1 << 24};
-    long bad = 0;
+    long bad = 0, hit = 0;
     for (int a = 0; a < 5; a++)
         for (int b = 0; b < 5; b++)
             for (int c = 0; c < 5; c++)
@@ -346,9 +357,12 @@ START_TEST(test_gru_gates_extremes)
                         qrt_gru_gates(pre, &h, 1);
                         int64_t z = qrt_sigmoid_q16(pre[0]), rr = qrt_sigmoid_q16(pre[1]);
                         int64_t n = qrt_tanh_q16((int32_t)(pre[2] + ((rr * pre[3] + 16384) >> 15)));
-                        bad += h != (int32_t)(((32768 - z) * n + z * h0 + 16384) >> 15);
+                        int64_t want = ((32768 - z) * n + z * h0 + 16384) >> 15;
+                        hit += want == 32768; /* the value int16 cannot hold occurs */
+                        bad += h != (int32_t)(want > QRT_STATE_MAX ? QRT_STATE_MAX : want);
                     }
     ck_assert_int_eq(bad, 0);
+    ck_assert(hit > 0);
 }
 END_TEST
 
@@ -386,6 +400,7 @@ typedef struct fmodel {
     double in_scale;
     int per_channel;           /* per-channel requant for dense/conv/gru (else per tensor) */
     int sparse;                /* build with qrt_builder_set_sparse (smallest encoding) */
+    int32_t acap;              /* > 0: every activation bound at most this (narrow storage) */
 } fmodel;
 
 static double *rnd_vec(trng *r, size_t n, double lo, double hi)
@@ -655,6 +670,8 @@ static int32_t bound_for(const fmodel *m, size_t i)
         }
         break;
     }
+    if (m->acap > 0 && A > m->acap)
+        A = m->acap;
     return (int32_t)A;
 }
 
@@ -935,7 +952,8 @@ static int32_t *ilayer_fwd(const flayer *l, const int32_t *x, size_t t, size_t *
                 int64_t z = qrt_sigmoid_q16(gi[0] + gh[0]), rr = qrt_sigmoid_q16(gi[1] + gh[1]);
                 int64_t rh = (rr * gh[2] + 16384) >> 15;
                 int64_t n = qrt_tanh_q16((int32_t)(gi[2] + rh));
-                hn[j] = (int32_t)(((32768 - z) * n + z * h[j] + 16384) >> 15);
+                int64_t v = ((32768 - z) * n + z * h[j] + 16384) >> 15;
+                hn[j] = (int32_t)(v > QRT_STATE_MAX ? QRT_STATE_MAX : v);
             }
             memcpy(h, hn, H * sizeof *h);
             if (l->ret_seq)
@@ -2275,10 +2293,11 @@ START_TEST(test_compiled)
         return;
     }
     trng r = {70};
-    enum { NM = 12 };
+    enum { NM = 20 };
     fmodel ms[NM];
     memset(ms, 0, sizeof ms);
-    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}, n_rq_shift[2] = {0, 0},
+    int fold[NM] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0},
+        n_rq_shift[2] = {0, 0},
         n_gru_w[2] = {0, 0};
     make_bts(&ms[0], &r, 8, 0);
     make_bts(&ms[1], &r, 4, 1); /* prelu, standalone batch norm (not folded) */
@@ -2328,9 +2347,9 @@ START_TEST(test_compiled)
     fm_add_dense(&ms[10], &r, 17, 33, 2);
     fm_add_dense(&ms[10], &r, 33, 35, 1);
     fm_add_dense(&ms[10], &r, 35, 3, 4);
-    /* GRUs with weights 8 times larger: gates saturate, and the states reach 1.0 (32768,
-     * where the dual 16-bit rows that read them must fall back to the plain ones): recurrent
-     * rows, a second GRU's input rows and a head */
+    /* GRUs with weights 8 times larger: gates saturate, and the states reach 1.0, cut to
+     * QRT_STATE_MAX (32767, int16) so the dual 16-bit rows that read them need no fallback:
+     * recurrent rows, a second GRU's input rows and a head */
     ms[11].t = 30, ms[11].f = 3;
     fm_add_gru(&ms[11], &r, 3, 6, 1, 8, 8);
     fm_add_gru(&ms[11], &r, 6, 5, 0, 8, 8);
@@ -2342,6 +2361,48 @@ START_TEST(test_compiled)
             ms[11].L[l].wh[i] *= 8.0;
     }
     fm_add_dense(&ms[11], &r, 5, 3, 8);
+    /* narrow activations: every bound capped at 32767 (int16 storage) or 127 (int8), so the
+     * specialized form stores them narrow: bts at 8 bits (dual 16-bit rows everywhere) and
+     * 4 bits (the kernel's rows read an int32 copy), 1-bit long rows (a byte loop on int8),
+     * a dilated convolution's taps and a GRU sequence, and a pruned (sparse) GRU */
+    make_bts(&ms[12], &r, 8, 0);
+    ms[12].acap = 32767;
+    make_bts(&ms[13], &r, 4, 1);
+    ms[13].acap = 127;
+    ms[14].t = 20, ms[14].f = 4;
+    fm_add_conv(&ms[14], &r, 4, 3, 9, 1, 1, 0, 1);
+    fm_add_gru(&ms[14], &r, 3, 8, 0, 2, 1);
+    fm_add_dense(&ms[14], &r, 8, 9, 1);
+    fm_add_dense(&ms[14], &r, 9, 3, 2);
+    ms[14].acap = 127;
+    ms[15].t = 37, ms[15].f = 4;
+    fm_add_conv(&ms[15], &r, 4, 6, 3, 1, 1, 1, 8);
+    fm_add_act(&ms[15], &r, QRT_LAYER_RELU, 6);
+    fm_add_conv(&ms[15], &r, 6, 5, 3, 2, 2, 0, 4);
+    fm_add_gru(&ms[15], &r, 5, 4, 1, 2, 8);
+    fm_add_dense(&ms[15], &r, 4, 3, 2);
+    ms[15].acap = 127;
+    make_bts(&ms[16], &r, 8, 0);
+    ms[16].sparse = 1;
+    ms[16].acap = 32767;
+    /* dual 16-bit rows longer than DUAL_FULL_LEVELS: a loop over the words (4-bit rows
+     * of 75 levels, 8-bit rows of 36) */
+    ms[17].t = 1, ms[17].f = 75;
+    fm_add_dense(&ms[17], &r, 75, 36, 4);
+    fm_add_dense(&ms[17], &r, 36, 3, 8);
+    ms[17].acap = 32767;
+    /* 8-bit GRU rows of 16 levels: qrt_dot_s8 where there is no dual path, on the int16
+     * input widened and on the state's int32 copy */
+    ms[18].t = 9, ms[18].f = 16;
+    fm_add_gru(&ms[18], &r, 16, 16, 0, 8, 8);
+    fm_add_dense(&ms[18], &r, 16, 3, 8);
+    ms[18].acap = 32767;
+    /* 2-bit dual 16-bit rows: 150 levels (a loop over 9 words and 6 levels after) and 16 (one
+     * word, written out otherwise) */
+    ms[19].t = 1, ms[19].f = 150;
+    fm_add_dense(&ms[19], &r, 150, 16, 2);
+    fm_add_dense(&ms[19], &r, 16, 3, 2);
+    ms[19].acap = 32767;
 
     FILE *drv = fopen("compiled_driver.c", "w");
     ck_assert_ptr_nonnull(drv);
@@ -2352,7 +2413,7 @@ START_TEST(test_compiled)
         double *xs = rnd_inputs(&r, n_x * ms[i].t * ms[i].f, 2.0);
         fmodel_quantize(&ms[i], xs, n_x, fold[i]);
         if (ms[i].sparse)
-            fm_prune(&ms[i], &r, i == 6 ? 0.6 : 0.9);
+            fm_prune(&ms[i], &r, i == 6 || i == 16 ? 0.6 : 0.9);
         size_t len;
         uint8_t *blob = fmodel_build(&ms[i], &len, QRT_OK);
         size_t tf = ms[i].t * ms[i].f;
@@ -2398,8 +2459,33 @@ START_TEST(test_compiled)
             if (!form && (i == 9 || i == 10)) /* long rows: a loop over the bytes */
                 ck_assert_ptr_nonnull(strstr(text, "b = *wb++;"));
             if (!form && i == 11) /* dual 16-bit rows on a state: recurrent, input, head */
-                ck_assert(strstr(text, "if (x16h) {") && strstr(text, "if (x16i) {") &&
-                          strstr(text, "if (x16) {"));
+                ck_assert(strstr(text, "xph[0], ah)") && strstr(text, "xpi[0], ai)") &&
+                          strstr(text, "xp[0], acc)"));
+            if (!form && i == 12) /* every 8-bit row dual 16-bit: the conv reads int16 */
+                ck_assert(strstr(text, "xp[0], acc)") && strstr(text, "(CM12_M16(") &&
+                          !strstr(text, "(CM12_M32("));
+            if (!form && (i == 13 || i == 14 || i == 15)) /* int8 activations */
+                ck_assert(strstr(text, i == 13 ? "CM13_M8(" : i == 14 ? "CM14_M8(" : "CM15_M8(") &&
+                          strstr(text, "xw[i] = (") != NULL);
+            if (!form && i == 13) /* 4-bit rows by dual 16-bit MACs on narrow inputs */
+                ck_assert_ptr_nonnull(strstr(text, ")) ^ 0x88888888u;"));
+            if (!form && i == 18)
+                ck_assert(strstr(text, "ai += qrt_dot_s8((const uint8_t *)w, xwi, 16u);") &&
+                          strstr(text, "ah += qrt_dot_s8((const uint8_t *)w, (const int32_t *)(xwh), 16u);"));
+            if (!form && i == 19)
+                ck_assert(strstr(text, "uint32_t u = qrt_le32((const int8_t *)wq) ^ 0xAAAAAAAAu;") &&
+                          strstr(text, "uint32_t u0 = qrt_le32((const int8_t *)(w + 0)) ^ 0xAAAAAAAAu;"));
+            if (!form && i == 17) /* 4-bit rows on int16 by the int16 kernel (QRT_SMALL) */
+                ck_assert_ptr_nonnull(strstr(text, "= qrt_dot16_s4(w, CM17_M16("));
+            if (!form && i == 17) /* both word loops */
+                ck_assert(strstr(text, "uint32_t u = qrt_le32((const int8_t *)wq) ^ 0x88888888u;") &&
+                          strstr(text, "uint32_t u = qrt_le32(wq);"));
+            if (!form && i == 14) /* a byte loop over int8 inputs */
+                ck_assert_ptr_nonnull(strstr(text, "const cm14_i8 *xb"));
+            if (!form && i == 16) /* a sparse GRU keeps the 4H buffer, h int16 */
+                ck_assert_ptr_nonnull(strstr(text, "= (cm16_i16)qrt_gru_unit(pre + i, "));
+            if (!form && !ms[i].sparse && strstr(text, "gru,")) /* dense GRUs: unit by unit */
+                ck_assert_ptr_nonnull(strstr(text, "units, unit by unit */"));
             if (!form && i == 10) /* 2-bit rows of more than 16 levels: the kernel only */
                 ck_assert(strstr(text, "qrt_dot_s2(") && !strstr(text, "#if QRT_ROWS_S2"));
             if (!form && i == 11) /* the dual 16-bit rows on interleaved W_i, W_h rows */
@@ -2485,14 +2571,14 @@ START_TEST(test_compiled)
      * 4- and 8-bit dot products one level per iteration, the GRU's rows through one helper;
      * the specialized form then calls them: QRT_ROWS_S* are 0); models 3, 4, 5, 9 and 10 have
      * 1-bit matrices with rows of 4 to 36 levels, 2, 9 and 10 2-bit ones with rows of 3 to 18 */
-    char files[512] = "";
+    char files[1600] = "";
     for (int i = 0; i < NM; i++) {
         size_t n = strlen(files);
         snprintf(files + n, sizeof files - n, "cm%d.c cd%d.c ", i, i);
     }
     /* and a third time as on a Cortex-M4 (QRT_HAVE_SMULL=1: qrt_requant_fast inline, the int64
-     * form; QRT_DUAL16=1: 8-bit rows on int16 inputs by the SMLAD and SXTB16 twins, with the
-     * plain rows in frames where a GRU state is 32768, as the extreme sequences make it) */
+     * form; QRT_DUAL16=1: 8-bit rows on int16 inputs by the SMLAD and SXTB16 twins, also on
+     * saturated GRU states, as the extreme sequences make them) */
     for (int small = 0; small < 3; small++) {
         char cmd[4096];
         snprintf(cmd, sizeof cmd,

@@ -38,6 +38,8 @@ qr_csv_options qr_cli_model_csv_options(qr_model *m, const char *path, const cha
 
 /* argv option helpers: "--name value" and "--name=value". */
 int qr_cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* Parse --act-bits (qr_export_options.act_bits): 2 … 16 or 32; 0 on success. */
+int qr_cli_act_bits(const char *s, int *out);
 /* Parse a whole non-negative integer; 0 on success. */
 int qr_cli_size(const char *s, size_t *out);
 /* Parse a byte count: a whole number with an optional binary suffix K, M, G, T (KiB, MiB,

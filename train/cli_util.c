@@ -46,6 +46,15 @@ int qr_cli_size(const char *s, size_t *out)
     return 0;
 }
 
+int qr_cli_act_bits(const char *s, int *out)
+{
+    size_t b;
+    if (qr_cli_size(s, &b) || !((b >= 2 && b <= 16) || b == 32))
+        return -1;
+    *out = (int)b;
+    return 0;
+}
+
 int qr_cli_check_features(const qr_model *m, const char *data_path, char *msg, size_t len)
 {
     const char *mine = qr_model_features(m);

@@ -37,10 +37,9 @@ static const char eval_help[] =
     "                    and report its accuracy and agreement with the fake-quantized model\n"
     "                    (a model trained on the integer audio front end: its features are\n"
     "                    quantized as on the device, NAME_quantize_features)\n"
-    "  --act-bits N      with --int: the integer model's activations on N-bit grids (2 to\n"
-    "                    16; 8: int8 tensors) from the calibration, for a model trained\n"
-    "                    without \"quantize.activations\" (post-training; default: as trained,\n"
-    "                    the wide int32 grids for such a model)\n"
+    "  --act-bits N      with --int: the integer model's activation grids, as qreg export\n"
+    "                    --act-bits (16, the default: int16; 32: int32; 2 to 15: post-training\n"
+    "                    N-bit grids; a model trained with \"quantize.activations\" keeps its own)\n"
     "  --predictions FILE\n"
     "                    write one CSV row per sample (atomically): index (the data row;\n"
     "                    for audio: path, the clip's file), label, then per model kind its\n"
@@ -227,6 +226,13 @@ int qr_cmd_eval(int argc, char **argv)
             json = 1;
         } else if (strcmp(a, "--int") == 0) {
             integer = 1;
+        } else if (qr_cli_opt(argc, argv, &i, "--act-bits", &v)) {
+            if (!v)
+                goto bad;
+            if (qr_cli_act_bits(v, &xopt.act_bits)) {
+                fprintf(stderr, "qreg eval: --act-bits: '%s' is not 2 to 16 or 32\n", v);
+                return 2;
+            }
         } else if (strcmp(a, "--audio") == 0) {
             audio = 1;
         } else if ((so = qr_stream_opt(argc, argv, &i, &stream)) != 0) {
@@ -235,12 +241,6 @@ int qr_cmd_eval(int argc, char **argv)
         } else if (qr_cli_opt(argc, argv, &i, "--data", &v)) {
             if (!(data = v))
                 goto bad;
-        } else if (qr_cli_opt(argc, argv, &i, "--act-bits", &v)) {
-            char *end = NULL;
-            long b = v ? strtol(v, &end, 10) : 0;
-            if (!v || end == v || *end || b < 2 || b > 16)
-                goto bad;
-            xopt.act_bits = (int)b;
         } else if (qr_cli_opt(argc, argv, &i, "--predictions", &v)) {
             if (!(predictions = v) || !*v)
                 goto bad;

@@ -37,10 +37,10 @@ static const char help[] =
     "                          qrt_frontend.c/.h, and qrt.mk/qrt.cmake list them\n"
     "Weights are packed at their bit-width (1, 2, 4 or 8 bits; 3 in 4, 5-7 in 8) as the model's\n"
     "quantization plan says (8-bit min-max without one); batch norm after a conv1d/dense is\n"
-    "folded into its per-channel requantization; activations are on wide int32 grids, or on\n"
-    "the N-bit grids of a model trained with \"quantize.activations\" (and of --act-bits).\n"
-    "Prints the bytes per layer: the thesis' accounting (see docs/method.md §2) beside what\n"
-    "the blob holds, and the totals.\n"
+    "folded into its per-channel requantization; activations are int16 (--act-bits), or on\n"
+    "the N-bit grids of a model trained with \"quantize.activations\". Prints the bytes per\n"
+    "layer: the thesis' accounting (see docs/method.md §2) beside what the blob holds, and the\n"
+    "totals.\n"
     "\n"
     "options:\n"
     "  --out DIR     output directory (created if missing; required)\n"
@@ -58,11 +58,15 @@ static const char help[] =
     "                NAME_logits (the smallest and fastest); descriptors: const layer\n"
     "                descriptors and calls of the generic layers of qrt_layer.c. Both give\n"
     "                the same results bit for bit (docs/runtime.md, \"Compiled models\")\n"
-    "  --act-bits N  the input and every runtime layer's output but the logits and Q15\n"
-    "                tensors on N-bit grids, ±(2^(N-1) - 1) steps (2 to 16; 8: int8), scaled\n"
-    "                from the calibration for a model trained without activation\n"
-    "                quantization (post-training); a model trained with it uses its trained\n"
-    "                grids without this option (docs/runtime.md, \"N-bit activation grids\")\n"
+    "  --act-bits N  the activations' grids (docs/runtime.md, \"Narrow activations\" and\n"
+    "                \"N-bit activation grids\"): 16 (default): every bound at most 32767, so\n"
+    "                the compiled model stores activations as int16 (int8 where a bound is\n"
+    "                at most 127; the GRU state is int16 always); 32: bounds up to 2^24\n"
+    "                (int32, 3x the working memory); 2 to 15 (8: int8): the input and every\n"
+    "                runtime layer's output but the logits and Q15 tensors on +-(2^(N-1) - 1)\n"
+    "                steps scaled from the calibration (post-training). A model trained with\n"
+    "                \"quantize.activations\" keeps its trained grids (N must then be its bits,\n"
+    "                16 or 32)\n"
     "  --json        print the byte report as one JSON object: layers (from, kind, bits,\n"
     "                theory and actual tensors and bytes), totals, scratch bytes, files\n"
     "  -h, --help    this help\n";
@@ -233,13 +237,12 @@ int qr_cmd_export(int argc, char **argv)
                 goto bad;
             }
         } else if (qr_cli_opt(argc, argv, &i, "--act-bits", &v)) {
-            char *end = NULL;
-            long b = v ? strtol(v, &end, 10) : 0;
-            if (!v || end == v || *end || b < 2 || b > 16) {
-                fprintf(stderr, "qreg export: --act-bits: '%s' is not 2 to 16\n", v ? v : "");
+            if (!v)
+                goto bad;
+            if (qr_cli_act_bits(v, &opt.act_bits)) {
+                fprintf(stderr, "qreg export: --act-bits: '%s' is not 2 to 16 or 32\n", v);
                 return 2;
             }
-            opt.act_bits = (int)b;
         } else if (strcmp(a, "--with-runtime") == 0) {
             with_runtime = 1;
         } else if (strcmp(a, "--json") == 0) {

@@ -74,12 +74,15 @@ typedef struct qr_export_options {
                                smallest of its dense, bitmap and run-length encodings (pruned
                                matrices; docs/sparse.md); 2: run-length where smaller than
                                dense, else dense (the fastest on a Cortex-M0+) */
-    int act_bits;           /* activation grids: 0: as trained (a model trained with
-                               "quantize.activations" on its trained N-bit grids, others on
-                               wide int32 grids); 2 … 16: the input and every runtime layer's
-                               output but the logits and Q15 tensors on ±(2^(N−1) − 1) steps,
-                               from the calibration for a model trained without (post-training;
-                               a model trained at other bits is refused) */
+    int act_bits;           /* activation grids (docs/runtime.md "Narrow activations"):
+                               0 or 16: every bound at most 32767, so the device stores
+                               activations as int16 (int8 where a bound is ≤ 127); 32: bounds up
+                               to 2^24, int32 activations (the form before 2026-12-07);
+                               2 … 15: post-training N-bit grids, ±(2^(N−1) − 1) steps from the
+                               calibration, on the input and every runtime layer's output but
+                               the logits and Q15 tensors. A model trained with
+                               "quantize.activations" keeps its trained grids whatever the
+                               setting (2 … 15 must then equal its bits) */
 } qr_export_options;
 
 /* For a model trained with activation quantization ("quantize.activations"): write into the
