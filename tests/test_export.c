@@ -226,9 +226,13 @@ START_TEST(test_report_sizes)
     size_t len = 0;
     qr_export_report rep;
     qr_error err = {{0}};
-    qr_export_options bad = {.act_bits = 8};
-    ck_assert_int_eq(qr_export_blob_ex(m, &bad, &blob, &len, NULL, &err), QR_ERR_ARG);
-    ck_assert_ptr_null(blob);
+    /* 2 … 16 and 32 are the settings (8: post-training int8 grids), nothing else */
+    const int bad_bits[] = {1, 17, 24, 31, 33, -16};
+    for (size_t i = 0; i < sizeof bad_bits / sizeof *bad_bits; i++) {
+        qr_export_options bad = {.act_bits = bad_bits[i]};
+        ck_assert_int_eq(qr_export_blob_ex(m, &bad, &blob, &len, NULL, &err), QR_ERR_ARG);
+        ck_assert_ptr_null(blob);
+    }
     ck_assert_msg(qr_export_blob(m, &blob, &len, &rep, &err) == QR_OK, "%s", err.msg);
     double base, bytes = qr_quant_bytes(qr_model_quant_plan(m), qr_model_graph(m), &base);
     ck_assert_double_eq_tol(rep.theory_bytes, bytes, 1e-9);

@@ -62,7 +62,7 @@ run() { # name seed
     for v in "" "-a$BITS"; do
         j=$(nice -n 10 "$QREG" train "$name$v.json" --seed "$s" --out "$name$v-s$s.qrm" --json --quiet)
         printf '{"config": "%s", "seed": %s, "train": %s}\n' "$name$v" "$s" "$j" >>results.jsonl
-        e=$("$QREG" eval "$name$v-s$s.qrm" --data "$test" --int --json)
+        e=$("$QREG" eval "$name$v-s$s.qrm" --data "$test" --int --act-bits 32 --json)
         printf '{"config": "%s", "seed": %s, "acts": "%s", "eval": %s}\n' "$name$v" "$s" \
             "$([ -z "$v" ] && echo int32 || echo "qat$BITS")" "$e" >>results.jsonl
         if [ -z "$v" ]; then
