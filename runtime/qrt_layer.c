@@ -165,6 +165,18 @@ static int32_t mul_q15(int32_t r, int32_t g)
     return r * g1 + ((r * g0 + 16384) >> 15);
 }
 
+/* A dense GRU's rows: by index through one helper (the smallest: ARMv6-M, QRT_SMALL), or
+ * with pointers stepped H rows at a time, inline (bts on a Cortex-M4: 10,612 → 10,041 cycles
+ * a frame for 104 B; on the M0+ 110 cycles for 136 B, not kept there). */
+#ifndef QRT_GRU_BY_INDEX
+#if QRT_SMALL || defined(__ARM_ARCH_6M__)
+#define QRT_GRU_BY_INDEX 1
+#else
+#define QRT_GRU_BY_INDEX 0
+#endif
+#endif
+
+#if QRT_GRU_BY_INDEX
 /* One gate row of a dense matrix, by index: clamp(requant(W_row·x + bias_row), ±QRT_GATE_MAX). */
 static int32_t gate_at(const qrt_mat *m, uint32_t row, const int32_t *x)
 {
@@ -174,6 +186,7 @@ static int32_t gate_at(const qrt_mat *m, uint32_t row, const int32_t *x)
         acc += m->bias[row];
     return clamp(qrt_requant(acc, rq->mult, rq->shift), QRT_GATE_MAX);
 }
+#endif
 
 #if QRT_ENABLE_SPARSE
 /* Sparse rows vary in length, so they are walked in order: every row's pre-activation in Q16
@@ -225,10 +238,31 @@ void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *hn, i
 #else
     (void)pre;
 #endif
+#if !QRT_GRU_BY_INDEX
+    const qrt_rq *rqi = mi->rq, *rqh = mh->rq;
+    uint32_t si = nh * mi->row_bytes, sh = nh * mh->row_bytes;
+    uint32_t ri = nh * mi->rq_step, rh = nh * mh->rq_step;
+#endif
     for (uint32_t j = 0; j < nh; j++) {
         int32_t p[4];
+#if !QRT_GRU_BY_INDEX
+        const uint8_t *wi = mi->w + j * mi->row_bytes, *wh = mh->w + j * mh->row_bytes;
+        const qrt_rq *qi = rqi + j * mi->rq_step, *qh = rqh + j * mh->rq_step;
+#endif
         for (uint32_t g = 0; g < 3u; g++) {
+#if QRT_GRU_BY_INDEX
             int32_t gi = gate_at(mi, g * nh + j, x), gh = gate_at(mh, g * nh + j, h);
+#else
+            uint32_t row = g * nh + j;
+            int32_t acc = mi->dot(wi, x, mi->k) + (mi->bias ? mi->bias[row] : 0);
+            int32_t gi = clamp(qrt_requant(acc, qi->mult, qi->shift), QRT_GATE_MAX);
+            acc = mh->dot(wh, h, nh) + (mh->bias ? mh->bias[row] : 0);
+            int32_t gh = clamp(qrt_requant(acc, qh->mult, qh->shift), QRT_GATE_MAX);
+            wi += si;
+            wh += sh;
+            qi += ri;
+            qh += rh;
+#endif
             if (g < 2u) {
                 p[g] = gi + gh;
             } else {
