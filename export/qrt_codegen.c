@@ -465,8 +465,8 @@ static void emit_finish(FILE *fp, const char *name, const char *up, const qrt_mo
             else if (r->kind == QRT_LAYER_MAXPOOL)
                 emit_maxpool_push(fp, name, (unsigned)i, st_off[i], cur, out, "continue");
             else if (r->kind == QRT_LAYER_GRU) {
-                fprintf(fp, "    qrt_gru_step(&%s_l%u, mem + %lu, mem + %lu, mem + %lu);\n",
-                        name, (unsigned)i, cur, st_off[i], aux);
+                fprintf(fp, "    qrt_gru_step(&%s_l%u, mem + %lu, mem + %lu, mem + %lu, mem + %lu);\n",
+                        name, (unsigned)i, cur, st_off[i], out, aux);
                 out = st_off[i];
             } else
                 emit_frame_call(fp, name, (unsigned)i, r, cur, out);
@@ -527,8 +527,8 @@ static void emit_functions(FILE *fp, const char *name, const char *up, const qrt
         } else if (r->kind == QRT_LAYER_MAXPOOL) {
             emit_maxpool_push(fp, name, (unsigned)i, st_off[i], cur, out, "return 0");
         } else if (r->kind == QRT_LAYER_GRU) {
-            fprintf(fp, "    qrt_gru_step(&%s_l%u, mem + %lu, mem + %lu, mem + %lu);\n", name,
-                    (unsigned)i, cur, st_off[i], aux);
+            fprintf(fp, "    qrt_gru_step(&%s_l%u, mem + %lu, mem + %lu, mem + %lu, mem + %lu);\n",
+                    name, (unsigned)i, cur, st_off[i], out, aux);
             out = st_off[i];
         } else {
             emit_frame_call(fp, name, (unsigned)i, r, cur, out);

@@ -175,7 +175,7 @@ typedef struct qrt_model {
     int32_t in_max;           /* input bound: qrt_run/qrt_stream_push clamp inputs to ±in_max */
     uint32_t state_words;     /* stream state (conv windows, GRU state, last output) */
     uint32_t buf_words;       /* each of the two ping-pong frame buffers */
-    uint32_t aux_words;       /* conv gather (k·Cin) / GRU pre-activations (4H) */
+    uint32_t aux_words;       /* conv gather (k·Cin) / sparse GRU pre-activations (4H) */
 } qrt_model;
 
 /* Validate a blob and set up *m. Checks, in order: arguments and 8-byte alignment of blob,

@@ -108,12 +108,13 @@ void qrt_relu_run(int32_t a, const int32_t *x, int32_t *y, size_t n);
 void qrt_bn_run(const qrt_scale *l, const int32_t *x, int32_t *y);
 /* PReLU: y_c = clamp(x_c ≥ 0 ? x_c : requant(x_c, rq_c), ±out_max); in place ok. */
 void qrt_prelu_run(const qrt_scale *l, const int32_t *x, int32_t *y);
-/* One GRU step: h (H, Q15) ← GRU(x (n_in), h); pre: 4H words of scratch. */
-void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *pre);
+/* One GRU step: h (H, Q15) ← GRU(x (n_in), h). hn: H words of scratch (any free buffer, not
+ * x or h); pre: 4H words of scratch if either matrix is sparse (its rows are walked in gate
+ * order), else unused. */
+void qrt_gru_step(const qrt_gru *l, const int32_t *x, int32_t *h, int32_t *hn, int32_t *pre);
 /* The gates of a GRU step, once every row's pre-activation is in pre (4H, Q16): z rows,
  * r rows (input + recurrent parts), the n rows' input parts, then their recurrent parts;
- * updates h (H, Q15) in place. qrt_gru_step ends with it, and so do specialized compiled
- * models (export/qrt_codegen_spec.c): one implementation of the nonlinear part. */
+ * updates h (H, Q15) in place. qrt_gru_step ends with it for sparse rows. */
 void qrt_gru_gates(const int32_t *pre, int32_t *h, size_t nh);
 /* One unit's gates from its four pre-activations (Q16) p[0], p[stride], p[2·stride],
  * p[3·stride]: z and r (input + recurrent parts), the n row's input and recurrent parts; h

@@ -299,7 +299,11 @@ static qrt_status check_layer(vctx *v, const qrt_layer_rec *r, uint32_t index, u
         if (st == QRT_OK)
             st = check_vec(v, &s[QRT_S_GRU_RQH], QRT_T_RQ, h3, 0, 0);
         v->state += n_out;
-        v->aux = umax(v->aux, 4u * n_out);
+        /* a dense GRU goes unit by unit (new state in a free ping-pong buffer); sparse rows
+         * are walked in order, into 4H pre-activations */
+        if (QRT_T_IS_SPARSE(QRT_SLOT_TYPE(s[QRT_S_GRU_WI].desc)) ||
+            QRT_T_IS_SPARSE(QRT_SLOT_TYPE(s[QRT_S_GRU_WH].desc)))
+            v->aux = umax(v->aux, 4u * n_out);
         if (!(r->flags & QRT_FLAG_RETURN_SEQ)) {
             v->head = 1;
             *split = index + 1u;

@@ -6,7 +6,8 @@
  *          [countdown, window (pool, C)], gru h (H);
  *          then, without a last-state GRU, the last output (n_outputs)
  *   bufA, bufB   ping-pong frame buffers (buf_words each)
- *   aux          conv gather (k·Cin, dilation > 1) / GRU pre-activations (4H)
+ *   aux          conv gather (k·Cin, dilation > 1) / a sparse GRU's pre-activations (4H);
+ *                a dense GRU computes unit by unit, its new state in the free buffer
  * Only the state is kept between calls; the rest is rewritten by every push. */
 #include <stdint.h>
 #include <stddef.h>
@@ -207,7 +208,7 @@ static void run_from(qrt_stream *s, uint32_t first, uint32_t off, int32_t *st, i
         } else if (r->kind == QRT_LAYER_GRU) {
             qrt_gru d;
             decode_gru(&d, m, r);
-            qrt_gru_step(&d, cur, st, aux);
+            qrt_gru_step(&d, cur, st, out, aux); /* out: free until the GRU's output */
             out = st; /* the state is the output */
         } else {
             run_frame_layer(m, r, cur, out);
