@@ -35,6 +35,7 @@ static const char eval_help[] =
     "  --header MODE     auto (default), yes or no\n"
     "  --int             also run the integer model (the device runtime, built for the host)\n"
     "                    and report its accuracy and agreement with the fake-quantized model\n"
+    "                    (which rounds the activations on the integer model's grids)\n"
     "                    (a model trained on the integer audio front end: its features are\n"
     "                    quantized as on the device, NAME_quantize_features)\n"
     "  --act-bits N      with --int: the integer model's activation grids, as qreg export\n"
