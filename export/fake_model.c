@@ -52,7 +52,8 @@ QR_API qr_status qr_export_fake_evaluate(qr_model *m, const qr_export_options *o
     if (d->t * d->f != m->spec.t * m->spec.f || d->n_classes != m->spec.n_classes)
         s = qr_error_set(err, QR_ERR_SHAPE, "fake-quantized model: the data's shape is not the "
                          "model's");
-    else if (!bound || !scale || !range || (!m->quant && qr_quant_plan_init(&own, &m->spec) != QR_OK))
+    else if (!bound || !scale || !range ||
+             (!m->quant && qr_quant_plan_init(&own, &m->spec) != QR_OK))
         s = qr_error_set(err, QR_ERR_NOMEM, "fake-quantized model: out of memory");
     if (s == QR_OK)
         s = qr_export_grids(m, act_bits, 0, bound, scale, err);
