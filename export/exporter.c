@@ -11,6 +11,7 @@
 #include "lib/graph_impl.h"
 #include "model/model_impl.h"
 #include "qreg/export.h"
+#include "export/exporter.h"
 #include "export/qrt_builder.h"
 #include "export/qrt_host.h"
 #include "qrt_frontend.h"
@@ -36,6 +37,7 @@ typedef struct unit {
                                per-channel grid scales' steps α_c/M (1 bit: α_c) */
     int32_t out_max;
     double s_out;
+    int narrow;             /* out_max and s_out are an N-bit grid's (act_grid) */
     size_t kernel, stride, dilation; /* conv; max pooling: pool, stride, 1 */
     int causal, same;
     int ident;              /* a flatten or average over the window with no dense layer after
@@ -640,8 +642,8 @@ static void fold_offsets(int32_t *bias, int32_t *offset, const double *o, const 
 /* Add every unit to a builder with bounds shrunk by `shrink`. QRT_ERR_RANGE from a layer means
  * an accumulator could overflow: the caller retries with a smaller shrink. */
 static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap, int sparse,
-                       int act_bits,
-                       qrt_builder **out, int *range_error, qr_error *err)
+                       int act_bits, qrt_builder **out, int32_t *in_max, double *in_scale,
+                       int *range_error, qr_error *err)
 {
     const qr_model_spec *sp = &m->spec;
     const float *calib = m->calib;
@@ -649,6 +651,8 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
     int32_t a_in = consumer_bound(u, n, -1, shrink, cap);
     double s_x = scale_of(calib[0], a_in);
     act_grid(m, act_bits, sp->n_layers, sp->n_layers, &a_in, &s_x);
+    *in_max = a_in;
+    *in_scale = s_x;
     qrt_builder_input in = {.seq_len = (uint32_t)sp->t, .n_features = (uint32_t)sp->f,
                             .in_max = a_in, .in_scale = s_x, .mean = m->mean, .std = m->std};
     qrt_builder *b = NULL;
@@ -673,6 +677,7 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
     for (size_t k = 0; k < n && s == QR_OK; k++) {
         unit *v = &u[k];
         const qr_layer_spec *l = &sp->layers[v->layer];
+        v->narrow = 0;
         int ovf = 0;
         qrt_status qs = QRT_OK;
         if (v->kind == U_POOL) {
@@ -734,8 +739,8 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
             v->out_max = consumer_bound(u, n, (long)k, shrink, cap);
             v->s_out = scale_of(calib[v->last + 1], v->out_max);
             /* the logits keep their wide grid */
-            int narrow = k + 1 < n && act_grid(m, act_bits, v->layer, v->last, &v->out_max,
-                                               &v->s_out);
+            int narrow = v->narrow = k + 1 < n && act_grid(m, act_bits, v->layer, v->last,
+                                                           &v->out_max, &v->s_out);
             size_t c = v->n_out;
             if (v->kind == U_BN) {
                 bn_affine(m, l, c, g, o);
@@ -846,104 +851,29 @@ static void set_beta(qr_model *m, const qr_layer_spec *bn, size_t c, const float
         beta[i] = (float)(target[i] - g[i] * (b ? (double)b[i] : 0.0) + g[i] * (double)mean[i]);
 }
 
-/* The constants of the integer model on trained activation grids, written into the model so
- * that the fake-quantized model computes them: each unit's biases rounded at its accumulator
- * scale s_x·s_w (the GRU's recurrent ones at 2^-15·s_wh), a folded batch norm's offset as
- * build() stores it (in the bias, or rounded at the output step), a standalone batch norm's
- * offset at its output step. The same arithmetic as build() on the same units. */
-QR_API qr_status qr_export_fake_constants(qr_model *m, qr_error *err)
+/* Build with bounds halved until each layer's accumulator and biases fit in int32. */
+static qr_status fit(qr_model *m, unit *u, size_t n, int sparse, int act_bits, qrt_builder **b,
+                     int32_t *in_max, double *in_scale, qr_error *err)
 {
-    const qr_model_spec *sp = &m->spec;
-    size_t nl = sp->n_layers;
-    int32_t a_x;
-    double s_x;
-    float r;
-    /* without trained grids (or before the first batch) there is nothing to match */
-    for (size_t i = 0; i <= nl; i++)
-        if (m->act_bits && qr_model_act_range(m, i, &r) && !(r > 0.0f))
-            return QR_OK;
-    if (!m->act_bits || !act_grid(m, 0, nl, nl, &a_x, &s_x))
-        return QR_OK;
-    qr_quant_plan own = {0};
-    const qr_quant_plan *plan = m->quant;
-    if (!plan && qr_quant_plan_init(&own, sp) != QR_OK)
-        return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-    unit *u = NULL;
-    size_t n = 0;
-    qr_status s = make_units(m, plan ? plan : &own, &u, &n, err);
-    size_t max_c = 1;
-    for (size_t k = 0; k < n; k++)
-        max_c = u[k].n_out * 3 > max_c ? u[k].n_out * 3 : max_c;
-    double *g = malloc(max_c * sizeof *g), *o = malloc(max_c * sizeof *o);
-    double *t = malloc(max_c * sizeof *t);
-    if (s == QR_OK && (!g || !o || !t))
-        s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-    for (size_t k = 0; k < n && s == QR_OK; k++) {
-        unit *v = &u[k];
-        const qr_layer_spec *l = &sp->layers[v->layer];
-        size_t c = v->n_out;
-        int32_t a_out = a_x;
-        double s_out = s_x;
-        if (v->kind == U_GRU || v->kind == U_ACT) {
-            a_out = QRT_ONE_Q15;
-            s_out = 1.0 / QRT_ONE_Q15;
-        }
-        if (v->kind == U_GRU && l->use_bias) {
-            float *bi = param_x(m, l->name, "bias"), *bh = param_x(m, l->name, "recurrent_bias");
-            for (size_t q = 0; q < 3 * c; q++) {
-                double si = s_x * v->s_w[q], sh = v->s_wh[q] / QRT_ONE_Q15;
-                bi[q] = (float)(si * round(bi[q] / si));
-                bh[q] = (float)(sh * round(bh[q] / sh));
-            }
-        } else if (v->kind == U_BN || v->kind == U_DENSE || v->kind == U_CONV) {
-            int narrow = k + 1 < n && act_grid(m, 0, v->layer, v->last, &a_out, &s_out);
-            float *b = l->use_bias && !v->ident && v->kind != U_BN ? param_x(m, l->name, "bias")
-                                                                   : NULL;
-            if (v->kind == U_BN) {
-                if (narrow) { /* y = requant(x) + round(o/s_y): o on the output grid */
-                    bn_affine(m, l, c, g, o);
-                    for (size_t i = 0; i < c; i++)
-                        t[i] = s_out * round(o[i] / s_out);
-                    set_beta(m, l, c, NULL, g, t);
-                }
-            } else if (v->bn >= 0) {
-                const qr_layer_spec *bn = &sp->layers[v->bn];
-                bn_affine(m, bn, c, g, o);
-                double room = 2147483647.0 - (double)a_x * (double)qrt_l1_max(v->w, c, v->w_cols)
-                              - 1.0;
-                for (size_t i = 0; i < c; i++) {
-                    double acc = s_x * v->s_w[i], bv = b ? (double)b[i] : 0.0;
-                    double f = g[i] != 0.0 ? (bv + o[i] / g[i]) / acc : INFINITY;
-                    if (narrow && fabs(f) < room) /* build()'s fold_offsets */
-                        t[i] = g[i] * acc * round(f);
-                    else if (narrow)
-                        t[i] = g[i] * acc * round(bv / acc) + s_out * round(o[i] / s_out);
-                    else
-                        t[i] = g[i] * acc * round(bv / acc) + o[i]; /* a wide grid */
-                }
-                set_beta(m, bn, c, b, g, t);
-            } else if (b) {
-                for (size_t i = 0; i < c; i++) {
-                    double acc = s_x * v->s_w[i];
-                    b[i] = (float)(acc * round(b[i] / acc));
-                }
-            }
-        }
-        a_x = a_out;
-        s_x = s_out;
+    qr_status s = QR_OK;
+    double shrink = 1.0;
+    *b = NULL;
+    for (int attempt = 0; attempt < 12; attempt++, shrink *= 0.5) {
+        int range = 0;
+        s = build(m, u, n, shrink, act_cap(act_bits), sparse, ptq_bits(act_bits), b, in_max,
+                  in_scale, &range, err);
+        if (s == QR_OK || !range)
+            break;
+        s = QR_OK;
     }
-    free(g);
-    free(o);
-    free(t);
-    free_units(u, n);
-    qr_quant_plan_free(&own);
+    if (s == QR_OK && !*b)
+        s = qr_error_set(err, QR_ERR_UNSUPPORTED, "export: no integer ranges fit the model");
     return s;
 }
 
-QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, uint8_t **blob,
-                                   size_t *len, qr_export_report *rep, qr_error *err)
+/* The export's refusals of options and models, before anything is built. */
+static qr_status check_export(const qr_model *m, int sparse, int act_bits, qr_error *err)
 {
-    int sparse = opt ? opt->sparse : 0, act_bits = opt ? opt->act_bits : 0;
     if (sparse < 0 || sparse > 2)
         return qr_error_set(err, QR_ERR_ARG, "export: sparse mode %d is not 0, 1 or 2", sparse);
     if (act_bits && (act_bits < 2 || act_bits > 16) && act_bits != 32)
@@ -953,16 +883,163 @@ QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, ui
         return qr_error_set(err, QR_ERR_ARG, "export: the model was trained with %d-bit "
                             "activations; it exports on that grid, not at %d bits", m->act_bits,
                             act_bits);
+    if (!m->calib)
+        return qr_error_set(err, QR_ERR_STATE, "export: the model has no activation calibration "
+                            "(models trained by this qreg have one; retrain, or calibrate it)");
+    return check_finite(m, err);
+}
+
+/* Write into the model the constants build() gave the integer model, so that the
+ * fake-quantized model computes them: each unit's biases rounded at its accumulator scale
+ * s_x·s_w (the GRU's recurrent ones at 2^-15·s_wh), a folded batch norm's offset as build()
+ * stores it (in the bias on a narrow grid where it fits, else rounded at the output step), a
+ * standalone batch norm's offset at its output step. With a quantizer on each unit's output
+ * grid (qr_export_fake_model) the float model then rounds where the device does. */
+static qr_status write_constants(qr_model *m, const unit *u, size_t n, int32_t a_x, double s_x)
+{
+    const qr_model_spec *sp = &m->spec;
+    size_t max_c = 1;
+    for (size_t k = 0; k < n; k++)
+        max_c = u[k].n_out * 3 > max_c ? u[k].n_out * 3 : max_c;
+    double *g = malloc(max_c * sizeof *g), *o = malloc(max_c * sizeof *o);
+    double *t = malloc(max_c * sizeof *t);
+    if (!g || !o || !t) {
+        free(g);
+        free(o);
+        free(t);
+        return QR_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const unit *v = &u[k];
+        const qr_layer_spec *l = &sp->layers[v->layer];
+        size_t c = v->n_out;
+        if (v->kind == U_GRU && l->use_bias) {
+            float *bi = param_x(m, l->name, "bias"), *bh = param_x(m, l->name, "recurrent_bias");
+            for (size_t q = 0; q < 3 * c; q++) {
+                double si = s_x * v->s_w[q], sh = v->s_wh[q] / QRT_ONE_Q15;
+                bi[q] = (float)(si * round(bi[q] / si));
+                bh[q] = (float)(sh * round(bh[q] / sh));
+            }
+        } else if (v->kind == U_BN || v->kind == U_DENSE || v->kind == U_CONV) {
+            double s_out = v->s_out;
+            float *b = l->use_bias && !v->ident && v->kind != U_BN ? param_x(m, l->name, "bias")
+                                                                   : NULL;
+            if (v->kind == U_BN) { /* y = requant(x) + round(o/s_y): o on the output grid */
+                bn_affine(m, l, c, g, o);
+                for (size_t i = 0; i < c; i++)
+                    t[i] = s_out * round(o[i] / s_out);
+                set_beta(m, l, c, NULL, g, t);
+            } else if (v->bn >= 0) {
+                const qr_layer_spec *bn = &sp->layers[v->bn];
+                bn_affine(m, bn, c, g, o);
+                double room = 2147483647.0 - (double)a_x * (double)qrt_l1_max(v->w, c, v->w_cols)
+                              - 1.0;
+                for (size_t i = 0; i < c; i++) {
+                    double acc = s_x * v->s_w[i], bv = b ? (double)b[i] : 0.0;
+                    double f = g[i] != 0.0 ? (bv + o[i] / g[i]) / acc : INFINITY;
+                    if (v->narrow && fabs(f) < room) /* build()'s fold_offsets */
+                        t[i] = g[i] * acc * round(f);
+                    else
+                        t[i] = g[i] * acc * round(bv / acc) + s_out * round(o[i] / s_out);
+                }
+                set_beta(m, bn, c, b, g, t);
+            } else if (b) {
+                for (size_t i = 0; i < c; i++) {
+                    double acc = s_x * v->s_w[i];
+                    b[i] = (float)(acc * round(b[i] / acc));
+                }
+            }
+        }
+        a_x = v->out_max;
+        s_x = v->s_out;
+    }
+    free(g);
+    free(o);
+    free(t);
+    return QR_OK;
+}
+
+qr_status qr_export_grids(qr_model *m, int act_bits, int write, int32_t *bound, double *scale,
+                          qr_error *err)
+{
+    qr_status s = check_export(m, 0, act_bits, err);
+    if (s != QR_OK)
+        return s;
+    qr_quant_plan own = {0};
+    const qr_quant_plan *plan = m->quant;
+    if (!plan && qr_quant_plan_init(&own, &m->spec) != QR_OK)
+        return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+    unit *u = NULL;
+    size_t n = 0;
+    qrt_builder *b = NULL;
+    int32_t a_in = 0;
+    double s_in = 0.0;
+    s = make_units(m, plan ? plan : &own, &u, &n, err);
+    if (s == QR_OK)
+        s = fit(m, u, n, 0, act_bits, &b, &a_in, &s_in, err);
+    if (s == QR_OK && bound) {
+        size_t nl = m->spec.n_layers;
+        for (size_t i = 0; i < nl; i++)
+            bound[i] = 0;
+        bound[nl] = a_in;
+        scale[nl] = s_in;
+        for (size_t k = 0; k < n; k++) {
+            bound[u[k].last] = u[k].out_max;
+            scale[u[k].last] = u[k].s_out;
+        }
+    }
+    if (s == QR_OK && write && write_constants(m, u, n, a_in, s_in) != QR_OK)
+        s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+    qrt_builder_free(b);
+    free_units(u, n);
+    qr_quant_plan_free(&own);
+    return s;
+}
+
+/* The constants of the integer model on trained activation grids (qr_export_grids). */
+QR_API qr_status qr_export_fake_constants(qr_model *m, qr_error *err)
+{
+    size_t nl = m->spec.n_layers;
+    float r;
+    /* without trained grids (or before the first batch) there is nothing to match */
+    for (size_t i = 0; i <= nl; i++)
+        if (m->act_bits && qr_model_act_range(m, i, &r) && !(r > 0.0f))
+            return QR_OK;
+    int32_t a_x;
+    double s_x;
+    if (!m->act_bits || !act_grid(m, 0, nl, nl, &a_x, &s_x) || check_finite(m, NULL) != QR_OK)
+        return QR_OK;
+    /* in training, before the calibration, the tensors off the trained grids (the logits)
+     * take a unit range: no constant depends on it but a batch norm's offset on the logits'
+     * 2^24 grid */
+    float *own = NULL;
+    if (!m->calib) {
+        if (!(own = malloc((nl + 1) * sizeof *own)))
+            return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
+        for (size_t i = 0; i <= nl; i++)
+            own[i] = 1.0f;
+        m->calib = own;
+    }
+    qr_error e = {{0}};
+    qr_status s = qr_export_grids(m, 0, 1, NULL, NULL, &e);
+    if (own)
+        m->calib = NULL;
+    free(own);
+    /* a model the export refuses has no integer model to match */
+    return s == QR_ERR_NOMEM ? qr_error_set(err, s, "%s", e.msg) : QR_OK;
+}
+
+QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, uint8_t **blob,
+                                   size_t *len, qr_export_report *rep, qr_error *err)
+{
+    int sparse = opt ? opt->sparse : 0, act_bits = opt ? opt->act_bits : 0;
     *blob = NULL;
     *len = 0;
     if (rep)
         memset(rep, 0, sizeof *rep);
-    if (!m->calib)
-        return qr_error_set(err, QR_ERR_STATE, "export: the model has no activation calibration "
-                            "(models trained by this qreg have one; retrain, or calibrate it)");
-    qr_status fs = check_finite(m, err);
-    if (fs != QR_OK)
-        return fs;
+    qr_status s = check_export(m, sparse, act_bits, err);
+    if (s != QR_OK)
+        return s;
     qr_quant_plan own = {0};
     const qr_quant_plan *plan = m->quant;
     if (!plan) {
@@ -972,20 +1049,12 @@ QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, ui
     }
     unit *u = NULL;
     size_t n = 0;
-    qr_status s = make_units(m, plan, &u, &n, err);
+    s = make_units(m, plan, &u, &n, err);
     qrt_builder *b = NULL;
-    /* halve every bound until each layer's accumulator and biases fit in int32 */
-    double shrink = 1.0;
-    for (int attempt = 0; s == QR_OK && attempt < 12; attempt++, shrink *= 0.5) {
-        int range = 0;
-        s = build(m, u, n, shrink, act_cap(act_bits), sparse, ptq_bits(act_bits), &b, &range,
-                  err);
-        if (s == QR_OK || !range)
-            break;
-        s = QR_OK;
-    }
-    if (s == QR_OK && !b)
-        s = qr_error_set(err, QR_ERR_UNSUPPORTED, "export: no integer ranges fit the model");
+    int32_t a_in;
+    double s_in;
+    if (s == QR_OK)
+        s = fit(m, u, n, sparse, act_bits, &b, &a_in, &s_in, err);
     qrt_status qs = QRT_OK;
     if (s == QR_OK && (qs = qrt_builder_finish(b, blob, len)) != QRT_OK)
         s = qr_error_set(err, QR_ERR_UNSUPPORTED, "export: the runtime rejected the model: %s",

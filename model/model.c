@@ -257,6 +257,22 @@ static qr_node *act_quant(qr_model *m, qr_node *h, const char *layer, size_t i, 
              : NULL;
 }
 
+/* A fixed quantizer on the integer model's grid of tensor i (qr_model_options.grid_bound):
+ * "<layer>/grid_range" holds the range, set here. */
+static qr_node *grid_quant(qr_graph *g, qr_node *h, const char *layer, const qr_model_options *o,
+                           size_t i)
+{
+    if (!h || !o || !o->grid_bound || o->grid_bound[i] <= 0)
+        return h;
+    char name[QR_NODE_NAME_MAX];
+    size_t one[1] = {1};
+    snprintf(name, sizeof name, "%s/grid_range", layer);
+    qr_node *r = qr_param(g, name, 1, one, 1);
+    if (r)
+        qr_node_set_requires_grad(r, 0);
+    return r ? qr_fake_quant(g, h, r, (int)o->grid_bound[i], 0, 0.0f) : NULL;
+}
+
 QR_API int qr_model_act_bits(const qr_model *m)
 {
     return m->act_bits;
@@ -354,6 +370,7 @@ QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, ui
         free(first);
         return gs;
     }
+    h = grid_quant(g, h, "__input", opt, m->spec.n_layers);
     for (size_t i = 0; i < m->spec.n_layers && h; i++) {
         const qr_layer_spec *l = &m->spec.layers[i];
         qr_error lerr = {{0}};
@@ -373,6 +390,7 @@ QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, ui
                 cur = NULL; /* a new scale without a quantizer of its own (GRU, tanh, ...) */
             }
         }
+        h = grid_quant(g, h, l->name, opt, i);
         first[i + 1] = g->n_nodes;
         if (!h) {
             if (lerr.msg[0])
@@ -448,6 +466,14 @@ QR_API qr_status qr_model_new_ex(const qr_model_spec *spec, size_t max_batch, ui
             qr_model_free(m);
             return s;
         }
+    for (size_t i = 0; opt && opt->grid_bound && i <= m->spec.n_layers; i++) {
+        char name[QR_NODE_NAME_MAX];
+        snprintf(name, sizeof name, "%s/grid_range",
+                 i < m->spec.n_layers ? m->spec.layers[i].name : "__input");
+        qr_node *gr = qr_graph_find(g, name);
+        if (gr)
+            gr->x[0] = opt->grid_range[i];
+    }
     /* dropout masks draw from the graph's stream, seeded apart from the initializers */
     qr_rng_seed(qr_graph_rng(g), seed ^ 0x9e3779b97f4a7c15ULL);
     *out = m;

@@ -24,11 +24,17 @@ static int same_shape(const qr_node *a, const qr_node *b)
     return 1;
 }
 
-/* An activation quantizer's range ("<layer>/act_range"): optional in a warm start. */
+static int ends_with(const char *name, const char *tail)
+{
+    size_t n = strlen(name), k = strlen(tail);
+    return n > k && strcmp(name + n - k, tail) == 0;
+}
+
+/* An activation quantizer's range ("<layer>/act_range", or an evaluation model's fixed
+ * "<layer>/grid_range"): optional in a warm start. */
 static int act_range(const char *name)
 {
-    size_t n = strlen(name), k = strlen("/act_range");
-    return n > k && strcmp(name + n - k, "/act_range") == 0;
+    return ends_with(name, "/act_range") || ends_with(name, "/grid_range");
 }
 
 QR_API qr_status qr_model_init_from(qr_model *dst, const qr_model *src, const char *where,

@@ -13,6 +13,7 @@
 #include <check.h>
 #include <cjson/cJSON.h>
 
+#include "qreg/export.h"
 #include "qreg/model.h"
 #include "qreg/quant.h"
 #include "qreg/train.h"
@@ -1167,11 +1168,19 @@ static void train_4bit(unsigned long seed, double *share, double *acc, double *f
     *share = (double)near / (double)total;
     *acc = r.test_accuracy;
     *fq_acc = r.fq_test_accuracy;
-    /* the fake-quantized accuracy the trainer reports is that of the rounded weights */
-    double check = 0;
-    qr_quant_fake(p, qr_model_graph(m));
-    ck_assert_int_eq(qr_evaluate(m, &d.test, NULL, &check, NULL), QR_OK);
+    /* the fake-quantized accuracy the trainer reports is that of the rounded weights with the
+     * activations on the integer model's grids: the integer model's */
+    double check = 0, ia = 0;
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    ck_assert_msg(qr_export_fake_evaluate(m, NULL, &d.test, &check, NULL, NULL, &err) == QR_OK,
+                  "%s", err.msg);
     ck_assert_double_eq_tol(check, r.fq_test_accuracy, 1e-12);
+    ck_assert_msg(qr_export_blob(m, &blob, &len, NULL, &err) == QR_OK, "%s", err.msg);
+    ck_assert_msg(qr_export_evaluate(blob, len, &d.test, &ia, NULL, &err) == QR_OK, "%s",
+                  err.msg);
+    ck_assert_double_eq_tol(ia, check, 1e-12);
+    free(blob);
     qr_model_free(m);
     qr_split_data_free(&d);
     qr_train_config_free(&c);

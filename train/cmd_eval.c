@@ -35,6 +35,7 @@ static const char eval_help[] =
     "  --header MODE     auto (default), yes or no\n"
     "  --int             also run the integer model (the device runtime, built for the host)\n"
     "                    and report its accuracy and agreement with the fake-quantized model\n"
+    "                    (which rounds the activations on the integer model's grids)\n"
     "                    (a model trained on the integer audio front end: its features are\n"
     "                    quantized as on the device, NAME_quantize_features)\n"
     "  --act-bits N      with --int: the integer model's activation grids, as qreg export\n"
@@ -99,6 +100,34 @@ static float *eval_logits(qr_model *m, const qr_dataset *d)
         z = NULL;
     }
     return z;
+}
+
+/* The fake-quantized model of a model the export refuses: the weights rounded in place (with
+ * trained activation grids the integer model's biases too), evaluated, restored. */
+static qr_status fq_weights(qr_model *m, const qr_quant_plan *plan, const qr_dataset *d,
+                            double *acc, int32_t *pred, float *logits, qr_error *err)
+{
+    qr_quant_plan own = {0};
+    if (!plan && qr_quant_plan_init(&own, qr_model_spec_of(m)) != QR_OK)
+        return QR_ERR_NOMEM;
+    size_t n_all;
+    float *w = qr_graph_params(qr_model_graph(m), NULL, &n_all);
+    float *save = malloc((n_all + 1) * sizeof *save);
+    qr_status s = save ? QR_OK : QR_ERR_NOMEM;
+    if (s == QR_OK) {
+        memcpy(save, w, n_all * sizeof *save);
+        qr_quant_fake(plan ? plan : &own, qr_model_graph(m));
+        err->msg[0] = 0;
+        s = qr_export_fake_constants(m, err);
+        if (s == QR_OK)
+            s = qr_evaluate(m, d, NULL, acc, pred);
+        if (s == QR_OK && logits)
+            s = qr_model_predict(m, d->x, d->n, logits, NULL);
+        memcpy(w, save, n_all * sizeof *save);
+    }
+    free(save);
+    qr_quant_plan_free(&own);
+    return s;
 }
 
 /* A clip whose own rate holds nothing up to the model's mel f_max: warn once, naming the
@@ -333,30 +362,21 @@ int qr_cmd_eval(int argc, char **argv)
     const qr_quant_plan *plan = qr_model_quant_plan(m);
     double fq_acc = NAN, int_acc = NAN, agree = NAN;
     if (plan || integer) {
-        qr_quant_plan own = {0};
-        if (!plan && qr_quant_plan_init(&own, qr_model_spec_of(m)) != QR_OK)
-            goto done;
-        const qr_quant_plan *use = plan ? plan : &own;
-        size_t n_all;
-        float *w = qr_graph_params(qr_model_graph(m), NULL, &n_all);
-        float *save = malloc((n_all + 1) * sizeof *save);
-        if (!save) {
+        int32_t *fq = pred[KIND_FQ] = malloc((d.n + 1) * sizeof *fq);
+        float *fl = NULL;
+        if (fq && predictions)
+            fl = logits[KIND_FQ] = malloc((d.n * c + 1) * sizeof *fl);
+        if (!fq || (predictions && !fl)) {
             fprintf(stderr, "qreg eval: out of memory\n");
             goto done;
         }
-        memcpy(save, w, n_all * sizeof *save);
-        qr_quant_fake(use, qr_model_graph(m));
-        int32_t *fq = pred[KIND_FQ] = malloc((d.n + 1) * sizeof *fq);
-        qr_status es = fq ? qr_export_fake_constants(m, &err) : QR_ERR_NOMEM;
-        if (es == QR_OK)
-            es = qr_evaluate(m, &d, NULL, &fq_acc, fq);
-        if (es == QR_OK && predictions && !(logits[KIND_FQ] = eval_logits(m, &d)))
-            es = QR_ERR_NOMEM;
-        memcpy(w, save, n_all * sizeof *save);
-        free(save);
-        qr_quant_plan_free(&own);
+        /* on the integer model's activation grids; a model the export refuses: the weights
+         * rounded alone (with --int the export's message) */
+        qr_status es = qr_export_fake_evaluate(m, &xopt, &d, &fq_acc, fq, fl, &err);
+        if (es != QR_OK && !integer)
+            es = fq_weights(m, plan, &d, &fq_acc, fq, fl, &err);
         if (es != QR_OK) {
-            fprintf(stderr, "qreg eval: evaluation failed\n");
+            fprintf(stderr, "qreg eval: %s\n", err.msg[0] ? err.msg : "evaluation failed");
             goto done;
         }
     }

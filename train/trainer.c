@@ -97,6 +97,17 @@ static qr_status fq_accuracy(trainer *t, const qr_dataset *d, double *acc)
     return s;
 }
 
+/* The kept model's fake-quantized accuracy on the integer model's activation grids (after the
+ * calibration: qr_export_fake_evaluate), or with the weights rounded alone where the export
+ * refuses the model. */
+static qr_status fq_grid_accuracy(trainer *t, const qr_dataset *d, double *acc)
+{
+    qr_error e = {{0}};
+    if (qr_export_fake_evaluate(t->m, NULL, d, acc, NULL, NULL, &e) == QR_OK)
+        return QR_OK;
+    return fq_accuracy(t, d, acc);
+}
+
 static qr_status log_quant(trainer *t, size_t epoch, double when, qr_error *err)
 {
     if (t->qlog.len == 0)
@@ -1059,9 +1070,13 @@ QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
         /* activation ranges for the integer export, on the training data */
         if ((s = qr_model_calibrate(t.m, d->train.x, d->train.n)) != QR_OK)
             qr_error_set(err, s, "calibration failed");
+        /* the kept model's fake-quantized validation again, on the export's grids */
+        if (s == QR_OK && t.plan && d->val.n > 0 &&
+            (s = fq_grid_accuracy(&t, &d->val, &t.r.fq_val_accuracy)) != QR_OK)
+            qr_error_set(err, s, "validation failed");
         if (s == QR_OK && d->test.n > 0 &&
             ((s = qr_evaluate(t.m, &d->test, &t.r.test_loss, &t.r.test_accuracy, NULL)) != QR_OK ||
-             (t.plan && (s = fq_accuracy(&t, &d->test, &t.r.fq_test_accuracy)))))
+             (t.plan && (s = fq_grid_accuracy(&t, &d->test, &t.r.fq_test_accuracy)))))
             qr_error_set(err, s, "test evaluation failed");
     }
     if (s == QR_OK) {

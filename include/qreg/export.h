@@ -93,6 +93,16 @@ typedef struct qr_export_options {
  * nothing changed for a model without trained ranges. */
 QR_API qr_status qr_export_fake_constants(qr_model *m, qr_error *err);
 
+/* The accuracy on d (and optionally each sample's prediction and its n_classes logits) of
+ * the fake-quantized model on the grids the export with opt (NULL: the defaults) gives the
+ * integer model: the weights rounded as deployed, the integer model's biases and offsets, and
+ * each tensor the device rounds (the input, each runtime layer's output) rounded on the
+ * export's bound A and scale s, in a model built for the evaluation; m is not changed. Fails
+ * where the export would (the model needs its calibration). */
+QR_API qr_status qr_export_fake_evaluate(qr_model *m, const qr_export_options *opt,
+                                         const qr_dataset *d, double *accuracy, int32_t *pred,
+                                         float *logits, qr_error *err);
+
 /* qr_export_blob with options (opt NULL: the defaults, all 0). */
 QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, uint8_t **blob,
                                    size_t *len, qr_export_report *rep, qr_error *err);

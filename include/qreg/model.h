@@ -119,6 +119,12 @@ typedef struct qr_model_options {
                                  Q15 outputs aside) on a grid of ±(2^(bits−1) − 1) steps
                                  (qr_fake_quant); 0: off. 2 … 16 */
     float act_momentum;       /* the ranges' moving max momentum, [0, 1) */
+    const int32_t *grid_bound; /* (n_layers + 1) or NULL: a fixed fake quantizer of
+                                 ±grid_bound[i] steps over ±grid_range[i] after layer i's
+                                 output (i = n_layers: the input) where grid_bound[i] > 0; the
+                                 integer model's grids (qr_export_fake_evaluate), for
+                                 evaluation only */
+    const float *grid_range;
 } qr_model_options;
 
 /* qr_model_new with options (NULL: the defaults of qr_model_new). With distill, the graph
