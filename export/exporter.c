@@ -12,6 +12,7 @@
 #include "model/model_impl.h"
 #include "qreg/export.h"
 #include "export/exporter.h"
+#include "export/export_units.h"
 #include "export/qrt_builder.h"
 #include "export/qrt_host.h"
 #include "qrt_frontend.h"
@@ -19,58 +20,6 @@
 
 #define ACT_CAP (1 << 24)       /* largest bound chosen for an activation (2^24: 7 digits) */
 #define WEIGHT_BUDGET 0.45      /* share of the int32 accumulator the weights·inputs may use */
-
-/* What one runtime layer is made of. */
-typedef enum unit_kind { U_DENSE, U_CONV, U_GRU, U_BN, U_RELU, U_PRELU, U_POOL, U_ACT } unit_kind;
-
-typedef struct unit {
-    unit_kind kind;
-    size_t layer;           /* the main qreg layer */
-    long bn;                /* a folded batch norm's layer, or -1 */
-    size_t last;            /* the last qreg layer it covers (its output's calibration) */
-    size_t n_in, n_out;
-    /* quantized weights, rows = outputs */
-    int8_t *w, *wh;         /* (n_out, k·n_in) or GRU (3H, F) and (3H, H) */
-    size_t w_cols;
-    int bits, bits_h;
-    double *s_w, *s_wh;     /* the weight step per row (output): one value repeated, or the
-                               per-channel grid scales' steps α_c/M (1 bit: α_c) */
-    int32_t out_max;
-    double s_out;
-    int narrow;             /* out_max and s_out are an N-bit grid's (act_grid) */
-    size_t kernel, stride, dilation; /* conv; max pooling: pool, stride, 1 */
-    int causal, same;
-    int ident;              /* a flatten or average over the window with no dense layer after
-                               it: identity levels, no parameters of its own */
-    int tanh;               /* U_ACT: tanh, else the sigmoid */
-} unit;
-
-static const qr_node *param(qr_model *m, const char *layer, const char *tensor)
-{
-    char name[QR_NODE_NAME_MAX];
-    snprintf(name, sizeof name, "%s/%s", layer, tensor);
-    const qr_node *n = qr_graph_find(m->graph, name);
-    return n && n->op == QR_OP_PARAM ? n : NULL;
-}
-
-/* The plan index of a weight matrix (the model's plan, or a default 8-bit PTQ entry), or
- * p->n when the plan does not name it. */
-static size_t plan_entry(const qr_quant_plan *p, const char *name)
-{
-    for (size_t i = 0; i < p->n; i++)
-        if (strcmp(p->m[i].name, name) == 0)
-            return i;
-    return p->n;
-}
-
-/* A rounded weight k clamped to ±m as an int8 level. A NaN (export refuses non-finite
- * parameters first: check_finite) gives 0: a NaN cast to an integer is undefined behaviour. */
-static int8_t clamp_level(float k, float m)
-{
-    if (k >= -m && k <= m)
-        return (int8_t)k;
-    return (int8_t)(k > m ? m : k < -m ? -m : 0.0f);
-}
 
 /* Every parameter, the calibration and the standardization finite, or QR_ERR_NUMERIC naming
  * the first that is not. */
@@ -94,55 +43,6 @@ static qr_status check_finite(const qr_model *m, qr_error *err)
             return qr_error_set(err, QR_ERR_NUMERIC, "export: standardization of feature %zu "
                                 "is not finite", k);
     return QR_OK;
-}
-
-/* Quantize W (in, out) into levels (out, in) by the plan's rule, as qr_quant_fake rounds
- * (qi: the matrix's plan index), and the real step of every row into s_w (out values): the
- * same for every row, or its output channel's grid scale with per-channel scales. */
-static int8_t *quantize_matrix(const qr_node *n, const qr_quant_plan *p, size_t qi, size_t in,
-                               size_t out, double **s_w_out, int *bits)
-{
-    int8_t *lv = malloc(in * out + 1);
-    double *s_w = malloc((out + 1) * sizeof *s_w);
-    *s_w_out = s_w;
-    if (!lv || !s_w) {
-        free(lv);
-        return NULL;
-    }
-    const qr_quant_matrix *q = qi < p->n ? &p->m[qi] : NULL;
-    const float *w = n->x;
-    if (q && q->regularized) {
-        *bits = q->bits;
-        float m = (float)qr_reg_levels(q->bits);
-        for (size_t o = 0; o < out; o++) {
-            /* element i·out + o is in output channel o */
-            float a = qr_quant_elem_alpha(p, qi, o);
-            if (q->bits == 1) {
-                s_w[o] = a;
-                for (size_t i = 0; i < in; i++)
-                    lv[o * in + i] = w[i * out + o] / a >= 0.0f ? 1 : -1;
-            } else {
-                s_w[o] = (double)a / (double)m;
-                for (size_t i = 0; i < in; i++) {
-                    lv[o * in + i] = clamp_level(roundf(w[i * out + o] / a * m), m);
-                }
-            }
-        }
-        return lv;
-    }
-    float mx = 0.0f;
-    for (size_t i = 0; i < in * out; i++)
-        mx = fabsf(w[i]) > mx ? fabsf(w[i]) : mx;
-    float scale = mx / 127.0f;
-    *bits = 8;
-    for (size_t o = 0; o < out; o++)
-        s_w[o] = scale > 0.0f ? (double)scale : 1.0;
-    for (size_t o = 0; o < out; o++)
-        for (size_t i = 0; i < in; i++) {
-            float k = scale > 0.0f ? roundf(w[i * out + o] / scale) : 0.0f;
-            lv[o * in + i] = clamp_level(k, 127.0f);
-        }
-    return lv;
 }
 
 /* The bound for an input read by weights `lv` (rows × cols): a share of the accumulator. */
@@ -203,9 +103,10 @@ static int32_t round_i32(double v, int *overflow)
 /* Batch-norm parameters as per-channel gain g = γ/σ and offset o = β − g·μ. */
 static void bn_affine(qr_model *m, const qr_layer_spec *l, size_t c, double *g, double *o)
 {
-    const float *gamma = param(m, l->name, "gamma")->x, *beta = param(m, l->name, "beta")->x;
-    const float *mean = param(m, l->name, "moving_mean")->x;
-    const float *var = param(m, l->name, "moving_variance")->x;
+    const float *gamma = qr_export_param(m, l->name, "gamma")->x;
+    const float *beta = qr_export_param(m, l->name, "beta")->x;
+    const float *mean = qr_export_param(m, l->name, "moving_mean")->x;
+    const float *var = qr_export_param(m, l->name, "moving_variance")->x;
     for (size_t i = 0; i < c; i++) {
         double sd = sqrt((double)var[i] + (double)l->epsilon);
         g[i] = (double)gamma[i] / sd;
@@ -224,7 +125,7 @@ static void layer_bytes(qr_model *m, const qr_quant_plan *plan, const char *laye
         if (n->op != QR_OP_PARAM || strncmp(n->name, layer, nl) != 0 || n->name[nl] != '/' ||
             strncmp(n->name + nl + 1, "zero_", 5) == 0)
             continue;
-        size_t qi = plan_entry(plan, n->name);
+        size_t qi = qr_export_plan_entry(plan, n->name);
         const qr_quant_matrix *q = qi < plan->n ? &plan->m[qi] : NULL;
         double cnt = (double)qr_shape_size(n);
         int bits = q ? q->bits : 32;
@@ -246,323 +147,6 @@ QR_API void qr_export_report_free(qr_export_report *r)
         free(r->layers);
         memset(r, 0, sizeof *r);
     }
-}
-
-static void free_units(unit *u, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(u[i].w);
-        free(u[i].wh);
-        free(u[i].s_w);
-        free(u[i].s_wh);
-    }
-    free(u);
-}
-
-/* The next layer after i that is not dropout (n_layers if none). */
-static size_t next_real(const qr_model_spec *sp, size_t i)
-{
-    size_t j = i + 1;
-    while (j < sp->n_layers && (sp->layers[j].kind == QR_LAYER_DROPOUT ||
-                                sp->layers[j].kind == QR_LAYER_SPATIAL_DROPOUT))
-        j++;
-    return j;
-}
-
-/* Frames out of a window of span frames with stride s over `frames` (0: flat vectors). */
-static size_t frames_after(size_t frames, size_t span, size_t s, int pad)
-{
-    if (!frames)
-        return 0;
-    if (pad == QR_PAD_VALID)
-        return frames >= span ? (frames - span) / s + 1 : 0;
-    return (frames - 1) / s + 1; /* same, causal: ⌈T/s⌉ */
-}
-
-static qr_status too_big(const qr_layer_spec *l, const char *what, size_t v, unsigned lim,
-                         qr_error *err)
-{
-    return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s' (%s): %s %zu; the device runtime "
-                        "takes at most %u", l->name, qr_layer_kind_name(l->kind), what, v, lim);
-}
-
-/* A weight matrix of rows × cols levels fits a tensor slot (QRT_MAX_COUNT elements). */
-static qr_status check_levels(const qr_layer_spec *l, const char *what, size_t rows, size_t cols,
-                              qr_error *err)
-{
-    if (cols && rows > QRT_MAX_COUNT / cols)
-        return qr_error_set(err, QR_ERR_UNSUPPORTED, "layer '%s' (%s): %s of %zu x %zu levels; "
-                            "the device runtime holds at most %u per tensor", l->name,
-                            qr_layer_kind_name(l->kind), what, rows, cols, QRT_MAX_COUNT);
-    return QR_OK;
-}
-
-/* Every layer kind runs on the device; what is refused here are sizes past the runtime's
- * fields: a window of at most QRT_MAX_KERNEL frames, QRT_MAX_DIM values per frame,
- * QRT_MAX_COUNT levels per weight matrix. */
-QR_API qr_status qr_export_check_spec(const qr_model_spec *sp, qr_error *err)
-{
-    size_t frames = sp->t > 1 ? sp->t : 0; /* frames per sequence; 0: flat vectors */
-    size_t width = sp->f;
-    qr_status s = QR_OK;
-    for (size_t i = 0; i < sp->n_layers && s == QR_OK; i++) {
-        const qr_layer_spec *l = &sp->layers[i];
-        size_t units = l->units ? l->units : sp->n_classes;
-        switch (l->kind) {
-        case QR_LAYER_CONV1D: {
-            size_t span = (l->kernel - 1) * l->dilation + 1;
-            if (l->kernel > QRT_MAX_KERNEL)
-                return too_big(l, "kernel_size", l->kernel, QRT_MAX_KERNEL, err);
-            if (l->stride > QRT_MAX_KERNEL)
-                return too_big(l, "strides", l->stride, QRT_MAX_KERNEL, err);
-            if (l->dilation > QRT_MAX_KERNEL)
-                return too_big(l, "dilation_rate", l->dilation, QRT_MAX_KERNEL, err);
-            if (units <= QRT_MAX_DIM && (s = check_levels(l, "the kernel", units,
-                                                          l->kernel * width, err)) == QR_OK)
-                s = check_levels(l, "the window", span, width, err);
-            frames = frames_after(frames, span, l->stride, (int)l->padding);
-            width = units;
-            break;
-        }
-        case QR_LAYER_MAXPOOL1D:
-            if (l->kernel > QRT_MAX_KERNEL)
-                return too_big(l, "pool_size", l->kernel, QRT_MAX_KERNEL, err);
-            if (l->stride > QRT_MAX_KERNEL)
-                return too_big(l, "strides", l->stride, QRT_MAX_KERNEL, err);
-            frames = frames_after(frames, l->kernel, l->stride, QR_PAD_VALID);
-            break;
-        case QR_LAYER_DENSE:
-            if (units <= QRT_MAX_DIM)
-                s = check_levels(l, "the kernel", units, width, err);
-            width = units;
-            break;
-        case QR_LAYER_GRU:
-            if (units <= QRT_MAX_DIM && (s = check_levels(l, "the kernel", 3 * units, width,
-                                                          err)) == QR_OK)
-                s = check_levels(l, "the recurrent kernel", 3 * units, units, err);
-            width = units;
-            if (!l->return_sequences)
-                frames = 0;
-            break;
-        case QR_LAYER_FLATTEN:
-        case QR_LAYER_GAP1D: {
-            if (!frames)
-                break; /* flat already: the identity */
-            if (frames > QRT_MAX_KERNEL)
-                return too_big(l, "a window of frames", frames, QRT_MAX_KERNEL, err);
-            size_t j = next_real(sp, i);
-            if (j < sp->n_layers && sp->layers[j].kind == QR_LAYER_DENSE) {
-                /* folded: the dense layer's levels, once per frame for the average */
-                const qr_layer_spec *d = &sp->layers[j];
-                s = check_levels(d, "the kernel over the window", d->units ? d->units
-                                 : sp->n_classes, frames * width, err);
-                if (l->kind == QR_LAYER_FLATTEN)
-                    width = 1; /* the dense layer sets the width; its input is no frame */
-                frames = 0;
-                break;
-            }
-            /* not folded: a window layer of identity levels, out × (frames · C) of them */
-            size_t out = l->kind == QR_LAYER_FLATTEN ? frames * width : width;
-            if (out > QRT_MAX_DIM)
-                return too_big(l, "values per output", out, QRT_MAX_DIM, err);
-            s = check_levels(l, "identity weights (no dense layer right after it)", out,
-                             frames * width, err);
-            width = out;
-            frames = 0;
-            break;
-        }
-        default:
-            break;
-        }
-        if (s == QR_OK && width > QRT_MAX_DIM)
-            return too_big(l, "values per frame", width, QRT_MAX_DIM, err);
-    }
-    return s;
-}
-
-/* A flatten (avg = 0) or global average pooling over `frames` frames of c channels that no
- * dense layer follows: a valid convolution with kernel = frames and identity levels (2-bit,
- * 0 and 1): flatten's output t·c + ch takes x[t, ch] at step 1, the average's output ch
- * sums x[t, ch] over t at step 1/frames (divided in the requantization). */
-static int ident_window(unit *v, int avg, size_t frames, size_t c)
-{
-    v->kind = U_CONV;
-    v->ident = 1;
-    v->kernel = frames;
-    v->stride = v->dilation = 1;
-    v->n_out = avg ? c : frames * c;
-    v->w_cols = frames * c;
-    v->bits = 2;
-    v->w = calloc(v->n_out * v->w_cols + 1, 1);
-    v->s_w = malloc(v->n_out * sizeof *v->s_w);
-    if (!v->w || !v->s_w)
-        return 0;
-    for (size_t o = 0; o < v->n_out; o++) {
-        v->s_w[o] = avg ? 1.0 / (double)frames : 1.0;
-        if (avg)
-            for (size_t t = 0; t < frames; t++)
-                v->w[o * v->w_cols + t * c + o] = 1;
-        else
-            v->w[o * v->w_cols + o] = 1;
-    }
-    return 1;
-}
-
-/* Group the spec's layers into runtime layers and quantize their weights. A flatten or global
- * average pooling over a sequence of T frames and the dense layer after it become one
- * convolution with kernel T (valid, stride 1): flatten's order t·C + c is the kernel's
- * tap-major order, and the average's weights are the dense levels repeated for every tap at
- * 1/T of the scale (the integer sum over the window, divided in the requantization). */
-static qr_status make_units(qr_model *m, const qr_quant_plan *plan, unit **out, size_t *n_out,
-                            qr_error *err)
-{
-    const qr_model_spec *sp = &m->spec;
-    qr_status cs = qr_export_check_spec(sp, err);
-    if (cs != QR_OK)
-        return cs;
-    unit *u = calloc(sp->n_layers + 1, sizeof *u);
-    if (!u)
-        return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-    size_t n = 0, feat = sp->f, frames = sp->t > 1 ? sp->t : 0;
-    for (size_t i = 0; i < sp->n_layers; i++) {
-        const qr_layer_spec *l = &sp->layers[i];
-        unit *v = &u[n];
-        v->layer = v->last = i;
-        v->bn = -1;
-        v->n_in = feat;
-        char nm[QR_NODE_NAME_MAX];
-        switch (l->kind) {
-        case QR_LAYER_DROPOUT:
-        case QR_LAYER_SPATIAL_DROPOUT:
-            if (n > 0)
-                u[n - 1].last = i; /* the identity at inference: its output is the previous one */
-            continue;
-        case QR_LAYER_FLATTEN:
-        case QR_LAYER_GAP1D:
-            if (!frames) { /* flat already */
-                if (n > 0)
-                    u[n - 1].last = i;
-                continue;
-            }
-            if (next_real(sp, i) >= sp->n_layers ||
-                sp->layers[next_real(sp, i)].kind != QR_LAYER_DENSE) {
-                if (!ident_window(v, l->kind == QR_LAYER_GAP1D, frames, feat)) {
-                    free_units(u, n + 1);
-                    return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-                }
-                feat = v->n_out;
-                frames = 1;
-                break;
-            }
-            /* the dense layer after it, as a convolution over the window */
-            /* fall through */
-        case QR_LAYER_DENSE:
-        case QR_LAYER_CONV1D: {
-            int conv = l->kind == QR_LAYER_CONV1D;
-            size_t window = 0, rep = 1;
-            if (l->kind == QR_LAYER_FLATTEN || l->kind == QR_LAYER_GAP1D) {
-                window = frames;
-                rep = l->kind == QR_LAYER_GAP1D ? frames : 1;
-                i = next_real(sp, i); /* checked: a dense layer */
-                l = &sp->layers[i];
-                v->layer = v->last = i;
-            }
-            size_t k = conv ? l->kernel : window ? window : 1;
-            v->kind = conv || window ? U_CONV : U_DENSE;
-            v->kernel = k;
-            v->stride = conv ? l->stride : 1;
-            v->dilation = conv ? l->dilation : 1;
-            v->causal = conv && l->padding == QR_PAD_CAUSAL;
-            v->same = conv && l->padding == QR_PAD_SAME;
-            v->n_out = l->units;
-            v->w_cols = k * feat;
-            snprintf(nm, sizeof nm, "%s/kernel", l->name);
-            v->w = quantize_matrix(param(m, l->name, "kernel"), plan, plan_entry(plan, nm),
-                                   v->w_cols / rep, v->n_out, &v->s_w, &v->bits);
-            if (v->w && rep > 1) { /* the average: each row's levels once per frame */
-                int8_t *w = malloc(v->n_out * v->w_cols + 1);
-                size_t c = feat;
-                for (size_t o = 0; w && o < v->n_out; o++)
-                    for (size_t t = 0; t < rep; t++)
-                        memcpy(w + o * v->w_cols + t * c, v->w + o * c, c);
-                free(v->w);
-                v->w = w;
-                for (size_t o = 0; w && o < v->n_out; o++)
-                    v->s_w[o] /= (double)rep;
-            }
-            if (conv || window)
-                frames = conv ? frames_after(frames, (k - 1) * v->dilation + 1, v->stride,
-                                             (int)l->padding)
-                              : 1;
-            /* a batch norm right after (dropout aside) folds into this layer */
-            size_t j = next_real(sp, i);
-            if (j < sp->n_layers && sp->layers[j].kind == QR_LAYER_BATCHNORM) {
-                v->bn = (long)j;
-                v->last = j;
-                i = j;
-            }
-            feat = v->n_out;
-            break;
-        }
-        case QR_LAYER_GRU: {
-            size_t h = l->units;
-            v->kind = U_GRU;
-            v->n_out = h;
-            v->w_cols = feat;
-            snprintf(nm, sizeof nm, "%s/kernel", l->name);
-            v->w = quantize_matrix(param(m, l->name, "kernel"), plan, plan_entry(plan, nm), feat,
-                                   3 * h, &v->s_w, &v->bits);
-            snprintf(nm, sizeof nm, "%s/recurrent_kernel", l->name);
-            v->wh = quantize_matrix(param(m, l->name, "recurrent_kernel"), plan,
-                                    plan_entry(plan, nm), h, 3 * h, &v->s_wh, &v->bits_h);
-            if (!v->wh) {
-                free_units(u, n + 1);
-                return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-            }
-            if (!l->return_sequences)
-                frames = 0;
-            feat = h;
-            break;
-        }
-        case QR_LAYER_BATCHNORM:
-            v->kind = U_BN;
-            v->n_out = feat;
-            break;
-        case QR_LAYER_RELU:
-            v->kind = U_RELU;
-            v->n_out = feat;
-            break;
-        case QR_LAYER_PRELU:
-            v->kind = U_PRELU;
-            v->n_out = feat;
-            break;
-        case QR_LAYER_MAXPOOL1D:
-            v->kind = U_POOL;
-            v->n_out = feat;
-            v->kernel = l->kernel;
-            v->stride = l->stride;
-            frames = frames_after(frames, l->kernel, l->stride, QR_PAD_VALID);
-            break;
-        case QR_LAYER_SIGMOID:
-        case QR_LAYER_TANH:
-            v->kind = U_ACT;
-            v->n_out = feat;
-            v->tanh = l->kind == QR_LAYER_TANH;
-            break;
-        default: /* refused by qr_export_check_spec */
-            free_units(u, n);
-            return qr_error_set(err, QR_ERR_UNSUPPORTED, "export: layer '%s' (%s) has no integer "
-                                "kernel in the runtime", l->name, qr_layer_kind_name(l->kind));
-        }
-        if ((v->kind == U_DENSE || v->kind == U_CONV || v->kind == U_GRU) && !v->w) {
-            free_units(u, n + 1);
-            return qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
-        }
-        n++;
-    }
-    *out = u;
-    *n_out = n;
-    return QR_OK;
 }
 
 /* The bound of the tensor unit `from` produces (from = −1: the input): set by the first unit
@@ -700,7 +284,7 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
             if (v->kind == U_RELU) {
                 qs = qrt_builder_add_relu(b, (uint32_t)v->n_out, v->out_max);
             } else {
-                const float *alpha = param(m, l->name, "alpha")->x;
+                const float *alpha = qr_export_param(m, l->name, "alpha")->x;
                 for (size_t c = 0; c < v->n_out && s == QR_OK; c++)
                     s = rq_of(alpha[c], &rq[c], l->name, err);
                 qrt_builder_prelu p = {(uint32_t)v->n_out, rq, (uint32_t)v->n_out, v->out_max};
@@ -711,8 +295,8 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
             size_t h = v->n_out;
             v->out_max = QRT_ONE_Q15;
             v->s_out = 1.0 / QRT_ONE_Q15;
-            const float *bi = l->use_bias ? param(m, l->name, "bias")->x : NULL;
-            const float *bh = l->use_bias ? param(m, l->name, "recurrent_bias")->x : NULL;
+            const float *bi = l->use_bias ? qr_export_param(m, l->name, "bias")->x : NULL;
+            const float *bh = l->use_bias ? qr_export_param(m, l->name, "recurrent_bias")->x : NULL;
             /* one requantization per tensor, or per row when the rows' steps differ
                              (per-channel grid scales) */
             int per_i = !uniform(v->s_w, 3 * h), per_h = !uniform(v->s_wh, 3 * h);
@@ -754,7 +338,8 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
             } else {
                 /* the accumulator's scale s_x·s_w,c: per output channel c (the same for every
                  * channel unless the grid scales are per channel) */
-                const float *bv = l->use_bias && !v->ident ? param(m, l->name, "bias")->x : NULL;
+                const float *bv =
+                    l->use_bias && !v->ident ? qr_export_param(m, l->name, "bias")->x : NULL;
                 for (size_t i = 0; i < c; i++)
                     bias[i] = bv ? round_i32(bv[i] / (s_x * v->s_w[i]), &ovf) : 0;
                 int per_c = v->bn >= 0 || !uniform(v->s_w, c);
@@ -836,7 +421,7 @@ QR_API qr_status qr_export_blob(qr_model *m, uint8_t **blob, size_t *len, qr_exp
 /* A parameter to write, or NULL. */
 static float *param_x(qr_model *m, const char *layer, const char *tensor)
 {
-    const qr_node *n = param(m, layer, tensor);
+    const qr_node *n = qr_export_param(m, layer, tensor);
     return n ? n->x : NULL;
 }
 
@@ -846,7 +431,7 @@ static void set_beta(qr_model *m, const qr_layer_spec *bn, size_t c, const float
                      const double *g, const double *target)
 {
     float *beta = param_x(m, bn->name, "beta");
-    const float *mean = param(m, bn->name, "moving_mean")->x;
+    const float *mean = qr_export_param(m, bn->name, "moving_mean")->x;
     for (size_t i = 0; i < c; i++)
         beta[i] = (float)(target[i] - g[i] * (b ? (double)b[i] : 0.0) + g[i] * (double)mean[i]);
 }
@@ -974,7 +559,7 @@ qr_status qr_export_grids(qr_model *m, int act_bits, int write, int32_t *bound, 
     qrt_builder *b = NULL;
     int32_t a_in = 0;
     double s_in = 0.0;
-    s = make_units(m, plan ? plan : &own, &u, &n, err);
+    s = qr_export_make_units(m, plan ? plan : &own, &u, &n, err);
     if (s == QR_OK)
         s = fit(m, u, n, 0, act_bits, &b, &a_in, &s_in, err);
     if (s == QR_OK && bound) {
@@ -991,7 +576,7 @@ qr_status qr_export_grids(qr_model *m, int act_bits, int write, int32_t *bound, 
     if (s == QR_OK && write && write_constants(m, u, n, a_in, s_in) != QR_OK)
         s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
     qrt_builder_free(b);
-    free_units(u, n);
+    qr_export_free_units(u, n);
     qr_quant_plan_free(&own);
     return s;
 }
@@ -1049,7 +634,7 @@ QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, ui
     }
     unit *u = NULL;
     size_t n = 0;
-    s = make_units(m, plan, &u, &n, err);
+    s = qr_export_make_units(m, plan, &u, &n, err);
     qrt_builder *b = NULL;
     int32_t a_in;
     double s_in;
@@ -1108,7 +693,7 @@ QR_API qr_status qr_export_blob_ex(qr_model *m, const qr_export_options *opt, ui
             qr_export_report_free(rep);
     }
     qrt_builder_free(b);
-    free_units(u, n);
+    qr_export_free_units(u, n);
     qr_quant_plan_free(&own);
     return s;
 }
