@@ -9,56 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "hist_log.h"
 #include "lib/crc32.h"
 #include "lib/fileio.h"
 #include "lib/graph_impl.h"
 #include "model/model_impl.h"
 #include "qreg/export.h"
 #include "qreg/train.h"
+#include "train/trainer_impl.h"
 
-/* What a finished stage leaves for the report (and the checkpoint). */
-typedef struct stage_result {
-    double best_epoch, val_accuracy, fq_val_accuracy;
-} stage_result;
-
-typedef struct trainer {
-    const qr_train_config *c;    /* the stage's config (the run's without stages) */
-    const qr_train_config *root; /* the run's config */
-    size_t stage_no, stages, epoch0; /* 0-based stage, their count, epochs of earlier stages */
-    stage_result *sr;            /* (stages) the run's, filled as stages finish */
-    const qr_split_data *d;
-    qr_model *m;
-    qr_graph *g;
-    const qr_quant_plan *plan;   /* the model's own copy (carries α), or NULL */
-    int quantizing;
-    double t_final;              /* the schedule's clock: epochs or steps */
-    qr_node *loss;               /* what training minimizes (KD or CE) */
-    float *w, *gw;
-    size_t n_tr, n_all, batch, batches, row, classes;
-    qr_optim *opt;
-    size_t *order;               /* the current shuffle of the training samples */
-    float *stage, *best, *save, *decay, *best_alpha, *best_alphas, *teacher;
-    float *rates;                /* dropout_off: every node's fp[0] before it was set to 0 */
-    qr_quant_stat *stats;
-    qr_buf log, qlog, plog, jlog; /* jlog: JSON lines, kept even without a path */
-    qr_hist_log *hist;
-    qr_quant_ste *ste;
-    qr_pruner *pruner;
-    qr_rng shuffle;
-    /* progress: `epoch` is in progress with `next_batch` batches done (0: not shuffled yet) */
-    size_t epoch, next_batch, step, correct, seen;
-    double sum_loss, penalty, best_acc, t0;
-    double lr, epoch_t0;         /* the last step's learning rate; this epoch's start time */
-    /* early stopping (Keras' EarlyStopping): best monitored value, epochs without improving
-     * on it by more than min_delta, and the epoch that stopped the stage (0: none) */
-    double es_best;
-    size_t es_wait, stopped;
-    qr_train_result r;
-    uint64_t fingerprint;
-} trainer;
-
-static double now_seconds(void)
+double qr_trainer_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -72,7 +31,7 @@ static int is_kernel(const qr_node *p)
     return slash && (strcmp(slash + 1, "kernel") == 0 || strcmp(slash + 1, "recurrent_kernel") == 0);
 }
 
-static qr_status write_buf(qr_buf *b, const char *path, qr_error *err)
+qr_status qr_trainer_write_buf(qr_buf *b, const char *path, qr_error *err)
 {
     if (b->nomem)
         return qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", path);
@@ -123,277 +82,7 @@ static qr_status log_quant(trainer *t, size_t epoch, double when, qr_error *err)
                  t->stats[i].mean_abs_err);
         put_str(&t->qlog, line);
     }
-    return write_buf(&t->qlog, t->c->quant_log_path, err);
-}
-
-/* A fingerprint of everything a checkpoint must agree with to be resumed: the config file,
- * the warm-start model file, epochs (their sum with stages), stages, seed, threads, data. */
-static uint64_t fingerprint(const qr_train_config *c, const qr_split_data *d, size_t n_all)
-{
-    unsigned char *text = NULL;
-    size_t len = 0;
-    uint32_t crc = 0, init_crc = 0;
-    if (c->source && qr_file_read_all(c->source, (size_t)1 << 24, &text, &len, NULL) == QR_OK)
-        crc = qr_crc32(text, len);
-    free(text);
-    text = NULL;
-    if (c->init_path && qr_file_read_all(c->init_path, (size_t)1 << 34, &text, &len, NULL) == QR_OK)
-        init_crc = qr_crc32(text, len);
-    free(text);
-    uint64_t v[8] = {crc, c->epochs, c->seed, (uint64_t)c->threads, d->train.n, n_all,
-                     init_crc, c->n_stages};
-    return ((uint64_t)qr_crc32(v, sizeof v) << 32) | crc;
-}
-
-/* ---- checkpoints ---------------------------------------------------------------------- */
-
-static const unsigned char ckpt_magic[8] = {'Q', 'R', 'C', 'K', 'P', 'T', 0x1a, 0};
-#define CKPT_VERSION 4u /* 1: no stages (read as stage 0); 2: no per-channel grid scales,
-                            no early stopping, no JSON log; 3: never released */
-
-static void put_f64(qr_buf *b, double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    qr_buf_u64(b, u);
-}
-
-static double rd_f64(qr_reader *r)
-{
-    uint64_t u = qr_rd_u64(r);
-    double v;
-    memcpy(&v, &u, 8);
-    return v;
-}
-
-static void put_blob(qr_buf *b, const void *p, size_t n)
-{
-    qr_buf_u64(b, n);
-    qr_buf_put(b, p, n);
-}
-
-static qr_status save_checkpoint(trainer *t, qr_error *err)
-{
-    const qr_train_config *c = t->c;
-    if (!c->checkpoint_path) /* a config built in C without one (qr_train_config_init) */
-        return qr_error_set(err, QR_ERR_ARG, "training stopped in epoch %zu, but the config "
-                            "names no checkpoint_path to save it to", t->epoch);
-    qr_buf b = {0};
-    qr_buf_put(&b, ckpt_magic, 8);
-    qr_buf_u32(&b, CKPT_VERSION);
-    qr_buf_u32(&b, (uint32_t)t->stage_no);
-    qr_buf_u64(&b, t->fingerprint);
-    uint64_t ints[7] = {t->epoch, t->next_batch, t->step, t->correct, t->seen, t->r.best_epoch,
-                        qr_optim_iterations(t->opt)};
-    for (int i = 0; i < 7; i++)
-        qr_buf_u64(&b, ints[i]);
-    double reals[8] = {t->sum_loss, t->penalty, t->best_acc, t->r.val_loss, t->r.val_accuracy,
-                       t->r.fq_val_accuracy, now_seconds() - t->t0, qr_optim_u_product(t->opt)};
-    for (int i = 0; i < 8; i++)
-        put_f64(&b, reals[i]);
-    for (int i = 0; i < 4; i++)
-        qr_buf_u64(&b, t->shuffle.s[i]);
-    for (int i = 0; i < 4; i++)
-        qr_buf_u64(&b, t->g->rng.s[i]);
-    qr_buf_u64(&b, t->n_all);
-    qr_buf_f32(&b, t->w, t->n_all);
-    qr_buf_f32(&b, t->best, t->n_all);
-    qr_buf_u64(&b, t->d->train.n);
-    for (size_t i = 0; i < t->d->train.n; i++)
-        qr_buf_u64(&b, t->order[i]);
-    size_t ns = qr_optim_state_size(t->opt);
-    qr_buf_u64(&b, ns);
-    qr_buf_f32(&b, qr_optim_state(t->opt), ns);
-    size_t np = t->plan ? t->plan->n : 0;
-    qr_buf_u64(&b, np);
-    for (size_t i = 0; i < np; i++)
-        qr_buf_f32(&b, &t->plan->m[i].alpha, 1);
-    qr_buf_f32(&b, t->best_alpha, np);
-    size_t na = t->plan ? t->plan->n_alphas : 0;
-    qr_buf_u64(&b, na);
-    if (na) {
-        qr_buf_f32(&b, t->plan->alphas, na);
-        qr_buf_f32(&b, t->best_alphas, na);
-    }
-    if (t->pruner)
-        put_blob(&b, qr_pruner_mask(t->pruner), t->n_tr);
-    else
-        put_blob(&b, "", 0);
-    put_blob(&b, t->log.data, t->log.len);
-    put_blob(&b, t->qlog.data, t->qlog.len);
-    put_blob(&b, t->plog.data, t->plog.len);
-    char *hist = t->hist ? qr_hist_log_text(t->hist) : NULL;
-    put_blob(&b, hist ? hist : "", hist ? strlen(hist) : 0);
-    free(hist);
-    /* the results of the stages before this one */
-    qr_buf_u64(&b, t->stage_no);
-    for (size_t i = 0; i < t->stage_no; i++) {
-        put_f64(&b, t->sr[i].best_epoch);
-        put_f64(&b, t->sr[i].val_accuracy);
-        put_f64(&b, t->sr[i].fq_val_accuracy);
-    }
-    /* version 4 */
-    put_f64(&b, t->es_best);
-    qr_buf_u64(&b, t->es_wait);
-    qr_buf_u64(&b, t->stopped);
-    put_blob(&b, t->jlog.data, t->jlog.len);
-    qr_status s;
-    if (b.nomem) {
-        s = qr_error_set(err, QR_ERR_NOMEM, "%s: out of memory", c->checkpoint_path);
-    } else {
-        qr_buf_u32(&b, qr_crc32(b.data, b.len));
-        s = write_buf(&b, c->checkpoint_path, err);
-    }
-    qr_buf_free(&b);
-    return s;
-}
-
-/* Read a length-prefixed blob into a qr_buf (replacing its contents). */
-static int rd_blob(qr_reader *r, qr_buf *into, size_t max)
-{
-    uint64_t n = qr_rd_u64(r);
-    if (r->bad || n > max || n > r->len - r->pos) {
-        r->bad = 1;
-        return 0;
-    }
-    into->len = 0;
-    qr_buf_put(into, r->data + r->pos, (size_t)n);
-    r->pos += (size_t)n;
-    return !into->nomem;
-}
-
-static qr_status load_checkpoint(trainer *t, qr_error *err)
-{
-    const char *path = t->c->checkpoint_path;
-    unsigned char *data;
-    size_t len;
-    qr_status s = qr_file_read_all(path, (size_t)1 << 34, &data, &len, err);
-    if (s != QR_OK)
-        return s;
-    qr_reader r = {data, len, 0, 0};
-    unsigned char magic[8];
-    s = QR_ERR_FORMAT;
-    qr_buf hist = {0};
-    if (len < 32 || !qr_rd_bytes(&r, magic, 8) || memcmp(magic, ckpt_magic, 8) != 0) {
-        qr_error_set(err, s, "%s: not a qreg checkpoint", path);
-        goto done;
-    }
-    uint32_t stored = (uint32_t)data[len - 4] | (uint32_t)data[len - 3] << 8 |
-                      (uint32_t)data[len - 2] << 16 | (uint32_t)data[len - 1] << 24;
-    if (qr_crc32(data, len - 4) != stored) {
-        s = qr_error_set(err, QR_ERR_CHECKSUM, "%s: checksum mismatch (corrupt or truncated "
-                         "checkpoint)", path);
-        goto done;
-    }
-    r.len = len - 4;
-    uint32_t version = qr_rd_u32(&r), stage = qr_rd_u32(&r);
-    if (version < 1 || version > CKPT_VERSION || version == 3 || (version == 1 && stage != 0)) {
-        s = qr_error_set(err, QR_ERR_VERSION, "%s: unsupported checkpoint version", path);
-        goto done;
-    }
-    if (qr_rd_u64(&r) != t->fingerprint) {
-        s = qr_error_set(err, QR_ERR_STATE, "%s: the checkpoint belongs to another run (config "
-                         "file, epochs, seed, threads or data differ); remove it to start over",
-                         path);
-        goto done;
-    }
-    uint64_t ints[7];
-    double reals[8];
-    for (int i = 0; i < 7; i++)
-        ints[i] = qr_rd_u64(&r);
-    for (int i = 0; i < 8; i++)
-        reals[i] = rd_f64(&r);
-    qr_rng shuffle, grng;
-    for (int i = 0; i < 4; i++)
-        shuffle.s[i] = qr_rd_u64(&r);
-    for (int i = 0; i < 4; i++)
-        grng.s[i] = qr_rd_u64(&r);
-    if (r.bad || qr_rd_u64(&r) != t->n_all || !qr_rd_f32(&r, t->w, t->n_all) ||
-        !qr_rd_f32(&r, t->best, t->n_all) || qr_rd_u64(&r) != t->d->train.n)
-        goto bad;
-    for (size_t i = 0; i < t->d->train.n; i++) {
-        uint64_t o = qr_rd_u64(&r);
-        if (o >= t->d->train.n)
-            goto bad;
-        t->order[i] = (size_t)o;
-    }
-    size_t ns = qr_optim_state_size(t->opt), np = t->plan ? t->plan->n : 0;
-    if (qr_rd_u64(&r) != ns || !qr_rd_f32(&r, qr_optim_state(t->opt), ns) ||
-        qr_rd_u64(&r) != np)
-        goto bad;
-    for (size_t i = 0; i < np; i++)
-        if (!qr_rd_f32(&r, &t->m->quant->m[i].alpha, 1))
-            goto bad;
-    if (!qr_rd_f32(&r, t->best_alpha, np))
-        goto bad;
-    size_t na = t->plan ? t->plan->n_alphas : 0;
-    if (version >= 4 && (qr_rd_u64(&r) != na ||
-                         (na && (!qr_rd_f32(&r, t->m->quant->alphas, na) ||
-                                 !qr_rd_f32(&r, t->best_alphas, na)))))
-        goto bad;
-    if (version < 4 && na)
-        goto bad;
-    qr_buf mask = {0};
-    int ok = rd_blob(&r, &mask, t->n_tr) && mask.len == (t->pruner ? t->n_tr : 0);
-    if (ok && t->pruner)
-        memcpy(qr_pruner_mask(t->pruner), mask.data, t->n_tr);
-    qr_buf_free(&mask);
-    if (!ok || !rd_blob(&r, &t->log, (size_t)1 << 30) || !rd_blob(&r, &t->qlog, (size_t)1 << 30) ||
-        !rd_blob(&r, &t->plog, (size_t)1 << 30) || !rd_blob(&r, &hist, (size_t)1 << 31))
-        goto bad;
-    if (stage != t->stage_no || (version >= 2 && qr_rd_u64(&r) != t->stage_no))
-        goto bad;
-    for (size_t i = 0; version >= 2 && i < t->stage_no; i++) {
-        t->sr[i].best_epoch = rd_f64(&r);
-        t->sr[i].val_accuracy = rd_f64(&r);
-        t->sr[i].fq_val_accuracy = rd_f64(&r);
-    }
-    double es_best = reals[2];
-    uint64_t es_wait = 0, stopped = 0;
-    if (version >= 4) {
-        es_best = rd_f64(&r);
-        es_wait = qr_rd_u64(&r);
-        stopped = qr_rd_u64(&r);
-        if (!rd_blob(&r, &t->jlog, (size_t)1 << 30) || stopped > t->c->epochs)
-            goto bad;
-    }
-    if (r.bad || r.pos != r.len)
-        goto bad;
-    if (t->hist && hist.len) {
-        qr_buf_put(&hist, "", 1);
-        if (hist.nomem || qr_hist_log_restore(t->hist, (const char *)hist.data) != QR_OK)
-            goto bad;
-    }
-    if (ints[0] < 1 || ints[0] > t->c->epochs + 1 || ints[1] > t->batches)
-        goto bad;
-    t->epoch = ints[0];
-    t->next_batch = ints[1];
-    t->step = ints[2];
-    t->correct = ints[3];
-    t->seen = ints[4];
-    t->r.best_epoch = ints[5];
-    qr_optim_set_iterations(t->opt, ints[6]);
-    t->sum_loss = reals[0];
-    t->penalty = reals[1];
-    t->best_acc = reals[2];
-    t->r.val_loss = reals[3];
-    t->r.val_accuracy = reals[4];
-    t->r.fq_val_accuracy = reals[5];
-    t->t0 = now_seconds() - reals[6];
-    qr_optim_set_u_product(t->opt, (float)reals[7]);
-    t->es_best = es_best;
-    t->es_wait = (size_t)es_wait;
-    t->stopped = (size_t)stopped;
-    t->shuffle = shuffle;
-    t->g->rng = grng;
-    s = QR_OK;
-    goto done;
-bad:
-    s = qr_error_set(err, QR_ERR_FORMAT, "%s: malformed checkpoint", path);
-done:
-    qr_buf_free(&hist);
-    free(data);
-    return s;
+    return qr_trainer_write_buf(&t->qlog, t->c->quant_log_path, err);
 }
 
 /* ---- setup ---------------------------------------------------------------------------- */
@@ -609,7 +298,7 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_tra
     qr_rng_seed(&t->shuffle, root->seed + 1 + stage * 0x9e3779b97f4a7c15ull);
     t->best_acc = -1.0;
     t->epoch = 1;
-    t->fingerprint = fingerprint(root, d, t->n_all);
+    t->fingerprint = qr_trainer_fingerprint(root, d, t->n_all);
     /* a warm start: the starting weights are a candidate too (epoch 0), so a stage never keeps
      * a model worse on validation than the one it started from (not under pruning, which
      * keeps only models at their final sparsity) */
@@ -622,7 +311,7 @@ static qr_status trainer_init(trainer *t, const qr_train_config *c, const qr_tra
         t->best_acc = acc;
     }
     t->es_best = t->best_acc; /* a warm start's accuracy is the mark to beat */
-    t->t0 = now_seconds();
+    t->t0 = qr_trainer_now();
     return QR_OK;
 }
 
@@ -631,9 +320,9 @@ static qr_status trainer_start_logs(trainer *t, qr_error *err)
 {
     const qr_train_config *c = t->c;
     qr_status s = QR_OK;
-    if (c->log_path && (s = write_buf(&t->log, c->log_path, err)))
+    if (c->log_path && (s = qr_trainer_write_buf(&t->log, c->log_path, err)))
         return s;
-    if (c->log_jsonl_path && (s = write_buf(&t->jlog, c->log_jsonl_path, err)))
+    if (c->log_jsonl_path && (s = qr_trainer_write_buf(&t->jlog, c->log_jsonl_path, err)))
         return s;
     if (c->quant_log_path && t->plan && (s = log_quant(t, 0, 1, err)))
         return s;
@@ -716,9 +405,9 @@ static qr_status trainer_batch(trainer *t, size_t bi, qr_progress_fn fn, void *u
                                .batch = bi + 1, .batches = t->batches,
                                .loss = t->sum_loss / (double)t->seen,
                                .accuracy = (double)t->correct / (double)t->seen, .val_loss = NAN,
-                               .val_accuracy = NAN, .seconds = now_seconds() - t->t0,
+                               .val_accuracy = NAN, .seconds = qr_trainer_now() - t->t0,
                                .stage = t->stage_no + 1, .stages = t->stages, .lr = t->lr,
-                               .epoch_seconds = now_seconds() - t->epoch_t0,
+                               .epoch_seconds = qr_trainer_now() - t->epoch_t0,
                                .run_epoch = t->epoch0 + t->epoch, .run_epochs = t->root->epochs};
         fn(user, &p);
     }
@@ -758,7 +447,7 @@ static qr_status log_jsonl(trainer *t, const qr_train_progress *p, qr_error *err
     put_num(&t->jlog, "epoch_seconds", 'f', 3, p->epoch_seconds);
     put_str(&t->jlog, p->improved ? ",\"improved\":true" : ",\"improved\":false");
     put_str(&t->jlog, t->stopped ? ",\"early_stop\":true}\n" : "}\n");
-    return t->c->log_jsonl_path ? write_buf(&t->jlog, t->c->log_jsonl_path, err) : QR_OK;
+    return t->c->log_jsonl_path ? qr_trainer_write_buf(&t->jlog, t->c->log_jsonl_path, err) : QR_OK;
 }
 
 static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr_error *err)
@@ -821,8 +510,8 @@ static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr
         t->r.val_accuracy = p.val_accuracy;
         t->r.fq_val_accuracy = p.fq_val_accuracy;
     }
-    p.seconds = now_seconds() - t->t0;
-    p.epoch_seconds = now_seconds() - t->epoch_t0;
+    p.seconds = qr_trainer_now() - t->t0;
+    p.epoch_seconds = qr_trainer_now() - t->epoch_t0;
     if (fn)
         fn(user, &p);
     if (t->stopped && fn) {
@@ -838,7 +527,7 @@ static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr
                  p.loss,
                  p.accuracy, p.val_loss, p.val_accuracy, p.fq_val_accuracy, p.penalty, p.seconds);
         put_str(&t->log, line);
-        if ((s = write_buf(&t->log, c->log_path, err)))
+        if ((s = qr_trainer_write_buf(&t->log, c->log_path, err)))
             return s;
     }
     double when = t->plan && t->plan->per_step ? (double)t->step : (double)epoch;
@@ -859,34 +548,9 @@ static qr_status trainer_end_epoch(trainer *t, qr_progress_fn fn, void *user, qr
                      c->prune.m[i].name, target, actual);
             put_str(&t->plog, line);
         }
-        if ((s = write_buf(&t->plog, c->prune_log_path, err)))
+        if ((s = qr_trainer_write_buf(&t->plog, c->prune_log_path, err)))
             return s;
     }
-    return QR_OK;
-}
-
-/* The stage index a checkpoint was written in (its header; the rest is checked on load). */
-static qr_status checkpoint_stage(const char *path, size_t stages, size_t *stage, qr_error *err)
-{
-    unsigned char *data;
-    size_t len;
-    qr_status s = qr_file_read_all(path, (size_t)1 << 34, &data, &len, err);
-    if (s != QR_OK)
-        return s;
-    qr_reader r = {data, len, 0, 0};
-    unsigned char magic[8];
-    uint32_t version = 0, st = 0;
-    if (len >= 32 && qr_rd_bytes(&r, magic, 8) && memcmp(magic, ckpt_magic, 8) == 0) {
-        version = qr_rd_u32(&r);
-        st = qr_rd_u32(&r);
-    }
-    free(data);
-    if (version == 0)
-        return qr_error_set(err, QR_ERR_FORMAT, "%s: not a qreg checkpoint", path);
-    if (st >= stages)
-        return qr_error_set(err, QR_ERR_STATE, "%s: the checkpoint belongs to another run (stage "
-                            "%u of %zu); remove it to start over", path, st + 1, stages);
-    *stage = st;
     return QR_OK;
 }
 
@@ -947,10 +611,10 @@ static qr_status trainer_run(trainer *t, const qr_train_control *ctl, qr_progres
     const qr_split_data *d = t->d;
     qr_status s = QR_OK;
     while (s == QR_OK && t->epoch <= c->epochs && !t->stopped) {
-        t->epoch_t0 = now_seconds();
+        t->epoch_t0 = qr_trainer_now();
         if (t->next_batch == 0 && ctl && ctl->stop && *ctl->stop) {
             /* between epochs: stop before the shuffle, so the checkpoint is an epoch start */
-            if ((s = save_checkpoint(t, err)) == QR_OK)
+            if ((s = qr_trainer_save_checkpoint(t, err)) == QR_OK)
                 s = qr_error_set(err, QR_ERR_STATE, "interrupted before epoch %zu%s; checkpoint "
                                  "written to %s (continue with --resume)", t->epoch,
                                  t->stages > 1 ? " of a stage" : "", c->checkpoint_path);
@@ -965,7 +629,7 @@ static qr_status trainer_run(trainer *t, const qr_train_control *ctl, qr_progres
         for (; t->next_batch < t->batches && s == QR_OK; t->next_batch++) {
             if (ctl && ctl->stop && *ctl->stop) {
                 /* a clean stop at a batch boundary: everything needed to go on is saved */
-                if ((s = save_checkpoint(t, err)) == QR_OK)
+                if ((s = qr_trainer_save_checkpoint(t, err)) == QR_OK)
                     s = qr_error_set(err, QR_ERR_STATE, "interrupted in epoch %zu after %zu of "
                                      "%zu batches; checkpoint written to %s (continue with "
                                      "--resume)", t->epoch, t->next_batch, t->batches,
@@ -983,7 +647,7 @@ static qr_status trainer_run(trainer *t, const qr_train_control *ctl, qr_progres
         if (c->checkpoint_every && c->checkpoint_path &&
             ((t->epoch - 1) % c->checkpoint_every == 0 ||
              t->epoch > c->epochs || t->stopped))
-            s = save_checkpoint(t, err);
+            s = qr_trainer_save_checkpoint(t, err);
     }
     return s;
 }
@@ -1005,7 +669,8 @@ QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
     if (resume && !c->checkpoint_path)
         return qr_error_set(err, QR_ERR_ARG, "resume: no checkpoint path");
     qr_status s = QR_OK;
-    if (resume && (s = checkpoint_stage(c->checkpoint_path, stages, &first, err)) != QR_OK)
+    if (resume &&
+        (s = qr_trainer_checkpoint_stage(c->checkpoint_path, stages, &first, err)) != QR_OK)
         return s;
     qr_model *init_file = NULL, *prev = NULL;
     if (c->init_path) {
@@ -1035,7 +700,9 @@ QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
         qr_model_free(prev);
         prev = NULL;
         if (s == QR_OK)
-            s = resuming ? load_checkpoint(&t, err) : k == 0 ? trainer_start_logs(&t, err) : QR_OK;
+            s = resuming ? qr_trainer_load_checkpoint(&t, err)
+                : k == 0 ? trainer_start_logs(&t, err)
+                         : QR_OK;
         if (s == QR_OK)
             s = trainer_run(&t, ctl, fn, user, err);
         if (s == QR_OK)
@@ -1045,7 +712,7 @@ QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
                                    .epoch = t.r.best_epoch, .epochs = sc.epochs,
                                    .val_loss = t.r.val_loss, .val_accuracy = t.r.val_accuracy,
                                    .loss = NAN, .accuracy = NAN,
-                                   .seconds = now_seconds() - t.t0, .stage = k + 1,
+                                   .seconds = qr_trainer_now() - t.t0, .stage = k + 1,
                                    .stages = stages};
             fn(user, &p);
         }
@@ -1080,7 +747,7 @@ QR_API qr_status qr_train_ex(const qr_train_config *c, const qr_split_data *d,
             qr_error_set(err, s, "test evaluation failed");
     }
     if (s == QR_OK) {
-        t.r.seconds = now_seconds() - t.t0;
+        t.r.seconds = qr_trainer_now() - t.t0;
         if (res)
             *res = t.r;
         *out = t.m;
