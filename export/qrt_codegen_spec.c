@@ -410,6 +410,17 @@ static unsigned d16_n(const qrt_slot *sw, uint32_t k, double a_in)
                                                                                          : 0u;
 }
 
+/* 1-bit rows by dual 16-bit MACs (QRT_DUAL16), on inputs that fit int16: a byte b of eight
+ * levels spread as u = b | b << 15 holds bits 2j and 2j + 1 at 2j and 2j + 16, so
+ * (u >> 2j) & 0x00010001 is levels 2j, 2j + 1 as two 16-bit halves, 0 or 1: one SMLAD a pair
+ * on the input packed (x_2j, x_2j+1) (the odd last level paired with 0) gives pos = Σ x over
+ * set bits, and W·x = pos − (tot − pos) as the written-out rows. Any row length. */
+static int d16_s1(const qrt_slot *sw, uint32_t k, double a_in)
+{
+    unsigned t = QRT_SLOT_TYPE(sw->desc);
+    return !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 1u && k >= 2u && a_in <= 32767.0;
+}
+
 /* 8-bit GRU rows of 16 levels or more call qrt_dot_s8 where there is no dual path: inline in
  * the GRU's row loop, with its unit bookkeeping, GCC 12's Thumb-1 allocation spills inside the
  * loop (10 instructions a level instead of 7; the KWS-sized model on a Cortex-M0+:
@@ -446,13 +457,14 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
     const char *x = xt->e;
     unsigned wo = written_out(sw, k);
     if (wo == 1u)
-        fprintf(fp, "#if QRT_ROWS_S1\n"
+        fprintf(fp, "#if QRT_ROWS_S1%s\n"
                     "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
                     "%s    tot%s += (%s)[i];\n#endif\n",
-                ind, tag, ind, g->up, k, ind, tag, x);
+                d16_s1(sw, k, a_in) ? " || QRT_DUAL16" : "", ind, tag, ind, g->up, k, ind, tag,
+                x);
     if (xt->w < 4 && kernel_rows(g, sw, k, xt)) {
         /* only where a kernel is what runs: not with the rows written out or dual 16-bit */
-        int dual = d16_rows(sw, k, a_in) || d16_n(sw, k, a_in);
+        int dual = d16_rows(sw, k, a_in) || d16_n(sw, k, a_in) || d16_s1(sw, k, a_in);
         if (wo || dual)
             fprintf(fp, "#if %s%s%s\n", wo ? (wo == 4u ? "!QRT_ROWS_S4" : wo == 2u ?
                                                "!QRT_ROWS_S2" : "!QRT_ROWS_S1") : "",
@@ -462,6 +474,17 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                 ind, tag, k, ind, g->up, k, ind, tag, x);
         if (wo || dual)
             fprintf(fp, "#endif\n");
+    }
+    if (d16_s1(sw, k, a_in)) { /* pair i: levels 2i and 2i + 1 */
+        fprintf(fp, "#if QRT_DUAL16\n%suint32_t xp%s[%" PRIu32 "];\n"
+                    "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    xp%s[i] = ((uint32_t)(%s)[2 * i] & 0xFFFFu) | (uint32_t)(%s)[2 * i + 1] << 16;\n",
+                ind, tag, (k + 1u) / 2u, ind, g->up, k / 2u, ind, tag, x, x);
+        if (k % 2u)
+            fprintf(fp, "%sxp%s[%" PRIu32 "] = (uint32_t)(%s)[%" PRIu32 "] & 0xFFFFu;\n", ind,
+                    tag, k / 2u, x, k - 1u);
+        fprintf(fp, "#endif\n");
+        return;
     }
     unsigned dc = d16_n(sw, k, a_in);
     if (dc) { /* pair i: levels i + i / P·P and P later, P = 16 / c pairs a word */
@@ -571,7 +594,35 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
     int d16 = d16_rows(sw, k, a_in);
     unsigned wo = written_out(sw, k);
     unsigned dc = d16_n(sw, k, a_in);
-    if (dc) { /* the packed path, then the levels after the last word */
+    if (d16_s1(sw, k, a_in)) { /* a byte at a time: spread, then a SMLAD a pair */
+        uint32_t np = (k + 1u) / 2u;
+        fprintf(fp, "#if QRT_DUAL16\n%sint32_t %s;\n%s{\n%s    int32_t pos = 0;\n"
+                    "%s    uint32_t u, m = 0x00010001u;\n%s    %s_OPAQUE(m);\n", ind, acc, ind, ind,
+                ind, ind, g->up);
+        if (k > DUAL_FULL_LEVELS) { /* the whole bytes in a loop */
+            fprintf(fp, "%s    const uint8_t *wq = %s;\n"
+                        "%s    %s_LOOP for (uint32_t q = 0; q < %" PRIu32 "u; q++) {\n"
+                        "%s        u = *wq++;\n%s        u |= u << 15;\n",
+                    ind, w, ind, g->up, k / 8u, ind, ind);
+            for (uint32_t j = 0; j < 4u; j++)
+                fprintf(fp, "%s        pos = qrt_smlad((u >> %" PRIu32 ") & m, "
+                            "xp%s[4u * q + %" PRIu32 "u], pos);\n", ind, 2u * j, tag, j);
+            fprintf(fp, "%s    }\n", ind);
+        }
+        for (uint32_t m = k > DUAL_FULL_LEVELS ? k / 8u * 4u : 0u; m < np; m++) {
+            if (m % 4u == 0u)
+                fprintf(fp, "%s    u = %s[%" PRIu32 "];\n%s    u |= u << 15;\n", ind, w, m / 4u,
+                        ind);
+            fprintf(fp, "%s    pos = qrt_smlad((u >> %" PRIu32 ") & m, xp%s[%" PRIu32
+                        "], pos);\n", ind, 2u * (m % 4u), tag, m);
+        }
+        fprintf(fp, "%s    %s = pos - (tot%s - pos)%s%s;\n%s}\n%s%s += %zuu;\n", ind, acc, tag,
+                bias ? " + " : "", bias ? bias : "", ind, ind, w, QRT_ROW_BYTES(k, 1u));
+        fprintf(fp, "#elif QRT_ROWS_S1\n");
+        emit_row_out(g, ind, acc, w, xt, k, bias, 1u, tag);
+        fprintf(fp, "#else\n");
+        wo = 1u; /* closes with the kernel's #endif below */
+    } else if (dc) { /* the packed path, then the levels after the last word */
         uint32_t pw = 16u / dc, lw = 2u * pw, nw = k / lw; /* pairs, levels, words */
         const char *xr = dc == 4u ? "0x88888888u" : "0xAAAAAAAAu";
         const char *mk = dc == 4u ? "0x000F000Fu" : "0x00030003u";
