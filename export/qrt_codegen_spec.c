@@ -430,11 +430,12 @@ static int s8_call(const spec *g, const qrt_slot *sw, uint32_t k)
     return g->in_gru && is_s8(sw) && k >= 16u;
 }
 
-/* Dense 4-bit rows on int16 inputs call qrt_dot16_s4 (no widened copy). */
+/* Dense 4-bit rows on int16 inputs call qrt_dot16_s4 (no widened copy); on int8 inputs too,
+ * on a copy widened to int16 (half the stack of an int32 one, and no qrt_dot_s4 beside it). */
 static int dot16(const qrt_slot *sw, const ten *xt)
 {
     unsigned t = QRT_SLOT_TYPE(sw->desc);
-    return xt->w == 2 && !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 4u;
+    return xt->w <= 2 && !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 4u;
 }
 
 /* Whether a matrix's rows may call a runtime kernel that reads int32 inputs: sparse rows,
@@ -462,6 +463,12 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                     "%s    tot%s += (%s)[i];\n#endif\n",
                 d16_s1(sw, k, a_in) ? " || QRT_DUAL16" : "", ind, tag, ind, g->up, k, ind, tag,
                 x);
+    if (xt->w == 1 && dot16(sw, xt)) { /* int8 input, qrt_dot16_s4: an int16 copy */
+        int dual = d16_n(sw, k, a_in) != 0u;
+        fprintf(fp, "#if !QRT_ROWS_S4%s\n%sint16_t xw%s[%" PRIu32 "];\n%s%s_LOOP for (uint32_t i = 0; "
+                    "i < %" PRIu32 "u; i++)\n%s    xw%s[i] = (%s)[i];\n#endif\n",
+                dual ? " && !QRT_DUAL16" : "", ind, tag, k, ind, g->up, k, ind, tag, x);
+    }
     if (xt->w < 4 && kernel_rows(g, sw, k, xt)) {
         /* only where a kernel is what runs: not with the rows written out or dual 16-bit */
         int dual = d16_rows(sw, k, a_in) || d16_n(sw, k, a_in) || d16_s1(sw, k, a_in);
@@ -710,7 +717,7 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
     } else {
         unsigned c = qrt_container_bits(t);
         fprintf(fp, "%sint32_t %s = qrt_dot%s_s%u(%s, %s, %" PRIu32 "u)%s%s;\n%s%s += %zuu;\n",
-                ind, acc, dot16(sw, xt) ? "16" : "", c, w, dot16(sw, xt) ? x : xk, k,
+                ind, acc, dot16(sw, xt) ? "16" : "", c, w, dot16(sw, xt) ? (xt->w == 1 ? xk : x) : xk, k,
                 bias ? " + " : "", bias ? bias : "", ind, w,
                 QRT_ROW_BYTES(k, c));
     }
