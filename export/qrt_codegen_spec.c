@@ -5,8 +5,8 @@
  * the compiler folds what the generic layers (runtime/qrt_layer.c) look up at run time, and
  * links only the kernels the model calls. The arithmetic is the layers' own, step for step:
  * the same dot products (8-bit rows inline; 1-, 2- and 4-bit rows written out or the runtime's
- * kernels, as QRT_ROWS_S1/_S2/_S4 choose at compile time; 8-bit rows on int16 inputs by dual
- * 16-bit MACs where QRT_DUAL16), qrt_requant (qrt_requant_fast: inline where the core has
+ * kernels, as QRT_ROWS_S1/_S2/_S4 choose at compile time; 8-, 4-, 2- and 1-bit rows on int16
+ * inputs by dual 16-bit MACs where QRT_DUAL16), qrt_requant (qrt_requant_fast: inline where the core has
  * SMULL), clamps in the same order, qrt_gru_unit; the same state as qrt_stream (qrt_run.c),
  * each activation stored in the narrowest type its bound holds (a byte layout of its own,
  * make_layout). Exact rewrites: a ReLU after a dense layer, a convolution or a batch norm is
