@@ -421,6 +421,16 @@ static int d16_s1(const qrt_slot *sw, uint32_t k, double a_in)
     return !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 1u && k >= 2u && a_in <= 32767.0;
 }
 
+/* An int16 input in the working memory at a word boundary already holds the 1-bit dual rows'
+ * pairs (x_2j, x_2j+1) as its words, low half first on a little-endian core (the Cortex-M's
+ * default; QRT_DUAL16 is for those): read them in place, no packed copy. An odd last pair's
+ * high half is the next element's bytes (within the word-aligned region, or the next
+ * region's): its level is masked off (& 1, emit_row_dot). */
+static int s1_direct(const ten *xt)
+{
+    return xt->w == 2 && strstr(xt->e, "_M16(") != NULL && xt->off % 4u == 0u;
+}
+
 /* 8-bit GRU rows of 16 levels or more call qrt_dot_s8 where there is no dual path: inline in
  * the GRU's row loop, with its unit bookkeeping, GCC 12's Thumb-1 allocation spills inside the
  * loop (10 instructions a level instead of 7; the KWS-sized model on a Cortex-M0+:
@@ -481,6 +491,11 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                 ind, tag, k, ind, g->up, k, ind, tag, x);
         if (wo || dual)
             fprintf(fp, "#endif\n");
+    }
+    if (d16_s1(sw, k, a_in) && s1_direct(xt)) { /* the pairs are the int16 input's words */
+        fprintf(fp, "#if QRT_DUAL16\n%sconst %s_i32 *xp%s = %s_M32(%lu);\n#endif\n", ind,
+                g->name, tag, g->up, xt->off);
+        return;
     }
     if (d16_s1(sw, k, a_in)) { /* pair i: levels 2i and 2i + 1 */
         fprintf(fp, "#if QRT_DUAL16\n%suint32_t xp%s[%" PRIu32 "];\n"
@@ -613,15 +628,16 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
                     ind, w, ind, g->up, k / 8u, ind, ind);
             for (uint32_t j = 0; j < 4u; j++)
                 fprintf(fp, "%s        pos = qrt_smlad((u >> %" PRIu32 ") & m, "
-                            "xp%s[4u * q + %" PRIu32 "u], pos);\n", ind, 2u * j, tag, j);
+                            "(uint32_t)xp%s[4u * q + %" PRIu32 "u], pos);\n", ind, 2u * j, tag, j);
             fprintf(fp, "%s    }\n", ind);
         }
         for (uint32_t m = k > DUAL_FULL_LEVELS ? k / 8u * 4u : 0u; m < np; m++) {
             if (m % 4u == 0u)
                 fprintf(fp, "%s    u = %s[%" PRIu32 "];\n%s    u |= u << 15;\n", ind, w, m / 4u,
                         ind);
-            fprintf(fp, "%s    pos = qrt_smlad((u >> %" PRIu32 ") & m, xp%s[%" PRIu32
-                        "], pos);\n", ind, 2u * (m % 4u), tag, m);
+            fprintf(fp, "%s    pos = qrt_smlad((u >> %" PRIu32 ") & %s, (uint32_t)xp%s[%" PRIu32
+                        "], pos);\n", ind, 2u * (m % 4u), k % 2u && m + 1u == np ? "1u" : "m",
+                    tag, m);
         }
         fprintf(fp, "%s    %s = pos - (tot%s - pos)%s%s;\n%s}\n%s%s += %zuu;\n", ind, acc, tag,
                 bias ? " + " : "", bias ? bias : "", ind, ind, w, QRT_ROW_BYTES(k, 1u));
