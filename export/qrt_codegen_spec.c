@@ -414,7 +414,8 @@ static unsigned d16_n(const qrt_slot *sw, uint32_t k, double a_in)
  * levels spread as u = b | b << 15 holds bits 2j and 2j + 1 at 2j and 2j + 16, so
  * (u >> 2j) & 0x00010001 is levels 2j, 2j + 1 as two 16-bit halves, 0 or 1: one SMLAD a pair
  * on the input as pairs (x_2j, x_2j+1) (read in place, s1_direct, or packed, the odd last
- * level paired with 0) gives pos = Σ x over set bits, and W·x = pos − (tot − pos) as the written-out rows. Any row length. */
+ * level paired with 0) gives pos = Σ x over set bits, and W·x = pos − (tot − pos) as the
+ * written-out rows. Any row length. */
 static int d16_s1(const qrt_slot *sw, uint32_t k, double a_in)
 {
     unsigned t = QRT_SLOT_TYPE(sw->desc);
