@@ -1,19 +1,19 @@
-/* qrt codegen, specialized form — the body of a compiled model with every layer written out
- * for its own dimensions (host only): const tensors in the narrowest C type that holds them,
- * and NAME_reset/_push/_logits with each layer's loops inline, its bounds, row lengths,
- * per-tensor requantization and output bound as constants. No descriptors and no dispatch:
- * the compiler folds what the generic layers (runtime/qrt_layer.c) look up at run time, and
- * links only the kernels the model calls. The arithmetic is the layers' own, step for step:
- * the same dot products (8-bit rows inline; 1-, 2- and 4-bit rows written out or the runtime's
- * kernels, as QRT_ROWS_S1/_S2/_S4 choose at compile time; 8-, 4-, 2- and 1-bit rows on int16
- * inputs by dual 16-bit MACs where QRT_DUAL16), qrt_requant (qrt_requant_fast: inline where the core has
- * SMULL), clamps in the same order, qrt_gru_unit; the same state as qrt_stream (qrt_run.c),
- * each activation stored in the narrowest type its bound holds (a byte layout of its own,
- * make_layout). Exact rewrites: a ReLU after a dense layer, a convolution or a batch norm is
- * folded into its store; a clamp is left out where the bound of the layer's input proves it
- * idle; a first convolution takes the clamped frame straight into its window; a dense GRU
- * runs unit by unit on rows stored in unit order (no 4H buffer). Layer kinds or options this file does not know make qrt_codegen_spec_supported()
- * false, and the writer then emits the descriptor form (qrt_codegen.c). */
+/* qrt codegen, specialized form — the body of a compiled model with every layer written out for
+ * its own dimensions (host only): const tensors in the narrowest C type that holds them, and
+ * NAME_reset/_push/_logits with each layer's loops inline, its bounds, row lengths, per-tensor
+ * requantization and output bound as constants. No descriptors and no dispatch: the compiler folds
+ * what the generic layers (runtime/qrt_layer.c) look up at run time, and links only the kernels
+ * the model calls. The arithmetic is the layers' own, step for step: the same dot products (8-bit
+ * rows inline; 1-, 2- and 4-bit rows written out or the runtime's kernels, as QRT_ROWS_S1/_S2/_S4
+ * choose at compile time; 8-, 4-, 2- and 1-bit rows on int16 inputs by dual 16-bit MACs where
+ * QRT_DUAL16), qrt_requant (qrt_requant_fast: inline where the core has SMULL), clamps in the same
+ * order, qrt_gru_unit; the same state as qrt_stream (qrt_run.c), each activation stored in the
+ * narrowest type its bound holds (a byte layout of its own, make_layout). Exact rewrites: a ReLU
+ * after a dense layer, a convolution or a batch norm is folded into its store; a clamp is left out
+ * where the bound of the layer's input proves it idle; a first convolution takes the clamped frame
+ * straight into its window; a dense GRU runs unit by unit on rows stored in unit order (no 4H
+ * buffer). Layer kinds or options this file does not know make qrt_codegen_spec_supported() false,
+ * and the writer then emits the descriptor form (qrt_codegen.c). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -476,8 +476,9 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                 x);
     if (xt->w == 1 && dot16(sw, xt)) { /* int8 input, qrt_dot16_s4: an int16 copy */
         int dual = d16_n(sw, k, a_in) != 0u;
-        fprintf(fp, "#if !QRT_ROWS_S4%s\n%sint16_t xw%s[%" PRIu32 "];\n%s%s_LOOP for (uint32_t i = 0; "
-                    "i < %" PRIu32 "u; i++)\n%s    xw%s[i] = (%s)[i];\n#endif\n",
+        fprintf(fp, "#if !QRT_ROWS_S4%s\n%sint16_t xw%s[%" PRIu32 "];\n"
+                    "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    xw%s[i] = (%s)[i];\n#endif\n",
                 dual ? " && !QRT_DUAL16" : "", ind, tag, k, ind, g->up, k, ind, tag, x);
     }
     if (xt->w < 4 && kernel_rows(g, sw, k, xt)) {
@@ -501,8 +502,9 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
     if (d16_s1(sw, k, a_in)) { /* pair i: levels 2i and 2i + 1 */
         fprintf(fp, "#if QRT_DUAL16\n%suint32_t xp%s[%" PRIu32 "];\n"
                     "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
-                    "%s    xp%s[i] = ((uint32_t)(%s)[2 * i] & 0xFFFFu) | (uint32_t)(%s)[2 * i + 1] << 16;\n",
-                ind, tag, (k + 1u) / 2u, ind, g->up, k / 2u, ind, tag, x, x);
+                    "%s    xp%s[i] = ((uint32_t)(%s)[2 * i] & 0xFFFFu) |\n"
+                    "%s            (uint32_t)(%s)[2 * i + 1] << 16;\n",
+                ind, tag, (k + 1u) / 2u, ind, g->up, k / 2u, ind, tag, x, ind, x);
         if (k % 2u)
             fprintf(fp, "%sxp%s[%" PRIu32 "] = (uint32_t)(%s)[%" PRIu32 "] & 0xFFFFu;\n", ind,
                     tag, k / 2u, x, k - 1u);
@@ -734,7 +736,8 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
     } else {
         unsigned c = qrt_container_bits(t);
         fprintf(fp, "%sint32_t %s = qrt_dot%s_s%u(%s, %s, %" PRIu32 "u)%s%s;\n%s%s += %zuu;\n",
-                ind, acc, dot16(sw, xt) ? "16" : "", c, w, dot16(sw, xt) ? (xt->w == 1 ? xk : x) : xk, k,
+                ind, acc, dot16(sw, xt) ? "16" : "", c, w,
+                dot16(sw, xt) && xt->w == 2 ? x : xk, k,
                 bias ? " + " : "", bias ? bias : "", ind, w,
                 QRT_ROW_BYTES(k, c));
     }
