@@ -468,12 +468,25 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
     FILE *fp = g->fp;
     const char *x = xt->e;
     unsigned wo = written_out(sw, k);
-    if (wo == 1u)
+    int direct = d16_s1(sw, k, a_in) && s1_direct(xt);
+    if (direct) /* the pairs are the int16 input's words; their sum by SMLAD with (1, 1) */
+        fprintf(fp, "#if QRT_DUAL16\n%sconst %s_i32 *xp%s = %s_M32(%lu);\n"
+                    "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    tot%s = qrt_smlad(0x00010001u, (uint32_t)xp%s[i], tot%s);\n%s",
+                ind, g->name, tag, g->up, xt->off, ind, tag, ind, g->up, k / 2u, ind, tag, tag,
+                tag, k % 2u ? "" : "#elif QRT_ROWS_S1\n");
+    if (direct && k % 2u)
+        fprintf(fp, "%stot%s += (%s)[%" PRIu32 "];\n#elif QRT_ROWS_S1\n", ind, tag, x, k - 1u);
+    if (wo == 1u && !direct)
         fprintf(fp, "#if QRT_ROWS_S1%s\n"
                     "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
                     "%s    tot%s += (%s)[i];\n#endif\n",
                 d16_s1(sw, k, a_in) ? " || QRT_DUAL16" : "", ind, tag, ind, g->up, k, ind, tag,
                 x);
+    if (direct) /* after its #elif QRT_ROWS_S1 */
+        fprintf(fp, "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    tot%s += (%s)[i];\n#endif\n",
+                ind, tag, ind, g->up, k, ind, tag, x);
     if (xt->w == 1 && dot16(sw, xt)) { /* int8 input, qrt_dot16_s4: an int16 copy */
         int dual = d16_n(sw, k, a_in) != 0u;
         fprintf(fp, "#if !QRT_ROWS_S4%s\n%sint16_t xw%s[%" PRIu32 "];\n"
@@ -494,11 +507,8 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
         if (wo || dual)
             fprintf(fp, "#endif\n");
     }
-    if (d16_s1(sw, k, a_in) && s1_direct(xt)) { /* the pairs are the int16 input's words */
-        fprintf(fp, "#if QRT_DUAL16\n%sconst %s_i32 *xp%s = %s_M32(%lu);\n#endif\n", ind,
-                g->name, tag, g->up, xt->off);
+    if (direct)
         return;
-    }
     if (d16_s1(sw, k, a_in)) { /* pair i: levels 2i and 2i + 1 */
         fprintf(fp, "#if QRT_DUAL16\n%suint32_t xp%s[%" PRIu32 "];\n"
                     "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
