@@ -1,19 +1,19 @@
-/* qrt codegen, specialized form — the body of a compiled model with every layer written out
- * for its own dimensions (host only): const tensors in the narrowest C type that holds them,
- * and NAME_reset/_push/_logits with each layer's loops inline, its bounds, row lengths,
- * per-tensor requantization and output bound as constants. No descriptors and no dispatch:
- * the compiler folds what the generic layers (runtime/qrt_layer.c) look up at run time, and
- * links only the kernels the model calls. The arithmetic is the layers' own, step for step:
- * the same dot products (8-bit rows inline; 1-, 2- and 4-bit rows written out or the runtime's
- * kernels, as QRT_ROWS_S1/_S2/_S4 choose at compile time; 8-bit rows on int16 inputs by dual
- * 16-bit MACs where QRT_DUAL16), qrt_requant (qrt_requant_fast: inline where the core has
- * SMULL), clamps in the same order, qrt_gru_unit; the same state as qrt_stream (qrt_run.c),
- * each activation stored in the narrowest type its bound holds (a byte layout of its own,
- * make_layout). Exact rewrites: a ReLU after a dense layer, a convolution or a batch norm is
- * folded into its store; a clamp is left out where the bound of the layer's input proves it
- * idle; a first convolution takes the clamped frame straight into its window; a dense GRU
- * runs unit by unit on rows stored in unit order (no 4H buffer). Layer kinds or options this file does not know make qrt_codegen_spec_supported()
- * false, and the writer then emits the descriptor form (qrt_codegen.c). */
+/* qrt codegen, specialized form — the body of a compiled model with every layer written out for
+ * its own dimensions (host only): const tensors in the narrowest C type that holds them, and
+ * NAME_reset/_push/_logits with each layer's loops inline, its bounds, row lengths, per-tensor
+ * requantization and output bound as constants. No descriptors and no dispatch: the compiler folds
+ * what the generic layers (runtime/qrt_layer.c) look up at run time, and links only the kernels
+ * the model calls. The arithmetic is the layers' own, step for step: the same dot products (8-bit
+ * rows inline; 1-, 2- and 4-bit rows written out or the runtime's kernels, as QRT_ROWS_S1/_S2/_S4
+ * choose at compile time; 8-, 4-, 2- and 1-bit rows on int16 inputs by dual 16-bit MACs where
+ * QRT_DUAL16), qrt_requant (qrt_requant_fast: inline where the core has SMULL), clamps in the same
+ * order, qrt_gru_unit; the same state as qrt_stream (qrt_run.c), each activation stored in the
+ * narrowest type its bound holds (a byte layout of its own, make_layout). Exact rewrites: a ReLU
+ * after a dense layer, a convolution or a batch norm is folded into its store; a clamp is left out
+ * where the bound of the layer's input proves it idle; a first convolution takes the clamped frame
+ * straight into its window; a dense GRU runs unit by unit on rows stored in unit order (no 4H
+ * buffer). Layer kinds or options this file does not know make qrt_codegen_spec_supported() false,
+ * and the writer then emits the descriptor form (qrt_codegen.c). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -410,6 +410,28 @@ static unsigned d16_n(const qrt_slot *sw, uint32_t k, double a_in)
                                                                                          : 0u;
 }
 
+/* 1-bit rows by dual 16-bit MACs (QRT_DUAL16), on inputs that fit int16: a byte b of eight
+ * levels spread as u = b | b << 15 holds bits 2j and 2j + 1 at 2j and 2j + 16, so
+ * (u >> 2j) & 0x00010001 is levels 2j, 2j + 1 as two 16-bit halves, 0 or 1: one SMLAD a pair
+ * on the input as pairs (x_2j, x_2j+1) (read in place, s1_direct, or packed, the odd last
+ * level paired with 0) gives pos = Σ x over set bits, and W·x = pos − (tot − pos) as the
+ * written-out rows. Any row length. */
+static int d16_s1(const qrt_slot *sw, uint32_t k, double a_in)
+{
+    unsigned t = QRT_SLOT_TYPE(sw->desc);
+    return !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 1u && k >= 2u && a_in <= 32767.0;
+}
+
+/* An int16 input in the working memory at a word boundary already holds the 1-bit dual rows'
+ * pairs (x_2j, x_2j+1) as its words, low half first on a little-endian core (the Cortex-M's
+ * default; QRT_DUAL16 is for those): read them in place, no packed copy. An odd last pair's
+ * high half is the next element's bytes (within the word-aligned region, or the next
+ * region's): its level is masked off (& 1, emit_row_dot). */
+static int s1_direct(const ten *xt)
+{
+    return xt->w == 2 && strstr(xt->e, "_M16(") != NULL && xt->off % 4u == 0u;
+}
+
 /* 8-bit GRU rows of 16 levels or more call qrt_dot_s8 where there is no dual path: inline in
  * the GRU's row loop, with its unit bookkeeping, GCC 12's Thumb-1 allocation spills inside the
  * loop (10 instructions a level instead of 7; the KWS-sized model on a Cortex-M0+:
@@ -419,11 +441,12 @@ static int s8_call(const spec *g, const qrt_slot *sw, uint32_t k)
     return g->in_gru && is_s8(sw) && k >= 16u;
 }
 
-/* Dense 4-bit rows on int16 inputs call qrt_dot16_s4 (no widened copy). */
+/* Dense 4-bit rows on int16 inputs call qrt_dot16_s4 (no widened copy); on int8 inputs too,
+ * on a copy widened to int16 (half the stack of an int32 one, and no qrt_dot_s4 beside it). */
 static int dot16(const qrt_slot *sw, const ten *xt)
 {
     unsigned t = QRT_SLOT_TYPE(sw->desc);
-    return xt->w == 2 && !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 4u;
+    return xt->w <= 2 && !QRT_T_IS_SPARSE(t) && qrt_container_bits(t) == 4u;
 }
 
 /* Whether a matrix's rows may call a runtime kernel that reads int32 inputs: sparse rows,
@@ -445,14 +468,35 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
     FILE *fp = g->fp;
     const char *x = xt->e;
     unsigned wo = written_out(sw, k);
-    if (wo == 1u)
-        fprintf(fp, "#if QRT_ROWS_S1\n"
+    int direct = d16_s1(sw, k, a_in) && s1_direct(xt);
+    if (direct) /* the pairs are the int16 input's words; their sum by SMLAD with (1, 1) */
+        fprintf(fp, "#if QRT_DUAL16\n%sconst %s_i32 *xp%s = %s_M32(%lu);\n"
+                    "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    tot%s = qrt_smlad(0x00010001u, (uint32_t)xp%s[i], tot%s);\n%s",
+                ind, g->name, tag, g->up, xt->off, ind, tag, ind, g->up, k / 2u, ind, tag, tag,
+                tag, k % 2u ? "" : "#elif QRT_ROWS_S1\n");
+    if (direct && k % 2u)
+        fprintf(fp, "%stot%s += (%s)[%" PRIu32 "];\n#elif QRT_ROWS_S1\n", ind, tag, x, k - 1u);
+    if (wo == 1u && !direct)
+        fprintf(fp, "#if QRT_ROWS_S1%s\n"
                     "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
                     "%s    tot%s += (%s)[i];\n#endif\n",
+                d16_s1(sw, k, a_in) ? " || QRT_DUAL16" : "", ind, tag, ind, g->up, k, ind, tag,
+                x);
+    if (direct) /* after its #elif QRT_ROWS_S1 */
+        fprintf(fp, "%sint32_t tot%s = 0;\n%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    tot%s += (%s)[i];\n#endif\n",
                 ind, tag, ind, g->up, k, ind, tag, x);
+    if (xt->w == 1 && dot16(sw, xt)) { /* int8 input, qrt_dot16_s4: an int16 copy */
+        int dual = d16_n(sw, k, a_in) != 0u;
+        fprintf(fp, "#if !QRT_ROWS_S4%s\n%sint16_t xw%s[%" PRIu32 "];\n"
+                    "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    xw%s[i] = (%s)[i];\n#endif\n",
+                dual ? " && !QRT_DUAL16" : "", ind, tag, k, ind, g->up, k, ind, tag, x);
+    }
     if (xt->w < 4 && kernel_rows(g, sw, k, xt)) {
         /* only where a kernel is what runs: not with the rows written out or dual 16-bit */
-        int dual = d16_rows(sw, k, a_in) || d16_n(sw, k, a_in);
+        int dual = d16_rows(sw, k, a_in) || d16_n(sw, k, a_in) || d16_s1(sw, k, a_in);
         if (wo || dual)
             fprintf(fp, "#if %s%s%s\n", wo ? (wo == 4u ? "!QRT_ROWS_S4" : wo == 2u ?
                                                "!QRT_ROWS_S2" : "!QRT_ROWS_S1") : "",
@@ -462,6 +506,20 @@ static void emit_mat_pre(const spec *g, const char *ind, const char *tag, const 
                 ind, tag, k, ind, g->up, k, ind, tag, x);
         if (wo || dual)
             fprintf(fp, "#endif\n");
+    }
+    if (direct)
+        return;
+    if (d16_s1(sw, k, a_in)) { /* pair i: levels 2i and 2i + 1 */
+        fprintf(fp, "#if QRT_DUAL16\n%suint32_t xp%s[%" PRIu32 "];\n"
+                    "%s%s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
+                    "%s    xp%s[i] = ((uint32_t)(%s)[2 * i] & 0xFFFFu) |\n"
+                    "%s            (uint32_t)(%s)[2 * i + 1] << 16;\n",
+                ind, tag, (k + 1u) / 2u, ind, g->up, k / 2u, ind, tag, x, ind, x);
+        if (k % 2u)
+            fprintf(fp, "%sxp%s[%" PRIu32 "] = (uint32_t)(%s)[%" PRIu32 "] & 0xFFFFu;\n", ind,
+                    tag, k / 2u, x, k - 1u);
+        fprintf(fp, "#endif\n");
+        return;
     }
     unsigned dc = d16_n(sw, k, a_in);
     if (dc) { /* pair i: levels i + i / P·P and P later, P = 16 / c pairs a word */
@@ -571,7 +629,36 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
     int d16 = d16_rows(sw, k, a_in);
     unsigned wo = written_out(sw, k);
     unsigned dc = d16_n(sw, k, a_in);
-    if (dc) { /* the packed path, then the levels after the last word */
+    if (d16_s1(sw, k, a_in)) { /* a byte at a time: spread, then a SMLAD a pair */
+        uint32_t np = (k + 1u) / 2u;
+        fprintf(fp, "#if QRT_DUAL16\n%sint32_t %s;\n%s{\n%s    int32_t pos = 0;\n"
+                    "%s    uint32_t u, m = 0x00010001u;\n%s    %s_OPAQUE(m);\n", ind, acc, ind, ind,
+                ind, ind, g->up);
+        if (k > DUAL_FULL_LEVELS) { /* the whole bytes in a loop */
+            fprintf(fp, "%s    const uint8_t *wq = %s;\n"
+                        "%s    %s_LOOP for (uint32_t q = 0; q < %" PRIu32 "u; q++) {\n"
+                        "%s        u = *wq++;\n%s        u |= u << 15;\n",
+                    ind, w, ind, g->up, k / 8u, ind, ind);
+            for (uint32_t j = 0; j < 4u; j++)
+                fprintf(fp, "%s        pos = qrt_smlad((u >> %" PRIu32 ") & m, "
+                            "(uint32_t)xp%s[4u * q + %" PRIu32 "u], pos);\n", ind, 2u * j, tag, j);
+            fprintf(fp, "%s    }\n", ind);
+        }
+        for (uint32_t m = k > DUAL_FULL_LEVELS ? k / 8u * 4u : 0u; m < np; m++) {
+            if (m % 4u == 0u)
+                fprintf(fp, "%s    u = %s[%" PRIu32 "];\n%s    u |= u << 15;\n", ind, w, m / 4u,
+                        ind);
+            fprintf(fp, "%s    pos = qrt_smlad((u >> %" PRIu32 ") & %s, (uint32_t)xp%s[%" PRIu32
+                        "], pos);\n", ind, 2u * (m % 4u), k % 2u && m + 1u == np ? "1u" : "m",
+                    tag, m);
+        }
+        fprintf(fp, "%s    %s = pos - (tot%s - pos)%s%s;\n%s}\n%s%s += %zuu;\n", ind, acc, tag,
+                bias ? " + " : "", bias ? bias : "", ind, ind, w, QRT_ROW_BYTES(k, 1u));
+        fprintf(fp, "#elif QRT_ROWS_S1\n");
+        emit_row_out(g, ind, acc, w, xt, k, bias, 1u, tag);
+        fprintf(fp, "#else\n");
+        wo = 1u; /* closes with the kernel's #endif below */
+    } else if (dc) { /* the packed path, then the levels after the last word */
         uint32_t pw = 16u / dc, lw = 2u * pw, nw = k / lw; /* pairs, levels, words */
         const char *xr = dc == 4u ? "0x88888888u" : "0xAAAAAAAAu";
         const char *mk = dc == 4u ? "0x000F000Fu" : "0x00030003u";
@@ -659,7 +746,8 @@ static void emit_row_dot(const spec *g, const char *ind, const char *acc, const 
     } else {
         unsigned c = qrt_container_bits(t);
         fprintf(fp, "%sint32_t %s = qrt_dot%s_s%u(%s, %s, %" PRIu32 "u)%s%s;\n%s%s += %zuu;\n",
-                ind, acc, dot16(sw, xt) ? "16" : "", c, w, dot16(sw, xt) ? x : xk, k,
+                ind, acc, dot16(sw, xt) ? "16" : "", c, w,
+                dot16(sw, xt) && xt->w == 2 ? x : xk, k,
                 bias ? " + " : "", bias ? bias : "", ind, w,
                 QRT_ROW_BYTES(k, c));
     }

@@ -169,8 +169,8 @@ static inline int32_t qrt_requant_fast(int32_t acc, int32_t mult, int32_t shift)
 
 /* Dual 16-bit multiply-accumulate for specialized compiled models: SMLAD adds two products
  * of signed 16-bit halves to a 32-bit accumulator, SXTB16 sign-extends bytes 0 and 2 of a word
- * into its two halves. A compiled model uses them for an 8- or 4-bit matrix whose input
- * provably fits int16 (docs/runtime.md, "Dual 16-bit MACs"). QRT_DUAL16 (default: the target has the
+ * into its two halves. A compiled model uses them for an 8-, 4-, 2- or 1-bit matrix whose
+ * input provably fits int16 (docs/runtime.md, "Dual 16-bit MACs"). QRT_DUAL16 (default: the target has the
  * DSP extension, __ARM_FEATURE_DSP: Cortex-M4/M7/M33, and GCC or Clang) selects that path;
  * elsewhere the twins below, portable C with the instructions' results, let a host test run
  * the same path. */
