@@ -776,6 +776,8 @@ double *tr_rnd_inputs(tr_rng *r, size_t n, double amp)
     return rnd_vec(r, n, -amp, amp);
 }
 
+/* ---- models, blobs and pruning that several suites share ---------------------------- */
+
 /* bts: Conv1D(6, 5, valid) → BN → ReLU|PReLU → GRU(5) → Dense(2), input 40 × 3. */
 void tr_make_bts(tr_fmodel *m, tr_rng *r, unsigned bits, int prelu)
 {
