@@ -38,7 +38,13 @@ int main(void)
     srunner_add_suite(sr, qr_suite_model());
     srunner_add_suite(sr, qr_suite_model_file());
     srunner_add_suite(sr, qr_suite_train());
-    srunner_add_suite(sr, qr_suite_runtime());
+    srunner_add_suite(sr, qr_suite_runtime_kernels());
+    srunner_add_suite(sr, qr_suite_runtime_layers());
+    srunner_add_suite(sr, qr_suite_runtime_models());
+    srunner_add_suite(sr, qr_suite_runtime_blob());
+    srunner_add_suite(sr, qr_suite_runtime_builder());
+    srunner_add_suite(sr, qr_suite_runtime_sparse());
+    srunner_add_suite(sr, qr_suite_runtime_compiled());
     srunner_add_suite(sr, qr_suite_sparse());
     srunner_add_suite(sr, qr_suite_sweep());
     srunner_add_suite(sr, qr_suite_recipes());

@@ -4,7 +4,7 @@
  *
  * The input is a .qrt blob. Before loading, the harness stores the input's length in the
  * header's total-size field and recomputes the trailing CRC-32, so mutations reach the checks
- * behind the checksum (a corrupted CRC is a one-line check, tested in tests/test_runtime.c).
+ * behind the checksum (a corrupted CRC is a one-line check, tested in tests/test_runtime_blob.c).
  * A blob that loads must run: qrt_run on T frames and a stream of the same frames (then
  * qrt_stream_finish, which feeds same padding's right-hand zeros) must both succeed and agree
  * bit for bit (runtime/qrt.h promises it), and every logit must lie within
