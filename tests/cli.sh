@@ -467,6 +467,14 @@ else
 fi
 check "export: a bad --sparse" 2 err "is not auto, fast or off" \
     "$qreg" export "$tmp/p.qrm" --out "$tmp/exp" --sparse maybe
+for ab in 1 17 31 64 x; do
+    check "export: --act-bits $ab refused" 2 err "act-bits: '$ab' is not 2 to 16 or 32" \
+        "$qreg" export "$tmp/p.qrm" --out "$tmp/exp-bad" --act-bits "$ab"
+done
+[ ! -e "$tmp/exp-bad" ] && pass "export: nothing written for a bad --act-bits" ||
+    fail "export: $tmp/exp-bad exists after a refused --act-bits"
+check "eval: --act-bits 17 refused" 2 err "act-bits: '17' is not 2 to 16 or 32" \
+    "$qreg" eval "$tmp/p.qrm" --data "$tmp/exp-none.csv" --int --act-bits 17
 check "export of the quickstart MLP" 0 out 'wrote .*/model_compiled\.h' \
     "$qreg" export "$tmp/p.qrm" --out "$tmp/exp" --name mlp
 if grep -q 'int mlp_push(int32_t \*mem, const int32_t \*frame)' "$tmp/exp/model_compiled.c" &&
