@@ -80,6 +80,16 @@ extern "C" {
 #endif
 #endif
 
+/* QRT_ASM_V6M: on ARMv6-M (Cortex-M0/M0+/M1) with GCC or Clang, qrt_requant is Thumb-1
+ * assembly (smaller and faster than the C form, the same results); -DQRT_ASM_V6M=0 keeps C. */
+#ifndef QRT_ASM_V6M
+#if defined(__ARM_ARCH_6M__) && defined(__GNUC__) && !QRT_HAVE_SMULL
+#define QRT_ASM_V6M 1
+#else
+#define QRT_ASM_V6M 0
+#endif
+#endif
+
 /* Compile-time checks (C99 has no _Static_assert). */
 #define QRT_STATIC_CHECK(name, cond) typedef char qrt_check_##name[(cond) ? 1 : -1]
 QRT_STATIC_CHECK(asr, (-1 >> 1) == -1 && (-8 >> 2) == -2);
