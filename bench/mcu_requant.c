@@ -1,15 +1,18 @@
-/* bench/mcu_requant.c — qrt_requant on the device against qrt_requant_ref on the host
- * (bench/mcu_requant.sh): every shift (QRT_SHIFT_MIN … QRT_SHIFT_MAX) with the edge
+/* bench/mcu_requant.c — qrt_requant and qrt_requant15 on the device against qrt_requant_ref on
+ * the host (bench/mcu_requant.sh): every shift (QRT_SHIFT_MIN … QRT_SHIFT_MAX) with the edge
  * accumulators and multipliers (the 16-bit piece boundaries, INT32_MIN/MAX: saturation)
- * crossed, and xorshift pairs; bench_main returns an FNV-1a digest of every result, so the
- * device must return what the host build (-DHOST_MAIN, the int64 reference) prints. */
+ * crossed, and xorshift pairs; then every r of qrt_requant15 on random pairs within its
+ * bound (no saturation). bench_main returns an FNV-1a digest of every result, so the device
+ * must return what the host build (-DHOST_MAIN, the int64 reference) prints. */
 #include <stdint.h>
 #include "qrt.h"
 
 #ifdef HOST_MAIN
 #define RQ qrt_requant_ref
+#define RQ15(a, m, r) qrt_requant_ref((a), (int32_t)((uint32_t)(m) << 16), 15 - (int32_t)(r))
 #else
 #define RQ qrt_requant
+#define RQ15 qrt_requant15
 #endif
 
 int bench_main(void);
@@ -54,6 +57,14 @@ int bench_main(void)
             mix(RQ(acc, (int32_t)m, s));
         }
     }
+    for (uint32_t r = 1; r <= 46u; r++)
+        for (unsigned k = 0; k < N_RANDOM; k++) {
+            uint32_t a = next(), m = next();
+            /* |acc| < 2^(16 + r) keeps |acc·m·2^−r| < 2^31, then a random magnitude */
+            int32_t acc = (int32_t)a >> (r < 16u ? 16u - r : 0u);
+            acc >>= m & 15u;
+            mix(RQ15(acc, (int32_t)(m >> 16) - 32768, r));
+        }
     return (int)(h >> 1);
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/mcu_requant.sh — qrt_requant as built for the Cortex-M0+ (Thumb-1 assembly,
-# QRT_ASM_V6M) and the M4 (SMULL), run on the emulated cores (bench/mcu/measure.sh), must
-# return the digest the host computes with qrt_requant_ref (bench/mcu_requant.c: every shift,
-# edge and random operands). Prints the measure.sh lines; exit 1 on a mismatch.
+# QRT_ASM_V6M) and the M4 (SMULL), and qrt_requant15, run on the emulated cores
+# (bench/mcu/measure.sh), must return the digest the host computes with qrt_requant_ref
+# (bench/mcu_requant.c: every shift, edge and random operands). Exit 1 on a mismatch.
 #
 #   bench/mcu_requant.sh [MCU_DIR]       QRT_BENCH_CFLAGS="-DQRT_ASM_V6M=0"  the C form
 set -euo pipefail
@@ -24,10 +24,11 @@ while read -r line; do
     got=$(sed -n 's/.*bench_ret=\([^ ]*\).*/\1/p' <<<"$line")
     insns=$(sed -n 's/.*insns=\([^ ]*\).*/\1/p' <<<"$line")
     size=$(arm-none-eabi-nm -S -t d "$OUT/b/$core/bench.elf" | awk '$4 == "qrt_requant" {print $2 + 0}')
+    s15=$(arm-none-eabi-nm -S -t d "$OUT/b/$core/bench.elf" | awk '$4 == "qrt_requant15" {print $2 + 0}')
     if [ "$got" = "$want" ]; then
-        echo "$core: qrt_requant ${size} B, digest $got = host ($insns instructions)"
+        echo "$core: qrt_requant ${size} B, qrt_requant15 ${s15} B, digest $got = host ($insns instructions)"
     else
-        echo "$core: qrt_requant digest $got, host (qrt_requant_ref) $want: MISMATCH" >&2
+        echo "$core: qrt_requant(15) digest $got, host (qrt_requant_ref) $want: MISMATCH" >&2
         status=1
     fi
 done < <(grep '^RESULT' "$OUT/out.txt")

@@ -286,6 +286,13 @@ int32_t qrt_unpack_level(const uint8_t *row, size_t i, unsigned c);
  * qrt_requant_ref is the int64 twin. They agree bit for bit. */
 int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift);
 int32_t qrt_requant_ref(int32_t acc, int32_t mult, int32_t shift);
+/* The same for a 15-bit multiplier m ∈ [−2^15, 2^15), the shift as r = 15 − shift ∈ [1, 46]:
+ * qrt_requant15(acc, m, 15 − shift) = qrt_requant(acc, m·2^16, shift) whenever that result
+ * needs no saturation (|acc·m·2^−r| < 2^31: the caller's bound, not checked). Two 16×16
+ * products, no 64-bit pair: 54 B instead of 104 on a Cortex-M0+. The exporter rounds every
+ * multiplier it can to 15 significant bits (docs/runtime.md), and specialized compiled models
+ * call this where their row bounds allow. */
+int32_t qrt_requant15(int32_t acc, int32_t m, uint32_t r);
 
 /* tanh and the logistic sigmoid of a Q16 input (any int32), result in Q15 (1.0 = 32768):
  * tanh ∈ [−32768, 32768], sigmoid ∈ [0, 32768]. A quartic on each of 8 segments (x ∈ [0, 2) in

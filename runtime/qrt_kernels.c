@@ -418,6 +418,20 @@ int32_t qrt_requant(int32_t acc, int32_t mult, int32_t shift)
 }
 #endif
 
+/* acc·m = h·2^16 + l with 0 ≤ l < 2^16 (h = (acc >> 16)·m + the high half of (acc & 0xFFFF)·m,
+ * |h| < 2^30 + 2^15). r ≤ 16: h·2^(16−r) + round(l / 2^r), in uint32 (exact when the result
+ * fits, which the caller guarantees); r > 16: l only moves the floor below 2^16, so
+ * (h + 2^(r−17)) >> (r − 16). */
+int32_t qrt_requant15(int32_t acc, int32_t m, uint32_t r)
+{
+    int32_t lo = (int32_t)((uint32_t)acc & 0xFFFFu) * m; /* |lo| < 2^31 */
+    int32_t h = (acc >> 16) * m + (lo >> 16);
+    uint32_t l = (uint32_t)lo & 0xFFFFu;
+    if (r <= 16u)
+        return (int32_t)(((uint32_t)h << (16u - r)) + ((l + (1u << (r - 1u))) >> r));
+    return (h + (int32_t)(1u << (r - 17u))) >> (r - 16u);
+}
+
 /* ---- tanh and sigmoid ------------------------------------------------------------------
  * tanh on 8 segments, x ∈ [0, 2) in halves and [2, 6) in units (where tanh is flat enough),
  * each a quartic in s = the offset into the segment scaled to [0, 1) in Q15:

@@ -145,6 +145,19 @@ static inline int32_t qrt_requant_fast(int32_t acc, int32_t mult, int32_t shift)
 #define qrt_requant_fast qrt_requant
 #endif
 
+/* qrt_requant(acc, m·2^16, shift) for a 15-bit multiplier m (the exporter's rounding) as
+ * specialized compiled models call it where the row bound keeps the result within int32:
+ * inline on cores with SMULL, else qrt_requant15 (half the code and cycles of qrt_requant on a
+ * Cortex-M0+). */
+static inline int32_t qrt_requant_m15(int32_t acc, int32_t m, int32_t shift)
+{
+#if QRT_HAVE_SMULL
+    return qrt_requant_fast(acc, (int32_t)((uint32_t)m << 16), shift);
+#else
+    return qrt_requant15(acc, m, (uint32_t)(15 - shift));
+#endif
+}
+
 /* QRT_ROWS_S1, _S2, _S4 (0 or 1): whether specialized compiled models run their 1-, 2- and
  * 4-bit rows as written out in the generated code (every level, or for long rows a loop over
  * the bytes with one byte's levels written out; 2-bit rows of up to 16 levels only) or call

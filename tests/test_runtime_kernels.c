@@ -195,6 +195,30 @@ START_TEST(test_requant)
         }
     ck_assert_int_eq(bad, 0);
     ck_assert(worst <= 0.5 + ldexp(1.0, -7));
+    /* the 15-bit form = the exact value of m·2^16, every r, wherever that fits int32 (edge
+     * operands crossed, then random ones of every magnitude) */
+    static const int32_t edge15[] = {-32768, -32767, -1, 0, 1, 255, 256, 16384, 32767};
+    long n15 = 0;
+    for (uint32_t rr = 1; rr <= 46; rr++)
+        for (int k = 0; k < 20000; k++) {
+            int32_t a, m;
+            if (k < 99) {
+                a = edge[k % 11];
+                m = edge15[k / 11];
+            } else {
+                a = (int32_t)tr_rng_u32(&r);
+                a >>= tr_rng_u32(&r) % 32;
+                m = (int32_t)(tr_rng_u32(&r) >> 16) - 32768;
+            }
+            int32_t sh = 15 - (int32_t)rr;
+            int32_t want = requant_exact(a, m * 65536, sh);
+            if (ldexp(fabs((double)a * m), -(int)rr) >= 2147483647.0)
+                continue; /* beyond the caller's bound */
+            n15++;
+            bad += qrt_requant15(a, m, rr) != want;
+        }
+    ck_assert_int_eq(bad, 0);
+    ck_assert(n15 > 800000);
     /* edges: saturation, zero, the extreme shifts, ties round up */
     ck_assert_int_eq(qrt_requant(INT32_MAX, INT32_MAX, 30), INT32_MAX);
     ck_assert_int_eq(qrt_requant(INT32_MIN, INT32_MAX, 30), INT32_MIN);
