@@ -4,6 +4,7 @@
  * qr_quant_fake does, choose each activation tensor's bound A from the accumulator limit of the
  * weight layer that reads it and its scale from the calibrated range (s = max|x| / A), then
  * hand integer parameters to the builder. Recipe: docs/runtime.md. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,12 +74,86 @@ static int ptq_bits(int act_bits)
     return act_bits >= 2 && act_bits <= 15 ? act_bits : 0;
 }
 
+/* real rounded to 15 significant bits: the multiplier qrt_requant15 takes (a compiled model's
+ * requantization on a Cortex-M0+ is then two 16×16 products instead of a 64-bit one; its
+ * relative error ≤ 2^-15, far below a grid step's). The exporter rounds every multiplier whose
+ * change the fake-quantized model can follow: a per-tensor one moves the output grid's scale by
+ * as much, a batch norm's gain or a PReLU slope is written into the model (write_constants);
+ * the GRU's gates and the tanh/sigmoid inputs are not modeled there anyway. Per-row weight
+ * scales without a batch norm keep their 31 bits (the qrt_requant call). */
+static double snap15(double real)
+{
+    int e;
+    double f = frexp(real, &e); /* real = f·2^e, |f| ∈ [0.5, 1): exact */
+    return real == 0.0 || !isfinite(real) ? real : ldexp(round(ldexp(f, 15)), e - 15);
+}
+
+/* Per-channel multipliers (a batch norm's, a PReLU's) rounded to 15 bits in place, at one
+ * shift where they are within a factor of 2 of each other (then a compiled model keeps the
+ * shift in its code, not a tensor: bts 4 bits, 18 B; a channel below the largest one's
+ * octave keeps 14 bits): returns that shift, or INT_MIN (each rounded alone, snap15). The
+ * same in build() and write_constants(): the gains follow from the rounded values. */
+static int snap_channels(double *real, size_t c)
+{
+    int e = INT_MIN, ec;
+    for (size_t i = 0; i < c; i++)
+        if (real[i] != 0.0 && isfinite(real[i]) && (frexp(real[i], &ec), ec > e))
+            e = ec;
+    for (size_t i = 0; e != INT_MIN && i < c; i++)
+        if (real[i] != 0.0 && (!isfinite(real[i]) || (frexp(real[i], &ec), ec < e - 1)))
+            e = INT_MIN;
+    if (e == INT_MIN) {
+        for (size_t i = 0; i < c; i++)
+            real[i] = snap15(real[i]);
+        return INT_MIN;
+    }
+    for (size_t i = 0; i < c; i++) /* a channel rounded up to 2^15: one more bit of shift */
+        if (fabs(round(ldexp(real[i], 15 - e))) >= 32768.0)
+            e++;
+    for (size_t i = 0; i < c; i++)
+        real[i] = ldexp(round(ldexp(real[i], 15 - e)), e - 15);
+    return e;
+}
+
+static double gain_of(double real, double s_x, double s_w, double s_out)
+{
+    return real * s_out / (s_x * s_w);
+}
+
+static qr_status rq_of(double real, qrt_rq *out, const char *what, qr_error *err);
+
+/* rq_of at shift e (snap_channels'; INT_MIN: rq_of's own): real·2^(31−e) is then an integer. */
+static qr_status rq_at(double real, int e, qrt_rq *out, const char *what, qr_error *err)
+{
+    if (e == INT_MIN || e < QRT_SHIFT_MIN || e > QRT_SHIFT_MAX)
+        return rq_of(real, out, what, err);
+    out->mult = (int32_t)ldexp(real, 31 - e);
+    out->shift = e;
+    return QR_OK;
+}
+
 static qr_status rq_of(double real, qrt_rq *out, const char *what, qr_error *err)
 {
     if (qrt_quantize_multiplier(real, &out->mult, &out->shift) != QRT_OK)
         return qr_error_set(err, QR_ERR_UNSUPPORTED, "export: %s: multiplier %g is out of the "
                             "runtime's range", what, real);
     return QR_OK;
+}
+
+/* A GRU's biases of row r (gate order z, r, n; h units) as the integer model adds them: the z
+ * and r rows' two biases are summed onto the input side (both are added before the sigmoid, so
+ * the model is the same; one rounding instead of two, and a compiled model stores the
+ * recurrent biases of the n rows only), the n rows keep b_in and b_hn (b_hn is multiplied by
+ * the reset gate). No bias: 0. */
+static void gru_biases(const float *bi, const float *bh, size_t r, size_t h, double *fi,
+                       double *fh)
+{
+    *fi = bi ? (double)bi[r] : 0.0;
+    *fh = bh ? (double)bh[r] : 0.0;
+    if (r < 2 * h) {
+        *fi += *fh;
+        *fh = 0.0;
+    }
 }
 
 /* Whether the n steps are all equal (one requantization serves every row). */
@@ -207,10 +282,11 @@ static int act_grid(const qr_model *m, int bits, size_t first, size_t last, int3
     return 1;
 }
 
-/* On a narrow grid the device's two roundings of a folded batch norm, requant(acc) +
- * round(o/s_y), are a step off the fake-quantized round((g·x + o)/s_y) where the two halves
- * round the same way: the offset goes into the bias instead (one rounding, at the
- * accumulator's far finer scale) wherever the bias then stays within `lim`. */
+/* The device's two roundings of a folded batch norm, requant(acc) + round(o/s_y), are a step
+ * off the fake-quantized round((g·x + o)/s_y) where the two halves round the same way: the
+ * offset goes into the bias instead (one rounding, at the accumulator's far finer scale)
+ * wherever the bias then stays within `lim` (with every offset there, the layer has none:
+ * bts 4 bits, 20 B less on a Cortex-M0+). */
 static void fold_offsets(int32_t *bias, int32_t *offset, const double *o, const double *g,
                          const float *bv, double s_x, const double *s_w, size_t c, double lim)
 {
@@ -254,7 +330,8 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
     int32_t *offset = malloc(max_c * sizeof *offset);
     qrt_rq *rq = malloc(max_c * sizeof *rq), *rq_h = malloc(max_c * sizeof *rq_h);
     double *g = malloc(max_c * sizeof *g), *o = malloc(max_c * sizeof *o);
-    if (!bias || !bias_h || !offset || !rq || !rq_h || !g || !o) {
+    double *re = malloc(max_c * sizeof *re); /* per-channel multipliers */
+    if (!bias || !bias_h || !offset || !rq || !rq_h || !g || !o || !re) {
         s = qr_error_set(err, QR_ERR_NOMEM, "export: out of memory");
         goto done;
     }
@@ -274,7 +351,7 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
             /* x to Q16 for the kernel; the output in Q15 as a GRU's state */
             v->out_max = QRT_ONE_Q15;
             v->s_out = 1.0 / QRT_ONE_Q15;
-            s = rq_of(s_x * (1 << QRT_GATE_FRAC), &rq[0], l->name, err);
+            s = rq_of(snap15(s_x * (1 << QRT_GATE_FRAC)), &rq[0], l->name, err);
             if (s == QR_OK)
                 qs = qrt_builder_add_act(b, (uint32_t)v->n_out, v->tanh, rq[0]);
         } else if (v->kind == U_RELU || v->kind == U_PRELU) {
@@ -285,8 +362,11 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
                 qs = qrt_builder_add_relu(b, (uint32_t)v->n_out, v->out_max);
             } else {
                 const float *alpha = qr_export_param(m, l->name, "alpha")->x;
+                for (size_t c = 0; c < v->n_out; c++)
+                    re[c] = alpha[c];
+                int e = snap_channels(re, v->n_out);
                 for (size_t c = 0; c < v->n_out && s == QR_OK; c++)
-                    s = rq_of(alpha[c], &rq[c], l->name, err);
+                    s = rq_at(re[c], e, &rq[c], l->name, err);
                 qrt_builder_prelu p = {(uint32_t)v->n_out, rq, (uint32_t)v->n_out, v->out_max};
                 if (s == QR_OK)
                     qs = qrt_builder_add_prelu(b, &p);
@@ -302,13 +382,15 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
             int per_i = !uniform(v->s_w, 3 * h), per_h = !uniform(v->s_wh, 3 * h);
             for (size_t r = 0; r < 3 * h && s == QR_OK; r++) {
                 double s_acc_i = s_x * v->s_w[r], s_acc_h = v->s_wh[r] / QRT_ONE_Q15;
-                bias[r] = bi ? round_i32(bi[r] / s_acc_i, &ovf) : 0;
-                bias_h[r] = bh ? round_i32(bh[r] / s_acc_h, &ovf) : 0;
+                double fi, fh;
+                gru_biases(bi, bh, r, h, &fi, &fh);
+                bias[r] = round_i32(fi / s_acc_i, &ovf);
+                bias_h[r] = round_i32(fh / s_acc_h, &ovf);
                 if ((r == 0 || per_i) &&
-                    (s = rq_of(s_acc_i * (1 << QRT_GATE_FRAC), &rq[r], l->name, err)))
+                    (s = rq_of(snap15(s_acc_i * (1 << QRT_GATE_FRAC)), &rq[r], l->name, err)))
                     break;
                 if ((r == 0 || per_h) &&
-                    (s = rq_of(s_acc_h * (1 << QRT_GATE_FRAC), &rq_h[r], l->name, err)))
+                    (s = rq_of(snap15(s_acc_h * (1 << QRT_GATE_FRAC)), &rq_h[r], l->name, err)))
                     break;
             }
             if (s != QR_OK)
@@ -323,13 +405,16 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
             v->out_max = consumer_bound(u, n, (long)k, shrink, cap);
             v->s_out = scale_of(calib[v->last + 1], v->out_max);
             /* the logits keep their wide grid */
-            int narrow = v->narrow = k + 1 < n && act_grid(m, act_bits, v->layer, v->last,
-                                                           &v->out_max, &v->s_out);
+            v->narrow = k + 1 < n && act_grid(m, act_bits, v->layer, v->last, &v->out_max,
+                                              &v->s_out);
             size_t c = v->n_out;
             if (v->kind == U_BN) {
                 bn_affine(m, l, c, g, o);
+                for (size_t i = 0; i < c; i++)
+                    re[i] = g[i] * s_x / v->s_out;
+                int e = snap_channels(re, c);
                 for (size_t i = 0; i < c && s == QR_OK; i++) {
-                    s = rq_of(g[i] * s_x / v->s_out, &rq[i], l->name, err);
+                    s = rq_at(re[i], e, &rq[i], l->name, err);
                     offset[i] = round_i32(o[i] / v->s_out, &ovf);
                 }
                 qrt_builder_batchnorm p = {(uint32_t)c, rq, (uint32_t)c, offset, v->out_max};
@@ -346,22 +431,33 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
                 if (v->bn >= 0) {
                     /* a folded batch norm: g_c and α_c share the per-channel multiplier */
                     bn_affine(m, &sp->layers[v->bn], c, g, o);
+                    for (size_t i = 0; i < c; i++)
+                        re[i] = s_x * v->s_w[i] * g[i] / v->s_out;
+                    int e = snap_channels(re, c);
                     for (size_t i = 0; i < c && s == QR_OK; i++) {
-                        s = rq_of(s_x * v->s_w[i] * g[i] / v->s_out, &rq[i], l->name, err);
+                        g[i] = gain_of(re[i], s_x, v->s_w[i], v->s_out);
+                        s = rq_at(re[i], e, &rq[i], l->name, err);
                         offset[i] = round_i32(o[i] / v->s_out, &ovf);
                     }
-                    if (narrow) {
+                    {
                         int32_t a_x = k ? u[k - 1].out_max : a_in;
                         double room = 2147483647.0 - (double)a_x *
                                       (double)qrt_l1_max(v->w, c, v->w_cols) - 1.0;
                         fold_offsets(bias, offset, o, g, bv, s_x, v->s_w, c, room);
                     }
-                } else {
-                    for (size_t i = 0; i < (per_c ? c : 1) && s == QR_OK; i++)
+                } else if (per_c) {
+                    for (size_t i = 0; i < c && s == QR_OK; i++)
                         s = rq_of(s_x * v->s_w[i] / v->s_out, &rq[i], l->name, err);
+                } else { /* the output grid's scale moves with the rounded multiplier */
+                    double real = snap15(s_x * v->s_w[0] / v->s_out);
+                    if (real != 0.0)
+                        v->s_out = s_x * v->s_w[0] / real;
+                    s = rq_of(real, &rq[0], l->name, err);
                 }
                 uint32_t n_rq = per_c ? (uint32_t)c : 1;
-                const int32_t *off = v->bn >= 0 ? offset : NULL;
+                const int32_t *off = NULL; /* a folded batch norm's, unless all in the bias */
+                for (size_t i = 0; v->bn >= 0 && i < c; i++)
+                    off = offset[i] != 0 ? offset : off;
                 if (s == QR_OK && !ovf && v->kind == U_DENSE) {
                     qrt_builder_dense p = {(uint32_t)v->w_cols, (uint32_t)c,
                                            {(unsigned)v->bits, v->w}, bias, rq, n_rq, off,
@@ -403,6 +499,7 @@ done:
     free(rq);
     free(rq_h);
     free(g);
+    free(re);
     free(o);
     if (s != QR_OK) {
         qrt_builder_free(b);
@@ -434,6 +531,15 @@ static void set_beta(qr_model *m, const qr_layer_spec *bn, size_t c, const float
     const float *mean = qr_export_param(m, bn->name, "moving_mean")->x;
     for (size_t i = 0; i < c; i++)
         beta[i] = (float)(target[i] - g[i] * (b ? (double)b[i] : 0.0) + g[i] * (double)mean[i]);
+}
+
+/* A batch norm's gain made g (per channel) where the float model's is γ/σ: γ' = g·σ. */
+static void set_gain(qr_model *m, const qr_layer_spec *bn, size_t c, const double *g)
+{
+    float *gamma = param_x(m, bn->name, "gamma");
+    const float *var = qr_export_param(m, bn->name, "moving_variance")->x;
+    for (size_t i = 0; i < c; i++)
+        gamma[i] = (float)(g[i] * sqrt((double)var[i] + (double)bn->epsilon));
 }
 
 /* Build with bounds halved until each layer's accumulator and biases fit in int32. */
@@ -477,7 +583,7 @@ static qr_status check_export(const qr_model *m, int sparse, int act_bits, qr_er
 /* Write into the model the constants build() gave the integer model, so that the
  * fake-quantized model computes them: each unit's biases rounded at its accumulator scale
  * s_x·s_w (the GRU's recurrent ones at 2^-15·s_wh), a folded batch norm's offset as build()
- * stores it (in the bias on a narrow grid where it fits, else rounded at the output step), a
+ * stores it (in the bias where it fits, else rounded at the output step), a
  * standalone batch norm's offset at its output step. With a quantizer on each unit's output
  * grid (qr_export_fake_model) the float model then rounds where the device does. */
 static qr_status write_constants(qr_model *m, const unit *u, size_t n, int32_t a_x, double s_x)
@@ -487,11 +593,12 @@ static qr_status write_constants(qr_model *m, const unit *u, size_t n, int32_t a
     for (size_t k = 0; k < n; k++)
         max_c = u[k].n_out * 3 > max_c ? u[k].n_out * 3 : max_c;
     double *g = malloc(max_c * sizeof *g), *o = malloc(max_c * sizeof *o);
-    double *t = malloc(max_c * sizeof *t);
-    if (!g || !o || !t) {
+    double *t = malloc(max_c * sizeof *t), *re = malloc(max_c * sizeof *re);
+    if (!g || !o || !t || !re) {
         free(g);
         free(o);
         free(t);
+        free(re);
         return QR_ERR_NOMEM;
     }
     for (size_t k = 0; k < n; k++) {
@@ -501,10 +608,18 @@ static qr_status write_constants(qr_model *m, const unit *u, size_t n, int32_t a
         if (v->kind == U_GRU && l->use_bias) {
             float *bi = param_x(m, l->name, "bias"), *bh = param_x(m, l->name, "recurrent_bias");
             for (size_t q = 0; q < 3 * c; q++) {
-                double si = s_x * v->s_w[q], sh = v->s_wh[q] / QRT_ONE_Q15;
-                bi[q] = (float)(si * round(bi[q] / si));
-                bh[q] = (float)(sh * round(bh[q] / sh));
+                double si = s_x * v->s_w[q], sh = v->s_wh[q] / QRT_ONE_Q15, fi, fh;
+                gru_biases(bi, bh, q, c, &fi, &fh);
+                bi[q] = (float)(si * round(fi / si));
+                bh[q] = (float)(sh * round(fh / sh));
             }
+        } else if (v->kind == U_PRELU) { /* the rounded slopes */
+            float *alpha = param_x(m, l->name, "alpha");
+            for (size_t i = 0; i < c; i++)
+                re[i] = alpha[i];
+            snap_channels(re, c);
+            for (size_t i = 0; i < c; i++)
+                alpha[i] = (float)re[i];
         } else if (v->kind == U_BN || v->kind == U_DENSE || v->kind == U_CONV) {
             double s_out = v->s_out;
             float *b = l->use_bias && !v->ident && v->kind != U_BN ? param_x(m, l->name, "bias")
@@ -512,21 +627,33 @@ static qr_status write_constants(qr_model *m, const unit *u, size_t n, int32_t a
             if (v->kind == U_BN) { /* y = requant(x) + round(o/s_y): o on the output grid */
                 bn_affine(m, l, c, g, o);
                 for (size_t i = 0; i < c; i++)
+                    re[i] = g[i] * s_x / s_out;
+                snap_channels(re, c);
+                for (size_t i = 0; i < c; i++) {
+                    g[i] = gain_of(re[i], s_x, 1.0, s_out);
                     t[i] = s_out * round(o[i] / s_out);
+                }
+                set_gain(m, l, c, g);
                 set_beta(m, l, c, NULL, g, t);
             } else if (v->bn >= 0) {
                 const qr_layer_spec *bn = &sp->layers[v->bn];
                 bn_affine(m, bn, c, g, o);
+                for (size_t i = 0; i < c; i++)
+                    re[i] = s_x * v->s_w[i] * g[i] / s_out;
+                snap_channels(re, c);
+                for (size_t i = 0; i < c; i++) /* the gain of the rounded multiplier */
+                    g[i] = gain_of(re[i], s_x, v->s_w[i], s_out);
                 double room = 2147483647.0 - (double)a_x * (double)qrt_l1_max(v->w, c, v->w_cols)
                               - 1.0;
                 for (size_t i = 0; i < c; i++) {
                     double acc = s_x * v->s_w[i], bv = b ? (double)b[i] : 0.0;
                     double f = g[i] != 0.0 ? (bv + o[i] / g[i]) / acc : INFINITY;
-                    if (v->narrow && fabs(f) < room) /* build()'s fold_offsets */
+                    if (fabs(f) < room) /* build()'s fold_offsets */
                         t[i] = g[i] * acc * round(f);
                     else
                         t[i] = g[i] * acc * round(bv / acc) + s_out * round(o[i] / s_out);
                 }
+                set_gain(m, bn, c, g);
                 set_beta(m, bn, c, b, g, t);
             } else if (b) {
                 for (size_t i = 0; i < c; i++) {
@@ -539,6 +666,7 @@ static qr_status write_constants(qr_model *m, const unit *u, size_t n, int32_t a
         s_x = v->s_out;
     }
     free(g);
+    free(re);
     free(o);
     free(t);
     return QR_OK;

@@ -29,25 +29,42 @@ ten qrt_cgs_arg_ten(const char *e)
     return x;
 }
 
+/* Whether every multiplier of requantization slot s is a 15-bit one (16 zero low bits, the
+ * exporter's rounding, export/exporter.c snap15) with r = 15 − shift ≥ 1: then its tensor is
+ * int16_t m = mult / 2^16 and the code calls qrt_requant_m15. */
+int qrt_cgs_rq_m15(const spec *g, const qrt_slot *s)
+{
+    const uint8_t *p = slot_data(g, s);
+    for (size_t i = 0; i < QRT_SLOT_COUNT(s->desc); i++)
+        if ((rd_i32(p + 8 * i) & 0xFFFF) != 0 || rd_i32(p + 8 * i + 4) > 14)
+            return 0;
+    return 1;
+}
+
 /* "qrt_requant_fast(ACC, mult, shift)" for row variable `row` of a requantization slot (sw:
  * the rows' weights, NULL for a batch norm or PReLU): one pair as constants; one per row as
  * the multiplier tensor and either the shift tensor or, where every row has one shift
  * (rq_one_shift), that shift as a constant. qrt_requant_fast is inline where QRT_HAVE_SMULL
- * (a constant shift folds into it), else qrt_requant. */
+ * (a constant shift folds into it), else qrt_requant. 15-bit multipliers (qrt_cgs_rq_m15)
+ * take qrt_requant_m15 (on ARMv6-M qrt_requant15: 54 B and half the cycles of qrt_requant)
+ * where `bound`, the largest |result| the rows can give, is below 2^30 (it does not
+ * saturate), else qrt_requant_fast on m·2^16: the same value. */
 void qrt_cgs_emit_requant(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
-                          const qrt_slot *sw, const char *acc, const char *row)
+                          const qrt_slot *sw, const char *acc, const char *row, double bound)
 {
-    if (qrt_cgs_rq_one_shift(g, s, sw)) {
-        fprintf(g->fp, "qrt_requant_fast(%s, %s_l%u_%sm[%s], %" PRId32 ")", acc, g->name, li, tag,
-                row, rd_i32(slot_data(g, s) + 4));
-    } else if (QRT_SLOT_COUNT(s->desc) > 1u) {
-        fprintf(g->fp, "qrt_requant_fast(%s, %s_l%u_%sm[%s], %s_l%u_%ss[%s])", acc, g->name, li,
-                tag, row, g->name, li, tag, row);
-    } else {
-        const uint8_t *p = slot_data(g, s);
-        fprintf(g->fp, "qrt_requant_fast(%s, %" PRId32 ", %" PRId32 ")", acc, rd_i32(p),
-                rd_i32(p + 4));
-    }
+    int m15 = qrt_cgs_rq_m15(g, s), fast = m15 && bound < 1073741824.0;
+    const char *fn = fast ? "qrt_requant_m15" : "qrt_requant_fast";
+    const uint8_t *p = slot_data(g, s);
+    char m[96];
+    if (QRT_SLOT_COUNT(s->desc) > 1u)
+        snprintf(m, sizeof m, m15 && !fast ? "(int32_t)%s_l%u_%sm[%s] * 65536"
+                                           : "%s_l%u_%sm[%s]", g->name, li, tag, row);
+    else
+        snprintf(m, sizeof m, "%" PRId32, fast ? rd_i32(p) / 65536 : rd_i32(p));
+    if (QRT_SLOT_COUNT(s->desc) <= 1u || qrt_cgs_rq_one_shift(g, s, sw))
+        fprintf(g->fp, "%s(%s, %s, %" PRId32 ")", fn, acc, m, rd_i32(p + 4));
+    else
+        fprintf(g->fp, "%s(%s, %s, %s_l%u_%ss[%s])", fn, acc, m, g->name, li, tag, row);
 }
 
 /* Rows of 1, 2 and 4 bits are also written out in the generated code, and QRT_ROWS_S1/_S2/_S4

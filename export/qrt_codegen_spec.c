@@ -147,7 +147,8 @@ int qrt_cgs_rq_one_shift(const spec *g, const qrt_slot *s, const qrt_slot *sw)
 }
 
 /* A requantization slot: one pair is folded into the code (nothing emitted); one per row is
- * the Q31 multipliers (<tag>m) and, unless they are all one value, the shifts (<tag>s,
+ * the Q31 multipliers (<tag>m; int16_t m / 2^16 where they are 15-bit ones, qrt_cgs_rq_m15)
+ * and, unless they are all one value, the shifts (<tag>s,
  * int8_t: −31 … 30). */
 static void emit_rq(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
                     const qrt_slot *sw, uint32_t hu)
@@ -156,9 +157,12 @@ static void emit_rq(const spec *g, unsigned li, const char *tag, const qrt_slot 
     size_t n = QRT_SLOT_COUNT(s->desc);
     if (n <= 1u)
         return;
-    fprintf(g->fp, "static const int32_t %s_l%u_%sm[%zu] = {", g->name, li, tag, n);
+    int m15 = qrt_cgs_rq_m15(g, s); /* 15-bit multipliers: int16_t m = mult / 2^16 */
+    fprintf(g->fp, "static const %s %s_l%u_%sm[%zu] = {", m15 ? "int16_t" : "int32_t", g->name, li,
+            tag, n);
     for (size_t i = 0; i < n; i++)
-        fprintf(g->fp, "%s%" PRId32 ",", i % 6 ? " " : "\n    ", rd_i32(p + 8 * src_row(i, hu)));
+        fprintf(g->fp, "%s%" PRId32 ",", i % 6 ? " " : "\n    ",
+                rd_i32(p + 8 * src_row(i, hu)) / (m15 ? 65536 : 1));
     if (qrt_cgs_rq_one_shift(g, s, sw)) {
         fprintf(g->fp, "\n};\n");
         return;
@@ -186,7 +190,8 @@ static void emit_mat_data(const spec *g, unsigned li, const char *w, const char 
 {
     emit_bytes(g, li, w, sw, weight_bytes(sw, rows, k),
                QRT_ROW_BYTES(k, qrt_container_bits(QRT_SLOT_TYPE(sw->desc))), hu);
-    emit_vec(g, li, b, sb, hu);
+    if (sb) /* NULL: the caller writes the biases (emit_gru_bhn) */
+        emit_vec(g, li, b, sb, hu);
     emit_rq(g, li, rq, srq, sw, hu);
 }
 
@@ -209,6 +214,37 @@ static int gru_units(const qrt_slot *s)
 {
     return !QRT_T_IS_SPARSE(QRT_SLOT_TYPE(s[QRT_S_GRU_WI].desc)) &&
            !QRT_T_IS_SPARSE(QRT_SLOT_TYPE(s[QRT_S_GRU_WH].desc));
+}
+
+/* Whether a unit-by-unit GRU's recurrent biases are those of its n rows only: the exporter
+ * adds the z and r rows' recurrent biases to the input side (export/exporter.c gru_biases),
+ * so they are 0 and the code adds <name>_l<li>_bhn[j] to unit j's n row alone (bts 4 bits:
+ * 40 B of tensor for 8 B of code). Old blobs with z and r recurrent biases keep all rows. */
+static int gru_bh_n_only(const spec *g, const qrt_slot *s, uint32_t h)
+{
+    const uint8_t *p = slot_data(g, &s[QRT_S_GRU_BH]);
+    if (p == NULL || !gru_units(s))
+        return 0;
+    for (uint32_t i = 0; i < 2u * h; i++)
+        if (rd_i32(p + 4 * i) != 0)
+            return 0;
+    return 1;
+}
+
+/* The type of <name>_l<li>_bhn (gru_bh_n_only): the n rows, the last h of the slot. */
+static const char *gru_bhn_type(const spec *g, const qrt_slot *s, uint32_t h)
+{
+    return narrow_type(slot_data(g, &s[QRT_S_GRU_BH]) + 8u * h, h, 4);
+}
+
+static void emit_gru_bhn(const spec *g, unsigned li, const qrt_slot *s, uint32_t h)
+{
+    const uint8_t *p = slot_data(g, &s[QRT_S_GRU_BH]) + 8u * h;
+    fprintf(g->fp, "static const %s %s_l%u_bhn[%" PRIu32 "] = { /* the n rows' (z, r: 0) */",
+            gru_bhn_type(g, s, h), g->name, li, h);
+    for (uint32_t i = 0; i < h; i++)
+        fprintf(g->fp, "%s%" PRId32 ",", i % 8 ? " " : "\n    ", rd_i32(p + 4 * i));
+    fprintf(g->fp, "\n};\n");
 }
 
 static void emit_gru_w(const spec *g, unsigned li, const qrt_layer_rec *r)
@@ -255,14 +291,20 @@ static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
             emit_gru_w(g, li, r);
             emit_vec(g, li, "bi", &s[QRT_S_GRU_BI], hu);
             emit_rq(g, li, "rqi", &s[QRT_S_GRU_RQI], &s[QRT_S_GRU_WI], hu);
-            emit_vec(g, li, "bh", &s[QRT_S_GRU_BH], hu);
+            if (gru_bh_n_only(g, s, r->n_out))
+                emit_gru_bhn(g, li, s, r->n_out);
+            else
+                emit_vec(g, li, "bh", &s[QRT_S_GRU_BH], hu);
             emit_rq(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH], hu);
             break;
         }
         emit_mat_data(g, li, "wi", "bi", "rqi", &s[QRT_S_GRU_WI], &s[QRT_S_GRU_BI],
                       &s[QRT_S_GRU_RQI], 3u * r->n_out, r->n_in, hu);
-        emit_mat_data(g, li, "wh", "bh", "rqh", &s[QRT_S_GRU_WH], &s[QRT_S_GRU_BH],
+        int bhn = gru_bh_n_only(g, s, r->n_out);
+        emit_mat_data(g, li, "wh", "bh", "rqh", &s[QRT_S_GRU_WH], bhn ? NULL : &s[QRT_S_GRU_BH],
                       &s[QRT_S_GRU_RQH], 3u * r->n_out, r->n_out, hu);
+        if (bhn)
+            emit_gru_bhn(g, li, s, r->n_out);
         break;
     }
     case QRT_LAYER_BATCHNORM:
@@ -370,7 +412,7 @@ static void emit_dense(const spec *g, unsigned li, const qrt_layer_rec *r, uint3
     qrt_cgs_emit_row_dot(g, "            ", "acc", "w", x, &s[QRT_S_W], k,
                  s[QRT_S_BIAS].desc ? bias : NULL, "", a_in);
     fprintf(fp, "            int32_t v = ");
-    qrt_cgs_emit_requant(g, li, "rq", &s[QRT_S_RQ], &s[QRT_S_W], "acc", "o");
+    qrt_cgs_emit_requant(g, li, "rq", &s[QRT_S_RQ], &s[QRT_S_W], "acc", "o", vb);
     fprintf(fp, ";\n");
     if (s[QRT_S_OFF].desc)
         vb = emit_offset(g, "            ", li, &s[QRT_S_OFF], "o", vb);
@@ -536,10 +578,11 @@ static void emit_gru(const spec *g0, unsigned li, const qrt_layer_rec *r, const 
     gs.in_gru = 1;
     const qrt_slot *s = qrt_rec_slots(r);
     double a_in = L->a_in[li], a_h = (double)QRT_STATE_MAX;
-    int clip_i = rows_bound(g, &s[QRT_S_GRU_WI], &s[QRT_S_GRU_BI], &s[QRT_S_GRU_RQI],
-                            3u * r->n_out, r->n_in, a_in) > (double)QRT_GATE_MAX;
-    int clip_h = rows_bound(g, &s[QRT_S_GRU_WH], &s[QRT_S_GRU_BH], &s[QRT_S_GRU_RQH],
-                            3u * r->n_out, r->n_out, a_h) > (double)QRT_GATE_MAX;
+    double bi_max = rows_bound(g, &s[QRT_S_GRU_WI], &s[QRT_S_GRU_BI], &s[QRT_S_GRU_RQI],
+                               3u * r->n_out, r->n_in, a_in);
+    double bh_max = rows_bound(g, &s[QRT_S_GRU_WH], &s[QRT_S_GRU_BH], &s[QRT_S_GRU_RQH],
+                               3u * r->n_out, r->n_out, a_h);
+    int clip_i = bi_max > (double)QRT_GATE_MAX, clip_h = bh_max > (double)QRT_GATE_MAX;
     FILE *fp = g->fp;
     uint32_t nh = r->n_out;
     int units = gru_units(s), one = gru_one_w(s);
@@ -567,9 +610,9 @@ static void emit_gru(const spec *g0, unsigned li, const qrt_layer_rec *r, const 
                     "        %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
                     "            xwh[i] = (%s)[i];\n", nh, g->up, nh, h.e);
     qrt_cgs_emit_mat_pre(g, "        ", "h", &hw, &s[QRT_S_GRU_WH], nh, a_h);
-    if (units) /* the unit's pre-activations; o walks hn (h_j is o[dh]) */
-        fprintf(fp, "        int32_t pre[4];\n        uint32_t gate = 0;\n"
-                    "        %s *o = %s;\n", hn->t, hn->e);
+    int bhn = gru_bh_n_only(g, s, nh);
+    if (units) /* the unit's pre-activations; unit j's new state into hn[j] */
+        fprintf(fp, "        int32_t pre[4];\n        uint32_t gate = 0, j = 0;\n");
     else
         fprintf(fp, "        %s_i32 *pre = %s_M32(%lu);\n", g->name, g->up, L->aux);
     fprintf(fp, "        %s_LOOP for (uint32_t row = 0; row < %" PRIu32 "u; row++) {\n"
@@ -578,25 +621,26 @@ static void emit_gru(const spec *g0, unsigned li, const qrt_layer_rec *r, const 
     qrt_cgs_emit_row_dot(g, "            ", "ai", one ? "w" : "wi", x, &s[QRT_S_GRU_WI], r->n_in,
                  s[QRT_S_GRU_BI].desc ? bi : NULL, "i", a_in);
     fprintf(fp, "            int32_t gi = %s", clip_i ? "qrt_clamp(" : "");
-    qrt_cgs_emit_requant(g, li, "rqi", &s[QRT_S_GRU_RQI], &s[QRT_S_GRU_WI], "ai", "row");
+    qrt_cgs_emit_requant(g, li, "rqi", &s[QRT_S_GRU_RQI], &s[QRT_S_GRU_WI], "ai", "row", bi_max);
     fprintf(fp, "%s;\n", clip_i ? ", QRT_GATE_MAX)" : "");
     qrt_cgs_emit_row_dot(g, "            ", "ah", one ? "w" : "wh", &hw, &s[QRT_S_GRU_WH], nh,
-                 s[QRT_S_GRU_BH].desc ? bh : NULL, "h", a_h);
+                 s[QRT_S_GRU_BH].desc && !bhn ? bh : NULL, "h", a_h);
+    if (bhn) /* the n rows' recurrent biases, one a unit */
+        fprintf(fp, "            if (gate == 2)\n                ah += %s_l%u_bhn[j];\n", g->name, li);
     fprintf(fp, "            int32_t gh = %s", clip_h ? "qrt_clamp(" : "");
-    qrt_cgs_emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH], "ah", "row");
+    qrt_cgs_emit_requant(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH], "ah", "row", bh_max);
     fprintf(fp, "%s;\n", clip_h ? ", QRT_GATE_MAX)" : "");
-    if (units) { /* z, r rows: pre[gate] = gi + gh; the n row: pre[2] = gi, pre[3] = gh */
-        long dh = ((long)L->st[li] - (long)hn->off) / 2;
-        fprintf(fp, "            if (gate < 2)\n                gi += gh;\n"
-                    "            else\n                pre[3] = gh;\n"
-                    "            pre[gate] = gi;\n"
-                    "            if (gate == 2) {\n"
-                    "                *o = (%s)qrt_gru_unit(pre, 1u, o[%ld]);\n"
-                    "                o++;\n                gate = 0;\n"
-                    "            } else {\n                gate++;\n            }\n        }\n"
+    if (units) { /* z, r rows: pre[gate] = gi + gh; the n row: pre[2] = gi, pre[3] = gh, then
+                  * the unit (one branch on the gate: bts 4 bits on a Cortex-M0+, 16 B less) */
+        fprintf(fp, "            pre[gate] = gi;\n"
+                    "            if (gate < 2) {\n                pre[gate] += gh;\n"
+                    "                gate++;\n                continue;\n            }\n"
+                    "            pre[3] = gh;\n"
+                    "            (%s)[j] = (%s)qrt_gru_unit(pre, 1u, (%s)[j]);\n"
+                    "            j++;\n            gate = 0;\n        }\n"
                     "        %s_LOOP for (uint32_t i = 0; i < %" PRIu32 "u; i++)\n"
                     "            (%s)[i] = (%s)[i];\n    }\n",
-                hn->t, dh, g->up, nh, h.e, hn->e);
+                hn->e, hn->t, h.e, g->up, nh, h.e, hn->e);
         return;
     }
     /* z, r rows: pre[row] = gi + gh; n rows: pre[row] = gi, pre[row + H] = gh */
@@ -629,13 +673,14 @@ static void emit_frame_layer(const spec *g, unsigned li, const qrt_layer_rec *r,
         emit_store(g, "        ", y, "i", r->out_max, r->out_max, a_in);
     } else if (r->kind == QRT_LAYER_PRELU) { /* as qrt_prelu_run */
         fprintf(fp, "        if (v < 0)\n            v = ");
-        qrt_cgs_emit_requant(g, li, "rq", &s[QRT_S_PRELU_RQ], NULL, "v", "i");
+        qrt_cgs_emit_requant(g, li, "rq", &s[QRT_S_PRELU_RQ], NULL, "v", "i",
+                             rows_bound(g, NULL, NULL, &s[QRT_S_PRELU_RQ], r->n_out, 0u, a_in));
         fprintf(fp, ";\n");
         emit_store(g, "        ", y, "i", r->out_max, 0, HUGE_VAL);
     } else { /* batchnorm, as qrt_bn_run */
         double vb = rows_bound(g, NULL, NULL, &s[QRT_S_BN_RQ], r->n_out, 0u, a_in);
         fprintf(fp, "        v = ");
-        qrt_cgs_emit_requant(g, li, "rq", &s[QRT_S_BN_RQ], NULL, "v", "i");
+        qrt_cgs_emit_requant(g, li, "rq", &s[QRT_S_BN_RQ], NULL, "v", "i", vb);
         fprintf(fp, ";\n");
         if (s[QRT_S_BN_OFF].desc)
             vb = emit_offset(g, "        ", li, &s[QRT_S_BN_OFF], "i", vb);

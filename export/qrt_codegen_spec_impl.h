@@ -54,8 +54,9 @@ int qrt_cgs_rq_one_shift(const spec *g, const qrt_slot *s, const qrt_slot *sw);
 ten qrt_cgs_mem_ten(const spec *g, int w, unsigned long off);
 ten qrt_cgs_arg_ten(const char *e);
 int qrt_cgs_dot16(const qrt_slot *sw, const ten *xt);
+int qrt_cgs_rq_m15(const spec *g, const qrt_slot *s);
 void qrt_cgs_emit_requant(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
-                          const qrt_slot *sw, const char *acc, const char *row);
+                          const qrt_slot *sw, const char *acc, const char *row, double bound);
 void qrt_cgs_emit_mat_pre(const spec *g, const char *ind, const char *tag, const ten *xt,
                           const qrt_slot *sw, uint32_t k, double a_in);
 void qrt_cgs_emit_row_dot(const spec *g, const char *ind, const char *acc, const char *w,

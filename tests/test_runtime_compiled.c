@@ -285,6 +285,10 @@ START_TEST(test_compiled)
     tr_fm_add_dense(&ms[19], &r, 150, 16, 2);
     tr_fm_add_dense(&ms[19], &r, 16, 3, 2);
     ms[19].acap = 32767;
+    /* multipliers and GRU biases as the exporter writes them: qrt_requant_m15 where the row
+     * bounds allow, the n rows' recurrent biases alone (narrow, 4-bit, a GRU sequence, a
+     * prelu and a standalone batch norm) */
+    ms[1].m15 = ms[2].m15 = ms[3].m15 = ms[13].m15 = 1;
 
     FILE *drv = fopen("compiled_driver.c", "w");
     ck_assert_ptr_nonnull(drv);
@@ -368,6 +372,11 @@ START_TEST(test_compiled)
                 ck_assert_ptr_nonnull(strstr(text, "= (cm16_i16)qrt_gru_unit(pre + i, "));
             if (!form && !ms[i].sparse && strstr(text, "gru,")) /* dense GRUs: unit by unit */
                 ck_assert_ptr_nonnull(strstr(text, "units, unit by unit */"));
+            if (!form && ms[i].m15) /* 15-bit multipliers, and a GRU's n-row biases */
+                ck_assert(strstr(text, "qrt_requant_m15(") &&
+                          (!strstr(text, "unit by unit") || strstr(text, "_bhn[j];")));
+            if (!form && !ms[i].m15)
+                ck_assert(!strstr(text, "qrt_requant_m15(") && !strstr(text, "_bhn["));
             if (!form && i == 10) /* 2-bit rows of more than 16 levels: the kernel only */
                 ck_assert(strstr(text, "qrt_dot_s2(") && !strstr(text, "#if QRT_ROWS_S2"));
             if (!form && i == 11) /* the dual 16-bit rows on interleaved W_i, W_h rows */

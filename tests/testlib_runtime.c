@@ -345,9 +345,15 @@ static int32_t bound_for(const tr_fmodel *m, size_t i)
     return (int32_t)A;
 }
 
-static void rq_of(double real, qrt_rq *q)
+/* m->m15: real rounded to 15 significant bits first (export/exporter.c snap15) */
+static void rq_of(const tr_fmodel *m, double real, qrt_rq *q)
 {
+    int e;
+    double f = frexp(real, &e);
+    if (m->m15 && real != 0.0)
+        real = ldexp(round(ldexp(f, 15)), e - 15);
     ck_assert_int_eq(qrt_quantize_multiplier(real, &q->mult, &q->shift), QRT_OK);
+    ck_assert(!m->m15 || (q->mult & 0xFFFF) == 0);
 }
 
 static int32_t round_i32(double v)
@@ -420,12 +426,12 @@ void tr_fmodel_quantize(tr_fmodel *m, const double *xs, size_t n_x, int fold)
                 l->ioff = tr_xcalloc(no, sizeof *l->ioff);
                 for (size_t c = 0; c < no; c++) {
                     double g = bn->gamma[c] / sqrt(bn->var[c] + bn->eps);
-                    rq_of(sacc * g / l->s, &l->rq[c]);
+                    rq_of(m, sacc * g / l->s, &l->rq[c]);
                     l->ioff[c] = round_i32((bn->beta[c] - g * bn->mean[c]) / l->s);
                 }
             } else {
                 for (uint32_t c = 0; c < l->nrq; c++)
-                    rq_of(sacc / l->s, &l->rq[c]);
+                    rq_of(m, sacc / l->s, &l->rq[c]);
             }
             break;
         }
@@ -435,7 +441,7 @@ void tr_fmodel_quantize(tr_fmodel *m, const double *xs, size_t n_x, int fold)
             l->ioff = tr_xcalloc(no, sizeof *l->ioff);
             for (size_t c = 0; c < no; c++) {
                 double g = l->gamma[c] / sqrt(l->var[c] + l->eps);
-                rq_of(g * s_prev / l->s, &l->rq[c]);
+                rq_of(m, g * s_prev / l->s, &l->rq[c]);
                 l->ioff[c] = round_i32((l->beta[c] - g * l->mean[c]) / l->s);
             }
             break;
@@ -443,7 +449,7 @@ void tr_fmodel_quantize(tr_fmodel *m, const double *xs, size_t n_x, int fold)
             l->nrq = (uint32_t)no;
             l->rq = tr_xcalloc(no, sizeof *l->rq);
             for (size_t c = 0; c < no; c++)
-                rq_of(l->alpha[c], &l->rq[c]);
+                rq_of(m, l->alpha[c], &l->rq[c]);
             break;
         case QRT_LAYER_GRU: {
             size_t h3 = 3 * no;
@@ -451,15 +457,16 @@ void tr_fmodel_quantize(tr_fmodel *m, const double *xs, size_t n_x, int fold)
             l->ib = tr_xcalloc(h3, sizeof *l->ib);
             l->ibh = tr_xcalloc(h3, sizeof *l->ibh);
             for (size_t k = 0; k < h3; k++) {
-                l->ib[k] = round_i32(l->b[k] / si);
-                l->ibh[k] = round_i32(l->bh[k] / sh);
+                int zr = m->m15 && k < 2 * no; /* z, r: both biases on the input side */
+                l->ib[k] = round_i32((l->b[k] + (zr ? l->bh[k] : 0.0)) / si);
+                l->ibh[k] = zr ? 0 : round_i32(l->bh[k] / sh);
             }
             l->nrq = l->nrqh = m->per_channel ? (uint32_t)h3 : 1;
             l->rq = tr_xcalloc(l->nrq, sizeof *l->rq);
             l->rqh = tr_xcalloc(l->nrqh, sizeof *l->rqh);
             for (uint32_t k = 0; k < l->nrq; k++) {
-                rq_of(si * 65536.0, &l->rq[k]);
-                rq_of(sh * 65536.0, &l->rqh[k]);
+                rq_of(m, si * 65536.0, &l->rq[k]);
+                rq_of(m, sh * 65536.0, &l->rqh[k]);
             }
             break;
         }

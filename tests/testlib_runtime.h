@@ -56,6 +56,8 @@ typedef struct tr_fmodel {
     int per_channel;           /* per-channel requant for dense/conv/gru (else per tensor) */
     int sparse;                /* build with qrt_builder_set_sparse (smallest encoding) */
     int32_t acap;              /* > 0: every activation bound at most this (narrow storage) */
+    int m15;                   /* as the exporter: 15-bit multipliers, a GRU's z and r
+                                  recurrent biases added to the input side */
 } tr_fmodel;
 
 /* Load a blob into an 8-aligned copy (the tests mutate and free blobs freely). */
