@@ -156,6 +156,29 @@ static void gru_biases(const float *bi, const float *bh, size_t r, size_t h, dou
     }
 }
 
+/* The low bits (0 … 3) a GRU's input biases drop so that they fit int16 in steps of 2^k of
+ * their accumulator (a compiled model then stores them as int16: bts 4 bits, 30 B): only
+ * where a step stays ≤ 2^-12 (16 steps of the gates' Q16 pre-activation, a tanh moved by
+ * < 4 Q15 steps; the fake-quantized model does not reproduce the gates' integer steps), and
+ * 0 where they fit at k = 0. s_acc[r] = s_x·s_w,r. */
+static int gru_bias_shift(const float *bi, const float *bh, double s_x, const double *s_w,
+                          size_t h)
+{
+    for (int k = 0; k <= 3; k++) {
+        int fits = 1;
+        for (size_t r = 0; r < 3 * h && fits; r++) {
+            double fi, fh, step = ldexp(s_x * s_w[r], k);
+            gru_biases(bi, bh, r, h, &fi, &fh);
+            if (k > 0 && step > ldexp(1.0, -12))
+                return 0;
+            fits = fabs(round(fi / step)) <= 32767.0;
+        }
+        if (fits)
+            return k;
+    }
+    return 0;
+}
+
 /* Whether the n steps are all equal (one requantization serves every row). */
 static int uniform(const double *s, size_t n)
 {
@@ -380,11 +403,12 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
             /* one requantization per tensor, or per row when the rows' steps differ
                              (per-channel grid scales) */
             int per_i = !uniform(v->s_w, 3 * h), per_h = !uniform(v->s_wh, 3 * h);
+            int kb = gru_bias_shift(bi, bh, s_x, v->s_w, h);
             for (size_t r = 0; r < 3 * h && s == QR_OK; r++) {
                 double s_acc_i = s_x * v->s_w[r], s_acc_h = v->s_wh[r] / QRT_ONE_Q15;
                 double fi, fh;
                 gru_biases(bi, bh, r, h, &fi, &fh);
-                bias[r] = round_i32(fi / s_acc_i, &ovf);
+                bias[r] = round_i32(fi / ldexp(s_acc_i, kb), &ovf) * (1 << kb);
                 bias_h[r] = round_i32(fh / s_acc_h, &ovf);
                 if ((r == 0 || per_i) &&
                     (s = rq_of(snap15(s_acc_i * (1 << QRT_GATE_FRAC)), &rq[r], l->name, err)))
@@ -607,8 +631,9 @@ static qr_status write_constants(qr_model *m, const unit *u, size_t n, int32_t a
         size_t c = v->n_out;
         if (v->kind == U_GRU && l->use_bias) {
             float *bi = param_x(m, l->name, "bias"), *bh = param_x(m, l->name, "recurrent_bias");
+            int kb = gru_bias_shift(bi, bh, s_x, v->s_w, c);
             for (size_t q = 0; q < 3 * c; q++) {
-                double si = s_x * v->s_w[q], sh = v->s_wh[q] / QRT_ONE_Q15, fi, fh;
+                double si = ldexp(s_x * v->s_w[q], kb), sh = v->s_wh[q] / QRT_ONE_Q15, fi, fh;
                 gru_biases(bi, bh, q, c, &fi, &fh);
                 bi[q] = (float)(si * round(fi / si));
                 bh[q] = (float)(sh * round(fh / sh));

@@ -113,19 +113,47 @@ static const char *narrow_type(const uint8_t *p, size_t n, size_t stride)
     return "int32_t";
 }
 
+/* The k (1 … 3) of a GRU's input biases that need int32 but are multiples of 2^k within
+ * int16·2^k (the exporter's gru_bias_shift): stored as int16 b/2^k, added as b·2^k (bts 4
+ * bits: 30 B); 0 otherwise. */
+static int gru_bi_shift(const spec *g, const qrt_slot *s)
+{
+    const uint8_t *p = slot_data(g, s);
+    size_t n = p ? QRT_SLOT_COUNT(s->desc) : 0u;
+    if (n == 0u || strcmp(narrow_type(p, n, 4), "int32_t") != 0)
+        return 0;
+    for (int k = 1; k <= 3; k++) {
+        int ok = 1;
+        for (size_t i = 0; i < n && ok; i++) {
+            int32_t v = rd_i32(p + 4 * i);
+            ok = v % (1 << k) == 0 && v / (1 << k) >= INT16_MIN && v / (1 << k) <= INT16_MAX;
+        }
+        if (ok)
+            return k;
+    }
+    return 0;
+}
+
 /* An int32 vector slot (bias, offset) as <name>_l<li>_<tag>, in its narrowest type. */
-static void emit_vec(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
-                     uint32_t hu)
+static void emit_vec_k(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
+                       uint32_t hu, int k)
 {
     const uint8_t *p = slot_data(g, s);
     if (p == NULL)
         return;
     size_t n = QRT_SLOT_COUNT(s->desc);
-    fprintf(g->fp, "static const %s %s_l%u_%s[%zu] = {", narrow_type(p, n, 4), g->name, li, tag,
-            n);
+    fprintf(g->fp, "static const %s %s_l%u_%s[%zu] = {%s", k ? "int16_t" : narrow_type(p, n, 4),
+            g->name, li, tag, n, k ? " /* times 2^k in the code */" : "");
     for (size_t i = 0; i < n; i++)
-        fprintf(g->fp, "%s%" PRId32 ",", i % 8 ? " " : "\n    ", rd_i32(p + 4 * src_row(i, hu)));
+        fprintf(g->fp, "%s%" PRId32 ",", i % 8 ? " " : "\n    ",
+                rd_i32(p + 4 * src_row(i, hu)) / (1 << k));
     fprintf(g->fp, "\n};\n");
+}
+
+static void emit_vec(const spec *g, unsigned li, const char *tag, const qrt_slot *s,
+                     uint32_t hu)
+{
+    emit_vec_k(g, li, tag, s, hu, 0);
 }
 
 /* Whether the per-row shifts of requantization slot s (n > 1 pairs) are all one value (a
@@ -289,7 +317,7 @@ static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
                 r->n_out, hu ? ", rows unit by unit (z, r, n)" : "");
         if (gru_one_w(s)) {
             emit_gru_w(g, li, r);
-            emit_vec(g, li, "bi", &s[QRT_S_GRU_BI], hu);
+            emit_vec_k(g, li, "bi", &s[QRT_S_GRU_BI], hu, gru_bi_shift(g, &s[QRT_S_GRU_BI]));
             emit_rq(g, li, "rqi", &s[QRT_S_GRU_RQI], &s[QRT_S_GRU_WI], hu);
             if (gru_bh_n_only(g, s, r->n_out))
                 emit_gru_bhn(g, li, s, r->n_out);
@@ -298,8 +326,9 @@ static void emit_layer_data(const spec *g, unsigned li, const qrt_layer_rec *r)
             emit_rq(g, li, "rqh", &s[QRT_S_GRU_RQH], &s[QRT_S_GRU_WH], hu);
             break;
         }
-        emit_mat_data(g, li, "wi", "bi", "rqi", &s[QRT_S_GRU_WI], &s[QRT_S_GRU_BI],
-                      &s[QRT_S_GRU_RQI], 3u * r->n_out, r->n_in, hu);
+        emit_mat_data(g, li, "wi", "bi", "rqi", &s[QRT_S_GRU_WI], NULL, &s[QRT_S_GRU_RQI],
+                      3u * r->n_out, r->n_in, hu);
+        emit_vec_k(g, li, "bi", &s[QRT_S_GRU_BI], hu, gru_bi_shift(g, &s[QRT_S_GRU_BI]));
         int bhn = gru_bh_n_only(g, s, r->n_out);
         emit_mat_data(g, li, "wh", "bh", "rqh", &s[QRT_S_GRU_WH], bhn ? NULL : &s[QRT_S_GRU_BH],
                       &s[QRT_S_GRU_RQH], 3u * r->n_out, r->n_out, hu);
@@ -588,7 +617,11 @@ static void emit_gru(const spec *g0, unsigned li, const qrt_layer_rec *r, const 
     int units = gru_units(s), one = gru_one_w(s);
     ten h = qrt_cgs_mem_ten(g, 2, L->st[li]);
     char bi[64], bh[64];
-    snprintf(bi, sizeof bi, "%s_l%u_bi[row]", g->name, li);
+    int kb = gru_bi_shift(g, &s[QRT_S_GRU_BI]);
+    if (kb)
+        snprintf(bi, sizeof bi, "(int32_t)%s_l%u_bi[row] * %d", g->name, li, 1 << kb);
+    else
+        snprintf(bi, sizeof bi, "%s_l%u_bi[row]", g->name, li);
     snprintf(bh, sizeof bh, "%s_l%u_bh[row]", g->name, li);
     fprintf(fp, "    { /* layer %u: gru, %" PRIu32 " units%s */\n", li, nh,
             units ? ", unit by unit" : "");

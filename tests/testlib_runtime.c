@@ -460,6 +460,8 @@ void tr_fmodel_quantize(tr_fmodel *m, const double *xs, size_t n_x, int fold)
                 int zr = m->m15 && k < 2 * no; /* z, r: both biases on the input side */
                 l->ib[k] = round_i32((l->b[k] + (zr ? l->bh[k] : 0.0)) / si);
                 l->ibh[k] = zr ? 0 : round_i32(l->bh[k] / sh);
+                if (m->m15) /* even, one beyond int16: the compiled form's int16 b/2 */
+                    l->ib[k] = k == 0 ? 40000 : l->ib[k] / 2 * 2;
             }
             l->nrq = l->nrqh = m->per_channel ? (uint32_t)h3 : 1;
             l->rq = tr_xcalloc(l->nrq, sizeof *l->rq);
