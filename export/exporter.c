@@ -89,10 +89,12 @@ static double snap15(double real)
 }
 
 /* Per-channel multipliers (a batch norm's, a PReLU's) rounded to 15 bits in place, at one
- * shift where they are within a factor of 2 of each other (then a compiled model keeps the
- * shift in its code, not a tensor: bts 4 bits, 18 B; a channel below the largest one's
- * octave keeps 14 bits): returns that shift, or INT_MIN (each rounded alone, snap15). The
- * same in build() and write_constants(): the gains follow from the rounded values. */
+ * shift where their exponents span at most 3 (every |m_c| ≥ 2^(e−3), e the largest one's
+ * exponent, |m| < 2^e: within a factor of 8), the largest one's: a compiled model then keeps
+ * the shift in its code, not a tensor (bts 4 bits, 22 B), and a smaller channel keeps at
+ * least 12 significant bits (13 unless the largest rounds up to a power of 2). Returns that shift, or INT_MIN (each rounded
+ * alone, snap15). The same in build() and write_constants(): the gains follow from the
+ * rounded values. */
 static int snap_channels(double *real, size_t c)
 {
     int e = INT_MIN, ec;
@@ -100,7 +102,7 @@ static int snap_channels(double *real, size_t c)
         if (real[i] != 0.0 && isfinite(real[i]) && (frexp(real[i], &ec), ec > e))
             e = ec;
     for (size_t i = 0; e != INT_MIN && i < c; i++)
-        if (real[i] != 0.0 && (!isfinite(real[i]) || (frexp(real[i], &ec), ec < e - 1)))
+        if (real[i] != 0.0 && (!isfinite(real[i]) || (frexp(real[i], &ec), ec < e - 2)))
             e = INT_MIN;
     if (e == INT_MIN) {
         for (size_t i = 0; i < c; i++)
