@@ -35,6 +35,8 @@ ten qrt_cgs_arg_ten(const char *e)
 int qrt_cgs_rq_m15(const spec *g, const qrt_slot *s)
 {
     const uint8_t *p = slot_data(g, s);
+    if (p == NULL)
+        return 0;
     for (size_t i = 0; i < QRT_SLOT_COUNT(s->desc); i++)
         if ((rd_i32(p + 8 * i) & 0xFFFF) != 0 || rd_i32(p + 8 * i + 4) > 14)
             return 0;
