@@ -344,6 +344,98 @@ START_TEST(test_multipliers_15_bits)
 }
 END_TEST
 
+/* A little-endian int32 of a blob. */
+static int32_t blob_i32(const uint8_t *q)
+{
+    return (int32_t)((uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+                     (uint32_t)q[3] << 24);
+}
+
+/* The GRU's biases as the exporter writes them (docs/method.md §9.5): the z and r rows' two
+ * biases on the input side, their recurrent ones 0; input biases too large for int16 in steps
+ * of 2^k (k ≤ 3, a step ≤ 2^-12), each the rounded sum; the integer model still agrees with
+ * the fake-quantized one. The trained biases are replaced by large ones to need the steps. */
+START_TEST(test_gru_biases)
+{
+    char *dir = tl_tmpdir();
+    qr_split_data d;
+    qr_model *m = train_cgru(dir, "\"quantize\": {\"lambda\": 0.001, \"matrices\": [{\"layer\": "
+                                  "\"all\", \"bits\": 4}]}", &d);
+    const qr_model_spec *sp = qr_model_spec_of(m);
+    float *bi = NULL, *bh = NULL;
+    for (size_t i = 0; i < sp->n_layers; i++)
+        if (sp->layers[i].kind == QR_LAYER_GRU) {
+            bi = (float *)qr_export_param(m, sp->layers[i].name, "bias")->x;
+            bh = (float *)qr_export_param(m, sp->layers[i].name, "recurrent_bias")->x;
+        }
+    ck_assert(bi && bh);
+    const size_t h = 8;
+    for (size_t r = 0; r < 3 * h; r++) {
+        bi[r] = (r % 2 ? 1.0f : -1.0f) * (0.5f + 0.1f * (float)r);
+        bh[r] = (r % 3 ? 0.75f : -0.5f);
+    }
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    qr_error err = {{0}};
+    ck_assert_msg(qr_export_blob(m, &blob, &len, NULL, &err) == QR_OK, "%s", err.msg);
+    qrt_model qm;
+    ck_assert_int_eq(qrt_model_load(&qm, blob, len), QRT_OK);
+    uint32_t off = qm.layers_off;
+    int seen = 0;
+    for (uint32_t i = 0; i < qm.n_layers; i++) {
+        const qrt_layer_rec *r = (const qrt_layer_rec *)(const void *)(blob + off);
+        off += (uint32_t)qrt_rec_size(r);
+        if (r->kind != QRT_LAYER_GRU)
+            continue;
+        seen = 1;
+        const qrt_slot *sl = qrt_rec_slots(r);
+        const uint8_t *pi = blob + sl[QRT_S_GRU_BI].offset, *ph = blob + sl[QRT_S_GRU_BH].offset;
+        const uint8_t *rq = blob + sl[QRT_S_GRU_RQI].offset;
+        /* the accumulator step, from the Q16 requantization (15 bits: within 2^-15) */
+        double s_acc = ldexp((double)blob_i32(rq), blob_i32(rq + 4) - 31) / 65536.0;
+        int k = 0;
+        int32_t big = 0;
+        for (size_t q = 0; q < 3 * h; q++)
+            big = abs(blob_i32(pi + 4 * q)) > big ? abs(blob_i32(pi + 4 * q)) : big;
+        while (k < 3 && big / (1 << k) > 32767)
+            k++;
+        printf("export: GRU input biases up to %d accumulator steps of %.3g: in steps of 2^%d\n",
+               big, s_acc, k);
+        ck_assert_int_gt(k, 0); /* these biases need it */
+        ck_assert(ldexp(s_acc, k) <= ldexp(1.0, -12) * (1.0 + ldexp(1.0, -14)));
+        for (size_t q = 0; q < 3 * h; q++) {
+            int32_t b = blob_i32(pi + 4 * q);
+            ck_assert_int_eq(b % (1 << k), 0);
+            ck_assert_int_le(abs(b / (1 << k)), 32767);
+            double want = bi[q] + (q < 2 * h ? bh[q] : 0.0f);
+            ck_assert_msg(fabs(b * s_acc - want) <= ldexp(s_acc, k) / 2 + fabs(want) * ldexp(1.0, -14),
+                          "row %zu: %g, the biases %g", q, b * s_acc, want);
+            if (q < 2 * h)
+                ck_assert_int_eq(blob_i32(ph + 4 * q), 0); /* z, r: on the input side */
+            else
+                ck_assert_int_ne(blob_i32(ph + 4 * q), 0);
+        }
+    }
+    ck_assert(seen);
+    int32_t *ip = malloc(d.test.n * sizeof *ip), *fp = malloc(d.test.n * sizeof *fp);
+    double ia, fa;
+    ck_assert_msg(qr_export_evaluate(blob, len, &d.test, &ia, ip, &err) == QR_OK, "%s", err.msg);
+    ck_assert_msg(qr_export_fake_evaluate(m, NULL, &d.test, &fa, fp, NULL, &err) == QR_OK, "%s",
+                  err.msg);
+    size_t same = 0;
+    for (size_t i = 0; i < d.test.n; i++)
+        same += ip[i] == fp[i];
+    ck_assert_msg(same * 100 >= d.test.n * 99, "%zu of %zu agree", same, d.test.n);
+    free(ip);
+    free(fp);
+    free(blob);
+    qr_model_free(m);
+    qr_split_data_free(&d);
+    tl_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* The report's theoretical bytes are those of docs/method.md §2.2, and the blob holds the
  * tensors plus a small documented overhead (header, layer records, alignment, host section,
  * CRC). */
@@ -639,6 +731,7 @@ Suite *qr_suite_export(void)
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_flatten_gap);
     tcase_add_test(tc, test_multipliers_15_bits);
+    tcase_add_test(tc, test_gru_biases);
     tcase_add_test(tc, test_reference_sizes);
     tcase_add_test(tc, test_sparse_export);
     suite_add_tcase(s, tc);
