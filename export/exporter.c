@@ -92,9 +92,8 @@ static double snap15(double real)
  * shift where their exponents span at most 3 (every |m_c| ≥ 2^(e−3), e the largest one's
  * exponent, |m| < 2^e: within a factor of 8), the largest one's: a compiled model then keeps
  * the shift in its code, not a tensor (bts 4 bits, 22 B), and a smaller channel keeps at
- * least 12 significant bits (13 unless the largest rounds up to a power of 2). Returns that shift, or INT_MIN (each rounded
- * alone, snap15). The same in build() and write_constants(): the gains follow from the
- * rounded values. */
+ * least 12 significant bits (13 unless the largest rounds up to a power of 2). Returns that
+ * shift, or INT_MIN (each rounded alone, snap15). */
 static int snap_channels(double *real, size_t c)
 {
     int e = INT_MIN, ec;
@@ -117,9 +116,18 @@ static int snap_channels(double *real, size_t c)
     return e;
 }
 
-static double gain_of(double real, double s_x, double s_w, double s_out)
+/* A batch norm's multipliers s_x·s_w,c·g_c/s_out (s_w NULL: 1, a batch norm alone) into re,
+ * rounded by snap_channels, and the gains g_c they give: one expression for build() and
+ * write_constants(), which must agree bit for bit. Returns snap_channels' shift. */
+static int bn_multipliers(double *re, double *g, size_t c, double s_x, const double *s_w,
+                          double s_out)
 {
-    return real * s_out / (s_x * s_w);
+    for (size_t i = 0; i < c; i++)
+        re[i] = s_x * (s_w ? s_w[i] : 1.0) * g[i] / s_out;
+    int e = snap_channels(re, c);
+    for (size_t i = 0; i < c; i++)
+        g[i] = re[i] * s_out / (s_x * (s_w ? s_w[i] : 1.0));
+    return e;
 }
 
 static qr_status rq_of(double real, qrt_rq *out, const char *what, qr_error *err);
@@ -436,9 +444,7 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
             size_t c = v->n_out;
             if (v->kind == U_BN) {
                 bn_affine(m, l, c, g, o);
-                for (size_t i = 0; i < c; i++)
-                    re[i] = g[i] * s_x / v->s_out;
-                int e = snap_channels(re, c);
+                int e = bn_multipliers(re, g, c, s_x, NULL, v->s_out);
                 for (size_t i = 0; i < c && s == QR_OK; i++) {
                     s = rq_at(re[i], e, &rq[i], l->name, err);
                     offset[i] = round_i32(o[i] / v->s_out, &ovf);
@@ -457,11 +463,8 @@ static qr_status build(qr_model *m, unit *u, size_t n, double shrink, double cap
                 if (v->bn >= 0) {
                     /* a folded batch norm: g_c and α_c share the per-channel multiplier */
                     bn_affine(m, &sp->layers[v->bn], c, g, o);
-                    for (size_t i = 0; i < c; i++)
-                        re[i] = s_x * v->s_w[i] * g[i] / v->s_out;
-                    int e = snap_channels(re, c);
+                    int e = bn_multipliers(re, g, c, s_x, v->s_w, v->s_out);
                     for (size_t i = 0; i < c && s == QR_OK; i++) {
-                        g[i] = gain_of(re[i], s_x, v->s_w[i], v->s_out);
                         s = rq_at(re[i], e, &rq[i], l->name, err);
                         offset[i] = round_i32(o[i] / v->s_out, &ovf);
                     }
@@ -653,23 +656,15 @@ static qr_status write_constants(qr_model *m, const unit *u, size_t n, int32_t a
                                                                    : NULL;
             if (v->kind == U_BN) { /* y = requant(x) + round(o/s_y): o on the output grid */
                 bn_affine(m, l, c, g, o);
+                bn_multipliers(re, g, c, s_x, NULL, s_out);
                 for (size_t i = 0; i < c; i++)
-                    re[i] = g[i] * s_x / s_out;
-                snap_channels(re, c);
-                for (size_t i = 0; i < c; i++) {
-                    g[i] = gain_of(re[i], s_x, 1.0, s_out);
                     t[i] = s_out * round(o[i] / s_out);
-                }
                 set_gain(m, l, c, g);
                 set_beta(m, l, c, NULL, g, t);
             } else if (v->bn >= 0) {
                 const qr_layer_spec *bn = &sp->layers[v->bn];
                 bn_affine(m, bn, c, g, o);
-                for (size_t i = 0; i < c; i++)
-                    re[i] = s_x * v->s_w[i] * g[i] / s_out;
-                snap_channels(re, c);
-                for (size_t i = 0; i < c; i++) /* the gain of the rounded multiplier */
-                    g[i] = gain_of(re[i], s_x, v->s_w[i], s_out);
+                bn_multipliers(re, g, c, s_x, v->s_w, s_out); /* the rounded gains */
                 double room = 2147483647.0 - (double)a_x * (double)qrt_l1_max(v->w, c, v->w_cols)
                               - 1.0;
                 for (size_t i = 0; i < c; i++) {

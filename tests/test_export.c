@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <cjson/cJSON.h>
 #include "testlib.h"
+#include "testlib_runtime.h"
 #include "qreg/export.h"
 #include "qreg/train.h"
 #include "qrt.h"
@@ -94,10 +95,7 @@ static void check_prelu_slopes(qr_model *m, const uint8_t *blob, size_t len)
             const qrt_slot *sl = &qrt_rec_slots(r)[QRT_S_PRELU_RQ];
             for (uint32_t c = 0; c < QRT_SLOT_COUNT(sl->desc); c++, seen++) {
                 const uint8_t *q = blob + sl->offset + 8u * c;
-                int32_t mu = (int32_t)((uint32_t)q[0] | (uint32_t)q[1] << 8 |
-                                       (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24);
-                int32_t sh = (int32_t)((uint32_t)q[4] | (uint32_t)q[5] << 8 |
-                                       (uint32_t)q[6] << 16 | (uint32_t)q[7] << 24);
+                int32_t mu = (int32_t)tr_get_le32(q), sh = (int32_t)tr_get_le32(q + 4);
                 ck_assert_msg(ldexp((double)mu, sh - 31) == (double)alpha[c],
                               "prelu channel %u: multiplier %.10g, the model's slope %.10g", c,
                               ldexp((double)mu, sh - 31), (double)alpha[c]);
@@ -344,13 +342,6 @@ START_TEST(test_multipliers_15_bits)
 }
 END_TEST
 
-/* A little-endian int32 of a blob. */
-static int32_t blob_i32(const uint8_t *q)
-{
-    return (int32_t)((uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
-                     (uint32_t)q[3] << 24);
-}
-
 /* The GRU's biases as the exporter writes them (docs/method.md §9.5): the z and r rows' two
  * biases on the input side, their recurrent ones 0; input biases too large for int16 in steps
  * of 2^k (k ≤ 3, a step ≤ 2^-12), each the rounded sum; the integer model still agrees with
@@ -392,11 +383,14 @@ START_TEST(test_gru_biases)
         const uint8_t *pi = blob + sl[QRT_S_GRU_BI].offset, *ph = blob + sl[QRT_S_GRU_BH].offset;
         const uint8_t *rq = blob + sl[QRT_S_GRU_RQI].offset;
         /* the accumulator step, from the Q16 requantization (15 bits: within 2^-15) */
-        double s_acc = ldexp((double)blob_i32(rq), blob_i32(rq + 4) - 31) / 65536.0;
+        int32_t mq = (int32_t)tr_get_le32(rq), sq = (int32_t)tr_get_le32(rq + 4);
+        double s_acc = ldexp((double)mq, sq - 31) / 65536.0;
         int k = 0;
         int32_t big = 0;
-        for (size_t q = 0; q < 3 * h; q++)
-            big = abs(blob_i32(pi + 4 * q)) > big ? abs(blob_i32(pi + 4 * q)) : big;
+        for (size_t q = 0; q < 3 * h; q++) {
+            int32_t b = abs((int32_t)tr_get_le32(pi + 4 * q));
+            big = b > big ? b : big;
+        }
         while (k < 3 && big / (1 << k) > 32767)
             k++;
         printf("export: GRU input biases up to %d accumulator steps of %.3g: in steps of 2^%d\n",
@@ -404,16 +398,17 @@ START_TEST(test_gru_biases)
         ck_assert_int_gt(k, 0); /* these biases need it */
         ck_assert(ldexp(s_acc, k) <= ldexp(1.0, -12) * (1.0 + ldexp(1.0, -14)));
         for (size_t q = 0; q < 3 * h; q++) {
-            int32_t b = blob_i32(pi + 4 * q);
+            int32_t b = (int32_t)tr_get_le32(pi + 4 * q);
             ck_assert_int_eq(b % (1 << k), 0);
             ck_assert_int_le(abs(b / (1 << k)), 32767);
             double want = bi[q] + (q < 2 * h ? bh[q] : 0.0f);
-            ck_assert_msg(fabs(b * s_acc - want) <= ldexp(s_acc, k) / 2 + fabs(want) * ldexp(1.0, -14),
+            double tol = ldexp(s_acc, k) / 2 + fabs(want) * ldexp(1.0, -14);
+            ck_assert_msg(fabs(b * s_acc - want) <= tol,
                           "row %zu: %g, the biases %g", q, b * s_acc, want);
             if (q < 2 * h)
-                ck_assert_int_eq(blob_i32(ph + 4 * q), 0); /* z, r: on the input side */
+                ck_assert_int_eq(tr_get_le32(ph + 4 * q), 0); /* z, r: on the input side */
             else
-                ck_assert_int_ne(blob_i32(ph + 4 * q), 0);
+                ck_assert_int_ne(tr_get_le32(ph + 4 * q), 0);
         }
     }
     ck_assert(seen);
